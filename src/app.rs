@@ -1,0 +1,119 @@
+//! Building and running the service: storage, calendar, router, listener.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+
+use crate::calendar_source::{self, CalendarHandle};
+use crate::config::Settings;
+use crate::http::{self, AppState};
+use crate::storage;
+
+/// How often the calendar folder is checked for a new or changed year file.
+const CALENDAR_RELOAD_EVERY: Duration = Duration::from_secs(60);
+
+pub struct Application {
+    listener: TcpListener,
+    state: AppState,
+    settings: Settings,
+}
+
+impl Application {
+    /// Connects and migrates the database, loads the calendar and binds the port (port 0
+    /// picks a free one, for tests).
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let calendar = calendar_source::load(&settings)?;
+        warn_about_provisional_years(&calendar);
+        let store =
+            storage::connect(&settings.database.url, settings.database.max_connections).await?;
+        store.migrate().await.context("migrating the database")?;
+        let address = format!("{}:{}", settings.server.host, settings.server.port);
+        let listener = TcpListener::bind(&address)
+            .await
+            .with_context(|| format!("listening on {address}"))?;
+        let state = AppState {
+            store,
+            calendar: CalendarHandle::new(calendar),
+            rules: Arc::new(settings.intake_rules()),
+            case_prefix: settings.intake.case_number_prefix.clone().into(),
+        };
+        Ok(Self {
+            listener,
+            state,
+            settings,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.listener.local_addr().map(|a| a.port()).unwrap_or(0)
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` resolves, then lets requests in flight finish (bounded by
+    /// `server.shutdown_grace_seconds`).
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let reloader = self
+            .state
+            .calendar
+            .spawn_reloader(self.settings.clone(), CALENDAR_RELOAD_EVERY);
+        let address = self.listener.local_addr()?;
+        tracing::info!(%address, backend = self.state.store.backend(), "youmen is listening on http://{address}");
+        let grace = Duration::from_secs(self.settings.server.shutdown_grace_seconds);
+        let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
+        let signal = async move {
+            shutdown.await;
+            tracing::info!("shutting down: finishing requests in flight");
+            let _ = stopping_tx.send(());
+        };
+        let router = http::router(self.state, self.settings.server.body_limit_bytes);
+        let server = axum::serve(self.listener, router).with_graceful_shutdown(signal);
+        let server = tokio::spawn(async move { server.await });
+        let result = tokio::select! {
+            r = server => r.context("server task")?.context("serving"),
+            _ = async { let _ = stopping_rx.await; tokio::time::sleep(grace).await } => {
+                tracing::warn!(seconds = grace.as_secs(), "requests still in flight after the grace period; exiting");
+                Ok(())
+            }
+        };
+        reloader.abort();
+        result
+    }
+}
+
+fn warn_about_provisional_years(calendar: &crate::domain::WorkingCalendar) {
+    let today = calendar.local_date(chrono::Utc::now());
+    for year in calendar.provisional_years(today, 30) {
+        tracing::warn!(
+            year,
+            "no official calendar file for {year}: deadlines in {year} use the statutory holidays only and are marked provisional; add config/calendar/{year}.toml"
+        );
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = terminate => {} }
+}

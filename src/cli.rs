@@ -1,0 +1,197 @@
+//! The command line. `main` calls [`run`]; every command is a thin call into the library.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use chrono::{DateTime, Datelike, NaiveDate, Utc, Weekday};
+use clap::{Parser, Subcommand};
+
+use crate::app::{shutdown_signal, Application};
+use crate::calendar_source;
+use crate::config::Settings;
+use crate::domain::calendar::DayKind;
+use crate::domain::Role;
+use crate::{auth, storage, telemetry};
+
+#[derive(Parser)]
+#[command(
+    name = "youmen",
+    version,
+    about = "有门 youmen: one case queue for the can't-get-it-done window (办不成事反映窗口)",
+    long_about = "youmen takes reports from the counter, the two hotlines and the website into one case queue, \
+                  with working-day deadlines from the official Chinese calendar.\n\n\
+                  Configuration: config/default.toml, then --config FILE, then YOUMEN__SECTION__KEY \
+                  environment variables (the environment wins)."
+)]
+struct Cli {
+    /// A configuration file layered over config/default.toml.
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the service (HTTP API), applying migrations first.
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// API tokens for staff and systems.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// The working calendar: openings, holidays and make-up working days.
+    #[command(subcommand)]
+    Calendar(CalendarCommand),
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Create a bearer token; it is printed once and stored only as a hash.
+    Create {
+        /// Who or what uses the token; recorded as the actor of its actions.
+        #[arg(long)]
+        name: String,
+        /// counter, hotline, callback, duty_leader or admin.
+        #[arg(long)]
+        role: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum CalendarCommand {
+    /// The next opening of the window at or after a time (RFC 3339), printed as RFC 3339.
+    NextOpening {
+        /// e.g. 2026-02-13T19:30:00+08:00; defaults to now.
+        time: Option<String>,
+    },
+    /// Working days, holidays and make-up days of a month, e.g. 2026-10.
+    Show {
+        /// YYYY-MM
+        month: String,
+    },
+    /// Check the calendar files and list which years are official.
+    Check,
+}
+
+pub async fn run() -> ExitCode {
+    let cli = Cli::parse();
+    match execute(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("youmen: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn execute(cli: Cli) -> anyhow::Result<()> {
+    let settings = Settings::load(cli.config.as_deref())?;
+    match cli.command {
+        Command::Serve => {
+            telemetry::init(&settings.log);
+            Application::build(settings)
+                .await?
+                .run_until(shutdown_signal())
+                .await
+        }
+        Command::Migrate => {
+            let store = storage::connect(&settings.database.url, 1).await?;
+            store.migrate().await?;
+            println!("migrations applied ({})", store.backend());
+            Ok(())
+        }
+        Command::Token(TokenCommand::Create { name, role }) => {
+            create_token(&settings, &name, &role).await
+        }
+        Command::Calendar(command) => calendar(&settings, command),
+    }
+}
+
+async fn create_token(settings: &Settings, name: &str, role: &str) -> anyhow::Result<()> {
+    let role: Role = role.parse()?;
+    let name = name.trim();
+    anyhow::ensure!(!name.is_empty(), "--name must not be empty");
+    let store = storage::connect(&settings.database.url, 1).await?;
+    store.migrate().await?;
+    let token = auth::generate_token();
+    let record = store
+        .insert_token(name, role, &auth::hash_token(&token), crate::http::now())
+        .await?;
+    eprintln!(
+        "token #{} for `{}` with role {} ({}); it is shown only this once:",
+        record.id,
+        record.name,
+        role,
+        role.label_zh()
+    );
+    println!("{token}");
+    Ok(())
+}
+
+fn weekday_zh(d: Weekday) -> &'static str {
+    ["一", "二", "三", "四", "五", "六", "日"][d.num_days_from_monday() as usize]
+}
+
+fn calendar(settings: &Settings, command: CalendarCommand) -> anyhow::Result<()> {
+    let calendar = calendar_source::load(settings)?;
+    let tz = calendar.timezone();
+    match command {
+        CalendarCommand::NextOpening { time } => {
+            let at = match time {
+                Some(t) => DateTime::parse_from_rfc3339(t.trim())
+                    .with_context(|| {
+                        format!("`{t}` is not an RFC 3339 time like 2026-02-13T19:30:00+08:00")
+                    })?
+                    .with_timezone(&Utc),
+                None => Utc::now(),
+            };
+            let next = calendar.next_opening(at)?;
+            let mark = if next.provisional {
+                "  (provisional: no official calendar for that year)"
+            } else {
+                ""
+            };
+            println!("{}{mark}", next.at.with_timezone(&tz).to_rfc3339());
+        }
+        CalendarCommand::Show { month } => {
+            let first = NaiveDate::parse_from_str(&format!("{}-01", month.trim()), "%Y-%m-%d")
+                .with_context(|| format!("`{month}` is not a month like 2026-10"))?;
+            let days = calendar.month(first.year(), first.month());
+            let working = days.iter().filter(|d| d.kind.is_working()).count();
+            println!("{} 工作日 working days: {working}", first.format("%Y-%m"));
+            for day in &days {
+                let kind = match day.kind {
+                    DayKind::Working => "工作日 working".to_owned(),
+                    DayKind::MakeupWorking => "调休上班 make-up working day".to_owned(),
+                    DayKind::Holiday => {
+                        format!("放假 holiday {}", day.holiday.as_deref().unwrap_or(""))
+                    }
+                    DayKind::Weekend => "休息 weekend".to_owned(),
+                };
+                let mark = if day.provisional {
+                    "  (provisional)"
+                } else {
+                    ""
+                };
+                println!(
+                    "{} 周{} {kind}{mark}",
+                    day.date,
+                    weekday_zh(day.date.weekday())
+                );
+            }
+        }
+        CalendarCommand::Check => {
+            let years: Vec<String> = calendar.official_years().map(|y| y.to_string()).collect();
+            println!("official years: {}", years.join(", "));
+            let periods: Vec<String> = calendar.periods().iter().map(|p| p.to_string()).collect();
+            println!("working periods: {} ({})", periods.join(", "), tz);
+            let today = calendar.local_date(Utc::now());
+            for year in calendar.provisional_years(today, 30) {
+                println!("warning: no official calendar for {year} (provisional statutory holidays are used)");
+            }
+        }
+    }
+    Ok(())
+}

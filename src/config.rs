@@ -1,0 +1,167 @@
+//! Layered configuration: `config/default.toml` (the copy in the working directory, or the
+//! one built into the binary), then the file given with `--config`, then environment
+//! variables `YOUMEN__SECTION__KEY`. Later layers win; the environment always wins.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use chrono::Duration;
+use serde::Deserialize;
+
+use crate::domain::calendar::WorkingPeriod;
+use crate::domain::{IntakeRules, LocalDialing, Matter};
+
+const BUILT_IN_DEFAULTS: &str = include_str!("../config/default.toml");
+const DEFAULTS_PATH: &str = "config/default.toml";
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Settings {
+    pub server: ServerSettings,
+    pub database: DatabaseSettings,
+    pub calendar: CalendarSettings,
+    pub intake: IntakeSettings,
+    pub log: LogSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ServerSettings {
+    pub host: String,
+    pub port: u16,
+    pub body_limit_bytes: usize,
+    pub shutdown_grace_seconds: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct DatabaseSettings {
+    pub url: String,
+    pub max_connections: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct CalendarSettings {
+    pub dir: PathBuf,
+    pub timezone: String,
+    pub working_periods: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct IntakeSettings {
+    pub case_number_prefix: String,
+    pub area_code: String,
+    pub local_number_length: usize,
+    pub description_max_chars: usize,
+    pub name_max_chars: usize,
+    pub id_card_pepper: String,
+    pub matters: Vec<MatterSetting>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct MatterSetting {
+    pub code: String,
+    pub zh: String,
+    pub en: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct LogSettings {
+    pub format: String,
+    pub level: String,
+}
+
+impl Settings {
+    /// Loads the layers. `file` is the `--config` argument, if any.
+    pub fn load(file: Option<&Path>) -> anyhow::Result<Self> {
+        use config::{Config, Environment, File, FileFormat};
+        let mut builder = Config::builder();
+        builder = if Path::new(DEFAULTS_PATH).is_file() {
+            builder.add_source(File::new(DEFAULTS_PATH, FileFormat::Toml))
+        } else {
+            builder.add_source(File::from_str(BUILT_IN_DEFAULTS, FileFormat::Toml))
+        };
+        if let Some(path) = file {
+            anyhow::ensure!(
+                path.is_file(),
+                "configuration file {} does not exist",
+                path.display()
+            );
+            builder = builder.add_source(File::from(path).format(FileFormat::Toml));
+        }
+        let settings: Settings = builder
+            .add_source(
+                Environment::with_prefix("YOUMEN")
+                    .prefix_separator("__")
+                    .separator("__")
+                    .try_parsing(true)
+                    .list_separator(",")
+                    .with_list_parse_key("calendar.working_periods"),
+            )
+            .build()
+            .context("reading the configuration")?
+            .try_deserialize()
+            .context("the configuration has a missing or mistyped key")?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        self.working_periods()?;
+        self.timezone()?;
+        anyhow::ensure!(
+            !self.intake.matters.is_empty(),
+            "intake.matters must list at least one matter"
+        );
+        anyhow::ensure!(
+            !self.intake.case_number_prefix.is_empty()
+                && self
+                    .intake
+                    .case_number_prefix
+                    .chars()
+                    .all(|c| c.is_ascii_uppercase()),
+            "intake.case_number_prefix must be capital letters, like YM"
+        );
+        Ok(())
+    }
+
+    pub fn working_periods(&self) -> anyhow::Result<Vec<WorkingPeriod>> {
+        let mut periods = self
+            .calendar
+            .working_periods
+            .iter()
+            .map(|p| p.parse::<WorkingPeriod>().map_err(anyhow::Error::msg))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        periods.sort_by_key(|p| p.start);
+        Ok(periods)
+    }
+
+    pub fn timezone(&self) -> anyhow::Result<chrono_tz::Tz> {
+        self.calendar.timezone.parse().map_err(|_| {
+            anyhow::anyhow!(
+                "calendar.timezone `{}` is not a time zone name",
+                self.calendar.timezone
+            )
+        })
+    }
+
+    pub fn intake_rules(&self) -> IntakeRules {
+        IntakeRules {
+            dialing: LocalDialing {
+                area_code: self.intake.area_code.clone(),
+                local_length: self.intake.local_number_length,
+            },
+            matters: self
+                .intake
+                .matters
+                .iter()
+                .map(|m| Matter {
+                    code: m.code.clone(),
+                    zh: m.zh.clone(),
+                    en: m.en.clone(),
+                })
+                .collect(),
+            description_max_chars: self.intake.description_max_chars,
+            name_max_chars: self.intake.name_max_chars,
+            id_card_pepper: self.intake.id_card_pepper.clone(),
+            future_tolerance: Duration::minutes(5),
+        }
+    }
+}

@@ -1,0 +1,478 @@
+//! The case state machine: which action is allowed from which state, by whom, and what it
+//! changes. Pure: the caller loads the case, asks [`decide`], and stores the [`Transition`]
+//! together with its timeline event.
+
+use chrono::{DateTime, Utc};
+use serde_json::{json, Map, Value};
+
+use super::calendar::{CalendarError, WorkingCalendar};
+use super::case::Case;
+use super::vocab::{Cause, Role, Status, Tier};
+
+/// Someone acting on a case: a signed-in staff member or an API token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor {
+    pub name: String,
+    pub roles: Vec<Role>,
+}
+
+impl Actor {
+    pub fn may(&self, kind: ActionKind) -> bool {
+        self.roles.iter().any(|r| permitted(*r, kind))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Take the case: the actor becomes its owner (首问负责制).
+    Accept,
+    Classify {
+        cause: Cause,
+    },
+    /// Correct the tier; the deadline is recounted from the day of receipt.
+    SetTier {
+        tier: Tier,
+    },
+    /// Move up one tier; the new tier's deadline is counted from today.
+    Escalate {
+        reason: String,
+    },
+    AddNote {
+        text: String,
+    },
+    Resolve {
+        outcome: String,
+    },
+    /// Record why the matter cannot be done under the law (否定备案).
+    Refuse {
+        reason: String,
+    },
+    /// Closure (销号) of a resolved or refused case.
+    Close,
+    Reopen {
+        reason: String,
+    },
+}
+
+/// The kinds of thing a role may do; the authorization matrix is over these.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ActionKind {
+    Register,
+    Read,
+    Accept,
+    Classify,
+    SetTier,
+    Escalate,
+    AddNote,
+    Resolve,
+    Refuse,
+    Close,
+    Reopen,
+}
+
+impl ActionKind {
+    pub const ALL: [ActionKind; 11] = [
+        ActionKind::Register,
+        ActionKind::Read,
+        ActionKind::Accept,
+        ActionKind::Classify,
+        ActionKind::SetTier,
+        ActionKind::Escalate,
+        ActionKind::AddNote,
+        ActionKind::Resolve,
+        ActionKind::Refuse,
+        ActionKind::Close,
+        ActionKind::Reopen,
+    ];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            ActionKind::Register => "register",
+            ActionKind::Read => "read",
+            ActionKind::Accept => "accept",
+            ActionKind::Classify => "classify",
+            ActionKind::SetTier => "set_tier",
+            ActionKind::Escalate => "escalate",
+            ActionKind::AddNote => "add_note",
+            ActionKind::Resolve => "resolve",
+            ActionKind::Refuse => "refuse",
+            ActionKind::Close => "close",
+            ActionKind::Reopen => "reopen",
+        }
+    }
+}
+
+/// The authorization matrix. Every staff role works cases; changing a tier by hand and
+/// reopening a finished case are the duty leader's (and administrators') decisions.
+pub fn permitted(role: Role, kind: ActionKind) -> bool {
+    match role {
+        Role::Admin | Role::DutyLeader => true,
+        Role::Counter | Role::Hotline | Role::Callback => {
+            !matches!(kind, ActionKind::SetTier | ActionKind::Reopen)
+        }
+    }
+}
+
+impl Action {
+    pub fn kind(&self) -> ActionKind {
+        match self {
+            Action::Accept => ActionKind::Accept,
+            Action::Classify { .. } => ActionKind::Classify,
+            Action::SetTier { .. } => ActionKind::SetTier,
+            Action::Escalate { .. } => ActionKind::Escalate,
+            Action::AddNote { .. } => ActionKind::AddNote,
+            Action::Resolve { .. } => ActionKind::Resolve,
+            Action::Refuse { .. } => ActionKind::Refuse,
+            Action::Close => ActionKind::Close,
+            Action::Reopen { .. } => ActionKind::Reopen,
+        }
+    }
+
+    /// The states from which the action makes sense.
+    pub fn allowed_from(&self) -> &'static [Status] {
+        use Status::*;
+        match self {
+            Action::Accept => &[New],
+            Action::Classify { .. } | Action::SetTier { .. } | Action::Escalate { .. } => {
+                &[New, InProgress]
+            }
+            Action::Refuse { .. } => &[New, InProgress],
+            Action::AddNote { .. } => &[New, InProgress, Resolved, Closed, Refused],
+            Action::Resolve { .. } => &[InProgress],
+            Action::Close => &[Resolved, Refused],
+            Action::Reopen { .. } => &[Resolved, Closed, Refused],
+        }
+    }
+}
+
+/// Why an action was not carried out. Each is a conflict with the case's state or a
+/// missing permission, never a malformed request.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    #[error("your role may not {}", .0.code())]
+    Forbidden(ActionKind),
+    #[error("cannot {} a case that is {}", .action.code(), .status)]
+    WrongStatus { action: ActionKind, status: Status },
+    #[error("the case is already at the highest tier (difficult, 5 working days)")]
+    HighestTier,
+    #[error("classify the cause before resolving the case")]
+    CauseNotClassified,
+    #[error("the case already has that value")]
+    Unchanged,
+    #[error("the working calendar cannot compute the deadline: {0}")]
+    Calendar(#[from] CalendarError),
+}
+
+/// What an allowed action does to a case.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Transition {
+    pub kind: ActionKind,
+    pub status: Status,
+    pub owner: Option<String>,
+    pub cause: Cause,
+    pub tier: Tier,
+    pub deadline: DateTime<Utc>,
+    pub deadline_provisional: bool,
+    /// Only the fields that changed, before and after.
+    pub before: Value,
+    pub after: Value,
+    pub note: Option<String>,
+}
+
+/// Decides whether `actor` may do `action` to `case` now, and what changes.
+pub fn decide(
+    case: &Case,
+    action: &Action,
+    actor: &Actor,
+    now: DateTime<Utc>,
+    calendar: &WorkingCalendar,
+) -> Result<Transition, Refusal> {
+    let kind = action.kind();
+    if !actor.may(kind) {
+        return Err(Refusal::Forbidden(kind));
+    }
+    if !action.allowed_from().contains(&case.status) {
+        return Err(Refusal::WrongStatus {
+            action: kind,
+            status: case.status,
+        });
+    }
+    let mut t = Transition {
+        kind,
+        status: case.status,
+        owner: case.owner.clone(),
+        cause: case.cause,
+        tier: case.tier,
+        deadline: case.deadline,
+        deadline_provisional: case.deadline_provisional,
+        before: Value::Null,
+        after: Value::Null,
+        note: None,
+    };
+    match action {
+        Action::Accept => {
+            t.status = Status::InProgress;
+            t.owner = Some(actor.name.clone());
+        }
+        Action::Classify { cause } => {
+            if *cause == case.cause {
+                return Err(Refusal::Unchanged);
+            }
+            t.cause = *cause;
+        }
+        Action::SetTier { tier } => {
+            if *tier == case.tier {
+                return Err(Refusal::Unchanged);
+            }
+            let due = calendar.add_working_days(case.received_at, tier.working_days())?;
+            (t.tier, t.deadline, t.deadline_provisional) = (*tier, due.at, due.provisional);
+        }
+        Action::Escalate { reason } => {
+            let tier = case.tier.next_up().ok_or(Refusal::HighestTier)?;
+            let due = calendar.add_working_days(now, tier.working_days())?;
+            (t.tier, t.deadline, t.deadline_provisional) = (tier, due.at, due.provisional);
+            t.note = Some(reason.clone());
+        }
+        Action::AddNote { text } => t.note = Some(text.clone()),
+        Action::Resolve { outcome } => {
+            if case.cause == Cause::Unclassified {
+                return Err(Refusal::CauseNotClassified);
+            }
+            t.status = Status::Resolved;
+            t.note = Some(outcome.clone());
+        }
+        Action::Refuse { reason } => {
+            t.status = Status::Refused;
+            t.note = Some(reason.clone());
+        }
+        Action::Close => t.status = Status::Closed,
+        Action::Reopen { reason } => {
+            t.status = Status::InProgress;
+            t.note = Some(reason.clone());
+        }
+    }
+    (t.before, t.after) = diff(case, &t);
+    Ok(t)
+}
+
+fn diff(case: &Case, t: &Transition) -> (Value, Value) {
+    let mut before = Map::new();
+    let mut after = Map::new();
+    let mut field = |name: &str, old: Value, new: Value| {
+        if old != new {
+            before.insert(name.to_owned(), old);
+            after.insert(name.to_owned(), new);
+        }
+    };
+    field("status", json!(case.status), json!(t.status));
+    field("owner", json!(case.owner), json!(t.owner));
+    field("cause", json!(case.cause), json!(t.cause));
+    field("tier", json!(case.tier), json!(t.tier));
+    field("deadline", json!(case.deadline), json!(t.deadline));
+    (Value::Object(before), Value::Object(after))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::calendar::parse_year_file;
+    use crate::domain::case::{CaseNumber, Citizen};
+    use crate::domain::vocab::Channel;
+
+    fn calendar() -> WorkingCalendar {
+        let y = parse_year_file(include_str!("../../config/calendar/2026.toml"), None).unwrap();
+        let periods = vec![
+            "08:30-12:00".parse().unwrap(),
+            "13:00-17:00".parse().unwrap(),
+        ];
+        WorkingCalendar::new(chrono_tz::Asia::Shanghai, periods, [y]).unwrap()
+    }
+
+    fn at(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    fn case(status: Status) -> Case {
+        let received = at("2026-09-18T15:00:00+08:00");
+        Case {
+            id: 1,
+            number: "YM-20260918-0001".parse::<CaseNumber>().unwrap(),
+            channel: Channel::Counter,
+            received_at: received,
+            citizen: Citizen {
+                name: None,
+                phone: None,
+                id_card_masked: None,
+                id_card_digest: None,
+            },
+            matter: "pensions".into(),
+            description: "养老金待遇核定办不了".into(),
+            cause: Cause::Unclassified,
+            tier: Tier::Simple,
+            status,
+            owner: None,
+            deadline: at("2026-09-20T17:00:00+08:00"),
+            deadline_provisional: false,
+            off_hours: false,
+            created_at: received,
+            updated_at: received,
+            version: 1,
+        }
+    }
+
+    fn staff(role: Role) -> Actor {
+        Actor {
+            name: "王芳".into(),
+            roles: vec![role],
+        }
+    }
+
+    fn run(c: &Case, a: Action, role: Role) -> Result<Transition, Refusal> {
+        decide(
+            c,
+            &a,
+            &staff(role),
+            at("2026-09-21T09:00:00+08:00"),
+            &calendar(),
+        )
+    }
+
+    #[test]
+    fn accepting_a_new_case_makes_the_actor_its_owner() {
+        let t = run(&case(Status::New), Action::Accept, Role::Counter).unwrap();
+        assert_eq!(t.status, Status::InProgress);
+        assert_eq!(t.owner.as_deref(), Some("王芳"));
+        assert_eq!(t.after["owner"], "王芳");
+        assert_eq!(t.before["status"], "new");
+    }
+
+    #[test]
+    fn a_case_cannot_be_accepted_twice() {
+        let err = run(&case(Status::InProgress), Action::Accept, Role::Counter).unwrap_err();
+        assert_eq!(
+            err,
+            Refusal::WrongStatus {
+                action: ActionKind::Accept,
+                status: Status::InProgress
+            }
+        );
+    }
+
+    #[test]
+    fn resolving_needs_a_classified_cause() {
+        let c = case(Status::InProgress);
+        let resolve = || Action::Resolve {
+            outcome: "已办理".into(),
+        };
+        assert_eq!(
+            run(&c, resolve(), Role::Counter).unwrap_err(),
+            Refusal::CauseNotClassified
+        );
+        let classified = Case {
+            cause: Cause::CitizenSide,
+            ..c
+        };
+        assert_eq!(
+            run(&classified, resolve(), Role::Counter).unwrap().status,
+            Status::Resolved
+        );
+    }
+
+    #[test]
+    fn escalation_climbs_one_tier_with_a_deadline_counted_from_today() {
+        let t = run(
+            &case(Status::InProgress),
+            Action::Escalate {
+                reason: "需中心党委研究".into(),
+            },
+            Role::Counter,
+        )
+        .unwrap();
+        assert_eq!(t.tier, Tier::Complex);
+        // From Mon 9-21: 9-22, 9-23, 9-24 are the three working days.
+        assert_eq!(t.deadline, at("2026-09-24T17:00:00+08:00"));
+        let top = Case {
+            tier: Tier::Difficult,
+            ..case(Status::InProgress)
+        };
+        assert_eq!(
+            run(&top, Action::Escalate { reason: "x".into() }, Role::Counter).unwrap_err(),
+            Refusal::HighestTier
+        );
+    }
+
+    #[test]
+    fn setting_the_tier_recounts_from_the_day_of_receipt_and_is_the_leaders_call() {
+        let c = case(Status::New);
+        let set = || Action::SetTier {
+            tier: Tier::Difficult,
+        };
+        assert_eq!(
+            run(&c, set(), Role::Counter).unwrap_err(),
+            Refusal::Forbidden(ActionKind::SetTier)
+        );
+        let t = run(&c, set(), Role::DutyLeader).unwrap();
+        // From Fri 9-18: 9-20 (make-up), 9-21, 9-22, 9-23, 9-24.
+        assert_eq!(t.deadline, at("2026-09-24T17:00:00+08:00"));
+    }
+
+    #[test]
+    fn closure_follows_resolution_or_refusal_only() {
+        assert!(run(&case(Status::Resolved), Action::Close, Role::Counter).is_ok());
+        assert!(run(&case(Status::Refused), Action::Close, Role::Counter).is_ok());
+        assert!(run(&case(Status::InProgress), Action::Close, Role::Counter).is_err());
+    }
+
+    #[test]
+    fn reopening_a_closed_case_is_for_the_duty_leader() {
+        let reopen = || Action::Reopen {
+            reason: "群众再次反映".into(),
+        };
+        assert!(run(&case(Status::Closed), reopen(), Role::Hotline).is_err());
+        let t = run(&case(Status::Closed), reopen(), Role::DutyLeader).unwrap();
+        assert_eq!(t.status, Status::InProgress);
+        assert_eq!(t.note.as_deref(), Some("群众再次反映"));
+    }
+
+    #[test]
+    fn notes_are_allowed_in_every_state_and_change_nothing_else() {
+        for s in Status::ALL {
+            let t = run(
+                &case(*s),
+                Action::AddNote {
+                    text: "已电话联系".into(),
+                },
+                Role::Callback,
+            )
+            .unwrap();
+            assert_eq!(t.after, json!({}));
+        }
+    }
+
+    #[test]
+    fn classifying_to_the_same_cause_is_refused_as_unchanged() {
+        let c = Case {
+            cause: Cause::Objective,
+            ..case(Status::New)
+        };
+        assert_eq!(
+            run(
+                &c,
+                Action::Classify {
+                    cause: Cause::Objective
+                },
+                Role::Counter
+            )
+            .unwrap_err(),
+            Refusal::Unchanged
+        );
+    }
+
+    #[test]
+    fn the_matrix_gives_admins_and_duty_leaders_everything() {
+        for kind in ActionKind::ALL {
+            assert!(permitted(Role::Admin, kind));
+            assert!(permitted(Role::DutyLeader, kind));
+        }
+    }
+}

@@ -1,0 +1,17 @@
+//! The pure domain: cases, the working calendar, deadlines, phone numbers, the state machine.
+//! Nothing here does I/O; adapters and storage depend on it, never the other way round.
+
+pub mod action;
+pub mod calendar;
+pub mod case;
+pub mod citizen;
+pub mod phone;
+pub mod registration;
+pub mod vocab;
+
+pub use action::{decide, Action, ActionKind, Actor, Refusal, Transition};
+pub use calendar::WorkingCalendar;
+pub use case::{Case, CaseNumber, Citizen, Event, NewCase};
+pub use phone::{LocalDialing, PhoneNumber};
+pub use registration::{FieldError, IntakeRules, Matter, RegistrationForm};
+pub use vocab::{Cause, Channel, Role, Status, Tier};

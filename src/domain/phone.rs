@@ -1,0 +1,223 @@
+//! Chinese phone numbers: what a citizen types, what a PBX hands over as caller ID.
+//!
+//! Parsing uses libphonenumber's metadata (the `phonenumber` crate) with region CN. A bare
+//! local number (7 digits in Dandong) has the configured area code put in front first.
+
+use std::fmt;
+
+use phonenumber::{country, Mode};
+use serde::{Deserialize, Serialize};
+
+/// How local numbers without an area code are completed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalDialing {
+    /// The area code with its trunk prefix, e.g. `0415` for Dandong.
+    pub area_code: String,
+    /// The length of a local subscriber number in that area (7 in Dandong).
+    pub local_length: usize,
+}
+
+impl Default for LocalDialing {
+    fn default() -> Self {
+        Self {
+            area_code: "0415".into(),
+            local_length: 7,
+        }
+    }
+}
+
+/// A valid phone number that can be called back, in E.164 with what was typed kept.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PhoneNumber {
+    e164: String,
+    original: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{0}` is not a valid phone number")]
+pub struct InvalidPhone(pub String);
+
+/// Caller-ID words that mean "no number was sent".
+const NO_NUMBER_WORDS: [&str; 7] = [
+    "unknown",
+    "anonymous",
+    "private",
+    "restricted",
+    "unavailable",
+    "withheld",
+    "未知",
+];
+
+/// Extensions and service codes are at most this long; nobody can be called back on them.
+const MAX_EXTENSION_DIGITS: usize = 5;
+
+impl PhoneNumber {
+    /// Parses a number typed by staff or a citizen, or given as caller ID.
+    ///
+    /// `Ok(None)` means "no callback number" (empty, `Unknown`, `anonymous`, a short
+    /// extension); `Err` means digits were given but they are not a phone number.
+    pub fn parse(raw: &str, dialing: &LocalDialing) -> Result<Option<Self>, InvalidPhone> {
+        let original = raw.trim();
+        let lowered = original.to_lowercase();
+        if original.is_empty() || NO_NUMBER_WORDS.contains(&lowered.as_str()) {
+            return Ok(None);
+        }
+        let compact = compact_digits(original).ok_or_else(|| InvalidPhone(original.into()))?;
+        let digits = compact.trim_start_matches('+');
+        if digits.len() <= MAX_EXTENSION_DIGITS {
+            return Ok(None);
+        }
+        let with_area = if !compact.starts_with('+')
+            && digits.len() == dialing.local_length
+            && !digits.starts_with(['0', '1'])
+        {
+            format!("{}{}", dialing.area_code, digits)
+        } else {
+            compact.clone()
+        };
+        let parsed = phonenumber::parse(Some(country::Id::CN), &with_area)
+            .map_err(|_| InvalidPhone(original.into()))?;
+        if !parsed.is_valid() {
+            return Err(InvalidPhone(original.into()));
+        }
+        Ok(Some(Self {
+            e164: parsed.format().mode(Mode::E164).to_string(),
+            original: original.into(),
+        }))
+    }
+
+    /// Rebuilds a number read back from storage, already normalized.
+    pub fn from_stored(e164: String, original: String) -> Self {
+        Self { e164, original }
+    }
+
+    pub fn e164(&self) -> &str {
+        &self.e164
+    }
+
+    pub fn original(&self) -> &str {
+        &self.original
+    }
+
+    /// The number with its middle hidden, for logs and lists: `+86138****8000`.
+    pub fn masked(&self) -> String {
+        mask_middle(&self.e164, 6, 4)
+    }
+}
+
+impl fmt::Display for PhoneNumber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.e164)
+    }
+}
+
+/// Keeps digits and a leading `+`, folding full-width digits (`１３８…`, common in text typed
+/// with a Chinese input method) and dropping separators. `None` if anything else is there.
+fn compact_digits(raw: &str) -> Option<String> {
+    let mut out = String::with_capacity(raw.len());
+    for (i, c) in raw.chars().enumerate() {
+        match c {
+            '0'..='9' => out.push(c),
+            '０'..='９' => out.push(char::from(b'0' + (c as u32 - '０' as u32) as u8)),
+            '+' | '＋' if i == 0 => out.push('+'),
+            ' ' | '-' | '(' | ')' | '.' | '　' | '－' | '（' | '）' => {}
+            _ => return None,
+        }
+    }
+    Some(out)
+}
+
+/// Replaces all but the first `keep_start` and last `keep_end` characters with `*`.
+pub fn mask_middle(text: &str, keep_start: usize, keep_end: usize) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    if chars.len() <= keep_start + keep_end {
+        return "*".repeat(chars.len());
+    }
+    chars
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            if i < keep_start || i >= chars.len() - keep_end {
+                *c
+            } else {
+                '*'
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn e164(raw: &str) -> Option<String> {
+        PhoneNumber::parse(raw, &LocalDialing::default())
+            .unwrap()
+            .map(|p| p.e164().to_owned())
+    }
+
+    #[test]
+    fn every_shape_of_one_mobile_number_is_the_same_number() {
+        for raw in [
+            "13800138000",
+            "+86 138 0013 8000",
+            "008613800138000",
+            "013800138000",
+            "8613800138000",
+            "138-0013-8000",
+            "１３８００１３８０００",
+        ] {
+            assert_eq!(e164(raw).as_deref(), Some("+8613800138000"), "{raw}");
+        }
+    }
+
+    #[test]
+    fn a_bare_seven_digit_number_is_a_dandong_landline() {
+        assert_eq!(e164("3105883").as_deref(), Some("+864153105883"));
+        assert_eq!(e164("0415-3105883").as_deref(), Some("+864153105883"));
+        assert_eq!(e164("+86 415 310 5883").as_deref(), Some("+864153105883"));
+    }
+
+    #[test]
+    fn the_area_code_is_configurable() {
+        let beijing = LocalDialing {
+            area_code: "010".into(),
+            local_length: 8,
+        };
+        // 8 digits starting with 1 look like a truncated mobile: not completed, so invalid.
+        assert!(PhoneNumber::parse("12345678", &beijing).is_err());
+        let got = PhoneNumber::parse("62345678", &beijing).unwrap().unwrap();
+        assert_eq!(got.e164(), "+861062345678");
+    }
+
+    #[test]
+    fn no_number_words_and_extensions_mean_no_callback_number() {
+        for raw in ["", "  ", "Unknown", "anonymous", "PRIVATE", "1002", "110"] {
+            assert_eq!(e164(raw), None, "{raw:?}");
+        }
+    }
+
+    #[test]
+    fn garbage_is_an_error_not_a_missing_number() {
+        for raw in [
+            "abc123456",
+            "12345678901",
+            "138001380001234",
+            "13800138000x",
+        ] {
+            assert!(
+                PhoneNumber::parse(raw, &LocalDialing::default()).is_err(),
+                "{raw}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_original_is_kept_and_the_mask_hides_the_middle() {
+        let p = PhoneNumber::parse(" 138 0013 8000 ", &LocalDialing::default())
+            .unwrap()
+            .unwrap();
+        assert_eq!(p.original(), "138 0013 8000");
+        assert_eq!(p.masked(), "+86138****8000");
+    }
+}

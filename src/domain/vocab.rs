@@ -1,0 +1,171 @@
+//! The window's fixed vocabularies: channels, causes, tiers, statuses, roles.
+//!
+//! Each is stored and sent as its snake_case code and has a Chinese and English label.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// Declares a closed vocabulary with its wire code and its labels.
+macro_rules! vocabulary {
+    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident => $code:literal, $zh:literal, $en:literal;)+ }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+        #[serde(rename_all = "snake_case")]
+        pub enum $name { $($(#[$vmeta])* $variant,)+ }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant,)+];
+
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $code,)+ }
+            }
+
+            pub fn label_zh(self) -> &'static str {
+                match self { $($name::$variant => $zh,)+ }
+            }
+
+            pub fn label_en(self) -> &'static str {
+                match self { $($name::$variant => $en,)+ }
+            }
+
+            /// The codes, for messages that list what is accepted.
+            pub fn codes() -> String {
+                Self::ALL.iter().map(|v| v.as_str()).collect::<Vec<_>>().join(", ")
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = UnknownCode;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                match s {
+                    $($code => Ok($name::$variant),)+
+                    _ => Err(UnknownCode { kind: stringify!($name), code: s.to_owned(), accepted: Self::codes() }),
+                }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{code}` is not a known {kind}; use one of: {accepted}")]
+pub struct UnknownCode {
+    pub kind: &'static str,
+    pub code: String,
+    pub accepted: String,
+}
+
+vocabulary! {
+    /// Where a report came in.
+    Channel {
+        Counter => "counter", "线下窗口", "Counter";
+        ComplaintHotline => "complaint_hotline", "投诉热线", "Complaint hotline";
+        BusinessHotline => "business_hotline", "业务热线", "Business hotline";
+        Website => "website", "官网留言", "Website message";
+    }
+}
+
+vocabulary! {
+    /// Why the matter could not be done at the ordinary counter (三种处理方式).
+    Cause {
+        Unclassified => "unclassified", "未分类", "Unclassified";
+        /// Unclear request or incomplete materials (诉求不清、材料不全).
+        CitizenSide => "citizen_side", "群众自身原因", "Citizen-side cause";
+        /// The ordinary clerk would not or could not help.
+        StaffSide => "staff_side", "窗口人员原因", "Staff-side cause";
+        /// A historical leftover or a policy bottleneck (历史遗留、政策瓶颈).
+        Objective => "objective", "客观原因", "Objective cause";
+    }
+}
+
+vocabulary! {
+    /// The 1-3-5 tiers: who solves the matter and in how many working days.
+    Tier {
+        Simple => "simple", "简单事项（1个工作日）", "Simple (1 working day)";
+        Complex => "complex", "较复杂事项（3个工作日）", "Complex (3 working days)";
+        Difficult => "difficult", "疑难事项（5个工作日）", "Difficult (5 working days)";
+    }
+}
+
+impl Tier {
+    pub fn working_days(self) -> u32 {
+        match self {
+            Tier::Simple => 1,
+            Tier::Complex => 3,
+            Tier::Difficult => 5,
+        }
+    }
+
+    /// The tier an escalation moves to, if there is one above.
+    pub fn next_up(self) -> Option<Tier> {
+        match self {
+            Tier::Simple => Some(Tier::Complex),
+            Tier::Complex => Some(Tier::Difficult),
+            Tier::Difficult => None,
+        }
+    }
+}
+
+vocabulary! {
+    /// Where a case stands.
+    Status {
+        New => "new", "待受理", "New";
+        InProgress => "in_progress", "办理中", "In progress";
+        Resolved => "resolved", "已办结", "Resolved";
+        Closed => "closed", "已销号", "Closed";
+        Refused => "refused", "否定备案", "Refused";
+    }
+}
+
+impl Status {
+    /// Whether the case still needs work (and so can be overdue).
+    pub fn is_open(self) -> bool {
+        matches!(self, Status::New | Status::InProgress)
+    }
+}
+
+vocabulary! {
+    /// What a staff member does at the window; a user or token holds one or more.
+    Role {
+        Counter => "counter", "窗口工作人员", "Counter staff";
+        Hotline => "hotline", "热线接线员", "Hotline operator";
+        Callback => "callback", "早班回访人员", "Morning callback shift";
+        DutyLeader => "duty_leader", "值班领导", "Duty leader";
+        Admin => "admin", "系统管理员", "Administrator";
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_round_trip_and_unknown_codes_list_the_accepted_ones() {
+        for c in Channel::ALL {
+            assert_eq!(c.as_str().parse::<Channel>().unwrap(), *c);
+        }
+        let err = "fax".parse::<Channel>().unwrap_err();
+        assert!(err.to_string().contains("counter, complaint_hotline"));
+    }
+
+    #[test]
+    fn tiers_are_one_three_five_and_escalate_upwards() {
+        assert_eq!(
+            Tier::ALL
+                .iter()
+                .map(|t| t.working_days())
+                .collect::<Vec<_>>(),
+            [1, 3, 5]
+        );
+        assert_eq!(Tier::Simple.next_up(), Some(Tier::Complex));
+        assert_eq!(Tier::Difficult.next_up(), None);
+    }
+}

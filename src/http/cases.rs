@@ -1,0 +1,521 @@
+//! The case queue over HTTP: register, list, show, act.
+
+use axum::extract::{Path, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use base64::Engine;
+use chrono::{DateTime, NaiveDate, Utc};
+
+use super::error::{ApiError, Text};
+use super::extract::{forbidden, ApiJson, ApiQuery, Staff};
+use super::views::{
+    ActionRequest, ActionResult, CaseDetail, CaseList, CaseView, ErrorBody, EventView,
+    ListCasesParams, RegisterCaseRequest,
+};
+use super::AppState;
+use crate::domain::citizen::plain_text;
+use crate::domain::registration::{register, RegistrationForm};
+use crate::domain::{decide, Action, ActionKind, Case, CaseNumber, PhoneNumber, Refusal};
+use crate::storage::{CaseQuery, Cursor, Sort, StoreError, TextQuery};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/cases", post(register_case).get(list_cases))
+        .route("/api/v1/cases/{number}", get(show_case))
+        .route("/api/v1/cases/{number}/actions", post(act_on_case))
+}
+
+/// Truncated to microseconds, what both databases keep.
+pub fn now() -> DateTime<Utc> {
+    use chrono::SubsecRound;
+    Utc::now().trunc_subsecs(6)
+}
+
+fn parse_instant(field: &str, raw: &str, tz: chrono_tz::Tz) -> Result<DateTime<Utc>, ApiError> {
+    let raw = raw.trim();
+    if let Ok(t) = DateTime::parse_from_rfc3339(raw) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    if let Ok(d) = NaiveDate::parse_from_str(raw, "%Y-%m-%d") {
+        if let Some(t) = d
+            .and_hms_opt(0, 0, 0)
+            .and_then(|n| n.and_local_timezone(tz).earliest())
+        {
+            return Ok(t.with_timezone(&Utc));
+        }
+    }
+    Err(ApiError::invalid(
+        field,
+        "invalid_time",
+        Text::new(
+            format!("时间格式不对：请用 2026-11-28T09:30:00+08:00 或 2026-11-28（{raw}）"),
+            format!("Not a time: use 2026-11-28T09:30:00+08:00 or 2026-11-28 (got `{raw}`)"),
+        ),
+    ))
+}
+
+/// Register a case (编号登记).
+#[utoipa::path(
+    post, path = "/api/v1/cases", tag = "cases",
+    request_body = RegisterCaseRequest,
+    responses(
+        (status = 201, description = "Registered and durable", body = CaseView),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 413, body = ErrorBody), (status = 422, description = "Every invalid field", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn register_case(
+    State(state): State<AppState>,
+    staff: Staff,
+    ApiJson(body): ApiJson<RegisterCaseRequest>,
+) -> Result<Response, ApiError> {
+    staff.require(ActionKind::Register)?;
+    let calendar = state.calendar.current();
+    let received_at = body
+        .received_at
+        .as_deref()
+        .filter(|s| !s.trim().is_empty())
+        .map(|s| parse_instant("received_at", s, calendar.timezone()))
+        .transpose()?;
+    let form = RegistrationForm {
+        channel: body.channel,
+        citizen_name: body.citizen_name,
+        phone: body.phone,
+        id_card: body.id_card,
+        matter: body.matter,
+        description: body.description,
+        received_at,
+    };
+    let now = now();
+    let new =
+        register(form, &state.rules, &calendar, &staff.0.name, now).map_err(ApiError::fields)?;
+    let case = state
+        .store
+        .register_case(&new, &state.case_prefix, calendar.timezone(), now)
+        .await?;
+    tracing::info!(case = %case.number, channel = %case.channel, off_hours = case.off_hours, "case registered");
+    let location = format!("/api/v1/cases/{}", case.number);
+    let view = CaseView::new(&case, calendar.timezone(), now);
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        Json(view),
+    )
+        .into_response())
+}
+
+fn parse_list<T: std::str::FromStr<Err = crate::domain::vocab::UnknownCode>>(
+    field: &str,
+    raw: &Option<String>,
+) -> Result<Vec<T>, ApiError> {
+    let Some(raw) = raw else {
+        return Ok(Vec::new());
+    };
+    raw.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            s.parse::<T>().map_err(|e| {
+                ApiError::invalid(
+                    field,
+                    "invalid_filter",
+                    Text::new(
+                        format!(
+                            "筛选条件 {field} 的值 `{}` 无效，可选：{}",
+                            e.code, e.accepted
+                        ),
+                        e.to_string(),
+                    ),
+                )
+            })
+        })
+        .collect()
+}
+
+const CURSOR_ENGINE: base64::engine::GeneralPurpose =
+    base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+fn encode_cursor(sort: Sort, cursor: &Cursor) -> String {
+    let tag = match sort {
+        Sort::Deadline => 'd',
+        Sort::Received => 'r',
+    };
+    CURSOR_ENGINE.encode(format!("{tag}|{}|{}", cursor.key.to_rfc3339(), cursor.id))
+}
+
+fn decode_cursor(sort: Sort, raw: &str) -> Result<Cursor, ApiError> {
+    let invalid = || {
+        ApiError::invalid(
+            "cursor",
+            "invalid_cursor",
+            Text::new(
+                "翻页标记无效：请使用上一页返回的 next_cursor，并保持相同的排序",
+                "Invalid cursor: pass the previous page's next_cursor with the same sort",
+            ),
+        )
+    };
+    let text = CURSOR_ENGINE
+        .decode(raw.trim())
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .ok_or_else(invalid)?;
+    let mut parts = text.split('|');
+    let (Some(tag), Some(key), Some(id), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(invalid());
+    };
+    let expected = match sort {
+        Sort::Deadline => "d",
+        Sort::Received => "r",
+    };
+    if tag != expected {
+        return Err(invalid());
+    }
+    let key = DateTime::parse_from_rfc3339(key)
+        .map_err(|_| invalid())?
+        .with_timezone(&Utc);
+    let id = id.parse().map_err(|_| invalid())?;
+    Ok(Cursor { key, id })
+}
+
+fn build_query(
+    p: &ListCasesParams,
+    state: &AppState,
+    now: DateTime<Utc>,
+) -> Result<CaseQuery, ApiError> {
+    let tz = state.calendar.current().timezone();
+    let sort = match p.sort.as_deref().map(str::trim) {
+        None | Some("") | Some("deadline") => Sort::Deadline,
+        Some("received") => Sort::Received,
+        Some(other) => {
+            return Err(ApiError::invalid(
+                "sort",
+                "invalid_sort",
+                Text::new(
+                    format!("排序方式 `{other}` 无效，可选：deadline, received"),
+                    format!("Unknown sort `{other}`; use deadline or received"),
+                ),
+            ))
+        }
+    };
+    let overdue = match p.overdue.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some("true") | Some("1") => Some(true),
+        Some("false") | Some("0") => Some(false),
+        Some(_) => {
+            return Err(ApiError::invalid(
+                "overdue",
+                "invalid_filter",
+                Text::new(
+                    "overdue 只能是 true 或 false",
+                    "overdue must be true or false",
+                ),
+            ))
+        }
+    };
+    let limit = match p.limit.as_deref().map(str::trim) {
+        None | Some("") => 50,
+        Some(raw) => raw
+            .parse::<u32>()
+            .ok()
+            .filter(|n| (1..=200).contains(n))
+            .ok_or_else(|| {
+                ApiError::invalid(
+                    "limit",
+                    "invalid_limit",
+                    Text::new(
+                        "每页条数须在 1 到 200 之间",
+                        "limit must be between 1 and 200",
+                    ),
+                )
+            })?,
+    };
+    let text =
+        p.q.as_deref()
+            .map(str::trim)
+            .filter(|q| !q.is_empty())
+            .map(|q| TextQuery {
+                number: q.parse::<CaseNumber>().ok(),
+                phone_e164: PhoneNumber::parse(q, &state.rules.dialing)
+                    .ok()
+                    .flatten()
+                    .map(|p| p.e164().to_owned()),
+                words: q.to_owned(),
+            });
+    Ok(CaseQuery {
+        statuses: parse_list("status", &p.status)?,
+        channels: parse_list("channel", &p.channel)?,
+        causes: parse_list("cause", &p.cause)?,
+        tiers: parse_list("tier", &p.tier)?,
+        overdue,
+        received_from: p
+            .received_from
+            .as_deref()
+            .map(|s| parse_instant("received_from", s, tz))
+            .transpose()?,
+        received_to: p
+            .received_to
+            .as_deref()
+            .map(|s| parse_instant("received_to", s, tz))
+            .transpose()?,
+        text,
+        sort,
+        after: p
+            .cursor
+            .as_deref()
+            .filter(|c| !c.trim().is_empty())
+            .map(|c| decode_cursor(sort, c))
+            .transpose()?,
+        limit,
+        now: Some(now),
+    })
+}
+
+/// The shared queue: every channel in one list.
+#[utoipa::path(
+    get, path = "/api/v1/cases", tag = "cases",
+    params(ListCasesParams),
+    responses((status = 200, body = CaseList), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("bearer" = []))
+)]
+pub async fn list_cases(
+    State(state): State<AppState>,
+    staff: Staff,
+    ApiQuery(params): ApiQuery<ListCasesParams>,
+) -> Result<Json<CaseList>, ApiError> {
+    staff.require(ActionKind::Read)?;
+    let now = now();
+    let query = build_query(&params, &state, now)?;
+    let page = state.store.list_cases(&query).await?;
+    let tz = state.calendar.current().timezone();
+    Ok(Json(CaseList {
+        cases: page
+            .cases
+            .iter()
+            .map(|c| CaseView::new(c, tz, now))
+            .collect(),
+        next_cursor: page.next.map(|c| encode_cursor(query.sort, &c)),
+    }))
+}
+
+async fn load_case(state: &AppState, raw_number: &str) -> Result<Case, ApiError> {
+    let number = raw_number.parse::<CaseNumber>().map_err(|e| {
+        ApiError::invalid(
+            "number",
+            "invalid_case_number",
+            Text::new(
+                format!("案件编号格式不对（应类似 YM-20261128-0007）：{}", e.0),
+                e.to_string(),
+            ),
+        )
+    })?;
+    state
+        .store
+        .case_by_number(&number)
+        .await?
+        .ok_or_else(|| ApiError::not_found("该案件", "case"))
+}
+
+/// One case with its whole timeline.
+#[utoipa::path(
+    get, path = "/api/v1/cases/{number}", tag = "cases",
+    params(("number" = String, Path, description = "Case number, e.g. YM-20261128-0007")),
+    responses((status = 200, body = CaseDetail), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("bearer" = []))
+)]
+pub async fn show_case(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path(number): Path<String>,
+) -> Result<Json<CaseDetail>, ApiError> {
+    staff.require(ActionKind::Read)?;
+    let case = load_case(&state, &number).await?;
+    let timeline = state.store.timeline(case.id).await?;
+    let tz = state.calendar.current().timezone();
+    Ok(Json(CaseDetail {
+        case: CaseView::new(&case, tz, now()),
+        timeline: timeline
+            .into_iter()
+            .map(|e| EventView::new(e, tz))
+            .collect(),
+    }))
+}
+
+fn required_text(
+    field: &'static str,
+    value: Option<String>,
+    label_zh: &str,
+) -> Result<String, ApiError> {
+    plain_text(value.as_deref().unwrap_or(""), 2000).map_err(|e| {
+        ApiError::invalid(
+            field,
+            "invalid_input",
+            Text::new(
+                format!("请填写{label_zh}（最多2000字）"),
+                format!("`{field}` is required: {e}"),
+            ),
+        )
+    })
+}
+
+fn parse_action(body: ActionRequest) -> Result<Action, ApiError> {
+    let code = |field: &str, raw: Option<String>| {
+        raw.filter(|s| !s.trim().is_empty()).ok_or_else(|| {
+            ApiError::invalid(
+                field,
+                "required",
+                Text::new(
+                    format!("缺少 {field}"),
+                    format!("`{field}` is required for this action"),
+                ),
+            )
+        })
+    };
+    let vocab_error = |field: &str, e: crate::domain::vocab::UnknownCode| {
+        ApiError::invalid(
+            field,
+            "invalid_input",
+            Text::new(
+                format!("{field} 的值 `{}` 无效，可选：{}", e.code, e.accepted),
+                e.to_string(),
+            ),
+        )
+    };
+    Ok(match body.action.trim() {
+        "accept" => Action::Accept,
+        "classify" => Action::Classify {
+            cause: code("cause", body.cause)?.trim().parse().map_err(|e| vocab_error("cause", e))?,
+        },
+        "set_tier" => Action::SetTier {
+            tier: code("tier", body.tier)?.trim().parse().map_err(|e| vocab_error("tier", e))?,
+        },
+        "escalate" => Action::Escalate { reason: required_text("reason", body.reason, "升级理由")? },
+        "add_note" | "note" => Action::AddNote { text: required_text("text", body.text, "备注内容")? },
+        "resolve" => Action::Resolve { outcome: required_text("outcome", body.outcome, "办理结果")? },
+        "refuse" => Action::Refuse { reason: required_text("reason", body.reason, "不予办理的理由和依据")? },
+        "close" => Action::Close,
+        "reopen" => Action::Reopen { reason: required_text("reason", body.reason, "重新办理的理由")? },
+        other => {
+            return Err(ApiError::invalid(
+                "action",
+                "unknown_action",
+                Text::new(
+                    format!("操作 `{other}` 无效，可选：accept, classify, set_tier, escalate, add_note, resolve, refuse, close, reopen"),
+                    format!("Unknown action `{other}`; use accept, classify, set_tier, escalate, add_note, resolve, refuse, close or reopen"),
+                ),
+            ))
+        }
+    })
+}
+
+fn refusal(r: Refusal) -> ApiError {
+    let conflict =
+        |code, zh: String, en: String| ApiError::new(StatusCode::CONFLICT, code, Text::new(zh, en));
+    match r {
+        Refusal::Forbidden(kind) => forbidden(kind),
+        Refusal::WrongStatus { action, status } => conflict(
+            "not_allowed_in_status",
+            format!(
+                "案件当前状态为“{}”，不能执行此操作（{}）",
+                status.label_zh(),
+                action.code()
+            ),
+            format!(
+                "Cannot {} a case that is {}",
+                action.code(),
+                status.label_en().to_lowercase()
+            ),
+        ),
+        Refusal::HighestTier => conflict(
+            "highest_tier",
+            "案件已在最高层级（疑难事项，5个工作日），不能再升级".into(),
+            r.to_string(),
+        ),
+        Refusal::CauseNotClassified => conflict(
+            "cause_not_classified",
+            "请先认定原因类别，再办结".into(),
+            r.to_string(),
+        ),
+        Refusal::Unchanged => conflict(
+            "unchanged",
+            "案件已经是这个值，无需修改".into(),
+            r.to_string(),
+        ),
+        Refusal::Calendar(e) => ApiError::internal(anyhow::Error::new(e)),
+    }
+}
+
+/// Act on a case: accept, classify, set_tier, escalate, add_note, resolve, refuse, close, reopen.
+#[utoipa::path(
+    post, path = "/api/v1/cases/{number}/actions", tag = "cases",
+    params(("number" = String, Path, description = "Case number")),
+    request_body = ActionRequest,
+    responses(
+        (status = 200, body = ActionResult),
+        (status = 403, description = "The role may not do this", body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 409, description = "Not allowed in the case's state, or changed meanwhile", body = ErrorBody),
+        (status = 422, body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn act_on_case(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path(number): Path<String>,
+    ApiJson(body): ApiJson<ActionRequest>,
+) -> Result<Json<ActionResult>, ApiError> {
+    let expected_version = body.expected_version;
+    let action = parse_action(body)?;
+    staff.require(action.kind())?;
+    // Optimistic concurrency: if someone changed the case between our read and our write,
+    // decide again on the fresh state (unless the client pinned a version).
+    for _ in 0..3 {
+        let case = load_case(&state, &number).await?;
+        if expected_version.is_some_and(|v| v != case.version) {
+            return Err(StoreError::Conflict.into());
+        }
+        let now = now();
+        let calendar = state.calendar.current();
+        let transition = decide(&case, &action, &staff.0, now, &calendar).map_err(refusal)?;
+        match state
+            .store
+            .apply_transition(&case, &transition, &staff.0.name, now)
+            .await
+        {
+            Ok(updated) => {
+                tracing::info!(case = %updated.number, action = transition.kind.code(), "case action");
+                let event = state.store.timeline(updated.id).await?.pop();
+                let tz = calendar.timezone();
+                return Ok(Json(ActionResult {
+                    case: CaseView::new(&updated, tz, now),
+                    event: event.map(|e| EventView::new(e, tz)),
+                }));
+            }
+            Err(StoreError::Conflict) if expected_version.is_none() => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(StoreError::Conflict.into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_and_refuse_another_sort() {
+        let c = Cursor {
+            key: "2026-11-28T01:00:00Z".parse().unwrap(),
+            id: 42,
+        };
+        let s = encode_cursor(Sort::Deadline, &c);
+        assert_eq!(decode_cursor(Sort::Deadline, &s).unwrap(), c);
+        assert!(decode_cursor(Sort::Received, &s).is_err());
+        assert!(decode_cursor(Sort::Deadline, "!!").is_err());
+    }
+}

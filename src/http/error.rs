@@ -1,0 +1,339 @@
+//! One error type for HTTP. Clients get a stable code and a plain message in their
+//! language; internal causes are logged with their whole chain and never sent.
+//!
+//! Handlers return [`ApiError`]; its response carries the error as an extension, and the
+//! [`render_errors`] middleware writes the body in the language the client asked for, with
+//! the request id on server errors.
+
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use serde_json::json;
+
+use crate::domain::FieldError;
+use crate::storage::StoreError;
+
+/// The language of messages, from `Accept-Language`; Chinese unless English is preferred.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lang {
+    Zh,
+    En,
+}
+
+impl Lang {
+    pub fn from_headers(headers: &HeaderMap) -> Lang {
+        let Some(value) = headers
+            .get(header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok())
+        else {
+            return Lang::Zh;
+        };
+        let mut best: Option<(f32, &str)> = None;
+        for part in value.split(',') {
+            let mut bits = part.trim().split(';');
+            let tag = bits.next().unwrap_or("").trim();
+            let q = bits
+                .find_map(|b| b.trim().strip_prefix("q="))
+                .and_then(|q| q.parse::<f32>().ok())
+                .unwrap_or(1.0);
+            if !tag.is_empty() && best.is_none_or(|(bq, _)| q > bq) {
+                best = Some((q, tag));
+            }
+        }
+        match best {
+            Some((_, tag)) if tag.to_ascii_lowercase().starts_with("en") => Lang::En,
+            _ => Lang::Zh,
+        }
+    }
+}
+
+/// A message in both languages.
+#[derive(Debug, Clone)]
+pub struct Text {
+    pub zh: String,
+    pub en: String,
+}
+
+impl Text {
+    pub fn new(zh: impl Into<String>, en: impl Into<String>) -> Self {
+        Self {
+            zh: zh.into(),
+            en: en.into(),
+        }
+    }
+
+    pub fn get(&self, lang: Lang) -> &str {
+        match lang {
+            Lang::Zh => &self.zh,
+            Lang::En => &self.en,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Detail {
+    field: String,
+    code: String,
+    message: Text,
+}
+
+/// What the client is told. Cloned into the response extensions for rendering.
+#[derive(Debug, Clone)]
+pub struct ClientError {
+    status: StatusCode,
+    code: &'static str,
+    message: Text,
+    field: Option<String>,
+    details: Vec<Detail>,
+}
+
+#[derive(Debug)]
+pub struct ApiError {
+    client: ClientError,
+    /// The internal cause, logged and never sent.
+    source: Option<anyhow::Error>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: Text) -> Self {
+        Self {
+            client: ClientError {
+                status,
+                code,
+                message,
+                field: None,
+                details: Vec::new(),
+            },
+            source: None,
+        }
+    }
+
+    pub fn with_field(mut self, field: impl Into<String>) -> Self {
+        self.client.field = Some(field.into());
+        self
+    }
+
+    pub fn status(&self) -> StatusCode {
+        self.client.status
+    }
+
+    pub fn not_found(what_zh: &str, what_en: &str) -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            Text::new(format!("找不到{what_zh}"), format!("No such {what_en}")),
+        )
+    }
+
+    pub fn invalid(field: &str, code: &'static str, message: Text) -> Self {
+        Self::new(StatusCode::UNPROCESSABLE_ENTITY, code, message).with_field(field)
+    }
+
+    /// Every problem of a form at once; the first one is the headline.
+    pub fn fields(errors: Vec<FieldError>) -> Self {
+        let details: Vec<Detail> = errors
+            .into_iter()
+            .map(|e| Detail {
+                field: e.field.to_owned(),
+                code: e.code.to_owned(),
+                message: Text::new(e.zh, e.en),
+            })
+            .collect();
+        let first = details.first().cloned();
+        let mut err = Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_input",
+            first
+                .as_ref()
+                .map(|d| d.message.clone())
+                .unwrap_or_else(|| Text::new("输入有误", "Invalid input")),
+        );
+        err.client.field = first.map(|d| d.field);
+        err.client.details = details;
+        err
+    }
+
+    pub fn internal(source: anyhow::Error) -> Self {
+        Self {
+            client: ClientError {
+                status: StatusCode::INTERNAL_SERVER_ERROR,
+                code: "internal_error",
+                message: Text::new(
+                    "服务器内部错误，请稍后再试；如仍有问题，请把请求编号告诉管理员",
+                    "Internal server error; please try again later, or give the request id to an administrator",
+                ),
+                field: None,
+                details: Vec::new(),
+            },
+            source: Some(source),
+        }
+    }
+
+    pub fn unavailable(source: anyhow::Error) -> Self {
+        let mut err = Self::internal(source);
+        err.client.status = StatusCode::SERVICE_UNAVAILABLE;
+        err.client.code = "unavailable";
+        err.client.message = Text::new(
+            "服务暂时不可用，请稍后再试",
+            "The service is temporarily unavailable; please try again shortly",
+        );
+        err
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Unavailable(source) => ApiError::unavailable(anyhow::Error::new(source)),
+            StoreError::Conflict => ApiError::new(
+                StatusCode::CONFLICT,
+                "edit_conflict",
+                Text::new(
+                    "该案件刚被他人修改，请刷新后再试",
+                    "The case was just changed by someone else; reload and try again",
+                ),
+            ),
+            StoreError::Duplicate => ApiError::new(
+                StatusCode::CONFLICT,
+                "duplicate",
+                Text::new("该记录已存在", "That record already exists"),
+            ),
+            StoreError::Other(source) => ApiError::internal(source),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if let Some(source) = &self.source {
+            // `{:#}` prints the whole context chain on one line.
+            tracing::error!(
+                error = format!("{source:#}"),
+                status = self.client.status.as_u16(),
+                "request failed"
+            );
+        }
+        let mut response = render(&self.client, Lang::Zh, None);
+        response.extensions_mut().insert(self.client);
+        response
+    }
+}
+
+#[derive(Serialize)]
+struct DetailBody<'a> {
+    field: &'a str,
+    code: &'a str,
+    message: &'a str,
+}
+
+fn render(err: &ClientError, lang: Lang, request_id: Option<&str>) -> Response {
+    let mut error = json!({
+        "code": err.code,
+        "message": err.message.get(lang),
+        "field": err.field,
+    });
+    if !err.details.is_empty() {
+        let details: Vec<DetailBody> = err
+            .details
+            .iter()
+            .map(|d| DetailBody {
+                field: &d.field,
+                code: &d.code,
+                message: d.message.get(lang),
+            })
+            .collect();
+        error["details"] = json!(details);
+    }
+    if let (true, Some(id)) = (err.status.is_server_error(), request_id) {
+        error["request_id"] = json!(id);
+    }
+    let mut response = (err.status, axum::Json(json!({ "error": error }))).into_response();
+    if err.status == StatusCode::UNAUTHORIZED {
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    }
+    response
+}
+
+/// Re-renders error bodies in the client's language and adds the request id to 5xx.
+pub async fn render_errors(request: Request, next: Next) -> Response {
+    let lang = Lang::from_headers(request.headers());
+    let request_id = request
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let response = next.run(request).await;
+    match response.extensions().get::<ClientError>() {
+        Some(err) => {
+            let mut rendered = render(err, lang, request_id.as_deref());
+            for (name, value) in response.headers() {
+                if !rendered.headers().contains_key(name) {
+                    rendered.headers_mut().insert(name.clone(), value.clone());
+                }
+            }
+            rendered
+        }
+        None => response,
+    }
+}
+
+/// A panic in a handler becomes an ordinary 500, logged.
+pub fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response<Body> {
+    let detail = panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| panic.downcast_ref::<&str>().copied())
+        .unwrap_or("unknown panic");
+    ApiError::internal(anyhow::anyhow!("handler panicked: {detail}")).into_response()
+}
+
+/// 404 for routes that do not exist, in the usual shape.
+pub async fn no_route() -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "no_route",
+        Text::new(
+            "没有这个地址，请查看接口文档 /api/openapi.json",
+            "No such route; see the API description at /api/openapi.json",
+        ),
+    )
+}
+
+pub async fn wrong_method() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        Text::new(
+            "该地址不支持这种请求方法",
+            "This route does not accept that method",
+        ),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lang(value: &str) -> Lang {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::ACCEPT_LANGUAGE,
+            HeaderValue::from_str(value).unwrap(),
+        );
+        Lang::from_headers(&h)
+    }
+
+    #[test]
+    fn chinese_is_the_default_and_english_must_be_preferred() {
+        assert_eq!(Lang::from_headers(&HeaderMap::new()), Lang::Zh);
+        assert_eq!(lang("en-US,en;q=0.9"), Lang::En);
+        assert_eq!(lang("zh-CN,zh;q=0.9,en;q=0.8"), Lang::Zh);
+        assert_eq!(lang("fr;q=0.9,en;q=0.95"), Lang::En);
+        assert_eq!(lang("de"), Lang::Zh);
+    }
+}

@@ -1,0 +1,70 @@
+//! HTTP at the edge: one router per area, merged here, with the shared middleware.
+
+mod cases;
+pub mod error;
+mod extract;
+mod health;
+pub mod openapi;
+pub mod views;
+
+use std::sync::Arc;
+
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::http::HeaderName;
+use axum::{middleware, Router};
+use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+use crate::calendar_source::CalendarHandle;
+use crate::domain::IntakeRules;
+use crate::storage::Store;
+
+pub use cases::now;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub calendar: CalendarHandle,
+    pub rules: Arc<IntakeRules>,
+    pub case_prefix: Arc<str>,
+}
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+pub fn router(state: AppState, body_limit: usize) -> Router {
+    let trace = TraceLayer::new_for_http()
+        .make_span_with(|req: &Request| {
+            // The matched route, never the raw URI: a query string may hold a phone number.
+            let route = req
+                .extensions()
+                .get::<MatchedPath>()
+                .map(MatchedPath::as_str)
+                .unwrap_or("unmatched");
+            let id = req
+                .headers()
+                .get(&REQUEST_ID)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            tracing::info_span!("request", method = %req.method(), route, request_id = id)
+        })
+        .on_response(tower_http::trace::DefaultOnResponse::new().level(tracing::Level::INFO))
+        .on_request(());
+    Router::new()
+        .merge(cases::router())
+        .merge(health::router())
+        .merge(openapi::router())
+        .fallback(error::no_route)
+        .method_not_allowed_fallback(error::wrong_method)
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(
+            ServiceBuilder::new()
+                .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+                .layer(trace)
+                .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+                .layer(middleware::from_fn(error::render_errors))
+                .layer(CatchPanicLayer::custom(error::panic_response)),
+        )
+        .with_state(state)
+}

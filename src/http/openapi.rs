@@ -1,0 +1,48 @@
+//! The OpenAPI 3.1 description, generated from the handlers and types.
+
+use axum::routing::get;
+use axum::{Json, Router};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use super::{cases, health, views, AppState};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "youmen (有门) intake API",
+        description = "One case queue for the can't-get-it-done window (办不成事反映窗口): counter, hotlines and website. Errors are `{\"error\":{\"code\",\"message\",\"field\"}}`, messages in Chinese unless Accept-Language prefers English."
+    ),
+    paths(
+        cases::register_case, cases::list_cases, cases::show_case, cases::act_on_case,
+        health::healthz, health::readyz,
+    ),
+    components(schemas(views::ErrorBody, views::ErrorDetail, views::ErrorField)),
+    modifiers(&BearerAuth),
+    tags((name = "cases", description = "The shared case queue"), (name = "health", description = "Probes"))
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("A token from `youmen token create`"))
+                    .build(),
+            ),
+        );
+    }
+}
+
+pub fn router() -> Router<AppState> {
+    Router::new().route(
+        "/api/openapi.json",
+        get(|| async { Json(ApiDoc::openapi()) }),
+    )
+}

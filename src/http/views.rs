@@ -1,0 +1,228 @@
+//! What the API sends and receives: plain data with their OpenAPI schemas.
+
+use chrono::{DateTime, FixedOffset, Utc};
+use chrono_tz::Tz;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::domain::{Case, Cause, Channel, Event, Status, Tier};
+
+/// Instants are stored in UTC and shown in the window's time zone.
+pub fn local(t: DateTime<Utc>, tz: Tz) -> DateTime<FixedOffset> {
+    t.with_timezone(&tz).fixed_offset()
+}
+
+/// A case registration by staff.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterCaseRequest {
+    /// counter, complaint_hotline, business_hotline or website
+    #[schema(example = "counter")]
+    pub channel: String,
+    #[schema(example = "张三")]
+    pub citizen_name: Option<String>,
+    /// Any common shape: 13800138000, +86 138 0013 8000, 0415-3105883, or a bare local number.
+    #[schema(example = "138 0013 8000")]
+    pub phone: Option<String>,
+    /// 18-character resident ID card number; stored masked.
+    pub id_card: Option<String>,
+    /// A code from the configured matter list.
+    #[schema(example = "pensions")]
+    pub matter: String,
+    /// What could not be done, and where.
+    #[schema(example = "在社保窗口办理养老金资格认证未办成")]
+    pub description: String,
+    /// RFC 3339, for back-dated entries; defaults to now.
+    #[schema(example = "2026-11-27T19:30:00+08:00")]
+    pub received_at: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CitizenView {
+    pub name: Option<String>,
+    /// E.164, for calling back.
+    pub phone: Option<String>,
+    /// As it was typed or received.
+    pub phone_original: Option<String>,
+    pub id_card_masked: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CaseView {
+    #[schema(example = "YM-20261128-0007")]
+    pub number: String,
+    pub channel: Channel,
+    pub received_at: DateTime<FixedOffset>,
+    pub citizen: CitizenView,
+    pub matter: String,
+    pub description: String,
+    pub cause: Cause,
+    pub tier: Tier,
+    pub status: Status,
+    /// The staff member who accepted the case and follows it to the end.
+    pub owner: Option<String>,
+    /// The close of the tier's last working day.
+    pub deadline: DateTime<FixedOffset>,
+    /// True when the deadline depends on a year without an official calendar yet.
+    pub deadline_provisional: bool,
+    pub overdue: bool,
+    /// Received outside working hours.
+    pub off_hours: bool,
+    pub created_at: DateTime<FixedOffset>,
+    pub updated_at: DateTime<FixedOffset>,
+    /// Send back as `expected_version` to act only on the state you saw.
+    pub version: i64,
+}
+
+impl CaseView {
+    pub fn new(case: &Case, tz: Tz, now: DateTime<Utc>) -> Self {
+        Self {
+            number: case.number.to_string(),
+            channel: case.channel,
+            received_at: local(case.received_at, tz),
+            citizen: CitizenView {
+                name: case.citizen.name.clone(),
+                phone: case.citizen.phone.as_ref().map(|p| p.e164().to_owned()),
+                phone_original: case.citizen.phone.as_ref().map(|p| p.original().to_owned()),
+                id_card_masked: case.citizen.id_card_masked.clone(),
+            },
+            matter: case.matter.clone(),
+            description: case.description.clone(),
+            cause: case.cause,
+            tier: case.tier,
+            status: case.status,
+            owner: case.owner.clone(),
+            deadline: local(case.deadline, tz),
+            deadline_provisional: case.deadline_provisional,
+            overdue: case.is_overdue(now),
+            off_hours: case.off_hours,
+            created_at: local(case.created_at, tz),
+            updated_at: local(case.updated_at, tz),
+            version: case.version,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EventView {
+    pub id: i64,
+    pub at: DateTime<FixedOffset>,
+    pub actor: String,
+    /// register, accept, classify, set_tier, escalate, add_note, resolve, refuse, close, reopen
+    pub action: String,
+    /// The fields the action changed, before.
+    #[schema(value_type = Object)]
+    pub before: serde_json::Value,
+    /// The same fields, after.
+    #[schema(value_type = Object)]
+    pub after: serde_json::Value,
+    pub note: Option<String>,
+}
+
+impl EventView {
+    pub fn new(event: Event, tz: Tz) -> Self {
+        Self {
+            id: event.id,
+            at: local(event.at, tz),
+            actor: event.actor,
+            action: event.action,
+            before: event.before,
+            after: event.after,
+            note: event.note,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CaseDetail {
+    #[serde(flatten)]
+    pub case: CaseView,
+    /// Every change, oldest first. Append-only.
+    pub timeline: Vec<EventView>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CaseList {
+    pub cases: Vec<CaseView>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// Filters and paging of the shared queue. Lists are comma-separated codes.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListCasesParams {
+    /// e.g. `new,in_progress`
+    pub status: Option<String>,
+    /// e.g. `complaint_hotline,business_hotline`
+    pub channel: Option<String>,
+    pub cause: Option<String>,
+    pub tier: Option<String>,
+    /// `true`: open cases past their deadline; `false`: the rest.
+    pub overdue: Option<String>,
+    /// RFC 3339 instant or a local date `2026-11-28` (inclusive).
+    pub received_from: Option<String>,
+    /// RFC 3339 instant or a local date `2026-11-28` (exclusive).
+    pub received_to: Option<String>,
+    /// A case number, a phone number, or words of the name or description.
+    pub q: Option<String>,
+    /// `deadline` (default, earliest first) or `received` (newest first).
+    pub sort: Option<String>,
+    /// 1 to 200, default 50.
+    pub limit: Option<String>,
+    /// From the previous page's `next_cursor`.
+    pub cursor: Option<String>,
+}
+
+/// An action on a case. Which other fields are needed depends on `action`:
+/// `classify` needs `cause`; `set_tier` needs `tier`; `escalate`, `refuse` and `reopen`
+/// need `reason`; `add_note` needs `text`; `resolve` needs `outcome`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ActionRequest {
+    /// accept, classify, set_tier, escalate, add_note, resolve, refuse, close, reopen
+    #[schema(example = "accept")]
+    pub action: String,
+    pub cause: Option<String>,
+    pub tier: Option<String>,
+    pub reason: Option<String>,
+    pub text: Option<String>,
+    pub outcome: Option<String>,
+    /// If given, the action is refused with 409 when the case has changed since.
+    pub expected_version: Option<i64>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ActionResult {
+    pub case: CaseView,
+    /// The timeline entry the action added.
+    pub event: Option<EventView>,
+}
+
+/// The error body every 4xx and 5xx carries.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// Stable, for programs.
+    #[schema(example = "invalid_input")]
+    pub code: String,
+    /// For people, in the language of Accept-Language (Chinese by default).
+    pub message: String,
+    /// The request field at fault, when there is one.
+    pub field: Option<String>,
+    /// Every field problem, when a form had several.
+    pub details: Option<Vec<ErrorField>>,
+    /// On server errors: quote it to an administrator.
+    pub request_id: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorField {
+    pub field: String,
+    pub code: String,
+    pub message: String,
+}

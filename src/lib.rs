@@ -1,0 +1,15 @@
+//! youmen (有门): an omnichannel intake gateway for a public-service "can't-get-it-done"
+//! window. The library holds everything; `main.rs` only parses the command line.
+//!
+//! Layers, inside out: [`domain`] (pure rules: cases, calendar, deadlines, state machine),
+//! [`storage`] (one trait, SQLite and PostgreSQL), [`http`] and [`cli`] at the edge.
+
+pub mod app;
+pub mod auth;
+pub mod calendar_source;
+pub mod cli;
+pub mod config;
+pub mod domain;
+pub mod http;
+pub mod storage;
+pub mod telemetry;

@@ -1,0 +1,180 @@
+//! Storage behind one trait, one module per backend: SQLite (the embedded default) and
+//! PostgreSQL (several instances sharing one server). The backend is chosen from the URL.
+//! Both run the same SQL (see [`shared`]) over their own schema (`migrations/<backend>/`),
+//! and the same conformance tests.
+
+mod postgres;
+mod rows;
+mod shared;
+mod sqlite;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+
+use crate::domain::{
+    Case, CaseNumber, Cause, Channel, Event, NewCase, Role, Status, Tier, Transition,
+};
+
+pub use postgres::PostgresStore;
+pub use sqlite::SqliteStore;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database cannot be reached or is overloaded; the request may be retried.
+    #[error("the database is unavailable")]
+    Unavailable(#[source] sqlx::Error),
+    /// Someone else changed the record first.
+    #[error("the record was changed by someone else")]
+    Conflict,
+    /// A unique value already exists.
+    #[error("the record already exists")]
+    Duplicate,
+    #[error(transparent)]
+    Other(#[from] anyhow::Error),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        match &e {
+            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
+                StoreError::Unavailable(e)
+            }
+            sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Duplicate,
+            _ => StoreError::Other(anyhow::Error::new(e)),
+        }
+    }
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// How the shared queue is ordered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Sort {
+    /// Earliest deadline first: what to work on next.
+    #[default]
+    Deadline,
+    /// Newest arrival first.
+    Received,
+}
+
+/// Where the previous page ended: the sort key and the id of its last case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cursor {
+    pub key: DateTime<Utc>,
+    pub id: i64,
+}
+
+/// A filter over the shared queue. Empty lists mean "any".
+#[derive(Debug, Clone, Default)]
+pub struct CaseQuery {
+    pub statuses: Vec<Status>,
+    pub channels: Vec<Channel>,
+    pub causes: Vec<Cause>,
+    pub tiers: Vec<Tier>,
+    /// Some(true): only open cases past their deadline; Some(false): everything else.
+    pub overdue: Option<bool>,
+    pub received_from: Option<DateTime<Utc>>,
+    pub received_to: Option<DateTime<Utc>>,
+    pub text: Option<TextQuery>,
+    pub sort: Sort,
+    pub after: Option<Cursor>,
+    pub limit: u32,
+    /// The instant "overdue" is judged at.
+    pub now: Option<DateTime<Utc>>,
+}
+
+/// A search box entry, already interpreted: it may be a case number, a phone number, and
+/// is always also a phrase to look for in names and descriptions.
+#[derive(Debug, Clone, Default)]
+pub struct TextQuery {
+    pub number: Option<CaseNumber>,
+    pub phone_e164: Option<String>,
+    pub words: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct CasePage {
+    pub cases: Vec<Case>,
+    pub next: Option<Cursor>,
+}
+
+/// An API token as stored: only the hash of the secret.
+#[derive(Debug, Clone)]
+pub struct TokenRecord {
+    pub id: i64,
+    pub name: String,
+    pub role: Role,
+    pub created_at: DateTime<Utc>,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    fn backend(&self) -> &'static str;
+
+    /// Applies the pending migrations of this backend.
+    async fn migrate(&self) -> StoreResult<()>;
+
+    /// A cheap round trip, for readiness.
+    async fn ping(&self) -> StoreResult<()>;
+
+    /// Numbers the case (per local day of `now`, gap-free) and stores it with its first
+    /// timeline event, in one transaction. Durable when this returns.
+    async fn register_case(
+        &self,
+        new: &NewCase,
+        prefix: &str,
+        tz: Tz,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Case>;
+
+    async fn case_by_number(&self, number: &CaseNumber) -> StoreResult<Option<Case>>;
+
+    /// The timeline of a case, oldest first.
+    async fn timeline(&self, case_id: i64) -> StoreResult<Vec<Event>>;
+
+    /// Stores a decided transition and its event, if the case is still at the version it
+    /// was decided on; otherwise `Conflict`.
+    async fn apply_transition(
+        &self,
+        case: &Case,
+        transition: &Transition,
+        actor: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Case>;
+
+    async fn list_cases(&self, query: &CaseQuery) -> StoreResult<CasePage>;
+
+    async fn insert_token(
+        &self,
+        name: &str,
+        role: Role,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<TokenRecord>;
+
+    async fn token_by_hash(&self, token_hash: &str) -> StoreResult<Option<TokenRecord>>;
+}
+
+/// Opens the store the URL names: `sqlite://…` or `postgres://…`.
+pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<Arc<dyn Store>> {
+    if url.starts_with("sqlite:") {
+        Ok(Arc::new(SqliteStore::connect(url, max_connections).await?))
+    } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+        Ok(Arc::new(
+            PostgresStore::connect(url, max_connections).await?,
+        ))
+    } else {
+        anyhow::bail!(
+            "database.url must start with sqlite:// or postgres:// (got `{}`)",
+            scheme_of(url)
+        )
+    }
+}
+
+/// The scheme only: a URL may carry a password.
+fn scheme_of(url: &str) -> &str {
+    url.split(':').next().unwrap_or("")
+}
