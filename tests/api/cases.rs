@@ -1,0 +1,432 @@
+//! The case queue, driven over HTTP the way staff clients use it. Every test here runs on
+//! SQLite and on PostgreSQL.
+
+use std::collections::BTreeSet;
+
+use serde_json::{json, Value};
+use youmen::domain::Role;
+
+use crate::helpers::{json, walk_in, Backend, TestApp};
+
+async fn register(app: &TestApp, token: &str, body: &Value) -> Value {
+    let (status, case) = json(
+        app.post("/api/v1/cases")
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 201, "{case}");
+    case
+}
+
+async fn act(app: &TestApp, token: &str, number: &str, body: Value) -> (u16, Value) {
+    json(
+        app.post(&format!("/api/v1/cases/{number}/actions"))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await
+}
+
+async fn list(app: &TestApp, token: &str, query: &str) -> Value {
+    let (status, page) = json(
+        app.get(&format!("/api/v1/cases?{query}"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200, "{page}");
+    page
+}
+
+fn numbers(page: &Value) -> Vec<String> {
+    page["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["number"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+async fn a_registered_case_is_numbered_and_shown_with_its_timeline(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let token = app.token("王芳", Role::Counter).await;
+    let response = app
+        .post("/api/v1/cases")
+        .bearer_auth(&token)
+        .json(&walk_in())
+        .send()
+        .await
+        .unwrap();
+    let location = response.headers()["location"].to_str().unwrap().to_owned();
+    let (status, case) = json(response).await;
+    assert_eq!(status, 201);
+    let number = case["number"].as_str().unwrap();
+    let today = chrono::Utc::now()
+        .with_timezone(&chrono_tz::Asia::Shanghai)
+        .format("%Y%m%d")
+        .to_string();
+    assert_eq!(number, format!("YM-{today}-0001"));
+    assert_eq!(location, format!("/api/v1/cases/{number}"));
+    assert_eq!(case["citizen"]["phone"], "+8613800138000");
+    assert_eq!(case["citizen"]["phone_original"], "138 0013 8000");
+    assert_eq!(case["status"], "new");
+    assert_eq!(case["tier"], "simple");
+    assert!(case["received_at"].as_str().unwrap().ends_with("+08:00"));
+
+    let (status, shown) = json(app.get(&location).bearer_auth(&token).send().await.unwrap()).await;
+    assert_eq!(status, 200);
+    assert_eq!(shown["number"], number);
+    let timeline = shown["timeline"].as_array().unwrap();
+    assert_eq!(timeline.len(), 1);
+    assert_eq!(timeline[0]["action"], "register");
+    assert_eq!(timeline[0]["actor"], "王芳");
+}
+
+async fn concurrent_registrations_get_gap_free_unique_numbers(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let token = app.token("hotline-1", Role::Hotline).await;
+    let tasks: Vec<_> = (0..24)
+        .map(|i| {
+            let (client, url, token) = (
+                app.client.clone(),
+                format!("{}/api/v1/cases", app.address),
+                token.clone(),
+            );
+            let mut body = walk_in();
+            body["description"] = json!(format!("第{i}位来电群众反映工资拖欠"));
+            tokio::spawn(async move {
+                client
+                    .post(url)
+                    .bearer_auth(token)
+                    .json(&body)
+                    .send()
+                    .await
+                    .unwrap()
+            })
+        })
+        .collect();
+    let mut sequences = BTreeSet::new();
+    for task in tasks {
+        let (status, case) = json(task.await.unwrap()).await;
+        assert_eq!(status, 201, "{case}");
+        let number = case["number"].as_str().unwrap();
+        sequences.insert(number.rsplit('-').next().unwrap().parse::<u32>().unwrap());
+    }
+    assert_eq!(sequences, (1..=24).collect::<BTreeSet<_>>());
+}
+
+async fn an_evening_entry_is_off_hours_and_due_at_the_close_of_the_next_working_day(
+    backend: Backend,
+) {
+    let app = TestApp::spawn(backend).await;
+    let token = app.token("hotline-1", Role::Hotline).await;
+    let mut body = walk_in();
+    body["channel"] = json!("complaint_hotline");
+    body["received_at"] = json!("2026-11-27T19:30:00+08:00"); // a Friday evening
+    let case = register(&app, &token, &body).await;
+    assert_eq!(case["off_hours"], true);
+    assert_eq!(case["deadline"], "2026-11-30T17:00:00+08:00");
+    assert_eq!(case["deadline_provisional"], false);
+
+    // Received on the Friday before a make-up Sunday: due at that Sunday's close.
+    body["received_at"] = json!("2026-09-18T15:00:00+08:00");
+    let case = register(&app, &token, &body).await;
+    assert_eq!(case["off_hours"], false);
+    assert_eq!(case["deadline"], "2026-09-20T17:00:00+08:00");
+}
+
+async fn a_case_goes_from_registration_to_closure_with_every_step_on_its_timeline(
+    backend: Backend,
+) {
+    let app = TestApp::spawn(backend).await;
+    let counter = app.token("李娜", Role::Counter).await;
+    let leader = app.token("赵局长", Role::DutyLeader).await;
+    let number = register(&app, &counter, &walk_in()).await["number"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let (status, r) = act(&app, &counter, &number, json!({"action": "accept"})).await;
+    assert_eq!(status, 200, "{r}");
+    assert_eq!(r["case"]["owner"], "李娜");
+    assert_eq!(r["case"]["status"], "in_progress");
+    assert_eq!(r["event"]["before"]["status"], "new");
+
+    let (status, r) = act(
+        &app,
+        &counter,
+        &number,
+        json!({"action": "classify", "cause": "staff_side"}),
+    )
+    .await;
+    assert_eq!(
+        (status, r["case"]["cause"].as_str()),
+        (200, Some("staff_side"))
+    );
+
+    let (status, r) = act(
+        &app,
+        &counter,
+        &number,
+        json!({"action": "escalate", "reason": "需中心党委研究"}),
+    )
+    .await;
+    assert_eq!((status, r["case"]["tier"].as_str()), (200, Some("complex")));
+    assert_eq!(r["event"]["note"], "需中心党委研究");
+
+    let (status, _) = act(
+        &app,
+        &counter,
+        &number,
+        json!({"action": "add_note", "text": "已约部门负责人到窗口"}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (status, r) = act(
+        &app,
+        &counter,
+        &number,
+        json!({"action": "resolve", "outcome": "当场办结"}),
+    )
+    .await;
+    assert_eq!(
+        (status, r["case"]["status"].as_str()),
+        (200, Some("resolved"))
+    );
+    let (status, r) = act(&app, &counter, &number, json!({"action": "close"})).await;
+    assert_eq!(
+        (status, r["case"]["status"].as_str()),
+        (200, Some("closed"))
+    );
+
+    // Reopening a closed case is the duty leader's call.
+    let (status, r) = act(
+        &app,
+        &counter,
+        &number,
+        json!({"action": "reopen", "reason": "群众再次反映"}),
+    )
+    .await;
+    assert_eq!(
+        (status, r["error"]["code"].as_str()),
+        (403, Some("forbidden"))
+    );
+    let (status, r) = act(
+        &app,
+        &leader,
+        &number,
+        json!({"action": "reopen", "reason": "群众再次反映"}),
+    )
+    .await;
+    assert_eq!(
+        (status, r["case"]["status"].as_str()),
+        (200, Some("in_progress"))
+    );
+
+    let (_, shown) = json(
+        app.get(&format!("/api/v1/cases/{number}"))
+            .bearer_auth(&counter)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let actions: Vec<&str> = shown["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        ["register", "accept", "classify", "escalate", "add_note", "resolve", "close", "reopen"]
+    );
+    assert_eq!(shown["owner"], "李娜", "the first asker stays the owner");
+}
+
+async fn an_action_from_the_wrong_state_is_a_409_that_says_why(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let token = app.token("李娜", Role::Counter).await;
+    let number = register(&app, &token, &walk_in()).await["number"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (status, r) = act(&app, &token, &number, json!({"action": "close"})).await;
+    assert_eq!(status, 409);
+    assert_eq!(r["error"]["code"], "not_allowed_in_status");
+    assert!(
+        r["error"]["message"].as_str().unwrap().contains("待受理"),
+        "{r}"
+    );
+
+    act(&app, &token, &number, json!({"action": "accept"})).await;
+    let (status, r) = act(
+        &app,
+        &token,
+        &number,
+        json!({"action": "resolve", "outcome": "已办"}),
+    )
+    .await;
+    assert_eq!(
+        (status, r["error"]["code"].as_str()),
+        (409, Some("cause_not_classified"))
+    );
+
+    // A client that pins the version it saw is told when the case moved on.
+    let (status, r) = act(
+        &app,
+        &token,
+        &number,
+        json!({"action": "add_note", "text": "x", "expected_version": 1}),
+    )
+    .await;
+    assert_eq!(
+        (status, r["error"]["code"].as_str()),
+        (409, Some("edit_conflict"))
+    );
+}
+
+async fn the_queue_filters_searches_and_sorts(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let token = app.token("王芳", Role::Counter).await;
+    let mut old = walk_in();
+    old["received_at"] = json!("2026-03-02T10:00:00+08:00");
+    old["description"] = json!("工资被拖欠三个月");
+    old["phone"] = json!("0415-3105883");
+    let old = register(&app, &token, &old).await;
+    let mut web = walk_in();
+    web["channel"] = json!("website");
+    web["citizen_name"] = json!("李四");
+    web["phone"] = json!("13912345678");
+    web["description"] = json!("社保卡补办进度查询不到");
+    let web = register(&app, &token, &web).await;
+    let counter = register(&app, &token, &walk_in()).await;
+
+    assert_eq!(
+        numbers(&list(&app, &token, "channel=website").await),
+        [web["number"].as_str().unwrap()]
+    );
+    // The same phone number written another way finds the case.
+    assert_eq!(
+        numbers(&list(&app, &token, "q=3105883").await),
+        [old["number"].as_str().unwrap()]
+    );
+    assert_eq!(
+        numbers(&list(&app, &token, "q=%2B86%20139%201234%205678").await),
+        [web["number"].as_str().unwrap()]
+    );
+    // A case number, typed in lower case.
+    let lower = counter["number"].as_str().unwrap().to_lowercase();
+    assert_eq!(
+        numbers(&list(&app, &token, &format!("q={lower}")).await),
+        [counter["number"].as_str().unwrap()]
+    );
+    // Two Chinese characters of the description, or the name.
+    assert_eq!(
+        numbers(&list(&app, &token, "q=工资").await),
+        [old["number"].as_str().unwrap()]
+    );
+    assert_eq!(
+        numbers(&list(&app, &token, "q=李四").await),
+        [web["number"].as_str().unwrap()]
+    );
+    // LIKE wildcards are searched for literally.
+    assert!(numbers(&list(&app, &token, "q=%25").await).is_empty());
+
+    // The March case is long past its deadline.
+    assert_eq!(
+        numbers(&list(&app, &token, "overdue=true").await),
+        [old["number"].as_str().unwrap()]
+    );
+    assert_eq!(
+        list(&app, &token, "overdue=false").await["cases"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    assert_eq!(
+        numbers(&list(&app, &token, "received_to=2026-04-01").await),
+        [old["number"].as_str().unwrap()]
+    );
+    assert_eq!(
+        list(
+            &app,
+            &token,
+            "received_from=2026-04-01&status=new,in_progress"
+        )
+        .await["cases"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+
+    // Deadline order puts the overdue case first; arrival order puts it last.
+    assert_eq!(
+        numbers(&list(&app, &token, "sort=deadline").await)[0],
+        old["number"].as_str().unwrap()
+    );
+    assert_eq!(
+        numbers(&list(&app, &token, "sort=received").await)
+            .last()
+            .unwrap(),
+        old["number"].as_str().unwrap()
+    );
+}
+
+async fn paging_walks_the_whole_queue_once(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let token = app.token("王芳", Role::Counter).await;
+    for day in 1..=7 {
+        let mut body = walk_in();
+        body["received_at"] = json!(format!("2026-11-{:02}T10:00:00+08:00", 10 + day % 3));
+        register(&app, &token, &body).await;
+    }
+    for sort in ["deadline", "received"] {
+        let mut seen = Vec::new();
+        let mut query = format!("sort={sort}&limit=3");
+        loop {
+            let page = list(&app, &token, &query).await;
+            seen.extend(numbers(&page));
+            match page["next_cursor"].as_str() {
+                Some(cursor) => query = format!("sort={sort}&limit=3&cursor={cursor}"),
+                None => break,
+            }
+        }
+        let unique: BTreeSet<_> = seen.iter().collect();
+        assert_eq!((seen.len(), unique.len()), (7, 7), "{sort}: {seen:?}");
+    }
+}
+
+async fn timeline_events_cannot_be_edited_or_deleted_even_in_the_database(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let token = app.token("王芳", Role::Counter).await;
+    register(&app, &token, &walk_in()).await;
+    let update = app
+        .raw_execute("update case_events set actor = 'someone else'")
+        .await;
+    assert!(update.unwrap_err().contains("append-only"));
+    let delete = app.raw_execute("delete from case_events").await;
+    assert!(delete.unwrap_err().contains("append-only"));
+}
+
+crate::on_both_backends!(
+    a_registered_case_is_numbered_and_shown_with_its_timeline,
+    concurrent_registrations_get_gap_free_unique_numbers,
+    an_evening_entry_is_off_hours_and_due_at_the_close_of_the_next_working_day,
+    a_case_goes_from_registration_to_closure_with_every_step_on_its_timeline,
+    an_action_from_the_wrong_state_is_a_409_that_says_why,
+    the_queue_filters_searches_and_sorts,
+    paging_walks_the_whole_queue_once,
+    timeline_events_cannot_be_edited_or_deleted_even_in_the_database,
+);

@@ -1,0 +1,215 @@
+//! The `youmen` binary, run as an operator runs it.
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::helpers::{json, walk_in};
+
+fn youmen(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_youmen"));
+    cmd.args(args).current_dir(dir).env_remove("RUST_LOG");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("youmen runs")
+}
+
+fn stdout(o: &Output) -> String {
+    assert!(
+        o.status.success(),
+        "failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8(o.stdout.clone()).unwrap()
+}
+
+#[test]
+fn next_opening_follows_the_official_calendar() {
+    let dir = tempfile::tempdir().unwrap();
+    for (at, expected) in [
+        ("2026-02-13T19:30:00+08:00", "2026-02-14T08:30:00+08:00"),
+        ("2026-09-30T20:00:00+08:00", "2026-10-08T08:30:00+08:00"),
+        ("2026-05-08T22:15:00+08:00", "2026-05-09T08:30:00+08:00"),
+        ("2026-01-03T10:00:00+08:00", "2026-01-04T08:30:00+08:00"),
+    ] {
+        let out = youmen(dir.path(), &["calendar", "next-opening", at], &[]);
+        assert_eq!(stdout(&out).trim(), expected, "after {at}");
+    }
+    let out = youmen(
+        dir.path(),
+        &["calendar", "next-opening", "2026-12-31T18:00:00+08:00"],
+        &[],
+    );
+    assert!(stdout(&out).contains("provisional"));
+    let out = youmen(
+        dir.path(),
+        &["calendar", "next-opening", "next tuesday"],
+        &[],
+    );
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("RFC 3339"));
+}
+
+#[test]
+fn calendar_show_lists_holidays_and_makeup_days() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = stdout(&youmen(dir.path(), &["calendar", "show", "2026-10"], &[]));
+    assert!(text.contains("2026-10-01 周四 放假 holiday 国庆节"));
+    assert!(text.contains("2026-10-10 周六 调休上班"));
+    assert!(text.contains("working days: 18"));
+}
+
+#[test]
+fn a_new_years_calendar_file_is_used_without_a_rebuild() {
+    let dir = tempfile::tempdir().unwrap();
+    let calendar = dir.path().join("config/calendar");
+    std::fs::create_dir_all(&calendar).unwrap();
+    std::fs::write(
+        calendar.join("2027.toml"),
+        "year = 2027\nnotice_title = \"test notice\"\n[[holidays]]\nname = \"元旦\"\nstart = 2027-01-01\nend = 2027-01-01\n\
+         [[makeup_workdays]]\ndate = 2027-01-02\n",
+    )
+    .unwrap();
+    let out = youmen(
+        dir.path(),
+        &["calendar", "next-opening", "2026-12-31T18:00:00+08:00"],
+        &[],
+    );
+    assert_eq!(stdout(&out).trim(), "2027-01-02T08:30:00+08:00");
+    let check = stdout(&youmen(dir.path(), &["calendar", "check"], &[]));
+    assert!(check.contains("2025, 2026, 2027"), "{check}");
+}
+
+#[test]
+fn the_environment_wins_over_the_config_file() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("site.toml"),
+        "[calendar]\nworking_periods = [\"08:00-11:30\", \"14:00-17:30\"]\n",
+    )
+    .unwrap();
+    let file_only = stdout(&youmen(
+        dir.path(),
+        &["--config", "site.toml", "calendar", "check"],
+        &[],
+    ));
+    assert!(
+        file_only.contains("08:00-11:30, 14:00-17:30"),
+        "{file_only}"
+    );
+    let env = [(
+        "YOUMEN__CALENDAR__WORKING_PERIODS",
+        "09:00-12:00,13:30-17:00",
+    )];
+    let both = stdout(&youmen(
+        dir.path(),
+        &["--config", "site.toml", "calendar", "check"],
+        &env,
+    ));
+    assert!(both.contains("09:00-12:00, 13:30-17:00"), "{both}");
+    let missing = youmen(
+        dir.path(),
+        &["--config", "nope.toml", "calendar", "check"],
+        &[],
+    );
+    assert!(!missing.status.success());
+}
+
+#[test]
+fn help_explains_every_subcommand() {
+    let dir = tempfile::tempdir().unwrap();
+    let help = stdout(&youmen(dir.path(), &["--help"], &[]));
+    for command in ["serve", "migrate", "token", "calendar"] {
+        assert!(help.contains(command), "{command} missing from --help");
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The README's first command, end to end: a fresh folder, `youmen serve` with the default
+/// configuration, a token from the CLI, a case over HTTP, then a clean stop on SIGTERM.
+#[tokio::test]
+async fn serve_starts_on_a_fresh_folder_with_sqlite_and_stops_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let migrate = stdout(&youmen(dir.path(), &["migrate"], &[]));
+    assert!(migrate.contains("sqlite"));
+    assert!(
+        dir.path().join("data/youmen.db").is_file(),
+        "the database file and its folder are created"
+    );
+    let token = stdout(&youmen(
+        dir.path(),
+        &["token", "create", "--name", "王芳", "--role", "counter"],
+        &[],
+    ));
+    let token = token.trim().to_owned();
+    assert!(token.starts_with("ym_"));
+    let bad_role = youmen(
+        dir.path(),
+        &["token", "create", "--name", "x", "--role", "boss"],
+        &[],
+    );
+    assert!(String::from_utf8_lossy(&bad_role.stderr).contains("duty_leader"));
+
+    let port = free_port();
+    let mut server = Command::new(env!("CARGO_BIN_EXE_youmen"))
+        .arg("serve")
+        .current_dir(dir.path())
+        .env("YOUMEN__SERVER__PORT", port.to_string())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    let mut up = false;
+    for _ in 0..200 {
+        if client.get(format!("{base}/healthz")).send().await.is_ok() {
+            up = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(up, "youmen serve did not come up");
+    let (status, case) = json(
+        client
+            .post(format!("{base}/api/v1/cases"))
+            .bearer_auth(&token)
+            .json(&walk_in())
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 201, "{case}");
+    assert_eq!(case["citizen"]["name"], json!("张三"));
+
+    let pid = server.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let mut exited = None;
+    for _ in 0..200 {
+        if let Some(status) = server.try_wait().unwrap() {
+            exited = Some(status);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let status = exited.unwrap_or_else(|| {
+        let _ = server.kill();
+        panic!("youmen did not stop within 10 s of SIGTERM")
+    });
+    assert!(status.success(), "exit status {status}");
+}

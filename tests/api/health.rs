@@ -1,0 +1,57 @@
+//! Probes and the API description.
+
+use crate::helpers::{json, Backend, TestApp};
+
+#[tokio::test]
+async fn healthz_and_readyz_report_a_working_service() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let (status, body) = json(app.get("/healthz").send().await.unwrap()).await;
+    assert_eq!((status, body["status"].as_str()), (200, Some("ok")));
+    let (status, body) = json(app.get("/readyz").send().await.unwrap()).await;
+    assert_eq!(status, 200);
+    let checks = body["checks"].as_array().unwrap();
+    assert_eq!(checks[0]["name"], "database");
+    assert_eq!(checks[0]["ok"], true);
+    assert_eq!(checks[1]["name"], "calendar");
+}
+
+#[tokio::test]
+async fn readyz_reports_a_calendar_gap_without_leaving_service() {
+    // Only 2025 is official in this instance's folder and build: point the folder at an
+    // empty one and pretend the built-in years end before today's horizon.
+    let app = TestApp::spawn_with(Backend::Sqlite, |s| {
+        s.calendar.dir = std::env::temp_dir().join("youmen-no-calendar-here");
+    })
+    .await;
+    let (status, body) = json(app.get("/readyz").send().await.unwrap()).await;
+    assert_eq!(status, 200);
+    let today = chrono::Utc::now()
+        .with_timezone(&chrono_tz::Asia::Shanghai)
+        .date_naive();
+    let horizon = today + chrono::Days::new(30);
+    use chrono::Datelike;
+    let calendar_ok = horizon.year() <= 2026;
+    assert_eq!(body["checks"][1]["ok"], calendar_ok, "{body}");
+    assert_eq!(
+        body["status"],
+        if calendar_ok { "ready" } else { "degraded" }
+    );
+}
+
+#[tokio::test]
+async fn the_openapi_document_is_3_1_and_describes_the_case_routes() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let (status, doc) = json(app.get("/api/openapi.json").send().await.unwrap()).await;
+    assert_eq!(status, 200);
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
+    for path in [
+        "/api/v1/cases",
+        "/api/v1/cases/{number}",
+        "/api/v1/cases/{number}/actions",
+        "/readyz",
+    ] {
+        assert!(doc["paths"].get(path).is_some(), "{path} missing");
+    }
+    assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
+    assert!(doc["components"]["schemas"]["ErrorBody"].is_object());
+}

@@ -1,0 +1,241 @@
+//! Starting a real youmen for a test: a real SQLite file or a fresh PostgreSQL database,
+//! on a free port, driven over HTTP like any client.
+
+use std::sync::OnceLock;
+
+use reqwest::{Client, RequestBuilder, Response};
+use serde_json::Value;
+use youmen::app::Application;
+use youmen::config::Settings;
+use youmen::domain::Role;
+
+/// The server the PostgreSQL tests use; each test gets its own database on it.
+pub fn postgres_admin_url() -> String {
+    std::env::var("YOUMEN_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+}
+
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    /// PostgreSQL when it can be reached. Otherwise: in CI a failure (the suite must not
+    /// pass without it), on a laptop a skip with the reason printed.
+    pub async fn postgres() -> Option<Backend> {
+        static AVAILABLE: OnceLock<Result<(), String>> = OnceLock::new();
+        if AVAILABLE.get().is_none() {
+            let probe = sqlx::postgres::PgPoolOptions::new()
+                .max_connections(1)
+                .acquire_timeout(std::time::Duration::from_secs(3))
+                .connect(&postgres_admin_url())
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string());
+            let _ = AVAILABLE.set(probe);
+        }
+        match AVAILABLE.get().expect("set above") {
+            Ok(()) => Some(Backend::Postgres),
+            Err(e) if in_ci() => panic!(
+                "PostgreSQL is required in CI but {} is unreachable: {e}",
+                postgres_admin_url()
+            ),
+            Err(e) => {
+                eprintln!(
+                    "skipping PostgreSQL test: {} is unreachable ({e}); set YOUMEN_TEST_POSTGRES_URL",
+                    postgres_admin_url()
+                );
+                None
+            }
+        }
+    }
+}
+
+/// Runs the listed async test functions (each taking a `Backend`) on SQLite and PostgreSQL.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),+ $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name($crate::helpers::Backend::Sqlite).await
+                }
+            )+
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    if let Some(backend) = $crate::helpers::Backend::postgres().await {
+                        super::$name(backend).await
+                    }
+                }
+            )+
+        }
+    };
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub client: Client,
+    pub database_url: String,
+    backend: Backend,
+    state: youmen::http::AppState,
+    _dir: tempfile::TempDir,
+    pg_database: Option<String>,
+}
+
+impl TestApp {
+    pub async fn spawn(backend: Backend) -> TestApp {
+        Self::spawn_with(backend, |_| {}).await
+    }
+
+    pub async fn spawn_with(backend: Backend, adjust: impl FnOnce(&mut Settings)) -> TestApp {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut settings = Settings::load(None).expect("default settings");
+        settings.server.port = 0;
+        let mut pg_database = None;
+        settings.database.url = match backend {
+            Backend::Sqlite => format!("sqlite://{}", dir.path().join("data/youmen.db").display()),
+            Backend::Postgres => {
+                let name = format!("youmen_test_{}", uuid::Uuid::new_v4().simple());
+                let admin = sqlx::PgPool::connect(&postgres_admin_url())
+                    .await
+                    .expect("PostgreSQL");
+                sqlx::query(&format!("create database {name}"))
+                    .execute(&admin)
+                    .await
+                    .expect("create database");
+                admin.close().await;
+                pg_database = Some(name.clone());
+                with_database(&postgres_admin_url(), &name)
+            }
+        };
+        adjust(&mut settings);
+        let database_url = settings.database.url.clone();
+        let app = Application::build(settings).await.expect("app builds");
+        let address = format!("http://127.0.0.1:{}", app.port());
+        let state = app.state().clone();
+        tokio::spawn(app.run_until(std::future::pending()));
+        TestApp {
+            address,
+            client: Client::new(),
+            database_url,
+            backend,
+            state,
+            _dir: dir,
+            pg_database,
+        }
+    }
+
+    /// A fresh bearer token with `role`, named `name`.
+    pub async fn token(&self, name: &str, role: Role) -> String {
+        let token = youmen::auth::generate_token();
+        self.state
+            .store
+            .insert_token(
+                name,
+                role,
+                &youmen::auth::hash_token(&token),
+                chrono::Utc::now(),
+            )
+            .await
+            .expect("token stored");
+        token
+    }
+
+    pub fn get(&self, path: &str) -> RequestBuilder {
+        self.client.get(format!("{}{path}", self.address))
+    }
+
+    pub fn post(&self, path: &str) -> RequestBuilder {
+        self.client.post(format!("{}{path}", self.address))
+    }
+
+    /// Runs a statement straight against the database, bypassing youmen.
+    pub async fn raw_execute(&self, sql: &str) -> Result<u64, String> {
+        match self.backend {
+            Backend::Sqlite => {
+                let pool = sqlx::SqlitePool::connect(&self.database_url)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let r = sqlx::query(sql)
+                    .execute(&pool)
+                    .await
+                    .map(|r| r.rows_affected())
+                    .map_err(|e| e.to_string());
+                pool.close().await;
+                r
+            }
+            Backend::Postgres => {
+                let pool = sqlx::PgPool::connect(&self.database_url)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let r = sqlx::query(sql)
+                    .execute(&pool)
+                    .await
+                    .map(|r| r.rows_affected())
+                    .map_err(|e| e.to_string());
+                pool.close().await;
+                r
+            }
+        }
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        // Drop the test database from a plain thread: Drop cannot await.
+        if let Some(name) = self.pg_database.take() {
+            let _ = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .ok()?;
+                rt.block_on(async {
+                    let admin = sqlx::PgPool::connect(&postgres_admin_url()).await.ok()?;
+                    sqlx::query(&format!("drop database if exists {name} with (force)"))
+                        .execute(&admin)
+                        .await
+                        .ok()?;
+                    admin.close().await;
+                    Some(())
+                })
+            })
+            .join();
+        }
+    }
+}
+
+/// The same server URL with another database name.
+pub fn with_database(url: &str, database: &str) -> String {
+    let base = url.rsplit_once('/').map(|(b, _)| b).unwrap_or(url);
+    format!("{base}/{database}")
+}
+
+/// The status and JSON body of a response.
+pub async fn json(response: Response) -> (u16, Value) {
+    let status = response.status().as_u16();
+    let text = response.text().await.expect("body");
+    let value =
+        serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON ({status}): {text}"));
+    (status, value)
+}
+
+/// A valid registration body; tests change what they need.
+pub fn walk_in() -> Value {
+    serde_json::json!({
+        "channel": "counter",
+        "citizen_name": "张三",
+        "phone": "138 0013 8000",
+        "matter": "pensions",
+        "description": "养老金资格认证在社保窗口办不了，材料齐全仍被退回",
+    })
+}

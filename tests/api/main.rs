@@ -1,0 +1,7 @@
+//! One integration-test binary: real youmen instances on real databases, over HTTP.
+
+mod cases;
+mod cli;
+mod errors;
+mod health;
+mod helpers;
