@@ -1,1 +1,269 @@
-fn main() {}
+//! Intake benchmark: `POST /api/v1/cases` at 32 concurrent clients, on SQLite and on
+//! PostgreSQL, each beside the raw single-row insert rate of the same database measured in
+//! the same run (a tight autocommit insert loop for SQLite, pgbench for PostgreSQL).
+//!
+//!     cargo bench --bench intake                      # both backends, 10 s per phase
+//!     BENCH_SECONDS=20 BENCH_BACKENDS=sqlite cargo bench --bench intake
+//!
+//! Results are printed as a Markdown table for docs/BENCHMARKS.md.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use youmen::app::Application;
+use youmen::config::Settings;
+use youmen::domain::Role;
+
+const CLIENTS: usize = 32;
+
+struct Run {
+    requests: usize,
+    errors: usize,
+    elapsed: Duration,
+    latencies: Vec<Duration>,
+}
+
+impl Run {
+    fn rate(&self) -> f64 {
+        self.requests as f64 / self.elapsed.as_secs_f64()
+    }
+
+    fn percentile(&self, p: f64) -> Duration {
+        let i = ((self.latencies.len() as f64 - 1.0) * p).round() as usize;
+        self.latencies.get(i).copied().unwrap_or_default()
+    }
+}
+
+fn seconds() -> Duration {
+    Duration::from_secs(
+        std::env::var("BENCH_SECONDS")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(10),
+    )
+}
+
+fn postgres_admin_url() -> String {
+    std::env::var("YOUMEN_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+fn database_url(admin: &str, name: &str) -> String {
+    format!(
+        "{}/{name}",
+        admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(admin)
+    )
+}
+
+async fn http_intake(database_url: String) -> Run {
+    let mut settings = Settings::load(None).expect("settings");
+    settings.server.port = 0;
+    settings.database.url = database_url;
+    settings.log.level = "warn".into();
+    let app = Application::build(settings).await.expect("app");
+    let base = format!("http://127.0.0.1:{}/api/v1/cases", app.port());
+    let token = youmen::auth::generate_token();
+    app.state()
+        .store
+        .insert_token(
+            "bench",
+            Role::Counter,
+            &youmen::auth::hash_token(&token),
+            chrono::Utc::now(),
+        )
+        .await
+        .unwrap();
+    tokio::spawn(app.run_until(std::future::pending()));
+
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(CLIENTS)
+        .build()
+        .unwrap();
+    let deadline = Instant::now() + seconds();
+    let start = Instant::now();
+    let base = Arc::new(base);
+    let tasks: Vec<_> = (0..CLIENTS)
+        .map(|c| {
+            let (client, base, token) = (client.clone(), base.clone(), token.clone());
+            tokio::spawn(async move {
+                let mut latencies = Vec::new();
+                let mut errors = 0;
+                let mut i = 0u64;
+                while Instant::now() < deadline {
+                    i += 1;
+                    let body = serde_json::json!({
+                        "channel": "website",
+                        "citizen_name": "张三",
+                        "phone": format!("1380013{:04}", (c as u64 * 997 + i) % 10_000),
+                        "matter": "pensions",
+                        "description": "养老金资格认证在社保窗口办不了，请尽快联系我",
+                    });
+                    let t = Instant::now();
+                    match client
+                        .post(base.as_str())
+                        .bearer_auth(&token)
+                        .json(&body)
+                        .send()
+                        .await
+                    {
+                        Ok(r) if r.status().as_u16() == 201 => latencies.push(t.elapsed()),
+                        _ => errors += 1,
+                    }
+                }
+                (latencies, errors)
+            })
+        })
+        .collect();
+    let mut latencies = Vec::new();
+    let mut errors = 0;
+    for t in tasks {
+        let (l, e) = t.await.unwrap();
+        latencies.extend(l);
+        errors += e;
+    }
+    let elapsed = start.elapsed();
+    latencies.sort();
+    Run {
+        requests: latencies.len(),
+        errors,
+        elapsed,
+        latencies,
+    }
+}
+
+/// One autocommit single-row insert after another on one connection, with the same
+/// durability settings youmen uses (WAL, synchronous=FULL).
+async fn sqlite_raw_inserts(path: &std::path::Path) -> f64 {
+    use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
+    use sqlx::ConnectOptions;
+    let mut conn = SqliteConnectOptions::new()
+        .filename(path)
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Full)
+        .connect()
+        .await
+        .unwrap();
+    sqlx::query("create table t (id integer primary key, a text not null, b text not null)")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let deadline = Instant::now() + seconds();
+    let start = Instant::now();
+    let mut n = 0u64;
+    while Instant::now() < deadline {
+        sqlx::query("insert into t (a, b) values ($1, $2)")
+            .bind("13800138000")
+            .bind("养老金资格认证在社保窗口办不了")
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        n += 1;
+    }
+    n as f64 / start.elapsed().as_secs_f64()
+}
+
+/// pgbench, 32 clients, one single-row insert per transaction.
+fn pgbench_inserts(url: &str) -> Option<f64> {
+    let script = std::env::temp_dir().join("youmen-pgbench-insert.sql");
+    std::fs::write(
+        &script,
+        "insert into bench_t (a, b) values ('13800138000', '养老金资格认证在社保窗口办不了');\n",
+    )
+    .ok()?;
+    let out = std::process::Command::new("pgbench")
+        .args([
+            "-n",
+            "-c",
+            &CLIENTS.to_string(),
+            "-j",
+            "2",
+            "-T",
+            &seconds().as_secs().to_string(),
+            "-f",
+        ])
+        .arg(&script)
+        .arg(url)
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.lines()
+        .find(|l| l.starts_with("tps = "))
+        .and_then(|l| {
+            l.trim_start_matches("tps = ")
+                .split_whitespace()
+                .next()?
+                .parse()
+                .ok()
+        })
+}
+
+fn report(backend: &str, run: &Run, baseline_name: &str, baseline: Option<f64>) {
+    let ratio = baseline
+        .map(|b| format!("{:.2}", run.rate() / b))
+        .unwrap_or_else(|| "n/a".into());
+    println!(
+        "| {backend} | {:.0} | {:.1} | {:.1} | {} | {baseline_name} | {} | {ratio} |",
+        run.rate(),
+        run.percentile(0.50).as_secs_f64() * 1000.0,
+        run.percentile(0.99).as_secs_f64() * 1000.0,
+        run.errors,
+        baseline
+            .map(|b| format!("{b:.0}"))
+            .unwrap_or_else(|| "unavailable".into()),
+    );
+}
+
+#[tokio::main]
+async fn main() {
+    // `cargo bench` passes --bench; `cargo test --benches` passes nothing useful: only run
+    // the measurement when asked to bench.
+    if !std::env::args().any(|a| a == "--bench") {
+        println!("intake benchmark: run with `cargo bench --bench intake`");
+        return;
+    }
+    let backends = std::env::var("BENCH_BACKENDS").unwrap_or_else(|_| "sqlite,postgres".into());
+    println!(
+        "intake benchmark: {CLIENTS} clients, {} s per phase, {} cores",
+        seconds().as_secs(),
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(0)
+    );
+    println!();
+    println!("| backend | POST /api/v1/cases per s | p50 ms | p99 ms | errors | baseline | baseline per s | ratio |");
+    println!("|---|---|---|---|---|---|---|---|");
+    if backends.contains("sqlite") {
+        let dir = tempfile::tempdir().unwrap();
+        let run = http_intake(format!(
+            "sqlite://{}",
+            dir.path().join("youmen.db").display()
+        ))
+        .await;
+        let raw = sqlite_raw_inserts(&dir.path().join("raw.db")).await;
+        report("SQLite", &run, "single-row insert loop", Some(raw));
+    }
+    if backends.contains("postgres") {
+        let admin = sqlx::PgPool::connect(&postgres_admin_url())
+            .await
+            .expect("PostgreSQL reachable");
+        let name = format!("youmen_bench_{}", std::process::id());
+        sqlx::query(&format!("create database {name}"))
+            .execute(&admin)
+            .await
+            .unwrap();
+        let url = database_url(&postgres_admin_url(), &name);
+        let run = http_intake(url.clone()).await;
+        let pool = sqlx::PgPool::connect(&url).await.unwrap();
+        sqlx::query("create table bench_t (id bigint generated always as identity primary key, a text not null, b text not null)")
+            .execute(&pool)
+            .await
+            .unwrap();
+        pool.close().await;
+        let tps = pgbench_inserts(&url);
+        report("PostgreSQL", &run, "pgbench single-row insert", tps);
+        let _ = sqlx::query(&format!("drop database {name} with (force)"))
+            .execute(&admin)
+            .await;
+    }
+}

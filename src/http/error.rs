@@ -92,21 +92,23 @@ pub struct ClientError {
 
 #[derive(Debug)]
 pub struct ApiError {
-    client: ClientError,
+    /// Boxed: handlers return `Result<_, ApiError>` everywhere and the Ok path stays small.
+    client: Box<ClientError>,
     /// The internal cause, logged and never sent.
     source: Option<anyhow::Error>,
 }
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: Text) -> Self {
+        let client = ClientError {
+            status,
+            code,
+            message,
+            field: None,
+            details: Vec::new(),
+        };
         Self {
-            client: ClientError {
-                status,
-                code,
-                message,
-                field: None,
-                details: Vec::new(),
-            },
+            client: Box::new(client),
             source: None,
         }
     }
@@ -158,7 +160,7 @@ impl ApiError {
 
     pub fn internal(source: anyhow::Error) -> Self {
         Self {
-            client: ClientError {
+            client: Box::new(ClientError {
                 status: StatusCode::INTERNAL_SERVER_ERROR,
                 code: "internal_error",
                 message: Text::new(
@@ -167,7 +169,7 @@ impl ApiError {
                 ),
                 field: None,
                 details: Vec::new(),
-            },
+            }),
             source: Some(source),
         }
     }
@@ -217,7 +219,7 @@ impl IntoResponse for ApiError {
             );
         }
         let mut response = render(&self.client, Lang::Zh, None);
-        response.extensions_mut().insert(self.client);
+        response.extensions_mut().insert(*self.client);
         response
     }
 }
@@ -230,6 +232,17 @@ struct DetailBody<'a> {
 }
 
 fn render(err: &ClientError, lang: Lang, request_id: Option<&str>) -> Response {
+    let body = error_json(err, lang, request_id);
+    let mut response = (err.status, axum::Json(body)).into_response();
+    if err.status == StatusCode::UNAUTHORIZED {
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    }
+    response
+}
+
+fn error_json(err: &ClientError, lang: Lang, request_id: Option<&str>) -> serde_json::Value {
     let mut error = json!({
         "code": err.code,
         "message": err.message.get(lang),
@@ -250,13 +263,7 @@ fn render(err: &ClientError, lang: Lang, request_id: Option<&str>) -> Response {
     if let (true, Some(id)) = (err.status.is_server_error(), request_id) {
         error["request_id"] = json!(id);
     }
-    let mut response = (err.status, axum::Json(json!({ "error": error }))).into_response();
-    if err.status == StatusCode::UNAUTHORIZED {
-        response
-            .headers_mut()
-            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-    }
-    response
+    json!({ "error": error })
 }
 
 /// Re-renders error bodies in the client's language and adds the request id to 5xx.
@@ -268,17 +275,76 @@ pub async fn render_errors(request: Request, next: Next) -> Response {
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
     let response = next.run(request).await;
-    match response.extensions().get::<ClientError>() {
+    let fallback = (response.extensions().get::<ClientError>().is_none()
+        && (response.status().is_client_error() || response.status().is_server_error()))
+    .then(|| generic_error(response.status()));
+    match response
+        .extensions()
+        .get::<ClientError>()
+        .or(fallback.as_ref())
+    {
         Some(err) => {
             let mut rendered = render(err, lang, request_id.as_deref());
             for (name, value) in response.headers() {
-                if !rendered.headers().contains_key(name) {
+                let body_header = name == header::CONTENT_LENGTH || name == header::CONTENT_TYPE;
+                if !body_header && !rendered.headers().contains_key(name) {
                     rendered.headers_mut().insert(name.clone(), value.clone());
                 }
             }
             rendered
         }
         None => response,
+    }
+}
+
+/// The shape for an error response that did not come from an [`ApiError`] (a rejection by
+/// a framework extractor, for instance): the status kept, a plain message by status.
+fn generic_error(status: StatusCode) -> ClientError {
+    let (code, zh, en) = match status.as_u16() {
+        400 => ("bad_request", "请求格式不对", "The request is malformed"),
+        401 => ("unauthenticated", "需要登录", "Authentication required"),
+        403 => ("forbidden", "无权访问", "Forbidden"),
+        404 => ("not_found", "找不到该地址或记录", "Not found"),
+        405 => (
+            "method_not_allowed",
+            "该地址不支持这种请求方法",
+            "This route does not accept that method",
+        ),
+        408 => ("timeout", "请求超时", "The request timed out"),
+        413 => (
+            "payload_too_large",
+            "提交的内容太大",
+            "The request body is too large",
+        ),
+        415 => (
+            "unsupported_media_type",
+            "不支持的内容类型",
+            "Unsupported content type",
+        ),
+        422 => ("invalid_input", "输入有误", "Invalid input"),
+        429 => (
+            "too_many_requests",
+            "请求太频繁，请稍后再试",
+            "Too many requests; try again shortly",
+        ),
+        503 => (
+            "unavailable",
+            "服务暂时不可用，请稍后再试",
+            "The service is temporarily unavailable",
+        ),
+        s if s >= 500 => (
+            "internal_error",
+            "服务器内部错误，请稍后再试",
+            "Internal server error; please try again later",
+        ),
+        _ => ("bad_request", "请求有误", "The request was not accepted"),
+    };
+    ClientError {
+        status,
+        code,
+        message: Text::new(zh, en),
+        field: None,
+        details: Vec::new(),
     }
 }
 
@@ -326,6 +392,18 @@ mod tests {
             HeaderValue::from_str(value).unwrap(),
         );
         Lang::from_headers(&h)
+    }
+
+    #[test]
+    fn server_errors_carry_the_request_id_and_no_internal_detail() {
+        let err = ApiError::internal(anyhow::anyhow!("secret table name"));
+        assert!(!format!("{:?}", err.client).contains("secret table name"));
+        let body = error_json(&err.client, Lang::En, Some("req-1"));
+        assert_eq!(body["error"]["request_id"], "req-1");
+        assert_eq!(body["error"]["code"], "internal_error");
+        assert!(error_json(&err.client, Lang::En, None)["error"]
+            .get("request_id")
+            .is_none());
     }
 
     #[test]

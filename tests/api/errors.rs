@@ -305,3 +305,18 @@ async fn every_response_carries_a_request_id() {
     let response = app.get("/healthz").send().await.unwrap();
     assert!(!response.headers()["x-request-id"].is_empty());
 }
+
+#[tokio::test]
+async fn a_path_the_framework_rejects_still_gets_the_error_shape() {
+    let (app, token) = app_and_token().await;
+    let (status, r) = json(
+        app.get("/api/v1/cases/%FF%FE")
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(r["error"]["code"], "bad_request");
+}
