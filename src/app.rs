@@ -8,6 +8,8 @@ use anyhow::Context;
 use tokio::net::TcpListener;
 
 use crate::calendar_source::{self, CalendarHandle};
+use crate::channels::hotline::ingest::Ingestor;
+use crate::channels::hotline::watch;
 use crate::config::Settings;
 use crate::http::{self, AppState};
 use crate::storage;
@@ -34,11 +36,22 @@ impl Application {
         let listener = TcpListener::bind(&address)
             .await
             .with_context(|| format!("listening on {address}"))?;
+        let calendar = CalendarHandle::new(calendar);
+        let rules = Arc::new(settings.intake_rules());
+        let case_prefix: Arc<str> = settings.intake.case_number_prefix.clone().into();
+        let ingestor = Ingestor::new(
+            store.clone(),
+            calendar.clone(),
+            rules.clone(),
+            case_prefix.clone(),
+            &settings.hotline,
+        )?;
         let state = AppState {
             store,
-            calendar: CalendarHandle::new(calendar),
-            rules: Arc::new(settings.intake_rules()),
-            case_prefix: settings.intake.case_number_prefix.clone().into(),
+            calendar,
+            rules,
+            case_prefix,
+            ingestor,
         };
         Ok(Self {
             listener,
@@ -65,6 +78,15 @@ impl Application {
             .state
             .calendar
             .spawn_reloader(self.settings.clone(), CALENDAR_RELOAD_EVERY);
+        let hotline = &self.settings.hotline;
+        let spool_watcher = (!hotline.spool_dir.as_os_str().is_empty()).then(|| {
+            tracing::info!(spool = %hotline.spool_dir.display(), "watching the voicemail spool");
+            watch::spawn(
+                self.state.ingestor.clone(),
+                hotline.spool_dir.clone(),
+                Duration::from_secs(hotline.rescan_seconds.max(1)),
+            )
+        });
         let address = self.listener.local_addr()?;
         tracing::info!(%address, backend = self.state.store.backend(), "youmen is listening on http://{address}");
         let grace = Duration::from_secs(self.settings.server.shutdown_grace_seconds);
@@ -85,8 +107,26 @@ impl Application {
             }
         };
         reloader.abort();
+        if let Some(watcher) = spool_watcher {
+            watcher.abort();
+        }
         result
     }
+}
+
+/// An ingestor for a one-off pass from the command line (no HTTP server).
+pub async fn ingestor(settings: &Settings) -> anyhow::Result<Ingestor> {
+    let calendar = CalendarHandle::new(calendar_source::load(settings)?);
+    let store = storage::connect(&settings.database.url, settings.database.max_connections).await?;
+    store.migrate().await.context("migrating the database")?;
+    let prefix: Arc<str> = settings.intake.case_number_prefix.clone().into();
+    Ingestor::new(
+        store,
+        calendar,
+        Arc::new(settings.intake_rules()),
+        prefix,
+        &settings.hotline,
+    )
 }
 
 fn warn_about_provisional_years(calendar: &crate::domain::WorkingCalendar) {

@@ -20,7 +20,27 @@ pub struct Settings {
     pub database: DatabaseSettings,
     pub calendar: CalendarSettings,
     pub intake: IntakeSettings,
+    pub hotline: HotlineSettings,
     pub log: LogSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct HotlineSettings {
+    pub spool_dir: PathBuf,
+    pub rescan_seconds: u64,
+    pub audio_dir: PathBuf,
+    pub max_recording_bytes: u64,
+    pub orphan_after_seconds: u64,
+    pub lines: Vec<HotlineLine>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct HotlineLine {
+    /// `complaint_hotline` or `business_hotline`.
+    pub channel: String,
+    pub number: String,
+    /// `context/mailbox` paths in the voicemail spool.
+    pub mailboxes: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -110,6 +130,21 @@ impl Settings {
             !self.intake.matters.is_empty(),
             "intake.matters must list at least one matter"
         );
+        for line in &self.hotline.lines {
+            let channel: crate::domain::Channel = line
+                .channel
+                .parse()
+                .map_err(|e| anyhow::anyhow!("hotline.lines: {e}"))?;
+            anyhow::ensure!(
+                matches!(
+                    channel,
+                    crate::domain::Channel::ComplaintHotline
+                        | crate::domain::Channel::BusinessHotline
+                ),
+                "hotline.lines: channel `{}` is not a hotline",
+                line.channel
+            );
+        }
         anyhow::ensure!(
             !self.intake.case_number_prefix.is_empty()
                 && self

@@ -7,9 +7,11 @@
 pub mod app;
 pub mod auth;
 pub mod calendar_source;
+pub mod channels;
 pub mod cli;
 pub mod config;
 pub mod domain;
 pub mod http;
+pub mod recordings;
 pub mod storage;
 pub mod telemetry;

@@ -58,6 +58,8 @@ pub enum Action {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ActionKind {
     Register,
+    /// Log a hotline call (answered on the phone, or opened for follow-up).
+    LogCall,
     Read,
     Accept,
     Classify,
@@ -71,8 +73,9 @@ pub enum ActionKind {
 }
 
 impl ActionKind {
-    pub const ALL: [ActionKind; 11] = [
+    pub const ALL: [ActionKind; 12] = [
         ActionKind::Register,
+        ActionKind::LogCall,
         ActionKind::Read,
         ActionKind::Accept,
         ActionKind::Classify,
@@ -88,6 +91,7 @@ impl ActionKind {
     pub fn code(self) -> &'static str {
         match self {
             ActionKind::Register => "register",
+            ActionKind::LogCall => "log_call",
             ActionKind::Read => "read",
             ActionKind::Accept => "accept",
             ActionKind::Classify => "classify",
@@ -102,14 +106,16 @@ impl ActionKind {
     }
 }
 
-/// The authorization matrix. Every staff role works cases; changing a tier by hand and
-/// reopening a finished case are the duty leader's (and administrators') decisions.
+/// The authorization matrix. Every staff role works cases; logging hotline calls is the
+/// operators'; changing a tier by hand and reopening a finished case are the duty leader's
+/// (and administrators') decisions.
 pub fn permitted(role: Role, kind: ActionKind) -> bool {
-    match role {
-        Role::Admin | Role::DutyLeader => true,
-        Role::Counter | Role::Hotline | Role::Callback => {
-            !matches!(kind, ActionKind::SetTier | ActionKind::Reopen)
-        }
+    match (role, kind) {
+        (Role::Admin | Role::DutyLeader, _) => true,
+        (_, ActionKind::SetTier | ActionKind::Reopen) => false,
+        (Role::Hotline, _) => true,
+        (Role::Counter | Role::Callback, ActionKind::LogCall) => false,
+        (Role::Counter | Role::Callback, _) => true,
     }
 }
 
@@ -314,6 +320,9 @@ mod tests {
             deadline: at("2026-09-20T17:00:00+08:00"),
             deadline_provisional: false,
             off_hours: false,
+            consultation: false,
+            urgent: false,
+            callback: None,
             created_at: received,
             updated_at: received,
             version: 1,

@@ -7,7 +7,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 
 use super::phone::PhoneNumber;
-use super::vocab::{Cause, Channel, Status, Tier};
+use super::vocab::{CallbackKind, Cause, Channel, Status, Tier};
 
 /// The human case number, `YM-20261128-0007`: a prefix, the local date of registration and
 /// the day's sequence number (gap-free per day, at least four digits).
@@ -90,6 +90,12 @@ pub struct Case {
     pub deadline_provisional: bool,
     /// Received outside working hours (and so due for a next-morning callback).
     pub off_hours: bool,
+    /// Answered on the phone and closed at once: counted, not worked.
+    pub consultation: bool,
+    /// From the PBX's Urgent folder.
+    pub urgent: bool,
+    /// When the callback is due and what kind it is, for cases that need one.
+    pub callback: Option<Callback>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     /// Incremented by every change; guards against two people changing a case at once.
@@ -100,6 +106,14 @@ impl Case {
     pub fn is_overdue(&self, now: DateTime<Utc>) -> bool {
         self.status.is_open() && self.deadline < now
     }
+}
+
+/// A callback the window owes the citizen: due at the next opening after an off-hours
+/// arrival, or at once for an arrival in working hours.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Callback {
+    pub due_at: DateTime<Utc>,
+    pub kind: CallbackKind,
 }
 
 /// A case about to be registered, with everything already validated.
@@ -114,6 +128,11 @@ pub struct NewCase {
     pub deadline: DateTime<Utc>,
     pub deadline_provisional: bool,
     pub off_hours: bool,
+    pub urgent: bool,
+    pub callback: Option<Callback>,
+    /// `Some(answer)`: answered on the phone; the case is registered closed, as a
+    /// consultation, with the answer on its timeline.
+    pub consultation: Option<String>,
     /// Who registered it (the first event's actor).
     pub registered_by: String,
 }

@@ -11,7 +11,7 @@ pub mod vocab;
 
 pub use action::{decide, Action, ActionKind, Actor, Refusal, Transition};
 pub use calendar::WorkingCalendar;
-pub use case::{Case, CaseNumber, Citizen, Event, NewCase};
+pub use case::{Callback, Case, CaseNumber, Citizen, Event, NewCase};
 pub use phone::{LocalDialing, PhoneNumber};
 pub use registration::{FieldError, IntakeRules, Matter, RegistrationForm};
-pub use vocab::{Cause, Channel, Role, Status, Tier};
+pub use vocab::{CallbackKind, Cause, Channel, Role, Status, Tier};

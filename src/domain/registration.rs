@@ -244,6 +244,9 @@ pub fn register(
         deadline: due.at,
         deadline_provisional: due.provisional,
         off_hours: !calendar.is_working_time(received_at),
+        urgent: false,
+        callback: None,
+        consultation: None,
         registered_by: registered_by.to_owned(),
     })
 }

@@ -133,6 +133,16 @@ impl Status {
 }
 
 vocabulary! {
+    /// What a next-morning callback entry is about.
+    CallbackKind {
+        /// A voicemail or message with content: call back about it.
+        Message => "message", "留言回访", "Message";
+        /// A call with no message (silence or hang-up): lower priority, still called back.
+        MissedCall => "missed_call", "未接来电", "Missed call, no message";
+    }
+}
+
+vocabulary! {
     /// What a staff member does at the window; a user or token holds one or more.
     Role {
         Counter => "counter", "窗口工作人员", "Counter staff";

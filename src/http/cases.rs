@@ -12,7 +12,7 @@ use super::error::{ApiError, Text};
 use super::extract::{forbidden, ApiJson, ApiQuery, Staff};
 use super::views::{
     ActionRequest, ActionResult, CaseDetail, CaseList, CaseView, ErrorBody, EventView,
-    ListCasesParams, RegisterCaseRequest,
+    ListCasesParams, RecordingView, RegisterCaseRequest,
 };
 use super::AppState;
 use crate::domain::citizen::plain_text;
@@ -33,7 +33,11 @@ pub fn now() -> DateTime<Utc> {
     Utc::now().trunc_subsecs(6)
 }
 
-fn parse_instant(field: &str, raw: &str, tz: chrono_tz::Tz) -> Result<DateTime<Utc>, ApiError> {
+pub(super) fn parse_instant(
+    field: &str,
+    raw: &str,
+    tz: chrono_tz::Tz,
+) -> Result<DateTime<Utc>, ApiError> {
     let raw = raw.trim();
     if let Ok(t) = DateTime::parse_from_rfc3339(raw) {
         return Ok(t.with_timezone(&Utc));
@@ -335,9 +339,14 @@ pub async fn show_case(
     staff.require(ActionKind::Read)?;
     let case = load_case(&state, &number).await?;
     let timeline = state.store.timeline(case.id).await?;
+    let recordings = state.store.recordings_of(case.id).await?;
     let tz = state.calendar.current().timezone();
     Ok(Json(CaseDetail {
         case: CaseView::new(&case, tz, now()),
+        recordings: recordings
+            .iter()
+            .map(|r| RecordingView::new(r, tz))
+            .collect(),
         timeline: timeline
             .into_iter()
             .map(|e| EventView::new(e, tz))

@@ -4,6 +4,7 @@ mod cases;
 pub mod error;
 mod extract;
 mod health;
+mod hotline;
 pub mod openapi;
 pub mod views;
 
@@ -18,6 +19,7 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::trace::TraceLayer;
 
 use crate::calendar_source::CalendarHandle;
+use crate::channels::hotline::ingest::Ingestor;
 use crate::domain::IntakeRules;
 use crate::storage::Store;
 
@@ -29,6 +31,7 @@ pub struct AppState {
     pub calendar: CalendarHandle,
     pub rules: Arc<IntakeRules>,
     pub case_prefix: Arc<str>,
+    pub ingestor: Ingestor,
 }
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -53,6 +56,7 @@ pub fn router(state: AppState, body_limit: usize) -> Router {
         .on_request(());
     Router::new()
         .merge(cases::router())
+        .merge(hotline::router())
         .merge(health::router())
         .merge(openapi::router())
         .fallback(error::no_route)

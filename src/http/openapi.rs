@@ -5,7 +5,7 @@ use axum::{Json, Router};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{cases, health, views, AppState};
+use super::{cases, health, hotline, views, AppState};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -15,11 +15,12 @@ use super::{cases, health, views, AppState};
     ),
     paths(
         cases::register_case, cases::list_cases, cases::show_case, cases::act_on_case,
+        hotline::log_call, hotline::list_quarantine, hotline::play_recording,
         health::healthz, health::readyz,
     ),
     components(schemas(views::ErrorBody, views::ErrorDetail, views::ErrorField)),
     modifiers(&BearerAuth),
-    tags((name = "cases", description = "The shared case queue"), (name = "health", description = "Probes"))
+    tags((name = "cases", description = "The shared case queue"), (name = "hotline", description = "The two hotlines"), (name = "health", description = "Probes"))
 )]
 pub struct ApiDoc;
 

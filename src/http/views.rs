@@ -5,7 +5,7 @@ use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::domain::{Case, Cause, Channel, Event, Status, Tier};
+use crate::domain::{CallbackKind, Case, Cause, Channel, Event, Status, Tier};
 
 /// Instants are stored in UTC and shown in the window's time zone.
 pub fn local(t: DateTime<Utc>, tz: Tz) -> DateTime<FixedOffset> {
@@ -68,6 +68,12 @@ pub struct CaseView {
     pub overdue: bool,
     /// Received outside working hours.
     pub off_hours: bool,
+    /// Answered on the phone and closed at once.
+    pub consultation: bool,
+    /// From the PBX's Urgent folder.
+    pub urgent: bool,
+    /// The callback owed to the citizen, if any.
+    pub callback: Option<CallbackView>,
     pub created_at: DateTime<FixedOffset>,
     pub updated_at: DateTime<FixedOffset>,
     /// Send back as `expected_version` to act only on the state you saw.
@@ -96,11 +102,49 @@ impl CaseView {
             deadline_provisional: case.deadline_provisional,
             overdue: case.is_overdue(now),
             off_hours: case.off_hours,
+            consultation: case.consultation,
+            urgent: case.urgent,
+            callback: case.callback.map(|c| CallbackView {
+                due_at: local(c.due_at, tz),
+                kind: c.kind,
+            }),
             created_at: local(case.created_at, tz),
             updated_at: local(case.updated_at, tz),
             version: case.version,
         }
     }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CallbackView {
+    /// The next opening after an off-hours arrival, or the arrival itself in working hours.
+    pub due_at: DateTime<FixedOffset>,
+    pub kind: CallbackKind,
+}
+
+/// A call logged by a hotline operator while talking.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LogCallRequest {
+    /// `complaint` (3105883) or `business` (6912333); the channel codes are accepted too.
+    #[schema(example = "complaint")]
+    pub hotline: String,
+    /// From caller ID or typed; empty or `Unknown` when withheld.
+    #[schema(example = "13912345678")]
+    pub caller_number: Option<String>,
+    pub caller_name: Option<String>,
+    #[schema(example = "wages")]
+    pub matter: String,
+    /// What the caller could not get done.
+    pub summary: String,
+    /// `answered`: solved on the phone, registered closed as a consultation (it still
+    /// counts); `follow_up`: a case is opened for the queue.
+    #[schema(example = "follow_up")]
+    pub outcome: String,
+    /// The answer given, for `answered` (defaults to a generic note).
+    pub answer: Option<String>,
+    /// RFC 3339, when logging a call after the fact; defaults to now.
+    pub received_at: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -134,9 +178,71 @@ impl EventView {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
+pub struct RecordingView {
+    pub id: i64,
+    /// Where staff play it (supports HTTP Range; every access is on the timeline).
+    #[schema(example = "/api/v1/recordings/12")]
+    pub url: String,
+    /// asterisk, push or twilio
+    pub source: String,
+    pub duration_ms: i64,
+    pub sample_rate: i64,
+    pub channels: i64,
+    /// Essentially silence: a hang-up, no message.
+    pub silent: bool,
+    pub received_at: DateTime<FixedOffset>,
+}
+
+impl RecordingView {
+    pub fn new(r: &crate::storage::RecordingRecord, tz: Tz) -> Self {
+        Self {
+            id: r.id,
+            url: format!("/api/v1/recordings/{}", r.id),
+            source: r.source.clone(),
+            duration_ms: r.duration_ms,
+            sample_rate: r.sample_rate,
+            channels: r.channels,
+            silent: r.silent,
+            received_at: local(r.received_at, tz),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct QuarantineView {
+    pub id: i64,
+    /// The file as found, never moved or deleted.
+    pub path: String,
+    pub reason: String,
+    pub source: String,
+    pub attempts: i64,
+    pub first_seen_at: DateTime<FixedOffset>,
+    pub last_seen_at: DateTime<FixedOffset>,
+    /// Set when a later pass ingested the fixed file.
+    pub resolved_at: Option<DateTime<FixedOffset>>,
+}
+
+impl QuarantineView {
+    pub fn new(q: crate::storage::QuarantineItem, tz: Tz) -> Self {
+        Self {
+            id: q.id,
+            path: q.path,
+            reason: q.reason,
+            source: q.source,
+            attempts: q.attempts,
+            first_seen_at: local(q.first_seen_at, tz),
+            last_seen_at: local(q.last_seen_at, tz),
+            resolved_at: q.resolved_at.map(|t| local(t, tz)),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
 pub struct CaseDetail {
     #[serde(flatten)]
     pub case: CaseView,
+    /// Voicemail recordings of this case, oldest first.
+    pub recordings: Vec<RecordingView>,
     /// Every change, oldest first. Append-only.
     pub timeline: Vec<EventView>,
 }

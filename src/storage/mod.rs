@@ -101,6 +101,75 @@ pub struct CasePage {
     pub next: Option<Cursor>,
 }
 
+/// A recording to store with its probe, already saved in the audio folder by content hash.
+#[derive(Debug, Clone)]
+pub struct NewRecording {
+    pub sha256: String,
+    /// `asterisk`, `push` or `twilio`.
+    pub source: &'static str,
+    pub media_type: String,
+    pub bytes: i64,
+    pub duration_ms: i64,
+    pub sample_rate: i64,
+    pub channels: i64,
+    pub rms: f64,
+    pub peak: f64,
+    pub silent: bool,
+    pub received_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordingRecord {
+    pub id: i64,
+    pub case_id: i64,
+    pub sha256: String,
+    pub source: String,
+    pub media_type: String,
+    pub bytes: i64,
+    pub duration_ms: i64,
+    pub sample_rate: i64,
+    pub channels: i64,
+    pub rms: f64,
+    pub peak: f64,
+    pub silent: bool,
+    pub received_at: DateTime<Utc>,
+}
+
+/// One voicemail to ingest exactly once.
+#[derive(Debug, Clone)]
+pub struct VoicemailIngest {
+    /// Stable across rescans, renumbering and instances (`asterisk:<context>/<mailbox>:<msg_id>`).
+    pub identity: String,
+    pub source_path: String,
+    /// The case to open, unless an open case from the same number in the same off-hours
+    /// stretch takes the recording.
+    pub case: NewCase,
+    pub recording: NewRecording,
+}
+
+#[derive(Debug, Clone)]
+pub enum IngestOutcome {
+    Ingested {
+        case: Case,
+        attached: bool,
+        recording_id: i64,
+    },
+    AlreadyIngested,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuarantineItem {
+    pub id: i64,
+    pub identity: String,
+    pub source: String,
+    pub path: String,
+    pub reason: String,
+    pub attempts: i64,
+    pub first_seen_at: DateTime<Utc>,
+    pub last_seen_at: DateTime<Utc>,
+    pub resolved_at: Option<DateTime<Utc>>,
+}
+
 /// An API token as stored: only the hash of the secret.
 #[derive(Debug, Clone)]
 pub struct TokenRecord {
@@ -156,6 +225,46 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<TokenRecord>;
 
     async fn token_by_hash(&self, token_hash: &str) -> StoreResult<Option<TokenRecord>>;
+
+    /// Whether a voicemail with this identity is already in.
+    async fn is_ingested(&self, identity: &str) -> StoreResult<bool>;
+
+    /// In one transaction: records the identity as ingested (or finds it already was),
+    /// opens the case or attaches to the caller's open case of the same stretch, stores the
+    /// recording, and resolves any quarantine entry of the same identity.
+    async fn ingest_voicemail(
+        &self,
+        ingest: &VoicemailIngest,
+        prefix: &str,
+        tz: Tz,
+        now: DateTime<Utc>,
+    ) -> StoreResult<IngestOutcome>;
+
+    /// Puts (or refreshes) an entry in the quarantine.
+    async fn quarantine(
+        &self,
+        identity: &str,
+        source: &str,
+        path: &str,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()>;
+
+    async fn quarantine_list(&self, include_resolved: bool) -> StoreResult<Vec<QuarantineItem>>;
+
+    async fn recording(&self, id: i64) -> StoreResult<Option<RecordingRecord>>;
+
+    async fn recordings_of(&self, case_id: i64) -> StoreResult<Vec<RecordingRecord>>;
+
+    /// Appends an event that changes nothing (an access, for the audit trail).
+    async fn record_access(
+        &self,
+        case_id: i64,
+        actor: &str,
+        action: &str,
+        note: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()>;
 }
 
 /// Opens the store the URL names: `sqlite://…` or `postgres://…`.

@@ -3,14 +3,15 @@
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 
-use crate::domain::{Case, CaseNumber, Citizen, Event, PhoneNumber};
+use crate::domain::{Callback, Case, CaseNumber, Citizen, Event, PhoneNumber};
 
-use super::TokenRecord;
+use super::{QuarantineItem, RecordingRecord, TokenRecord};
 
 /// The column list every case query selects, in this order.
 pub const CASE_COLUMNS: &str = "id, number, channel, received_at, citizen_name, phone_e164, \
     phone_original, id_card_masked, id_card_digest, matter, description, cause, tier, status, \
-    owner, deadline, deadline_provisional, off_hours, created_at, updated_at, version";
+    owner, deadline, deadline_provisional, off_hours, consultation, urgent, callback_due_at, \
+    callback_kind, created_at, updated_at, version";
 
 #[derive(sqlx::FromRow)]
 pub struct CaseRow {
@@ -32,6 +33,10 @@ pub struct CaseRow {
     deadline: DateTime<Utc>,
     deadline_provisional: bool,
     off_hours: bool,
+    consultation: bool,
+    urgent: bool,
+    callback_due_at: Option<DateTime<Utc>>,
+    callback_kind: Option<String>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
     version: i64,
@@ -68,6 +73,15 @@ impl TryFrom<CaseRow> for Case {
             deadline: r.deadline,
             deadline_provisional: r.deadline_provisional,
             off_hours: r.off_hours,
+            consultation: r.consultation,
+            urgent: r.urgent,
+            callback: match (r.callback_due_at, r.callback_kind) {
+                (Some(due_at), Some(kind)) => Some(Callback {
+                    due_at,
+                    kind: kind.parse().with_context(|| bad("callback kind"))?,
+                }),
+                _ => None,
+            },
             created_at: r.created_at,
             updated_at: r.updated_at,
             version: r.version,
@@ -99,6 +113,75 @@ impl TryFrom<EventRow> for Event {
             after: serde_json::from_str(&r.after_state).context("event after_state")?,
             note: r.note,
         })
+    }
+}
+
+pub const RECORDING_COLUMNS: &str = "id, case_id, sha256, source, media_type, bytes, duration_ms, \
+    sample_rate, channels, rms, peak, silent, received_at";
+
+#[derive(sqlx::FromRow)]
+pub struct RecordingRow {
+    id: i64,
+    case_id: i64,
+    sha256: String,
+    source: String,
+    media_type: String,
+    bytes: i64,
+    duration_ms: i64,
+    sample_rate: i64,
+    channels: i64,
+    rms: f64,
+    peak: f64,
+    silent: bool,
+    received_at: DateTime<Utc>,
+}
+
+impl From<RecordingRow> for RecordingRecord {
+    fn from(r: RecordingRow) -> Self {
+        RecordingRecord {
+            id: r.id,
+            case_id: r.case_id,
+            sha256: r.sha256,
+            source: r.source,
+            media_type: r.media_type,
+            bytes: r.bytes,
+            duration_ms: r.duration_ms,
+            sample_rate: r.sample_rate,
+            channels: r.channels,
+            rms: r.rms,
+            peak: r.peak,
+            silent: r.silent,
+            received_at: r.received_at,
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub struct QuarantineRow {
+    id: i64,
+    identity: String,
+    source: String,
+    path: String,
+    reason: String,
+    attempts: i64,
+    first_seen_at: DateTime<Utc>,
+    last_seen_at: DateTime<Utc>,
+    resolved_at: Option<DateTime<Utc>>,
+}
+
+impl From<QuarantineRow> for QuarantineItem {
+    fn from(r: QuarantineRow) -> Self {
+        QuarantineItem {
+            id: r.id,
+            identity: r.identity,
+            source: r.source,
+            path: r.path,
+            reason: r.reason,
+            attempts: r.attempts,
+            first_seen_at: r.first_seen_at,
+            last_seen_at: r.last_seen_at,
+            resolved_at: r.resolved_at,
+        }
     }
 }
 

@@ -31,57 +31,8 @@ macro_rules! impl_shared_queries {
                 tz: chrono_tz::Tz,
                 now: chrono::DateTime<chrono::Utc>,
             ) -> $crate::storage::StoreResult<$crate::domain::Case> {
-                use $crate::storage::rows::{CaseRow, CASE_COLUMNS};
-                let day = now.with_timezone(&tz).date_naive();
                 let mut tx = self.writer().begin().await?;
-                // The day's counter row is locked by this upsert until commit: numbers are
-                // unique across instances, and a rolled-back registration leaves no gap.
-                let (seq,): (i64,) = sqlx::query_as(
-                    "insert into case_counters (day, last_seq, created_at) values ($1, 1, $2) \
-                     on conflict (day) do update set last_seq = case_counters.last_seq + 1 \
-                     returning last_seq",
-                )
-                .bind(day.format("%Y-%m-%d").to_string())
-                .bind(now)
-                .fetch_one(&mut *tx)
-                .await?;
-                let seq = u32::try_from(seq).map_err(|e| anyhow::anyhow!("day counter overflow: {e}"))?;
-                let number = $crate::domain::CaseNumber::new(prefix, day, seq);
-                let phone = new.citizen.phone.as_ref();
-                let sql = format!(
-                    "insert into cases (number, channel, received_at, citizen_name, phone_e164, \
-                     phone_original, id_card_masked, id_card_digest, matter, description, cause, \
-                     tier, status, owner, deadline, deadline_provisional, off_hours, created_at, \
-                     updated_at, version) values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, \
-                     $12, $13, null, $14, $15, $16, $17, $17, 1) returning {CASE_COLUMNS}"
-                );
-                let row: CaseRow = sqlx::query_as(&sql)
-                    .bind(number.as_str())
-                    .bind(new.channel.as_str())
-                    .bind(new.received_at)
-                    .bind(new.citizen.name.as_deref())
-                    .bind(phone.map(|p| p.e164()))
-                    .bind(phone.map(|p| p.original()))
-                    .bind(new.citizen.id_card_masked.as_deref())
-                    .bind(new.citizen.id_card_digest.as_deref())
-                    .bind(&new.matter)
-                    .bind(&new.description)
-                    .bind($crate::domain::Cause::Unclassified.as_str())
-                    .bind(new.tier.as_str())
-                    .bind($crate::domain::Status::New.as_str())
-                    .bind(new.deadline)
-                    .bind(new.deadline_provisional)
-                    .bind(new.off_hours)
-                    .bind(now)
-                    .fetch_one(&mut *tx)
-                    .await?;
-                let case = $crate::domain::Case::try_from(row)?;
-                let after = serde_json::json!({
-                    "status": case.status, "channel": case.channel, "tier": case.tier,
-                    "deadline": case.deadline, "off_hours": case.off_hours,
-                });
-                insert_event(&mut tx, case.id, now, &new.registered_by, "register", &serde_json::json!({}), &after, None)
-                    .await?;
+                let case = insert_case(&mut tx, new, prefix, tz, now).await?;
                 tx.commit().await?;
                 Ok(case)
             }
@@ -262,6 +213,276 @@ macro_rules! impl_shared_queries {
                 .await?;
                 Ok(row.map(TryInto::try_into).transpose()?)
             }
+
+            async fn is_ingested(&self, identity: &str) -> $crate::storage::StoreResult<bool> {
+                let row: Option<(String,)> = sqlx::query_as(
+                    "select identity from voicemail_ingests where identity = $1 and case_id is not null",
+                )
+                .bind(identity)
+                .fetch_optional(self.reader())
+                .await?;
+                Ok(row.is_some())
+            }
+
+            async fn ingest_voicemail(
+                &self,
+                ingest: &$crate::storage::VoicemailIngest,
+                prefix: &str,
+                tz: chrono_tz::Tz,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::storage::StoreResult<$crate::storage::IngestOutcome> {
+                use $crate::storage::rows::{CaseRow, CASE_COLUMNS};
+                let mut tx = self.writer().begin().await?;
+                // Claim the identity first: a second instance blocks here until the first
+                // commits, then finds the row and does nothing.
+                let claimed: Option<(String,)> = sqlx::query_as(
+                    "insert into voicemail_ingests (identity, source_path, created_at) values ($1, $2, $3) \
+                     on conflict (identity) do nothing returning identity",
+                )
+                .bind(&ingest.identity)
+                .bind(&ingest.source_path)
+                .bind(now)
+                .fetch_optional(&mut *tx)
+                .await?;
+                if claimed.is_none() {
+                    tx.rollback().await?;
+                    return Ok($crate::storage::IngestOutcome::AlreadyIngested);
+                }
+                let new = &ingest.case;
+                let open: Option<CaseRow> = match (new.off_hours, new.citizen.phone.as_ref(), new.callback) {
+                    (true, Some(phone), Some(callback)) => {
+                        let sql = format!(
+                            "select {CASE_COLUMNS} from cases where phone_e164 = $1 and channel = $2 \
+                             and status = 'new' and consultation = $3 and callback_due_at = $4 \
+                             order by id limit 1"
+                        );
+                        sqlx::query_as(&sql)
+                            .bind(phone.e164())
+                            .bind(new.channel.as_str())
+                            .bind(false)
+                            .bind(callback.due_at)
+                            .fetch_optional(&mut *tx)
+                            .await?
+                    }
+                    _ => None,
+                };
+                let (case, attached) = match open {
+                    Some(row) => {
+                        let existing = $crate::domain::Case::try_from(row)?;
+                        let urgent = existing.urgent || new.urgent;
+                        let kind = match (existing.callback, new.callback) {
+                            (Some(a), Some(b)) if a.kind == $crate::domain::CallbackKind::Message
+                                || b.kind == $crate::domain::CallbackKind::Message => $crate::domain::CallbackKind::Message,
+                            (Some(a), _) => a.kind,
+                            (None, Some(b)) => b.kind,
+                            (None, None) => $crate::domain::CallbackKind::Message,
+                        };
+                        let sql = format!(
+                            "update cases set urgent = $1, callback_kind = $2, updated_at = $3, \
+                             version = version + 1 where id = $4 returning {CASE_COLUMNS}"
+                        );
+                        let row: CaseRow = sqlx::query_as(&sql)
+                            .bind(urgent)
+                            .bind(kind.as_str())
+                            .bind(now)
+                            .bind(existing.id)
+                            .fetch_one(&mut *tx)
+                            .await?;
+                        let updated = $crate::domain::Case::try_from(row)?;
+                        let before = serde_json::json!({"urgent": existing.urgent, "callback_kind": existing.callback.map(|c| c.kind)});
+                        let after = serde_json::json!({"urgent": updated.urgent, "callback_kind": updated.callback.map(|c| c.kind)});
+                        insert_event(&mut tx, updated.id, now, &new.registered_by, "attach_recording", &before, &after, Some(&new.description))
+                            .await?;
+                        (updated, true)
+                    }
+                    None => (insert_case(&mut tx, new, prefix, tz, now).await?, false),
+                };
+                let r = &ingest.recording;
+                let (recording_id,): (i64,) = sqlx::query_as(
+                    "insert into recordings (case_id, sha256, source, media_type, bytes, duration_ms, \
+                     sample_rate, channels, rms, peak, silent, received_at, created_at) \
+                     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) returning id",
+                )
+                .bind(case.id)
+                .bind(&r.sha256)
+                .bind(r.source)
+                .bind(&r.media_type)
+                .bind(r.bytes)
+                .bind(r.duration_ms)
+                .bind(r.sample_rate)
+                .bind(r.channels)
+                .bind(r.rms)
+                .bind(r.peak)
+                .bind(r.silent)
+                .bind(r.received_at)
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await?;
+                sqlx::query("update voicemail_ingests set case_id = $1, recording_id = $2 where identity = $3")
+                    .bind(case.id)
+                    .bind(recording_id)
+                    .bind(&ingest.identity)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query("update quarantine set resolved_at = $1 where identity = $2 and resolved_at is null")
+                    .bind(now)
+                    .bind(&ingest.identity)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok($crate::storage::IngestOutcome::Ingested { case, attached, recording_id })
+            }
+
+            async fn quarantine(
+                &self,
+                identity: &str,
+                source: &str,
+                path: &str,
+                reason: &str,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::storage::StoreResult<()> {
+                sqlx::query(
+                    "insert into quarantine (identity, source, path, reason, attempts, first_seen_at, \
+                     last_seen_at, created_at) values ($1, $2, $3, $4, 1, $5, $5, $5) \
+                     on conflict (identity) do update set reason = excluded.reason, path = excluded.path, \
+                     attempts = quarantine.attempts + 1, last_seen_at = excluded.last_seen_at, resolved_at = null",
+                )
+                .bind(identity)
+                .bind(source)
+                .bind(path)
+                .bind(reason)
+                .bind(now)
+                .execute(self.writer())
+                .await?;
+                Ok(())
+            }
+
+            async fn quarantine_list(
+                &self,
+                include_resolved: bool,
+            ) -> $crate::storage::StoreResult<Vec<$crate::storage::QuarantineItem>> {
+                let rows: Vec<$crate::storage::rows::QuarantineRow> = sqlx::query_as(
+                    "select id, identity, source, path, reason, attempts, first_seen_at, last_seen_at, resolved_at \
+                     from quarantine where ($1 or resolved_at is null) order by last_seen_at desc, id desc",
+                )
+                .bind(include_resolved)
+                .fetch_all(self.reader())
+                .await?;
+                Ok(rows.into_iter().map(Into::into).collect())
+            }
+
+            async fn recording(
+                &self,
+                id: i64,
+            ) -> $crate::storage::StoreResult<Option<$crate::storage::RecordingRecord>> {
+                use $crate::storage::rows::{RecordingRow, RECORDING_COLUMNS};
+                let sql = format!("select {RECORDING_COLUMNS} from recordings where id = $1");
+                let row: Option<RecordingRow> = sqlx::query_as(&sql).bind(id).fetch_optional(self.reader()).await?;
+                Ok(row.map(Into::into))
+            }
+
+            async fn recordings_of(
+                &self,
+                case_id: i64,
+            ) -> $crate::storage::StoreResult<Vec<$crate::storage::RecordingRecord>> {
+                use $crate::storage::rows::{RecordingRow, RECORDING_COLUMNS};
+                let sql = format!("select {RECORDING_COLUMNS} from recordings where case_id = $1 order by id");
+                let rows: Vec<RecordingRow> = sqlx::query_as(&sql).bind(case_id).fetch_all(self.reader()).await?;
+                Ok(rows.into_iter().map(Into::into).collect())
+            }
+
+            async fn record_access(
+                &self,
+                case_id: i64,
+                actor: &str,
+                action: &str,
+                note: &str,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::storage::StoreResult<()> {
+                let mut tx = self.writer().begin().await?;
+                let empty = serde_json::json!({});
+                insert_event(&mut tx, case_id, now, actor, action, &empty, &empty, Some(note)).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+        }
+
+        /// Numbers and inserts a case with its first events, inside the caller's transaction.
+        async fn insert_case(
+            tx: &mut sqlx::Transaction<'_, $db>,
+            new: &$crate::domain::NewCase,
+            prefix: &str,
+            tz: chrono_tz::Tz,
+            now: chrono::DateTime<chrono::Utc>,
+        ) -> $crate::storage::StoreResult<$crate::domain::Case> {
+            use $crate::storage::rows::{CaseRow, CASE_COLUMNS};
+            let day = now.with_timezone(&tz).date_naive();
+            // The day's counter row is locked by this upsert until commit: numbers are
+            // unique across instances, and a rolled-back registration leaves no gap.
+            let (seq,): (i64,) = sqlx::query_as(
+                "insert into case_counters (day, last_seq, created_at) values ($1, 1, $2) \
+                 on conflict (day) do update set last_seq = case_counters.last_seq + 1 \
+                 returning last_seq",
+            )
+            .bind(day.format("%Y-%m-%d").to_string())
+            .bind(now)
+            .fetch_one(&mut **tx)
+            .await?;
+            let seq = u32::try_from(seq).map_err(|e| anyhow::anyhow!("day counter overflow: {e}"))?;
+            let number = $crate::domain::CaseNumber::new(prefix, day, seq);
+            let phone = new.citizen.phone.as_ref();
+            let status = if new.consultation.is_some() {
+                $crate::domain::Status::Closed
+            } else {
+                $crate::domain::Status::New
+            };
+            let sql = format!(
+                "insert into cases (number, channel, received_at, citizen_name, phone_e164, \
+                 phone_original, id_card_masked, id_card_digest, matter, description, cause, \
+                 tier, status, owner, deadline, deadline_provisional, off_hours, consultation, \
+                 urgent, callback_due_at, callback_kind, created_at, updated_at, version) \
+                 values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
+                 $17, $18, $19, $20, $21, $22, $22, 1) returning {CASE_COLUMNS}"
+            );
+            let row: CaseRow = sqlx::query_as(&sql)
+                .bind(number.as_str())
+                .bind(new.channel.as_str())
+                .bind(new.received_at)
+                .bind(new.citizen.name.as_deref())
+                .bind(phone.map(|p| p.e164()))
+                .bind(phone.map(|p| p.original()))
+                .bind(new.citizen.id_card_masked.as_deref())
+                .bind(new.citizen.id_card_digest.as_deref())
+                .bind(&new.matter)
+                .bind(&new.description)
+                .bind($crate::domain::Cause::Unclassified.as_str())
+                .bind(new.tier.as_str())
+                .bind(status.as_str())
+                .bind(new.consultation.as_ref().map(|_| new.registered_by.as_str()))
+                .bind(new.deadline)
+                .bind(new.deadline_provisional)
+                .bind(new.off_hours)
+                .bind(new.consultation.is_some())
+                .bind(new.urgent)
+                .bind(new.callback.map(|c| c.due_at))
+                .bind(new.callback.map(|c| c.kind.as_str()))
+                .bind(now)
+                .fetch_one(&mut **tx)
+                .await?;
+            let case = $crate::domain::Case::try_from(row)?;
+            let after = serde_json::json!({
+                "status": $crate::domain::Status::New, "channel": case.channel, "tier": case.tier,
+                "deadline": case.deadline, "off_hours": case.off_hours, "urgent": case.urgent,
+            });
+            let empty = serde_json::json!({});
+            insert_event(tx, case.id, now, &new.registered_by, "register", &empty, &after, None).await?;
+            if let Some(answer) = &new.consultation {
+                let before = serde_json::json!({"status": $crate::domain::Status::New});
+                let closed = serde_json::json!({"status": case.status, "consultation": true});
+                insert_event(tx, case.id, now, &new.registered_by, "answer_and_close", &before, &closed, Some(answer))
+                    .await?;
+            }
+            Ok(case)
         }
 
         /// Appends one timeline event inside the caller's transaction.

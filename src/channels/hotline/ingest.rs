@@ -1,0 +1,388 @@
+//! Voicemail from the Asterisk spool into the case queue, each message exactly once.
+//!
+//! For each complete message: parse the `.txt`, pick the readable audio, probe it off the
+//! runtime, store it by content hash, then in one transaction record the message as
+//! ingested and open (or extend) its case. Anything unreadable goes to the quarantine with
+//! its reason and path; nothing in the spool is moved or deleted.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use anyhow::Context;
+
+use super::asterisk_message::{parse_message, MessageMeta};
+use super::audio::{probe_wav, AudioProbe};
+use super::spool::{self, SpoolMessage};
+use crate::calendar_source::CalendarHandle;
+use crate::config::{HotlineLine, HotlineSettings};
+use crate::domain::{
+    Callback, CallbackKind, Channel, Citizen, IntakeRules, NewCase, PhoneNumber, Tier,
+    WorkingCalendar,
+};
+use crate::recordings::{sha256_hex, AudioStore};
+use crate::storage::{IngestOutcome, NewRecording, Store, VoicemailIngest};
+
+/// The metadata file is a few hundred bytes; anything this large is not one.
+const MAX_TXT_BYTES: u64 = 64 * 1024;
+
+/// Who the timeline says registered a voicemail case.
+const ACTOR: &str = "voicemail:asterisk";
+
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct IngestSummary {
+    pub seen: usize,
+    pub ingested: usize,
+    /// Attached to an open case of the same caller and stretch (part of `ingested`).
+    pub attached: usize,
+    pub already: usize,
+    pub quarantined: usize,
+    /// In mailboxes no hotline is configured for.
+    pub unmapped: usize,
+    pub orphans: usize,
+}
+
+impl std::fmt::Display for IngestSummary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} messages seen: {} ingested ({} added to an existing case), {} already ingested, \
+             {} quarantined, {} in unmapped mailboxes, {} orphaned audio files",
+            self.seen,
+            self.ingested,
+            self.attached,
+            self.already,
+            self.quarantined,
+            self.unmapped,
+            self.orphans
+        )
+    }
+}
+
+enum Outcome {
+    Ingested { attached: bool },
+    Already,
+    Quarantined,
+    Unmapped,
+}
+
+#[derive(Clone)]
+pub struct Ingestor {
+    store: Arc<dyn Store>,
+    calendar: CalendarHandle,
+    rules: Arc<IntakeRules>,
+    prefix: Arc<str>,
+    audio: AudioStore,
+    lines: Vec<(Channel, HotlineLine)>,
+    max_bytes: u64,
+    orphan_after: Duration,
+}
+
+impl Ingestor {
+    pub fn new(
+        store: Arc<dyn Store>,
+        calendar: CalendarHandle,
+        rules: Arc<IntakeRules>,
+        prefix: Arc<str>,
+        settings: &HotlineSettings,
+    ) -> anyhow::Result<Self> {
+        let lines = settings
+            .lines
+            .iter()
+            .map(|l| Ok((l.channel.parse::<Channel>()?, l.clone())))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        Ok(Self {
+            store,
+            calendar,
+            rules,
+            prefix,
+            audio: AudioStore::new(&settings.audio_dir),
+            lines,
+            max_bytes: settings.max_recording_bytes,
+            orphan_after: Duration::from_secs(settings.orphan_after_seconds),
+        })
+    }
+
+    pub fn audio(&self) -> &AudioStore {
+        &self.audio
+    }
+
+    fn channel_for(&self, mailbox_path: &str) -> Option<Channel> {
+        self.lines
+            .iter()
+            .find(|(_, line)| line.mailboxes.iter().any(|m| m == mailbox_path))
+            .map(|(channel, _)| *channel)
+    }
+
+    /// One pass over the spool. `progress(done, total)` is called after each message.
+    pub async fn ingest_spool(
+        &self,
+        spool_dir: &Path,
+        progress: &(dyn Fn(usize, usize) + Sync),
+    ) -> anyhow::Result<IngestSummary> {
+        let dir = spool_dir.to_owned();
+        let messages = tokio::task::spawn_blocking(move || spool::scan(&dir)).await??;
+        let mut summary = IngestSummary {
+            seen: messages.len(),
+            ..Default::default()
+        };
+        for (i, message) in messages.iter().enumerate() {
+            match self.ingest_message(message).await? {
+                Outcome::Ingested { attached } => {
+                    summary.ingested += 1;
+                    summary.attached += usize::from(attached);
+                }
+                Outcome::Already => summary.already += 1,
+                Outcome::Quarantined => summary.quarantined += 1,
+                Outcome::Unmapped => summary.unmapped += 1,
+            }
+            progress(i + 1, messages.len());
+        }
+        let (dir, age) = (spool_dir.to_owned(), self.orphan_after);
+        let orphans =
+            tokio::task::spawn_blocking(move || spool::orphans(&dir, age, SystemTime::now()))
+                .await?;
+        for path in &orphans {
+            let reason = format!(
+                "audio file without its .txt for more than {} minutes: the recording never completed (orphan)",
+                self.orphan_after.as_secs() / 60
+            );
+            self.quarantine(&format!("orphan:{}", path.display()), path, &reason)
+                .await?;
+        }
+        summary.orphans = orphans.len();
+        Ok(summary)
+    }
+
+    async fn quarantine(&self, identity: &str, path: &Path, reason: &str) -> anyhow::Result<()> {
+        tracing::warn!(identity, path = %path.display(), reason, "voicemail quarantined");
+        self.store
+            .quarantine(
+                identity,
+                "asterisk",
+                &path.display().to_string(),
+                reason,
+                crate::http::now(),
+            )
+            .await
+            .context("recording a quarantine entry")
+    }
+
+    async fn ingest_message(&self, message: &SpoolMessage) -> anyhow::Result<Outcome> {
+        let Some(channel) = self.channel_for(&message.mailbox_path()) else {
+            return Ok(Outcome::Unmapped);
+        };
+        let txt_path = message.txt();
+        let txt = match read_capped(&txt_path, MAX_TXT_BYTES).await {
+            Ok(bytes) => bytes,
+            Err(reason) => {
+                let identity = format!("asterisk-path:{}", txt_path.display());
+                self.quarantine(&identity, &txt_path, &reason).await?;
+                return Ok(Outcome::Quarantined);
+            }
+        };
+        let meta = match parse_message(&txt) {
+            Ok(meta) => meta,
+            Err(e) => {
+                let identity = format!("asterisk-sha256:{}", sha256_hex(&txt));
+                self.quarantine(
+                    &identity,
+                    &txt_path,
+                    &format!("the .txt cannot be used: {e}"),
+                )
+                .await?;
+                return Ok(Outcome::Quarantined);
+            }
+        };
+        let audio_files = message.audio_files();
+        let Some((ext, audio_path)) = audio_files.first().cloned() else {
+            let identity = identity_of(message, &meta, &txt, &[]);
+            self.quarantine(&identity, &txt_path, "no audio file beside the .txt")
+                .await?;
+            return Ok(Outcome::Quarantined);
+        };
+        // Identify before reading the audio, so a rescan skips ingested messages cheaply.
+        if meta.msg_id.is_some() {
+            let identity = identity_of(message, &meta, &txt, &[]);
+            if self.store.is_ingested(&identity).await? {
+                return Ok(Outcome::Already);
+            }
+        }
+        if ext != "wav" {
+            let identity = identity_of(message, &meta, &txt, &[]);
+            let reason = match ext.as_str() {
+                "WAV" => {
+                    "codec GSM 6.10 (wav49) is not supported: set format=wav in voicemail.conf"
+                        .to_owned()
+                }
+                "gsm" => {
+                    "codec raw GSM 6.10 (.gsm) is not supported: set format=wav in voicemail.conf"
+                        .to_owned()
+                }
+                other => format!(
+                    "audio format .{other} is not supported: set format=wav in voicemail.conf"
+                ),
+            };
+            self.quarantine(&identity, &audio_path, &reason).await?;
+            return Ok(Outcome::Quarantined);
+        }
+        let audio = match read_capped(&audio_path, self.max_bytes).await {
+            Ok(bytes) => bytes,
+            Err(reason) => {
+                let identity = identity_of(message, &meta, &txt, &[]);
+                self.quarantine(&identity, &audio_path, &reason).await?;
+                return Ok(Outcome::Quarantined);
+            }
+        };
+        let identity = identity_of(message, &meta, &txt, &audio);
+        if meta.msg_id.is_none() && self.store.is_ingested(&identity).await? {
+            return Ok(Outcome::Already);
+        }
+        let store = self.audio.clone();
+        let (probe, audio) =
+            tokio::task::spawn_blocking(move || (probe_wav(&audio), audio)).await?;
+        let probe = match probe {
+            Ok(p) => p,
+            Err(e) => {
+                self.quarantine(&identity, &audio_path, &e.to_string())
+                    .await?;
+                return Ok(Outcome::Quarantined);
+            }
+        };
+        let bytes = audio.len() as i64;
+        let sha = tokio::task::spawn_blocking(move || store.put(&audio)).await??;
+        let calendar = self.calendar.current();
+        let case = self.new_case(channel, message, &meta, &probe, &calendar)?;
+        let ingest = VoicemailIngest {
+            identity,
+            source_path: audio_path.display().to_string(),
+            case,
+            recording: NewRecording {
+                sha256: sha,
+                source: "asterisk",
+                media_type: "audio/wav".into(),
+                bytes,
+                duration_ms: probe.duration_ms as i64,
+                sample_rate: i64::from(probe.sample_rate),
+                channels: i64::from(probe.channels),
+                rms: probe.rms,
+                peak: probe.peak,
+                silent: probe.is_silent(),
+                received_at: meta.received_at,
+            },
+        };
+        let outcome = self
+            .store
+            .ingest_voicemail(
+                &ingest,
+                &self.prefix,
+                calendar.timezone(),
+                crate::http::now(),
+            )
+            .await?;
+        Ok(match outcome {
+            IngestOutcome::Ingested { case, attached, .. } => {
+                tracing::info!(case = %case.number, channel = %case.channel, attached, silent = probe.is_silent(), "voicemail ingested");
+                Outcome::Ingested { attached }
+            }
+            IngestOutcome::AlreadyIngested => Outcome::Already,
+        })
+    }
+
+    fn new_case(
+        &self,
+        channel: Channel,
+        message: &SpoolMessage,
+        meta: &MessageMeta,
+        probe: &AudioProbe,
+        calendar: &WorkingCalendar,
+    ) -> anyhow::Result<NewCase> {
+        let received_at = meta.received_at;
+        let off_hours = !calendar.is_working_time(received_at);
+        let due_at = if off_hours {
+            calendar.next_opening(received_at)?.at
+        } else {
+            received_at
+        };
+        let silent = probe.is_silent();
+        // A number that is not a phone number (garbage caller ID) is no callback number:
+        // the case is still opened and listed among the unreachable.
+        let phone = meta
+            .caller
+            .number
+            .as_deref()
+            .and_then(|n| PhoneNumber::parse(n, &self.rules.dialing).ok().flatten());
+        let seconds = probe.duration_ms.div_ceil(1000);
+        let description = if silent {
+            format!("来电未留言（录音{seconds}秒，无声或挂断）")
+        } else {
+            format!("电话留言（录音{seconds}秒），请收听录音后回电")
+        };
+        let matter = self
+            .rules
+            .matter("other")
+            .or_else(|| self.rules.matters.last())
+            .map(|m| m.code.clone())
+            .context("no matter category configured")?;
+        let due = calendar.add_working_days(received_at, Tier::Simple.working_days())?;
+        Ok(NewCase {
+            channel,
+            received_at,
+            citizen: Citizen {
+                name: meta.caller.name.clone(),
+                phone,
+                id_card_masked: None,
+                id_card_digest: None,
+            },
+            matter,
+            description,
+            tier: Tier::Simple,
+            deadline: due.at,
+            deadline_provisional: due.provisional,
+            off_hours,
+            urgent: message.is_urgent_folder() || meta.urgent_flag,
+            callback: Some(Callback {
+                due_at,
+                kind: if silent {
+                    CallbackKind::MissedCall
+                } else {
+                    CallbackKind::Message
+                },
+            }),
+            consultation: None,
+            registered_by: ACTOR.to_owned(),
+        })
+    }
+}
+
+/// `asterisk:<context>/<mailbox>:<msg_id>` (stable across renumbering and folder moves);
+/// without a `msg_id`, the hash of the metadata and audio.
+fn identity_of(message: &SpoolMessage, meta: &MessageMeta, txt: &[u8], audio: &[u8]) -> String {
+    match &meta.msg_id {
+        Some(id) => format!("asterisk:{}:{id}", message.mailbox_path()),
+        None => {
+            let mut both = txt.to_vec();
+            both.extend_from_slice(audio);
+            format!("asterisk-sha256:{}", sha256_hex(&both))
+        }
+    }
+}
+
+/// Reads a file, refusing empty files and files over `cap` with a reason a person reads.
+async fn read_capped(path: &Path, cap: u64) -> Result<Vec<u8>, String> {
+    let meta = tokio::fs::metadata(path)
+        .await
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    if meta.len() == 0 {
+        return Err("the file is empty (0 bytes)".into());
+    }
+    if meta.len() > cap {
+        return Err(format!(
+            "the file is {} bytes, over the limit of {cap} bytes",
+            meta.len()
+        ));
+    }
+    tokio::fs::read(path)
+        .await
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))
+}

@@ -1,0 +1,3 @@
+//! Channel adapters: each turns its own input (a PBX spool, a webhook, a form) into cases.
+
+pub mod hotline;

@@ -1,0 +1,60 @@
+//! The audio folder: recordings kept by content hash (`<dir>/ab/<sha256>.wav`), written
+//! durably (temporary file, fsync, rename) before the database row that points at them.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use sha2::{Digest, Sha256};
+
+#[derive(Debug, Clone)]
+pub struct AudioStore {
+    dir: PathBuf,
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+impl AudioStore {
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        Self { dir: dir.into() }
+    }
+
+    pub fn path_of(&self, sha256: &str) -> PathBuf {
+        let shard = sha256.get(..2).unwrap_or("00");
+        self.dir.join(shard).join(format!("{sha256}.wav"))
+    }
+
+    /// Stores the bytes under their hash (once) and returns the hash. Blocking I/O: call
+    /// from `spawn_blocking`.
+    pub fn put(&self, bytes: &[u8]) -> anyhow::Result<String> {
+        let sha = sha256_hex(bytes);
+        let path = self.path_of(&sha);
+        if path.is_file() {
+            return Ok(sha);
+        }
+        let folder = path.parent().context("recording path has a folder")?;
+        std::fs::create_dir_all(folder)
+            .with_context(|| format!("creating {}", folder.display()))?;
+        let tmp = folder.join(format!(".{sha}.{}.tmp", std::process::id()));
+        let mut file =
+            std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        std::fs::rename(&tmp, &path).with_context(|| format!("storing {}", path.display()))?;
+        sync_dir(folder);
+        Ok(sha)
+    }
+
+    pub fn is_writable(&self) -> bool {
+        std::fs::create_dir_all(&self.dir).is_ok()
+            && tempfile::NamedTempFile::new_in(&self.dir).is_ok()
+    }
+}
+
+fn sync_dir(dir: &Path) {
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+}
