@@ -37,12 +37,14 @@ impl AudioStore {
         let folder = path.parent().context("recording path has a folder")?;
         std::fs::create_dir_all(folder)
             .with_context(|| format!("creating {}", folder.display()))?;
-        let tmp = folder.join(format!(".{sha}.{}.tmp", std::process::id()));
-        let mut file =
-            std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        std::fs::rename(&tmp, &path).with_context(|| format!("storing {}", path.display()))?;
+        // A unique temporary name: two ingest passes may store the same audio at once;
+        // the rename is atomic and either copy is the same bytes.
+        let mut tmp = tempfile::NamedTempFile::new_in(folder)
+            .with_context(|| format!("creating a temporary file in {}", folder.display()))?;
+        tmp.write_all(bytes)?;
+        tmp.as_file().sync_all()?;
+        tmp.persist(&path)
+            .with_context(|| format!("storing {}", path.display()))?;
         sync_dir(folder);
         Ok(sha)
     }

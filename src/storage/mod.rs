@@ -150,7 +150,7 @@ pub struct VoicemailIngest {
 #[derive(Debug, Clone)]
 pub enum IngestOutcome {
     Ingested {
-        case: Case,
+        case: Box<Case>,
         attached: bool,
         recording_id: i64,
     },

@@ -330,7 +330,7 @@ macro_rules! impl_shared_queries {
                     .execute(&mut *tx)
                     .await?;
                 tx.commit().await?;
-                Ok($crate::storage::IngestOutcome::Ingested { case, attached, recording_id })
+                Ok($crate::storage::IngestOutcome::Ingested { case: Box::new(case), attached, recording_id })
             }
 
             async fn quarantine(

@@ -5,3 +5,4 @@ mod cli;
 mod errors;
 mod health;
 mod helpers;
+mod hotline;

@@ -1,0 +1,623 @@
+//! The hotlines: calls logged by operators, and voicemail from a real Asterisk-style spool
+//! of real WAV files, taken in by the real binary and checked over the HTTP API.
+
+use std::io::Cursor;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, SystemTime};
+
+use serde_json::{json, Value};
+use youmen::domain::Role;
+
+use crate::helpers::{json, Backend, TestApp};
+
+/// A tone (or silence at amplitude 0) as a 16-bit PCM WAV, the way Asterisk's `wav` writes.
+fn wav(seconds: f64, amplitude: f64) -> Vec<u8> {
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 8000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut out = Cursor::new(Vec::new());
+    let mut w = hound::WavWriter::new(&mut out, spec).unwrap();
+    for i in 0..(seconds * 8000.0) as u32 {
+        let t = f64::from(i) / 8000.0;
+        // Two tones and a wobble: speech-like enough for loudness.
+        let v = amplitude
+            * (0.6 * (2.0 * std::f64::consts::PI * 300.0 * t).sin()
+                + 0.4 * (2.0 * std::f64::consts::PI * 1100.0 * t).sin())
+            * (0.6 + 0.4 * (2.0 * std::f64::consts::PI * 3.0 * t).sin());
+        w.write_sample((v * 32767.0) as i16).unwrap();
+    }
+    w.finalize().unwrap();
+    out.into_inner()
+}
+
+fn metadata(callerid: &str, origtime: i64, msg_id: Option<&str>) -> String {
+    let id = msg_id.map(|m| format!("msg_id={m}\n")).unwrap_or_default();
+    format!(
+        ";\n; Message Information file\n;\n[message]\norigmailbox=3105883\ncontext=default\nexten=3105883\n\
+         rdnis=unknown\npriority=1\ncallerchan=PJSIP/trunk-0000001a\ncallerid={callerid}\n\
+         origdate=Fri May  8 02:15:00 PM UTC 2026\norigtime={origtime}\ncategory=\n{id}flag=\nduration=12\n"
+    )
+}
+
+struct Spool {
+    root: PathBuf,
+}
+
+impl Spool {
+    fn new(dir: &Path) -> Self {
+        let root = dir.join("spool");
+        std::fs::create_dir_all(&root).unwrap();
+        Spool { root }
+    }
+
+    fn folder(&self, mailbox: &str, folder: &str) -> PathBuf {
+        let p = self.root.join(mailbox).join(folder);
+        std::fs::create_dir_all(&p).unwrap();
+        p
+    }
+
+    /// Writes the audio first and the .txt last, as Asterisk does.
+    fn message(
+        &self,
+        mailbox: &str,
+        folder: &str,
+        n: u32,
+        txt: &[u8],
+        audio: &[(&str, &[u8])],
+    ) -> PathBuf {
+        let dir = self.folder(mailbox, folder);
+        for (ext, bytes) in audio {
+            std::fs::write(dir.join(format!("msg{n:04}.{ext}")), bytes).unwrap();
+        }
+        std::fs::write(dir.join(format!("msg{n:04}.txt")), txt).unwrap();
+        dir.join(format!("msg{n:04}"))
+    }
+}
+
+// 2026-05-08 22:15 +08:00, a Friday night before the make-up Saturday 2026-05-09.
+const FRIDAY_NIGHT: i64 = 1778249700;
+
+/// Fills a spool with the good, the bad and the odd. Returns the truncated file's path.
+fn realistic_spool(spool: &Spool) -> PathBuf {
+    let voice = wav(6.0, 0.5);
+    let t = |s: &str, at: i64, id: &str| metadata(s, at, Some(id)).into_bytes();
+    spool.message(
+        "default/3105883",
+        "INBOX",
+        0,
+        &t(
+            "\"张三\" <13800138000>",
+            FRIDAY_NIGHT,
+            "1778249700-00000001",
+        ),
+        &[("wav", &voice), ("WAV", b"gsm bytes")],
+    );
+    // The same caller again that night: one case, two recordings.
+    spool.message(
+        "default/3105883",
+        "INBOX",
+        1,
+        &t("13800138000", FRIDAY_NIGHT + 600, "1778250300-00000002"),
+        &[("wav", &voice)],
+    );
+    spool.message(
+        "default/3105883",
+        "Urgent",
+        0,
+        &t(
+            "\"李四\" <0415-2123456>",
+            FRIDAY_NIGHT + 60,
+            "1778249760-00000003",
+        ),
+        &[("wav", &voice)],
+    );
+    // Silence: a hang-up, still a callback entry.
+    spool.message(
+        "default/3105883",
+        "INBOX",
+        2,
+        &t("13912345678", FRIDAY_NIGHT + 120, "1778249820-00000004"),
+        &[("wav", &wav(4.0, 0.0))],
+    );
+    // No caller ID, and no msg_id (an old Asterisk): identified by content.
+    spool.message(
+        "default/3105883",
+        "INBOX",
+        3,
+        metadata("Unknown", FRIDAY_NIGHT + 180, None).as_bytes(),
+        &[("wav", &wav(3.0, 0.4))],
+    );
+    // A caller name in GBK.
+    let wang = metadata(
+        "\"王老师\" <13700137000>",
+        FRIDAY_NIGHT + 240,
+        Some("1778249940-00000005"),
+    );
+    let (gbk, _, _) = encoding_rs::GBK.encode(&wang);
+    spool.message(
+        "default/6912333",
+        "INBOX",
+        0,
+        &gbk,
+        &[("wav", &wav(5.0, 0.3))],
+    );
+    // Broken ones.
+    let truncated = spool.message(
+        "default/3105883",
+        "INBOX",
+        4,
+        &t("13600136000", FRIDAY_NIGHT, "1778249700-00000006"),
+        &[("wav", &voice[..voice.len() / 3])],
+    );
+    spool.message(
+        "default/3105883",
+        "INBOX",
+        5,
+        &t("13600136001", FRIDAY_NIGHT, "1778249700-00000007"),
+        &[("wav", b"")],
+    );
+    let mut in_progress = voice.clone();
+    in_progress[4..8].copy_from_slice(&[0; 4]);
+    in_progress[40..44].copy_from_slice(&[0; 4]);
+    spool.message(
+        "default/3105883",
+        "INBOX",
+        6,
+        &t("13600136002", FRIDAY_NIGHT, "1778249700-00000008"),
+        &[("wav", &in_progress)],
+    );
+    spool.message(
+        "default/3105883",
+        "INBOX",
+        7,
+        &t("13600136003", FRIDAY_NIGHT, "1778249700-00000009"),
+        &[("WAV", b"RIFF....WAVEfmt gsm"), ("gsm", b"raw gsm")],
+    );
+    spool.message(
+        "default/3105883",
+        "INBOX",
+        8,
+        b"\xff\xfe garbage \x00\x01",
+        &[("wav", &voice)],
+    );
+    spool.message(
+        "default/3105883",
+        "INBOX",
+        9,
+        b"[message]\ncallerid=13600136004\n",
+        &[("wav", &voice)],
+    );
+    // Audio with no .txt, long untouched: an orphan. A fresh one is still recording.
+    let dir = spool.folder("default/3105883", "INBOX");
+    std::fs::write(dir.join("msg0010.wav"), &voice).unwrap();
+    let old = std::fs::File::options()
+        .write(true)
+        .open(dir.join("msg0010.wav"))
+        .unwrap();
+    old.set_modified(SystemTime::now() - Duration::from_secs(3 * 3600))
+        .unwrap();
+    std::fs::write(dir.join("msg0011.wav"), &voice).unwrap();
+    // Greetings and other mailboxes are not ours.
+    std::fs::write(spool.root.join("default/3105883/unavail.wav"), &voice).unwrap();
+    spool.message(
+        "default/9999",
+        "INBOX",
+        0,
+        &t("1002", FRIDAY_NIGHT, "1778249700-00000010"),
+        &[("wav", &voice)],
+    );
+    truncated
+}
+
+fn run_ingest(dir: &Path, database_url: &str, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_youmen"))
+        .args(["ingest", "voicemail"])
+        .args(args)
+        .current_dir(dir)
+        .env("YOUMEN__DATABASE__URL", database_url)
+        .env("YOUMEN__HOTLINE__AUDIO_DIR", dir.join("audio"))
+        .output()
+        .unwrap()
+}
+
+fn text(o: &Output) -> String {
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+async fn cases(app: &TestApp, token: &str, query: &str) -> Vec<Value> {
+    let (status, page) = json(
+        app.get(&format!("/api/v1/cases?{query}"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200, "{page}");
+    page["cases"].as_array().unwrap().clone()
+}
+
+async fn detail(app: &TestApp, token: &str, number: &str) -> Value {
+    json(
+        app.get(&format!("/api/v1/cases/{number}"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await
+    .1
+}
+
+#[tokio::test]
+async fn a_night_of_voicemail_becomes_cases_once_and_the_bad_files_wait_in_quarantine() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let token = app.token("早班", Role::Callback).await;
+    let dir = tempfile::tempdir().unwrap();
+    let spool = Spool::new(dir.path());
+    let truncated = realistic_spool(&spool);
+    let spool_arg = spool.root.display().to_string();
+
+    let first = text(&run_ingest(
+        dir.path(),
+        &app.database_url,
+        &["--spool", &spool_arg],
+    ));
+    assert!(first.contains("13 messages seen: 6 ingested (1 added to an existing case), 0 already ingested, 6 quarantined, 1 in unmapped mailboxes, 1 orphaned audio files"), "{first}");
+    let again = text(&run_ingest(
+        dir.path(),
+        &app.database_url,
+        &["--spool", &spool_arg],
+    ));
+    assert!(
+        again.contains("6 already ingested, 6 quarantined"),
+        "{again}"
+    );
+
+    let all = cases(&app, &token, "sort=received").await;
+    assert_eq!(all.len(), 5, "six messages, one attached");
+    let by_phone = |p: &str| {
+        all.iter()
+            .find(|c| c["citizen"]["phone"] == p)
+            .cloned()
+            .unwrap()
+    };
+
+    let zhang = by_phone("+8613800138000");
+    assert_eq!(zhang["channel"], "complaint_hotline");
+    assert_eq!(zhang["citizen"]["name"], "张三");
+    assert_eq!(zhang["off_hours"], true);
+    assert_eq!(zhang["received_at"], "2026-05-08T22:15:00+08:00");
+    assert_eq!(
+        zhang["callback"],
+        json!({"due_at": "2026-05-09T08:30:00+08:00", "kind": "message"})
+    );
+    let zhang = detail(&app, &token, zhang["number"].as_str().unwrap()).await;
+    assert_eq!(zhang["recordings"].as_array().unwrap().len(), 2);
+    assert_eq!(zhang["recordings"][0]["duration_ms"], 6000);
+    let actions: Vec<&str> = zhang["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, ["register", "attach_recording"]);
+
+    assert_eq!(by_phone("+864152123456")["urgent"], true);
+    assert_eq!(
+        by_phone("+8613912345678")["callback"]["kind"],
+        "missed_call"
+    );
+    assert_eq!(by_phone("+8613700137000")["citizen"]["name"], "王老师");
+    assert_eq!(by_phone("+8613700137000")["channel"], "business_hotline");
+    let anonymous = all
+        .iter()
+        .find(|c| c["citizen"]["phone"].is_null())
+        .unwrap();
+    assert_eq!(anonymous["citizen"]["name"], Value::Null);
+
+    let (status, quarantine) = json(
+        app.get("/api/v1/hotline/quarantine")
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let reasons: Vec<String> = quarantine
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|q| q["reason"].as_str().unwrap().to_owned())
+        .collect();
+    for expected in [
+        "truncated",
+        "empty (0 bytes)",
+        "still in progress",
+        "GSM 6.10 (wav49)",
+        "no [message] section",
+        "no origtime",
+        "orphan",
+    ] {
+        assert!(
+            reasons.iter().any(|r| r.contains(expected)),
+            "no quarantine reason with `{expected}` in {reasons:?}"
+        );
+    }
+    assert!(
+        quarantine
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|q| Path::new(q["path"].as_str().unwrap()).exists()),
+        "the spool is never touched"
+    );
+    let listed = text(&run_ingest(
+        dir.path(),
+        &app.database_url,
+        &["--quarantine"],
+    ));
+    assert!(
+        listed.contains("msg0004.wav") && listed.contains("truncated"),
+        "{listed}"
+    );
+
+    // The PBX administrator fixes the truncated recording: the next pass takes it in.
+    std::fs::write(truncated.with_extension("wav"), wav(2.0, 0.5)).unwrap();
+    let fixed = text(&run_ingest(
+        dir.path(),
+        &app.database_url,
+        &["--spool", &spool_arg],
+    ));
+    assert!(fixed.contains("1 ingested"), "{fixed}");
+    let (_, quarantine) = json(
+        app.get("/api/v1/hotline/quarantine")
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert!(quarantine
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|q| !q["path"].as_str().unwrap().contains("msg0004")));
+}
+
+#[tokio::test]
+async fn a_recording_plays_with_ranges_and_every_play_is_on_the_timeline() {
+    let dir = tempfile::tempdir().unwrap();
+    let spool = Spool::new(dir.path());
+    let voice = wav(2.0, 0.5);
+    spool.message(
+        "default/3105883",
+        "INBOX",
+        0,
+        metadata("13800138000", FRIDAY_NIGHT, Some("1-1")).as_bytes(),
+        &[("wav", &voice)],
+    );
+    // The served app and the CLI share the database and the audio folder.
+    let audio_dir = dir.path().join("audio");
+    let app = TestApp::spawn_with(Backend::Sqlite, |s| s.hotline.audio_dir = audio_dir).await;
+    let token = app.token("早班", Role::Callback).await;
+    text(&run_ingest(
+        dir.path(),
+        &app.database_url,
+        &["--spool", &spool.root.display().to_string()],
+    ));
+    let case = &cases(&app, &token, "").await[0];
+    let shown = detail(&app, &token, case["number"].as_str().unwrap()).await;
+    let url = shown["recordings"][0]["url"].as_str().unwrap().to_owned();
+
+    let whole = app.get(&url).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(whole.status(), 200);
+    assert_eq!(whole.headers()["content-type"], "audio/wav");
+    assert_eq!(whole.bytes().await.unwrap().as_ref(), voice.as_slice());
+    let part = app
+        .get(&url)
+        .bearer_auth(&token)
+        .header("range", "bytes=100-199")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(part.status(), 206);
+    assert_eq!(
+        part.headers()["content-range"],
+        format!("bytes 100-199/{}", voice.len()).as_str()
+    );
+    assert_eq!(part.bytes().await.unwrap().as_ref(), &voice[100..200]);
+
+    let shown = detail(&app, &token, case["number"].as_str().unwrap()).await;
+    let plays = shown["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "play_recording")
+        .count();
+    assert_eq!(
+        plays, 1,
+        "the whole-file request is the access; the seek is not another"
+    );
+    let (status, _) = json(app.get(&url).send().await.unwrap()).await;
+    assert_eq!(status, 401);
+    let (status, r) = json(
+        app.get("/api/v1/recordings/999")
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (status, r["error"]["code"].as_str()),
+        (404, Some("not_found"))
+    );
+}
+
+#[tokio::test]
+async fn operators_log_calls_answered_or_for_follow_up() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let operator = app.token("接线员小刘", Role::Hotline).await;
+    let counter = app.token("王芳", Role::Counter).await;
+    let call = |outcome: &str| {
+        json!({"hotline": "complaint", "caller_number": "13912345678", "caller_name": "赵大爷",
+               "matter": "pensions", "summary": "咨询养老金领取资格认证的办理方式", "outcome": outcome,
+               "answer": "已告知可在手机上人脸识别认证"})
+    };
+    let (status, answered) = json(
+        app.post("/api/v1/hotline/calls")
+            .bearer_auth(&operator)
+            .json(&call("answered"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 201, "{answered}");
+    assert_eq!(
+        (
+            answered["status"].as_str(),
+            answered["consultation"].as_bool()
+        ),
+        (Some("closed"), Some(true))
+    );
+    assert_eq!(answered["owner"], "接线员小刘");
+    let shown = detail(&app, &operator, answered["number"].as_str().unwrap()).await;
+    assert_eq!(shown["timeline"][1]["action"], "answer_and_close");
+    assert_eq!(shown["timeline"][1]["note"], "已告知可在手机上人脸识别认证");
+
+    let mut follow = call("follow_up");
+    follow["hotline"] = json!("business");
+    let (status, opened) = json(
+        app.post("/api/v1/hotline/calls")
+            .bearer_auth(&operator)
+            .json(&follow)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 201);
+    assert_eq!(
+        (opened["status"].as_str(), opened["channel"].as_str()),
+        (Some("new"), Some("business_hotline"))
+    );
+
+    let (status, _) = json(
+        app.post("/api/v1/hotline/calls")
+            .bearer_auth(&counter)
+            .json(&call("answered"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 403);
+    for (field, value, bad) in [
+        ("hotline", "fax", "hotline"),
+        ("outcome", "maybe", "outcome"),
+        ("caller_number", "12345678901", "caller_number"),
+        ("summary", "", "summary"),
+    ] {
+        let mut body = call("answered");
+        body[field] = json!(value);
+        let (status, r) = json(
+            app.post("/api/v1/hotline/calls")
+                .bearer_auth(&operator)
+                .json(&body)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(
+            (status, r["error"]["field"].as_str()),
+            (422, Some(bad)),
+            "{r}"
+        );
+    }
+}
+
+async fn two_instances_ingesting_one_spool_take_each_message_once(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let audio_dir = dir.path().join("audio");
+    let app = TestApp::spawn_with(backend, |s| s.hotline.audio_dir = audio_dir.clone()).await;
+    let token = app.token("早班", Role::Callback).await;
+    let spool = Spool::new(dir.path());
+    for n in 0..12u32 {
+        let txt = metadata(
+            &format!("1380013{:04}", n),
+            FRIDAY_NIGHT + i64::from(n) * 60,
+            Some(&format!("1778249700-{n:08x}")),
+        );
+        spool.message(
+            "default/3105883",
+            "INBOX",
+            n,
+            txt.as_bytes(),
+            &[("wav", &wav(1.0, 0.4))],
+        );
+    }
+    let mut settings = youmen::config::Settings::load(None).unwrap();
+    settings.database.url = app.database_url.clone();
+    settings.hotline.audio_dir = audio_dir;
+    let (a, b) = (
+        youmen::app::ingestor(&settings).await.unwrap(),
+        youmen::app::ingestor(&settings).await.unwrap(),
+    );
+    let noop = |_: usize, _: usize| {};
+    let (ra, rb) = tokio::join!(
+        a.ingest_spool(&spool.root, &noop),
+        b.ingest_spool(&spool.root, &noop)
+    );
+    let (ra, rb) = (ra.unwrap(), rb.unwrap());
+    assert_eq!(ra.ingested + rb.ingested, 12, "{ra} / {rb}");
+    assert_eq!(ra.already + rb.already, 12);
+    assert_eq!(cases(&app, &token, "limit=100").await.len(), 12);
+}
+
+crate::on_both_backends!(two_instances_ingesting_one_spool_take_each_message_once);
+
+#[tokio::test]
+async fn serve_watches_the_spool_and_takes_in_a_new_message_by_itself() {
+    let dir = tempfile::tempdir().unwrap();
+    let spool = Spool::new(dir.path());
+    let root = spool.root.clone();
+    let audio = dir.path().join("audio");
+    let app = TestApp::spawn_with(Backend::Sqlite, |s| {
+        s.hotline.spool_dir = root;
+        s.hotline.audio_dir = audio;
+        s.hotline.rescan_seconds = 3600; // only the notification can find it in time
+    })
+    .await;
+    let token = app.token("早班", Role::Callback).await;
+    // The message arrives while the service runs (its first pass found an empty spool,
+    // or is just starting: either way, it must be taken in without a rescan).
+    spool.message(
+        "default/3105883",
+        "INBOX",
+        0,
+        metadata("13800138000", FRIDAY_NIGHT, Some("9-9")).as_bytes(),
+        &[("wav", &wav(1.0, 0.5))],
+    );
+    let mut found = Vec::new();
+    for _ in 0..100 {
+        found = cases(&app, &token, "").await;
+        if !found.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        found.len(),
+        1,
+        "the watcher did not ingest the new message within 10 s"
+    );
+}
