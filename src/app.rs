@@ -96,7 +96,11 @@ impl Application {
             tracing::info!("shutting down: finishing requests in flight");
             let _ = stopping_tx.send(());
         };
-        let router = http::router(self.state, self.settings.server.body_limit_bytes);
+        let router = http::router(
+            self.state,
+            self.settings.server.body_limit_bytes,
+            self.settings.hotline.max_recording_bytes,
+        );
         let server = axum::serve(self.listener, router).with_graceful_shutdown(signal);
         let server = tokio::spawn(async move { server.await });
         let result = tokio::select! {

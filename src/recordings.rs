@@ -30,29 +30,45 @@ impl AudioStore {
     /// from `spawn_blocking`.
     pub fn put(&self, bytes: &[u8]) -> anyhow::Result<String> {
         let sha = sha256_hex(bytes);
-        let path = self.path_of(&sha);
-        if path.is_file() {
-            return Ok(sha);
-        }
-        let folder = path.parent().context("recording path has a folder")?;
-        std::fs::create_dir_all(folder)
-            .with_context(|| format!("creating {}", folder.display()))?;
-        // A unique temporary name: two ingest passes may store the same audio at once;
-        // the rename is atomic and either copy is the same bytes.
-        let mut tmp = tempfile::NamedTempFile::new_in(folder)
-            .with_context(|| format!("creating a temporary file in {}", folder.display()))?;
-        tmp.write_all(bytes)?;
-        tmp.as_file().sync_all()?;
-        tmp.persist(&path)
-            .with_context(|| format!("storing {}", path.display()))?;
-        sync_dir(folder);
+        write_once(&self.path_of(&sha), bytes)?;
         Ok(sha)
+    }
+
+    /// Keeps bytes that could not be used (a pushed recording hound cannot read) in
+    /// `<dir>/quarantine/`, so nothing a PBX sent is lost. Returns where they are.
+    pub fn keep_rejected(&self, bytes: &[u8]) -> anyhow::Result<PathBuf> {
+        let path = self
+            .dir
+            .join("quarantine")
+            .join(format!("{}.bin", sha256_hex(bytes)));
+        write_once(&path, bytes)?;
+        Ok(path)
     }
 
     pub fn is_writable(&self) -> bool {
         std::fs::create_dir_all(&self.dir).is_ok()
             && tempfile::NamedTempFile::new_in(&self.dir).is_ok()
     }
+}
+
+/// Writes `bytes` at `path` durably unless a file is already there (content-addressed
+/// paths: an existing file has the same bytes).
+fn write_once(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    if path.is_file() {
+        return Ok(());
+    }
+    let folder = path.parent().context("recording path has a folder")?;
+    std::fs::create_dir_all(folder).with_context(|| format!("creating {}", folder.display()))?;
+    // A unique temporary name: two passes may store the same audio at once; the rename is
+    // atomic and either copy is the same bytes.
+    let mut tmp = tempfile::NamedTempFile::new_in(folder)
+        .with_context(|| format!("creating a temporary file in {}", folder.display()))?;
+    tmp.write_all(bytes)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path)
+        .with_context(|| format!("storing {}", path.display()))?;
+    sync_dir(folder);
+    Ok(())
 }
 
 fn sync_dir(dir: &Path) {

@@ -60,6 +60,8 @@ pub enum ActionKind {
     Register,
     /// Log a hotline call (answered on the phone, or opened for follow-up).
     LogCall,
+    /// Post a voicemail recording (a PBX).
+    PushVoicemail,
     Read,
     Accept,
     Classify,
@@ -73,9 +75,10 @@ pub enum ActionKind {
 }
 
 impl ActionKind {
-    pub const ALL: [ActionKind; 12] = [
+    pub const ALL: [ActionKind; 13] = [
         ActionKind::Register,
         ActionKind::LogCall,
+        ActionKind::PushVoicemail,
         ActionKind::Read,
         ActionKind::Accept,
         ActionKind::Classify,
@@ -92,6 +95,7 @@ impl ActionKind {
         match self {
             ActionKind::Register => "register",
             ActionKind::LogCall => "log_call",
+            ActionKind::PushVoicemail => "push_voicemail",
             ActionKind::Read => "read",
             ActionKind::Accept => "accept",
             ActionKind::Classify => "classify",
@@ -111,6 +115,8 @@ impl ActionKind {
 /// (and administrators') decisions.
 pub fn permitted(role: Role, kind: ActionKind) -> bool {
     match (role, kind) {
+        (Role::Pbx, kind) => kind == ActionKind::PushVoicemail,
+        (_, ActionKind::PushVoicemail) => role == Role::Admin,
         (Role::Admin | Role::DutyLeader, _) => true,
         (_, ActionKind::SetTier | ActionKind::Reopen) => false,
         (Role::Hotline, _) => true,
@@ -478,10 +484,17 @@ mod tests {
     }
 
     #[test]
-    fn the_matrix_gives_admins_and_duty_leaders_everything() {
+    fn the_matrix_gives_admins_everything_and_machines_only_their_door() {
         for kind in ActionKind::ALL {
             assert!(permitted(Role::Admin, kind));
-            assert!(permitted(Role::DutyLeader, kind));
+            assert_eq!(
+                permitted(Role::Pbx, kind),
+                kind == ActionKind::PushVoicemail
+            );
+            assert_eq!(
+                permitted(Role::DutyLeader, kind),
+                kind != ActionKind::PushVoicemail
+            );
         }
     }
 }

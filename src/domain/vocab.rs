@@ -150,6 +150,8 @@ vocabulary! {
         Callback => "callback", "早班回访人员", "Morning callback shift";
         DutyLeader => "duty_leader", "值班领导", "Duty leader";
         Admin => "admin", "系统管理员", "Administrator";
+        /// A telephone exchange posting recordings: may push voicemail, nothing else.
+        Pbx => "pbx", "电话交换机（系统）", "PBX (a machine)";
     }
 }
 

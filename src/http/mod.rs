@@ -7,6 +7,7 @@ mod health;
 mod hotline;
 pub mod openapi;
 pub mod views;
+mod voicemail_push;
 
 use std::sync::Arc;
 
@@ -36,7 +37,7 @@ pub struct AppState {
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-pub fn router(state: AppState, body_limit: usize) -> Router {
+pub fn router(state: AppState, body_limit: usize, max_recording_bytes: u64) -> Router {
     let trace = TraceLayer::new_for_http()
         .make_span_with(|req: &Request| {
             // The matched route, never the raw URI: a query string may hold a phone number.
@@ -59,9 +60,11 @@ pub fn router(state: AppState, body_limit: usize) -> Router {
         .merge(hotline::router())
         .merge(health::router())
         .merge(openapi::router())
+        .layer(DefaultBodyLimit::max(body_limit))
+        // After the general limit: recordings are larger than any JSON body.
+        .merge(voicemail_push::router(max_recording_bytes))
         .fallback(error::no_route)
         .method_not_allowed_fallback(error::wrong_method)
-        .layer(DefaultBodyLimit::max(body_limit))
         .layer(
             ServiceBuilder::new()
                 .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))

@@ -144,7 +144,8 @@ pub struct VoicemailIngest {
     /// The case to open, unless an open case from the same number in the same off-hours
     /// stretch takes the recording.
     pub case: NewCase,
-    pub recording: NewRecording,
+    /// None for a call that left no recording (a missed call reported by a webhook).
+    pub recording: Option<NewRecording>,
 }
 
 #[derive(Debug, Clone)]
@@ -152,7 +153,7 @@ pub enum IngestOutcome {
     Ingested {
         case: Box<Case>,
         attached: bool,
-        recording_id: i64,
+        recording_id: Option<i64>,
     },
     AlreadyIngested,
 }
@@ -239,6 +240,9 @@ pub trait Store: Send + Sync + 'static {
         tz: Tz,
         now: DateTime<Utc>,
     ) -> StoreResult<IngestOutcome>;
+
+    /// The case an ingested identity went to.
+    async fn ingested_case_number(&self, identity: &str) -> StoreResult<Option<CaseNumber>>;
 
     /// Puts (or refreshes) an entry in the quarantine.
     async fn quarantine(

@@ -297,8 +297,9 @@ macro_rules! impl_shared_queries {
                     }
                     None => (insert_case(&mut tx, new, prefix, tz, now).await?, false),
                 };
-                let r = &ingest.recording;
-                let (recording_id,): (i64,) = sqlx::query_as(
+                let mut recording_id = None;
+                if let Some(r) = &ingest.recording {
+                let (id,): (i64,) = sqlx::query_as(
                     "insert into recordings (case_id, sha256, source, media_type, bytes, duration_ms, \
                      sample_rate, channels, rms, peak, silent, received_at, created_at) \
                      values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) returning id",
@@ -318,6 +319,8 @@ macro_rules! impl_shared_queries {
                 .bind(now)
                 .fetch_one(&mut *tx)
                 .await?;
+                recording_id = Some(id);
+                }
                 sqlx::query("update voicemail_ingests set case_id = $1, recording_id = $2 where identity = $3")
                     .bind(case.id)
                     .bind(recording_id)
@@ -331,6 +334,19 @@ macro_rules! impl_shared_queries {
                     .await?;
                 tx.commit().await?;
                 Ok($crate::storage::IngestOutcome::Ingested { case: Box::new(case), attached, recording_id })
+            }
+
+            async fn ingested_case_number(
+                &self,
+                identity: &str,
+            ) -> $crate::storage::StoreResult<Option<$crate::domain::CaseNumber>> {
+                let row: Option<(String,)> = sqlx::query_as(
+                    "select c.number from voicemail_ingests v join cases c on c.id = v.case_id where v.identity = $1",
+                )
+                .bind(identity)
+                .fetch_optional(self.reader())
+                .await?;
+                Ok(row.map(|(n,)| n.parse()).transpose().map_err(anyhow::Error::new)?)
             }
 
             async fn quarantine(

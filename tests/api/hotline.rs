@@ -621,3 +621,108 @@ async fn serve_watches_the_spool_and_takes_in_a_new_message_by_itself() {
         "the watcher did not ingest the new message within 10 s"
     );
 }
+
+fn push_form(audio: Vec<u8>, external_id: &str) -> reqwest::multipart::Form {
+    reqwest::multipart::Form::new()
+        .part(
+            "audio",
+            reqwest::multipart::Part::bytes(audio)
+                .file_name("vm.wav")
+                .mime_str("audio/wav")
+                .unwrap(),
+        )
+        .text("hotline", "business")
+        .text("caller", "\"周女士\" <13500135000>")
+        .text("received_at", "2026-10-01T09:00:00+08:00")
+        .text("external_id", external_id.to_owned())
+}
+
+#[tokio::test]
+async fn a_pbx_pushes_a_recording_once_even_when_it_posts_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let audio_dir = dir.path().join("audio");
+    let app =
+        TestApp::spawn_with(Backend::Sqlite, |s| s.hotline.audio_dir = audio_dir.clone()).await;
+    let pbx = app.token("freepbx-1", Role::Pbx).await;
+    let staff = app.token("早班", Role::Callback).await;
+
+    let post = |form| {
+        app.post("/api/v1/hotline/voicemails")
+            .bearer_auth(&pbx)
+            .multipart(form)
+            .send()
+    };
+    let (status, first) = json(post(push_form(wav(3.0, 0.5), "vm-42")).await.unwrap()).await;
+    assert_eq!(status, 201, "{first}");
+    let number = first["case_number"].as_str().unwrap().to_owned();
+    let (status, again) = json(post(push_form(wav(3.0, 0.5), "vm-42")).await.unwrap()).await;
+    assert_eq!(
+        (
+            status,
+            again["status"].as_str(),
+            again["case_number"].as_str()
+        ),
+        (200, Some("already_ingested"), Some(number.as_str()))
+    );
+
+    let case = detail(&app, &staff, &number).await;
+    assert_eq!(case["channel"], "business_hotline");
+    assert_eq!(case["citizen"]["name"], "周女士");
+    // National Day: the callback waits for the first working day after the holiday.
+    assert_eq!(case["callback"]["due_at"], "2026-10-08T08:30:00+08:00");
+    assert_eq!(case["recordings"][0]["source"], "push");
+
+    // A broken recording is refused with its reason and kept, not lost.
+    let broken = wav(3.0, 0.5)[..500].to_vec();
+    let (status, r) = json(post(push_form(broken, "vm-43")).await.unwrap()).await;
+    assert_eq!(
+        (status, r["error"]["code"].as_str()),
+        (422, Some("unusable_audio")),
+        "{r}"
+    );
+    let (_, quarantine) = json(
+        app.get("/api/v1/hotline/quarantine")
+            .bearer_auth(&staff)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let kept = quarantine
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|q| q["source"] == "push")
+        .unwrap();
+    assert!(kept["reason"].as_str().unwrap().contains("truncated"));
+    assert!(Path::new(kept["path"].as_str().unwrap()).is_file());
+
+    let form = reqwest::multipart::Form::new().text("hotline", "business");
+    let (status, r) = json(post(form).await.unwrap()).await;
+    assert_eq!((status, r["error"]["field"].as_str()), (422, Some("audio")));
+    let no_id = push_form(wav(1.0, 0.5), "");
+    let (status, r) = json(post(no_id).await.unwrap()).await;
+    assert_eq!(
+        (status, r["error"]["field"].as_str()),
+        (422, Some("external_id"))
+    );
+    let (status, _) = json(
+        app.post("/api/v1/hotline/voicemails")
+            .bearer_auth(&staff)
+            .multipart(push_form(wav(1.0, 0.5), "x"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 403, "staff are not a PBX");
+    let (status, _) = json(
+        app.get("/api/v1/cases")
+            .bearer_auth(&pbx)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 403, "a PBX reads no cases");
+}

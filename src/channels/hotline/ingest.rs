@@ -11,7 +11,9 @@ use std::time::{Duration, SystemTime};
 
 use anyhow::Context;
 
-use super::asterisk_message::{parse_message, MessageMeta};
+use chrono::{DateTime, Utc};
+
+use super::asterisk_message::{parse_message, CallerId, MessageMeta};
 use super::audio::{probe_wav, AudioProbe};
 use super::spool::{self, SpoolMessage};
 use crate::calendar_source::CalendarHandle;
@@ -25,9 +27,6 @@ use crate::storage::{IngestOutcome, NewRecording, Store, VoicemailIngest};
 
 /// The metadata file is a few hundred bytes; anything this large is not one.
 const MAX_TXT_BYTES: u64 = 64 * 1024;
-
-/// Who the timeline says registered a voicemail case.
-const ACTOR: &str = "voicemail:asterisk";
 
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct IngestSummary {
@@ -238,38 +237,69 @@ impl Ingestor {
         if meta.msg_id.is_none() && self.store.is_ingested(&identity).await? {
             return Ok(Outcome::Already);
         }
-        let store = self.audio.clone();
-        let (probe, audio) =
-            tokio::task::spawn_blocking(move || (probe_wav(&audio), audio)).await?;
-        let probe = match probe {
-            Ok(p) => p,
-            Err(e) => {
-                self.quarantine(&identity, &audio_path, &e.to_string())
-                    .await?;
-                return Ok(Outcome::Quarantined);
-            }
-        };
-        let bytes = audio.len() as i64;
-        let sha = tokio::task::spawn_blocking(move || store.put(&audio)).await??;
-        let calendar = self.calendar.current();
-        let case = self.new_case(channel, message, &meta, &probe, &calendar)?;
-        let ingest = VoicemailIngest {
-            identity,
+        let arrival = Arrival {
+            identity: identity.clone(),
+            source: "asterisk",
             source_path: audio_path.display().to_string(),
+            channel,
+            received_at: meta.received_at,
+            caller: meta.caller.clone(),
+            urgent: message.is_urgent_folder() || meta.urgent_flag,
+        };
+        Ok(match self.take_in(arrival, Some(audio)).await? {
+            TakenIn::Ingested { attached, .. } => Outcome::Ingested { attached },
+            TakenIn::Already { .. } => Outcome::Already,
+            TakenIn::Rejected(reason) => {
+                self.quarantine(&identity, &audio_path, &reason).await?;
+                Outcome::Quarantined
+            }
+        })
+    }
+
+    /// Takes one arrival in, whatever door it came through: probes the audio off the
+    /// runtime, stores it by content hash, and opens or extends the case, exactly once per
+    /// identity. `audio` is `None` for a call that left no recording. Unusable audio is
+    /// `Rejected` with the reason; the caller decides where the bytes are kept.
+    pub async fn take_in(
+        &self,
+        arrival: Arrival,
+        audio: Option<Vec<u8>>,
+    ) -> anyhow::Result<TakenIn> {
+        let (recording, probe) = match audio {
+            Some(audio) => {
+                let (probe, audio) =
+                    tokio::task::spawn_blocking(move || (probe_wav(&audio), audio)).await?;
+                let probe = match probe {
+                    Ok(p) => p,
+                    Err(e) => return Ok(TakenIn::Rejected(e.to_string())),
+                };
+                let bytes = audio.len() as i64;
+                let store = self.audio.clone();
+                let sha = tokio::task::spawn_blocking(move || store.put(&audio)).await??;
+                let recording = NewRecording {
+                    sha256: sha,
+                    source: arrival.source,
+                    media_type: "audio/wav".into(),
+                    bytes,
+                    duration_ms: probe.duration_ms as i64,
+                    sample_rate: i64::from(probe.sample_rate),
+                    channels: i64::from(probe.channels),
+                    rms: probe.rms,
+                    peak: probe.peak,
+                    silent: probe.is_silent(),
+                    received_at: arrival.received_at,
+                };
+                (Some(recording), Some(probe))
+            }
+            None => (None, None),
+        };
+        let calendar = self.calendar.current();
+        let case = self.new_case(&arrival, probe.as_ref(), &calendar)?;
+        let ingest = VoicemailIngest {
+            identity: arrival.identity.clone(),
+            source_path: arrival.source_path,
             case,
-            recording: NewRecording {
-                sha256: sha,
-                source: "asterisk",
-                media_type: "audio/wav".into(),
-                bytes,
-                duration_ms: probe.duration_ms as i64,
-                sample_rate: i64::from(probe.sample_rate),
-                channels: i64::from(probe.channels),
-                rms: probe.rms,
-                peak: probe.peak,
-                silent: probe.is_silent(),
-                received_at: meta.received_at,
-            },
+            recording,
         };
         let outcome = self
             .store
@@ -281,42 +311,50 @@ impl Ingestor {
             )
             .await?;
         Ok(match outcome {
-            IngestOutcome::Ingested { case, attached, .. } => {
-                tracing::info!(case = %case.number, channel = %case.channel, attached, silent = probe.is_silent(), "voicemail ingested");
-                Outcome::Ingested { attached }
+            IngestOutcome::Ingested {
+                case,
+                attached,
+                recording_id,
+            } => {
+                tracing::info!(case = %case.number, channel = %case.channel, attached, source = arrival.source, "voicemail ingested");
+                TakenIn::Ingested {
+                    case,
+                    attached,
+                    recording_id,
+                }
             }
-            IngestOutcome::AlreadyIngested => Outcome::Already,
+            IngestOutcome::AlreadyIngested => TakenIn::Already {
+                number: self.store.ingested_case_number(&arrival.identity).await?,
+            },
         })
     }
 
     fn new_case(
         &self,
-        channel: Channel,
-        message: &SpoolMessage,
-        meta: &MessageMeta,
-        probe: &AudioProbe,
+        arrival: &Arrival,
+        probe: Option<&AudioProbe>,
         calendar: &WorkingCalendar,
     ) -> anyhow::Result<NewCase> {
-        let received_at = meta.received_at;
+        let received_at = arrival.received_at;
         let off_hours = !calendar.is_working_time(received_at);
         let due_at = if off_hours {
             calendar.next_opening(received_at)?.at
         } else {
             received_at
         };
-        let silent = probe.is_silent();
+        let silent = probe.is_none_or(AudioProbe::is_silent);
         // A number that is not a phone number (garbage caller ID) is no callback number:
         // the case is still opened and listed among the unreachable.
-        let phone = meta
+        let phone = arrival
             .caller
             .number
             .as_deref()
             .and_then(|n| PhoneNumber::parse(n, &self.rules.dialing).ok().flatten());
-        let seconds = probe.duration_ms.div_ceil(1000);
-        let description = if silent {
-            format!("来电未留言（录音{seconds}秒，无声或挂断）")
-        } else {
-            format!("电话留言（录音{seconds}秒），请收听录音后回电")
+        let seconds = probe.map_or(0, |p| p.duration_ms.div_ceil(1000));
+        let description = match (probe, silent) {
+            (None, _) => "来电未留言（没有录音）".to_owned(),
+            (Some(_), true) => format!("来电未留言（录音{seconds}秒，无声或挂断）"),
+            (Some(_), false) => format!("电话留言（录音{seconds}秒），请收听录音后回电"),
         };
         let matter = self
             .rules
@@ -326,10 +364,10 @@ impl Ingestor {
             .context("no matter category configured")?;
         let due = calendar.add_working_days(received_at, Tier::Simple.working_days())?;
         Ok(NewCase {
-            channel,
+            channel: arrival.channel,
             received_at,
             citizen: Citizen {
-                name: meta.caller.name.clone(),
+                name: arrival.caller.name.clone(),
                 phone,
                 id_card_masked: None,
                 id_card_digest: None,
@@ -340,7 +378,7 @@ impl Ingestor {
             deadline: due.at,
             deadline_provisional: due.provisional,
             off_hours,
-            urgent: message.is_urgent_folder() || meta.urgent_flag,
+            urgent: arrival.urgent,
             callback: Some(Callback {
                 due_at,
                 kind: if silent {
@@ -350,9 +388,36 @@ impl Ingestor {
                 },
             }),
             consultation: None,
-            registered_by: ACTOR.to_owned(),
+            registered_by: format!("voicemail:{}", arrival.source),
         })
     }
+}
+
+/// A voicemail (or a call without one) arriving through any door.
+#[derive(Debug, Clone)]
+pub struct Arrival {
+    /// Stable per message: the same message arriving twice has the same identity.
+    pub identity: String,
+    /// `asterisk`, `push` or `twilio`.
+    pub source: &'static str,
+    pub source_path: String,
+    pub channel: Channel,
+    pub received_at: DateTime<Utc>,
+    pub caller: CallerId,
+    pub urgent: bool,
+}
+
+#[derive(Debug)]
+pub enum TakenIn {
+    Ingested {
+        case: Box<crate::domain::Case>,
+        attached: bool,
+        recording_id: Option<i64>,
+    },
+    Already {
+        number: Option<crate::domain::CaseNumber>,
+    },
+    Rejected(String),
 }
 
 /// `asterisk:<context>/<mailbox>:<msg_id>` (stable across renumbering and folder moves);
