@@ -79,6 +79,10 @@ impl Application {
             .calendar
             .spawn_reloader(self.settings.clone(), CALENDAR_RELOAD_EVERY);
         let hotline = &self.settings.hotline;
+        let downloads = match hotline.twilio.auth_token.is_empty() {
+            true => None,
+            false => Some(self.state.ingestor.downloader()?.spawn()),
+        };
         let spool_watcher = (!hotline.spool_dir.as_os_str().is_empty()).then(|| {
             tracing::info!(spool = %hotline.spool_dir.display(), "watching the voicemail spool");
             watch::spawn(
@@ -111,8 +115,8 @@ impl Application {
             }
         };
         reloader.abort();
-        if let Some(watcher) = spool_watcher {
-            watcher.abort();
+        for task in spool_watcher.into_iter().chain(downloads) {
+            task.abort();
         }
         result
     }

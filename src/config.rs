@@ -32,6 +32,17 @@ pub struct HotlineSettings {
     pub max_recording_bytes: u64,
     pub orphan_after_seconds: u64,
     pub lines: Vec<HotlineLine>,
+    pub twilio: TwilioSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct TwilioSettings {
+    pub auth_token: String,
+    pub public_base_url: String,
+    pub account_sid: String,
+    pub download_timeout_seconds: u64,
+    pub retry_base_seconds: u64,
+    pub max_attempts: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]

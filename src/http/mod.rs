@@ -6,6 +6,7 @@ mod extract;
 mod health;
 mod hotline;
 pub mod openapi;
+mod twilio_callback;
 pub mod views;
 mod voicemail_push;
 
@@ -58,6 +59,7 @@ pub fn router(state: AppState, body_limit: usize, max_recording_bytes: u64) -> R
     Router::new()
         .merge(cases::router())
         .merge(hotline::router())
+        .merge(twilio_callback::router())
         .merge(health::router())
         .merge(openapi::router())
         .layer(DefaultBodyLimit::max(body_limit))

@@ -5,7 +5,7 @@ use axum::{Json, Router};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{cases, health, hotline, views, voicemail_push, AppState};
+use super::{cases, health, hotline, twilio_callback, views, voicemail_push, AppState};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -16,7 +16,7 @@ use super::{cases, health, hotline, views, voicemail_push, AppState};
     paths(
         cases::register_case, cases::list_cases, cases::show_case, cases::act_on_case,
         hotline::log_call, hotline::list_quarantine, hotline::play_recording,
-        voicemail_push::push_voicemail,
+        voicemail_push::push_voicemail, twilio_callback::recording_callback,
         health::healthz, health::readyz,
     ),
     components(schemas(views::ErrorBody, views::ErrorDetail, views::ErrorField)),

@@ -171,6 +171,26 @@ pub struct QuarantineItem {
     pub resolved_at: Option<DateTime<Utc>>,
 }
 
+/// A recording a callback announced, to fetch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewDownload {
+    pub recording_sid: String,
+    pub call_sid: Option<String>,
+    pub url: String,
+    pub channel: Channel,
+    /// The caller as the provider sent it (`From`).
+    pub caller: Option<String>,
+    pub received_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DownloadJob {
+    pub id: i64,
+    pub download: NewDownload,
+    /// Including the attempt this claim is for.
+    pub attempts: i64,
+}
+
 /// An API token as stored: only the hash of the secret.
 #[derive(Debug, Clone)]
 pub struct TokenRecord {
@@ -259,6 +279,30 @@ pub trait Store: Send + Sync + 'static {
     async fn recording(&self, id: i64) -> StoreResult<Option<RecordingRecord>>;
 
     async fn recordings_of(&self, case_id: i64) -> StoreResult<Vec<RecordingRecord>>;
+
+    /// Queues a recording download; false if this recording was already queued.
+    async fn enqueue_download(
+        &self,
+        download: &NewDownload,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool>;
+
+    /// Claims the oldest due download until `lease_until`, counting the attempt. Two
+    /// instances never hold the same job at once; a crashed holder's lease runs out.
+    async fn claim_download(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> StoreResult<Option<DownloadJob>>;
+
+    /// `done` (taken in), `pending` again at `next_attempt_at`, or `dead` (given up).
+    async fn settle_download(
+        &self,
+        id: i64,
+        status: &str,
+        next_attempt_at: DateTime<Utc>,
+        error: Option<&str>,
+    ) -> StoreResult<()>;
 
     /// Appends an event that changes nothing (an access, for the audit trail).
     async fn record_access(

@@ -407,6 +407,80 @@ macro_rules! impl_shared_queries {
                 Ok(rows.into_iter().map(Into::into).collect())
             }
 
+            async fn enqueue_download(
+                &self,
+                d: &$crate::storage::NewDownload,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::storage::StoreResult<bool> {
+                let done = sqlx::query(
+                    "insert into recording_downloads (recording_sid, call_sid, url, channel, caller, \
+                     received_at, status, attempts, next_attempt_at, created_at) \
+                     values ($1, $2, $3, $4, $5, $6, 'pending', 0, $7, $7) on conflict (recording_sid) do nothing",
+                )
+                .bind(&d.recording_sid)
+                .bind(d.call_sid.as_deref())
+                .bind(&d.url)
+                .bind(d.channel.as_str())
+                .bind(d.caller.as_deref())
+                .bind(d.received_at)
+                .bind(now)
+                .execute(self.writer())
+                .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn claim_download(
+                &self,
+                now: chrono::DateTime<chrono::Utc>,
+                lease_until: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::storage::StoreResult<Option<$crate::storage::DownloadJob>> {
+                // The due conditions are repeated outside the subquery: when two instances
+                // pick the same row, the second's update re-checks them after the first
+                // commits and matches nothing.
+                let row: Option<(i64, String, Option<String>, String, String, Option<String>, chrono::DateTime<chrono::Utc>, i64)> =
+                    sqlx::query_as(
+                        "update recording_downloads set claimed_until = $2, attempts = attempts + 1 \
+                         where id = (select id from recording_downloads where status = 'pending' \
+                             and next_attempt_at <= $1 and (claimed_until is null or claimed_until < $1) \
+                             order by next_attempt_at, id limit 1) \
+                         and status = 'pending' and (claimed_until is null or claimed_until < $1) \
+                         returning id, recording_sid, call_sid, url, channel, caller, received_at, attempts",
+                    )
+                    .bind(now)
+                    .bind(lease_until)
+                    .fetch_optional(self.writer())
+                    .await?;
+                let Some((id, recording_sid, call_sid, url, channel, caller, received_at, attempts)) = row else {
+                    return Ok(None);
+                };
+                let channel = channel.parse().map_err(anyhow::Error::new)?;
+                Ok(Some($crate::storage::DownloadJob {
+                    id,
+                    download: $crate::storage::NewDownload { recording_sid, call_sid, url, channel, caller, received_at },
+                    attempts,
+                }))
+            }
+
+            async fn settle_download(
+                &self,
+                id: i64,
+                status: &str,
+                next_attempt_at: chrono::DateTime<chrono::Utc>,
+                error: Option<&str>,
+            ) -> $crate::storage::StoreResult<()> {
+                sqlx::query(
+                    "update recording_downloads set status = $1, next_attempt_at = $2, last_error = $3, \
+                     claimed_until = null where id = $4",
+                )
+                .bind(status)
+                .bind(next_attempt_at)
+                .bind(error)
+                .bind(id)
+                .execute(self.writer())
+                .await?;
+                Ok(())
+            }
+
             async fn record_access(
                 &self,
                 case_id: i64,

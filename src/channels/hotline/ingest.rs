@@ -17,7 +17,7 @@ use super::asterisk_message::{parse_message, CallerId, MessageMeta};
 use super::audio::{probe_wav, AudioProbe};
 use super::spool::{self, SpoolMessage};
 use crate::calendar_source::CalendarHandle;
-use crate::config::{HotlineLine, HotlineSettings};
+use crate::config::{HotlineLine, HotlineSettings, TwilioSettings};
 use crate::domain::{
     Callback, CallbackKind, Channel, Citizen, IntakeRules, NewCase, PhoneNumber, Tier,
     WorkingCalendar,
@@ -75,6 +75,8 @@ pub struct Ingestor {
     lines: Vec<(Channel, HotlineLine)>,
     max_bytes: u64,
     orphan_after: Duration,
+    twilio: Arc<TwilioSettings>,
+    download_wake: Arc<tokio::sync::Notify>,
 }
 
 impl Ingestor {
@@ -99,7 +101,37 @@ impl Ingestor {
             lines,
             max_bytes: settings.max_recording_bytes,
             orphan_after: Duration::from_secs(settings.orphan_after_seconds),
+            twilio: Arc::new(settings.twilio.clone()),
+            download_wake: Arc::new(tokio::sync::Notify::new()),
         })
+    }
+
+    pub fn lines(&self) -> &[(Channel, HotlineLine)] {
+        &self.lines
+    }
+
+    pub fn twilio(&self) -> &TwilioSettings {
+        &self.twilio
+    }
+
+    pub fn max_recording_bytes(&self) -> u64 {
+        self.max_bytes
+    }
+
+    /// The worker that fetches announced recordings, sharing this ingestor's wake-up.
+    pub fn downloader(&self) -> anyhow::Result<super::downloads::Downloader> {
+        super::downloads::Downloader::new(
+            self.store.clone(),
+            self.clone(),
+            (*self.twilio).clone(),
+            self.max_bytes,
+            self.download_wake.clone(),
+        )
+    }
+
+    /// Tells the download worker a job is waiting.
+    pub fn wake_downloads(&self) {
+        self.download_wake.notify_one();
     }
 
     pub fn audio(&self) -> &AudioStore {

@@ -3,6 +3,8 @@
 
 pub mod asterisk_message;
 pub mod audio;
+pub mod downloads;
 pub mod ingest;
 pub mod spool;
+pub mod twilio;
 pub mod watch;

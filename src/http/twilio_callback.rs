@@ -1,0 +1,140 @@
+//! `POST /api/v1/hotline/recording-callback`: Twilio-style recording status callbacks,
+//! authenticated by their `X-Twilio-Signature`, answered at once; the recording is fetched
+//! by the durable download job.
+
+use axum::extract::{OriginalUri, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Form, Router};
+
+use super::cases::now;
+use super::error::{ApiError, Text};
+use super::AppState;
+use crate::channels::hotline::downloads;
+use crate::channels::hotline::twilio::verify;
+use crate::domain::{Channel, PhoneNumber};
+use crate::storage::NewDownload;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route(
+        "/api/v1/hotline/recording-callback",
+        post(recording_callback),
+    )
+}
+
+const EMPTY_TWIML: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response/>";
+
+fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    params
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.trim())
+        .filter(|v| !v.is_empty())
+}
+
+/// The hotline a call was made to, by the `To` number; the first configured line when the
+/// number is not one of ours (logged: the call is kept, not dropped).
+fn hotline_of(state: &AppState, to: Option<&str>) -> Channel {
+    let dialing = &state.rules.dialing;
+    let to = to.and_then(|t| PhoneNumber::parse(t, dialing).ok().flatten());
+    let lines = state.ingestor.lines();
+    let found = to.as_ref().and_then(|to| {
+        lines.iter().find(|(_, line)| {
+            PhoneNumber::parse(&line.number, dialing)
+                .ok()
+                .flatten()
+                .is_some_and(|n| n.e164() == to.e164())
+        })
+    });
+    match found.or(lines.first()) {
+        Some((channel, _)) => *channel,
+        None => Channel::ComplaintHotline,
+    }
+}
+
+/// A recording callback from the telephony provider.
+#[utoipa::path(
+    post, path = "/api/v1/hotline/recording-callback", tag = "hotline",
+    request_body(content_type = "application/x-www-form-urlencoded", description = "RecordingSid, RecordingUrl, RecordingStatus, RecordingDuration, CallSid, From, To"),
+    responses(
+        (status = 200, description = "Accepted; the recording is fetched by a background job"),
+        (status = 403, description = "Missing or wrong X-Twilio-Signature"),
+        (status = 422, description = "No RecordingSid"),
+        (status = 503, description = "Callbacks are not configured (hotline.twilio.auth_token)"),
+    )
+)]
+pub async fn recording_callback(
+    State(state): State<AppState>,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    Form(params): Form<Vec<(String, String)>>,
+) -> Result<Response, ApiError> {
+    let settings = state.ingestor.twilio();
+    if settings.auth_token.is_empty() {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not_configured",
+            Text::new(
+                "未配置录音回调（hotline.twilio.auth_token）",
+                "Recording callbacks are not configured (hotline.twilio.auth_token)",
+            ),
+        ));
+    }
+    let base = if settings.public_base_url.is_empty() {
+        let host = headers
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or("localhost");
+        format!("http://{host}")
+    } else {
+        settings.public_base_url.trim_end_matches('/').to_owned()
+    };
+    let path = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+    let url = format!("{base}{path}");
+    let signature = headers
+        .get("x-twilio-signature")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if !verify(&settings.auth_token, &url, &params, signature) {
+        tracing::warn!(
+            route = "/api/v1/hotline/recording-callback",
+            "recording callback with a bad signature"
+        );
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "bad_signature",
+            Text::new("回调签名无效", "The X-Twilio-Signature does not match"),
+        ));
+    }
+    let Some(recording_sid) = param(&params, "RecordingSid") else {
+        return Err(ApiError::invalid(
+            "RecordingSid",
+            "required",
+            Text::new("缺少 RecordingSid", "RecordingSid is required"),
+        ));
+    };
+    let download = NewDownload {
+        recording_sid: recording_sid.to_owned(),
+        call_sid: param(&params, "CallSid").map(str::to_owned),
+        url: param(&params, "RecordingUrl").unwrap_or("").to_owned(),
+        channel: hotline_of(&state, param(&params, "To")),
+        caller: param(&params, "From").map(str::to_owned),
+        received_at: now(),
+    };
+    let status = param(&params, "RecordingStatus").unwrap_or("completed");
+    if status == "completed" && !download.url.is_empty() {
+        if state.store.enqueue_download(&download, now()).await? {
+            state.ingestor.wake_downloads();
+        }
+    } else if matches!(status, "absent" | "failed" | "completed") {
+        // No recording (too short, silent, failed): still a caller to call back.
+        state
+            .ingestor
+            .take_in(downloads::arrival(&download), None)
+            .await
+            .map_err(ApiError::internal)?;
+    }
+    // Anything else (in-progress): the completed callback follows.
+    Ok(([(header::CONTENT_TYPE, "text/xml")], EMPTY_TWIML).into_response())
+}
