@@ -58,8 +58,9 @@ fn le_u16(b: &[u8], at: usize) -> Option<u16> {
     b.get(at..at + 2).map(|s| u16::from_le_bytes([s[0], s[1]]))
 }
 
-/// Walks the RIFF chunks for the format tag and the data chunk's declared and present sizes.
-fn inspect_chunks(bytes: &[u8]) -> Result<(u16, u64, u64), AudioError> {
+/// Walks the RIFF chunks for the format tag, the data chunk's declared and present sizes,
+/// and where the data starts.
+fn inspect_chunks(bytes: &[u8]) -> Result<(u16, u64, u64, usize), AudioError> {
     if bytes.len() < 12 || &bytes[0..4] != b"RIFF" || &bytes[8..12] != b"WAVE" {
         return Err(AudioError::NotWav("no RIFF/WAVE header".into()));
     }
@@ -81,7 +82,7 @@ fn inspect_chunks(bytes: &[u8]) -> Result<(u16, u64, u64), AudioError> {
                     "the data chunk comes before any fmt chunk".into(),
                 )),
                 Some(_) if size == 0 && present > 0 => Err(AudioError::InProgress),
-                Some(tag) => Ok((tag, size, present)),
+                Some(tag) => Ok((tag, size, present, body)),
             };
         }
         at = body + size as usize + (size as usize & 1);
@@ -93,7 +94,7 @@ pub fn probe_wav(bytes: &[u8]) -> Result<AudioProbe, AudioError> {
     if bytes.is_empty() {
         return Err(AudioError::Empty);
     }
-    let (tag, declared, present) = inspect_chunks(bytes)?;
+    let (tag, declared, present, data_start) = inspect_chunks(bytes)?;
     // 1 = PCM, 0xFFFE = WAVE_FORMAT_EXTENSIBLE (hound checks the sub-format itself).
     if tag != 1 && tag != 0xFFFE {
         return Err(AudioError::UnsupportedCodec(codec_name(tag)));
@@ -111,13 +112,21 @@ pub fn probe_wav(bytes: &[u8]) -> Result<AudioProbe, AudioError> {
     }
     let full_scale = f64::from(1u32 << (spec.bits_per_sample.clamp(2, 32) - 1));
     let frames = u64::from(reader.duration());
-    let (mut sum_sq, mut peak, mut count) = (0.0f64, 0.0f64, 0u64);
-    for sample in reader.into_samples::<i32>() {
-        let s = sample.map_err(|e| AudioError::NotWav(e.to_string()))? as f64 / full_scale;
-        sum_sq += s * s;
-        peak = peak.max(s.abs());
-        count += 1;
-    }
+    let (sum_sq, peak, count) = if spec.bits_per_sample == 16 {
+        // The common case (Asterisk's `wav`): straight over the little-endian data bytes,
+        // far faster than sample by sample through the decoder.
+        let data = &bytes[data_start..data_start + declared as usize];
+        loudness_i16(data, full_scale)
+    } else {
+        let (mut sum_sq, mut peak, mut count) = (0.0f64, 0.0f64, 0u64);
+        for sample in reader.into_samples::<i32>() {
+            let s = sample.map_err(|e| AudioError::NotWav(e.to_string()))? as f64 / full_scale;
+            sum_sq += s * s;
+            peak = peak.max(s.abs());
+            count += 1;
+        }
+        (sum_sq, peak, count)
+    };
     Ok(AudioProbe {
         sample_rate: spec.sample_rate,
         channels: spec.channels,
@@ -130,6 +139,24 @@ pub fn probe_wav(bytes: &[u8]) -> Result<AudioProbe, AudioError> {
         },
         peak,
     })
+}
+
+/// Sum of squares, peak (both scaled to full scale) and count of 16-bit LE samples.
+fn loudness_i16(data: &[u8], full_scale: f64) -> (f64, f64, u64) {
+    let mut sum_sq: u64 = 0;
+    let mut peak: u32 = 0;
+    for pair in data.chunks_exact(2) {
+        let s = i16::from_le_bytes([pair[0], pair[1]]);
+        let magnitude = s.unsigned_abs() as u32;
+        sum_sq += u64::from(magnitude * magnitude);
+        peak = peak.max(magnitude);
+    }
+    let count = (data.len() / 2) as u64;
+    (
+        sum_sq as f64 / (full_scale * full_scale),
+        f64::from(peak) / full_scale,
+        count,
+    )
 }
 
 #[cfg(test)]

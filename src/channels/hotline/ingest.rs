@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use anyhow::Context;
+use futures_util::StreamExt;
 
 use chrono::{DateTime, Utc};
 
@@ -55,6 +56,39 @@ impl std::fmt::Display for IngestSummary {
             self.unmapped,
             self.orphans
         )
+    }
+}
+
+/// Messages prepared ahead of the database step.
+const PREPARE_AHEAD: usize = 4;
+
+/// Audio probed and stored, ready to be registered.
+#[derive(Debug)]
+pub struct PreparedAudio {
+    recording: NewRecording,
+    probe: AudioProbe,
+}
+
+enum Prepared {
+    Finished(Outcome),
+    Quarantine {
+        identity: String,
+        path: std::path::PathBuf,
+        reason: String,
+    },
+    Ready {
+        arrival: Arrival,
+        audio: PreparedAudio,
+    },
+}
+
+impl Prepared {
+    fn quarantine(identity: String, path: &Path, reason: String) -> Self {
+        Prepared::Quarantine {
+            identity,
+            path: path.to_owned(),
+            reason,
+        }
     }
 }
 
@@ -157,8 +191,39 @@ impl Ingestor {
             seen: messages.len(),
             ..Default::default()
         };
-        for (i, message) in messages.iter().enumerate() {
-            match self.ingest_message(message).await? {
+        // Reading, probing and storing audio run a few messages ahead in parallel; the
+        // database step takes them in spool order, so a caller's later message finds the
+        // case their earlier one opened.
+        let total = messages.len();
+        let this = self.clone();
+        // Owned messages and a cloned ingestor: the spawned watcher needs this future to be
+        // provably Send, which borrowing closures over async calls defeat.
+        let mut prepared = futures_util::stream::iter(messages.into_iter().map(move |m| {
+            let this = this.clone();
+            async move { this.prepare_message(&m).await }
+        }))
+        .buffered(PREPARE_AHEAD);
+        let mut done = 0;
+        while let Some(step) = prepared.next().await {
+            let outcome = match step? {
+                Prepared::Finished(outcome) => outcome,
+                Prepared::Quarantine {
+                    identity,
+                    path,
+                    reason,
+                } => {
+                    self.quarantine(&identity, &path, &reason).await?;
+                    Outcome::Quarantined
+                }
+                Prepared::Ready { arrival, audio } => {
+                    match self.register(arrival, Some(audio)).await? {
+                        TakenIn::Ingested { attached, .. } => Outcome::Ingested { attached },
+                        TakenIn::Already { .. } => Outcome::Already,
+                        TakenIn::Rejected(_) => unreachable!("prepared audio is never rejected"),
+                    }
+                }
+            };
+            match outcome {
                 Outcome::Ingested { attached } => {
                     summary.ingested += 1;
                     summary.attached += usize::from(attached);
@@ -167,7 +232,8 @@ impl Ingestor {
                 Outcome::Quarantined => summary.quarantined += 1,
                 Outcome::Unmapped => summary.unmapped += 1,
             }
-            progress(i + 1, messages.len());
+            done += 1;
+            progress(done, total);
         }
         let (dir, age) = (spool_dir.to_owned(), self.orphan_after);
         let orphans =
@@ -199,44 +265,46 @@ impl Ingestor {
             .context("recording a quarantine entry")
     }
 
-    async fn ingest_message(&self, message: &SpoolMessage) -> anyhow::Result<Outcome> {
+    /// Everything for one message that does not write to the database: parse, read, probe,
+    /// store the audio. Quarantine decisions are returned, not recorded, so the database
+    /// step stays in order.
+    async fn prepare_message(&self, message: &SpoolMessage) -> anyhow::Result<Prepared> {
         let Some(channel) = self.channel_for(&message.mailbox_path()) else {
-            return Ok(Outcome::Unmapped);
+            return Ok(Prepared::Finished(Outcome::Unmapped));
         };
         let txt_path = message.txt();
         let txt = match read_capped(&txt_path, MAX_TXT_BYTES).await {
             Ok(bytes) => bytes,
             Err(reason) => {
                 let identity = format!("asterisk-path:{}", txt_path.display());
-                self.quarantine(&identity, &txt_path, &reason).await?;
-                return Ok(Outcome::Quarantined);
+                return Ok(Prepared::quarantine(identity, &txt_path, reason));
             }
         };
         let meta = match parse_message(&txt) {
             Ok(meta) => meta,
             Err(e) => {
                 let identity = format!("asterisk-sha256:{}", sha256_hex(&txt));
-                self.quarantine(
-                    &identity,
+                return Ok(Prepared::quarantine(
+                    identity,
                     &txt_path,
-                    &format!("the .txt cannot be used: {e}"),
-                )
-                .await?;
-                return Ok(Outcome::Quarantined);
+                    format!("the .txt cannot be used: {e}"),
+                ));
             }
         };
         let audio_files = message.audio_files();
         let Some((ext, audio_path)) = audio_files.first().cloned() else {
             let identity = identity_of(message, &meta, &txt, &[]);
-            self.quarantine(&identity, &txt_path, "no audio file beside the .txt")
-                .await?;
-            return Ok(Outcome::Quarantined);
+            return Ok(Prepared::quarantine(
+                identity,
+                &txt_path,
+                "no audio file beside the .txt".to_owned(),
+            ));
         };
         // Identify before reading the audio, so a rescan skips ingested messages cheaply.
         if meta.msg_id.is_some() {
             let identity = identity_of(message, &meta, &txt, &[]);
             if self.store.is_ingested(&identity).await? {
-                return Ok(Outcome::Already);
+                return Ok(Prepared::Finished(Outcome::Already));
             }
         }
         if ext != "wav" {
@@ -254,20 +322,18 @@ impl Ingestor {
                     "audio format .{other} is not supported: set format=wav in voicemail.conf"
                 ),
             };
-            self.quarantine(&identity, &audio_path, &reason).await?;
-            return Ok(Outcome::Quarantined);
+            return Ok(Prepared::quarantine(identity, &audio_path, reason));
         }
         let audio = match read_capped(&audio_path, self.max_bytes).await {
             Ok(bytes) => bytes,
             Err(reason) => {
                 let identity = identity_of(message, &meta, &txt, &[]);
-                self.quarantine(&identity, &audio_path, &reason).await?;
-                return Ok(Outcome::Quarantined);
+                return Ok(Prepared::quarantine(identity, &audio_path, reason));
             }
         };
         let identity = identity_of(message, &meta, &txt, &audio);
         if meta.msg_id.is_none() && self.store.is_ingested(&identity).await? {
-            return Ok(Outcome::Already);
+            return Ok(Prepared::Finished(Outcome::Already));
         }
         let arrival = Arrival {
             identity: identity.clone(),
@@ -278,14 +344,15 @@ impl Ingestor {
             caller: meta.caller.clone(),
             urgent: message.is_urgent_folder() || meta.urgent_flag,
         };
-        Ok(match self.take_in(arrival, Some(audio)).await? {
-            TakenIn::Ingested { attached, .. } => Outcome::Ingested { attached },
-            TakenIn::Already { .. } => Outcome::Already,
-            TakenIn::Rejected(reason) => {
-                self.quarantine(&identity, &audio_path, &reason).await?;
-                Outcome::Quarantined
-            }
-        })
+        Ok(
+            match self
+                .prepare_audio(arrival.source, arrival.received_at, audio)
+                .await?
+            {
+                Ok(audio) => Prepared::Ready { arrival, audio },
+                Err(reason) => Prepared::quarantine(identity, &audio_path, reason),
+            },
+        )
     }
 
     /// Takes one arrival in, whatever door it came through: probes the audio off the
@@ -297,32 +364,63 @@ impl Ingestor {
         arrival: Arrival,
         audio: Option<Vec<u8>>,
     ) -> anyhow::Result<TakenIn> {
-        let (recording, probe) = match audio {
-            Some(audio) => {
-                let (probe, audio) =
-                    tokio::task::spawn_blocking(move || (probe_wav(&audio), audio)).await?;
-                let probe = match probe {
+        let audio = match audio {
+            Some(audio) => match self
+                .prepare_audio(arrival.source, arrival.received_at, audio)
+                .await?
+            {
+                Ok(prepared) => Some(prepared),
+                Err(reason) => return Ok(TakenIn::Rejected(reason)),
+            },
+            None => None,
+        };
+        self.register(arrival, audio).await
+    }
+
+    /// Probes the audio off the runtime and stores it by content hash. `Ok(Err(reason))`
+    /// when the audio cannot be used.
+    async fn prepare_audio(
+        &self,
+        source: &'static str,
+        received_at: DateTime<Utc>,
+        audio: Vec<u8>,
+    ) -> anyhow::Result<Result<PreparedAudio, String>> {
+        let store = self.audio.clone();
+        let prepared = tokio::task::spawn_blocking(
+            move || -> anyhow::Result<Result<PreparedAudio, String>> {
+                let probe = match probe_wav(&audio) {
                     Ok(p) => p,
-                    Err(e) => return Ok(TakenIn::Rejected(e.to_string())),
+                    Err(e) => return Ok(Err(e.to_string())),
                 };
-                let bytes = audio.len() as i64;
-                let store = self.audio.clone();
-                let sha = tokio::task::spawn_blocking(move || store.put(&audio)).await??;
+                let sha = store.put(&audio)?;
                 let recording = NewRecording {
                     sha256: sha,
-                    source: arrival.source,
+                    source,
                     media_type: "audio/wav".into(),
-                    bytes,
+                    bytes: audio.len() as i64,
                     duration_ms: probe.duration_ms as i64,
                     sample_rate: i64::from(probe.sample_rate),
                     channels: i64::from(probe.channels),
                     rms: probe.rms,
                     peak: probe.peak,
                     silent: probe.is_silent(),
-                    received_at: arrival.received_at,
+                    received_at,
                 };
-                (Some(recording), Some(probe))
-            }
+                Ok(Ok(PreparedAudio { recording, probe }))
+            },
+        )
+        .await??;
+        Ok(prepared)
+    }
+
+    /// The database step: opens or extends the case, exactly once per identity.
+    async fn register(
+        &self,
+        arrival: Arrival,
+        audio: Option<PreparedAudio>,
+    ) -> anyhow::Result<TakenIn> {
+        let (recording, probe) = match audio {
+            Some(a) => (Some(a.recording), Some(a.probe)),
             None => (None, None),
         };
         let calendar = self.calendar.current();
