@@ -77,7 +77,7 @@ enum Prepared {
         reason: String,
     },
     Ready {
-        arrival: Arrival,
+        arrival: Box<Arrival>,
         audio: PreparedAudio,
     },
 }
@@ -216,7 +216,7 @@ impl Ingestor {
                     Outcome::Quarantined
                 }
                 Prepared::Ready { arrival, audio } => {
-                    match self.register(arrival, Some(audio)).await? {
+                    match self.register(*arrival, Some(audio)).await? {
                         TakenIn::Ingested { attached, .. } => Outcome::Ingested { attached },
                         TakenIn::Already { .. } => Outcome::Already,
                         TakenIn::Rejected(_) => unreachable!("prepared audio is never rejected"),
@@ -349,7 +349,7 @@ impl Ingestor {
                 .prepare_audio(arrival.source, arrival.received_at, audio)
                 .await?
             {
-                Ok(audio) => Prepared::Ready { arrival, audio },
+                Ok(audio) => Prepared::Ready { arrival: Box::new(arrival), audio },
                 Err(reason) => Prepared::quarantine(identity, &audio_path, reason),
             },
         )
