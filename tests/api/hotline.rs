@@ -726,3 +726,33 @@ async fn a_pbx_pushes_a_recording_once_even_when_it_posts_twice() {
     .await;
     assert_eq!(status, 403, "a PBX reads no cases");
 }
+
+#[tokio::test]
+async fn a_recording_over_the_size_cap_is_quarantined_unread() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let dir = tempfile::tempdir().unwrap();
+    let spool = Spool::new(dir.path());
+    spool.message(
+        "default/3105883",
+        "INBOX",
+        0,
+        metadata("13800138000", FRIDAY_NIGHT, Some("7-7")).as_bytes(),
+        &[("wav", &wav(2.0, 0.5))],
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_youmen"))
+        .args(["ingest", "voicemail", "--spool"])
+        .arg(&spool.root)
+        .current_dir(dir.path())
+        .env("YOUMEN__DATABASE__URL", &app.database_url)
+        .env("YOUMEN__HOTLINE__AUDIO_DIR", dir.path().join("audio"))
+        .env("YOUMEN__HOTLINE__MAX_RECORDING_BYTES", "10000")
+        .output()
+        .unwrap();
+    assert!(text(&out).contains("0 ingested"));
+    let listed = text(&run_ingest(
+        dir.path(),
+        &app.database_url,
+        &["--quarantine"],
+    ));
+    assert!(listed.contains("over the limit of 10000 bytes"), "{listed}");
+}

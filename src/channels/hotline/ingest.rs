@@ -349,7 +349,10 @@ impl Ingestor {
                 .prepare_audio(arrival.source, arrival.received_at, audio)
                 .await?
             {
-                Ok(audio) => Prepared::Ready { arrival: Box::new(arrival), audio },
+                Ok(audio) => Prepared::Ready {
+                    arrival: Box::new(arrival),
+                    audio,
+                },
                 Err(reason) => Prepared::quarantine(identity, &audio_path, reason),
             },
         )
