@@ -259,6 +259,9 @@ pub fn decide(
         }
         Action::Close => t.status = Status::Closed,
         Action::Reopen { reason } => {
+            // The old deadline has usually passed: the tier's days count again from today.
+            let due = calendar.add_working_days(now, case.tier.working_days())?;
+            (t.deadline, t.deadline_provisional) = (due.at, due.provisional);
             t.status = Status::InProgress;
             t.note = Some(reason.clone());
         }
@@ -446,6 +449,8 @@ mod tests {
         assert!(run(&case(Status::Closed), reopen(), Role::Hotline).is_err());
         let t = run(&case(Status::Closed), reopen(), Role::DutyLeader).unwrap();
         assert_eq!(t.status, Status::InProgress);
+        // Reopened on Mon 9-21: a simple case is due at the close of Tue 9-22.
+        assert_eq!(t.deadline, at("2026-09-22T17:00:00+08:00"));
         assert_eq!(t.note.as_deref(), Some("群众再次反映"));
     }
 

@@ -59,8 +59,9 @@ impl fmt::Display for CaseNumber {
     }
 }
 
-/// Who the case is about. Everything here is personal data: never log it unmasked.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Who the case is about. Everything here is personal data: never log it unmasked (its
+/// `Debug` output is masked).
+#[derive(Clone, PartialEq, Eq)]
 pub struct Citizen {
     pub name: Option<String>,
     pub phone: Option<PhoneNumber>,
@@ -68,6 +69,16 @@ pub struct Citizen {
     pub id_card_masked: Option<String>,
     /// A keyed digest of the full number, to recognise a repeat visitor.
     pub id_card_digest: Option<String>,
+}
+
+impl fmt::Debug for Citizen {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Citizen")
+            .field("name", &self.name.as_deref().map(super::phone::mask_name))
+            .field("phone", &self.phone)
+            .field("id_card_masked", &self.id_card_masked)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A registered case as stored.

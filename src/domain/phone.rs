@@ -27,7 +27,8 @@ impl Default for LocalDialing {
 }
 
 /// A valid phone number that can be called back, in E.164 with what was typed kept.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// Its `Debug` output is masked: a stray `{:?}` in a log line leaks nothing.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PhoneNumber {
     e164: String,
     original: String,
@@ -102,6 +103,21 @@ impl PhoneNumber {
     /// The number with its middle hidden, for logs and lists: `+86138****8000`.
     pub fn masked(&self) -> String {
         mask_middle(&self.e164, 6, 4)
+    }
+}
+
+impl fmt::Debug for PhoneNumber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PhoneNumber({})", self.masked())
+    }
+}
+
+/// A person's name for logs: the first character and stars (`张**`).
+pub fn mask_name(name: &str) -> String {
+    let mut chars = name.chars();
+    match chars.next() {
+        Some(first) => std::iter::once(first).chain(chars.map(|_| '*')).collect(),
+        None => String::new(),
     }
 }
 
@@ -210,6 +226,15 @@ mod tests {
                 "{raw}"
             );
         }
+    }
+
+    #[test]
+    fn debug_output_is_masked() {
+        let p = PhoneNumber::parse("13800138000", &LocalDialing::default())
+            .unwrap()
+            .unwrap();
+        assert_eq!(format!("{p:?}"), "PhoneNumber(+86138****8000)");
+        assert_eq!(mask_name("张三丰"), "张**");
     }
 
     #[test]

@@ -38,11 +38,27 @@ pub(super) fn parse_instant(
     raw: &str,
     tz: chrono_tz::Tz,
 ) -> Result<DateTime<Utc>, ApiError> {
+    parse_instant_or_day(field, raw, tz, 0)
+}
+
+/// An RFC 3339 instant, or a local date meaning the start of that day plus `days_after`
+/// days (1 for an inclusive "to" date: the start of the next day).
+fn parse_instant_or_day(
+    field: &str,
+    raw: &str,
+    tz: chrono_tz::Tz,
+    days_after: u64,
+) -> Result<DateTime<Utc>, ApiError> {
+    use chrono::SubsecRound;
     let raw = raw.trim();
     if let Ok(t) = DateTime::parse_from_rfc3339(raw) {
-        return Ok(t.with_timezone(&Utc));
+        // Microseconds: what both databases keep.
+        return Ok(t.with_timezone(&Utc).trunc_subsecs(6));
     }
-    if let Ok(d) = NaiveDate::parse_from_str(raw, "%Y-%m-%d") {
+    if let Some(d) = NaiveDate::parse_from_str(raw, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.checked_add_days(chrono::Days::new(days_after)))
+    {
         if let Some(t) = d
             .and_hms_opt(0, 0, 0)
             .and_then(|n| n.and_local_timezone(tz).earliest())
@@ -238,18 +254,29 @@ fn build_query(
                 )
             })?,
     };
-    let text =
-        p.q.as_deref()
-            .map(str::trim)
-            .filter(|q| !q.is_empty())
-            .map(|q| TextQuery {
+    let text = match p.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+        None => None,
+        Some(q) => {
+            let q = plain_text(q, 200).map_err(|_| {
+                ApiError::invalid(
+                    "q",
+                    "invalid_query",
+                    Text::new(
+                        "搜索内容最多200字，且不能含有无法显示的字符",
+                        "The search text must be at most 200 visible characters",
+                    ),
+                )
+            })?;
+            Some(TextQuery {
                 number: q.parse::<CaseNumber>().ok(),
-                phone_e164: PhoneNumber::parse(q, &state.rules.dialing)
+                phone_e164: PhoneNumber::parse(&q, &state.rules.dialing)
                     .ok()
                     .flatten()
                     .map(|p| p.e164().to_owned()),
-                words: q.to_owned(),
-            });
+                words: q,
+            })
+        }
+    };
     Ok(CaseQuery {
         statuses: parse_list("status", &p.status)?,
         channels: parse_list("channel", &p.channel)?,
@@ -264,7 +291,7 @@ fn build_query(
         received_to: p
             .received_to
             .as_deref()
-            .map(|s| parse_instant("received_to", s, tz))
+            .map(|s| parse_instant_or_day("received_to", s, tz, 1))
             .transpose()?,
         text,
         sort,

@@ -96,8 +96,9 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
     }
 }
 
-/// The staff member making the request, authenticated by `Authorization: Bearer <token>`.
-pub struct Staff(pub Actor);
+/// The staff member (or machine) making the request, authenticated by
+/// `Authorization: Bearer <token>`, and the id of that token.
+pub struct Staff(pub Actor, pub i64);
 
 impl Staff {
     /// 403 unless one of the actor's roles may do `kind`.
@@ -165,9 +166,12 @@ impl FromRequestParts<AppState> for Staff {
                     "The access token is invalid or revoked",
                 )
             })?;
-        Ok(Staff(Actor {
-            name: record.name,
-            roles: vec![record.role],
-        }))
+        Ok(Staff(
+            Actor {
+                name: record.name,
+                roles: vec![record.role],
+            },
+            record.id,
+        ))
     }
 }

@@ -107,6 +107,19 @@ pub async fn recording_callback(
             Text::new("回调签名无效", "The X-Twilio-Signature does not match"),
         ));
     }
+    if params
+        .iter()
+        .any(|(k, v)| k.chars().chain(v.chars()).any(|c| c.is_control()))
+    {
+        return Err(ApiError::invalid(
+            "form",
+            "invalid_characters",
+            Text::new(
+                "回调参数中含有控制字符",
+                "A callback parameter contains control characters",
+            ),
+        ));
+    }
     let Some(recording_sid) = param(&params, "RecordingSid") else {
         return Err(ApiError::invalid(
             "RecordingSid",
@@ -120,7 +133,13 @@ pub async fn recording_callback(
         url: param(&params, "RecordingUrl").unwrap_or("").to_owned(),
         channel: hotline_of(&state, param(&params, "To")),
         caller: param(&params, "From").map(str::to_owned),
-        received_at: now(),
+        // When the recording started, if the provider says (RFC 2822); the callback itself
+        // may come minutes later, across the end of working hours.
+        received_at: param(&params, "RecordingStartTime")
+            .and_then(|t| chrono::DateTime::parse_from_rfc2822(t).ok())
+            .map(|t| t.with_timezone(&chrono::Utc))
+            .filter(|t| *t <= now())
+            .unwrap_or_else(now),
     };
     let status = param(&params, "RecordingStatus").unwrap_or("completed");
     if status == "completed" && !download.url.is_empty() {

@@ -15,6 +15,7 @@ use super::views::ErrorBody;
 use super::AppState;
 use crate::channels::hotline::asterisk_message::{decode_text, parse_callerid};
 use crate::channels::hotline::ingest::{Arrival, TakenIn};
+use crate::domain::citizen::plain_text;
 use crate::domain::{ActionKind, Channel};
 
 pub fn router(max_recording_bytes: u64) -> Router<AppState> {
@@ -120,7 +121,7 @@ pub async fn push_voicemail(
     };
     let external_id = fields
         .get("external_id")
-        .filter(|s| !s.is_empty() && s.chars().count() <= 200)
+        .and_then(|s| plain_text(s, 200).ok())
         .ok_or_else(|| {
             field_error(
                 "external_id",
@@ -128,12 +129,26 @@ pub async fn push_voicemail(
                 "external_id is required (at most 200 characters)",
             )
         })?;
-    let mut caller = parse_callerid(fields.get("caller").map(String::as_str).unwrap_or(""));
-    if let Some(name) = fields.get("caller_name").filter(|n| !n.is_empty()) {
-        caller.name = Some(name.clone());
+    let text_field = |name: &str| -> Result<String, ApiError> {
+        let raw = fields.get(name).map(String::as_str).unwrap_or("");
+        if raw.is_empty() {
+            return Ok(String::new());
+        }
+        plain_text(raw, 200).map_err(|_| {
+            field_error(
+                name,
+                "内容过长或含有无法显示的字符",
+                "too long, or has invisible characters",
+            )
+        })
+    };
+    let mut caller = parse_callerid(&text_field("caller")?);
+    let name = text_field("caller_name")?;
+    if !name.is_empty() {
+        caller.name = Some(name);
     }
-    // Scoped by the PBX's token name: two exchanges may number their messages alike.
-    let identity = format!("push:{}:{external_id}", staff.0.name);
+    // Scoped by the PBX's token: two exchanges may number their messages alike.
+    let identity = format!("push:token-{}:{external_id}", staff.1);
     let arrival = Arrival {
         identity: identity.clone(),
         source: "push",
@@ -144,6 +159,7 @@ pub async fn push_voicemail(
         urgent: fields
             .get("urgent")
             .is_some_and(|u| u == "true" || u == "1"),
+        quarantine_key: None,
     };
     let ingestor = &state.ingestor;
     let taken = ingestor

@@ -140,6 +140,8 @@ pub struct RecordingRecord {
 pub struct VoicemailIngest {
     /// Stable across rescans, renumbering and instances (`asterisk:<context>/<mailbox>:<msg_id>`).
     pub identity: String,
+    /// The quarantine entry this settles (the identity itself, or the spool's key).
+    pub quarantine_key: String,
     pub source_path: String,
     /// The case to open, unless an open case from the same number in the same off-hours
     /// stretch takes the recording.
@@ -264,7 +266,7 @@ pub trait Store: Send + Sync + 'static {
     /// The case an ingested identity went to.
     async fn ingested_case_number(&self, identity: &str) -> StoreResult<Option<CaseNumber>>;
 
-    /// Puts (or refreshes) an entry in the quarantine.
+    /// Puts (or refreshes) an entry in the quarantine; returns how often it has been seen.
     async fn quarantine(
         &self,
         identity: &str,
@@ -272,7 +274,7 @@ pub trait Store: Send + Sync + 'static {
         path: &str,
         reason: &str,
         now: DateTime<Utc>,
-    ) -> StoreResult<()>;
+    ) -> StoreResult<i64>;
 
     async fn quarantine_list(&self, include_resolved: bool) -> StoreResult<Vec<QuarantineItem>>;
 

@@ -39,4 +39,10 @@ impl PostgresStore {
     }
 }
 
-impl_shared_queries!(PostgresStore, Postgres, MIGRATOR, "postgres");
+impl_shared_queries!(
+    PostgresStore,
+    Postgres,
+    MIGRATOR,
+    "postgres",
+    Some("select pg_advisory_xact_lock(hashtext($1))")
+);

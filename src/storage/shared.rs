@@ -6,7 +6,7 @@
 /// Implements the case and token queries of [`super::Store`] for `$store`, whose
 /// `writer()` and `reader()` return `&sqlx::Pool<$db>`. `$migrate` is its migrator.
 macro_rules! impl_shared_queries {
-    ($store:ty, $db:ty, $migrator:expr, $name:literal) => {
+    ($store:ty, $db:ty, $migrator:expr, $name:literal, $attach_lock:expr) => {
         #[async_trait::async_trait]
         impl $crate::storage::Store for $store {
             fn backend(&self) -> &'static str {
@@ -249,6 +249,16 @@ macro_rules! impl_shared_queries {
                     return Ok($crate::storage::IngestOutcome::AlreadyIngested);
                 }
                 let new = &ingest.case;
+                // Two doors may bring the same caller's messages at once: serialize the
+                // "is there an open case" check per caller and hotline where the engine
+                // does not already (SQLite has one writer).
+                let attach_lock: Option<&str> = $attach_lock;
+                if let (Some(lock), Some(phone)) = (attach_lock, new.citizen.phone.as_ref()) {
+                    sqlx::query(lock)
+                        .bind(format!("{}|{}", phone.e164(), new.channel.as_str()))
+                        .execute(&mut *tx)
+                        .await?;
+                }
                 let open: Option<CaseRow> = match (new.off_hours, new.citizen.phone.as_ref(), new.callback) {
                     (true, Some(phone), Some(callback)) => {
                         let sql = format!(
@@ -327,9 +337,10 @@ macro_rules! impl_shared_queries {
                     .bind(&ingest.identity)
                     .execute(&mut *tx)
                     .await?;
-                sqlx::query("update quarantine set resolved_at = $1 where identity = $2 and resolved_at is null")
+                sqlx::query("update quarantine set resolved_at = $1 where identity in ($2, $3) and resolved_at is null")
                     .bind(now)
                     .bind(&ingest.identity)
+                    .bind(&ingest.quarantine_key)
                     .execute(&mut *tx)
                     .await?;
                 tx.commit().await?;
@@ -356,21 +367,22 @@ macro_rules! impl_shared_queries {
                 path: &str,
                 reason: &str,
                 now: chrono::DateTime<chrono::Utc>,
-            ) -> $crate::storage::StoreResult<()> {
-                sqlx::query(
+            ) -> $crate::storage::StoreResult<i64> {
+                let (attempts,): (i64,) = sqlx::query_as(
                     "insert into quarantine (identity, source, path, reason, attempts, first_seen_at, \
                      last_seen_at, created_at) values ($1, $2, $3, $4, 1, $5, $5, $5) \
                      on conflict (identity) do update set reason = excluded.reason, path = excluded.path, \
-                     attempts = quarantine.attempts + 1, last_seen_at = excluded.last_seen_at, resolved_at = null",
+                     attempts = quarantine.attempts + 1, last_seen_at = excluded.last_seen_at, resolved_at = null \
+                     returning attempts",
                 )
                 .bind(identity)
                 .bind(source)
                 .bind(path)
                 .bind(reason)
                 .bind(now)
-                .execute(self.writer())
+                .fetch_one(self.writer())
                 .await?;
-                Ok(())
+                Ok(attempts)
             }
 
             async fn quarantine_list(

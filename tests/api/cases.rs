@@ -420,7 +420,54 @@ async fn timeline_events_cannot_be_edited_or_deleted_even_in_the_database(backen
     assert!(delete.unwrap_err().contains("append-only"));
 }
 
+async fn a_search_no_database_accepts_is_refused_with_a_422(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let token = app.token("王芳", Role::Counter).await;
+    // PostgreSQL refuses NUL in text: it must never get that far.
+    let (status, r) = json(
+        app.get("/api/v1/cases?q=a%00b")
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (status, r["error"]["field"].as_str()),
+        (422, Some("q")),
+        "{r}"
+    );
+    let long = "长".repeat(201);
+    let (status, _) = json(
+        app.get(&format!("/api/v1/cases?q={long}"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 422);
+}
+
+async fn a_bare_to_date_includes_that_whole_day(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let token = app.token("王芳", Role::Counter).await;
+    let mut body = walk_in();
+    body["received_at"] = json!("2026-03-02T16:30:00+08:00");
+    let case = register(&app, &token, &body).await;
+    let page = list(
+        &app,
+        &token,
+        "received_from=2026-03-02&received_to=2026-03-02",
+    )
+    .await;
+    assert_eq!(numbers(&page), [case["number"].as_str().unwrap()]);
+    assert!(numbers(&list(&app, &token, "received_to=2026-03-01").await).is_empty());
+}
+
 crate::on_both_backends!(
+    a_search_no_database_accepts_is_refused_with_a_422,
+    a_bare_to_date_includes_that_whole_day,
     a_registered_case_is_numbered_and_shown_with_its_timeline,
     concurrent_registrations_get_gap_free_unique_numbers,
     an_evening_entry_is_off_hours_and_due_at_the_close_of_the_next_working_day,

@@ -254,9 +254,10 @@ async fn detail(app: &TestApp, token: &str, number: &str) -> Value {
     .1
 }
 
-#[tokio::test]
-async fn a_night_of_voicemail_becomes_cases_once_and_the_bad_files_wait_in_quarantine() {
-    let app = TestApp::spawn(Backend::Sqlite).await;
+async fn a_night_of_voicemail_becomes_cases_once_and_the_bad_files_wait_in_quarantine(
+    backend: Backend,
+) {
+    let app = TestApp::spawn(backend).await;
     let token = app.token("早班", Role::Callback).await;
     let dir = tempfile::tempdir().unwrap();
     let spool = Spool::new(dir.path());
@@ -583,8 +584,6 @@ async fn two_instances_ingesting_one_spool_take_each_message_once(backend: Backe
     assert_eq!(cases(&app, &token, "limit=100").await.len(), 12);
 }
 
-crate::on_both_backends!(two_instances_ingesting_one_spool_take_each_message_once);
-
 #[tokio::test]
 async fn serve_watches_the_spool_and_takes_in_a_new_message_by_itself() {
     let dir = tempfile::tempdir().unwrap();
@@ -637,12 +636,10 @@ fn push_form(audio: Vec<u8>, external_id: &str) -> reqwest::multipart::Form {
         .text("external_id", external_id.to_owned())
 }
 
-#[tokio::test]
-async fn a_pbx_pushes_a_recording_once_even_when_it_posts_twice() {
+async fn a_pbx_pushes_a_recording_once_even_when_it_posts_twice(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
     let audio_dir = dir.path().join("audio");
-    let app =
-        TestApp::spawn_with(Backend::Sqlite, |s| s.hotline.audio_dir = audio_dir.clone()).await;
+    let app = TestApp::spawn_with(backend, |s| s.hotline.audio_dir = audio_dir.clone()).await;
     let pbx = app.token("freepbx-1", Role::Pbx).await;
     let staff = app.token("早班", Role::Callback).await;
 
@@ -756,3 +753,77 @@ async fn a_recording_over_the_size_cap_is_quarantined_unread() {
     ));
     assert!(listed.contains("over the limit of 10000 bytes"), "{listed}");
 }
+
+async fn a_fixed_metadata_file_is_taken_in_and_its_quarantine_entry_settled(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let token = app.token("早班", Role::Callback).await;
+    let dir = tempfile::tempdir().unwrap();
+    let spool = Spool::new(dir.path());
+    let base = spool.message(
+        "default/3105883",
+        "INBOX",
+        0,
+        b"\xff\xfe not metadata",
+        &[("wav", &wav(2.0, 0.5))],
+    );
+    let spool_arg = spool.root.display().to_string();
+    assert!(text(&run_ingest(
+        dir.path(),
+        &app.database_url,
+        &["--spool", &spool_arg]
+    ))
+    .contains("1 quarantined"));
+    let again = text(&run_ingest(
+        dir.path(),
+        &app.database_url,
+        &["--spool", &spool_arg],
+    ));
+    assert!(again.contains("1 quarantined"), "{again}");
+    let (_, q) = json(
+        app.get("/api/v1/hotline/quarantine")
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(q.as_array().unwrap().len(), 1, "one entry, seen twice: {q}");
+    assert_eq!(q[0]["attempts"], 2);
+
+    std::fs::write(
+        base.with_extension("txt"),
+        metadata("13800138000", FRIDAY_NIGHT, Some("5-5")),
+    )
+    .unwrap();
+    assert!(text(&run_ingest(
+        dir.path(),
+        &app.database_url,
+        &["--spool", &spool_arg]
+    ))
+    .contains("1 ingested"));
+    let (_, q) = json(
+        app.get("/api/v1/hotline/quarantine")
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert!(q.as_array().unwrap().is_empty(), "{q}");
+    let (_, all) = json(
+        app.get("/api/v1/hotline/quarantine?all=true")
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert!(all[0]["resolved_at"].is_string());
+}
+
+crate::on_both_backends!(
+    two_instances_ingesting_one_spool_take_each_message_once,
+    a_night_of_voicemail_becomes_cases_once_and_the_bad_files_wait_in_quarantine,
+    a_fixed_metadata_file_is_taken_in_and_its_quarantine_entry_settled,
+    a_pbx_pushes_a_recording_once_even_when_it_posts_twice,
+);

@@ -60,7 +60,11 @@ async fn media_server(failures: usize) -> (String, Arc<AtomicUsize>) {
 }
 
 async fn twilio_app(max_attempts: u32) -> TestApp {
-    TestApp::spawn_with(Backend::Sqlite, |s| {
+    twilio_app_on(Backend::Sqlite, max_attempts).await
+}
+
+async fn twilio_app_on(backend: Backend, max_attempts: u32) -> TestApp {
+    TestApp::spawn_with(backend, |s| {
         s.hotline.twilio.auth_token = TOKEN.into();
         s.hotline.twilio.retry_base_seconds = 0;
         s.hotline.twilio.max_attempts = max_attempts;
@@ -116,10 +120,9 @@ async fn wait_for_cases(app: &TestApp, token: &str, n: usize) -> Vec<Value> {
     panic!("fewer than {n} cases after 10 s");
 }
 
-#[tokio::test]
-async fn a_signed_callback_fetches_the_recording_through_a_media_outage() {
+async fn a_signed_callback_fetches_the_recording_through_a_media_outage(backend: Backend) {
     let (media, hits) = media_server(2).await;
-    let app = twilio_app(8).await;
+    let app = twilio_app_on(backend, 8).await;
     let staff = app.token("早班", Role::Callback).await;
     assert_eq!(
         callback(&app, &params("RE1", &media, "completed"), TOKEN).await,
@@ -210,3 +213,22 @@ async fn when_the_media_never_comes_the_call_is_kept_as_a_missed_call() {
     assert_eq!(cases[0]["callback"]["kind"], "missed_call");
     assert_eq!(hits.load(Ordering::SeqCst), 3, "exactly max_attempts tries");
 }
+
+#[tokio::test]
+async fn the_time_of_the_call_comes_from_the_recording_start_not_the_callback() {
+    let (media, _) = media_server(0).await;
+    let app = twilio_app(8).await;
+    let staff = app.token("早班", Role::Callback).await;
+    let mut absent = params("RE4", &media, "absent");
+    // The call was at 22:15 Beijing time on a Friday before a make-up Saturday.
+    absent.push((
+        "RecordingStartTime".into(),
+        "Fri, 08 May 2026 14:15:00 +0000".into(),
+    ));
+    assert_eq!(callback(&app, &absent, TOKEN).await, 200);
+    let cases = wait_for_cases(&app, &staff, 1).await;
+    assert_eq!(cases[0]["received_at"], "2026-05-08T22:15:00+08:00");
+    assert_eq!(cases[0]["callback"]["due_at"], "2026-05-09T08:30:00+08:00");
+}
+
+crate::on_both_backends!(a_signed_callback_fetches_the_recording_through_a_media_outage);

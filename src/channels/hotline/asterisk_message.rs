@@ -7,12 +7,28 @@
 
 use chrono::{DateTime, Utc};
 
-/// The caller as the PBX saw them.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// The caller as the PBX saw them. `Debug` is masked (personal data).
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct CallerId {
     pub name: Option<String>,
     /// Digits (with an optional leading `+`) as sent; not yet normalized.
     pub number: Option<String>,
+}
+
+impl std::fmt::Debug for CallerId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let number = self
+            .number
+            .as_deref()
+            .map(|n| crate::domain::phone::mask_middle(n, 3, 2));
+        f.debug_struct("CallerId")
+            .field(
+                "name",
+                &self.name.as_deref().map(crate::domain::phone::mask_name),
+            )
+            .field("number", &number)
+            .finish()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

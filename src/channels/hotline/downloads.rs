@@ -53,6 +53,7 @@ pub fn arrival(job_download: &crate::storage::NewDownload) -> Arrival {
         received_at: job_download.received_at,
         caller: parse_callerid(job_download.caller.as_deref().unwrap_or("")),
         urgent: false,
+        quarantine_key: None,
     }
 }
 

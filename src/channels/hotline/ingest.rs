@@ -252,8 +252,8 @@ impl Ingestor {
     }
 
     async fn quarantine(&self, identity: &str, path: &Path, reason: &str) -> anyhow::Result<()> {
-        tracing::warn!(identity, path = %path.display(), reason, "voicemail quarantined");
-        self.store
+        let attempts = self
+            .store
             .quarantine(
                 identity,
                 "asterisk",
@@ -262,7 +262,14 @@ impl Ingestor {
                 crate::http::now(),
             )
             .await
-            .context("recording a quarantine entry")
+            .context("recording a quarantine entry")?;
+        // Every rescan meets the file again: say so once, not every minute.
+        if attempts == 1 {
+            tracing::warn!(identity, path = %path.display(), reason, "voicemail quarantined");
+        } else {
+            tracing::debug!(identity, attempts, "voicemail still in quarantine");
+        }
+        Ok(())
     }
 
     /// Everything for one message that does not write to the database: parse, read, probe,
@@ -276,26 +283,29 @@ impl Ingestor {
         let txt = match read_capped(&txt_path, MAX_TXT_BYTES).await {
             Ok(bytes) => bytes,
             Err(reason) => {
-                let identity = format!("asterisk-path:{}", txt_path.display());
-                return Ok(Prepared::quarantine(identity, &txt_path, reason));
+                return Ok(Prepared::quarantine(path_key(message), &txt_path, reason));
             }
         };
         let meta = match parse_message(&txt) {
             Ok(meta) => meta,
             Err(e) => {
-                let identity = format!("asterisk-sha256:{}", sha256_hex(&txt));
                 return Ok(Prepared::quarantine(
-                    identity,
+                    path_key(message),
                     &txt_path,
                     format!("the .txt cannot be used: {e}"),
                 ));
             }
         };
+        // Quarantine entries are kept under a key that survives the fix: the msg_id
+        // identity when there is one (Asterisk renumbers files), else the file's path.
+        let key = match meta.msg_id {
+            Some(_) => identity_of(message, &meta, &txt, &[]),
+            None => path_key(message),
+        };
         let audio_files = message.audio_files();
         let Some((ext, audio_path)) = audio_files.first().cloned() else {
-            let identity = identity_of(message, &meta, &txt, &[]);
             return Ok(Prepared::quarantine(
-                identity,
+                key,
                 &txt_path,
                 "no audio file beside the .txt".to_owned(),
             ));
@@ -308,7 +318,6 @@ impl Ingestor {
             }
         }
         if ext != "wav" {
-            let identity = identity_of(message, &meta, &txt, &[]);
             let reason = match ext.as_str() {
                 "WAV" => {
                     "codec GSM 6.10 (wav49) is not supported: set format=wav in voicemail.conf"
@@ -322,14 +331,11 @@ impl Ingestor {
                     "audio format .{other} is not supported: set format=wav in voicemail.conf"
                 ),
             };
-            return Ok(Prepared::quarantine(identity, &audio_path, reason));
+            return Ok(Prepared::quarantine(key, &audio_path, reason));
         }
         let audio = match read_capped(&audio_path, self.max_bytes).await {
             Ok(bytes) => bytes,
-            Err(reason) => {
-                let identity = identity_of(message, &meta, &txt, &[]);
-                return Ok(Prepared::quarantine(identity, &audio_path, reason));
-            }
+            Err(reason) => return Ok(Prepared::quarantine(key, &audio_path, reason)),
         };
         let identity = identity_of(message, &meta, &txt, &audio);
         if meta.msg_id.is_none() && self.store.is_ingested(&identity).await? {
@@ -343,6 +349,7 @@ impl Ingestor {
             received_at: meta.received_at,
             caller: meta.caller.clone(),
             urgent: message.is_urgent_folder() || meta.urgent_flag,
+            quarantine_key: Some(path_key(message)),
         };
         Ok(
             match self
@@ -353,7 +360,7 @@ impl Ingestor {
                     arrival: Box::new(arrival),
                     audio,
                 },
-                Err(reason) => Prepared::quarantine(identity, &audio_path, reason),
+                Err(reason) => Prepared::quarantine(key, &audio_path, reason),
             },
         )
     }
@@ -430,6 +437,10 @@ impl Ingestor {
         let case = self.new_case(&arrival, probe.as_ref(), &calendar)?;
         let ingest = VoicemailIngest {
             identity: arrival.identity.clone(),
+            quarantine_key: arrival
+                .quarantine_key
+                .clone()
+                .unwrap_or_else(|| arrival.identity.clone()),
             source_path: arrival.source_path,
             case,
             recording,
@@ -538,6 +549,9 @@ pub struct Arrival {
     pub received_at: DateTime<Utc>,
     pub caller: CallerId,
     pub urgent: bool,
+    /// A quarantine entry this arrival settles besides its own identity (the spool keeps
+    /// entries under a key that survives fixing the file).
+    pub quarantine_key: Option<String>,
 }
 
 #[derive(Debug)]
@@ -551,6 +565,12 @@ pub enum TakenIn {
         number: Option<crate::domain::CaseNumber>,
     },
     Rejected(String),
+}
+
+/// The quarantine key of a message whose identity cannot be known (unreadable `.txt`, no
+/// `msg_id`): its path.
+fn path_key(message: &SpoolMessage) -> String {
+    format!("asterisk-path:{}", message.txt().display())
 }
 
 /// `asterisk:<context>/<mailbox>:<msg_id>` (stable across renumbering and folder moves);
