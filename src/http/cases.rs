@@ -76,6 +76,18 @@ fn parse_instant_or_day(
     ))
 }
 
+/// 201 with the new case and where it lives.
+pub(super) fn created(case: &Case, tz: chrono_tz::Tz, now: DateTime<Utc>) -> Response {
+    let location = format!("/api/v1/cases/{}", case.number);
+    let view = CaseView::new(case, tz, now);
+    (
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        Json(view),
+    )
+        .into_response()
+}
+
 /// Register a case (编号登记).
 #[utoipa::path(
     post, path = "/api/v1/cases", tag = "cases",
@@ -117,14 +129,7 @@ pub async fn register_case(
         .register_case(&new, &state.case_prefix, calendar.timezone(), now)
         .await?;
     tracing::info!(case = %case.number, channel = %case.channel, off_hours = case.off_hours, "case registered");
-    let location = format!("/api/v1/cases/{}", case.number);
-    let view = CaseView::new(&case, calendar.timezone(), now);
-    Ok((
-        StatusCode::CREATED,
-        [(header::LOCATION, location)],
-        Json(view),
-    )
-        .into_response())
+    Ok(created(&case, calendar.timezone(), now))
 }
 
 fn parse_list<T: std::str::FromStr<Err = crate::domain::vocab::UnknownCode>>(

@@ -3,14 +3,14 @@
 
 use axum::body::Body;
 use axum::extract::{Path, Request, State};
-use axum::http::{header, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::{header, HeaderValue};
+use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use tower::ServiceExt;
 use tower_http::services::ServeFile;
 
-use super::cases::{now, parse_instant};
+use super::cases::{created, now, parse_instant};
 use super::error::{ApiError, Text};
 use super::extract::{ApiJson, ApiQuery, Staff};
 use super::views::{CaseView, ErrorBody, LogCallRequest, QuarantineView};
@@ -115,7 +115,7 @@ pub async fn play_recording(
     Ok(response)
 }
 
-fn hotline_channel(raw: &str) -> Result<Channel, ApiError> {
+pub(super) fn hotline_channel(raw: &str) -> Result<Channel, ApiError> {
     match raw.trim() {
         "complaint" | "complaint_hotline" | "3105883" => Ok(Channel::ComplaintHotline),
         "business" | "business_hotline" | "6912333" => Ok(Channel::BusinessHotline),
@@ -220,12 +220,5 @@ pub async fn log_call(
         .register_case(&new, &state.case_prefix, calendar.timezone(), now)
         .await?;
     tracing::info!(case = %case.number, channel = %case.channel, answered, "hotline call logged");
-    let location = format!("/api/v1/cases/{}", case.number);
-    let view = CaseView::new(&case, calendar.timezone(), now);
-    Ok((
-        StatusCode::CREATED,
-        [(header::LOCATION, location)],
-        Json(view),
-    )
-        .into_response())
+    Ok(created(&case, calendar.timezone(), now))
 }

@@ -11,12 +11,13 @@ use utoipa::ToSchema;
 use super::cases::{now, parse_instant};
 use super::error::{ApiError, Text};
 use super::extract::Staff;
+use super::hotline::hotline_channel;
 use super::views::ErrorBody;
 use super::AppState;
 use crate::channels::hotline::asterisk_message::{decode_text, parse_callerid};
 use crate::channels::hotline::ingest::{Arrival, TakenIn};
 use crate::domain::citizen::plain_text;
-use crate::domain::{ActionKind, Channel};
+use crate::domain::ActionKind;
 
 pub fn router(max_recording_bytes: u64) -> Router<AppState> {
     // Room for the audio and the form fields around it.
@@ -97,17 +98,7 @@ pub async fn push_voicemail(
             "The audio file (audio) is missing",
         )
     })?;
-    let channel = match fields.get("hotline").map(String::as_str) {
-        Some("complaint" | "complaint_hotline") => Channel::ComplaintHotline,
-        Some("business" | "business_hotline") => Channel::BusinessHotline,
-        _ => {
-            return Err(field_error(
-                "hotline",
-                "hotline 须为 complaint 或 business",
-                "hotline must be complaint or business",
-            ))
-        }
-    };
+    let channel = hotline_channel(fields.get("hotline").map(String::as_str).unwrap_or(""))?;
     let tz = state.calendar.current().timezone();
     let received_at = match fields.get("received_at").filter(|s| !s.is_empty()) {
         Some(raw) => parse_instant("received_at", raw, tz)?,
