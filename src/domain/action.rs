@@ -290,22 +290,9 @@ fn diff(case: &Case, t: &Transition) -> (Value, Value) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::calendar::parse_year_file;
+    use crate::domain::calendar::fixtures::{at, calendar};
     use crate::domain::case::{CaseNumber, Citizen};
     use crate::domain::vocab::Channel;
-
-    fn calendar() -> WorkingCalendar {
-        let y = parse_year_file(include_str!("../../config/calendar/2026.toml"), None).unwrap();
-        let periods = vec![
-            "08:30-12:00".parse().unwrap(),
-            "13:00-17:00".parse().unwrap(),
-        ];
-        WorkingCalendar::new(chrono_tz::Asia::Shanghai, periods, [y]).unwrap()
-    }
-
-    fn at(s: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
-    }
 
     fn case(status: Status) -> Case {
         let received = at("2026-09-18T15:00:00+08:00");

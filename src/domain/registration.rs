@@ -254,7 +254,7 @@ pub fn register(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::calendar::parse_year_file;
+    use crate::domain::calendar::fixtures::{at, calendar};
 
     pub fn rules() -> IntakeRules {
         IntakeRules {
@@ -269,19 +269,6 @@ mod tests {
             id_card_pepper: "test".into(),
             future_tolerance: Duration::minutes(5),
         }
-    }
-
-    fn calendar() -> WorkingCalendar {
-        let y = parse_year_file(include_str!("../../config/calendar/2026.toml"), None).unwrap();
-        let periods = vec![
-            "08:30-12:00".parse().unwrap(),
-            "13:00-17:00".parse().unwrap(),
-        ];
-        WorkingCalendar::new(chrono_tz::Asia::Shanghai, periods, [y]).unwrap()
-    }
-
-    fn at(s: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
     }
 
     fn form() -> RegistrationForm {

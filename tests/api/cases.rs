@@ -9,40 +9,18 @@ use youmen::domain::Role;
 use crate::helpers::{json, walk_in, Backend, TestApp};
 
 async fn register(app: &TestApp, token: &str, body: &Value) -> Value {
-    let (status, case) = json(
-        app.post("/api/v1/cases")
-            .bearer_auth(token)
-            .json(body)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, case) = app.post_json("/api/v1/cases", token, body).await;
     assert_eq!(status, 201, "{case}");
     case
 }
 
 async fn act(app: &TestApp, token: &str, number: &str, body: Value) -> (u16, Value) {
-    json(
-        app.post(&format!("/api/v1/cases/{number}/actions"))
-            .bearer_auth(token)
-            .json(&body)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await
+    app.post_json(&format!("/api/v1/cases/{number}/actions"), token, &body)
+        .await
 }
 
 async fn list(app: &TestApp, token: &str, query: &str) -> Value {
-    let (status, page) = json(
-        app.get(&format!("/api/v1/cases?{query}"))
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, page) = app.get_json(&format!("/api/v1/cases?{query}"), token).await;
     assert_eq!(status, 200, "{page}");
     page
 }
@@ -82,7 +60,7 @@ async fn a_registered_case_is_numbered_and_shown_with_its_timeline(backend: Back
     assert_eq!(case["tier"], "simple");
     assert!(case["received_at"].as_str().unwrap().ends_with("+08:00"));
 
-    let (status, shown) = json(app.get(&location).bearer_auth(&token).send().await.unwrap()).await;
+    let (status, shown) = app.get_json(&location, &token).await;
     assert_eq!(status, 200);
     assert_eq!(shown["number"], number);
     let timeline = shown["timeline"].as_array().unwrap();
@@ -232,14 +210,9 @@ async fn a_case_goes_from_registration_to_closure_with_every_step_on_its_timelin
         (200, Some("in_progress"))
     );
 
-    let (_, shown) = json(
-        app.get(&format!("/api/v1/cases/{number}"))
-            .bearer_auth(&counter)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (_, shown) = app
+        .get_json(&format!("/api/v1/cases/{number}"), &counter)
+        .await;
     let actions: Vec<&str> = shown["timeline"]
         .as_array()
         .unwrap()
@@ -424,28 +397,16 @@ async fn a_search_no_database_accepts_is_refused_with_a_422(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let token = app.token("王芳", Role::Counter).await;
     // PostgreSQL refuses NUL in text: it must never get that far.
-    let (status, r) = json(
-        app.get("/api/v1/cases?q=a%00b")
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, r) = app.get_json("/api/v1/cases?q=a%00b", &token).await;
     assert_eq!(
         (status, r["error"]["field"].as_str()),
         (422, Some("q")),
         "{r}"
     );
     let long = "长".repeat(201);
-    let (status, _) = json(
-        app.get(&format!("/api/v1/cases?q={long}"))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, _) = app
+        .get_json(&format!("/api/v1/cases?q={long}"), &token)
+        .await;
     assert_eq!(status, 422);
 }
 

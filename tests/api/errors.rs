@@ -15,15 +15,7 @@ async fn app_and_token() -> (TestApp, String) {
 async fn every_invalid_field_is_reported_at_once_in_chinese() {
     let (app, token) = app_and_token().await;
     let body = json!({"channel": "fax", "phone": "abc", "matter": "lottery", "description": " ", "id_card": "110105194912310021"});
-    let (status, r) = json(
-        app.post("/api/v1/cases")
-            .bearer_auth(&token)
-            .json(&body)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, r) = app.post_json("/api/v1/cases", &token, &body).await;
     assert_eq!(status, 422);
     assert_eq!(r["error"]["code"], "invalid_input");
     assert_eq!(r["error"]["field"], "channel");
@@ -135,15 +127,7 @@ async fn a_description_over_the_configured_length_is_refused_with_the_count() {
     let (app, token) = app_and_token().await;
     let mut body = walk_in();
     body["description"] = json!("字".repeat(2001));
-    let (status, r) = json(
-        app.post("/api/v1/cases")
-            .bearer_auth(&token)
-            .json(&body)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, r) = app.post_json("/api/v1/cases", &token, &body).await;
     assert_eq!(
         (status, r["error"]["field"].as_str()),
         (422, Some("description"))
@@ -162,38 +146,21 @@ async fn requests_without_a_valid_token_are_401_and_wrong_roles_403() {
         (status, r["error"]["code"].as_str()),
         (401, Some("unauthenticated"))
     );
-    let (status, r) = json(
-        app.get("/api/v1/cases")
-            .bearer_auth("ym_forged")
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, r) = app.get_json("/api/v1/cases", "ym_forged").await;
     assert_eq!(
         (status, r["error"]["code"].as_str()),
         (401, Some("invalid_token"))
     );
 
-    let (_, case) = json(
-        app.post("/api/v1/cases")
-            .bearer_auth(&token)
-            .json(&walk_in())
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (_, case) = app.post_json("/api/v1/cases", &token, &walk_in()).await;
     let url = format!("/api/v1/cases/{}/actions", case["number"].as_str().unwrap());
-    let (status, r) = json(
-        app.post(&url)
-            .bearer_auth(&token)
-            .json(&json!({"action": "set_tier", "tier": "difficult"}))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, r) = app
+        .post_json(
+            &url,
+            &token,
+            &json!({"action": "set_tier", "tier": "difficult"}),
+        )
+        .await;
     assert_eq!(
         (status, r["error"]["code"].as_str()),
         (403, Some("forbidden"))
@@ -220,26 +187,12 @@ async fn unknown_routes_cases_and_bad_parameters_get_the_same_error_shape() {
         (status, r["error"]["code"].as_str()),
         (405, Some("method_not_allowed"))
     );
-    let (status, r) = json(
-        app.get("/api/v1/cases/YM-20261128-9999")
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, r) = app.get_json("/api/v1/cases/YM-20261128-9999", &token).await;
     assert_eq!(
         (status, r["error"]["code"].as_str()),
         (404, Some("not_found"))
     );
-    let (status, r) = json(
-        app.get("/api/v1/cases/not-a-number")
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, r) = app.get_json("/api/v1/cases/not-a-number", &token).await;
     assert_eq!(
         (status, r["error"]["code"].as_str()),
         (422, Some("invalid_case_number"))
@@ -252,29 +205,16 @@ async fn unknown_routes_cases_and_bad_parameters_get_the_same_error_shape() {
         ("received_from=yesterday", "received_from"),
         ("overdue=maybe", "overdue"),
     ] {
-        let (status, r) = json(
-            app.get(&format!("/api/v1/cases?{query}"))
-                .bearer_auth(&token)
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
+        let (status, r) = app
+            .get_json(&format!("/api/v1/cases?{query}"), &token)
+            .await;
         assert_eq!(
             (status, r["error"]["field"].as_str()),
             (422, Some(field)),
             "{query}: {r}"
         );
     }
-    let (_, case) = json(
-        app.post("/api/v1/cases")
-            .bearer_auth(&token)
-            .json(&walk_in())
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (_, case) = app.post_json("/api/v1/cases", &token, &walk_in()).await;
     let url = format!("/api/v1/cases/{}/actions", case["number"].as_str().unwrap());
     for (body, field) in [
         (json!({"action": "fly"}), "action"),
@@ -282,15 +222,7 @@ async fn unknown_routes_cases_and_bad_parameters_get_the_same_error_shape() {
         (json!({"action": "classify", "cause": "bad_luck"}), "cause"),
         (json!({"action": "refuse", "reason": "  "}), "reason"),
     ] {
-        let (status, r) = json(
-            app.post(&url)
-                .bearer_auth(&token)
-                .json(&body)
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
+        let (status, r) = app.post_json(&url, &token, &body).await;
         assert_eq!(
             (status, r["error"]["field"].as_str()),
             (422, Some(field)),
@@ -309,14 +241,7 @@ async fn every_response_carries_a_request_id() {
 #[tokio::test]
 async fn a_path_the_framework_rejects_still_gets_the_error_shape() {
     let (app, token) = app_and_token().await;
-    let (status, r) = json(
-        app.get("/api/v1/cases/%FF%FE")
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, r) = app.get_json("/api/v1/cases/%FF%FE", &token).await;
     assert_eq!(status, 400);
     assert_eq!(r["error"]["code"], "bad_request");
 }

@@ -159,6 +159,31 @@ impl TestApp {
         self.client.post(format!("{}{path}", self.address))
     }
 
+    /// GET as the holder of `token`: the status and the JSON body.
+    pub async fn get_json(&self, path: &str, token: &str) -> (u16, Value) {
+        json(
+            self.get(path)
+                .bearer_auth(token)
+                .send()
+                .await
+                .expect("request sent"),
+        )
+        .await
+    }
+
+    /// POST a JSON body as the holder of `token`: the status and the JSON body.
+    pub async fn post_json(&self, path: &str, token: &str, body: &Value) -> (u16, Value) {
+        json(
+            self.post(path)
+                .bearer_auth(token)
+                .json(body)
+                .send()
+                .await
+                .expect("request sent"),
+        )
+        .await
+    }
+
     /// Runs a statement straight against the database, bypassing youmen.
     pub async fn raw_execute(&self, sql: &str) -> Result<u64, String> {
         match self.backend {

@@ -230,28 +230,15 @@ fn text(o: &Output) -> String {
 }
 
 async fn cases(app: &TestApp, token: &str, query: &str) -> Vec<Value> {
-    let (status, page) = json(
-        app.get(&format!("/api/v1/cases?{query}"))
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, page) = app.get_json(&format!("/api/v1/cases?{query}"), token).await;
     assert_eq!(status, 200, "{page}");
     page["cases"].as_array().unwrap().clone()
 }
 
 async fn detail(app: &TestApp, token: &str, number: &str) -> Value {
-    json(
-        app.get(&format!("/api/v1/cases/{number}"))
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await
-    .1
+    app.get_json(&format!("/api/v1/cases/{number}"), token)
+        .await
+        .1
 }
 
 async fn a_night_of_voicemail_becomes_cases_once_and_the_bad_files_wait_in_quarantine(
@@ -322,14 +309,7 @@ async fn a_night_of_voicemail_becomes_cases_once_and_the_bad_files_wait_in_quara
         .unwrap();
     assert_eq!(anonymous["citizen"]["name"], Value::Null);
 
-    let (status, quarantine) = json(
-        app.get("/api/v1/hotline/quarantine")
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, quarantine) = app.get_json("/api/v1/hotline/quarantine", &token).await;
     assert_eq!(status, 200);
     let reasons: Vec<String> = quarantine
         .as_array()
@@ -377,14 +357,7 @@ async fn a_night_of_voicemail_becomes_cases_once_and_the_bad_files_wait_in_quara
         &["--spool", &spool_arg],
     ));
     assert!(fixed.contains("1 ingested"), "{fixed}");
-    let (_, quarantine) = json(
-        app.get("/api/v1/hotline/quarantine")
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (_, quarantine) = app.get_json("/api/v1/hotline/quarantine", &token).await;
     assert!(quarantine
         .as_array()
         .unwrap()
@@ -448,14 +421,7 @@ async fn a_recording_plays_with_ranges_and_every_play_is_on_the_timeline() {
     );
     let (status, _) = json(app.get(&url).send().await.unwrap()).await;
     assert_eq!(status, 401);
-    let (status, r) = json(
-        app.get("/api/v1/recordings/999")
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, r) = app.get_json("/api/v1/recordings/999", &token).await;
     assert_eq!(
         (status, r["error"]["code"].as_str()),
         (404, Some("not_found"))
@@ -472,15 +438,9 @@ async fn operators_log_calls_answered_or_for_follow_up() {
                "matter": "pensions", "summary": "咨询养老金领取资格认证的办理方式", "outcome": outcome,
                "answer": "已告知可在手机上人脸识别认证"})
     };
-    let (status, answered) = json(
-        app.post("/api/v1/hotline/calls")
-            .bearer_auth(&operator)
-            .json(&call("answered"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, answered) = app
+        .post_json("/api/v1/hotline/calls", &operator, &call("answered"))
+        .await;
     assert_eq!(status, 201, "{answered}");
     assert_eq!(
         (
@@ -496,30 +456,18 @@ async fn operators_log_calls_answered_or_for_follow_up() {
 
     let mut follow = call("follow_up");
     follow["hotline"] = json!("business");
-    let (status, opened) = json(
-        app.post("/api/v1/hotline/calls")
-            .bearer_auth(&operator)
-            .json(&follow)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, opened) = app
+        .post_json("/api/v1/hotline/calls", &operator, &follow)
+        .await;
     assert_eq!(status, 201);
     assert_eq!(
         (opened["status"].as_str(), opened["channel"].as_str()),
         (Some("new"), Some("business_hotline"))
     );
 
-    let (status, _) = json(
-        app.post("/api/v1/hotline/calls")
-            .bearer_auth(&counter)
-            .json(&call("answered"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, _) = app
+        .post_json("/api/v1/hotline/calls", &counter, &call("answered"))
+        .await;
     assert_eq!(status, 403);
     for (field, value, bad) in [
         ("hotline", "fax", "hotline"),
@@ -529,15 +477,9 @@ async fn operators_log_calls_answered_or_for_follow_up() {
     ] {
         let mut body = call("answered");
         body[field] = json!(value);
-        let (status, r) = json(
-            app.post("/api/v1/hotline/calls")
-                .bearer_auth(&operator)
-                .json(&body)
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
+        let (status, r) = app
+            .post_json("/api/v1/hotline/calls", &operator, &body)
+            .await;
         assert_eq!(
             (status, r["error"]["field"].as_str()),
             (422, Some(bad)),
@@ -677,14 +619,7 @@ async fn a_pbx_pushes_a_recording_once_even_when_it_posts_twice(backend: Backend
         (422, Some("unusable_audio")),
         "{r}"
     );
-    let (_, quarantine) = json(
-        app.get("/api/v1/hotline/quarantine")
-            .bearer_auth(&staff)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (_, quarantine) = app.get_json("/api/v1/hotline/quarantine", &staff).await;
     let kept = quarantine
         .as_array()
         .unwrap()
@@ -713,14 +648,7 @@ async fn a_pbx_pushes_a_recording_once_even_when_it_posts_twice(backend: Backend
     )
     .await;
     assert_eq!(status, 403, "staff are not a PBX");
-    let (status, _) = json(
-        app.get("/api/v1/cases")
-            .bearer_auth(&pbx)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, _) = app.get_json("/api/v1/cases", &pbx).await;
     assert_eq!(status, 403, "a PBX reads no cases");
 }
 
@@ -779,14 +707,7 @@ async fn a_fixed_metadata_file_is_taken_in_and_its_quarantine_entry_settled(back
         &["--spool", &spool_arg],
     ));
     assert!(again.contains("1 quarantined"), "{again}");
-    let (_, q) = json(
-        app.get("/api/v1/hotline/quarantine")
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (_, q) = app.get_json("/api/v1/hotline/quarantine", &token).await;
     assert_eq!(q.as_array().unwrap().len(), 1, "one entry, seen twice: {q}");
     assert_eq!(q[0]["attempts"], 2);
 
@@ -801,23 +722,11 @@ async fn a_fixed_metadata_file_is_taken_in_and_its_quarantine_entry_settled(back
         &["--spool", &spool_arg]
     ))
     .contains("1 ingested"));
-    let (_, q) = json(
-        app.get("/api/v1/hotline/quarantine")
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (_, q) = app.get_json("/api/v1/hotline/quarantine", &token).await;
     assert!(q.as_array().unwrap().is_empty(), "{q}");
-    let (_, all) = json(
-        app.get("/api/v1/hotline/quarantine?all=true")
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (_, all) = app
+        .get_json("/api/v1/hotline/quarantine?all=true", &token)
+        .await;
     assert!(all[0]["resolved_at"].is_string());
 }
 

@@ -12,7 +12,7 @@ use serde_json::Value;
 use youmen::channels::hotline::twilio::signature;
 use youmen::domain::Role;
 
-use crate::helpers::{json, Backend, TestApp};
+use crate::helpers::{Backend, TestApp};
 
 const TOKEN: &str = "12345";
 
@@ -103,14 +103,7 @@ async fn callback(app: &TestApp, params: &[(String, String)], sign_with: &str) -
 
 async fn wait_for_cases(app: &TestApp, token: &str, n: usize) -> Vec<Value> {
     for _ in 0..100 {
-        let (_, page) = json(
-            app.get("/api/v1/cases?sort=received")
-                .bearer_auth(token)
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
+        let (_, page) = app.get_json("/api/v1/cases?sort=received", token).await;
         let cases = page["cases"].as_array().unwrap().clone();
         if cases.len() >= n {
             return cases;
@@ -130,14 +123,9 @@ async fn a_signed_callback_fetches_the_recording_through_a_media_outage(backend:
     );
     let cases = wait_for_cases(&app, &staff, 1).await;
     let number = cases[0]["number"].as_str().unwrap();
-    let (_, case) = json(
-        app.get(&format!("/api/v1/cases/{number}"))
-            .bearer_auth(&staff)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (_, case) = app
+        .get_json(&format!("/api/v1/cases/{number}"), &staff)
+        .await;
     assert_eq!(
         hits.load(Ordering::SeqCst),
         3,
@@ -156,14 +144,7 @@ async fn a_signed_callback_fetches_the_recording_through_a_media_outage(backend:
         callback(&app, &params("RE1", &media, "completed"), TOKEN).await,
         200
     );
-    let (_, page) = json(
-        app.get("/api/v1/cases")
-            .bearer_auth(&staff)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (_, page) = app.get_json("/api/v1/cases", &staff).await;
     assert_eq!(page["cases"].as_array().unwrap().len(), 1);
 }
 

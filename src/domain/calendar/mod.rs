@@ -329,15 +329,17 @@ impl WorkingCalendar {
     }
 }
 
+/// Fixtures for the domain's tests: the shipped official years and the default hours.
 #[cfg(test)]
-mod tests {
+pub(crate) mod fixtures {
     use super::*;
 
-    const Y2025: &str = include_str!("../../../config/calendar/2025.toml");
-    const Y2026: &str = include_str!("../../../config/calendar/2026.toml");
-
-    fn calendar() -> WorkingCalendar {
-        let years = [Y2025, Y2026].map(|t| parse_year_file(t, None).unwrap());
+    pub fn calendar() -> WorkingCalendar {
+        let years = [
+            include_str!("../../../config/calendar/2025.toml"),
+            include_str!("../../../config/calendar/2026.toml"),
+        ]
+        .map(|t| parse_year_file(t, None).unwrap());
         let periods = vec![
             "08:30-12:00".parse().unwrap(),
             "13:00-17:00".parse().unwrap(),
@@ -345,9 +347,17 @@ mod tests {
         WorkingCalendar::new(chrono_tz::Asia::Shanghai, periods, years).unwrap()
     }
 
-    fn local(s: &str) -> DateTime<Utc> {
+    /// An RFC 3339 instant.
+    pub fn at(s: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    use super::fixtures::{at as local, calendar};
 
     fn next_opening(s: &str) -> String {
         let got = calendar().next_opening(local(s)).unwrap();
