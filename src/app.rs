@@ -12,7 +12,7 @@ use crate::channels::hotline::ingest::Ingestor;
 use crate::channels::hotline::watch;
 use crate::config::Settings;
 use crate::http::{self, AppState};
-use crate::storage;
+use crate::storage::{self, GroupCommitter};
 
 /// How often the calendar folder is checked for a new or changed year file.
 const CALENDAR_RELOAD_EVERY: Duration = Duration::from_secs(60);
@@ -46,12 +46,15 @@ impl Application {
             case_prefix.clone(),
             &settings.hotline,
         )?;
+        let registrations =
+            GroupCommitter::spawn(store.clone(), case_prefix.clone(), settings.timezone()?);
         let state = AppState {
             store,
             calendar,
             rules,
             case_prefix,
             ingestor,
+            registrations,
         };
         Ok(Self {
             listener,

@@ -124,10 +124,7 @@ pub async fn register_case(
     let now = now();
     let new =
         register(form, &state.rules, &calendar, &staff.0.name, now).map_err(ApiError::fields)?;
-    let case = state
-        .store
-        .register_case(&new, &state.case_prefix, calendar.timezone(), now)
-        .await?;
+    let case = state.registrations.register(new, now).await?;
     tracing::info!(case = %case.number, channel = %case.channel, off_hours = case.off_hours, "case registered");
     Ok(created(&case, calendar.timezone(), now))
 }

@@ -215,10 +215,7 @@ pub async fn log_call(
     if answered {
         new.consultation = Some(answer.unwrap_or_else(|| "电话中已解答".to_owned()));
     }
-    let case = state
-        .store
-        .register_case(&new, &state.case_prefix, calendar.timezone(), now)
-        .await?;
+    let case = state.registrations.register(new, now).await?;
     tracing::info!(case = %case.number, channel = %case.channel, answered, "hotline call logged");
     Ok(created(&case, calendar.timezone(), now))
 }

@@ -34,6 +34,8 @@ pub struct AppState {
     pub rules: Arc<IntakeRules>,
     pub case_prefix: Arc<str>,
     pub ingestor: Ingestor,
+    /// Registrations from the API go through one group-committing writer.
+    pub registrations: crate::storage::GroupCommitter,
 }
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");

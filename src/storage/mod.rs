@@ -3,6 +3,7 @@
 //! Both run the same SQL (see [`shared`]) over their own schema (`migrations/<backend>/`),
 //! and the same conformance tests.
 
+mod group_commit;
 mod postgres;
 mod rows;
 mod shared;
@@ -18,6 +19,7 @@ use crate::domain::{
     Case, CaseNumber, Cause, Channel, Event, NewCase, Role, Status, Tier, Transition,
 };
 
+pub use group_commit::GroupCommitter;
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
@@ -34,6 +36,18 @@ pub enum StoreError {
     Duplicate,
     #[error(transparent)]
     Other(#[from] anyhow::Error),
+}
+
+impl StoreError {
+    /// The same failure for another waiter of a failed batch (errors are not `Clone`).
+    pub fn replicate(&self) -> StoreError {
+        match self {
+            StoreError::Unavailable(_) => StoreError::Unavailable(sqlx::Error::PoolTimedOut),
+            StoreError::Conflict => StoreError::Conflict,
+            StoreError::Duplicate => StoreError::Duplicate,
+            StoreError::Other(e) => StoreError::Other(anyhow::anyhow!("{e:#}")),
+        }
+    }
 }
 
 impl From<sqlx::Error> for StoreError {
@@ -221,6 +235,17 @@ pub trait Store: Send + Sync + 'static {
         tz: Tz,
         now: DateTime<Utc>,
     ) -> StoreResult<Case>;
+
+    /// Registers several cases in one transaction (a group commit: one durable commit for
+    /// the batch). Each case is inside its own savepoint, so one failing leaves the others,
+    /// and numbers stay gap-free. Results come back in the order given; `Err` on the outside
+    /// means the whole batch failed and nothing was stored.
+    async fn register_cases(
+        &self,
+        batch: &[(NewCase, DateTime<Utc>)],
+        prefix: &str,
+        tz: Tz,
+    ) -> StoreResult<Vec<StoreResult<Case>>>;
 
     async fn case_by_number(&self, number: &CaseNumber) -> StoreResult<Option<Case>>;
 

@@ -37,6 +37,32 @@ macro_rules! impl_shared_queries {
                 Ok(case)
             }
 
+            async fn register_cases(
+                &self,
+                batch: &[($crate::domain::NewCase, chrono::DateTime<chrono::Utc>)],
+                prefix: &str,
+                tz: chrono_tz::Tz,
+            ) -> $crate::storage::StoreResult<Vec<$crate::storage::StoreResult<$crate::domain::Case>>> {
+                use sqlx::Connection;
+                let mut tx = self.writer().begin().await?;
+                let mut results = Vec::with_capacity(batch.len());
+                for (new, now) in batch {
+                    let mut savepoint = tx.begin().await?;
+                    match insert_case(&mut savepoint, new, prefix, tz, *now).await {
+                        Ok(case) => {
+                            savepoint.commit().await?;
+                            results.push(Ok(case));
+                        }
+                        Err(e) => {
+                            savepoint.rollback().await?;
+                            results.push(Err(e));
+                        }
+                    }
+                }
+                tx.commit().await?;
+                Ok(results)
+            }
+
             async fn case_by_number(
                 &self,
                 number: &$crate::domain::CaseNumber,

@@ -135,6 +135,10 @@ impl TestApp {
         }
     }
 
+    pub fn store(&self) -> std::sync::Arc<dyn youmen::storage::Store> {
+        self.state.store.clone()
+    }
+
     /// A fresh bearer token with `role`, named `name`.
     pub async fn token(&self, name: &str, role: Role) -> String {
         let token = youmen::auth::generate_token();
