@@ -525,13 +525,12 @@ pub async fn act_on_case(
             .apply_transition(&case, &transition, &staff.0.name, now)
             .await
         {
-            Ok(updated) => {
+            Ok((updated, event)) => {
                 tracing::info!(case = %updated.number, action = transition.kind.code(), "case action");
-                let event = state.store.timeline(updated.id).await?.pop();
                 let tz = calendar.timezone();
                 return Ok(Json(ActionResult {
                     case: CaseView::new(&updated, tz, now),
-                    event: event.map(|e| EventView::new(e, tz)),
+                    event: EventView::new(event, tz),
                 }));
             }
             Err(StoreError::Conflict) if expected_version.is_none() => continue,

@@ -302,7 +302,7 @@ pub struct ActionRequest {
 pub struct ActionResult {
     pub case: CaseView,
     /// The timeline entry the action added.
-    pub event: Option<EventView>,
+    pub event: EventView,
 }
 
 /// The error body every 4xx and 5xx carries.

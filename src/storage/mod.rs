@@ -253,14 +253,14 @@ pub trait Store: Send + Sync + 'static {
     async fn timeline(&self, case_id: i64) -> StoreResult<Vec<Event>>;
 
     /// Stores a decided transition and its event, if the case is still at the version it
-    /// was decided on; otherwise `Conflict`.
+    /// was decided on; otherwise `Conflict`. Returns the case and the event written.
     async fn apply_transition(
         &self,
         case: &Case,
         transition: &Transition,
         actor: &str,
         now: DateTime<Utc>,
-    ) -> StoreResult<Case>;
+    ) -> StoreResult<(Case, Event)>;
 
     async fn list_cases(&self, query: &CaseQuery) -> StoreResult<CasePage>;
 

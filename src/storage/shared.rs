@@ -94,7 +94,7 @@ macro_rules! impl_shared_queries {
                 t: &$crate::domain::Transition,
                 actor: &str,
                 now: chrono::DateTime<chrono::Utc>,
-            ) -> $crate::storage::StoreResult<$crate::domain::Case> {
+            ) -> $crate::storage::StoreResult<($crate::domain::Case, $crate::domain::Event)> {
                 use $crate::storage::rows::{CaseRow, CASE_COLUMNS};
                 let mut tx = self.writer().begin().await?;
                 let sql = format!(
@@ -118,10 +118,20 @@ macro_rules! impl_shared_queries {
                     return Err($crate::storage::StoreError::Conflict);
                 };
                 let updated = $crate::domain::Case::try_from(row)?;
-                insert_event(&mut tx, case.id, now, actor, t.kind.code(), &t.before, &t.after, t.note.as_deref())
-                    .await?;
+                let event_id =
+                    insert_event(&mut tx, case.id, now, actor, t.kind.code(), &t.before, &t.after, t.note.as_deref())
+                        .await?;
                 tx.commit().await?;
-                Ok(updated)
+                let event = $crate::domain::Event {
+                    id: event_id,
+                    at: now,
+                    actor: actor.to_owned(),
+                    action: t.kind.code().to_owned(),
+                    before: t.before.clone(),
+                    after: t.after.clone(),
+                    note: t.note.clone(),
+                };
+                Ok((updated, event))
             }
 
             async fn list_cases(
@@ -624,10 +634,10 @@ macro_rules! impl_shared_queries {
             before: &serde_json::Value,
             after: &serde_json::Value,
             note: Option<&str>,
-        ) -> Result<(), sqlx::Error> {
-            sqlx::query(
+        ) -> Result<i64, sqlx::Error> {
+            let (id,): (i64,) = sqlx::query_as(
                 "insert into case_events (case_id, at, actor, action, before_state, after_state, note, created_at) \
-                 values ($1, $2, $3, $4, $5, $6, $7, $2)",
+                 values ($1, $2, $3, $4, $5, $6, $7, $2) returning id",
             )
             .bind(case_id)
             .bind(at)
@@ -636,9 +646,9 @@ macro_rules! impl_shared_queries {
             .bind(before.to_string())
             .bind(after.to_string())
             .bind(note)
-            .execute(&mut **tx)
+            .fetch_one(&mut **tx)
             .await?;
-            Ok(())
+            Ok(id)
         }
     };
 }
