@@ -10,9 +10,13 @@ use tokio::net::TcpListener;
 use crate::calendar_source::{self, CalendarHandle};
 use crate::channels::hotline::ingest::Ingestor;
 use crate::channels::hotline::watch;
+use crate::channels::website::WebsiteDesk;
 use crate::config::Settings;
+use crate::http::website::PublicSite;
 use crate::http::{self, AppState};
+use crate::outbox::OutboxWorker;
 use crate::storage::{self, GroupCommitter};
+use tokio::sync::Notify;
 
 /// How often the calendar folder is checked for a new or changed year file.
 const CALENDAR_RELOAD_EVERY: Duration = Duration::from_secs(60);
@@ -48,6 +52,23 @@ impl Application {
         )?;
         let registrations =
             GroupCommitter::spawn(store.clone(), case_prefix.clone(), settings.timezone()?);
+        let outbox_wake = Arc::new(Notify::new());
+        let desk = WebsiteDesk::new(
+            store.clone(),
+            calendar.clone(),
+            rules.clone(),
+            case_prefix.clone(),
+            chrono::Duration::minutes(settings.website.fold_window_minutes as i64),
+            settings
+                .mail
+                .enabled()
+                .then(|| settings.website.public_base_url.clone()),
+        );
+        let site = Arc::new(PublicSite::new(
+            desk,
+            settings.website.clone(),
+            outbox_wake.clone(),
+        ));
         let state = AppState {
             store,
             calendar,
@@ -55,6 +76,7 @@ impl Application {
             case_prefix,
             ingestor,
             registrations,
+            site,
         };
         Ok(Self {
             listener,
@@ -94,6 +116,17 @@ impl Application {
                 Duration::from_secs(hotline.rescan_seconds.max(1)),
             )
         });
+        let outbox = match self.settings.mail.enabled() {
+            true => Some(
+                OutboxWorker::new(
+                    self.state.store.clone(),
+                    self.settings.mail.clone(),
+                    self.state.site.outbox_wake.clone(),
+                )?
+                .spawn(),
+            ),
+            false => None,
+        };
         let address = self.listener.local_addr()?;
         tracing::info!(%address, backend = self.state.store.backend(), "youmen is listening on http://{address}");
         let grace = Duration::from_secs(self.settings.server.shutdown_grace_seconds);
@@ -108,7 +141,11 @@ impl Application {
             self.settings.server.body_limit_bytes,
             self.settings.hotline.max_recording_bytes,
         );
-        let server = axum::serve(self.listener, router).with_graceful_shutdown(signal);
+        let server = axum::serve(
+            self.listener,
+            router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .with_graceful_shutdown(signal);
         let server = tokio::spawn(async move { server.await });
         let result = tokio::select! {
             r = server => r.context("server task")?.context("serving"),
@@ -118,7 +155,7 @@ impl Application {
             }
         };
         reloader.abort();
-        for task in spool_watcher.into_iter().chain(downloads) {
+        for task in spool_watcher.into_iter().chain(downloads).chain(outbox) {
             task.abort();
         }
         result

@@ -21,7 +21,52 @@ pub struct Settings {
     pub calendar: CalendarSettings,
     pub intake: IntakeSettings,
     pub hotline: HotlineSettings,
+    pub website: WebsiteSettings,
+    pub mail: MailSettings,
     pub log: LogSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct WebsiteSettings {
+    pub enabled: bool,
+    /// Where citizens reach youmen (for links in e-mails), e.g. https://youmen.example.gov.cn
+    pub public_base_url: String,
+    /// Signs the form tokens; shared by every instance. Empty: a random key per process.
+    pub form_secret: String,
+    pub min_fill_seconds: u64,
+    pub form_max_age_hours: u64,
+    pub per_ip_per_hour: u32,
+    pub per_ip_per_day: u32,
+    pub track_per_ip_per_hour: u32,
+    pub fold_window_minutes: u64,
+    /// Origins allowed to call the JSON API from a browser (CORS). Empty: none.
+    pub cors_origins: Vec<String>,
+    /// Take the client address from X-Forwarded-For (only behind a trusted reverse proxy).
+    pub trust_forwarded_for: bool,
+    /// Shown on the privacy notice: who handles the data and how to reach them.
+    pub privacy_contact: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct MailSettings {
+    /// Empty: no mail is sent, and none is queued.
+    pub smtp_host: String,
+    pub smtp_port: u16,
+    /// `none` (plain, for a relay on the same host), `starttls` or `tls`.
+    pub tls: String,
+    pub username: String,
+    pub password: String,
+    pub from: String,
+    pub timeout_seconds: u64,
+    pub retry_base_seconds: u64,
+    pub max_attempts: u32,
+    pub poll_seconds: u64,
+}
+
+impl MailSettings {
+    pub fn enabled(&self) -> bool {
+        !self.smtp_host.trim().is_empty()
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -124,7 +169,8 @@ impl Settings {
                     .separator("__")
                     .try_parsing(true)
                     .list_separator(",")
-                    .with_list_parse_key("calendar.working_periods"),
+                    .with_list_parse_key("calendar.working_periods")
+                    .with_list_parse_key("website.cors_origins"),
             )
             .build()
             .context("reading the configuration")?
@@ -165,6 +211,17 @@ impl Settings {
                     .all(|c| c.is_ascii_uppercase()),
             "intake.case_number_prefix must be capital letters, like YM"
         );
+        anyhow::ensure!(
+            matches!(self.mail.tls.as_str(), "none" | "starttls" | "tls"),
+            "mail.tls must be none, starttls or tls (it is `{}`)",
+            self.mail.tls
+        );
+        for origin in &self.website.cors_origins {
+            anyhow::ensure!(
+                origin.starts_with("http://") || origin.starts_with("https://"),
+                "website.cors_origins: `{origin}` is not an origin like https://www.example.gov.cn"
+            );
+        }
         Ok(())
     }
 

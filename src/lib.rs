@@ -12,6 +12,8 @@ pub mod cli;
 pub mod config;
 pub mod domain;
 pub mod http;
+pub mod jobs;
+pub mod outbox;
 pub mod recordings;
 pub mod storage;
 pub mod telemetry;

@@ -1,3 +1,4 @@
 //! Channel adapters: each turns its own input (a PBX spool, a webhook, a form) into cases.
 
 pub mod hotline;
+pub mod website;

@@ -40,6 +40,10 @@ pub enum Action {
     AddNote {
         text: String,
     },
+    /// A reply the citizen sees on the tracking page (internal notes stay internal).
+    PublishNote {
+        text: String,
+    },
     Resolve {
         outcome: String,
     },
@@ -68,6 +72,7 @@ pub enum ActionKind {
     SetTier,
     Escalate,
     AddNote,
+    PublishNote,
     Resolve,
     Refuse,
     Close,
@@ -75,7 +80,7 @@ pub enum ActionKind {
 }
 
 impl ActionKind {
-    pub const ALL: [ActionKind; 13] = [
+    pub const ALL: [ActionKind; 14] = [
         ActionKind::Register,
         ActionKind::LogCall,
         ActionKind::PushVoicemail,
@@ -85,6 +90,7 @@ impl ActionKind {
         ActionKind::SetTier,
         ActionKind::Escalate,
         ActionKind::AddNote,
+        ActionKind::PublishNote,
         ActionKind::Resolve,
         ActionKind::Refuse,
         ActionKind::Close,
@@ -102,6 +108,7 @@ impl ActionKind {
             ActionKind::SetTier => "set_tier",
             ActionKind::Escalate => "escalate",
             ActionKind::AddNote => "add_note",
+            ActionKind::PublishNote => "publish_note",
             ActionKind::Resolve => "resolve",
             ActionKind::Refuse => "refuse",
             ActionKind::Close => "close",
@@ -133,6 +140,7 @@ impl Action {
             Action::SetTier { .. } => ActionKind::SetTier,
             Action::Escalate { .. } => ActionKind::Escalate,
             Action::AddNote { .. } => ActionKind::AddNote,
+            Action::PublishNote { .. } => ActionKind::PublishNote,
             Action::Resolve { .. } => ActionKind::Resolve,
             Action::Refuse { .. } => ActionKind::Refuse,
             Action::Close => ActionKind::Close,
@@ -149,7 +157,9 @@ impl Action {
                 &[New, InProgress]
             }
             Action::Refuse { .. } => &[New, InProgress],
-            Action::AddNote { .. } => &[New, InProgress, Resolved, Closed, Refused],
+            Action::AddNote { .. } | Action::PublishNote { .. } => {
+                &[New, InProgress, Resolved, Closed, Refused]
+            }
             Action::Resolve { .. } => &[InProgress],
             Action::Close => &[Resolved, Refused],
             Action::Reopen { .. } => &[Resolved, Closed, Refused],
@@ -245,7 +255,7 @@ pub fn decide(
             (t.tier, t.deadline, t.deadline_provisional) = (tier, due.at, due.provisional);
             t.note = Some(reason.clone());
         }
-        Action::AddNote { text } => t.note = Some(text.clone()),
+        Action::AddNote { text } | Action::PublishNote { text } => t.note = Some(text.clone()),
         Action::Resolve { outcome } => {
             if case.cause == Cause::Unclassified {
                 return Err(Refusal::CauseNotClassified);

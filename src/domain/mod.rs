@@ -8,6 +8,7 @@ pub mod citizen;
 pub mod phone;
 pub mod registration;
 pub mod vocab;
+pub mod website;
 
 pub use action::{decide, Action, ActionKind, Actor, Refusal, Transition};
 pub use calendar::WorkingCalendar;

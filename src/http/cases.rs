@@ -433,6 +433,7 @@ fn parse_action(body: ActionRequest) -> Result<Action, ApiError> {
         },
         "escalate" => Action::Escalate { reason: required_text("reason", body.reason, "升级理由")? },
         "add_note" | "note" => Action::AddNote { text: required_text("text", body.text, "备注内容")? },
+        "publish_note" => Action::PublishNote { text: required_text("text", body.text, "答复内容")? },
         "resolve" => Action::Resolve { outcome: required_text("outcome", body.outcome, "办理结果")? },
         "refuse" => Action::Refuse { reason: required_text("reason", body.reason, "不予办理的理由和依据")? },
         "close" => Action::Close,
@@ -442,8 +443,8 @@ fn parse_action(body: ActionRequest) -> Result<Action, ApiError> {
                 "action",
                 "unknown_action",
                 Text::new(
-                    format!("操作 `{other}` 无效，可选：accept, classify, set_tier, escalate, add_note, resolve, refuse, close, reopen"),
-                    format!("Unknown action `{other}`; use accept, classify, set_tier, escalate, add_note, resolve, refuse, close or reopen"),
+                    format!("操作 `{other}` 无效，可选：accept, classify, set_tier, escalate, add_note, publish_note, resolve, refuse, close, reopen"),
+                    format!("Unknown action `{other}`; use accept, classify, set_tier, escalate, add_note, publish_note, resolve, refuse, close or reopen"),
                 ),
             ))
         }
@@ -487,7 +488,7 @@ fn refusal(r: Refusal) -> ApiError {
     }
 }
 
-/// Act on a case: accept, classify, set_tier, escalate, add_note, resolve, refuse, close, reopen.
+/// Act on a case: accept, classify, set_tier, escalate, add_note, publish_note, resolve, refuse, close, reopen.
 #[utoipa::path(
     post, path = "/api/v1/cases/{number}/actions", tag = "cases",
     params(("number" = String, Path, description = "Case number")),

@@ -275,7 +275,13 @@ pub async fn render_errors(request: Request, next: Next) -> Response {
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
     let response = next.run(request).await;
-    let fallback = (response.extensions().get::<ClientError>().is_none()
+    // Public pages render their own errors, as pages.
+    let is_page = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"text/html"));
+    let fallback = (!is_page
+        && response.extensions().get::<ClientError>().is_none()
         && (response.status().is_client_error() || response.status().is_server_error()))
     .then(|| generic_error(response.status()));
     match response

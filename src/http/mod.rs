@@ -9,6 +9,7 @@ pub mod openapi;
 mod twilio_callback;
 pub mod views;
 mod voicemail_push;
+pub mod website;
 
 use std::sync::Arc;
 
@@ -36,6 +37,8 @@ pub struct AppState {
     pub ingestor: Ingestor,
     /// Registrations from the API go through one group-committing writer.
     pub registrations: crate::storage::GroupCommitter,
+    /// The public website channel.
+    pub site: Arc<website::PublicSite>,
 }
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -58,7 +61,12 @@ pub fn router(state: AppState, body_limit: usize, max_recording_bytes: u64) -> R
         })
         .on_response(tower_http::trace::DefaultOnResponse::new().level(tracing::Level::INFO))
         .on_request(());
+    let public = match state.site.settings.enabled {
+        true => website::router(&state.site.settings),
+        false => Router::new(),
+    };
     Router::new()
+        .merge(public)
         .merge(cases::router())
         .merge(hotline::router())
         .merge(twilio_callback::router())

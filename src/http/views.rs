@@ -152,7 +152,7 @@ pub struct EventView {
     pub id: i64,
     pub at: DateTime<FixedOffset>,
     pub actor: String,
-    /// register, accept, classify, set_tier, escalate, add_note, resolve, refuse, close, reopen
+    /// register, accept, classify, set_tier, escalate, add_note, publish_note, resolve, refuse, close, reopen
     pub action: String,
     /// The fields the action changed, before.
     #[schema(value_type = Object)]
@@ -282,11 +282,11 @@ pub struct ListCasesParams {
 
 /// An action on a case. Which other fields are needed depends on `action`:
 /// `classify` needs `cause`; `set_tier` needs `tier`; `escalate`, `refuse` and `reopen`
-/// need `reason`; `add_note` needs `text`; `resolve` needs `outcome`.
+/// need `reason`; `add_note` and `publish_note` (a reply shown on the public tracking page) need `text`; `resolve` needs `outcome`.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ActionRequest {
-    /// accept, classify, set_tier, escalate, add_note, resolve, refuse, close, reopen
+    /// accept, classify, set_tier, escalate, add_note, publish_note, resolve, refuse, close, reopen
     #[schema(example = "accept")]
     pub action: String,
     pub cause: Option<String>,

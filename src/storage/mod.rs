@@ -207,6 +207,66 @@ pub struct DownloadJob {
     pub attempts: i64,
 }
 
+/// A website message to store with its case, unless the same message came recently.
+#[derive(Debug, Clone)]
+pub struct WebsiteSubmission {
+    pub message: crate::domain::website::ValidMessage,
+    pub tracking_digest: String,
+    /// Fold into a website case with the same key registered since this instant.
+    pub fold_since: DateTime<Utc>,
+    /// The confirmation to mail, written to the outbox in the same transaction.
+    pub confirmation: Option<NewOutboxMessage>,
+}
+
+#[derive(Debug, Clone)]
+pub enum WebsiteOutcome {
+    Created(Box<Case>),
+    /// The same message was already received: its case, unchanged.
+    Folded(Box<Case>),
+}
+
+/// What the website channel keeps beside a case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebsiteRecord {
+    pub tracking_digest: String,
+    pub email: Option<String>,
+}
+
+/// A notification to deliver, by topic (`website_confirmation`, ...).
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewOutboxMessage {
+    pub topic: String,
+    pub recipient: String,
+    pub payload: serde_json::Value,
+}
+
+/// A claimed outbox row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboxItem {
+    pub id: i64,
+    pub topic: String,
+    pub case_id: Option<i64>,
+    pub recipient: String,
+    pub payload: serde_json::Value,
+    /// Including the attempt this claim is for.
+    pub attempts: i64,
+}
+
+/// An outbox row as administrators see it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboxEntry {
+    pub id: i64,
+    pub topic: String,
+    pub case_id: Option<i64>,
+    pub recipient: String,
+    pub status: String,
+    pub attempts: i64,
+    pub next_attempt_at: DateTime<Utc>,
+    pub last_error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub sent_at: Option<DateTime<Utc>>,
+}
+
 /// An API token as stored: only the hash of the secret.
 #[derive(Debug, Clone)]
 pub struct TokenRecord {
@@ -340,6 +400,49 @@ pub trait Store: Send + Sync + 'static {
         note: &str,
         now: DateTime<Utc>,
     ) -> StoreResult<()>;
+
+    /// Registers a website message with its case and its confirmation mail in one
+    /// transaction, or returns the case the same message already opened.
+    async fn submit_website_message(
+        &self,
+        submission: &WebsiteSubmission,
+        prefix: &str,
+        tz: Tz,
+        now: DateTime<Utc>,
+    ) -> StoreResult<WebsiteOutcome>;
+
+    async fn website_record(&self, case_id: i64) -> StoreResult<Option<WebsiteRecord>>;
+
+    /// Counts one request against `limits` (window, most allowed in it) for `key` in
+    /// `scope`. False, and nothing counted, when a limit is already reached.
+    async fn rate_hit(
+        &self,
+        scope: &str,
+        key: &str,
+        limits: &[(chrono::Duration, u32)],
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool>;
+
+    /// Claims the oldest due outbox row until `lease_until`, counting the attempt.
+    async fn claim_outbox(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> StoreResult<Option<OutboxItem>>;
+
+    /// `sent` (the payload is then cleared of what it carried), `pending` again at
+    /// `next_attempt_at`, or `dead`.
+    async fn settle_outbox(
+        &self,
+        id: i64,
+        status: &str,
+        next_attempt_at: DateTime<Utc>,
+        error: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()>;
+
+    /// The outbox, newest first, optionally of one status.
+    async fn outbox_list(&self, status: Option<&str>, limit: u32) -> StoreResult<Vec<OutboxEntry>>;
 }
 
 /// Opens the store the URL names: `sqlite://…` or `postgres://…`.

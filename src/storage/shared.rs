@@ -543,6 +543,200 @@ macro_rules! impl_shared_queries {
                 tx.commit().await?;
                 Ok(())
             }
+
+            async fn submit_website_message(
+                &self,
+                submission: &$crate::storage::WebsiteSubmission,
+                prefix: &str,
+                tz: chrono_tz::Tz,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::storage::StoreResult<$crate::storage::WebsiteOutcome> {
+                use $crate::storage::rows::{CaseRow, CASE_COLUMNS};
+                let message = &submission.message;
+                let mut tx = self.writer().begin().await?;
+                // Two identical submissions at once: the second waits here and folds.
+                let fold_lock: Option<&str> = $attach_lock;
+                if let Some(lock) = fold_lock {
+                    sqlx::query(lock).bind(&message.fold_key).execute(&mut *tx).await?;
+                }
+                let sql = format!(
+                    "select {CASE_COLUMNS} from cases where id = (select case_id from website_messages \
+                     where fold_key = $1 and created_at >= $2 order by created_at desc limit 1)"
+                );
+                let earlier: Option<CaseRow> = sqlx::query_as(&sql)
+                    .bind(&message.fold_key)
+                    .bind(submission.fold_since)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                if let Some(row) = earlier {
+                    tx.rollback().await?;
+                    return Ok($crate::storage::WebsiteOutcome::Folded(Box::new(
+                        $crate::domain::Case::try_from(row)?,
+                    )));
+                }
+                let case = insert_case(&mut tx, &message.case, prefix, tz, now).await?;
+                sqlx::query(
+                    "insert into website_messages (case_id, tracking_digest, email, fold_key, created_at) \
+                     values ($1, $2, $3, $4, $5)",
+                )
+                .bind(case.id)
+                .bind(&submission.tracking_digest)
+                .bind(message.email.as_deref())
+                .bind(&message.fold_key)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+                if let Some(mail) = &submission.confirmation {
+                    // The case number is known only now: stamped into the payload.
+                    let mut payload = mail.payload.clone();
+                    if let Some(fields) = payload.as_object_mut() {
+                        fields.insert("case_number".into(), case.number.as_str().into());
+                    }
+                    sqlx::query(
+                        "insert into outbox (topic, case_id, recipient, payload, status, attempts, \
+                         next_attempt_at, created_at) values ($1, $2, $3, $4, 'pending', 0, $5, $5)",
+                    )
+                    .bind(&mail.topic)
+                    .bind(case.id)
+                    .bind(&mail.recipient)
+                    .bind(payload.to_string())
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                tx.commit().await?;
+                Ok($crate::storage::WebsiteOutcome::Created(Box::new(case)))
+            }
+
+            async fn website_record(
+                &self,
+                case_id: i64,
+            ) -> $crate::storage::StoreResult<Option<$crate::storage::WebsiteRecord>> {
+                let row: Option<(String, Option<String>)> = sqlx::query_as(
+                    "select tracking_digest, email from website_messages where case_id = $1",
+                )
+                .bind(case_id)
+                .fetch_optional(self.reader())
+                .await?;
+                Ok(row.map(|(tracking_digest, email)| $crate::storage::WebsiteRecord { tracking_digest, email }))
+            }
+
+            async fn rate_hit(
+                &self,
+                scope: &str,
+                key: &str,
+                limits: &[(chrono::Duration, u32)],
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::storage::StoreResult<bool> {
+                let Some(longest) = limits.iter().map(|(w, _)| *w).max() else {
+                    return Ok(true);
+                };
+                let mut tx = self.writer().begin().await?;
+                sqlx::query("delete from rate_hits where scope = $1 and key = $2 and at < $3")
+                    .bind(scope)
+                    .bind(key)
+                    .bind(now - longest)
+                    .execute(&mut *tx)
+                    .await?;
+                for (window, most) in limits {
+                    let (count,): (i64,) = sqlx::query_as(
+                        "select count(*) from rate_hits where scope = $1 and key = $2 and at > $3",
+                    )
+                    .bind(scope)
+                    .bind(key)
+                    .bind(now - *window)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                    if count >= i64::from(*most) {
+                        tx.commit().await?;
+                        return Ok(false);
+                    }
+                }
+                sqlx::query("insert into rate_hits (scope, key, at) values ($1, $2, $3)")
+                    .bind(scope)
+                    .bind(key)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(true)
+            }
+
+            async fn claim_outbox(
+                &self,
+                now: chrono::DateTime<chrono::Utc>,
+                lease_until: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::storage::StoreResult<Option<$crate::storage::OutboxItem>> {
+                // As for downloads: the due conditions are checked again outside the
+                // subquery, so of two instances picking one row only one gets it.
+                let row: Option<(i64, String, Option<i64>, String, String, i64)> = sqlx::query_as(
+                    "update outbox set claimed_until = $2, attempts = attempts + 1 \
+                     where id = (select id from outbox where status = 'pending' \
+                         and next_attempt_at <= $1 and (claimed_until is null or claimed_until < $1) \
+                         order by next_attempt_at, id limit 1) \
+                     and status = 'pending' and (claimed_until is null or claimed_until < $1) \
+                     returning id, topic, case_id, recipient, payload, attempts",
+                )
+                .bind(now)
+                .bind(lease_until)
+                .fetch_optional(self.writer())
+                .await?;
+                let Some((id, topic, case_id, recipient, payload, attempts)) = row else {
+                    return Ok(None);
+                };
+                let payload = serde_json::from_str(&payload).map_err(anyhow::Error::new)?;
+                Ok(Some($crate::storage::OutboxItem { id, topic, case_id, recipient, payload, attempts }))
+            }
+
+            async fn settle_outbox(
+                &self,
+                id: i64,
+                status: &str,
+                next_attempt_at: chrono::DateTime<chrono::Utc>,
+                error: Option<&str>,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::storage::StoreResult<()> {
+                let sent = status == "sent";
+                sqlx::query(
+                    "update outbox set status = $1, next_attempt_at = $2, last_error = $3, claimed_until = null, \
+                     sent_at = case when $4 then $5 else sent_at end, \
+                     payload = case when $4 then '{}' else payload end where id = $6",
+                )
+                .bind(status)
+                .bind(next_attempt_at)
+                .bind(error)
+                .bind(sent)
+                .bind(now)
+                .bind(id)
+                .execute(self.writer())
+                .await?;
+                Ok(())
+            }
+
+            async fn outbox_list(
+                &self,
+                status: Option<&str>,
+                limit: u32,
+            ) -> $crate::storage::StoreResult<Vec<$crate::storage::OutboxEntry>> {
+                #[allow(clippy::type_complexity)]
+                let rows: Vec<(i64, String, Option<i64>, String, String, i64, chrono::DateTime<chrono::Utc>, Option<String>, chrono::DateTime<chrono::Utc>, Option<chrono::DateTime<chrono::Utc>>)> =
+                    sqlx::query_as(
+                        "select id, topic, case_id, recipient, status, attempts, next_attempt_at, last_error, \
+                         created_at, sent_at from outbox where ($1 is null or status = $1) order by id desc limit $2",
+                    )
+                    .bind(status)
+                    .bind(i64::from(limit))
+                    .fetch_all(self.reader())
+                    .await?;
+                Ok(rows
+                    .into_iter()
+                    .map(|(id, topic, case_id, recipient, status, attempts, next_attempt_at, last_error, created_at, sent_at)| {
+                        $crate::storage::OutboxEntry {
+                            id, topic, case_id, recipient, status, attempts, next_attempt_at, last_error, created_at, sent_at,
+                        }
+                    })
+                    .collect())
+            }
         }
 
         /// Numbers and inserts a case with its first events, inside the caller's transaction.

@@ -15,12 +15,11 @@ use super::asterisk_message::parse_callerid;
 use super::ingest::{Arrival, Ingestor, TakenIn};
 use super::twilio::wav_url;
 use crate::config::TwilioSettings;
+use crate::jobs::backoff;
 use crate::storage::{DownloadJob, Store};
 
 /// How long a claimed job is ours before another instance may take it.
 const LEASE: chrono::Duration = chrono::Duration::minutes(5);
-/// The longest wait between two attempts.
-const MAX_BACKOFF_SECONDS: u64 = 3600;
 /// How often the worker looks for due jobs when nobody wakes it.
 const POLL: Duration = Duration::from_secs(2);
 
@@ -232,28 +231,5 @@ impl Downloader {
             body.extend_from_slice(&chunk);
         }
         Ok(body)
-    }
-}
-
-/// `base × 2^(attempt-1)` seconds, at most an hour.
-fn backoff(base_seconds: u64, attempt: i64) -> chrono::Duration {
-    let exponent = u32::try_from(attempt.saturating_sub(1).clamp(0, 20)).unwrap_or(20);
-    let seconds = base_seconds
-        .saturating_mul(1u64 << exponent)
-        .min(MAX_BACKOFF_SECONDS);
-    chrono::Duration::seconds(seconds as i64)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backoff_doubles_up_to_an_hour() {
-        assert_eq!(backoff(10, 1).num_seconds(), 10);
-        assert_eq!(backoff(10, 2).num_seconds(), 20);
-        assert_eq!(backoff(10, 4).num_seconds(), 80);
-        assert_eq!(backoff(10, 30).num_seconds(), 3600);
-        assert_eq!(backoff(0, 5).num_seconds(), 0);
     }
 }

@@ -1,0 +1,233 @@
+//! The website channel: a message from the public form or the bureau's own website becomes
+//! a case (or folds into the one the same message opened), with a tracking code, a promise of
+//! when we will respond, and a confirmation e-mail queued in the same transaction.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+
+use crate::calendar_source::CalendarHandle;
+use crate::domain::website::{
+    self, new_tracking_code, tracking_digest, MessageForm, ResponsePromise, ValidMessage,
+};
+use crate::domain::{Case, CaseNumber, FieldError, IntakeRules, PhoneNumber, Status};
+use crate::storage::{NewOutboxMessage, Store, StoreError, WebsiteOutcome, WebsiteSubmission};
+
+/// The outbox topic of the confirmation e-mail.
+pub const CONFIRMATION_TOPIC: &str = "website_confirmation";
+
+#[derive(Clone)]
+pub struct WebsiteDesk {
+    store: Arc<dyn Store>,
+    calendar: CalendarHandle,
+    rules: Arc<IntakeRules>,
+    prefix: Arc<str>,
+    fold_window: Duration,
+    /// None: mail is not configured, so no confirmation is queued.
+    mail_base_url: Option<String>,
+}
+
+/// What the visitor is told after submitting.
+#[derive(Debug, Clone)]
+pub struct Receipt {
+    pub case_number: CaseNumber,
+    /// None when the message folded into an earlier case: the code was shown then.
+    pub tracking_code: Option<String>,
+    pub promise: ResponsePromise,
+    pub duplicate: bool,
+    pub received_at: DateTime<Utc>,
+    pub confirmation_queued: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SubmitError {
+    #[error("the message has {} problem(s)", .0.len())]
+    Invalid(Vec<FieldError>),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("the working calendar cannot say when we will respond: {0}")]
+    Calendar(#[from] crate::domain::calendar::CalendarError),
+}
+
+/// What the public tracking page may show: no names, no internal notes, no staff.
+#[derive(Debug, Clone)]
+pub struct PublicStatus {
+    pub case_number: CaseNumber,
+    pub status: Status,
+    pub matter: String,
+    pub received_at: DateTime<Utc>,
+    pub deadline: DateTime<Utc>,
+    pub overdue: bool,
+    /// Replies staff chose to publish, oldest first.
+    pub replies: Vec<(DateTime<Utc>, String)>,
+}
+
+impl WebsiteDesk {
+    pub fn new(
+        store: Arc<dyn Store>,
+        calendar: CalendarHandle,
+        rules: Arc<IntakeRules>,
+        prefix: Arc<str>,
+        fold_window: Duration,
+        mail_base_url: Option<String>,
+    ) -> Self {
+        Self {
+            store,
+            calendar,
+            rules,
+            prefix,
+            fold_window,
+            mail_base_url,
+        }
+    }
+
+    pub fn rules(&self) -> &IntakeRules {
+        &self.rules
+    }
+
+    /// Checks a message against the form's rules, without storing anything.
+    pub fn validate(
+        &self,
+        form: &MessageForm,
+        now: DateTime<Utc>,
+    ) -> Result<ValidMessage, Vec<FieldError>> {
+        website::validate(form, &self.rules, &self.calendar.current(), now)
+    }
+
+    /// Validates and stores a message.
+    pub async fn submit(
+        &self,
+        form: &MessageForm,
+        now: DateTime<Utc>,
+    ) -> Result<Receipt, SubmitError> {
+        let message = self.validate(form, now).map_err(SubmitError::Invalid)?;
+        self.store(message, now).await
+    }
+
+    /// Stores a validated message. The answer comes after the commit: an acknowledged
+    /// message is durable, and so is its confirmation e-mail.
+    pub async fn store(
+        &self,
+        message: ValidMessage,
+        now: DateTime<Utc>,
+    ) -> Result<Receipt, SubmitError> {
+        let calendar = self.calendar.current();
+        let code = new_tracking_code(&mut rand::thread_rng());
+        let promise = ResponsePromise::for_arrival(&calendar, now)?;
+        let confirmation = match (&self.mail_base_url, &message.email) {
+            (Some(base), Some(email)) => Some(NewOutboxMessage {
+                topic: CONFIRMATION_TOPIC.to_owned(),
+                recipient: email.clone(),
+                payload: serde_json::json!({
+                    "tracking_code": code,
+                    "track_url_base": format!("{}/track", base.trim_end_matches('/')),
+                    "promise_zh": promise.zh(),
+                    "promise_en": promise.en(),
+                }),
+            }),
+            _ => None,
+        };
+        let confirmation_queued = confirmation.is_some();
+        let submission = WebsiteSubmission {
+            tracking_digest: tracking_digest(&code),
+            fold_since: now - self.fold_window,
+            message,
+            confirmation,
+        };
+        let tz = calendar.timezone();
+        match self
+            .store
+            .submit_website_message(&submission, &self.prefix, tz, now)
+            .await?
+        {
+            WebsiteOutcome::Created(case) => Ok(Receipt {
+                case_number: case.number,
+                tracking_code: Some(code),
+                promise,
+                duplicate: false,
+                received_at: case.received_at,
+                confirmation_queued,
+            }),
+            WebsiteOutcome::Folded(case) => {
+                // The first message's promise, unless its time has passed.
+                let promise = match case.callback {
+                    Some(cb) if cb.due_at >= now => {
+                        ResponsePromise::for_arrival(&calendar, case.received_at)?
+                    }
+                    _ => promise,
+                };
+                Ok(Receipt {
+                    case_number: case.number,
+                    tracking_code: None,
+                    promise,
+                    duplicate: true,
+                    received_at: case.received_at,
+                    confirmation_queued: false,
+                })
+            }
+        }
+    }
+
+    /// The public status of a case, if `secret` (its tracking code, or the phone number
+    /// given) matches it. A wrong secret and an unknown case give the same `None`.
+    pub async fn track(
+        &self,
+        number: &str,
+        secret: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<PublicStatus>, StoreError> {
+        let Ok(number) = number.parse::<CaseNumber>() else {
+            return Ok(None);
+        };
+        let Some(case) = self.store.case_by_number(&number).await? else {
+            return Ok(None);
+        };
+        if !self.matches(&case, secret).await? {
+            return Ok(None);
+        }
+        let replies = self
+            .store
+            .timeline(case.id)
+            .await?
+            .into_iter()
+            .filter(|e| e.action == "publish_note")
+            .filter_map(|e| e.note.map(|n| (e.at, n)))
+            .collect();
+        Ok(Some(PublicStatus {
+            overdue: case.is_overdue(now),
+            case_number: case.number,
+            status: case.status,
+            matter: case.matter,
+            received_at: case.received_at,
+            deadline: case.deadline,
+            replies,
+        }))
+    }
+
+    async fn matches(&self, case: &Case, secret: &str) -> Result<bool, StoreError> {
+        let by_phone = match (
+            PhoneNumber::parse(secret, &self.rules.dialing),
+            &case.citizen.phone,
+        ) {
+            (Ok(Some(typed)), Some(known)) => typed.e164() == known.e164(),
+            _ => false,
+        };
+        if by_phone {
+            return Ok(true);
+        }
+        let digest = tracking_digest(secret);
+        Ok(self
+            .store
+            .website_record(case.id)
+            .await?
+            .is_some_and(|r| constant_time_eq(&r.tracking_digest, &digest)))
+    }
+}
+
+fn constant_time_eq(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}

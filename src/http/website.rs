@@ -1,0 +1,1031 @@
+//! The public website channel: the message form (`/message`), tracking (`/track`), the
+//! privacy notice, and `POST /api/v1/website/messages` for the bureau's own website.
+//!
+//! Pages are server-rendered (askama, escaped by default) and work with JavaScript off.
+//! Spam defence without foreign services: a honeypot field, a signed form token with a
+//! minimum fill time, per-address limits kept in the database (so they hold across
+//! instances), body limits, and folding of the same message from the same phone.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+use askama::Template;
+use axum::extract::rejection::FormRejection;
+use axum::extract::{ConnectInfo, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Form, Json, Router};
+use chrono::{DateTime, Utc};
+use hmac::{Hmac, Mac};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use tokio::sync::Notify;
+use utoipa::ToSchema;
+
+use super::error::{ApiError, Lang, Text};
+use super::extract::ApiJson;
+use super::views::ErrorBody;
+use super::AppState;
+use crate::channels::website::{Receipt, SubmitError, WebsiteDesk};
+use crate::config::WebsiteSettings;
+use crate::domain::website::MessageForm;
+use crate::domain::{FieldError, Status};
+
+const SUBMIT_SCOPE: &str = "website_submit";
+const TRACK_SCOPE: &str = "website_track";
+
+/// The public site's shared parts.
+pub struct PublicSite {
+    pub desk: WebsiteDesk,
+    pub settings: WebsiteSettings,
+    form_key: [u8; 32],
+    /// Wakes the outbox worker when a confirmation was queued.
+    pub outbox_wake: Arc<Notify>,
+}
+
+impl PublicSite {
+    pub fn new(desk: WebsiteDesk, settings: WebsiteSettings, outbox_wake: Arc<Notify>) -> Self {
+        let form_key: [u8; 32] = match settings.form_secret.is_empty() {
+            true => rand::random(),
+            false => Sha256::digest(settings.form_secret.as_bytes()).into(),
+        };
+        if settings.form_secret.is_empty() {
+            tracing::warn!("website.form_secret is empty: form tokens are signed with a key of this process only; set one shared key when several instances serve the site");
+        }
+        Self {
+            desk,
+            settings,
+            form_key,
+            outbox_wake,
+        }
+    }
+
+    pub fn form_token(&self, now: DateTime<Utc>) -> String {
+        self.tokens().issue(now)
+    }
+
+    fn tokens(&self) -> FormTokens<'_> {
+        FormTokens {
+            key: &self.form_key,
+            settings: &self.settings,
+        }
+    }
+
+    /// A digest of the client's address: limits need to recognise it, not to store it.
+    fn address_key(&self, ip: IpAddr) -> String {
+        let mut hasher = Sha256::new();
+        hasher.update(self.form_key);
+        hasher.update(ip.to_string().as_bytes());
+        hex::encode(&hasher.finalize()[..16])
+    }
+
+    fn client_ip(&self, peer: SocketAddr, headers: &HeaderMap) -> IpAddr {
+        if self.settings.trust_forwarded_for {
+            // The proxy appends the address it saw: the last entry is the one it vouches for.
+            let forwarded = headers
+                .get("x-forwarded-for")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.rsplit(',').next())
+                .and_then(|v| v.trim().parse().ok());
+            if let Some(ip) = forwarded {
+                return ip;
+            }
+        }
+        peer.ip()
+    }
+
+    async fn allow(
+        &self,
+        state: &AppState,
+        scope: &str,
+        ip: IpAddr,
+        limits: &[(chrono::Duration, u32)],
+    ) -> Result<bool, ApiError> {
+        Ok(state
+            .store
+            .rate_hit(scope, &self.address_key(ip), limits, super::now())
+            .await?)
+    }
+
+    fn submit_limits(&self) -> [(chrono::Duration, u32); 2] {
+        [
+            (chrono::Duration::hours(1), self.settings.per_ip_per_hour),
+            (chrono::Duration::days(1), self.settings.per_ip_per_day),
+        ]
+    }
+
+    fn track_limits(&self) -> [(chrono::Duration, u32); 1] {
+        [(
+            chrono::Duration::hours(1),
+            self.settings.track_per_ip_per_hour,
+        )]
+    }
+}
+
+/// Signed form tokens: the time the form was served, with an HMAC over it.
+struct FormTokens<'a> {
+    key: &'a [u8; 32],
+    settings: &'a WebsiteSettings,
+}
+
+impl FormTokens<'_> {
+    fn mac(&self) -> Hmac<Sha256> {
+        Hmac::<Sha256>::new_from_slice(self.key).expect("HMAC takes any key length")
+    }
+
+    fn issue(&self, now: DateTime<Utc>) -> String {
+        let issued = now.timestamp();
+        let mut mac = self.mac();
+        mac.update(format!("form|{issued}").as_bytes());
+        format!("{issued}.{}", hex::encode(mac.finalize().into_bytes()))
+    }
+
+    fn check(&self, token: &str, now: DateTime<Utc>) -> TokenCheck {
+        let Some((issued, signature)) = token.split_once('.') else {
+            return TokenCheck::Invalid;
+        };
+        let (Ok(issued), Ok(signature)) = (issued.parse::<i64>(), hex::decode(signature)) else {
+            return TokenCheck::Invalid;
+        };
+        let mut mac = self.mac();
+        mac.update(format!("form|{issued}").as_bytes());
+        if mac.verify_slice(&signature).is_err() {
+            return TokenCheck::Invalid;
+        }
+        let age = now.timestamp() - issued;
+        if age < self.settings.min_fill_seconds as i64 {
+            TokenCheck::TooFast
+        } else if age > self.settings.form_max_age_hours as i64 * 3600 {
+            TokenCheck::Expired
+        } else {
+            TokenCheck::Fresh
+        }
+    }
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum TokenCheck {
+    Fresh,
+    TooFast,
+    Expired,
+    Invalid,
+}
+
+pub fn router(settings: &WebsiteSettings) -> Router<AppState> {
+    let mut api = Router::new().route("/api/v1/website/messages", post(api_submit));
+    if !settings.cors_origins.is_empty() {
+        let origins: Vec<HeaderValue> = settings
+            .cors_origins
+            .iter()
+            .filter_map(|o| HeaderValue::from_str(o.trim_end_matches('/')).ok())
+            .collect();
+        api = api.layer(
+            tower_http::cors::CorsLayer::new()
+                .allow_origin(origins)
+                .allow_methods([Method::POST])
+                .allow_headers([header::CONTENT_TYPE, header::ACCEPT_LANGUAGE]),
+        );
+    }
+    Router::new()
+        .route(
+            "/",
+            get(|| async { axum::response::Redirect::to("/message") }),
+        )
+        .route("/message", get(show_form).post(submit_form))
+        .route("/message/privacy", get(privacy))
+        .route("/track", get(track_page).post(track_form))
+        .route("/assets/site.css", get(css))
+        .route("/assets/site.js", get(js))
+        .merge(api)
+}
+
+// ---- language and rendering ---------------------------------------------------------
+
+/// The page language: `?lang=` (or the form's `lang` field), else `Accept-Language`.
+#[derive(Debug, Clone, Copy)]
+pub struct Tr {
+    pub en: bool,
+}
+
+impl Tr {
+    fn pick(explicit: Option<&str>, headers: &HeaderMap) -> Self {
+        let en = match explicit.map(str::trim) {
+            Some("en") => true,
+            Some("zh") => false,
+            _ => Lang::from_headers(headers) == Lang::En,
+        };
+        Self { en }
+    }
+
+    pub fn t<'a>(&self, zh: &'a str, en: &'a str) -> &'a str {
+        if self.en {
+            en
+        } else {
+            zh
+        }
+    }
+
+    pub fn html_lang(&self) -> &'static str {
+        self.t("zh-CN", "en")
+    }
+
+    pub fn code(&self) -> &'static str {
+        self.t("zh", "en")
+    }
+
+    /// The query that keeps the language on links.
+    pub fn query(&self) -> &'static str {
+        self.t("", "?lang=en")
+    }
+
+    fn time(&self, t: DateTime<Utc>, tz: chrono_tz::Tz) -> String {
+        let local = t.with_timezone(&tz);
+        match self.en {
+            true => local.format("%-d %B %Y %H:%M").to_string(),
+            false => local.format("%Y年%-m月%-d日 %H:%M").to_string(),
+        }
+    }
+}
+
+/// A page with the headers every public page carries.
+fn page(status: StatusCode, template: &impl Template) -> Response {
+    match template.render() {
+        Ok(html) => (
+            status,
+            [
+                (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+                (
+                    header::CONTENT_SECURITY_POLICY,
+                    "default-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+                ),
+                (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+                // Tracking links carry the code: never pass the address on.
+                (header::REFERRER_POLICY, "no-referrer"),
+                (header::CACHE_CONTROL, "no-store"),
+            ],
+            html,
+        )
+            .into_response(),
+        Err(e) => ApiError::internal(anyhow::Error::new(e).context("rendering a page")).into_response(),
+    }
+}
+
+async fn css() -> Response {
+    static_asset("text/css; charset=utf-8", include_str!("assets/site.css"))
+}
+
+async fn js() -> Response {
+    static_asset(
+        "text/javascript; charset=utf-8",
+        include_str!("assets/site.js"),
+    )
+}
+
+fn static_asset(content_type: &'static str, body: &'static str) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+pub struct ErrorLink {
+    pub anchor: String,
+    pub message: String,
+}
+
+pub struct MatterOption {
+    pub code: String,
+    pub label: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct MessageFields {
+    pub name: String,
+    pub phone: String,
+    pub email: String,
+    pub matter: String,
+    pub description: String,
+    pub consent: String,
+    pub homepage: String,
+    pub form_token: String,
+    pub lang: String,
+}
+
+pub struct FormValues {
+    pub name: String,
+    pub phone: String,
+    pub email: String,
+    pub matter: String,
+    pub description: String,
+    pub consent: bool,
+}
+
+impl From<&MessageFields> for FormValues {
+    fn from(f: &MessageFields) -> Self {
+        Self {
+            name: f.name.clone(),
+            phone: f.phone.clone(),
+            email: f.email.clone(),
+            matter: f.matter.clone(),
+            description: f.description.clone(),
+            consent: consent(&f.consent),
+        }
+    }
+}
+
+fn consent(raw: &str) -> bool {
+    matches!(raw.trim(), "yes" | "on" | "true" | "1")
+}
+
+#[derive(Template)]
+#[template(path = "site/message.html", config = "src/templates/askama.toml")]
+struct MessagePage {
+    t: Tr,
+    has_errors: bool,
+    switch_path: &'static str,
+    notice: Option<String>,
+    errors: Vec<ErrorLink>,
+    field_errors: Vec<(&'static str, String)>,
+    form: FormValues,
+    form_token: String,
+    matters: Vec<MatterOption>,
+    max_chars: usize,
+}
+
+impl MessagePage {
+    fn field_error(&self, field: &str) -> Option<&str> {
+        self.field_errors
+            .iter()
+            .find(|(f, _)| *f == field)
+            .map(|(_, m)| m.as_str())
+    }
+}
+
+#[derive(Template)]
+#[template(path = "site/confirmation.html", config = "src/templates/askama.toml")]
+struct ConfirmationPage {
+    t: Tr,
+    has_errors: bool,
+    switch_path: &'static str,
+    duplicate: bool,
+    case_number: String,
+    tracking_code: Option<String>,
+    promise: String,
+    mailed: bool,
+    received: String,
+}
+
+#[derive(Template)]
+#[template(path = "site/privacy.html", config = "src/templates/askama.toml")]
+struct PrivacyPage {
+    t: Tr,
+    has_errors: bool,
+    switch_path: &'static str,
+    contact: String,
+}
+
+#[derive(Template)]
+#[template(path = "site/refused.html", config = "src/templates/askama.toml")]
+struct RefusedPage {
+    t: Tr,
+    has_errors: bool,
+    switch_path: &'static str,
+    heading: String,
+    message: String,
+}
+
+pub struct StatusView {
+    pub case_number: String,
+    pub matter: String,
+    pub status: String,
+    pub received: String,
+    pub deadline: String,
+    pub replies: Vec<(String, String)>,
+}
+
+#[derive(Template)]
+#[template(path = "site/track.html", config = "src/templates/askama.toml")]
+struct TrackPage {
+    t: Tr,
+    has_errors: bool,
+    switch_path: &'static str,
+    errors: Vec<ErrorLink>,
+    field_errors: Vec<(&'static str, String)>,
+    case: String,
+    secret: String,
+    status: Option<StatusView>,
+}
+
+impl TrackPage {
+    fn field_error(&self, field: &str) -> Option<&str> {
+        self.field_errors
+            .iter()
+            .find(|(f, _)| *f == field)
+            .map(|(_, m)| m.as_str())
+    }
+}
+
+fn matters(desk: &WebsiteDesk, t: Tr) -> Vec<MatterOption> {
+    desk.rules()
+        .matters
+        .iter()
+        .map(|m| MatterOption {
+            code: m.code.clone(),
+            label: t.t(&m.zh, &m.en).to_owned(),
+        })
+        .collect()
+}
+
+/// The first element a field's error links to (the first radio of a group).
+fn anchor(field: &str) -> String {
+    match field {
+        "matter" => "matter-1".into(),
+        other => other.into(),
+    }
+}
+
+fn message_page(
+    site: &PublicSite,
+    t: Tr,
+    form: FormValues,
+    errors: &[FieldError],
+    notice: Option<String>,
+) -> MessagePage {
+    let message = |e: &FieldError| t.t(&e.zh, &e.en).to_owned();
+    MessagePage {
+        t,
+        has_errors: !errors.is_empty(),
+        switch_path: "/message",
+        notice,
+        errors: errors
+            .iter()
+            .map(|e| ErrorLink {
+                anchor: anchor(e.field),
+                message: message(e),
+            })
+            .collect(),
+        field_errors: errors.iter().map(|e| (e.field, message(e))).collect(),
+        form,
+        form_token: site.form_token(super::now()),
+        matters: matters(&site.desk, t),
+        max_chars: site.desk.rules().description_max_chars,
+    }
+}
+
+// ---- the message form ---------------------------------------------------------------
+
+#[derive(Debug, Default, Deserialize)]
+pub struct LangQuery {
+    lang: Option<String>,
+}
+
+async fn show_form(
+    State(state): State<AppState>,
+    Query(q): Query<LangQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let t = Tr::pick(q.lang.as_deref(), &headers);
+    let empty = FormValues::from(&MessageFields::default());
+    page(
+        StatusCode::OK,
+        &message_page(&state.site, t, empty, &[], None),
+    )
+}
+
+async fn privacy(
+    State(state): State<AppState>,
+    Query(q): Query<LangQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let t = Tr::pick(q.lang.as_deref(), &headers);
+    page(
+        StatusCode::OK,
+        &PrivacyPage {
+            t,
+            has_errors: false,
+            switch_path: "/message/privacy",
+            contact: state.site.settings.privacy_contact.clone(),
+        },
+    )
+}
+
+fn refused(t: Tr, status: StatusCode, heading: &str, message: &str) -> Response {
+    page(
+        status,
+        &RefusedPage {
+            t,
+            has_errors: false,
+            switch_path: "/message",
+            heading: heading.to_owned(),
+            message: message.to_owned(),
+        },
+    )
+}
+
+/// A form body that could not be read: too large, or not a form at all.
+fn unreadable_form(t: Tr, rejection: FormRejection) -> Response {
+    let too_large = rejection.status() == StatusCode::PAYLOAD_TOO_LARGE;
+    let (status, heading, message) = match too_large {
+        true => (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            t.t("内容太长", "Too much text"),
+            t.t(
+                "您提交的内容太长，无法接收。请缩短后再提交，或拨打热线。",
+                "What you sent is too long to accept. Please shorten it, or call us.",
+            ),
+        ),
+        false => (
+            StatusCode::BAD_REQUEST,
+            t.t("无法读取表单", "The form could not be read"),
+            t.t(
+                "表单内容无法读取，请返回留言页面重新填写。",
+                "The form could not be read. Please go back to the message page and fill it in again.",
+            ),
+        ),
+    };
+    refused(t, status, heading, message)
+}
+
+async fn submit_form(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    form: Result<Form<MessageFields>, FormRejection>,
+) -> Response {
+    let site = &state.site;
+    let fields = match form {
+        Ok(Form(fields)) => fields,
+        Err(rejection) => return unreadable_form(Tr::pick(None, &headers), rejection),
+    };
+    let t = Tr::pick(Some(&fields.lang), &headers);
+    let now = super::now();
+    // A bot: refused quietly, with the form shown again as if to check it. A person who
+    // was merely quick submits once more and gets through.
+    let token = site.tokens().check(&fields.form_token, now);
+    if !fields.homepage.is_empty() || matches!(token, TokenCheck::TooFast | TokenCheck::Invalid) {
+        tracing::info!(honeypot = !fields.homepage.is_empty(), token = ?token, "website form refused quietly");
+        let notice = t
+            .t(
+                "请核对您填写的内容，然后再次提交。",
+                "Please check your details and send the form again.",
+            )
+            .to_owned();
+        return page(
+            StatusCode::OK,
+            &message_page(site, t, FormValues::from(&fields), &[], Some(notice)),
+        );
+    }
+    if token == TokenCheck::Expired {
+        let notice = t
+            .t(
+                "页面打开的时间太长了，您填写的内容都还在，请再提交一次。",
+                "The page was open for a long time. Your details are still here: please send the form again.",
+            )
+            .to_owned();
+        return page(
+            StatusCode::OK,
+            &message_page(site, t, FormValues::from(&fields), &[], Some(notice)),
+        );
+    }
+    let form = MessageForm {
+        name: fields.name.clone(),
+        phone: fields.phone.clone(),
+        email: fields.email.clone(),
+        matter: fields.matter.clone(),
+        description: fields.description.clone(),
+        consent: consent(&fields.consent),
+    };
+    let message = match site.desk.validate(&form, now) {
+        Ok(message) => message,
+        Err(errors) => {
+            return page(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &message_page(site, t, FormValues::from(&fields), &errors, None),
+            )
+        }
+    };
+    let ip = site.client_ip(peer, &headers);
+    match site
+        .allow(&state, SUBMIT_SCOPE, ip, &site.submit_limits())
+        .await
+    {
+        Ok(true) => {}
+        Ok(false) => {
+            tracing::warn!("website submissions from one address over the limit");
+            let notice = t
+                .t(
+                    "从您这里提交的留言太多了，请过一段时间再提交。您填写的内容都还在。急事请拨打投诉热线 3105883。",
+                    "Too many messages have been sent from your connection. Please try again later; your details are still here. For anything urgent, call 3105883.",
+                )
+                .to_owned();
+            let mut response = page(
+                StatusCode::TOO_MANY_REQUESTS,
+                &message_page(site, t, FormValues::from(&fields), &[], Some(notice)),
+            );
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("3600"));
+            return response;
+        }
+        Err(e) => return e.into_response(),
+    }
+    match site.desk.store(message, now).await {
+        Ok(receipt) => {
+            log_receipt(&receipt);
+            if receipt.confirmation_queued {
+                site.outbox_wake.notify_one();
+            }
+            let tz = state.calendar.current().timezone();
+            page(
+                StatusCode::OK,
+                &ConfirmationPage {
+                    t,
+                    has_errors: false,
+                    switch_path: "/message",
+                    duplicate: receipt.duplicate,
+                    case_number: receipt.case_number.to_string(),
+                    tracking_code: receipt.tracking_code.clone(),
+                    promise: receipt.promise.text(t.en),
+                    mailed: receipt.confirmation_queued,
+                    received: t.time(receipt.received_at, tz),
+                },
+            )
+        }
+        Err(e) => submit_error(e).into_response(),
+    }
+}
+
+fn log_receipt(receipt: &Receipt) {
+    tracing::info!(
+        case = %receipt.case_number,
+        duplicate = receipt.duplicate,
+        mail = receipt.confirmation_queued,
+        "website message received"
+    );
+}
+
+fn submit_error(e: SubmitError) -> ApiError {
+    match e {
+        SubmitError::Invalid(errors) => ApiError::fields(errors),
+        SubmitError::Store(e) => e.into(),
+        SubmitError::Calendar(e) => ApiError::internal(anyhow::Error::new(e)),
+    }
+}
+
+// ---- tracking -----------------------------------------------------------------------
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct TrackFields {
+    case: String,
+    /// A tracking code or a phone number.
+    secret: String,
+    /// The tracking link in the e-mail says `code`.
+    code: String,
+    lang: String,
+}
+
+async fn track_page(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Query(q): Query<TrackFields>,
+) -> Response {
+    let t = Tr::pick(Some(&q.lang), &headers);
+    let secret = if q.code.is_empty() { q.secret } else { q.code };
+    if q.case.is_empty() && secret.is_empty() {
+        return page(StatusCode::OK, &track_form_page(t, "", "", Vec::new()));
+    }
+    track(&state, peer, &headers, t, q.case, secret).await
+}
+
+async fn track_form(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    form: Result<Form<TrackFields>, FormRejection>,
+) -> Response {
+    let fields = match form {
+        Ok(Form(fields)) => fields,
+        Err(rejection) => return unreadable_form(Tr::pick(None, &headers), rejection),
+    };
+    let t = Tr::pick(Some(&fields.lang), &headers);
+    let secret = if fields.code.is_empty() {
+        fields.secret
+    } else {
+        fields.code
+    };
+    track(&state, peer, &headers, t, fields.case, secret).await
+}
+
+fn track_form_page(
+    t: Tr,
+    case: &str,
+    secret: &str,
+    errors: Vec<(&'static str, String)>,
+) -> TrackPage {
+    TrackPage {
+        t,
+        has_errors: !errors.is_empty(),
+        switch_path: "/track",
+        errors: errors
+            .iter()
+            .map(|(f, m)| ErrorLink {
+                anchor: (*f).to_owned(),
+                message: m.clone(),
+            })
+            .collect(),
+        field_errors: errors,
+        case: case.to_owned(),
+        secret: secret.to_owned(),
+        status: None,
+    }
+}
+
+async fn track(
+    state: &AppState,
+    peer: SocketAddr,
+    headers: &HeaderMap,
+    t: Tr,
+    case: String,
+    secret: String,
+) -> Response {
+    let site = &state.site;
+    let mut errors = Vec::new();
+    if case.trim().is_empty() {
+        errors.push((
+            "case",
+            t.t("请填写案件编号", "Enter the case number").to_owned(),
+        ));
+    }
+    if secret.trim().is_empty() {
+        errors.push((
+            "secret",
+            t.t(
+                "请填写查询码或电话号码",
+                "Enter the tracking code or the phone number",
+            )
+            .to_owned(),
+        ));
+    }
+    if !errors.is_empty() {
+        return page(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &track_form_page(t, &case, &secret, errors),
+        );
+    }
+    let ip = site.client_ip(peer, headers);
+    match site
+        .allow(state, TRACK_SCOPE, ip, &site.track_limits())
+        .await
+    {
+        Ok(true) => {}
+        Ok(false) => {
+            let mut response = refused(
+                t,
+                StatusCode::TOO_MANY_REQUESTS,
+                t.t("查询次数太多", "Too many look-ups"),
+                t.t(
+                    "从您这里查询的次数太多了，请一小时后再试。",
+                    "Too many look-ups from your connection. Please try again in an hour.",
+                ),
+            );
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("3600"));
+            return response;
+        }
+        Err(e) => return e.into_response(),
+    }
+    let now = super::now();
+    let found = match site.desk.track(&case, &secret, now).await {
+        Ok(found) => found,
+        Err(e) => return ApiError::from(e).into_response(),
+    };
+    let Some(s) = found else {
+        // The same words whether the case does not exist or the code is wrong.
+        let message = t
+            .t(
+                "没有找到与您填写的案件编号和查询码（或电话号码）相符的留言，请核对后再试",
+                "No message matches that case number and tracking code (or phone number). Please check them and try again",
+            )
+            .to_owned();
+        return page(
+            StatusCode::NOT_FOUND,
+            &track_form_page(t, &case, &secret, vec![("case", message)]),
+        );
+    };
+    let tz = state.calendar.current().timezone();
+    let matter = site
+        .desk
+        .rules()
+        .matter(&s.matter)
+        .map_or(s.matter.clone(), |m| t.t(&m.zh, &m.en).to_owned());
+    let view = StatusView {
+        case_number: s.case_number.to_string(),
+        matter,
+        status: public_status(s.status, t).to_owned(),
+        received: t.time(s.received_at, tz),
+        deadline: t.time(s.deadline, tz),
+        replies: s
+            .replies
+            .into_iter()
+            .map(|(at, text)| (t.time(at, tz), text))
+            .collect(),
+    };
+    let mut page_data = track_form_page(t, "", "", Vec::new());
+    page_data.status = Some(view);
+    page(StatusCode::OK, &page_data)
+}
+
+/// The status in the citizen's words.
+fn public_status(status: Status, t: Tr) -> &'static str {
+    match status {
+        Status::New => t.t("已收到，等待受理", "Received, waiting to be taken up"),
+        Status::InProgress => t.t("正在办理", "Being handled"),
+        Status::Resolved => t.t("已办结", "Done"),
+        Status::Closed => t.t("已办结", "Done"),
+        Status::Refused => t.t(
+            "已答复：依法不能办理",
+            "Answered: cannot be done under the law",
+        ),
+    }
+}
+
+// ---- the JSON API -------------------------------------------------------------------
+
+/// A message from the bureau's own website (the same fields and rules as the form).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WebsiteMessageRequest {
+    #[schema(example = "王大爷")]
+    pub name: String,
+    #[schema(example = "138 0013 8000")]
+    pub phone: String,
+    pub email: Option<String>,
+    /// A code from the configured matter list.
+    #[schema(example = "pensions")]
+    pub matter: String,
+    #[schema(example = "在社保窗口办理养老金资格认证未办成")]
+    pub description: String,
+    /// The visitor agreed to the use of their details for this matter.
+    pub consent: bool,
+    /// A honeypot: a form field people never see. Must be absent or empty.
+    pub homepage: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ExpectedResponse {
+    pub zh: String,
+    pub en: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WebsiteReceiptView {
+    #[schema(example = "YM-20261128-0007")]
+    pub case_number: String,
+    /// Shown once; absent when the message folded into an earlier case.
+    #[schema(example = "K7QM3-XPA9D")]
+    pub tracking_code: Option<String>,
+    /// The same phone sent the same text recently: this is that case.
+    pub duplicate: bool,
+    pub expected_response: ExpectedResponse,
+    pub received_at: chrono::DateTime<chrono::FixedOffset>,
+    /// A confirmation e-mail was queued.
+    pub confirmation_queued: bool,
+}
+
+/// Leave a website message (官网留言) from the bureau's own website.
+#[utoipa::path(
+    post, path = "/api/v1/website/messages", tag = "website",
+    request_body = WebsiteMessageRequest,
+    responses(
+        (status = 201, description = "Registered and durable", body = WebsiteReceiptView),
+        (status = 200, description = "The same message was already received: its case", body = WebsiteReceiptView),
+        (status = 400, description = "Refused as spam", body = ErrorBody),
+        (status = 413, body = ErrorBody),
+        (status = 422, description = "Every invalid field", body = ErrorBody),
+        (status = 429, description = "Too many messages from this address", body = ErrorBody),
+    )
+)]
+pub async fn api_submit(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<WebsiteMessageRequest>,
+) -> Result<Response, ApiError> {
+    let site = &state.site;
+    if body.homepage.as_deref().is_some_and(|h| !h.is_empty()) {
+        tracing::info!("website API message refused: honeypot filled");
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "refused",
+            Text::new("留言未被接受", "The message was not accepted"),
+        ));
+    }
+    let now = super::now();
+    let form = MessageForm {
+        name: body.name,
+        phone: body.phone,
+        email: body.email.unwrap_or_default(),
+        matter: body.matter,
+        description: body.description,
+        consent: body.consent,
+    };
+    let message = site.desk.validate(&form, now).map_err(ApiError::fields)?;
+    let ip = site.client_ip(peer, &headers);
+    if !site
+        .allow(&state, SUBMIT_SCOPE, ip, &site.submit_limits())
+        .await?
+    {
+        return Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            Text::new(
+                "从该地址提交的留言太多，请稍后再试",
+                "Too many messages from this address; try again later",
+            ),
+        ));
+    }
+    let receipt = site.desk.store(message, now).await.map_err(submit_error)?;
+    log_receipt(&receipt);
+    if receipt.confirmation_queued {
+        site.outbox_wake.notify_one();
+    }
+    let tz = state.calendar.current().timezone();
+    let view = WebsiteReceiptView {
+        case_number: receipt.case_number.to_string(),
+        tracking_code: receipt.tracking_code,
+        duplicate: receipt.duplicate,
+        expected_response: ExpectedResponse {
+            zh: receipt.promise.zh(),
+            en: receipt.promise.en(),
+        },
+        received_at: super::views::local(receipt.received_at, tz),
+        confirmation_queued: receipt.confirmation_queued,
+    };
+    let status = match receipt.duplicate {
+        true => StatusCode::OK,
+        false => StatusCode::CREATED,
+    };
+    Ok((status, Json(view)).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings() -> WebsiteSettings {
+        WebsiteSettings {
+            enabled: true,
+            public_base_url: String::new(),
+            form_secret: "secret".into(),
+            min_fill_seconds: 3,
+            form_max_age_hours: 24,
+            per_ip_per_hour: 5,
+            per_ip_per_day: 20,
+            track_per_ip_per_hour: 20,
+            fold_window_minutes: 60,
+            cors_origins: Vec::new(),
+            trust_forwarded_for: false,
+            privacy_contact: String::new(),
+        }
+    }
+
+    #[test]
+    fn form_tokens_need_time_a_signature_and_freshness() {
+        let key: [u8; 32] = Sha256::digest(b"secret").into();
+        let settings = settings();
+        let site_like = FormTokens {
+            key: &key,
+            settings: &settings,
+        };
+        let t0 = chrono::Utc::now();
+        let token = site_like.issue(t0);
+        assert_eq!(
+            site_like.check(&token, t0 + chrono::Duration::seconds(1)),
+            TokenCheck::TooFast
+        );
+        assert_eq!(
+            site_like.check(&token, t0 + chrono::Duration::seconds(10)),
+            TokenCheck::Fresh
+        );
+        assert_eq!(
+            site_like.check(&token, t0 + chrono::Duration::hours(25)),
+            TokenCheck::Expired
+        );
+        let forged = format!(
+            "{}.{}",
+            t0.timestamp() - 100,
+            token.split_once('.').unwrap().1
+        );
+        assert_eq!(site_like.check(&forged, t0), TokenCheck::Invalid);
+        assert_eq!(site_like.check("nonsense", t0), TokenCheck::Invalid);
+    }
+}

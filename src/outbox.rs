@@ -1,0 +1,281 @@
+//! The durable outbox: notifications are rows written in the transaction of the change that
+//! causes them; this worker claims due rows (a lease, like every job), renders and sends them
+//! over SMTP with lettre, retries with exponential backoff, and after the last attempt leaves
+//! the row `dead` with its reason for administrators. An SMTP outage delays mail, never
+//! loses it, and never blocks the person who caused it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use askama::Template;
+use chrono::Utc;
+use lettre::message::{Mailbox, MultiPart};
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use tokio::sync::Notify;
+
+use crate::channels::website::CONFIRMATION_TOPIC;
+use crate::config::MailSettings;
+use crate::jobs::backoff;
+use crate::storage::{OutboxItem, Store};
+
+/// How long a claimed row is ours before another instance may take it.
+const LEASE: chrono::Duration = chrono::Duration::minutes(2);
+
+/// A rendered e-mail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mail {
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+/// Why a delivery failed, and whether trying again can help.
+#[derive(Debug)]
+enum DeliveryError {
+    Transient(String),
+    Permanent(String),
+}
+
+#[derive(Clone)]
+pub struct OutboxWorker {
+    store: Arc<dyn Store>,
+    transport: AsyncSmtpTransport<Tokio1Executor>,
+    from: Mailbox,
+    settings: MailSettings,
+    wake: Arc<Notify>,
+}
+
+impl OutboxWorker {
+    pub fn new(
+        store: Arc<dyn Store>,
+        settings: MailSettings,
+        wake: Arc<Notify>,
+    ) -> anyhow::Result<Self> {
+        let host = settings.smtp_host.trim();
+        let builder = match settings.tls.as_str() {
+            "tls" => AsyncSmtpTransport::<Tokio1Executor>::relay(host)?,
+            "starttls" => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(host)?,
+            _ => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host),
+        };
+        let mut builder = builder
+            .port(settings.smtp_port)
+            .timeout(Some(Duration::from_secs(settings.timeout_seconds.max(1))));
+        if !settings.username.is_empty() {
+            builder = builder.credentials(Credentials::new(
+                settings.username.clone(),
+                settings.password.clone(),
+            ));
+        }
+        let from: Mailbox = settings
+            .from
+            .parse()
+            .map_err(|e| anyhow::anyhow!("mail.from `{}` is not an address: {e}", settings.from))?;
+        Ok(Self {
+            store,
+            transport: builder.build(),
+            from,
+            settings,
+            wake,
+        })
+    }
+
+    pub fn spawn(self) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(async move {
+            let poll = Duration::from_secs(self.settings.poll_seconds.max(1));
+            loop {
+                if let Err(e) = self.run_due().await {
+                    tracing::error!(error = format!("{e:#}"), "outbox delivery failed");
+                }
+                tokio::select! {
+                    _ = self.wake.notified() => {}
+                    _ = tokio::time::sleep(poll) => {}
+                }
+            }
+        })
+    }
+
+    /// Delivers every due row, one at a time; returns how many were sent.
+    pub async fn run_due(&self) -> anyhow::Result<usize> {
+        let mut sent = 0;
+        loop {
+            let now = Utc::now();
+            let Some(item) = self.store.claim_outbox(now, now + LEASE).await? else {
+                return Ok(sent);
+            };
+            let domain = recipient_domain(&item.recipient);
+            let span = tracing::info_span!("outbox", id = item.id, topic = %item.topic, to_domain = %domain, attempt = item.attempts);
+            let _guard = span.enter();
+            let result = self.deliver(&item).await;
+            let now = Utc::now();
+            match result {
+                Ok(()) => {
+                    self.store
+                        .settle_outbox(item.id, "sent", now, None, now)
+                        .await?;
+                    tracing::info!("mail sent");
+                    sent += 1;
+                }
+                Err(DeliveryError::Transient(reason))
+                    if item.attempts < i64::from(self.settings.max_attempts) =>
+                {
+                    let next = now + backoff(self.settings.retry_base_seconds, item.attempts);
+                    tracing::warn!(%reason, retry_at = %next, "mail not sent; will retry");
+                    self.store
+                        .settle_outbox(item.id, "pending", next, Some(&reason), now)
+                        .await?;
+                }
+                Err(DeliveryError::Transient(reason) | DeliveryError::Permanent(reason)) => {
+                    tracing::error!(%reason, "mail given up: it stays in the outbox as dead");
+                    self.store
+                        .settle_outbox(item.id, "dead", now, Some(&reason), now)
+                        .await?;
+                }
+            }
+        }
+    }
+
+    async fn deliver(&self, item: &OutboxItem) -> Result<(), DeliveryError> {
+        let mail = render(item).map_err(DeliveryError::Permanent)?;
+        let to: Mailbox = item.recipient.parse().map_err(|e| {
+            DeliveryError::Permanent(format!("the recipient is not an address: {e}"))
+        })?;
+        let message = Message::builder()
+            .from(self.from.clone())
+            .to(to)
+            .subject(mail.subject)
+            .multipart(MultiPart::alternative_plain_html(mail.text, mail.html))
+            .map_err(|e| DeliveryError::Permanent(format!("building the message: {e}")))?;
+        match self.transport.send(message).await {
+            Ok(_) => Ok(()),
+            Err(e) if e.is_permanent() => Err(DeliveryError::Permanent(e.to_string())),
+            Err(e) => Err(DeliveryError::Transient(e.to_string())),
+        }
+    }
+}
+
+/// Only the domain of an address goes into logs.
+pub fn recipient_domain(address: &str) -> &str {
+    address.rsplit_once('@').map_or("?", |(_, d)| d)
+}
+
+#[derive(Template)]
+#[template(path = "mail/confirmation.txt", config = "src/templates/askama.toml")]
+struct ConfirmationText<'a> {
+    case_number: &'a str,
+    tracking_code: &'a str,
+    promise_zh: &'a str,
+    promise_en: &'a str,
+    track_url: &'a str,
+    sender: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "mail/confirmation.html", config = "src/templates/askama.toml")]
+struct ConfirmationHtml<'a> {
+    case_number: &'a str,
+    tracking_code: &'a str,
+    promise_zh: &'a str,
+    promise_en: &'a str,
+    track_url: &'a str,
+    sender: &'a str,
+}
+
+#[derive(serde::Deserialize)]
+struct ConfirmationFields {
+    case_number: String,
+    tracking_code: String,
+    track_url_base: String,
+    promise_zh: String,
+    promise_en: String,
+}
+
+/// Renders an outbox row by its topic. Text from the public is escaped in the HTML part.
+pub fn render(item: &OutboxItem) -> Result<Mail, String> {
+    match item.topic.as_str() {
+        CONFIRMATION_TOPIC => {
+            let c: ConfirmationFields = serde_json::from_value(item.payload.clone())
+                .map_err(|e| format!("the payload of a confirmation is incomplete: {e}"))?;
+            let track_url = format!(
+                "{}?case={}&code={}",
+                c.track_url_base, c.case_number, c.tracking_code
+            );
+            let sender = "“办不成事”反映窗口";
+            let text = ConfirmationText {
+                case_number: &c.case_number,
+                tracking_code: &c.tracking_code,
+                promise_zh: &c.promise_zh,
+                promise_en: &c.promise_en,
+                track_url: &track_url,
+                sender,
+            }
+            .render()
+            .map_err(|e| e.to_string())?;
+            let html = ConfirmationHtml {
+                case_number: &c.case_number,
+                tracking_code: &c.tracking_code,
+                promise_zh: &c.promise_zh,
+                promise_en: &c.promise_en,
+                track_url: &track_url,
+                sender,
+            }
+            .render()
+            .map_err(|e| e.to_string())?;
+            Ok(Mail {
+                subject: format!("您的留言已收到（案件编号 {}）", c.case_number),
+                text,
+                html,
+            })
+        }
+        other => Err(format!("no template for the outbox topic `{other}`")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_confirmation_renders_in_chinese_with_the_tracking_link() {
+        let item = OutboxItem {
+            id: 1,
+            topic: CONFIRMATION_TOPIC.into(),
+            case_id: Some(1),
+            recipient: "wang@example.com".into(),
+            payload: serde_json::json!({
+                "case_number": "YM-20261128-0001",
+                "tracking_code": "K7QM3-XPA9D",
+                "track_url_base": "https://youmen.example.gov.cn/track",
+                "promise_zh": "我们将于2026年11月30日（星期一）上班后第一时间与您联系",
+                "promise_en": "We will contact you first thing on Monday 30 November 2026",
+            }),
+            attempts: 1,
+        };
+        let mail = render(&item).unwrap();
+        assert!(mail.subject.contains("YM-20261128-0001"));
+        assert!(mail.text.contains("查询码：K7QM3-XPA9D"));
+        assert!(mail.html.contains(
+            "https://youmen.example.gov.cn/track?case=YM-20261128-0001&#38;code=K7QM3-XPA9D"
+        ));
+        assert!(mail.html.contains("星期一"));
+    }
+
+    #[test]
+    fn an_unknown_topic_is_a_permanent_failure_not_a_panic() {
+        let item = OutboxItem {
+            id: 1,
+            topic: "fax".into(),
+            case_id: None,
+            recipient: "a@b.c".into(),
+            payload: serde_json::json!({}),
+            attempts: 1,
+        };
+        assert!(render(&item).unwrap_err().contains("fax"));
+    }
+
+    #[test]
+    fn logs_get_only_the_domain() {
+        assert_eq!(recipient_domain("wang.daye@qq.com"), "qq.com");
+        assert_eq!(recipient_domain("nonsense"), "?");
+    }
+}
