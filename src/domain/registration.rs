@@ -100,14 +100,20 @@ pub fn parse_phone(
     raw: &str,
     dialing: &LocalDialing,
 ) -> Result<Option<PhoneNumber>, FieldError> {
-    PhoneNumber::parse(raw, dialing).map_err(|_| {
+    let invalid = || {
         FieldError::new(
             field,
             "invalid_phone",
             "电话号码无效，请填写11位手机号或带区号的固定电话",
             "The phone number is not valid: give an 11-digit mobile or a landline with its area code",
         )
-    })
+    };
+    match PhoneNumber::parse(raw, dialing) {
+        // A short extension is no number to call a citizen back on.
+        Ok(None) if raw.chars().any(|c| c.is_ascii_digit()) => Err(invalid()),
+        Ok(phone) => Ok(phone),
+        Err(_) => Err(invalid()),
+    }
 }
 
 /// Validates the form. Collects every field's problem, so the person fixes all at once.
@@ -326,8 +332,8 @@ mod tests {
         let fields: Vec<_> = errors.iter().map(|e| e.field).collect();
         assert_eq!(
             fields,
-            ["channel", "id_card", "matter", "description", "received_at"]
+            ["channel", "phone", "id_card", "matter", "description", "received_at"]
         );
-        assert!(errors[3].zh.contains("问题描述"));
+        assert!(errors[4].zh.contains("问题描述"));
     }
 }

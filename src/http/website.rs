@@ -173,7 +173,11 @@ enum TokenCheck {
 }
 
 pub fn router(settings: &WebsiteSettings) -> Router<AppState> {
-    let mut api = Router::new().route("/api/v1/website/messages", post(api_submit));
+    // OPTIONS is routed explicitly so that CORS preflights reach the CORS layer.
+    let mut api = Router::new().route(
+        "/api/v1/website/messages",
+        post(api_submit).options(|| async { StatusCode::NO_CONTENT }),
+    );
     if !settings.cors_origins.is_empty() {
         let origins: Vec<HeaderValue> = settings
             .cors_origins
@@ -944,14 +948,19 @@ pub async fn api_submit(
         .allow(&state, SUBMIT_SCOPE, ip, &site.submit_limits())
         .await?
     {
-        return Err(ApiError::new(
+        let mut response = ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
             "rate_limited",
             Text::new(
                 "从该地址提交的留言太多，请稍后再试",
                 "Too many messages from this address; try again later",
             ),
-        ));
+        )
+        .into_response();
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("3600"));
+        return Ok(response);
     }
     let receipt = site.desk.store(message, now).await.map_err(submit_error)?;
     log_receipt(&receipt);

@@ -6,4 +6,6 @@ mod errors;
 mod health;
 mod helpers;
 mod hotline;
+mod smtp;
 mod twilio;
+mod website;

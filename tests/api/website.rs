@@ -1,0 +1,473 @@
+//! The website channel as visitors and the bureau's website use it: the HTML form posted
+//! without JavaScript, tracking, the JSON API, spam defence, and the confirmation e-mail
+//! received by a real SMTP server.
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use youmen::config::Settings;
+use youmen::domain::Role;
+
+use crate::helpers::{Backend, TestApp};
+use crate::smtp::{free_port, SmtpServer};
+
+const SUBMITTED: &str = "社保卡补办，窗口说系统故障让我改天再来，已经跑了三趟 <script>alert('x')</script>";
+
+/// Limits high enough for a test to submit freely; no minimum fill time.
+fn relaxed(s: &mut Settings) {
+    s.website.min_fill_seconds = 0;
+    s.website.per_ip_per_hour = 1000;
+    s.website.per_ip_per_day = 1000;
+    s.website.track_per_ip_per_hour = 1000;
+}
+
+fn with_mail(s: &mut Settings, port: u16) {
+    relaxed(s);
+    s.mail.smtp_host = "127.0.0.1".into();
+    s.mail.smtp_port = port;
+    s.mail.tls = "none".into();
+    s.mail.retry_base_seconds = 1;
+    s.mail.poll_seconds = 1;
+    s.website.public_base_url = "https://youmen.example.gov.cn".into();
+}
+
+/// The value of a hidden input in a page.
+fn hidden(html: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html.find(&marker).expect("the field is on the page") + marker.len();
+    html[start..start + html[start..].find('"').unwrap()].to_owned()
+}
+
+/// The text of the element with this id (each sits on its own line), tags stripped.
+fn by_id(html: &str, id: &str) -> String {
+    let marker = format!("id=\"{id}\"");
+    let start = html.find(&marker).unwrap_or_else(|| panic!("#{id} on the page"));
+    let start = start + html[start..].find('>').unwrap() + 1;
+    let end = html[start..].find('\n').map_or(html.len(), |e| start + e);
+    let mut text = String::new();
+    let mut in_tag = false;
+    for c in html[start..end].chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' => in_tag = false,
+            c if !in_tag => text.push(c),
+            _ => {}
+        }
+    }
+    text.trim().to_owned()
+}
+
+async fn get_page(app: &TestApp, path: &str) -> (u16, String) {
+    let r = app.get(path).send().await.unwrap();
+    (r.status().as_u16(), r.text().await.unwrap())
+}
+
+/// Fills in and posts the form the way a browser would (urlencoded, with its token).
+async fn post_form(app: &TestApp, fields: &[(&str, &str)]) -> (u16, String) {
+    let (_, form) = get_page(app, "/message").await;
+    let token = hidden(&form, "form_token");
+    let mut body: Vec<(&str, &str)> = vec![("form_token", &token), ("lang", "zh")];
+    body.extend_from_slice(fields);
+    let r = app.post("/message").form(&body).send().await.unwrap();
+    (r.status().as_u16(), r.text().await.unwrap())
+}
+
+fn good_form() -> Vec<(&'static str, &'static str)> {
+    vec![
+        ("name", "王大爷"),
+        ("phone", "138 0013 8000"),
+        ("email", ""),
+        ("matter", "social_insurance_card"),
+        ("description", SUBMITTED),
+        ("consent", "yes"),
+    ]
+}
+
+fn api_message(phone: &str, text: &str) -> Value {
+    json!({"name": "李阿姨", "phone": phone, "matter": "pensions", "description": text, "consent": true})
+}
+
+async fn staff_cases(app: &TestApp) -> Vec<Value> {
+    let token = app.token("counter-1", Role::Counter).await;
+    let (status, body) = app.get_json("/api/v1/cases?channel=website", &token).await;
+    assert_eq!(status, 200, "{body}");
+    body["cases"].as_array().unwrap().clone()
+}
+
+async fn a_visitor_fixes_a_mistake_then_sends_a_message(backend: Backend) {
+    let app = TestApp::spawn_with(backend, relaxed).await;
+    let (status, page) = get_page(&app, "/message").await;
+    assert_eq!(status, 200);
+    assert!(page.contains("<html lang=\"zh-CN\">"));
+    assert!(page.contains("<label class=\"label\" for=\"phone\">电话号码</label>"));
+
+    // No consent and a bad phone: both explained, everything typed kept.
+    let mut fields = good_form();
+    fields[1] = ("phone", "12345");
+    fields.retain(|(k, _)| *k != "consent");
+    let (status, page) = post_form(&app, &fields).await;
+    assert_eq!(status, 422);
+    assert!(page.starts_with("<!doctype html>"));
+    assert!(page.contains("<title>错误："));
+    assert!(page.contains("<a href=\"#phone\">电话号码无效"));
+    assert!(page.contains("<a href=\"#consent\">请勾选同意"));
+    assert!(page.contains("value=\"王大爷\""));
+    assert!(page.contains("value=\"12345\""));
+    assert!(page.contains("value=\"social_insurance_card\" checked"));
+    // Typed text comes back escaped, never as markup.
+    assert!(page.contains("&#60;script&#62;alert(&#39;x&#39;)&#60;/script&#62;"));
+    assert!(!page.contains("<script>alert"));
+    assert!(staff_cases(&app).await.is_empty(), "nothing stored yet");
+
+    let (status, page) = post_form(&app, &good_form()).await;
+    assert_eq!(status, 200, "{page}");
+    let number = by_id(&page, "case-number");
+    let code = by_id(&page, "tracking-code");
+    assert!(number.starts_with("YM-"), "{number}");
+    assert_eq!(code.len(), 11);
+    assert!(page.contains("与您联系"));
+
+    let cases = staff_cases(&app).await;
+    assert_eq!(cases.len(), 1);
+    let case = &cases[0];
+    assert_eq!(case["number"], number);
+    assert_eq!(case["channel"], "website");
+    assert_eq!(case["description"], SUBMITTED, "stored exactly as written");
+    assert_eq!(case["citizen"]["phone"], "+8613800138000");
+    assert_eq!(case["callback"]["kind"], "message");
+    assert_eq!(case["matter"], "social_insurance_card");
+}
+
+async fn bots_are_refused_quietly(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |s| {
+        relaxed(s);
+        s.website.min_fill_seconds = 3;
+    })
+    .await;
+    // Posted the instant the form was served.
+    let (status, page) = post_form(&app, &good_form()).await;
+    assert_eq!(status, 200);
+    assert!(page.contains("请核对您填写的内容，然后再次提交"));
+    assert!(page.contains("value=\"王大爷\""), "a hurried person keeps their text");
+    // A forged token and a filled honeypot.
+    let mut fields = good_form();
+    fields.push(("form_token", "1.deadbeef"));
+    let r = app.post("/message").form(&fields).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    tokio::time::sleep(Duration::from_millis(3100)).await;
+    let (_, form) = get_page(&app, "/message").await;
+    let token = hidden(&form, "form_token");
+    tokio::time::sleep(Duration::from_millis(3100)).await;
+    let mut fields = good_form();
+    fields.push(("form_token", &token));
+    fields.push(("homepage", "http://cheap-pills.example"));
+    let r = app.post("/message").form(&fields).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(staff_cases(&app).await.is_empty(), "no bot made a case");
+    // The same token without the honeypot, after the fill time: a person gets through.
+    let mut fields = good_form();
+    fields.push(("form_token", &token));
+    let r = app.post("/message").form(&fields).send().await.unwrap();
+    assert!(r.text().await.unwrap().contains("id=\"case-number\""));
+    assert_eq!(staff_cases(&app).await.len(), 1);
+}
+
+async fn the_same_message_twice_folds_into_one_case(backend: Backend) {
+    let app = TestApp::spawn_with(backend, relaxed).await;
+    let post = |body: Value| {
+        let app = &app;
+        async move {
+            let r = app
+                .post("/api/v1/website/messages")
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            crate::helpers::json(r).await
+        }
+    };
+    let (status, first) = post(api_message("13900139000", "养老金 认证办不了")).await;
+    assert_eq!(status, 201, "{first}");
+    assert_eq!(first["duplicate"], false);
+    assert_eq!(first["tracking_code"].as_str().unwrap().len(), 11);
+    assert!(first["expected_response"]["zh"]
+        .as_str()
+        .unwrap()
+        .contains("与您联系"));
+    // A resubmission with different spacing folds; another text or phone does not.
+    let (status, again) = post(api_message("139 0013 9000", "养老金  认证办不了 ")).await;
+    assert_eq!(status, 200, "{again}");
+    assert_eq!(again["duplicate"], true);
+    assert_eq!(again["case_number"], first["case_number"]);
+    assert!(again["tracking_code"].is_null());
+    let (status, other) = post(api_message("13900139000", "工资被拖欠")).await;
+    assert_eq!(status, 201);
+    assert_ne!(other["case_number"], first["case_number"]);
+    assert_eq!(staff_cases(&app).await.len(), 2);
+
+    // The form folds the same way, and says so.
+    let (_, page) = post_form(&app, &good_form()).await;
+    let number = by_id(&page, "case-number");
+    let (_, page) = post_form(&app, &good_form()).await;
+    assert!(page.contains("您已提交过这条留言"));
+    assert_eq!(by_id(&page, "case-number"), number);
+    assert!(!page.contains("tracking-code"));
+}
+
+async fn limits_per_address_answer_429_and_keep_the_text(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |s| {
+        relaxed(s);
+        s.website.per_ip_per_hour = 2;
+        s.website.track_per_ip_per_hour = 2;
+    })
+    .await;
+    for text in ["一", "二"] {
+        let r = app
+            .post("/api/v1/website/messages")
+            .json(&api_message("13900139000", text))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201);
+    }
+    let r = app
+        .post("/api/v1/website/messages")
+        .json(&api_message("13900139000", "三"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 429);
+    assert!(r.headers().contains_key("retry-after"));
+    let (_, body) = crate::helpers::json(r).await;
+    assert_eq!(body["error"]["code"], "rate_limited");
+    let (status, page) = post_form(&app, &good_form()).await;
+    assert_eq!(status, 429);
+    assert!(page.contains("提交的留言太多了"));
+    assert!(page.contains("value=\"王大爷\""));
+    assert_eq!(staff_cases(&app).await.len(), 2);
+    // Tracking look-ups have their own limit.
+    for _ in 0..2 {
+        let (status, _) = get_page(&app, "/track?case=YM-20260101-0001&code=AAAAA-AAAAA").await;
+        assert_eq!(status, 404);
+    }
+    let (status, page) = get_page(&app, "/track?case=YM-20260101-0001&code=AAAAA-AAAAA").await;
+    assert_eq!(status, 429);
+    assert!(page.contains("查询的次数太多了"));
+}
+
+async fn tracking_shows_public_replies_and_nothing_else(backend: Backend) {
+    let app = TestApp::spawn_with(backend, relaxed).await;
+    let (_, page) = post_form(&app, &good_form()).await;
+    let number = by_id(&page, "case-number");
+    let code = by_id(&page, "tracking-code");
+    let staff = app.token("周科长", Role::DutyLeader).await;
+    for body in [
+        json!({"action": "accept"}),
+        json!({"action": "add_note", "text": "内部：经办人张某某未按规定受理"}),
+        json!({"action": "publish_note", "text": "已联系社保卡中心，本周五前为您补办 <b>完毕</b>"}),
+    ] {
+        let (status, r) = app
+            .post_json(&format!("/api/v1/cases/{number}/actions"), &staff, &body)
+            .await;
+        assert_eq!(status, 200, "{r}");
+    }
+
+    // By tracking code (typed in lower case), from the e-mail link.
+    let (status, page) = get_page(
+        &app,
+        &format!("/track?case={number}&code={}", code.to_lowercase()),
+    )
+    .await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("正在办理"));
+    assert!(page.contains("已联系社保卡中心，本周五前为您补办 &#60;b&#62;完毕&#60;/b&#62;"));
+    for private in ["内部", "张某某", "周科长", "王大爷", "13800138000"] {
+        assert!(!page.contains(private), "the public page shows {private}");
+    }
+    // By the phone number given, posted from the form.
+    let r = app
+        .post("/track")
+        .form(&[("case", number.as_str()), ("secret", "13800138000")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.text().await.unwrap().contains("正在办理"));
+
+    // A wrong code and an unknown case get the very same answer.
+    let wrong = app
+        .post("/track")
+        .form(&[("case", number.as_str()), ("secret", "AAAAA-AAAAA")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 404);
+    let wrong = wrong.text().await.unwrap();
+    let unknown = app
+        .post("/track")
+        .form(&[("case", "YM-20260101-9999"), ("secret", "AAAAA-AAAAA")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), 404);
+    let unknown = unknown.text().await.unwrap();
+    let message = |p: &str| by_id(p, "case-error");
+    assert_eq!(message(&wrong), message(&unknown));
+    assert!(message(&wrong).contains("没有找到"));
+}
+
+async fn english_by_switch_and_by_browser(backend: Backend) {
+    let app = TestApp::spawn_with(backend, relaxed).await;
+    let (_, page) = get_page(&app, "/message?lang=en").await;
+    assert!(page.contains("<html lang=\"en\">"));
+    assert!(page.contains("Leave a message"));
+    assert!(page.contains("href=\"/message?lang=zh\""));
+    let r = app
+        .get("/track")
+        .header("accept-language", "en-GB,en;q=0.9")
+        .send()
+        .await
+        .unwrap();
+    assert!(r.text().await.unwrap().contains("Tracking code or phone number"));
+    let (_, page) = get_page(&app, "/message/privacy").await;
+    assert!(page.contains("个人信息保护说明"));
+}
+
+async fn cors_only_for_configured_origins_and_size_limits(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |s| {
+        relaxed(s);
+        s.website.cors_origins = vec!["https://www.example.gov.cn".into()];
+    })
+    .await;
+    let preflight = |origin: &'static str| {
+        app.client
+            .request(
+                reqwest::Method::OPTIONS,
+                format!("{}/api/v1/website/messages", app.address),
+            )
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header("access-control-request-headers", "content-type")
+            .send()
+    };
+    let ok = preflight("https://www.example.gov.cn").await.unwrap();
+    assert_eq!(
+        ok.headers()
+            .get("access-control-allow-origin")
+            .map(|v| v.to_str().unwrap()),
+        Some("https://www.example.gov.cn")
+    );
+    let evil = preflight("https://evil.example").await.unwrap();
+    assert!(evil.headers().get("access-control-allow-origin").is_none());
+
+    // A body over the server's limit: a page that says so, not a crash or raw JSON.
+    let huge = "长".repeat(40_000);
+    let mut fields = good_form();
+    fields[4] = ("description", &huge);
+    let (status, page) = post_form(&app, &fields).await;
+    assert_eq!(status, 413);
+    assert!(page.contains("内容太长"));
+    // Over the configured length but under the body limit: a field error.
+    let long = "长".repeat(2001);
+    let mut fields = good_form();
+    fields[4] = ("description", &long);
+    let (status, page) = post_form(&app, &fields).await;
+    assert_eq!(status, 422);
+    assert!(page.contains("最多2000个字，现在有2001个字"));
+}
+
+fn decoded(raw: &[u8]) -> (String, String, String, String) {
+    let message = mail_parser::MessageParser::default()
+        .parse(raw)
+        .expect("a parsable e-mail");
+    (
+        message.subject().unwrap_or_default().to_owned(),
+        message.body_text(0).unwrap_or_default().into_owned(),
+        message.body_html(0).unwrap_or_default().into_owned(),
+        message
+            .to()
+            .and_then(|a| a.first())
+            .and_then(|a| a.address())
+            .unwrap_or_default()
+            .to_owned(),
+    )
+}
+
+async fn a_confirmation_email_arrives_at_a_real_smtp_server(backend: Backend) {
+    let Some(smtp) = SmtpServer::start().await else {
+        return;
+    };
+    let app = TestApp::spawn_with(backend, |s| with_mail(s, smtp.port)).await;
+    let mut fields = good_form();
+    fields[2] = ("email", "wang.daye@example.com");
+    let (status, page) = post_form(&app, &fields).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("确认邮件已发往您填写的邮箱"));
+    let number = by_id(&page, "case-number");
+    let code = by_id(&page, "tracking-code");
+    let mails = smtp.wait_for(1, Duration::from_secs(20)).await;
+    assert_eq!(mails.len(), 1);
+    let (subject, text, html, to) = decoded(&mails[0]);
+    assert_eq!(to, "wang.daye@example.com");
+    assert!(subject.contains(&number), "{subject}");
+    assert!(text.contains(&format!("查询码：{code}")), "{text}");
+    assert!(text.contains(&format!(
+        "https://youmen.example.gov.cn/track?case={number}&code={code}"
+    )));
+    assert!(text.contains("与您联系"));
+    assert!(html.contains(&number) && html.contains("<strong>"));
+    // Delivered: the row is settled and no longer carries the code.
+    let sent = app.store().outbox_list(Some("sent"), 10).await.unwrap();
+    assert_eq!(sent.len(), 1);
+    assert!(sent[0].sent_at.is_some());
+    let leftover = app
+        .raw_execute("update outbox set status = status where payload like '%tracking_code%'")
+        .await
+        .unwrap();
+    assert_eq!(leftover, 0, "the tracking code left the outbox once sent");
+}
+
+async fn mail_waits_out_an_smtp_outage_and_arrives_once(backend: Backend) {
+    let port = free_port();
+    let app = TestApp::spawn_with(backend, |s| with_mail(s, port)).await;
+    let r = app
+        .post("/api/v1/website/messages")
+        .json(&json!({"name": "李阿姨", "phone": "13900139000", "email": "li@example.com",
+                      "matter": "pensions", "description": "邮件服务器停了", "consent": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201, "the visitor is not held up by the mail server");
+    let (_, receipt) = crate::helpers::json(r).await;
+    assert_eq!(receipt["confirmation_queued"], true);
+    // While SMTP is down the message waits with its reason.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let pending = app.store().outbox_list(Some("pending"), 10).await.unwrap();
+        if pending.first().is_some_and(|p| p.last_error.is_some()) {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "no failed attempt recorded");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let Some(smtp) = SmtpServer::start_on(port).await else {
+        return;
+    };
+    let mails = smtp.wait_for(1, Duration::from_secs(30)).await;
+    assert_eq!(mails.len(), 1);
+    assert!(decoded(&mails[0]).0.contains(receipt["case_number"].as_str().unwrap()));
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(smtp.messages().len(), 1, "delivered exactly once");
+}
+
+crate::on_both_backends!(
+    a_visitor_fixes_a_mistake_then_sends_a_message,
+    bots_are_refused_quietly,
+    the_same_message_twice_folds_into_one_case,
+    limits_per_address_answer_429_and_keep_the_text,
+    tracking_shows_public_replies_and_nothing_else,
+    english_by_switch_and_by_browser,
+    cors_only_for_configured_origins_and_size_limits,
+    a_confirmation_email_arrives_at_a_real_smtp_server,
+    mail_waits_out_an_smtp_outage_and_arrives_once,
+);
