@@ -332,7 +332,14 @@ mod tests {
         let fields: Vec<_> = errors.iter().map(|e| e.field).collect();
         assert_eq!(
             fields,
-            ["channel", "phone", "id_card", "matter", "description", "received_at"]
+            [
+                "channel",
+                "phone",
+                "id_card",
+                "matter",
+                "description",
+                "received_at"
+            ]
         );
         assert!(errors[4].zh.contains("问题描述"));
     }

@@ -1,5 +1,6 @@
 //! One integration-test binary: real youmen instances on real databases, over HTTP.
 
+mod browser;
 mod cases;
 mod cli;
 mod errors;

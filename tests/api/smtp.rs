@@ -66,7 +66,10 @@ impl SmtpServer {
             .await
             .is_err()
         {
-            assert!(Instant::now() < deadline, "aiosmtpd did not start on {port}");
+            assert!(
+                Instant::now() < deadline,
+                "aiosmtpd did not start on {port}"
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         Some(server)

@@ -11,7 +11,8 @@ use youmen::domain::Role;
 use crate::helpers::{Backend, TestApp};
 use crate::smtp::{free_port, SmtpServer};
 
-const SUBMITTED: &str = "社保卡补办，窗口说系统故障让我改天再来，已经跑了三趟 <script>alert('x')</script>";
+const SUBMITTED: &str =
+    "社保卡补办，窗口说系统故障让我改天再来，已经跑了三趟 <script>alert('x')</script>";
 
 /// Limits high enough for a test to submit freely; no minimum fill time.
 fn relaxed(s: &mut Settings) {
@@ -41,7 +42,9 @@ fn hidden(html: &str, name: &str) -> String {
 /// The text of the element with this id (each sits on its own line), tags stripped.
 fn by_id(html: &str, id: &str) -> String {
     let marker = format!("id=\"{id}\"");
-    let start = html.find(&marker).unwrap_or_else(|| panic!("#{id} on the page"));
+    let start = html
+        .find(&marker)
+        .unwrap_or_else(|| panic!("#{id} on the page"));
     let start = start + html[start..].find('>').unwrap() + 1;
     let end = html[start..].find('\n').map_or(html.len(), |e| start + e);
     let mut text = String::new();
@@ -148,7 +151,10 @@ async fn bots_are_refused_quietly(backend: Backend) {
     let (status, page) = post_form(&app, &good_form()).await;
     assert_eq!(status, 200);
     assert!(page.contains("请核对您填写的内容，然后再次提交"));
-    assert!(page.contains("value=\"王大爷\""), "a hurried person keeps their text");
+    assert!(
+        page.contains("value=\"王大爷\""),
+        "a hurried person keeps their text"
+    );
     // A forged token and a filled honeypot.
     let mut fields = good_form();
     fields.push(("form_token", "1.deadbeef"));
@@ -328,7 +334,11 @@ async fn english_by_switch_and_by_browser(backend: Backend) {
         .send()
         .await
         .unwrap();
-    assert!(r.text().await.unwrap().contains("Tracking code or phone number"));
+    assert!(r
+        .text()
+        .await
+        .unwrap()
+        .contains("Tracking code or phone number"));
     let (_, page) = get_page(&app, "/message/privacy").await;
     assert!(page.contains("个人信息保护说明"));
 }
@@ -432,12 +442,18 @@ async fn mail_waits_out_an_smtp_outage_and_arrives_once(backend: Backend) {
     let app = TestApp::spawn_with(backend, |s| with_mail(s, port)).await;
     let r = app
         .post("/api/v1/website/messages")
-        .json(&json!({"name": "李阿姨", "phone": "13900139000", "email": "li@example.com",
-                      "matter": "pensions", "description": "邮件服务器停了", "consent": true}))
+        .json(
+            &json!({"name": "李阿姨", "phone": "13900139000", "email": "li@example.com",
+                      "matter": "pensions", "description": "邮件服务器停了", "consent": true}),
+        )
         .send()
         .await
         .unwrap();
-    assert_eq!(r.status(), 201, "the visitor is not held up by the mail server");
+    assert_eq!(
+        r.status(),
+        201,
+        "the visitor is not held up by the mail server"
+    );
     let (_, receipt) = crate::helpers::json(r).await;
     assert_eq!(receipt["confirmation_queued"], true);
     // While SMTP is down the message waits with its reason.
@@ -447,7 +463,10 @@ async fn mail_waits_out_an_smtp_outage_and_arrives_once(backend: Backend) {
         if pending.first().is_some_and(|p| p.last_error.is_some()) {
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "no failed attempt recorded");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no failed attempt recorded"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let Some(smtp) = SmtpServer::start_on(port).await else {
@@ -455,7 +474,9 @@ async fn mail_waits_out_an_smtp_outage_and_arrives_once(backend: Backend) {
     };
     let mails = smtp.wait_for(1, Duration::from_secs(30)).await;
     assert_eq!(mails.len(), 1);
-    assert!(decoded(&mails[0]).0.contains(receipt["case_number"].as_str().unwrap()));
+    assert!(decoded(&mails[0])
+        .0
+        .contains(receipt["case_number"].as_str().unwrap()));
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(smtp.messages().len(), 1, "delivered exactly once");
 }
