@@ -77,10 +77,12 @@ pub enum ActionKind {
     Refuse,
     Close,
     Reopen,
+    /// See what only the window's leaders see: the notification outbox and its dead letters.
+    Oversee,
 }
 
 impl ActionKind {
-    pub const ALL: [ActionKind; 14] = [
+    pub const ALL: [ActionKind; 15] = [
         ActionKind::Register,
         ActionKind::LogCall,
         ActionKind::PushVoicemail,
@@ -95,6 +97,7 @@ impl ActionKind {
         ActionKind::Refuse,
         ActionKind::Close,
         ActionKind::Reopen,
+        ActionKind::Oversee,
     ];
 
     pub fn code(self) -> &'static str {
@@ -113,6 +116,7 @@ impl ActionKind {
             ActionKind::Refuse => "refuse",
             ActionKind::Close => "close",
             ActionKind::Reopen => "reopen",
+            ActionKind::Oversee => "oversee",
         }
     }
 }
@@ -125,7 +129,7 @@ pub fn permitted(role: Role, kind: ActionKind) -> bool {
         (Role::Pbx, kind) => kind == ActionKind::PushVoicemail,
         (_, ActionKind::PushVoicemail) => role == Role::Admin,
         (Role::Admin | Role::DutyLeader, _) => true,
-        (_, ActionKind::SetTier | ActionKind::Reopen) => false,
+        (_, ActionKind::SetTier | ActionKind::Reopen | ActionKind::Oversee) => false,
         (Role::Hotline, _) => true,
         (Role::Counter | Role::Callback, ActionKind::LogCall) => false,
         (Role::Counter | Role::Callback, _) => true,

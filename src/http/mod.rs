@@ -6,6 +6,7 @@ mod extract;
 mod health;
 mod hotline;
 pub mod openapi;
+mod outbox;
 mod twilio_callback;
 pub mod views;
 mod voicemail_push;
@@ -68,6 +69,7 @@ pub fn router(state: AppState, body_limit: usize, max_recording_bytes: u64) -> R
     Router::new()
         .merge(public)
         .merge(cases::router())
+        .merge(outbox::router())
         .merge(hotline::router())
         .merge(twilio_callback::router())
         .merge(health::router())

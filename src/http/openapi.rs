@@ -5,7 +5,9 @@ use axum::{Json, Router};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{cases, health, hotline, twilio_callback, views, voicemail_push, website, AppState};
+use super::{
+    cases, health, hotline, outbox, twilio_callback, views, voicemail_push, website, AppState,
+};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -17,12 +19,13 @@ use super::{cases, health, hotline, twilio_callback, views, voicemail_push, webs
         cases::register_case, cases::list_cases, cases::show_case, cases::act_on_case,
         hotline::log_call, hotline::list_quarantine, hotline::play_recording,
         voicemail_push::push_voicemail, twilio_callback::recording_callback,
-        website::api_submit,
+        website::api::api_submit,
+        outbox::list_outbox,
         health::healthz, health::readyz,
     ),
     components(schemas(views::ErrorBody, views::ErrorDetail, views::ErrorField)),
     modifiers(&BearerAuth),
-    tags((name = "cases", description = "The shared case queue"), (name = "hotline", description = "The two hotlines"), (name = "website", description = "Messages from the bureau's website"), (name = "health", description = "Probes"))
+    tags((name = "cases", description = "The shared case queue"), (name = "hotline", description = "The two hotlines"), (name = "website", description = "Messages from the bureau's website"), (name = "oversight", description = "What leaders and administrators see"), (name = "health", description = "Probes"))
 )]
 pub struct ApiDoc;
 

@@ -435,6 +435,39 @@ async fn a_confirmation_email_arrives_at_a_real_smtp_server(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(leftover, 0, "the tracking code left the outbox once sent");
+
+    // An address the mail system refuses outright: a dead letter, with its reason, for
+    // leaders to see (masked), not retried for ever.
+    let r = app
+        .post("/api/v1/website/messages")
+        .json(
+            &json!({"name": "李阿姨", "phone": "13900139000", "email": "li.ayi@bad..example",
+                      "matter": "pensions", "description": "地址写错了", "consent": true}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let leader = app.token("值班领导", Role::DutyLeader).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    let dead = loop {
+        let (status, dead) = app.get_json("/api/v1/outbox?status=dead", &leader).await;
+        assert_eq!(status, 200, "{dead}");
+        if !dead.as_array().unwrap().is_empty() {
+            break dead;
+        }
+        assert!(std::time::Instant::now() < deadline, "no dead letter");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(dead[0]["recipient"], "l****i@bad..example");
+    assert!(dead[0]["last_error"]
+        .as_str()
+        .unwrap()
+        .contains("recipient"));
+    assert_eq!(dead[0]["attempts"], 1);
+    let counter = app.token("王芳", Role::Counter).await;
+    assert_eq!(app.get_json("/api/v1/outbox", &counter).await.0, 403);
+    assert_eq!(smtp.messages().len(), 1);
 }
 
 async fn mail_waits_out_an_smtp_outage_and_arrives_once(backend: Backend) {

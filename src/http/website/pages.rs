@@ -1,208 +1,25 @@
-//! The public website channel: the message form (`/message`), tracking (`/track`), the
-//! privacy notice, and `POST /api/v1/website/messages` for the bureau's own website.
-//!
-//! Pages are server-rendered (askama, escaped by default) and work with JavaScript off.
-//! Spam defence without foreign services: a honeypot field, a signed form token with a
-//! minimum fill time, per-address limits kept in the database (so they hold across
-//! instances), body limits, and folding of the same message from the same phone.
+//! The public pages: the message form, its confirmation, tracking and the privacy notice.
+//! Server-rendered with askama (escaped by default); they work with JavaScript off and follow
+//! the GOV.UK Design System's patterns for forms and error summaries, in Chinese.
 
-use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
+use std::net::SocketAddr;
 
 use askama::Template;
 use axum::extract::rejection::FormRejection;
 use axum::extract::{ConnectInfo, Query, State};
-use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Form, Json, Router};
+use axum::Form;
 use chrono::{DateTime, Utc};
-use hmac::{Hmac, Mac};
-use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
-use tokio::sync::Notify;
-use utoipa::ToSchema;
+use serde::Deserialize;
 
-use super::error::{ApiError, Lang, Text};
-use super::extract::ApiJson;
-use super::views::ErrorBody;
-use super::AppState;
-use crate::channels::website::{Receipt, SubmitError, WebsiteDesk};
-use crate::config::WebsiteSettings;
+use super::guard::{PublicSite, TokenCheck, SUBMIT_SCOPE, TRACK_SCOPE};
+use super::{log_receipt, submit_error};
+use crate::channels::website::WebsiteDesk;
 use crate::domain::website::MessageForm;
 use crate::domain::{FieldError, Status};
-
-const SUBMIT_SCOPE: &str = "website_submit";
-const TRACK_SCOPE: &str = "website_track";
-
-/// The public site's shared parts.
-pub struct PublicSite {
-    pub desk: WebsiteDesk,
-    pub settings: WebsiteSettings,
-    form_key: [u8; 32],
-    /// Wakes the outbox worker when a confirmation was queued.
-    pub outbox_wake: Arc<Notify>,
-}
-
-impl PublicSite {
-    pub fn new(desk: WebsiteDesk, settings: WebsiteSettings, outbox_wake: Arc<Notify>) -> Self {
-        let form_key: [u8; 32] = match settings.form_secret.is_empty() {
-            true => rand::random(),
-            false => Sha256::digest(settings.form_secret.as_bytes()).into(),
-        };
-        if settings.form_secret.is_empty() {
-            tracing::warn!("website.form_secret is empty: form tokens are signed with a key of this process only; set one shared key when several instances serve the site");
-        }
-        Self {
-            desk,
-            settings,
-            form_key,
-            outbox_wake,
-        }
-    }
-
-    pub fn form_token(&self, now: DateTime<Utc>) -> String {
-        self.tokens().issue(now)
-    }
-
-    fn tokens(&self) -> FormTokens<'_> {
-        FormTokens {
-            key: &self.form_key,
-            settings: &self.settings,
-        }
-    }
-
-    /// A digest of the client's address: limits need to recognise it, not to store it.
-    fn address_key(&self, ip: IpAddr) -> String {
-        let mut hasher = Sha256::new();
-        hasher.update(self.form_key);
-        hasher.update(ip.to_string().as_bytes());
-        hex::encode(&hasher.finalize()[..16])
-    }
-
-    fn client_ip(&self, peer: SocketAddr, headers: &HeaderMap) -> IpAddr {
-        if self.settings.trust_forwarded_for {
-            // The proxy appends the address it saw: the last entry is the one it vouches for.
-            let forwarded = headers
-                .get("x-forwarded-for")
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.rsplit(',').next())
-                .and_then(|v| v.trim().parse().ok());
-            if let Some(ip) = forwarded {
-                return ip;
-            }
-        }
-        peer.ip()
-    }
-
-    async fn allow(
-        &self,
-        state: &AppState,
-        scope: &str,
-        ip: IpAddr,
-        limits: &[(chrono::Duration, u32)],
-    ) -> Result<bool, ApiError> {
-        Ok(state
-            .store
-            .rate_hit(scope, &self.address_key(ip), limits, super::now())
-            .await?)
-    }
-
-    fn submit_limits(&self) -> [(chrono::Duration, u32); 2] {
-        [
-            (chrono::Duration::hours(1), self.settings.per_ip_per_hour),
-            (chrono::Duration::days(1), self.settings.per_ip_per_day),
-        ]
-    }
-
-    fn track_limits(&self) -> [(chrono::Duration, u32); 1] {
-        [(
-            chrono::Duration::hours(1),
-            self.settings.track_per_ip_per_hour,
-        )]
-    }
-}
-
-/// Signed form tokens: the time the form was served, with an HMAC over it.
-struct FormTokens<'a> {
-    key: &'a [u8; 32],
-    settings: &'a WebsiteSettings,
-}
-
-impl FormTokens<'_> {
-    fn mac(&self) -> Hmac<Sha256> {
-        Hmac::<Sha256>::new_from_slice(self.key).expect("HMAC takes any key length")
-    }
-
-    fn issue(&self, now: DateTime<Utc>) -> String {
-        let issued = now.timestamp();
-        let mut mac = self.mac();
-        mac.update(format!("form|{issued}").as_bytes());
-        format!("{issued}.{}", hex::encode(mac.finalize().into_bytes()))
-    }
-
-    fn check(&self, token: &str, now: DateTime<Utc>) -> TokenCheck {
-        let Some((issued, signature)) = token.split_once('.') else {
-            return TokenCheck::Invalid;
-        };
-        let (Ok(issued), Ok(signature)) = (issued.parse::<i64>(), hex::decode(signature)) else {
-            return TokenCheck::Invalid;
-        };
-        let mut mac = self.mac();
-        mac.update(format!("form|{issued}").as_bytes());
-        if mac.verify_slice(&signature).is_err() {
-            return TokenCheck::Invalid;
-        }
-        let age = now.timestamp() - issued;
-        if age < self.settings.min_fill_seconds as i64 {
-            TokenCheck::TooFast
-        } else if age > self.settings.form_max_age_hours as i64 * 3600 {
-            TokenCheck::Expired
-        } else {
-            TokenCheck::Fresh
-        }
-    }
-}
-
-#[derive(Debug, PartialEq, Eq)]
-enum TokenCheck {
-    Fresh,
-    TooFast,
-    Expired,
-    Invalid,
-}
-
-pub fn router(settings: &WebsiteSettings) -> Router<AppState> {
-    // OPTIONS is routed explicitly so that CORS preflights reach the CORS layer.
-    let mut api = Router::new().route(
-        "/api/v1/website/messages",
-        post(api_submit).options(|| async { StatusCode::NO_CONTENT }),
-    );
-    if !settings.cors_origins.is_empty() {
-        let origins: Vec<HeaderValue> = settings
-            .cors_origins
-            .iter()
-            .filter_map(|o| HeaderValue::from_str(o.trim_end_matches('/')).ok())
-            .collect();
-        api = api.layer(
-            tower_http::cors::CorsLayer::new()
-                .allow_origin(origins)
-                .allow_methods([Method::POST])
-                .allow_headers([header::CONTENT_TYPE, header::ACCEPT_LANGUAGE]),
-        );
-    }
-    Router::new()
-        .route(
-            "/",
-            get(|| async { axum::response::Redirect::to("/message") }),
-        )
-        .route("/message", get(show_form).post(submit_form))
-        .route("/message/privacy", get(privacy))
-        .route("/track", get(track_page).post(track_form))
-        .route("/assets/site.css", get(css))
-        .route("/assets/site.js", get(js))
-        .merge(api)
-}
+use crate::http::error::{ApiError, Lang};
+use crate::http::AppState;
 
 // ---- language and rendering ---------------------------------------------------------
 
@@ -275,14 +92,17 @@ fn page(status: StatusCode, template: &impl Template) -> Response {
     }
 }
 
-async fn css() -> Response {
-    static_asset("text/css; charset=utf-8", include_str!("assets/site.css"))
+pub(super) async fn css() -> Response {
+    static_asset(
+        "text/css; charset=utf-8",
+        include_str!("../assets/site.css"),
+    )
 }
 
-async fn js() -> Response {
+pub(super) async fn js() -> Response {
     static_asset(
         "text/javascript; charset=utf-8",
-        include_str!("assets/site.js"),
+        include_str!("../assets/site.js"),
     )
 }
 
@@ -476,7 +296,7 @@ fn message_page(
             .collect(),
         field_errors: errors.iter().map(|e| (e.field, message(e))).collect(),
         form,
-        form_token: site.form_token(super::now()),
+        form_token: site.form_token(crate::http::now()),
         matters: matters(&site.desk, t),
         max_chars: site.desk.rules().description_max_chars,
     }
@@ -489,7 +309,7 @@ pub struct LangQuery {
     lang: Option<String>,
 }
 
-async fn show_form(
+pub(super) async fn show_form(
     State(state): State<AppState>,
     Query(q): Query<LangQuery>,
     headers: HeaderMap,
@@ -502,7 +322,7 @@ async fn show_form(
     )
 }
 
-async fn privacy(
+pub(super) async fn privacy(
     State(state): State<AppState>,
     Query(q): Query<LangQuery>,
     headers: HeaderMap,
@@ -556,7 +376,7 @@ fn unreadable_form(t: Tr, rejection: FormRejection) -> Response {
     refused(t, status, heading, message)
 }
 
-async fn submit_form(
+pub(super) async fn submit_form(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
@@ -568,7 +388,7 @@ async fn submit_form(
         Err(rejection) => return unreadable_form(Tr::pick(None, &headers), rejection),
     };
     let t = Tr::pick(Some(&fields.lang), &headers);
-    let now = super::now();
+    let now = crate::http::now();
     // A bot: refused quietly, with the form shown again as if to check it. A person who
     // was merely quick submits once more and gets through.
     let token = site.tokens().check(&fields.form_token, now);
@@ -665,23 +485,6 @@ async fn submit_form(
     }
 }
 
-fn log_receipt(receipt: &Receipt) {
-    tracing::info!(
-        case = %receipt.case_number,
-        duplicate = receipt.duplicate,
-        mail = receipt.confirmation_queued,
-        "website message received"
-    );
-}
-
-fn submit_error(e: SubmitError) -> ApiError {
-    match e {
-        SubmitError::Invalid(errors) => ApiError::fields(errors),
-        SubmitError::Store(e) => e.into(),
-        SubmitError::Calendar(e) => ApiError::internal(anyhow::Error::new(e)),
-    }
-}
-
 // ---- tracking -----------------------------------------------------------------------
 
 #[derive(Debug, Default, Deserialize)]
@@ -695,7 +498,7 @@ pub struct TrackFields {
     lang: String,
 }
 
-async fn track_page(
+pub(super) async fn track_page(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
@@ -709,7 +512,7 @@ async fn track_page(
     track(&state, peer, &headers, t, q.case, secret).await
 }
 
-async fn track_form(
+pub(super) async fn track_form(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
@@ -807,7 +610,7 @@ async fn track(
         }
         Err(e) => return e.into_response(),
     }
-    let now = super::now();
+    let now = crate::http::now();
     let found = match site.desk.track(&case, &secret, now).await {
         Ok(found) => found,
         Err(e) => return ApiError::from(e).into_response(),
@@ -859,182 +662,5 @@ fn public_status(status: Status, t: Tr) -> &'static str {
             "已答复：依法不能办理",
             "Answered: cannot be done under the law",
         ),
-    }
-}
-
-// ---- the JSON API -------------------------------------------------------------------
-
-/// A message from the bureau's own website (the same fields and rules as the form).
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct WebsiteMessageRequest {
-    #[schema(example = "王大爷")]
-    pub name: String,
-    #[schema(example = "138 0013 8000")]
-    pub phone: String,
-    pub email: Option<String>,
-    /// A code from the configured matter list.
-    #[schema(example = "pensions")]
-    pub matter: String,
-    #[schema(example = "在社保窗口办理养老金资格认证未办成")]
-    pub description: String,
-    /// The visitor agreed to the use of their details for this matter.
-    pub consent: bool,
-    /// A honeypot: a form field people never see. Must be absent or empty.
-    pub homepage: Option<String>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ExpectedResponse {
-    pub zh: String,
-    pub en: String,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct WebsiteReceiptView {
-    #[schema(example = "YM-20261128-0007")]
-    pub case_number: String,
-    /// Shown once; absent when the message folded into an earlier case.
-    #[schema(example = "K7QM3-XPA9D")]
-    pub tracking_code: Option<String>,
-    /// The same phone sent the same text recently: this is that case.
-    pub duplicate: bool,
-    pub expected_response: ExpectedResponse,
-    pub received_at: chrono::DateTime<chrono::FixedOffset>,
-    /// A confirmation e-mail was queued.
-    pub confirmation_queued: bool,
-}
-
-/// Leave a website message (官网留言) from the bureau's own website.
-#[utoipa::path(
-    post, path = "/api/v1/website/messages", tag = "website",
-    request_body = WebsiteMessageRequest,
-    responses(
-        (status = 201, description = "Registered and durable", body = WebsiteReceiptView),
-        (status = 200, description = "The same message was already received: its case", body = WebsiteReceiptView),
-        (status = 400, description = "Refused as spam", body = ErrorBody),
-        (status = 413, body = ErrorBody),
-        (status = 422, description = "Every invalid field", body = ErrorBody),
-        (status = 429, description = "Too many messages from this address", body = ErrorBody),
-    )
-)]
-pub async fn api_submit(
-    State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    ApiJson(body): ApiJson<WebsiteMessageRequest>,
-) -> Result<Response, ApiError> {
-    let site = &state.site;
-    if body.homepage.as_deref().is_some_and(|h| !h.is_empty()) {
-        tracing::info!("website API message refused: honeypot filled");
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "refused",
-            Text::new("留言未被接受", "The message was not accepted"),
-        ));
-    }
-    let now = super::now();
-    let form = MessageForm {
-        name: body.name,
-        phone: body.phone,
-        email: body.email.unwrap_or_default(),
-        matter: body.matter,
-        description: body.description,
-        consent: body.consent,
-    };
-    let message = site.desk.validate(&form, now).map_err(ApiError::fields)?;
-    let ip = site.client_ip(peer, &headers);
-    if !site
-        .allow(&state, SUBMIT_SCOPE, ip, &site.submit_limits())
-        .await?
-    {
-        let mut response = ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "rate_limited",
-            Text::new(
-                "从该地址提交的留言太多，请稍后再试",
-                "Too many messages from this address; try again later",
-            ),
-        )
-        .into_response();
-        response
-            .headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from_static("3600"));
-        return Ok(response);
-    }
-    let receipt = site.desk.store(message, now).await.map_err(submit_error)?;
-    log_receipt(&receipt);
-    if receipt.confirmation_queued {
-        site.outbox_wake.notify_one();
-    }
-    let tz = state.calendar.current().timezone();
-    let view = WebsiteReceiptView {
-        case_number: receipt.case_number.to_string(),
-        tracking_code: receipt.tracking_code,
-        duplicate: receipt.duplicate,
-        expected_response: ExpectedResponse {
-            zh: receipt.promise.zh(),
-            en: receipt.promise.en(),
-        },
-        received_at: super::views::local(receipt.received_at, tz),
-        confirmation_queued: receipt.confirmation_queued,
-    };
-    let status = match receipt.duplicate {
-        true => StatusCode::OK,
-        false => StatusCode::CREATED,
-    };
-    Ok((status, Json(view)).into_response())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn settings() -> WebsiteSettings {
-        WebsiteSettings {
-            enabled: true,
-            public_base_url: String::new(),
-            form_secret: "secret".into(),
-            min_fill_seconds: 3,
-            form_max_age_hours: 24,
-            per_ip_per_hour: 5,
-            per_ip_per_day: 20,
-            track_per_ip_per_hour: 20,
-            fold_window_minutes: 60,
-            cors_origins: Vec::new(),
-            trust_forwarded_for: false,
-            privacy_contact: String::new(),
-        }
-    }
-
-    #[test]
-    fn form_tokens_need_time_a_signature_and_freshness() {
-        let key: [u8; 32] = Sha256::digest(b"secret").into();
-        let settings = settings();
-        let site_like = FormTokens {
-            key: &key,
-            settings: &settings,
-        };
-        let t0 = chrono::Utc::now();
-        let token = site_like.issue(t0);
-        assert_eq!(
-            site_like.check(&token, t0 + chrono::Duration::seconds(1)),
-            TokenCheck::TooFast
-        );
-        assert_eq!(
-            site_like.check(&token, t0 + chrono::Duration::seconds(10)),
-            TokenCheck::Fresh
-        );
-        assert_eq!(
-            site_like.check(&token, t0 + chrono::Duration::hours(25)),
-            TokenCheck::Expired
-        );
-        let forged = format!(
-            "{}.{}",
-            t0.timestamp() - 100,
-            token.split_once('.').unwrap().1
-        );
-        assert_eq!(site_like.check(&forged, t0), TokenCheck::Invalid);
-        assert_eq!(site_like.check("nonsense", t0), TokenCheck::Invalid);
     }
 }

@@ -1,0 +1,100 @@
+//! The notification outbox as leaders see it: what is waiting, what was sent, and the dead
+//! letters with their reasons. Recipients are shown masked.
+
+use axum::extract::State;
+use axum::routing::get;
+use axum::{Json, Router};
+use chrono::{DateTime, FixedOffset};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::error::{ApiError, Text};
+use super::extract::{ApiQuery, Staff};
+use super::views::{local, ErrorBody};
+use super::AppState;
+use crate::domain::phone::mask_middle;
+use crate::domain::ActionKind;
+use crate::outbox::recipient_domain;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/api/v1/outbox", get(list_outbox))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct OutboxParams {
+    /// pending, sent or dead; all when absent.
+    pub status: Option<String>,
+    /// At most this many, newest first (default 100, at most 1000).
+    pub limit: Option<u32>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OutboxView {
+    pub id: i64,
+    #[schema(example = "website_confirmation")]
+    pub topic: String,
+    pub case_id: Option<i64>,
+    /// Masked: `w******e@qq.com`.
+    pub recipient: String,
+    /// pending, sent or dead
+    pub status: String,
+    pub attempts: i64,
+    pub next_attempt_at: DateTime<FixedOffset>,
+    pub last_error: Option<String>,
+    pub created_at: DateTime<FixedOffset>,
+    pub sent_at: Option<DateTime<FixedOffset>>,
+}
+
+/// The notification outbox (duty leaders and administrators).
+#[utoipa::path(
+    get, path = "/api/v1/outbox", tag = "oversight",
+    params(OutboxParams),
+    responses((status = 200, body = Vec<OutboxView>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+    security(("bearer" = []))
+)]
+pub async fn list_outbox(
+    State(state): State<AppState>,
+    staff: Staff,
+    ApiQuery(params): ApiQuery<OutboxParams>,
+) -> Result<Json<Vec<OutboxView>>, ApiError> {
+    staff.require(ActionKind::Oversee)?;
+    let status = params.status.as_deref().filter(|s| !s.is_empty());
+    if let Some(s) = status {
+        if !matches!(s, "pending" | "sent" | "dead") {
+            return Err(ApiError::invalid(
+                "status",
+                "invalid_status",
+                Text::new(
+                    "状态无效，可选：pending, sent, dead",
+                    "Unknown status; use pending, sent or dead",
+                ),
+            ));
+        }
+    }
+    let limit = params.limit.unwrap_or(100).clamp(1, 1000);
+    let tz = state.calendar.current().timezone();
+    let rows = state.store.outbox_list(status, limit).await?;
+    Ok(Json(
+        rows.into_iter()
+            .map(|r| {
+                let local_part = r.recipient.split('@').next().unwrap_or("");
+                OutboxView {
+                    id: r.id,
+                    topic: r.topic,
+                    case_id: r.case_id,
+                    recipient: format!(
+                        "{}@{}",
+                        mask_middle(local_part, 1, 1),
+                        recipient_domain(&r.recipient)
+                    ),
+                    status: r.status,
+                    attempts: r.attempts,
+                    next_attempt_at: local(r.next_attempt_at, tz),
+                    last_error: r.last_error,
+                    created_at: local(r.created_at, tz),
+                    sent_at: r.sent_at.map(|t| local(t, tz)),
+                }
+            })
+            .collect(),
+    ))
+}

@@ -1,0 +1,209 @@
+//! The site's defences: signed form tokens with a minimum fill time, per-address limits
+//! counted in the database, and the client address behind an optional trusted proxy.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+use axum::http::HeaderMap;
+use chrono::{DateTime, Utc};
+use hmac::{Hmac, Mac};
+use sha2::{Digest, Sha256};
+use tokio::sync::Notify;
+
+use crate::channels::website::WebsiteDesk;
+use crate::config::WebsiteSettings;
+use crate::http::error::ApiError;
+use crate::http::AppState;
+
+pub(super) const SUBMIT_SCOPE: &str = "website_submit";
+pub(super) const TRACK_SCOPE: &str = "website_track";
+
+/// The public site's shared parts.
+pub struct PublicSite {
+    pub desk: WebsiteDesk,
+    pub settings: WebsiteSettings,
+    form_key: [u8; 32],
+    /// Wakes the outbox worker when a confirmation was queued.
+    pub outbox_wake: Arc<Notify>,
+}
+
+impl PublicSite {
+    pub fn new(desk: WebsiteDesk, settings: WebsiteSettings, outbox_wake: Arc<Notify>) -> Self {
+        let form_key: [u8; 32] = match settings.form_secret.is_empty() {
+            true => rand::random(),
+            false => Sha256::digest(settings.form_secret.as_bytes()).into(),
+        };
+        if settings.form_secret.is_empty() {
+            tracing::warn!("website.form_secret is empty: form tokens are signed with a key of this process only; set one shared key when several instances serve the site");
+        }
+        Self {
+            desk,
+            settings,
+            form_key,
+            outbox_wake,
+        }
+    }
+
+    pub fn form_token(&self, now: DateTime<Utc>) -> String {
+        self.tokens().issue(now)
+    }
+
+    pub(super) fn tokens(&self) -> FormTokens<'_> {
+        FormTokens {
+            key: &self.form_key,
+            settings: &self.settings,
+        }
+    }
+
+    /// A digest of the client's address: limits need to recognise it, not to store it.
+    fn address_key(&self, ip: IpAddr) -> String {
+        let mut hasher = Sha256::new();
+        hasher.update(self.form_key);
+        hasher.update(ip.to_string().as_bytes());
+        hex::encode(&hasher.finalize()[..16])
+    }
+
+    pub(super) fn client_ip(&self, peer: SocketAddr, headers: &HeaderMap) -> IpAddr {
+        if self.settings.trust_forwarded_for {
+            // The proxy appends the address it saw: the last entry is the one it vouches for.
+            let forwarded = headers
+                .get("x-forwarded-for")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.rsplit(',').next())
+                .and_then(|v| v.trim().parse().ok());
+            if let Some(ip) = forwarded {
+                return ip;
+            }
+        }
+        peer.ip()
+    }
+
+    pub(super) async fn allow(
+        &self,
+        state: &AppState,
+        scope: &str,
+        ip: IpAddr,
+        limits: &[(chrono::Duration, u32)],
+    ) -> Result<bool, ApiError> {
+        Ok(state
+            .store
+            .rate_hit(scope, &self.address_key(ip), limits, crate::http::now())
+            .await?)
+    }
+
+    pub(super) fn submit_limits(&self) -> [(chrono::Duration, u32); 2] {
+        [
+            (chrono::Duration::hours(1), self.settings.per_ip_per_hour),
+            (chrono::Duration::days(1), self.settings.per_ip_per_day),
+        ]
+    }
+
+    pub(super) fn track_limits(&self) -> [(chrono::Duration, u32); 1] {
+        [(
+            chrono::Duration::hours(1),
+            self.settings.track_per_ip_per_hour,
+        )]
+    }
+}
+
+/// Signed form tokens: the time the form was served, with an HMAC over it.
+pub(super) struct FormTokens<'a> {
+    key: &'a [u8; 32],
+    settings: &'a WebsiteSettings,
+}
+
+impl FormTokens<'_> {
+    fn mac(&self) -> Hmac<Sha256> {
+        Hmac::<Sha256>::new_from_slice(self.key).expect("HMAC takes any key length")
+    }
+
+    fn issue(&self, now: DateTime<Utc>) -> String {
+        let issued = now.timestamp();
+        let mut mac = self.mac();
+        mac.update(format!("form|{issued}").as_bytes());
+        format!("{issued}.{}", hex::encode(mac.finalize().into_bytes()))
+    }
+
+    pub(super) fn check(&self, token: &str, now: DateTime<Utc>) -> TokenCheck {
+        let Some((issued, signature)) = token.split_once('.') else {
+            return TokenCheck::Invalid;
+        };
+        let (Ok(issued), Ok(signature)) = (issued.parse::<i64>(), hex::decode(signature)) else {
+            return TokenCheck::Invalid;
+        };
+        let mut mac = self.mac();
+        mac.update(format!("form|{issued}").as_bytes());
+        if mac.verify_slice(&signature).is_err() {
+            return TokenCheck::Invalid;
+        }
+        let age = now.timestamp() - issued;
+        if age < self.settings.min_fill_seconds as i64 {
+            TokenCheck::TooFast
+        } else if age > self.settings.form_max_age_hours as i64 * 3600 {
+            TokenCheck::Expired
+        } else {
+            TokenCheck::Fresh
+        }
+    }
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum TokenCheck {
+    Fresh,
+    TooFast,
+    Expired,
+    Invalid,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings() -> WebsiteSettings {
+        WebsiteSettings {
+            enabled: true,
+            public_base_url: String::new(),
+            form_secret: "secret".into(),
+            min_fill_seconds: 3,
+            form_max_age_hours: 24,
+            per_ip_per_hour: 5,
+            per_ip_per_day: 20,
+            track_per_ip_per_hour: 20,
+            fold_window_minutes: 60,
+            cors_origins: Vec::new(),
+            trust_forwarded_for: false,
+            privacy_contact: String::new(),
+        }
+    }
+
+    #[test]
+    fn form_tokens_need_time_a_signature_and_freshness() {
+        let key: [u8; 32] = Sha256::digest(b"secret").into();
+        let settings = settings();
+        let site_like = FormTokens {
+            key: &key,
+            settings: &settings,
+        };
+        let t0 = chrono::Utc::now();
+        let token = site_like.issue(t0);
+        assert_eq!(
+            site_like.check(&token, t0 + chrono::Duration::seconds(1)),
+            TokenCheck::TooFast
+        );
+        assert_eq!(
+            site_like.check(&token, t0 + chrono::Duration::seconds(10)),
+            TokenCheck::Fresh
+        );
+        assert_eq!(
+            site_like.check(&token, t0 + chrono::Duration::hours(25)),
+            TokenCheck::Expired
+        );
+        let forged = format!(
+            "{}.{}",
+            t0.timestamp() - 100,
+            token.split_once('.').unwrap().1
+        );
+        assert_eq!(site_like.check(&forged, t0), TokenCheck::Invalid);
+        assert_eq!(site_like.check("nonsense", t0), TokenCheck::Invalid);
+    }
+}

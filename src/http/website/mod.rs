@@ -1,0 +1,71 @@
+//! The public website channel: the message form (`/message`), tracking (`/track`), the
+//! privacy notice, and `POST /api/v1/website/messages` for the bureau's own website.
+//!
+//! Pages are server-rendered (askama, escaped by default) and work with JavaScript off.
+//! Spam defence without foreign services: a honeypot field, a signed form token with a
+//! minimum fill time, per-address limits kept in the database (so they hold across
+//! instances), body limits, and folding of the same message from the same phone.
+
+pub mod api;
+mod guard;
+mod pages;
+
+use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::routing::{get, post};
+use axum::Router;
+
+pub use guard::PublicSite;
+
+use super::error::ApiError;
+use super::AppState;
+use crate::channels::website::{Receipt, SubmitError};
+use crate::config::WebsiteSettings;
+
+pub fn router(settings: &WebsiteSettings) -> Router<AppState> {
+    // OPTIONS is routed explicitly so that CORS preflights reach the CORS layer.
+    let mut api = Router::new().route(
+        "/api/v1/website/messages",
+        post(api::api_submit).options(|| async { StatusCode::NO_CONTENT }),
+    );
+    if !settings.cors_origins.is_empty() {
+        let origins: Vec<HeaderValue> = settings
+            .cors_origins
+            .iter()
+            .filter_map(|o| HeaderValue::from_str(o.trim_end_matches('/')).ok())
+            .collect();
+        api = api.layer(
+            tower_http::cors::CorsLayer::new()
+                .allow_origin(origins)
+                .allow_methods([Method::POST])
+                .allow_headers([header::CONTENT_TYPE, header::ACCEPT_LANGUAGE]),
+        );
+    }
+    Router::new()
+        .route(
+            "/",
+            get(|| async { axum::response::Redirect::to("/message") }),
+        )
+        .route("/message", get(pages::show_form).post(pages::submit_form))
+        .route("/message/privacy", get(pages::privacy))
+        .route("/track", get(pages::track_page).post(pages::track_form))
+        .route("/assets/site.css", get(pages::css))
+        .route("/assets/site.js", get(pages::js))
+        .merge(api)
+}
+
+fn log_receipt(receipt: &Receipt) {
+    tracing::info!(
+        case = %receipt.case_number,
+        duplicate = receipt.duplicate,
+        mail = receipt.confirmation_queued,
+        "website message received"
+    );
+}
+
+fn submit_error(e: SubmitError) -> ApiError {
+    match e {
+        SubmitError::Invalid(errors) => ApiError::fields(errors),
+        SubmitError::Store(e) => e.into(),
+        SubmitError::Calendar(e) => ApiError::internal(anyhow::Error::new(e)),
+    }
+}
