@@ -10,6 +10,7 @@ use tokio::net::TcpListener;
 use crate::calendar_source::{self, CalendarHandle};
 use crate::channels::hotline::ingest::Ingestor;
 use crate::channels::hotline::watch;
+use crate::callbacks::CallbackService;
 use crate::channels::website::WebsiteDesk;
 use crate::config::Settings;
 use crate::http::website::PublicSite;
@@ -69,6 +70,12 @@ impl Application {
             settings.website.clone(),
             outbox_wake.clone(),
         ));
+        let callbacks = CallbackService::new(
+            store.clone(),
+            calendar.clone(),
+            settings.callbacks.clone(),
+            settings.mail.enabled(),
+        );
         let state = AppState {
             store,
             calendar,
@@ -77,6 +84,7 @@ impl Application {
             ingestor,
             registrations,
             site,
+            callbacks,
         };
         Ok(Self {
             listener,
@@ -122,11 +130,13 @@ impl Application {
                     self.state.store.clone(),
                     self.settings.mail.clone(),
                     self.state.site.outbox_wake.clone(),
+                    Some(self.state.callbacks.clone()),
                 )?
                 .spawn(),
             ),
             false => None,
         };
+        let callback_job = self.state.callbacks.clone().spawn();
         let address = self.listener.local_addr()?;
         tracing::info!(%address, backend = self.state.store.backend(), "youmen is listening on http://{address}");
         let grace = Duration::from_secs(self.settings.server.shutdown_grace_seconds);
@@ -155,6 +165,7 @@ impl Application {
             }
         };
         reloader.abort();
+        callback_job.abort();
         for task in spool_watcher.into_iter().chain(downloads).chain(outbox) {
             task.abort();
         }

@@ -49,6 +49,27 @@ enum Command {
     /// Take in what the channels left: voicemail from the PBX spool.
     #[command(subcommand)]
     Ingest(IngestCommand),
+    /// The next-morning callback list of a working day (today by default).
+    #[command(args_conflicts_with_subcommands = true)]
+    Callbacks {
+        #[command(subcommand)]
+        command: Option<CallbacksCommand>,
+        /// The working day, e.g. 2026-10-08.
+        #[arg(long, value_name = "DATE")]
+        date: Option<String>,
+        /// table (default), csv or json
+        #[arg(long, default_value = "table")]
+        format: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum CallbacksCommand {
+    /// Generate the list of a working day now (idempotent; the server does it at each opening).
+    Generate {
+        #[arg(long, value_name = "DATE")]
+        date: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -128,6 +149,11 @@ async fn execute(cli: Cli) -> anyhow::Result<()> {
             create_token(&settings, &name, &role).await
         }
         Command::Calendar(command) => calendar(&settings, command),
+        Command::Callbacks {
+            command,
+            date,
+            format,
+        } => callbacks(&settings, command, date, &format).await,
         Command::Ingest(IngestCommand::Voicemail {
             spool,
             quarantine,
@@ -214,6 +240,102 @@ async fn list_quarantine(settings: &Settings, all: bool) -> anyhow::Result<()> {
             ),
         };
         println!("{}\n  reason: {}\n  {state}", item.path, item.reason);
+    }
+    Ok(())
+}
+
+async fn callbacks(
+    settings: &Settings,
+    command: Option<CallbacksCommand>,
+    date: Option<String>,
+    format: &str,
+) -> anyhow::Result<()> {
+    use crate::callbacks::CallbackService;
+    let calendar = calendar_source::CalendarHandle::new(calendar_source::load(settings)?);
+    let store = storage::connect(&settings.database.url, 2).await?;
+    store.migrate().await?;
+    let service = CallbackService::new(
+        store,
+        calendar.clone(),
+        settings.callbacks.clone(),
+        settings.mail.enabled(),
+    );
+    let parse = |d: &str| {
+        NaiveDate::parse_from_str(d.trim(), "%Y-%m-%d")
+            .with_context(|| format!("`{d}` is not a date like 2026-10-08"))
+    };
+    let now = crate::http::now();
+    if let Some(CallbacksCommand::Generate { date }) = command {
+        let date = parse(&date)?;
+        let actor = format!("cli:{}", std::env::var("USER").unwrap_or_else(|_| "unknown".into()));
+        let created = service.generate_day(date, &actor, now).await?;
+        println!("{date}: {created} new entries");
+        return Ok(());
+    }
+    let date = match date {
+        Some(d) => parse(&d)?,
+        None => calendar.current().local_date(now),
+    };
+    let list = service.day(date, now).await?;
+    match format {
+        "json" => {
+            let entries: Vec<serde_json::Value> = list
+                .entries
+                .iter()
+                .chain(&list.unknown_numbers)
+                .map(|e| {
+                    serde_json::json!({
+                        "phone": e.phone,
+                        "case_numbers": e.cases.iter().map(|c| c.number.as_str()).collect::<Vec<_>>(),
+                        "channels": e.cases.iter().map(|c| c.channel).collect::<Vec<_>>(),
+                        "recording_seconds": e.recordings.iter().map(|r| r.duration_seconds).collect::<Vec<_>>(),
+                        "due_at": e.due_at,
+                        "deadline_at": e.deadline_at,
+                        "urgent": e.urgent,
+                        "kind": e.kind,
+                        "status": e.status,
+                        "carried_over": e.carried_over,
+                        "attempts": e.attempts,
+                    })
+                })
+                .collect();
+            println!("{}", serde_json::to_string_pretty(&entries)?);
+        }
+        "csv" => {
+            use std::io::Write;
+            std::io::stdout().write_all(&crate::callbacks::export::to_csv(&list)?)?;
+        }
+        "table" => {
+            let p = list.progress;
+            println!(
+                "{} 回访清单{}: {} 人 (未联系 {}, 待再拨 {}, 已联系 {}, 已解决 {}, 无法联系 {}, 超时 {})",
+                list.date,
+                if list.generated { "" } else { "（预览，尚未生成）" },
+                p.total,
+                p.untried,
+                p.to_retry,
+                p.reached,
+                p.resolved,
+                p.unreachable,
+                p.late
+            );
+            for (i, e) in list.entries.iter().chain(&list.unknown_numbers).enumerate() {
+                let numbers: Vec<&str> = e.cases.iter().map(|c| c.number.as_str()).collect();
+                let seconds: f64 = e.recordings.iter().map(|r| r.duration_seconds).sum();
+                println!(
+                    "{:>3}. {:<15} {}{} {} {} {}{}",
+                    i + 1,
+                    e.phone.as_deref().unwrap_or("(无来电号码)"),
+                    if e.urgent { "[紧急] " } else { "" },
+                    e.kind.label_zh(),
+                    e.status.label_zh(),
+                    e.first_arrival_at.format("%m-%d %H:%M"),
+                    numbers.join(","),
+                    if e.recordings.is_empty() { String::new() } else { format!(" 录音{seconds:.0}秒") },
+                );
+            }
+        }
+        other => anyhow::bail!("--format must be table, csv or json (not `{other}`)"),
     }
     Ok(())
 }

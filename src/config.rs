@@ -23,7 +23,22 @@ pub struct Settings {
     pub hotline: HotlineSettings,
     pub website: WebsiteSettings,
     pub mail: MailSettings,
+    pub callbacks: CallbackSettings,
     pub log: LogSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct CallbackSettings {
+    /// Minutes a claimed entry stays with its caller.
+    pub claim_minutes: u32,
+    pub max_attempts: u32,
+    pub retry_after_minutes: u32,
+    /// "First thing": working minutes after the opening.
+    pub deadline_working_minutes: u32,
+    /// The morning shift's address; the list is mailed at each opening. Empty: no mail.
+    pub morning_shift_email: String,
+    /// How often the job checks whether an opening has come.
+    pub check_seconds: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]

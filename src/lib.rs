@@ -7,6 +7,7 @@
 pub mod app;
 pub mod auth;
 pub mod calendar_source;
+pub mod callbacks;
 pub mod channels;
 pub mod cli;
 pub mod config;

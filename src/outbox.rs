@@ -9,15 +9,17 @@ use std::time::Duration;
 
 use askama::Template;
 use chrono::Utc;
-use lettre::message::{Mailbox, MultiPart};
+use lettre::message::header::ContentType;
+use lettre::message::{Attachment, Mailbox, MultiPart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use tokio::sync::Notify;
 
+use crate::callbacks::CallbackService;
 use crate::channels::website::CONFIRMATION_TOPIC;
 use crate::config::MailSettings;
 use crate::jobs::backoff;
-use crate::storage::{OutboxItem, Store};
+use crate::storage::{OutboxItem, Store, CALLBACK_LIST_TOPIC};
 
 /// How long a claimed row is ours before another instance may take it.
 const LEASE: chrono::Duration = chrono::Duration::minutes(2);
@@ -28,6 +30,8 @@ pub struct Mail {
     pub subject: String,
     pub text: String,
     pub html: String,
+    /// File name, content type, bytes.
+    pub attachments: Vec<(String, String, Vec<u8>)>,
 }
 
 /// Why a delivery failed, and whether trying again can help.
@@ -44,6 +48,8 @@ pub struct OutboxWorker {
     from: Mailbox,
     settings: MailSettings,
     wake: Arc<Notify>,
+    /// Renders the morning shift's list at delivery.
+    callbacks: Option<CallbackService>,
 }
 
 impl OutboxWorker {
@@ -51,6 +57,7 @@ impl OutboxWorker {
         store: Arc<dyn Store>,
         settings: MailSettings,
         wake: Arc<Notify>,
+        callbacks: Option<CallbackService>,
     ) -> anyhow::Result<Self> {
         let host = settings.smtp_host.trim();
         let builder = match settings.tls.as_str() {
@@ -77,6 +84,7 @@ impl OutboxWorker {
             from,
             settings,
             wake,
+            callbacks,
         })
     }
 
@@ -136,7 +144,10 @@ impl OutboxWorker {
     }
 
     async fn deliver(&self, item: &OutboxItem) -> Result<(), DeliveryError> {
-        let mail = render(item).map_err(DeliveryError::Permanent)?;
+        let mail = match item.topic.as_str() {
+            CALLBACK_LIST_TOPIC => self.callback_list_mail(item).await?,
+            _ => render(item).map_err(DeliveryError::Permanent)?,
+        };
         let to: Mailbox = item.recipient.parse().map_err(|e| {
             DeliveryError::Permanent(format!("the recipient is not an address: {e}"))
         })?;
@@ -144,7 +155,10 @@ impl OutboxWorker {
             .from(self.from.clone())
             .to(to)
             .subject(mail.subject)
-            .multipart(MultiPart::alternative_plain_html(mail.text, mail.html))
+            .multipart(with_attachments(
+                MultiPart::alternative_plain_html(mail.text, mail.html),
+                mail.attachments,
+            ))
             .map_err(|e| DeliveryError::Permanent(format!("building the message: {e}")))?;
         match self.transport.send(message).await {
             Ok(_) => Ok(()),
@@ -152,6 +166,77 @@ impl OutboxWorker {
             Err(e) => Err(DeliveryError::Transient(e.to_string())),
         }
     }
+}
+
+impl OutboxWorker {
+    /// The morning shift's list, read at delivery: a short summary and the list as CSV.
+    async fn callback_list_mail(&self, item: &OutboxItem) -> Result<Mail, DeliveryError> {
+        let Some(callbacks) = &self.callbacks else {
+            return Err(DeliveryError::Permanent("the callback list is not available here".into()));
+        };
+        let date = item
+            .payload
+            .get("list_date")
+            .and_then(|d| d.as_str())
+            .and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+            .ok_or_else(|| DeliveryError::Permanent("the payload names no list_date".into()))?;
+        let list = callbacks
+            .day(date, Utc::now())
+            .await
+            .map_err(|e| DeliveryError::Transient(format!("reading the list: {e}")))?;
+        let csv = crate::callbacks::export::to_csv(&list)
+            .map_err(|e| DeliveryError::Permanent(format!("writing the CSV: {e}")))?;
+        let p = list.progress;
+        let urgent = list.entries.iter().filter(|e| e.urgent).count();
+        let missed = list
+            .entries
+            .iter()
+            .filter(|e| e.kind == crate::domain::CallbackKind::MissedCall)
+            .count();
+        let carried = list.entries.iter().filter(|e| e.carried_over).count();
+        let day = date.format("%Y年%-m月%-d日").to_string();
+        let summary = format!(
+            "{day}回访清单：共 {} 人待回访，其中紧急 {urgent} 人，未留言的未接来电 {missed} 人，前日转入 {carried} 人，无来电号码 {} 条。",
+            p.total,
+            list.unknown_numbers.len()
+        );
+        let text = format!(
+            "早班同事：\n\n{summary}\n\n完整清单见附件（CSV，可用 Excel 打开），也可在 youmen 中查看和处理。请在上班后第一时间回访。\n"
+        );
+        let html = format!(
+            "<!doctype html><html lang=\"zh-CN\"><meta charset=\"utf-8\"><body style=\"font-family:sans-serif;font-size:16px\"><p>早班同事：</p><p><strong>{}</strong></p><p>完整清单见附件（CSV，可用 Excel 打开），也可在 youmen 中查看和处理。请在上班后第一时间回访。</p></body></html>",
+            html_escape(&summary)
+        );
+        Ok(Mail {
+            subject: format!("{day}回访清单（{} 人）", p.total),
+            text,
+            html,
+            attachments: vec![(
+                format!("callbacks-{date}.csv"),
+                "text/csv; charset=utf-8".into(),
+                csv,
+            )],
+        })
+    }
+}
+
+fn with_attachments(body: MultiPart, attachments: Vec<(String, String, Vec<u8>)>) -> MultiPart {
+    if attachments.is_empty() {
+        return body;
+    }
+    let mut mixed = MultiPart::mixed().multipart(body);
+    for (name, content_type, bytes) in attachments {
+        let content_type = ContentType::parse(&content_type).unwrap_or(ContentType::TEXT_PLAIN);
+        mixed = mixed.singlepart(Attachment::new(name).body(bytes, content_type));
+    }
+    mixed
+}
+
+fn html_escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 /// Only the domain of an address goes into logs.
@@ -225,6 +310,7 @@ pub fn render(item: &OutboxItem) -> Result<Mail, String> {
                 subject: format!("您的留言已收到（案件编号 {}）", c.case_number),
                 text,
                 html,
+                attachments: Vec::new(),
             })
         }
         other => Err(format!("no template for the outbox topic `{other}`")),

@@ -79,10 +79,12 @@ pub enum ActionKind {
     Reopen,
     /// See what only the window's leaders see: the notification outbox and its dead letters.
     Oversee,
+    /// Work the next-morning callback list: read it, claim entries, record attempts, export.
+    WorkCallbacks,
 }
 
 impl ActionKind {
-    pub const ALL: [ActionKind; 15] = [
+    pub const ALL: [ActionKind; 16] = [
         ActionKind::Register,
         ActionKind::LogCall,
         ActionKind::PushVoicemail,
@@ -98,6 +100,7 @@ impl ActionKind {
         ActionKind::Close,
         ActionKind::Reopen,
         ActionKind::Oversee,
+        ActionKind::WorkCallbacks,
     ];
 
     pub fn code(self) -> &'static str {
@@ -117,6 +120,7 @@ impl ActionKind {
             ActionKind::Close => "close",
             ActionKind::Reopen => "reopen",
             ActionKind::Oversee => "oversee",
+            ActionKind::WorkCallbacks => "work_callbacks",
         }
     }
 }
@@ -130,6 +134,7 @@ pub fn permitted(role: Role, kind: ActionKind) -> bool {
         (_, ActionKind::PushVoicemail) => role == Role::Admin,
         (Role::Admin | Role::DutyLeader, _) => true,
         (_, ActionKind::SetTier | ActionKind::Reopen | ActionKind::Oversee) => false,
+        (Role::Counter, ActionKind::WorkCallbacks) => false,
         (Role::Hotline, _) => true,
         (Role::Counter | Role::Callback, ActionKind::LogCall) => false,
         (Role::Counter | Role::Callback, _) => true,

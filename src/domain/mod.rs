@@ -3,6 +3,7 @@
 
 pub mod action;
 pub mod calendar;
+pub mod callback;
 pub mod case;
 pub mod citizen;
 pub mod phone;
@@ -15,4 +16,4 @@ pub use calendar::WorkingCalendar;
 pub use case::{Callback, Case, CaseNumber, Citizen, Event, NewCase};
 pub use phone::{LocalDialing, PhoneNumber};
 pub use registration::{FieldError, IntakeRules, Matter, RegistrationForm};
-pub use vocab::{CallbackKind, Cause, Channel, Role, Status, Tier};
+pub use vocab::{CallbackKind, Cause, Channel, EntryStatus, Outcome, Role, Status, Tier};

@@ -155,6 +155,33 @@ vocabulary! {
     }
 }
 
+vocabulary! {
+    /// How a callback attempt went.
+    Outcome {
+        /// Reached, and the matter was settled on the phone.
+        ReachedResolved => "reached_resolved", "已联系，电话中已解决", "Reached, resolved on the phone";
+        /// Reached; the case goes on.
+        ReachedContinues => "reached_continues", "已联系，继续办理", "Reached, the case continues";
+        NoAnswer => "no_answer", "无人接听", "No answer";
+        Busy => "busy", "占线", "Busy";
+        WrongNumber => "wrong_number", "号码错误", "Wrong number";
+    }
+}
+
+vocabulary! {
+    /// Where an entry of the list stands.
+    EntryStatus {
+        /// Not yet reached: to call (again).
+        Open => "open", "待回访", "To call";
+        /// Reached and settled.
+        Resolved => "resolved", "已解决", "Resolved";
+        /// Reached; the case continues in the queue.
+        Reached => "reached", "已联系", "Reached";
+        /// Given up after the last attempt, or a wrong number: for the duty leader.
+        Unreachable => "unreachable", "无法联系", "Unreachable";
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,5 +1,6 @@
 //! HTTP at the edge: one router per area, merged here, with the shared middleware.
 
+mod callbacks;
 mod cases;
 pub mod error;
 mod extract;
@@ -40,6 +41,8 @@ pub struct AppState {
     pub registrations: crate::storage::GroupCommitter,
     /// The public website channel.
     pub site: Arc<website::PublicSite>,
+    /// The next-morning callback list.
+    pub callbacks: crate::callbacks::CallbackService,
 }
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -70,6 +73,7 @@ pub fn router(state: AppState, body_limit: usize, max_recording_bytes: u64) -> R
         .merge(public)
         .merge(cases::router())
         .merge(outbox::router())
+        .merge(callbacks::router())
         .merge(hotline::router())
         .merge(twilio_callback::router())
         .merge(health::router())

@@ -6,7 +6,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    cases, health, hotline, outbox, twilio_callback, views, voicemail_push, website, AppState,
+    callbacks, cases, health, hotline, outbox, twilio_callback, views, voicemail_push, website, AppState,
 };
 
 #[derive(OpenApi)]
@@ -21,11 +21,13 @@ use super::{
         voicemail_push::push_voicemail, twilio_callback::recording_callback,
         website::api::api_submit,
         outbox::list_outbox,
+        callbacks::day_list, callbacks::generate, callbacks::claim, callbacks::attempt,
+        callbacks::export, callbacks::print,
         health::healthz, health::readyz,
     ),
     components(schemas(views::ErrorBody, views::ErrorDetail, views::ErrorField)),
     modifiers(&BearerAuth),
-    tags((name = "cases", description = "The shared case queue"), (name = "hotline", description = "The two hotlines"), (name = "website", description = "Messages from the bureau's website"), (name = "oversight", description = "What leaders and administrators see"), (name = "health", description = "Probes"))
+    tags((name = "cases", description = "The shared case queue"), (name = "hotline", description = "The two hotlines"), (name = "website", description = "Messages from the bureau's website"), (name = "callbacks", description = "The next-morning callback list"), (name = "oversight", description = "What leaders and administrators see"), (name = "health", description = "Probes"))
 )]
 pub struct ApiDoc;
 

@@ -267,6 +267,100 @@ pub struct OutboxEntry {
     pub sent_at: Option<DateTime<Utc>>,
 }
 
+/// The outbox topic of the morning shift's list.
+pub const CALLBACK_LIST_TOPIC: &str = "callback_list";
+
+/// One generation of the callback list, at one opening.
+#[derive(Debug, Clone)]
+pub struct CallbackRun {
+    pub opening_at: DateTime<Utc>,
+    /// The working day whose list the entries join.
+    pub list_date: chrono::NaiveDate,
+    /// "First thing" ends here for the entries of this run.
+    pub deadline_at: DateTime<Utc>,
+    /// The morning shift's address: the list is mailed through the outbox.
+    pub mail_to: Option<String>,
+}
+
+/// A case of an entry, as the list shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EntryCase {
+    pub case_id: i64,
+    pub number: String,
+    pub channel: crate::domain::Channel,
+    pub received_at: DateTime<Utc>,
+    pub description: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct EntryRecording {
+    pub id: i64,
+    pub case_id: i64,
+    pub duration_ms: i64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct CallbackAttemptRecord {
+    pub at: DateTime<Utc>,
+    pub actor: String,
+    pub outcome: crate::domain::Outcome,
+    pub note: Option<String>,
+}
+
+/// A stored entry of the callback list, with its cases, recordings and attempts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CallbackEntryRecord {
+    pub id: i64,
+    pub list_date: chrono::NaiveDate,
+    pub opening_at: DateTime<Utc>,
+    pub phone: Option<String>,
+    pub urgent: bool,
+    pub kind: crate::domain::CallbackKind,
+    pub first_arrival_at: DateTime<Utc>,
+    pub deadline_at: DateTime<Utc>,
+    pub status: crate::domain::EntryStatus,
+    pub attempts: i64,
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    pub first_attempt_at: Option<DateTime<Utc>>,
+    pub reached_at: Option<DateTime<Utc>>,
+    pub claimed_by: Option<String>,
+    pub claimed_until: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub cases: Vec<EntryCase>,
+    pub recordings: Vec<EntryRecording>,
+    pub attempt_log: Vec<CallbackAttemptRecord>,
+}
+
+/// An off-hours arrival not yet on any list (for the preview before opening).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PendingCallback {
+    pub arrival: crate::domain::callback::PendingArrival,
+    pub case: EntryCase,
+    pub recordings: Vec<EntryRecording>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClaimResult {
+    Claimed,
+    NotFound,
+    Finished,
+    /// Someone else holds it, until then.
+    HeldBy(String, DateTime<Utc>),
+}
+
+/// One attempt to store, decided by the domain from the entry as it was read.
+#[derive(Debug, Clone)]
+pub struct AttemptWrite {
+    pub entry_id: i64,
+    /// The entry's attempt count when it was read: a change since is a conflict.
+    pub expected_attempts: i64,
+    pub actor: String,
+    pub outcome: crate::domain::Outcome,
+    pub note: Option<String>,
+    pub after: crate::domain::callback::AfterAttempt,
+    pub at: DateTime<Utc>,
+}
+
 /// An API token as stored: only the hash of the secret.
 #[derive(Debug, Clone)]
 pub struct TokenRecord {
@@ -443,6 +537,54 @@ pub trait Store: Send + Sync + 'static {
 
     /// The outbox, newest first, optionally of one status.
     async fn outbox_list(&self, status: Option<&str>, limit: u32) -> StoreResult<Vec<OutboxEntry>>;
+
+    /// Generates the callback entries of one opening from every off-hours arrival due by
+    /// then and not yet listed, grouped by phone (joining a still-open entry of the same
+    /// phone). None when this opening was already generated: it runs once, whoever asks.
+    async fn generate_callbacks(
+        &self,
+        run: &CallbackRun,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<usize>>;
+
+    /// How many generation runs the day has had (0: not generated yet).
+    async fn callback_runs_on(&self, date: chrono::NaiveDate) -> StoreResult<usize>;
+
+    /// The day's list: its own entries, and those carried over from earlier days that were
+    /// still open at `opening` (the day's first opening).
+    async fn callback_entries(
+        &self,
+        date: chrono::NaiveDate,
+        opening: DateTime<Utc>,
+    ) -> StoreResult<Vec<CallbackEntryRecord>>;
+
+    async fn callback_entry(&self, id: i64) -> StoreResult<Option<CallbackEntryRecord>>;
+
+    /// Off-hours arrivals due by `up_to` that are on no list yet.
+    async fn callback_pending(&self, up_to: DateTime<Utc>) -> StoreResult<Vec<PendingCallback>>;
+
+    async fn claim_callback(
+        &self,
+        id: i64,
+        actor: &str,
+        until: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<ClaimResult>;
+
+    /// Stores an attempt, the entry's new state and an event on each of its cases; the
+    /// claim is released. `Conflict` if the entry changed since it was read or another
+    /// person holds it.
+    async fn record_callback_attempt(&self, attempt: &AttemptWrite) -> StoreResult<()>;
+
+    /// Writes an event that belongs to no single case (an export, a generation by hand).
+    async fn audit(
+        &self,
+        actor: &str,
+        action: &str,
+        subject: &str,
+        note: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()>;
 }
 
 /// Opens the store the URL names: `sqlite://…` or `postgres://…`.

@@ -1,0 +1,319 @@
+//! The next-morning callback list over HTTP, for the morning shift's page and for softphone
+//! integrations: the day's list, claiming an entry, recording attempts, generation by hand,
+//! and the exports (CSV, XLSX, an A4 print view). Phone numbers appear in full here, to
+//! signed-in staff only; every export is written to the audit trail with who made it.
+
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::NaiveDate;
+use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
+
+use super::error::{ApiError, Text};
+use super::extract::{ApiJson, ApiQuery, Staff};
+use super::views::ErrorBody;
+use super::AppState;
+use crate::callbacks::export::{to_csv, to_xlsx};
+use crate::callbacks::{CallbackError, DayList, ListEntry};
+use crate::domain::{ActionKind, Outcome};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/callbacks", get(day_list))
+        .route("/api/v1/callbacks/generate", post(generate))
+        .route("/api/v1/callbacks/export", get(export))
+        .route("/api/v1/callbacks/print", get(print))
+        .route("/api/v1/callbacks/{id}/claim", post(claim))
+        .route("/api/v1/callbacks/{id}/attempts", post(attempt))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct DayParams {
+    /// A working day, 2026-10-08; today when absent.
+    pub date: Option<String>,
+    /// For exports: csv (default) or xlsx.
+    pub format: Option<String>,
+}
+
+fn parse_date(raw: Option<&str>, state: &AppState) -> Result<NaiveDate, ApiError> {
+    match raw.map(str::trim).filter(|s| !s.is_empty()) {
+        None => Ok(state.calendar.current().local_date(super::now())),
+        Some(s) => NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| {
+            ApiError::invalid(
+                "date",
+                "invalid_date",
+                Text::new(
+                    format!("日期格式不对，应类似 2026-10-08（收到：{s}）"),
+                    format!("Not a date: use 2026-10-08 (got `{s}`)"),
+                ),
+            )
+        }),
+    }
+}
+
+impl From<CallbackError> for ApiError {
+    fn from(e: CallbackError) -> Self {
+        match e {
+            CallbackError::NotWorkingDay(d) => ApiError::invalid(
+                "date",
+                "not_a_working_day",
+                Text::new(
+                    format!("{d} 不是工作日，没有回访清单"),
+                    format!("{d} is not a working day: it has no callback list"),
+                ),
+            ),
+            CallbackError::NotFound => ApiError::not_found("回访条目", "callback entry"),
+            CallbackError::Finished => ApiError::new(
+                StatusCode::CONFLICT,
+                "callback_finished",
+                Text::new("该回访已经结束", "This callback is already finished"),
+            ),
+            CallbackError::HeldBy(by, until) => ApiError::new(
+                StatusCode::CONFLICT,
+                "callback_claimed",
+                Text::new(
+                    format!("{by} 正在联系此人（至 {}）", until.format("%H:%M UTC")),
+                    format!("{by} is calling this person (until {} UTC)", until.format("%H:%M")),
+                ),
+            ),
+            CallbackError::Store(e) => e.into(),
+            CallbackError::Calendar(e) => ApiError::internal(anyhow::Error::new(e)),
+        }
+    }
+}
+
+/// The day's callback list (or, before its opening, what is pending for it).
+#[utoipa::path(
+    get, path = "/api/v1/callbacks", tag = "callbacks",
+    params(DayParams),
+    responses((status = 200, description = "The list: progress, entries in calling order, unknown numbers"), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("bearer" = []))
+)]
+pub async fn day_list(
+    State(state): State<AppState>,
+    staff: Staff,
+    ApiQuery(params): ApiQuery<DayParams>,
+) -> Result<Json<DayList>, ApiError> {
+    staff.require(ActionKind::WorkCallbacks)?;
+    let date = parse_date(params.date.as_deref(), &state)?;
+    Ok(Json(state.callbacks.day(date, super::now()).await?))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GenerateRequest {
+    /// The working day, 2026-10-08.
+    pub date: String,
+}
+
+/// Generate a day's list by hand (idempotent; the job does it at each opening).
+#[utoipa::path(
+    post, path = "/api/v1/callbacks/generate", tag = "callbacks",
+    request_body = GenerateRequest,
+    responses((status = 200, description = "How many entries were created"), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("bearer" = []))
+)]
+pub async fn generate(
+    State(state): State<AppState>,
+    staff: Staff,
+    ApiJson(body): ApiJson<GenerateRequest>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    staff.require(ActionKind::Oversee)?;
+    let date = parse_date(Some(&body.date), &state)?;
+    let created = state
+        .callbacks
+        .generate_day(date, &staff.0.name, super::now())
+        .await?;
+    Ok(Json(serde_json::json!({"date": date, "created": created})))
+}
+
+/// Claim an entry, so that two people never call the same person (the claim expires).
+#[utoipa::path(
+    post, path = "/api/v1/callbacks/{id}/claim", tag = "callbacks",
+    params(("id" = i64, Path, description = "Entry id")),
+    responses((status = 200, description = "The entry, claimed"), (status = 404, body = ErrorBody), (status = 409, description = "Someone else holds it, or it is finished", body = ErrorBody)),
+    security(("bearer" = []))
+)]
+pub async fn claim(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path(id): Path<i64>,
+) -> Result<Json<ListEntry>, ApiError> {
+    staff.require(ActionKind::WorkCallbacks)?;
+    Ok(Json(
+        state.callbacks.claim(id, &staff.0.name, super::now()).await?,
+    ))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AttemptRequest {
+    /// reached_resolved, reached_continues, no_answer, busy or wrong_number
+    #[schema(example = "no_answer")]
+    pub outcome: String,
+    pub note: Option<String>,
+}
+
+/// Record a callback attempt; after the last failed one the entry is unreachable.
+#[utoipa::path(
+    post, path = "/api/v1/callbacks/{id}/attempts", tag = "callbacks",
+    params(("id" = i64, Path, description = "Entry id")),
+    request_body = AttemptRequest,
+    responses((status = 200, description = "The entry after the attempt"), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("bearer" = []))
+)]
+pub async fn attempt(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path(id): Path<i64>,
+    ApiJson(body): ApiJson<AttemptRequest>,
+) -> Result<Json<ListEntry>, ApiError> {
+    staff.require(ActionKind::WorkCallbacks)?;
+    let outcome: Outcome = body.outcome.trim().parse().map_err(|_| {
+        ApiError::invalid(
+            "outcome",
+            "unknown_outcome",
+            Text::new(
+                format!("回访结果无效，可选：{}", Outcome::codes()),
+                format!("Unknown outcome; use one of: {}", Outcome::codes()),
+            ),
+        )
+    })?;
+    let note = match body.note.as_deref().map(str::trim).filter(|n| !n.is_empty()) {
+        None => None,
+        Some(n) => Some(
+            crate::domain::citizen::plain_text(n, state.rules.description_max_chars).map_err(|_| {
+                ApiError::invalid(
+                    "note",
+                    "invalid_note",
+                    Text::new("备注太长或含有无法显示的字符", "The note is too long or has control characters"),
+                )
+            })?,
+        ),
+    };
+    Ok(Json(
+        state
+            .callbacks
+            .attempt(id, &staff.0.name, outcome, note, super::now())
+            .await?,
+    ))
+}
+
+/// The list as CSV (UTF-8 with BOM) or XLSX; the export is audited.
+#[utoipa::path(
+    get, path = "/api/v1/callbacks/export", tag = "callbacks",
+    params(DayParams),
+    responses((status = 200, description = "text/csv or an XLSX workbook"), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("bearer" = []))
+)]
+pub async fn export(
+    State(state): State<AppState>,
+    staff: Staff,
+    ApiQuery(params): ApiQuery<DayParams>,
+) -> Result<Response, ApiError> {
+    staff.require(ActionKind::WorkCallbacks)?;
+    let date = parse_date(params.date.as_deref(), &state)?;
+    let now = super::now();
+    let list = state.callbacks.day(date, now).await?;
+    let format = params.format.as_deref().unwrap_or("csv");
+    let (body, content_type, extension) = match format {
+        "csv" => (
+            to_csv(&list).map_err(ApiError::internal)?,
+            "text/csv; charset=utf-8",
+            "csv",
+        ),
+        "xlsx" => (
+            to_xlsx(&list, &staff.0.name).map_err(ApiError::internal)?,
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            "xlsx",
+        ),
+        other => {
+            return Err(ApiError::invalid(
+                "format",
+                "unknown_format",
+                Text::new(
+                    format!("导出格式无效（{other}），可选：csv, xlsx"),
+                    format!("Unknown format `{other}`; use csv or xlsx"),
+                ),
+            ))
+        }
+    };
+    state
+        .store
+        .audit(&staff.0.name, "export_callbacks", &date.to_string(), Some(extension), now)
+        .await?;
+    let filename = format!("callbacks-{date}.{extension}");
+    Ok((
+        [
+            (header::CONTENT_TYPE, content_type.to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{filename}\""),
+            ),
+            (header::CACHE_CONTROL, "no-store".to_owned()),
+        ],
+        body,
+    )
+        .into_response())
+}
+
+#[derive(Template)]
+#[template(path = "staff/callbacks_print.html", config = "src/templates/askama.toml")]
+struct PrintPage<'a> {
+    list: &'a DayList,
+    produced_by: &'a str,
+    produced_at: String,
+}
+
+impl PrintPage<'_> {
+    fn all(&self) -> impl Iterator<Item = (usize, &ListEntry)> {
+        self.list
+            .entries
+            .iter()
+            .chain(&self.list.unknown_numbers)
+            .enumerate()
+            .map(|(i, e)| (i + 1, e))
+    }
+}
+
+/// The list as an A4 page to print; the print is audited.
+#[utoipa::path(
+    get, path = "/api/v1/callbacks/print", tag = "callbacks",
+    params(DayParams),
+    responses((status = 200, description = "An HTML page laid out for A4", content_type = "text/html"), (status = 403, body = ErrorBody)),
+    security(("bearer" = []))
+)]
+pub async fn print(
+    State(state): State<AppState>,
+    staff: Staff,
+    ApiQuery(params): ApiQuery<DayParams>,
+) -> Result<Response, ApiError> {
+    staff.require(ActionKind::WorkCallbacks)?;
+    let date = parse_date(params.date.as_deref(), &state)?;
+    let now = super::now();
+    let list = state.callbacks.day(date, now).await?;
+    state
+        .store
+        .audit(&staff.0.name, "export_callbacks", &date.to_string(), Some("print"), now)
+        .await?;
+    let tz = state.calendar.current().timezone();
+    let html = PrintPage {
+        list: &list,
+        produced_by: &staff.0.name,
+        produced_at: now.with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string(),
+    }
+    .render()
+    .map_err(|e| ApiError::internal(anyhow::Error::new(e)))?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        html,
+    )
+        .into_response())
+}
