@@ -8,9 +8,9 @@ use anyhow::Context;
 use tokio::net::TcpListener;
 
 use crate::calendar_source::{self, CalendarHandle};
+use crate::callbacks::CallbackService;
 use crate::channels::hotline::ingest::Ingestor;
 use crate::channels::hotline::watch;
-use crate::callbacks::CallbackService;
 use crate::channels::website::WebsiteDesk;
 use crate::config::Settings;
 use crate::http::website::PublicSite;

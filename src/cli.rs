@@ -267,7 +267,10 @@ async fn callbacks(
     let now = crate::http::now();
     if let Some(CallbacksCommand::Generate { date }) = command {
         let date = parse(&date)?;
-        let actor = format!("cli:{}", std::env::var("USER").unwrap_or_else(|_| "unknown".into()));
+        let actor = format!(
+            "cli:{}",
+            std::env::var("USER").unwrap_or_else(|_| "unknown".into())
+        );
         let created = service.generate_day(date, &actor, now).await?;
         println!("{date}: {created} new entries");
         return Ok(());
@@ -331,7 +334,11 @@ async fn callbacks(
                     e.status.label_zh(),
                     e.first_arrival_at.format("%m-%d %H:%M"),
                     numbers.join(","),
-                    if e.recordings.is_empty() { String::new() } else { format!(" 录音{seconds:.0}秒") },
+                    if e.recordings.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" 录音{seconds:.0}秒")
+                    },
                 );
             }
         }

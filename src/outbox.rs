@@ -172,7 +172,9 @@ impl OutboxWorker {
     /// The morning shift's list, read at delivery: a short summary and the list as CSV.
     async fn callback_list_mail(&self, item: &OutboxItem) -> Result<Mail, DeliveryError> {
         let Some(callbacks) = &self.callbacks else {
-            return Err(DeliveryError::Permanent("the callback list is not available here".into()));
+            return Err(DeliveryError::Permanent(
+                "the callback list is not available here".into(),
+            ));
         };
         let date = item
             .payload

@@ -31,16 +31,28 @@ fn rows(list: &DayList) -> Vec<[String; 12]> {
 
 fn row(n: usize, e: &ListEntry) -> [String; 12] {
     let seconds: f64 = e.recordings.iter().map(|r| r.duration_seconds).sum();
-    let last = e.attempt_log.last().map_or(String::new(), |a| match &a.note {
-        Some(note) => format!("{}：{note}", a.outcome.label_zh()),
-        None => a.outcome.label_zh().to_owned(),
-    });
+    let last = e
+        .attempt_log
+        .last()
+        .map_or(String::new(), |a| match &a.note {
+            Some(note) => format!("{}：{note}", a.outcome.label_zh()),
+            None => a.outcome.label_zh().to_owned(),
+        });
     [
         n.to_string(),
         e.phone.clone().unwrap_or_else(|| "（无来电号码）".into()),
-        if e.urgent { "紧急".into() } else { String::new() },
+        if e.urgent {
+            "紧急".into()
+        } else {
+            String::new()
+        },
         e.kind.label_zh().to_owned(),
-        e.status.label_zh().to_owned() + if e.carried_over { "（前日转入）" } else { "" },
+        e.status.label_zh().to_owned()
+            + if e.carried_over {
+                "（前日转入）"
+            } else {
+                ""
+            },
         e.first_arrival_at.format("%Y-%m-%d %H:%M").to_string(),
         e.cases
             .iter()
@@ -54,7 +66,11 @@ fn row(n: usize, e: &ListEntry) -> [String; 12] {
             .into_iter()
             .collect::<Vec<_>>()
             .join("、"),
-        if e.recordings.is_empty() { String::new() } else { format!("{seconds:.0}") },
+        if e.recordings.is_empty() {
+            String::new()
+        } else {
+            format!("{seconds:.0}")
+        },
         e.attempts.to_string(),
         e.deadline_at.format("%Y-%m-%d %H:%M").to_string(),
         last,
@@ -81,7 +97,12 @@ pub fn to_xlsx(list: &DayList, produced_by: &str) -> anyhow::Result<Vec<u8>> {
     let sheet = book.add_worksheet();
     sheet.set_name(list.date.format("%Y-%m-%d").to_string())?;
     let bold = Format::new().set_bold();
-    sheet.write_string_with_format(0, 0, format!("{} 回访清单", list.date.format("%Y年%-m月%-d日")), &bold)?;
+    sheet.write_string_with_format(
+        0,
+        0,
+        format!("{} 回访清单", list.date.format("%Y年%-m月%-d日")),
+        &bold,
+    )?;
     sheet.write_string(0, 6, format!("导出人：{produced_by}"))?;
     for (c, h) in HEADERS.iter().enumerate() {
         sheet.write_string_with_format(1, c as u16, *h, &bold)?;
@@ -91,7 +112,10 @@ pub fn to_xlsx(list: &DayList, produced_by: &str) -> anyhow::Result<Vec<u8>> {
             sheet.write_string(i as u32 + 2, c as u16, value)?;
         }
     }
-    for (c, width) in [6, 16, 6, 10, 14, 17, 36, 14, 8, 8, 17, 30].iter().enumerate() {
+    for (c, width) in [6, 16, 6, 10, 14, 17, 36, 14, 8, 8, 17, 30]
+        .iter()
+        .enumerate()
+    {
         sheet.set_column_width(c as u16, *width)?;
     }
     Ok(book.save_to_buffer()?)

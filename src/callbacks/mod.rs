@@ -172,7 +172,11 @@ impl CallbackService {
         let run = CallbackRun {
             opening_at: opening,
             list_date: calendar.local_date(opening),
-            deadline_at: first_thing_deadline(&calendar, opening, self.settings.deadline_working_minutes)?,
+            deadline_at: first_thing_deadline(
+                &calendar,
+                opening,
+                self.settings.deadline_working_minutes,
+            )?,
             mail_to: self.mail_to.clone(),
         };
         let created = self.store.generate_callbacks(&run, now).await?;
@@ -242,7 +246,17 @@ impl CallbackService {
                 .map(|e| stored_entry(e, date, now, calendar.timezone()))
                 .collect()
         } else {
-            self.preview(&calendar, opening, now).await?
+            // What the coming opening will hold: the pending arrivals, and the entries of
+            // earlier lists still open (they carry over).
+            let mut entries = self.preview(&calendar, date, now).await?;
+            entries.extend(
+                self.store
+                    .callback_entries(date, opening)
+                    .await?
+                    .into_iter()
+                    .map(|e| stored_entry(e, date, now, calendar.timezone())),
+            );
+            entries
         };
         entries.sort_by(|a, b| {
             let key = |e: &ListEntry| {
@@ -270,57 +284,68 @@ impl CallbackService {
         })
     }
 
+    /// What the openings of `date` will list, from the arrivals pending now.
     async fn preview(
         &self,
         calendar: &WorkingCalendar,
-        opening: DateTime<Utc>,
+        date: NaiveDate,
         now: DateTime<Utc>,
     ) -> Result<Vec<ListEntry>, CallbackError> {
         let tz = calendar.timezone();
-        let deadline =
-            first_thing_deadline(calendar, opening, self.settings.deadline_working_minutes)?;
-        let pending = self.store.callback_pending(opening).await?;
+        let openings = Self::openings(calendar, date);
+        let (Some(&first), Some(&last)) = (openings.first(), openings.last()) else {
+            return Err(CallbackError::NotWorkingDay(date));
+        };
+        let pending = self.store.callback_pending(last).await?;
         let arrivals: Vec<_> = pending.iter().map(|p| p.arrival.clone()).collect();
         let mut cases: std::collections::HashMap<i64, (&EntryCase, &Vec<EntryRecording>)> = pending
             .iter()
             .map(|p| (p.case.case_id, (&p.case, &p.recordings)))
             .collect();
-        Ok(group(&arrivals)
-            .into_iter()
-            .map(|d| {
-                let mut listed_cases = Vec::new();
-                let mut recordings = Vec::new();
-                for id in &d.case_ids {
-                    if let Some((case, recs)) = cases.remove(id) {
-                        listed_cases.push(list_case(case, tz));
-                        recordings.extend(recs.iter().map(list_recording));
-                    }
+        let mut entries = Vec::new();
+        for d in group(&arrivals) {
+            let mut listed_cases = Vec::new();
+            let mut recordings = Vec::new();
+            for id in &d.case_ids {
+                if let Some((case, recs)) = cases.remove(id) {
+                    listed_cases.push(list_case(case, tz));
+                    recordings.extend(recs.iter().map(list_recording));
                 }
-                ListEntry {
-                    id: None,
-                    phone: d.phone,
-                    urgent: d.urgent,
-                    kind: d.kind,
-                    status: EntryStatus::Open,
-                    carried_over: false,
-                    first_arrival_at: local(d.first_arrival_at, tz),
-                    due_at: local(opening, tz),
-                    deadline_at: local(deadline, tz),
-                    late: now > deadline,
-                    attempts: 0,
-                    next_attempt_at: None,
-                    claimed_by: None,
-                    claimed_until: None,
-                    cases: listed_cases,
-                    recordings,
-                    attempt_log: Vec::new(),
-                }
-            })
-            .collect())
+            }
+            // The opening it falls due at: the first of the day for anything older.
+            let due = calendar.next_opening(d.first_arrival_at)?.at.max(first);
+            let deadline =
+                first_thing_deadline(calendar, due, self.settings.deadline_working_minutes)?;
+            entries.push(ListEntry {
+                id: None,
+                phone: d.phone,
+                urgent: d.urgent,
+                kind: d.kind,
+                status: EntryStatus::Open,
+                carried_over: false,
+                first_arrival_at: local(d.first_arrival_at, tz),
+                due_at: local(due, tz),
+                deadline_at: local(deadline, tz),
+                late: now > deadline,
+                attempts: 0,
+                next_attempt_at: None,
+                claimed_by: None,
+                claimed_until: None,
+                cases: listed_cases,
+                recordings,
+                attempt_log: Vec::new(),
+            });
+        }
+        Ok(entries)
     }
 
     /// Claims an entry for `actor` for the configured time (again, to extend it).
-    pub async fn claim(&self, id: i64, actor: &str, now: DateTime<Utc>) -> Result<ListEntry, CallbackError> {
+    pub async fn claim(
+        &self,
+        id: i64,
+        actor: &str,
+        now: DateTime<Utc>,
+    ) -> Result<ListEntry, CallbackError> {
         let until = now + Duration::minutes(i64::from(self.settings.claim_minutes.max(1)));
         match self.store.claim_callback(id, actor, until, now).await? {
             ClaimResult::Claimed => self.entry(id, now).await,
@@ -376,7 +401,12 @@ impl CallbackService {
             .await?
             .ok_or(CallbackError::NotFound)?;
         let date = e.list_date;
-        Ok(stored_entry(e, date, now, self.calendar.current().timezone()))
+        Ok(stored_entry(
+            e,
+            date,
+            now,
+            self.calendar.current().timezone(),
+        ))
     }
 }
 

@@ -198,7 +198,13 @@ mod tests {
     use super::*;
     use crate::domain::calendar::fixtures::{at, calendar};
 
-    fn arrival(id: i64, phone: Option<&str>, kind: CallbackKind, urgent: bool, t: &str) -> PendingArrival {
+    fn arrival(
+        id: i64,
+        phone: Option<&str>,
+        kind: CallbackKind,
+        urgent: bool,
+        t: &str,
+    ) -> PendingArrival {
         PendingArrival {
             case_id: id,
             phone: phone.map(str::to_owned),
@@ -213,17 +219,52 @@ mod tests {
     fn one_entry_per_number_urgent_first_then_oldest_missed_calls_last() {
         use CallbackKind::*;
         let entries = group(&[
-            arrival(1, Some("+8613800000001"), Message, false, "2026-11-27T18:00:00+08:00"),
-            arrival(2, Some("+8613800000002"), MissedCall, false, "2026-11-27T17:30:00+08:00"),
-            arrival(3, Some("+8613800000001"), Message, false, "2026-11-27T21:00:00+08:00"),
-            arrival(4, Some("+8613800000003"), Message, true, "2026-11-27T23:00:00+08:00"),
+            arrival(
+                1,
+                Some("+8613800000001"),
+                Message,
+                false,
+                "2026-11-27T18:00:00+08:00",
+            ),
+            arrival(
+                2,
+                Some("+8613800000002"),
+                MissedCall,
+                false,
+                "2026-11-27T17:30:00+08:00",
+            ),
+            arrival(
+                3,
+                Some("+8613800000001"),
+                Message,
+                false,
+                "2026-11-27T21:00:00+08:00",
+            ),
+            arrival(
+                4,
+                Some("+8613800000003"),
+                Message,
+                true,
+                "2026-11-27T23:00:00+08:00",
+            ),
             arrival(5, None, Message, false, "2026-11-27T19:00:00+08:00"),
-            arrival(6, Some("+8613800000001"), Message, false, "2026-11-27T22:00:00+08:00"),
+            arrival(
+                6,
+                Some("+8613800000001"),
+                Message,
+                false,
+                "2026-11-27T22:00:00+08:00",
+            ),
         ]);
         let keys: Vec<&str> = entries.iter().map(|e| e.key.as_str()).collect();
         assert_eq!(
             keys,
-            ["+8613800000003", "+8613800000001", "case:5", "+8613800000002"]
+            [
+                "+8613800000003",
+                "+8613800000001",
+                "case:5",
+                "+8613800000002"
+            ]
         );
         assert_eq!(entries[1].case_ids, [1, 3, 6]);
         assert_eq!(entries[1].first_arrival_at, at("2026-11-27T18:00:00+08:00"));
@@ -234,8 +275,20 @@ mod tests {
     fn a_message_makes_a_missed_callers_entry_a_message() {
         use CallbackKind::*;
         let entries = group(&[
-            arrival(1, Some("+8613800000001"), MissedCall, false, "2026-11-27T18:00:00+08:00"),
-            arrival(2, Some("+8613800000001"), Message, false, "2026-11-27T18:05:00+08:00"),
+            arrival(
+                1,
+                Some("+8613800000001"),
+                MissedCall,
+                false,
+                "2026-11-27T18:00:00+08:00",
+            ),
+            arrival(
+                2,
+                Some("+8613800000001"),
+                Message,
+                false,
+                "2026-11-27T18:05:00+08:00",
+            ),
         ]);
         assert_eq!(entries.len(), 1);
         assert_eq!(entries[0].kind, Message);

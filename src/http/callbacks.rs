@@ -77,7 +77,10 @@ impl From<CallbackError> for ApiError {
                 "callback_claimed",
                 Text::new(
                     format!("{by} 正在联系此人（至 {}）", until.format("%H:%M UTC")),
-                    format!("{by} is calling this person (until {} UTC)", until.format("%H:%M")),
+                    format!(
+                        "{by} is calling this person (until {} UTC)",
+                        until.format("%H:%M")
+                    ),
                 ),
             ),
             CallbackError::Store(e) => e.into(),
@@ -145,7 +148,10 @@ pub async fn claim(
 ) -> Result<Json<ListEntry>, ApiError> {
     staff.require(ActionKind::WorkCallbacks)?;
     Ok(Json(
-        state.callbacks.claim(id, &staff.0.name, super::now()).await?,
+        state
+            .callbacks
+            .claim(id, &staff.0.name, super::now())
+            .await?,
     ))
 }
 
@@ -183,16 +189,26 @@ pub async fn attempt(
             ),
         )
     })?;
-    let note = match body.note.as_deref().map(str::trim).filter(|n| !n.is_empty()) {
+    let note = match body
+        .note
+        .as_deref()
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+    {
         None => None,
         Some(n) => Some(
-            crate::domain::citizen::plain_text(n, state.rules.description_max_chars).map_err(|_| {
-                ApiError::invalid(
-                    "note",
-                    "invalid_note",
-                    Text::new("备注太长或含有无法显示的字符", "The note is too long or has control characters"),
-                )
-            })?,
+            crate::domain::citizen::plain_text(n, state.rules.description_max_chars).map_err(
+                |_| {
+                    ApiError::invalid(
+                        "note",
+                        "invalid_note",
+                        Text::new(
+                            "备注太长或含有无法显示的字符",
+                            "The note is too long or has control characters",
+                        ),
+                    )
+                },
+            )?,
         ),
     };
     Ok(Json(
@@ -244,7 +260,13 @@ pub async fn export(
     };
     state
         .store
-        .audit(&staff.0.name, "export_callbacks", &date.to_string(), Some(extension), now)
+        .audit(
+            &staff.0.name,
+            "export_callbacks",
+            &date.to_string(),
+            Some(extension),
+            now,
+        )
         .await?;
     let filename = format!("callbacks-{date}.{extension}");
     Ok((
@@ -262,7 +284,10 @@ pub async fn export(
 }
 
 #[derive(Template)]
-#[template(path = "staff/callbacks_print.html", config = "src/templates/askama.toml")]
+#[template(
+    path = "staff/callbacks_print.html",
+    config = "src/templates/askama.toml"
+)]
 struct PrintPage<'a> {
     list: &'a DayList,
     produced_by: &'a str,
@@ -298,7 +323,13 @@ pub async fn print(
     let list = state.callbacks.day(date, now).await?;
     state
         .store
-        .audit(&staff.0.name, "export_callbacks", &date.to_string(), Some("print"), now)
+        .audit(
+            &staff.0.name,
+            "export_callbacks",
+            &date.to_string(),
+            Some("print"),
+            now,
+        )
         .await?;
     let tz = state.calendar.current().timezone();
     let html = PrintPage {

@@ -6,7 +6,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    callbacks, cases, health, hotline, outbox, twilio_callback, views, voicemail_push, website, AppState,
+    callbacks, cases, health, hotline, outbox, twilio_callback, views, voicemail_push, website,
+    AppState,
 };
 
 #[derive(OpenApi)]

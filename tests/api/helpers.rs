@@ -135,6 +135,10 @@ impl TestApp {
         }
     }
 
+    pub fn state(&self) -> &youmen::http::AppState {
+        &self.state
+    }
+
     pub fn store(&self) -> std::sync::Arc<dyn youmen::storage::Store> {
         self.state.store.clone()
     }

@@ -12,7 +12,7 @@ use youmen::domain::Role;
 use crate::helpers::{json, Backend, TestApp};
 
 /// A tone (or silence at amplitude 0) as a 16-bit PCM WAV, the way Asterisk's `wav` writes.
-fn wav(seconds: f64, amplitude: f64) -> Vec<u8> {
+pub fn wav(seconds: f64, amplitude: f64) -> Vec<u8> {
     let spec = hound::WavSpec {
         channels: 1,
         sample_rate: 8000,

@@ -1,6 +1,7 @@
 //! One integration-test binary: real youmen instances on real databases, over HTTP.
 
 mod browser;
+mod callbacks;
 mod cases;
 mod cli;
 mod errors;
