@@ -85,6 +85,7 @@ impl Application {
             registrations,
             site,
             callbacks,
+            staff: settings.staff.clone(),
         };
         Ok(Self {
             listener,

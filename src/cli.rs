@@ -49,6 +49,9 @@ enum Command {
     /// Take in what the channels left: voicemail from the PBX spool.
     #[command(subcommand)]
     Ingest(IngestCommand),
+    /// Staff accounts for the web UI at /staff.
+    #[command(subcommand)]
+    User(UserCommand),
     /// The next-morning callback list of a working day (today by default).
     #[command(args_conflicts_with_subcommands = true)]
     Callbacks {
@@ -60,6 +63,33 @@ enum Command {
         /// table (default), csv or json
         #[arg(long, default_value = "table")]
         format: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Add a staff account; the password is asked for without echo, or read from stdin.
+    Add {
+        #[arg(long)]
+        username: String,
+        /// counter, hotline, callback, duty_leader or admin; repeat for several.
+        #[arg(long = "role", required = true)]
+        roles: Vec<String>,
+        /// The name shown on the timeline, e.g. "王芳".
+        #[arg(long)]
+        name: String,
+    },
+    /// Set a new password (and lift a lock-out).
+    Passwd {
+        #[arg(long)]
+        username: String,
+    },
+    /// Disable an account and end its sessions (or --enable it again).
+    Disable {
+        #[arg(long)]
+        username: String,
+        #[arg(long)]
+        enable: bool,
     },
 }
 
@@ -149,6 +179,7 @@ async fn execute(cli: Cli) -> anyhow::Result<()> {
             create_token(&settings, &name, &role).await
         }
         Command::Calendar(command) => calendar(&settings, command),
+        Command::User(command) => user(&settings, command).await,
         Command::Callbacks {
             command,
             date,
@@ -240,6 +271,98 @@ async fn list_quarantine(settings: &Settings, all: bool) -> anyhow::Result<()> {
             ),
         };
         println!("{}\n  reason: {}\n  {state}", item.path, item.reason);
+    }
+    Ok(())
+}
+
+/// A password from the terminal (twice, without echo) or one line of stdin.
+fn read_password() -> anyhow::Result<String> {
+    if std::io::stdin().is_terminal() {
+        let first = rpassword::prompt_password("password: ")?;
+        let again = rpassword::prompt_password("again: ")?;
+        anyhow::ensure!(first == again, "the two passwords differ");
+        Ok(first)
+    } else {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line)?;
+        Ok(line.trim_end_matches(['\r', '\n']).to_owned())
+    }
+}
+
+async fn user(settings: &Settings, command: UserCommand) -> anyhow::Result<()> {
+    let store = storage::connect(&settings.database.url, 1).await?;
+    store.migrate().await?;
+    let now = crate::http::now();
+    match command {
+        UserCommand::Add {
+            username,
+            roles,
+            name,
+        } => {
+            let username = username.trim().to_owned();
+            anyhow::ensure!(
+                !username.is_empty()
+                    && username
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c)),
+                "--username must be letters, digits, dots, dashes or underscores"
+            );
+            let roles = roles
+                .iter()
+                .flat_map(|r| r.split(','))
+                .map(|r| r.trim().parse::<Role>())
+                .collect::<Result<Vec<_>, _>>()?;
+            anyhow::ensure!(
+                !roles.contains(&Role::Pbx),
+                "the pbx role is for machines: use `youmen token create`"
+            );
+            anyhow::ensure!(!name.trim().is_empty(), "--name must not be empty");
+            let hash = auth::hash_password(read_password()?).await?;
+            let user = store
+                .create_user(
+                    &storage::NewUser {
+                        username,
+                        display_name: name.trim().to_owned(),
+                        password_hash: hash,
+                        roles,
+                    },
+                    now,
+                )
+                .await
+                .map_err(|e| match e {
+                    storage::StoreError::Duplicate => anyhow::anyhow!("that username is taken"),
+                    other => other.into(),
+                })?;
+            let roles: Vec<&str> = user.roles.iter().map(|r| r.as_str()).collect();
+            println!(
+                "user {} ({}) added with role(s) {}",
+                user.username,
+                user.display_name,
+                roles.join(", ")
+            );
+        }
+        UserCommand::Passwd { username } => {
+            let hash = auth::hash_password(read_password()?).await?;
+            anyhow::ensure!(
+                store.set_password(&username, &hash, now).await?,
+                "no user {username}"
+            );
+            println!("password of {username} changed");
+        }
+        UserCommand::Disable { username, enable } => {
+            anyhow::ensure!(
+                store.set_disabled(&username, !enable, now).await?,
+                "no user {username}"
+            );
+            println!(
+                "{username} {}",
+                if enable {
+                    "enabled"
+                } else {
+                    "disabled; their sessions are ended"
+                }
+            );
+        }
     }
     Ok(())
 }

@@ -24,7 +24,21 @@ pub struct Settings {
     pub website: WebsiteSettings,
     pub mail: MailSettings,
     pub callbacks: CallbackSettings,
+    pub staff: StaffSettings,
     pub log: LogSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct StaffSettings {
+    /// A session unused this long ends.
+    pub session_idle_minutes: i64,
+    /// And any session ends this long after sign-in.
+    pub session_max_hours: i64,
+    /// Failed sign-ins in a row before the account is locked for `lock_minutes`.
+    pub lock_after_failures: i64,
+    pub lock_minutes: i64,
+    /// Send the session cookie only over HTTPS (browsers also accept it on localhost).
+    pub secure_cookies: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]

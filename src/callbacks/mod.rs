@@ -212,8 +212,7 @@ impl CallbackService {
         let today = calendar.local_date(now);
         let Some(opening) = Self::openings(&calendar, today)
             .into_iter()
-            .filter(|o| *o <= now)
-            .next_back()
+            .rfind(|o| *o <= now)
         else {
             return Ok(None);
         };

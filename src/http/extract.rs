@@ -132,17 +132,13 @@ impl FromRequestParts<AppState> for Staff {
         let unauthenticated = |code, zh: &str, en: &str| {
             ApiError::new(StatusCode::UNAUTHORIZED, code, Text::new(zh, en))
         };
-        let header = parts
+        let Some(header) = parts
             .headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .ok_or_else(|| {
-                unauthenticated(
-                    "unauthenticated",
-                    "需要登录：请在 Authorization 头中提供访问令牌（Bearer）",
-                    "Authentication required: send an access token as Authorization: Bearer <token>",
-                )
-            })?;
+        else {
+            return session_staff(parts, state).await;
+        };
         let token = header
             .strip_prefix("Bearer ")
             .or_else(|| header.strip_prefix("bearer "))
@@ -174,4 +170,34 @@ impl FromRequestParts<AppState> for Staff {
             record.id,
         ))
     }
+}
+
+/// A signed-in staff member's browser calling the API (the recordings the pages play, for
+/// instance). Reading needs the session; changing anything also needs the session's CSRF
+/// token in `X-CSRF-Token`.
+async fn session_staff(parts: &Parts, state: &AppState) -> Result<Staff, ApiError> {
+    let session = super::staff::session_of(state, &parts.headers)
+        .await?
+        .ok_or_else(super::staff::unauthenticated)?;
+    let safe = matches!(
+        parts.method,
+        axum::http::Method::GET | axum::http::Method::HEAD
+    );
+    let csrf_ok = parts.headers.get("x-csrf-token").is_some_and(|v| {
+        super::staff::constant_time_eq(v.as_bytes(), session.csrf_token.as_bytes())
+    });
+    if !safe && !csrf_ok {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "csrf",
+            Text::new("缺少或错误的 X-CSRF-Token", "Missing or wrong X-CSRF-Token"),
+        ));
+    }
+    Ok(Staff(
+        Actor {
+            name: session.user.display_name,
+            roles: session.user.roles,
+        },
+        -session.user.id,
+    ))
 }

@@ -6,8 +6,10 @@ pub mod error;
 mod extract;
 mod health;
 mod hotline;
+pub mod html;
 pub mod openapi;
 mod outbox;
+pub mod staff;
 mod twilio_callback;
 pub mod views;
 mod voicemail_push;
@@ -43,6 +45,8 @@ pub struct AppState {
     pub site: Arc<website::PublicSite>,
     /// The next-morning callback list.
     pub callbacks: crate::callbacks::CallbackService,
+    /// Sessions and sign-in for the staff pages.
+    pub staff: crate::config::StaffSettings,
 }
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -74,6 +78,7 @@ pub fn router(state: AppState, body_limit: usize, max_recording_bytes: u64) -> R
         .merge(cases::router())
         .merge(outbox::router())
         .merge(callbacks::router())
+        .merge(staff::router())
         .merge(hotline::router())
         .merge(twilio_callback::router())
         .merge(health::router())

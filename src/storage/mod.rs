@@ -361,6 +361,37 @@ pub struct AttemptWrite {
     pub at: DateTime<Utc>,
 }
 
+/// A staff account as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserRecord {
+    pub id: i64,
+    pub username: String,
+    pub display_name: String,
+    pub password_hash: String,
+    pub roles: Vec<Role>,
+    pub disabled: bool,
+    pub failed_logins: i64,
+    pub locked_until: Option<DateTime<Utc>>,
+    /// `zh` or `en`: the language the user chose for the UI.
+    pub lang: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub username: String,
+    pub display_name: String,
+    pub password_hash: String,
+    pub roles: Vec<Role>,
+}
+
+/// A signed-in session and its user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionRecord {
+    pub user: UserRecord,
+    pub csrf_token: String,
+    pub expires_at: DateTime<Utc>,
+}
+
 /// An API token as stored: only the hash of the secret.
 #[derive(Debug, Clone)]
 pub struct TokenRecord {
@@ -585,6 +616,61 @@ pub trait Store: Send + Sync + 'static {
         note: Option<&str>,
         now: DateTime<Utc>,
     ) -> StoreResult<()>;
+
+    /// `Duplicate` when the username is taken.
+    async fn create_user(&self, user: &NewUser, now: DateTime<Utc>) -> StoreResult<UserRecord>;
+
+    async fn user_by_username(&self, username: &str) -> StoreResult<Option<UserRecord>>;
+
+    /// False when there is no such user.
+    async fn set_password(
+        &self,
+        username: &str,
+        hash: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool>;
+
+    /// Disabling also ends the user's sessions. False when there is no such user.
+    async fn set_disabled(
+        &self,
+        username: &str,
+        disabled: bool,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool>;
+
+    async fn set_user_lang(&self, user_id: i64, lang: &str, now: DateTime<Utc>) -> StoreResult<()>;
+
+    /// Counts a failed sign-in; at `lock_after` failures in a row the account is locked
+    /// until `lock_until`.
+    async fn login_failed(
+        &self,
+        user_id: i64,
+        lock_after: i64,
+        lock_until: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()>;
+
+    async fn login_succeeded(&self, user_id: i64, now: DateTime<Utc>) -> StoreResult<()>;
+
+    async fn create_session(
+        &self,
+        id_hash: &str,
+        user_id: i64,
+        csrf_token: &str,
+        expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()>;
+
+    /// The live session with this hash: not expired, not idle since `idle_since`, its user
+    /// enabled. Seeing it refreshes its idle clock.
+    async fn session(
+        &self,
+        id_hash: &str,
+        idle_since: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<SessionRecord>>;
+
+    async fn delete_session(&self, id_hash: &str) -> StoreResult<()>;
 }
 
 /// Opens the store the URL names: `sqlite://…` or `postgres://…`.

@@ -10,7 +10,6 @@ use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Form;
-use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
 use super::guard::{PublicSite, TokenCheck, SUBMIT_SCOPE, TRACK_SCOPE};
@@ -18,79 +17,11 @@ use super::{log_receipt, submit_error};
 use crate::channels::website::WebsiteDesk;
 use crate::domain::website::MessageForm;
 use crate::domain::{FieldError, Status};
-use crate::http::error::{ApiError, Lang};
+use crate::http::error::ApiError;
+use crate::http::html::{page, Tr};
 use crate::http::AppState;
 
 // ---- language and rendering ---------------------------------------------------------
-
-/// The page language: `?lang=` (or the form's `lang` field), else `Accept-Language`.
-#[derive(Debug, Clone, Copy)]
-pub struct Tr {
-    pub en: bool,
-}
-
-impl Tr {
-    fn pick(explicit: Option<&str>, headers: &HeaderMap) -> Self {
-        let en = match explicit.map(str::trim) {
-            Some("en") => true,
-            Some("zh") => false,
-            _ => Lang::from_headers(headers) == Lang::En,
-        };
-        Self { en }
-    }
-
-    pub fn t<'a>(&self, zh: &'a str, en: &'a str) -> &'a str {
-        if self.en {
-            en
-        } else {
-            zh
-        }
-    }
-
-    pub fn html_lang(&self) -> &'static str {
-        self.t("zh-CN", "en")
-    }
-
-    pub fn code(&self) -> &'static str {
-        self.t("zh", "en")
-    }
-
-    /// The query that keeps the language on links.
-    pub fn query(&self) -> &'static str {
-        self.t("", "?lang=en")
-    }
-
-    fn time(&self, t: DateTime<Utc>, tz: chrono_tz::Tz) -> String {
-        let local = t.with_timezone(&tz);
-        match self.en {
-            true => local.format("%-d %B %Y %H:%M").to_string(),
-            false => local.format("%Y年%-m月%-d日 %H:%M").to_string(),
-        }
-    }
-}
-
-/// A page with the headers every public page carries.
-fn page(status: StatusCode, template: &impl Template) -> Response {
-    match template.render() {
-        Ok(html) => (
-            status,
-            [
-                (header::CONTENT_TYPE, "text/html; charset=utf-8"),
-                (
-                    header::CONTENT_SECURITY_POLICY,
-                    "default-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-                ),
-                (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-                // Tracking links carry the code: never pass the address on.
-                (header::REFERRER_POLICY, "no-referrer"),
-                (header::CACHE_CONTROL, "no-store"),
-            ],
-            html,
-        )
-            .into_response(),
-        Err(e) => ApiError::internal(anyhow::Error::new(e).context("rendering a page")).into_response(),
-    }
-}
 
 pub(super) async fn css() -> Response {
     static_asset(
