@@ -9,5 +9,6 @@ mod health;
 mod helpers;
 mod hotline;
 mod smtp;
+mod staff;
 mod twilio;
 mod website;

@@ -1,0 +1,362 @@
+//! The staff pages over HTTP as a browser uses them: sign-in, sessions, CSRF, lock-out, the
+//! role matrix, and the morning shift working the callback list.
+
+use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
+use reqwest::redirect::Policy;
+use reqwest::Client;
+use serde_json::json;
+use youmen::domain::Role;
+
+use crate::helpers::{json, Backend, TestApp};
+use crate::hotline::wav;
+
+const PASSWORD: &str = "morning-shift-2026";
+
+async fn add_user(app: &TestApp, username: &str, name: &str, roles: Vec<Role>) {
+    let hash = youmen::auth::hash_password(PASSWORD.into()).await.unwrap();
+    app.store()
+        .create_user(
+            &youmen::storage::NewUser {
+                username: username.into(),
+                display_name: name.into(),
+                password_hash: hash,
+                roles,
+            },
+            chrono::Utc::now(),
+        )
+        .await
+        .unwrap();
+}
+
+/// A browser that does not follow redirects, so that each step can be seen.
+struct Browser {
+    client: Client,
+    base: String,
+    cookie: Option<String>,
+}
+
+impl Browser {
+    fn new(app: &TestApp) -> Browser {
+        Browser {
+            client: Client::builder().redirect(Policy::none()).build().unwrap(),
+            base: app.address.clone(),
+            cookie: None,
+        }
+    }
+
+    async fn get(&self, path: &str) -> (u16, String, Option<String>) {
+        let mut r = self.client.get(format!("{}{path}", self.base));
+        if let Some(c) = &self.cookie {
+            r = r.header(COOKIE, format!("youmen_session={c}"));
+        }
+        let r = r.send().await.unwrap();
+        let location = r
+            .headers()
+            .get(LOCATION)
+            .map(|v| v.to_str().unwrap().to_owned());
+        (r.status().as_u16(), r.text().await.unwrap(), location)
+    }
+
+    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> (u16, String, Option<String>) {
+        let mut r = self.client.post(format!("{}{path}", self.base)).form(form);
+        if let Some(c) = &self.cookie {
+            r = r.header(COOKIE, format!("youmen_session={c}"));
+        }
+        let r = r.send().await.unwrap();
+        if let Some(set) = r.headers().get(SET_COOKIE) {
+            let set = set.to_str().unwrap();
+            assert!(
+                set.contains("HttpOnly")
+                    && set.contains("SameSite=Strict")
+                    && set.contains("Secure"),
+                "{set}"
+            );
+            let value = set
+                .split(';')
+                .next()
+                .unwrap()
+                .trim_start_matches("youmen_session=");
+            self.cookie = (!value.is_empty()).then(|| value.to_owned());
+        }
+        let location = r
+            .headers()
+            .get(LOCATION)
+            .map(|v| v.to_str().unwrap().to_owned());
+        (r.status().as_u16(), r.text().await.unwrap(), location)
+    }
+
+    async fn sign_in(&mut self, username: &str, password: &str) -> (u16, String, Option<String>) {
+        self.post(
+            "/staff/login",
+            &[
+                ("username", username),
+                ("password", password),
+                ("next", "/staff/callbacks"),
+            ],
+        )
+        .await
+    }
+}
+
+fn csrf(page: &str) -> String {
+    let marker = "name=\"csrf\" value=\"";
+    let start = page.find(marker).expect("a CSRF field") + marker.len();
+    page[start..start + page[start..].find('"').unwrap()].to_owned()
+}
+
+async fn signing_in_out_and_locking_out(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    add_user(&app, "li", "李早班", vec![Role::Callback]).await;
+    let mut b = Browser::new(&app);
+    let (status, _, location) = b.get("/staff/callbacks?date=2026-11-30").await;
+    assert_eq!(status, 303);
+    assert_eq!(
+        location.as_deref(),
+        Some("/staff/login?next=%2Fstaff%2Fcallbacks%3Fdate%3D2026-11-30")
+    );
+    let (status, page, _) = b.get("/staff/login").await;
+    assert_eq!(status, 200);
+    assert!(page.contains("工作人员登录"));
+
+    let (status, page, _) = b.sign_in("li", "not the password").await;
+    assert_eq!(status, 401);
+    assert!(page.contains("用户名或密码不对"));
+    let (status, page, _) = b.sign_in("nobody", PASSWORD).await;
+    assert_eq!(status, 401, "an unknown user gets the same answer");
+    assert!(page.contains("用户名或密码不对"));
+    assert!(b.cookie.is_none());
+
+    let (status, _, location) = b.sign_in("li", PASSWORD).await;
+    assert_eq!(
+        (status, location.as_deref()),
+        (303, Some("/staff/callbacks"))
+    );
+    let (status, page, _) = b.get("/staff/callbacks?date=2026-11-30").await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("李早班"));
+
+    // Sign-out needs the form's CSRF token, then the session is gone.
+    let token = csrf(&page);
+    let (status, _, _) = b.post("/staff/logout", &[("csrf", "forged")]).await;
+    assert_eq!(status, 403);
+    let (status, _, _) = b.post("/staff/logout", &[("csrf", &token)]).await;
+    assert_eq!(status, 303);
+    assert!(b.cookie.is_none());
+
+    // Five wrong passwords lock the account; the right one is then refused too.
+    for _ in 0..5 {
+        b.sign_in("li", "wrong wrong wrong").await;
+    }
+    let (status, page, _) = b.sign_in("li", PASSWORD).await;
+    assert_eq!(status, 401);
+    assert!(page.contains("暂时锁定"), "{page}");
+    // An administrator's new password lifts the lock.
+    let hash = youmen::auth::hash_password(PASSWORD.into()).await.unwrap();
+    assert!(app
+        .store()
+        .set_password("li", &hash, chrono::Utc::now())
+        .await
+        .unwrap());
+    assert_eq!(b.sign_in("li", PASSWORD).await.0, 303);
+    // Disabling ends the session at once.
+    app.store()
+        .set_disabled("li", true, chrono::Utc::now())
+        .await
+        .unwrap();
+    assert_eq!(b.get("/staff/callbacks").await.0, 303);
+}
+
+async fn idle_sessions_expire(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    add_user(&app, "zhou", "周", vec![Role::Callback]).await;
+    let mut b = Browser::new(&app);
+    b.sign_in("zhou", PASSWORD).await;
+    assert_eq!(b.get("/staff/callbacks").await.0, 200);
+    // Forty minutes without a request (the idle limit is 30).
+    let old = (chrono::Utc::now() - chrono::Duration::minutes(40)).to_rfc3339();
+    app.raw_execute(&format!("update sessions set last_seen_at = '{old}'"))
+        .await
+        .unwrap();
+    let (status, _, location) = b.get("/staff/callbacks").await;
+    assert_eq!(status, 303);
+    assert!(location.unwrap().starts_with("/staff/login"));
+}
+
+async fn roles_and_forged_forms_are_refused(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    add_user(&app, "wang", "王柜台", vec![Role::Counter]).await;
+    add_user(&app, "li", "李早班", vec![Role::Callback]).await;
+    let mut counter = Browser::new(&app);
+    counter.sign_in("wang", PASSWORD).await;
+    let (status, page, _) = counter.get("/staff/callbacks").await;
+    assert_eq!(
+        status, 403,
+        "a counter clerk does not work the callback list"
+    );
+    assert!(page.contains("无权"));
+
+    let admin = app.token("admin", Role::Admin).await;
+    let pbx = app.token("pbx", Role::Pbx).await;
+    push(
+        &app,
+        &pbx,
+        "13800000001",
+        "2026-11-26T20:00:00+08:00",
+        "夜里留言",
+    )
+    .await;
+    app.post_json(
+        "/api/v1/callbacks/generate",
+        &admin,
+        &json!({"date": "2026-11-27"}),
+    )
+    .await;
+    let mut li = Browser::new(&app);
+    li.sign_in("li", PASSWORD).await;
+    let (_, page, _) = li.get("/staff/callbacks?date=2026-11-27").await;
+    let id = entry_id(&page);
+    // A form posted from another site carries no valid token.
+    let (status, _, _) = li
+        .post(
+            &format!("/staff/callbacks/{id}/claim"),
+            &[("csrf", "from-evil-site"), ("date", "2026-11-27")],
+        )
+        .await;
+    assert_eq!(status, 403);
+    // The API through the session: reading is allowed, changing needs X-CSRF-Token.
+    let cookie = format!("youmen_session={}", li.cookie.clone().unwrap());
+    let r = app
+        .client
+        .get(format!("{}/api/v1/callbacks?date=2026-11-27", app.address))
+        .header(COOKIE, &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = app
+        .client
+        .post(format!("{}/api/v1/callbacks/{id}/claim", app.address))
+        .header(COOKIE, &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+}
+
+async fn push(app: &TestApp, pbx: &str, caller: &str, at: &str, _what: &str) -> String {
+    let form = reqwest::multipart::Form::new()
+        .part(
+            "audio",
+            reqwest::multipart::Part::bytes(wav(3.0, 0.5))
+                .file_name("vm.wav")
+                .mime_str("audio/wav")
+                .unwrap(),
+        )
+        .text("hotline", "complaint")
+        .text("caller", caller.to_owned())
+        .text("received_at", at.to_owned())
+        .text("external_id", format!("{caller}-{at}"));
+    let (status, body) = json(
+        app.post("/api/v1/hotline/voicemails")
+            .bearer_auth(pbx)
+            .multipart(form)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    body["case_number"].as_str().unwrap().to_owned()
+}
+
+fn entry_id(page: &str) -> String {
+    let marker = "id=\"entry-";
+    let start = page.find(marker).expect("an entry") + marker.len();
+    page[start..start + page[start..].find('"').unwrap()].to_owned()
+}
+
+async fn the_morning_shift_works_the_list_in_the_page(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    add_user(&app, "li", "李早班", vec![Role::Callback]).await;
+    let admin = app.token("admin", Role::Admin).await;
+    let pbx = app.token("pbx", Role::Pbx).await;
+    let number = push(&app, &pbx, "13800000001", "2026-11-26T20:00:00+08:00", "").await;
+    app.post_json(
+        "/api/v1/callbacks/generate",
+        &admin,
+        &json!({"date": "2026-11-27"}),
+    )
+    .await;
+
+    let mut li = Browser::new(&app);
+    li.sign_in("li", PASSWORD).await;
+    let (status, page, _) = li.get("/staff/callbacks?date=2026-11-27").await;
+    assert_eq!(status, 200);
+    assert!(page.contains("href=\"tel:+8613800000001\""));
+    assert!(page.contains(&number));
+    let id = entry_id(&page);
+    let src_marker = "<audio controls preload=\"none\" src=\"";
+    let start = page.find(src_marker).expect("a player") + src_marker.len();
+    let src = &page[start..start + page[start..].find('"').unwrap()];
+    // The player's source plays for the signed-in user (with Range), and is audited.
+    let cookie = format!("youmen_session={}", li.cookie.clone().unwrap());
+    let r = app
+        .client
+        .get(format!("{}{src}", app.address))
+        .header(COOKIE, &cookie)
+        .header("range", "bytes=0-99")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 206);
+    assert_eq!(r.headers()["content-type"], "audio/wav");
+
+    let token = csrf(&page);
+    let (status, _, location) = li
+        .post(
+            &format!("/staff/callbacks/{id}/claim"),
+            &[("csrf", &token), ("date", "2026-11-27")],
+        )
+        .await;
+    assert_eq!(status, 303);
+    assert_eq!(
+        location.unwrap(),
+        format!("/staff/callbacks?date=2026-11-27#entry-{id}")
+    );
+    let (_, page, _) = li.get("/staff/callbacks?date=2026-11-27").await;
+    assert!(
+        page.contains(&format!("action=\"/staff/callbacks/{id}/attempt\"")),
+        "the claimer gets the form"
+    );
+    let (status, _, _) = li
+        .post(
+            &format!("/staff/callbacks/{id}/attempt"),
+            &[
+                ("csrf", &token),
+                ("date", "2026-11-27"),
+                ("outcome", "reached_continues"),
+                ("note", "已约周一来窗口"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 303);
+    let (_, page, _) = li.get("/staff/callbacks?date=2026-11-27").await;
+    assert!(page.contains("已联系，继续办理") && page.contains("已约周一来窗口"));
+    let (_, case) = app
+        .get_json(&format!("/api/v1/cases/{number}"), &admin)
+        .await;
+    let timeline = case["timeline"].as_array().unwrap();
+    assert!(timeline
+        .iter()
+        .any(|e| e["action"] == "callback_attempt" && e["actor"] == "李早班"));
+    assert!(timeline
+        .iter()
+        .any(|e| e["action"] == "play_recording" && e["actor"] == "李早班"));
+}
+
+crate::on_both_backends!(
+    signing_in_out_and_locking_out,
+    idle_sessions_expire,
+    roles_and_forged_forms_are_refused,
+    the_morning_shift_works_the_list_in_the_page,
+);
