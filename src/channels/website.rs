@@ -216,11 +216,16 @@ impl WebsiteDesk {
             return Ok(true);
         }
         let digest = tracking_digest(secret);
-        Ok(self
+        let website = self
             .store
             .website_record(case.id)
             .await?
-            .is_some_and(|r| constant_time_eq(&r.tracking_digest, &digest)))
+            .map(|r| r.tracking_digest);
+        let issued = self.store.tracking_code(case.id).await?;
+        Ok([website, issued]
+            .into_iter()
+            .flatten()
+            .any(|known| constant_time_eq(&known, &digest)))
     }
 }
 

@@ -44,6 +44,25 @@ pub enum Action {
     PublishNote {
         text: String,
     },
+    /// A department head (or anyone from the director down) summoned to the window: who
+    /// was called, and what they said.
+    Summon {
+        who: String,
+        said: String,
+    },
+    /// A one-time notice (一次性告知): every material and step, one per line, printable.
+    OneTimeNotice {
+        items: String,
+    },
+    /// The duty leader approves acceptance with non-essential materials missing (容缺受理).
+    ApproveMissingMaterials {
+        missing: String,
+    },
+    /// A research-room meeting (研究室): who attended and the conclusion.
+    Meeting {
+        attendees: String,
+        conclusion: String,
+    },
     Resolve {
         outcome: String,
     },
@@ -73,6 +92,10 @@ pub enum ActionKind {
     Escalate,
     AddNote,
     PublishNote,
+    Summon,
+    OneTimeNotice,
+    ApproveMissingMaterials,
+    Meeting,
     Resolve,
     Refuse,
     Close,
@@ -84,7 +107,7 @@ pub enum ActionKind {
 }
 
 impl ActionKind {
-    pub const ALL: [ActionKind; 16] = [
+    pub const ALL: [ActionKind; 20] = [
         ActionKind::Register,
         ActionKind::LogCall,
         ActionKind::PushVoicemail,
@@ -95,6 +118,10 @@ impl ActionKind {
         ActionKind::Escalate,
         ActionKind::AddNote,
         ActionKind::PublishNote,
+        ActionKind::Summon,
+        ActionKind::OneTimeNotice,
+        ActionKind::ApproveMissingMaterials,
+        ActionKind::Meeting,
         ActionKind::Resolve,
         ActionKind::Refuse,
         ActionKind::Close,
@@ -115,6 +142,10 @@ impl ActionKind {
             ActionKind::Escalate => "escalate",
             ActionKind::AddNote => "add_note",
             ActionKind::PublishNote => "publish_note",
+            ActionKind::Summon => "summon",
+            ActionKind::OneTimeNotice => "one_time_notice",
+            ActionKind::ApproveMissingMaterials => "approve_missing_materials",
+            ActionKind::Meeting => "meeting",
             ActionKind::Resolve => "resolve",
             ActionKind::Refuse => "refuse",
             ActionKind::Close => "close",
@@ -126,14 +157,20 @@ impl ActionKind {
 }
 
 /// The authorization matrix. Every staff role works cases; logging hotline calls is the
-/// operators'; changing a tier by hand and reopening a finished case are the duty leader's
-/// (and administrators') decisions.
+/// operators'; changing a tier by hand, reopening a finished case and approving acceptance
+/// with missing materials are the duty leader's (and administrators') decisions.
 pub fn permitted(role: Role, kind: ActionKind) -> bool {
     match (role, kind) {
         (Role::Pbx, kind) => kind == ActionKind::PushVoicemail,
         (_, ActionKind::PushVoicemail) => role == Role::Admin,
         (Role::Admin | Role::DutyLeader, _) => true,
-        (_, ActionKind::SetTier | ActionKind::Reopen | ActionKind::Oversee) => false,
+        (
+            _,
+            ActionKind::SetTier
+            | ActionKind::Reopen
+            | ActionKind::Oversee
+            | ActionKind::ApproveMissingMaterials,
+        ) => false,
         (Role::Counter, ActionKind::WorkCallbacks) => false,
         (Role::Hotline, _) => true,
         (Role::Counter | Role::Callback, ActionKind::LogCall) => false,
@@ -150,6 +187,10 @@ impl Action {
             Action::Escalate { .. } => ActionKind::Escalate,
             Action::AddNote { .. } => ActionKind::AddNote,
             Action::PublishNote { .. } => ActionKind::PublishNote,
+            Action::Summon { .. } => ActionKind::Summon,
+            Action::OneTimeNotice { .. } => ActionKind::OneTimeNotice,
+            Action::ApproveMissingMaterials { .. } => ActionKind::ApproveMissingMaterials,
+            Action::Meeting { .. } => ActionKind::Meeting,
             Action::Resolve { .. } => ActionKind::Resolve,
             Action::Refuse { .. } => ActionKind::Refuse,
             Action::Close => ActionKind::Close,
@@ -165,7 +206,11 @@ impl Action {
             Action::Classify { .. } | Action::SetTier { .. } | Action::Escalate { .. } => {
                 &[New, InProgress]
             }
-            Action::Refuse { .. } => &[New, InProgress],
+            Action::Refuse { .. }
+            | Action::Summon { .. }
+            | Action::OneTimeNotice { .. }
+            | Action::ApproveMissingMaterials { .. }
+            | Action::Meeting { .. } => &[New, InProgress],
             Action::AddNote { .. } | Action::PublishNote { .. } => {
                 &[New, InProgress, Resolved, Closed, Refused]
             }
@@ -265,6 +310,30 @@ pub fn decide(
             t.note = Some(reason.clone());
         }
         Action::AddNote { text } | Action::PublishNote { text } => t.note = Some(text.clone()),
+        Action::Summon { who, said } => {
+            t.note = Some(format!("召见：{who}\n{said}"));
+            t.after = json!({"summoned": who});
+        }
+        Action::OneTimeNotice { items } => {
+            t.note = Some(items.clone());
+            t.after =
+                json!({"notice_items": items.lines().filter(|l| !l.trim().is_empty()).count()});
+        }
+        Action::ApproveMissingMaterials { missing } => {
+            // Approval is acceptance: the approver's case is taken if nobody has it yet.
+            if case.status == Status::New {
+                t.status = Status::InProgress;
+                t.owner = Some(actor.name.clone());
+            }
+            t.note = Some(format!("容缺受理，缺：{missing}"));
+        }
+        Action::Meeting {
+            attendees,
+            conclusion,
+        } => {
+            t.note = Some(format!("参会：{attendees}\n结论：{conclusion}"));
+            t.after = json!({"meeting": attendees});
+        }
         Action::Resolve { outcome } => {
             if case.cause == Cause::Unclassified {
                 return Err(Refusal::CauseNotClassified);
@@ -285,7 +354,12 @@ pub fn decide(
             t.note = Some(reason.clone());
         }
     }
+    // What an action records beyond the fields it changes (who was summoned, ...).
+    let extra = std::mem::replace(&mut t.after, Value::Null);
     (t.before, t.after) = diff(case, &t);
+    if let (Value::Object(extra), Value::Object(after)) = (extra, &mut t.after) {
+        after.extend(extra);
+    }
     Ok(t)
 }
 
@@ -507,5 +581,51 @@ mod tests {
                 kind != ActionKind::PushVoicemail
             );
         }
+    }
+
+    #[test]
+    fn only_a_duty_leader_approves_acceptance_with_missing_materials_and_takes_the_case() {
+        let clerk = Actor {
+            name: "王芳".into(),
+            roles: vec![Role::Counter, Role::Callback, Role::Hotline],
+        };
+        let leader = Actor {
+            name: "赵局".into(),
+            roles: vec![Role::DutyLeader],
+        };
+        let approve = Action::ApproveMissingMaterials {
+            missing: "户口本复印件".into(),
+        };
+        let now = at("2026-09-18T16:00:00+08:00");
+        assert_eq!(
+            decide(&case(Status::New), &approve, &clerk, now, &calendar()),
+            Err(Refusal::Forbidden(ActionKind::ApproveMissingMaterials))
+        );
+        let t = decide(&case(Status::New), &approve, &leader, now, &calendar()).unwrap();
+        assert_eq!(t.status, Status::InProgress);
+        assert_eq!(t.owner.as_deref(), Some("赵局"));
+        assert!(t.note.unwrap().contains("户口本复印件"));
+    }
+
+    #[test]
+    fn a_summons_is_recorded_with_who_came() {
+        let clerk = Actor {
+            name: "王芳".into(),
+            roles: vec![Role::Counter],
+        };
+        let summon = Action::Summon {
+            who: "养老保险科 李科长".into(),
+            said: "今天下午补办".into(),
+        };
+        let t = decide(
+            &case(Status::InProgress),
+            &summon,
+            &clerk,
+            at("2026-09-18T16:00:00+08:00"),
+            &calendar(),
+        )
+        .unwrap();
+        assert_eq!(t.after["summoned"], "养老保险科 李科长");
+        assert_eq!(t.status, Status::InProgress);
     }
 }

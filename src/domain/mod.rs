@@ -8,6 +8,7 @@ pub mod case;
 pub mod citizen;
 pub mod phone;
 pub mod registration;
+pub mod search;
 pub mod vocab;
 pub mod website;
 

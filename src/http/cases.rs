@@ -335,7 +335,7 @@ pub async fn list_cases(
     }))
 }
 
-async fn load_case(state: &AppState, raw_number: &str) -> Result<Case, ApiError> {
+pub(crate) async fn load_case(state: &AppState, raw_number: &str) -> Result<Case, ApiError> {
     let number = raw_number.parse::<CaseNumber>().map_err(|e| {
         ApiError::invalid(
             "number",
@@ -400,7 +400,7 @@ fn required_text(
     })
 }
 
-fn parse_action(body: ActionRequest) -> Result<Action, ApiError> {
+pub(crate) fn parse_action(body: ActionRequest) -> Result<Action, ApiError> {
     let code = |field: &str, raw: Option<String>| {
         raw.filter(|s| !s.trim().is_empty()).ok_or_else(|| {
             ApiError::invalid(
@@ -434,6 +434,16 @@ fn parse_action(body: ActionRequest) -> Result<Action, ApiError> {
         "escalate" => Action::Escalate { reason: required_text("reason", body.reason, "升级理由")? },
         "add_note" | "note" => Action::AddNote { text: required_text("text", body.text, "备注内容")? },
         "publish_note" => Action::PublishNote { text: required_text("text", body.text, "答复内容")? },
+        "summon" => Action::Summon {
+            who: required_text("who", body.who, "被召见的人")?,
+            said: required_text("text", body.text, "召见情况")?,
+        },
+        "one_time_notice" => Action::OneTimeNotice { items: required_text("text", body.text, "告知的材料和步骤")? },
+        "approve_missing_materials" => Action::ApproveMissingMaterials { missing: required_text("text", body.text, "所缺材料")? },
+        "meeting" => Action::Meeting {
+            attendees: required_text("who", body.who, "参会人员")?,
+            conclusion: required_text("outcome", body.outcome, "会议结论")?,
+        },
         "resolve" => Action::Resolve { outcome: required_text("outcome", body.outcome, "办理结果")? },
         "refuse" => Action::Refuse { reason: required_text("reason", body.reason, "不予办理的理由和依据")? },
         "close" => Action::Close,
@@ -443,15 +453,15 @@ fn parse_action(body: ActionRequest) -> Result<Action, ApiError> {
                 "action",
                 "unknown_action",
                 Text::new(
-                    format!("操作 `{other}` 无效，可选：accept, classify, set_tier, escalate, add_note, publish_note, resolve, refuse, close, reopen"),
-                    format!("Unknown action `{other}`; use accept, classify, set_tier, escalate, add_note, publish_note, resolve, refuse, close or reopen"),
+                    format!("操作 `{other}` 无效，可选：accept, classify, set_tier, escalate, add_note, publish_note, summon, one_time_notice, approve_missing_materials, meeting, resolve, refuse, close, reopen"),
+                    format!("Unknown action `{other}`; use accept, classify, set_tier, escalate, add_note, publish_note, summon, one_time_notice, approve_missing_materials, meeting, resolve, refuse, close or reopen"),
                 ),
             ))
         }
     })
 }
 
-fn refusal(r: Refusal) -> ApiError {
+pub(crate) fn refusal(r: Refusal) -> ApiError {
     let conflict =
         |code, zh: String, en: String| ApiError::new(StatusCode::CONFLICT, code, Text::new(zh, en));
     match r {
@@ -488,7 +498,7 @@ fn refusal(r: Refusal) -> ApiError {
     }
 }
 
-/// Act on a case: accept, classify, set_tier, escalate, add_note, publish_note, resolve, refuse, close, reopen.
+/// Act on a case: accept, classify, set_tier, escalate, add_note, publish_note, summon, one_time_notice, approve_missing_materials, meeting, resolve, refuse, close, reopen.
 #[utoipa::path(
     post, path = "/api/v1/cases/{number}/actions", tag = "cases",
     params(("number" = String, Path, description = "Case number")),
@@ -511,28 +521,41 @@ pub async fn act_on_case(
     let expected_version = body.expected_version;
     let action = parse_action(body)?;
     staff.require(action.kind())?;
-    // Optimistic concurrency: if someone changed the case between our read and our write,
-    // decide again on the fresh state (unless the client pinned a version).
+    let (updated, event) = perform(&state, &staff.0, &number, &action, expected_version).await?;
+    let tz = state.calendar.current().timezone();
+    let now = now();
+    Ok(Json(ActionResult {
+        case: CaseView::new(&updated, tz, now),
+        event: EventView::new(event, tz),
+    }))
+}
+
+/// Carries out `action` on the case as `actor`, for the API and the staff pages alike.
+/// Optimistic concurrency: if someone changed the case between our read and our write,
+/// decide again on the fresh state (unless the caller pinned a version).
+pub(crate) async fn perform(
+    state: &AppState,
+    actor: &crate::domain::Actor,
+    number: &str,
+    action: &Action,
+    expected_version: Option<i64>,
+) -> Result<(Case, crate::domain::Event), ApiError> {
     for _ in 0..3 {
-        let case = load_case(&state, &number).await?;
+        let case = load_case(state, number).await?;
         if expected_version.is_some_and(|v| v != case.version) {
             return Err(StoreError::Conflict.into());
         }
         let now = now();
         let calendar = state.calendar.current();
-        let transition = decide(&case, &action, &staff.0, now, &calendar).map_err(refusal)?;
+        let transition = decide(&case, action, actor, now, &calendar).map_err(refusal)?;
         match state
             .store
-            .apply_transition(&case, &transition, &staff.0.name, now)
+            .apply_transition(&case, &transition, &actor.name, now)
             .await
         {
             Ok((updated, event)) => {
                 tracing::info!(case = %updated.number, action = transition.kind.code(), "case action");
-                let tz = calendar.timezone();
-                return Ok(Json(ActionResult {
-                    case: CaseView::new(&updated, tz, now),
-                    event: EventView::new(event, tz),
-                }));
+                return Ok((updated, event));
             }
             Err(StoreError::Conflict) if expected_version.is_none() => continue,
             Err(e) => return Err(e.into()),

@@ -118,6 +118,17 @@ impl ApiError {
         self
     }
 
+    /// The message for people, in one language.
+    pub fn message(&self, english: bool) -> String {
+        let lang = if english { Lang::En } else { Lang::Zh };
+        let mut text = self.client.message.get(lang).to_owned();
+        for d in &self.client.details {
+            text.push_str("; ");
+            text.push_str(d.message.get(lang));
+        }
+        text
+    }
+
     pub fn status(&self) -> StatusCode {
         self.client.status
     }

@@ -286,14 +286,20 @@ pub struct ListCasesParams {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ActionRequest {
-    /// accept, classify, set_tier, escalate, add_note, publish_note, resolve, refuse, close, reopen
+    /// accept, classify, set_tier, escalate, add_note, publish_note, summon, one_time_notice,
+    /// approve_missing_materials, meeting, resolve, refuse, close, reopen
     #[schema(example = "accept")]
     pub action: String,
     pub cause: Option<String>,
     pub tier: Option<String>,
     pub reason: Option<String>,
+    /// The note, the reply, what a summoned person said, the notice's items (one per line),
+    /// the missing materials.
     pub text: Option<String>,
+    /// The outcome of a resolution, or a meeting's conclusion.
     pub outcome: Option<String>,
+    /// Who was summoned, or who attended a meeting.
+    pub who: Option<String>,
     /// If given, the action is refused with 409 when the case has changed since.
     pub expected_version: Option<i64>,
 }

@@ -538,6 +538,18 @@ pub trait Store: Send + Sync + 'static {
 
     async fn website_record(&self, case_id: i64) -> StoreResult<Option<WebsiteRecord>>;
 
+    /// Issues (or replaces) the tracking code of a case registered elsewhere than the
+    /// website, such as a walk-in's receipt.
+    async fn set_tracking_code(
+        &self,
+        case_id: i64,
+        digest: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()>;
+
+    /// The digest of the tracking code issued by `set_tracking_code`, if any.
+    async fn tracking_code(&self, case_id: i64) -> StoreResult<Option<String>>;
+
     /// Counts one request against `limits` (window, most allowed in it) for `key` in
     /// `scope`. False, and nothing counted, when a limit is already reached.
     async fn rate_hit(
@@ -616,6 +628,16 @@ pub trait Store: Send + Sync + 'static {
         note: Option<&str>,
         now: DateTime<Utc>,
     ) -> StoreResult<()>;
+
+    /// Cases of the same person (the same phone number or ID card digest), newest first,
+    /// without `exclude`.
+    async fn cases_of_person(
+        &self,
+        phone_e164: Option<&str>,
+        id_card_digest: Option<&str>,
+        exclude: Option<i64>,
+        limit: u32,
+    ) -> StoreResult<Vec<Case>>;
 
     /// `Duplicate` when the username is taken.
     async fn create_user(&self, user: &NewUser, now: DateTime<Utc>) -> StoreResult<UserRecord>;

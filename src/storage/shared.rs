@@ -16,7 +16,12 @@ macro_rules! impl_shared_queries {
             async fn migrate(&self) -> $crate::storage::StoreResult<()> {
                 $migrator.run(self.writer()).await.map_err(|e| {
                     $crate::storage::StoreError::Other(anyhow::Error::new(e).context("applying migrations"))
-                })
+                })?;
+                let indexed = index_pending_grams(self.writer()).await?;
+                if indexed > 0 {
+                    tracing::info!(cases = indexed, "search index built for earlier cases");
+                }
+                Ok(())
             }
 
             async fn ping(&self) -> $crate::storage::StoreResult<()> {
@@ -174,9 +179,23 @@ macro_rules! impl_shared_queries {
                     b.push(" and received_at < ").push_bind(to);
                 }
                 if let Some(text) = &q.text {
-                    let pattern = format!("%{}%", $crate::storage::shared::escape_like(&text.words.to_lowercase()));
-                    b.push(" and (lower(description) like ").push_bind(pattern.clone()).push(" escape '\\'");
-                    b.push(" or lower(coalesce(citizen_name, '')) like ").push_bind(pattern).push(" escape '\\'");
+                    let words = text.words.to_lowercase();
+                    let pattern = format!("%{}%", $crate::storage::shared::escape_like(&words));
+                    let grams = $crate::domain::search::grams(&words);
+                    b.push(" and ((");
+                    if !grams.is_empty() {
+                        // The bigram index narrows to the cases holding every pair; the
+                        // substring is then checked on those alone.
+                        b.push("id in (select case_id from case_grams where gram in (");
+                        let mut list = b.separated(", ");
+                        for g in &grams {
+                            list.push_bind(g.clone());
+                        }
+                        list.push_unseparated(format!(") group by case_id having count(*) = {}) and ", grams.len()));
+                    }
+                    b.push("(lower(description) like ").push_bind(pattern.clone()).push(" escape '\\'");
+                    b.push(" or lower(coalesce(citizen_name, '')) like ").push_bind(pattern.clone()).push(" escape '\\'");
+                    b.push(" or coalesce(phone_original, '') like ").push_bind(pattern).push(" escape '\\'))");
                     if let Some(number) = &text.number {
                         b.push(" or number = ").push_bind(number.as_str().to_owned());
                     }
@@ -621,6 +640,32 @@ macro_rules! impl_shared_queries {
                 Ok(row.map(|(tracking_digest, email)| $crate::storage::WebsiteRecord { tracking_digest, email }))
             }
 
+            async fn set_tracking_code(
+                &self,
+                case_id: i64,
+                digest: &str,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::storage::StoreResult<()> {
+                sqlx::query(
+                    "insert into tracking_codes (case_id, digest, created_at) values ($1, $2, $3) \
+                     on conflict (case_id) do update set digest = excluded.digest, created_at = excluded.created_at",
+                )
+                .bind(case_id)
+                .bind(digest)
+                .bind(now)
+                .execute(self.writer())
+                .await?;
+                Ok(())
+            }
+
+            async fn tracking_code(&self, case_id: i64) -> $crate::storage::StoreResult<Option<String>> {
+                let row: Option<(String,)> = sqlx::query_as("select digest from tracking_codes where case_id = $1")
+                    .bind(case_id)
+                    .fetch_optional(self.reader())
+                    .await?;
+                Ok(row.map(|(d,)| d))
+            }
+
             async fn rate_hit(
                 &self,
                 scope: &str,
@@ -1057,6 +1102,31 @@ macro_rules! impl_shared_queries {
                 Ok(())
             }
 
+            async fn cases_of_person(
+                &self,
+                phone_e164: Option<&str>,
+                id_card_digest: Option<&str>,
+                exclude: Option<i64>,
+                limit: u32,
+            ) -> $crate::storage::StoreResult<Vec<$crate::domain::Case>> {
+                use $crate::storage::rows::{CaseRow, CASE_COLUMNS};
+                if phone_e164.is_none() && id_card_digest.is_none() {
+                    return Ok(Vec::new());
+                }
+                let sql = format!(
+                    "select {CASE_COLUMNS} from cases where id <> $1 and (phone_e164 = $2 or id_card_digest = $3) \
+                     order by received_at desc, id desc limit $4"
+                );
+                let rows: Vec<CaseRow> = sqlx::query_as(&sql)
+                    .bind(exclude.unwrap_or(0))
+                    .bind(phone_e164)
+                    .bind(id_card_digest)
+                    .bind(i64::from(limit))
+                    .fetch_all(self.reader())
+                    .await?;
+                Ok(rows.into_iter().map($crate::domain::Case::try_from).collect::<anyhow::Result<_>>()?)
+            }
+
             async fn create_user(
                 &self,
                 user: &$crate::storage::NewUser,
@@ -1409,9 +1479,9 @@ macro_rules! impl_shared_queries {
                 "insert into cases (number, channel, received_at, citizen_name, phone_e164, \
                  phone_original, id_card_masked, id_card_digest, matter, description, cause, \
                  tier, status, owner, deadline, deadline_provisional, off_hours, consultation, \
-                 urgent, callback_due_at, callback_kind, created_at, updated_at, version) \
+                 urgent, callback_due_at, callback_kind, created_at, updated_at, version, grams_indexed) \
                  values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
-                 $17, $18, $19, $20, $21, $22, $22, 1) returning {CASE_COLUMNS}"
+                 $17, $18, $19, $20, $21, $22, $22, 1, true) returning {CASE_COLUMNS}"
             );
             let row: CaseRow = sqlx::query_as(&sql)
                 .bind(number.as_str())
@@ -1439,6 +1509,12 @@ macro_rules! impl_shared_queries {
                 .fetch_one(&mut **tx)
                 .await?;
             let case = $crate::domain::Case::try_from(row)?;
+            insert_grams(tx, case.id, &$crate::domain::search::indexed_text(
+                new.citizen.name.as_deref(),
+                phone.map(|p| p.original()),
+                &new.description,
+            ))
+            .await?;
             let after = serde_json::json!({
                 "status": $crate::domain::Status::New, "channel": case.channel, "tier": case.tier,
                 "deadline": case.deadline, "off_hours": case.off_hours, "urgent": case.urgent,
@@ -1452,6 +1528,52 @@ macro_rules! impl_shared_queries {
                     .await?;
             }
             Ok(case)
+        }
+
+        /// Indexes a case's text by its character bigrams, inside the caller's transaction.
+        async fn insert_grams(
+            tx: &mut sqlx::Transaction<'_, $db>,
+            case_id: i64,
+            text: &str,
+        ) -> Result<(), sqlx::Error> {
+            let grams: Vec<String> = $crate::domain::search::grams(text).into_iter().collect();
+            for chunk in grams.chunks(1000) {
+                let mut insert = sqlx::QueryBuilder::<$db>::new("insert into case_grams (gram, case_id) ");
+                insert.push_values(chunk, |mut b, g| {
+                    b.push_bind(g.as_str()).push_bind(case_id);
+                });
+                insert.push(" on conflict do nothing");
+                insert.build().execute(&mut **tx).await?;
+            }
+            Ok(())
+        }
+
+        /// Indexes cases registered before the search index existed, a batch at a time.
+        async fn index_pending_grams(pool: &sqlx::Pool<$db>) -> Result<usize, sqlx::Error> {
+            let mut done = 0;
+            loop {
+                let mut tx = pool.begin().await?;
+                let rows: Vec<(i64, Option<String>, Option<String>, String)> = sqlx::query_as(
+                    "select id, citizen_name, phone_original, description from cases where grams_indexed = $1 order by id limit 500",
+                )
+                .bind(false)
+                .fetch_all(&mut *tx)
+                .await?;
+                if rows.is_empty() {
+                    return Ok(done);
+                }
+                for (id, name, phone, description) in &rows {
+                    let text = $crate::domain::search::indexed_text(name.as_deref(), phone.as_deref(), description);
+                    insert_grams(&mut tx, *id, &text).await?;
+                    sqlx::query("update cases set grams_indexed = $1 where id = $2")
+                        .bind(true)
+                        .bind(*id)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await?;
+                done += rows.len();
+            }
         }
 
         /// Appends one timeline event inside the caller's transaction.

@@ -8,6 +8,7 @@ mod errors;
 mod health;
 mod helpers;
 mod hotline;
+mod search;
 mod smtp;
 mod staff;
 mod twilio;

@@ -5,6 +5,7 @@
 //! Authorization is the same matrix as the API's (`domain::action::permitted`).
 
 mod callbacks;
+mod cases;
 mod login;
 
 use axum::extract::{FromRequestParts, OriginalUri};
@@ -33,6 +34,10 @@ pub fn router() -> Router<AppState> {
         .route("/staff/callbacks", get(callbacks::show))
         .route("/staff/callbacks/{id}/claim", post(callbacks::claim))
         .route("/staff/callbacks/{id}/attempt", post(callbacks::attempt))
+        .route("/staff/cases/{number}", get(cases::show))
+        .route("/staff/cases/{number}/act", post(cases::act))
+        .route("/staff/cases/{number}/referral", get(cases::referral))
+        .route("/staff/cases/{number}/receipt", post(cases::receipt))
         .route("/assets/staff.css", get(css))
         .route("/assets/staff.js", get(js))
 }

@@ -1,0 +1,610 @@
+//! The case page: every detail, the timeline, the recordings, the same caller's other cases,
+//! and the actions the user's roles allow, each asking only for what it needs and saying
+//! why it is not available when it is not. Also the print views: the referral form
+//! (受理问题转办单) and the walk-in receipt with its tracking QR code.
+
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::Form;
+use chrono::{DateTime, FixedOffset, Utc};
+use serde::Deserialize;
+
+use super::StaffUser;
+use crate::domain::{Action, ActionKind, Case, Cause, Event, Status, Tier};
+use crate::http::cases::{load_case, parse_action, perform};
+use crate::http::error::ApiError;
+use crate::http::html::{page, Tr};
+use crate::http::views::ActionRequest;
+use crate::http::AppState;
+use crate::storage::RecordingRecord;
+
+/// A form field an action needs.
+pub struct Field {
+    pub name: &'static str,
+    pub label: String,
+    /// `text`, `textarea`, `cause` or `tier`.
+    pub kind: &'static str,
+}
+
+/// One action as the page offers it.
+pub struct ActionSpec {
+    pub code: &'static str,
+    pub label: String,
+    pub fields: Vec<Field>,
+    /// Why it cannot be done now, when it cannot.
+    pub unavailable: Option<String>,
+}
+
+pub struct TimelineRow {
+    pub at: String,
+    pub actor: String,
+    pub action: String,
+    pub note: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "staff/case.html", config = "src/templates/askama.toml")]
+struct CasePage<'a> {
+    t: Tr,
+    user: &'a StaffUser,
+    nav: &'static str,
+    back: String,
+    case: &'a Case,
+    received: String,
+    deadline: String,
+    overdue: bool,
+    matter: String,
+    recordings: Vec<RecordingRecord>,
+    related: Vec<(String, String, String)>,
+    timeline: Vec<TimelineRow>,
+    actions: Vec<ActionSpec>,
+    error: Option<String>,
+    causes: &'static [Cause],
+    tiers: &'static [Tier],
+}
+
+fn local(t: DateTime<Utc>, tz: chrono_tz::Tz) -> DateTime<FixedOffset> {
+    t.with_timezone(&tz).fixed_offset()
+}
+
+pub fn when(t: DateTime<Utc>, tz: chrono_tz::Tz) -> String {
+    local(t, tz).format("%Y-%m-%d %H:%M").to_string()
+}
+
+/// The label of an action code on the timeline.
+fn action_label(code: &str, t: Tr) -> String {
+    let (zh, en) = match code {
+        "register" => ("登记", "Registered"),
+        "answer_and_close" => ("电话中答复并办结", "Answered on the phone"),
+        "accept" => ("受理（首问负责）", "Accepted (owner)"),
+        "classify" => ("认定原因", "Cause classified"),
+        "set_tier" => ("调整层级", "Tier set"),
+        "escalate" => ("升级", "Escalated"),
+        "add_note" => ("内部备注", "Internal note"),
+        "publish_note" => ("公开答复", "Public reply"),
+        "summon" => ("召见", "Summons"),
+        "one_time_notice" => ("一次性告知", "One-time notice"),
+        "approve_missing_materials" => ("容缺受理", "Accepted with missing materials"),
+        "meeting" => ("研究室会议", "Research-room meeting"),
+        "resolve" => ("办结", "Resolved"),
+        "refuse" => ("否定备案", "Refusal recorded"),
+        "close" => ("销号", "Closed"),
+        "reopen" => ("重新办理", "Reopened"),
+        "attach_recording" => ("追加录音", "Recording added"),
+        "play_recording" => ("播放录音", "Recording played"),
+        "callback_attempt" => ("回访", "Callback"),
+        "print_referral" => ("打印转办单", "Referral form printed"),
+        "print_receipt" => ("打印回执", "Receipt printed"),
+        other => (other, other),
+    };
+    t.t(zh, en).to_owned()
+}
+
+/// A sample of each action, to ask the domain where it is allowed.
+fn sample(code: &str) -> Option<Action> {
+    let s = String::new;
+    Some(match code {
+        "accept" => Action::Accept,
+        "classify" => Action::Classify {
+            cause: Cause::CitizenSide,
+        },
+        "set_tier" => Action::SetTier { tier: Tier::Simple },
+        "escalate" => Action::Escalate { reason: s() },
+        "summon" => Action::Summon {
+            who: s(),
+            said: s(),
+        },
+        "one_time_notice" => Action::OneTimeNotice { items: s() },
+        "approve_missing_materials" => Action::ApproveMissingMaterials { missing: s() },
+        "meeting" => Action::Meeting {
+            attendees: s(),
+            conclusion: s(),
+        },
+        "publish_note" => Action::PublishNote { text: s() },
+        "add_note" => Action::AddNote { text: s() },
+        "resolve" => Action::Resolve { outcome: s() },
+        "refuse" => Action::Refuse { reason: s() },
+        "close" => Action::Close,
+        "reopen" => Action::Reopen { reason: s() },
+        _ => return None,
+    })
+}
+
+fn specs(case: &Case, user: &StaffUser, t: Tr) -> Vec<ActionSpec> {
+    let field = |name, zh: &str, en: &str, kind| Field {
+        name,
+        label: t.t(zh, en).to_owned(),
+        kind,
+    };
+    let all: Vec<(&'static str, &str, &str, Vec<Field>)> = vec![
+        (
+            "accept",
+            "受理（由我负责到底）",
+            "Accept (I own it to the end)",
+            vec![],
+        ),
+        (
+            "classify",
+            "认定原因",
+            "Classify the cause",
+            vec![field("cause", "原因类别", "Cause", "cause")],
+        ),
+        (
+            "set_tier",
+            "调整层级",
+            "Set the tier",
+            vec![field("tier", "层级", "Tier", "tier")],
+        ),
+        (
+            "escalate",
+            "升级到上一层级",
+            "Escalate one tier",
+            vec![field("reason", "升级理由", "Reason", "textarea")],
+        ),
+        (
+            "summon",
+            "召见科室负责人",
+            "Summon a department head",
+            vec![
+                field(
+                    "who",
+                    "召见谁（科室、姓名、职务）",
+                    "Who (department, name, post)",
+                    "text",
+                ),
+                field(
+                    "text",
+                    "何时到场、说了什么",
+                    "When they came, what they said",
+                    "textarea",
+                ),
+            ],
+        ),
+        (
+            "one_time_notice",
+            "一次性告知",
+            "One-time notice",
+            vec![field(
+                "text",
+                "所需材料和步骤（每行一项）",
+                "Every material and step, one per line",
+                "textarea",
+            )],
+        ),
+        (
+            "approve_missing_materials",
+            "批准容缺受理",
+            "Approve acceptance with missing materials",
+            vec![field(
+                "text",
+                "所缺的非要件材料",
+                "The non-essential materials missing",
+                "textarea",
+            )],
+        ),
+        (
+            "meeting",
+            "记录研究室会议",
+            "Record a research-room meeting",
+            vec![
+                field("who", "参会人员", "Who attended", "text"),
+                field("outcome", "会议结论", "Conclusion", "textarea"),
+            ],
+        ),
+        (
+            "publish_note",
+            "公开答复（群众可在查询页看到）",
+            "Publish a reply (shown on the tracking page)",
+            vec![field("text", "答复内容", "Reply", "textarea")],
+        ),
+        (
+            "add_note",
+            "内部备注",
+            "Internal note",
+            vec![field("text", "备注", "Note", "textarea")],
+        ),
+        (
+            "resolve",
+            "办结",
+            "Resolve",
+            vec![field("outcome", "办理结果", "Outcome", "textarea")],
+        ),
+        (
+            "refuse",
+            "否定备案（依法不能办理）",
+            "Record a refusal (not allowed by law)",
+            vec![field(
+                "reason",
+                "不能办理的法律依据和理由",
+                "The legal basis and reason",
+                "textarea",
+            )],
+        ),
+        ("close", "销号", "Close", vec![]),
+        (
+            "reopen",
+            "重新办理",
+            "Reopen",
+            vec![field("reason", "理由", "Reason", "textarea")],
+        ),
+    ];
+    let status_label = |s: Status| if t.en { s.label_en() } else { s.label_zh() };
+    all.into_iter()
+        .filter_map(|(code, zh, en, fields)| {
+            let action = sample(code)?;
+            let kind = action.kind();
+            let unavailable = if !user.may(kind) {
+                let leaders = matches!(
+                    kind,
+                    ActionKind::SetTier | ActionKind::Reopen | ActionKind::ApproveMissingMaterials
+                );
+                Some(match leaders {
+                    true => t
+                        .t("需由值班领导决定", "For the duty leader to decide")
+                        .to_owned(),
+                    false => t
+                        .t("您的岗位无权执行", "Your role may not do this")
+                        .to_owned(),
+                })
+            } else if !action.allowed_from().contains(&case.status) {
+                Some(format!(
+                    "{}{}",
+                    t.t("案件当前状态：", "Not while the case is "),
+                    status_label(case.status)
+                ))
+            } else if kind == ActionKind::Resolve && case.cause == Cause::Unclassified {
+                Some(
+                    t.t("请先认定原因类别", "Classify the cause first")
+                        .to_owned(),
+                )
+            } else if kind == ActionKind::Escalate && case.tier.next_up().is_none() {
+                Some(
+                    t.t("已是最高层级", "Already at the highest tier")
+                        .to_owned(),
+                )
+            } else {
+                None
+            };
+            Some(ActionSpec {
+                code,
+                label: t.t(zh, en).to_owned(),
+                fields,
+                unavailable,
+            })
+        })
+        .collect()
+}
+
+async fn render(
+    state: &AppState,
+    user: &StaffUser,
+    case: &Case,
+    error: Option<String>,
+    status: StatusCode,
+) -> Result<Response, ApiError> {
+    let t = user.tr();
+    let tz = state.calendar.current().timezone();
+    let recordings = state.store.recordings_of(case.id).await?;
+    let related = state
+        .store
+        .cases_of_person(
+            case.citizen.phone.as_ref().map(|p| p.e164()),
+            case.citizen.id_card_digest.as_deref(),
+            Some(case.id),
+            20,
+        )
+        .await?
+        .into_iter()
+        .map(|c| {
+            (
+                c.number.to_string(),
+                when(c.received_at, tz),
+                if t.en {
+                    c.status.label_en()
+                } else {
+                    c.status.label_zh()
+                }
+                .to_owned(),
+            )
+        })
+        .collect();
+    let timeline = state
+        .store
+        .timeline(case.id)
+        .await?
+        .into_iter()
+        .map(|e: Event| TimelineRow {
+            at: when(e.at, tz),
+            actor: e.actor,
+            action: action_label(&e.action, t),
+            note: e.note,
+        })
+        .collect();
+    let matter = state
+        .rules
+        .matter(&case.matter)
+        .map_or(case.matter.clone(), |m| t.t(&m.zh, &m.en).to_owned());
+    Ok(page(
+        status,
+        &CasePage {
+            t,
+            user,
+            nav: "queue",
+            back: format!("/staff/cases/{}", case.number),
+            case,
+            received: when(case.received_at, tz),
+            deadline: when(case.deadline, tz),
+            overdue: case.is_overdue(crate::http::now()),
+            matter,
+            recordings,
+            related,
+            timeline,
+            actions: specs(case, user, t),
+            error,
+            causes: &Cause::ALL[1..],
+            tiers: Tier::ALL,
+        },
+    ))
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    user: StaffUser,
+    Path(number): Path<String>,
+) -> Response {
+    if let Err(r) = user.require(ActionKind::Read) {
+        return r;
+    }
+    let result = async {
+        let case = load_case(&state, &number).await?;
+        render(&state, &user, &case, None, StatusCode::OK).await
+    };
+    result.await.unwrap_or_else(IntoResponse::into_response)
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct ActForm {
+    csrf: String,
+    action: String,
+    version: Option<i64>,
+    cause: String,
+    tier: String,
+    reason: String,
+    text: String,
+    outcome: String,
+    who: String,
+}
+
+fn some(s: String) -> Option<String> {
+    Some(s).filter(|s| !s.trim().is_empty())
+}
+
+pub async fn act(
+    State(state): State<AppState>,
+    user: StaffUser,
+    Path(number): Path<String>,
+    Form(form): Form<ActForm>,
+) -> Response {
+    if let Err(r) = user.check_csrf(&form.csrf) {
+        return r;
+    }
+    let request = ActionRequest {
+        action: form.action,
+        cause: some(form.cause),
+        tier: some(form.tier),
+        reason: some(form.reason),
+        text: some(form.text),
+        outcome: some(form.outcome),
+        who: some(form.who),
+        expected_version: form.version,
+    };
+    let outcome = async {
+        let action = parse_action(request)?;
+        if !user.may(action.kind()) {
+            return Err(crate::http::extract::forbidden(action.kind()));
+        }
+        perform(&state, &user.actor(), &number, &action, None).await
+    };
+    match outcome.await {
+        Ok((case, _)) => {
+            Redirect::to(&format!("/staff/cases/{}#timeline", case.number)).into_response()
+        }
+        Err(e) => {
+            // The page again, with the reason in the user's language.
+            let status = e.status();
+            let message = e.message(user.tr().en);
+            match load_case(&state, &number).await {
+                Ok(case) => render(&state, &user, &case, Some(message), status)
+                    .await
+                    .unwrap_or_else(IntoResponse::into_response),
+                Err(e) => e.into_response(),
+            }
+        }
+    }
+}
+
+/// The referral form (受理问题转办单), A4.
+#[derive(Template)]
+#[template(path = "staff/referral.html", config = "src/templates/askama.toml")]
+struct ReferralPage<'a> {
+    case: &'a Case,
+    received: String,
+    deadline: String,
+    matter: String,
+    handler: String,
+    process: Vec<TimelineRow>,
+    outcome: String,
+    closed_at: String,
+    printed_by: String,
+    printed_at: String,
+}
+
+pub async fn referral(
+    State(state): State<AppState>,
+    user: StaffUser,
+    Path(number): Path<String>,
+) -> Response {
+    if let Err(r) = user.require(ActionKind::Read) {
+        return r;
+    }
+    let result = async {
+        let case = load_case(&state, &number).await?;
+        let tz = state.calendar.current().timezone();
+        let now = crate::http::now();
+        let events = state.store.timeline(case.id).await?;
+        let zh = Tr { en: false };
+        let note_of = |action: &str| {
+            events
+                .iter()
+                .rev()
+                .find(|e| e.action == action)
+                .and_then(|e| e.note.clone())
+                .unwrap_or_default()
+        };
+        let outcome = match case.status {
+            Status::Refused => note_of("refuse"),
+            _ => note_of("resolve"),
+        };
+        let closed_at = events
+            .iter()
+            .rev()
+            .find(|e| e.action == "close")
+            .map(|e| when(e.at, tz))
+            .unwrap_or_default();
+        let process = events
+            .iter()
+            .filter(|e| {
+                !matches!(
+                    e.action.as_str(),
+                    "register" | "play_recording" | "print_referral" | "print_receipt"
+                )
+            })
+            .map(|e| TimelineRow {
+                at: when(e.at, tz),
+                actor: e.actor.clone(),
+                action: action_label(&e.action, zh),
+                note: e.note.clone(),
+            })
+            .collect();
+        state
+            .store
+            .record_access(case.id, &user.actor().name, "print_referral", "转办单", now)
+            .await?;
+        let html = ReferralPage {
+            received: when(case.received_at, tz),
+            deadline: when(case.deadline, tz),
+            matter: state
+                .rules
+                .matter(&case.matter)
+                .map_or(case.matter.clone(), |m| m.zh.clone()),
+            handler: case.owner.clone().unwrap_or_default(),
+            process,
+            outcome,
+            closed_at,
+            printed_by: user.actor().name,
+            printed_at: when(now, tz),
+            case: &case,
+        };
+        Ok::<_, ApiError>(page(StatusCode::OK, &html))
+    };
+    result.await.unwrap_or_else(IntoResponse::into_response)
+}
+
+/// The walk-in receipt: case number, a fresh tracking code and a QR code to the tracking page.
+#[derive(Template)]
+#[template(path = "staff/receipt.html", config = "src/templates/askama.toml")]
+struct ReceiptPage<'a> {
+    case: &'a Case,
+    received: String,
+    promise: String,
+    code: String,
+    track_url: String,
+    qr_svg: String,
+}
+
+pub async fn receipt(
+    State(state): State<AppState>,
+    user: StaffUser,
+    Path(number): Path<String>,
+    Form(form): Form<ActForm>,
+) -> Response {
+    if let Err(r) = user
+        .check_csrf(&form.csrf)
+        .and(user.require(ActionKind::Register))
+    {
+        return r;
+    }
+    let result = async {
+        let case = load_case(&state, &number).await?;
+        let calendar = state.calendar.current();
+        let tz = calendar.timezone();
+        let now = crate::http::now();
+        // A new code each print: the old one stops working, so a lost receipt can be replaced.
+        let code = crate::domain::website::new_tracking_code(&mut rand::thread_rng());
+        state
+            .store
+            .set_tracking_code(
+                case.id,
+                &crate::domain::website::tracking_digest(&code),
+                now,
+            )
+            .await?;
+        state
+            .store
+            .record_access(
+                case.id,
+                &user.actor().name,
+                "print_receipt",
+                "回执（新查询码）",
+                now,
+            )
+            .await?;
+        let base = state.site.settings.public_base_url.trim_end_matches('/');
+        let track_url = format!("{base}/track?case={}&code={code}", case.number);
+        let qr_svg = qrcode::QrCode::new(track_url.as_bytes())
+            .map_err(|e| ApiError::internal(anyhow::anyhow!("QR code: {e}")))?
+            .render::<qrcode::render::svg::Color>()
+            .min_dimensions(160, 160)
+            .build();
+        let promise = format!(
+            "{}前办结（{}个工作日）",
+            when(case.deadline, tz),
+            case.tier.working_days()
+        );
+        Ok::<_, ApiError>(page(
+            StatusCode::OK,
+            &ReceiptPage {
+                received: when(case.received_at, tz),
+                promise,
+                code,
+                track_url,
+                qr_svg,
+                case: &case,
+            },
+        ))
+    };
+    result.await.unwrap_or_else(IntoResponse::into_response)
+}

@@ -1,0 +1,71 @@
+//! Search by any two or more characters, on both engines, through the character-bigram
+//! index youmen builds (FTS5 trigrams and pg_trgm would miss 养老 and 工资).
+
+use serde_json::json;
+use youmen::domain::Role;
+
+use crate::helpers::{walk_in, Backend, TestApp};
+
+async fn found_descriptions(app: &TestApp, token: &str, q: &str) -> Vec<String> {
+    let path = format!("/api/v1/cases?q={}&sort=received", urlencode(q));
+    let (status, body) = app.get_json(&path, token).await;
+    assert_eq!(status, 200, "{body}");
+    body["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["description"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes().map(|b| format!("%{b:02X}")).collect()
+}
+
+async fn two_characters_find_chinese_words_anywhere(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let token = app.token("柜台", Role::Counter).await;
+    for (name, text) in [
+        ("张三", "养老金资格认证在社保窗口办不了"),
+        ("李四", "单位拖欠工资三个月"),
+        ("王五", "失业保险金申领被退回"),
+        ("赵老", "办理养老保险关系转移"),
+    ] {
+        let mut body = walk_in();
+        body["citizen_name"] = json!(name);
+        body["description"] = json!(text);
+        let (status, r) = app.post_json("/api/v1/cases", &token, &body).await;
+        assert_eq!(status, 201, "{r}");
+    }
+    assert_eq!(found_descriptions(&app, &token, "养老").await.len(), 2);
+    assert_eq!(
+        found_descriptions(&app, &token, "工资").await,
+        ["单位拖欠工资三个月"]
+    );
+    assert_eq!(
+        found_descriptions(&app, &token, "养老金").await,
+        ["养老金资格认证在社保窗口办不了"]
+    );
+    // Both pairs of 金资 and 资格 exist in one case, but "金格" as such nowhere.
+    assert!(found_descriptions(&app, &token, "金格").await.is_empty());
+    assert_eq!(
+        found_descriptions(&app, &token, "赵老").await,
+        ["办理养老保险关系转移"]
+    );
+    assert_eq!(
+        found_descriptions(&app, &token, "0013 8000").await.len(),
+        4,
+        "the phone as typed"
+    );
+
+    // Cases from before the index (a database upgraded in place) are indexed at start-up.
+    app.raw_execute("delete from case_grams").await.unwrap();
+    app.raw_execute("update cases set grams_indexed = false")
+        .await
+        .unwrap();
+    assert!(found_descriptions(&app, &token, "工资").await.is_empty());
+    app.store().migrate().await.unwrap();
+    assert_eq!(found_descriptions(&app, &token, "工资").await.len(), 1);
+}
+
+crate::on_both_backends!(two_characters_find_chinese_words_anywhere);
