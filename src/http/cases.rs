@@ -160,7 +160,7 @@ fn parse_list<T: std::str::FromStr<Err = crate::domain::vocab::UnknownCode>>(
 const CURSOR_ENGINE: base64::engine::GeneralPurpose =
     base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
-fn encode_cursor(sort: Sort, cursor: &Cursor) -> String {
+pub(crate) fn encode_cursor(sort: Sort, cursor: &Cursor) -> String {
     let tag = match sort {
         Sort::Deadline => 'd',
         Sort::Received => 'r',
@@ -204,7 +204,7 @@ fn decode_cursor(sort: Sort, raw: &str) -> Result<Cursor, ApiError> {
     Ok(Cursor { key, id })
 }
 
-fn build_query(
+pub(crate) fn build_query(
     p: &ListCasesParams,
     state: &AppState,
     now: DateTime<Utc>,
@@ -235,6 +235,21 @@ fn build_query(
                 Text::new(
                     "overdue 只能是 true 或 false",
                     "overdue must be true or false",
+                ),
+            ))
+        }
+    };
+    let off_hours = match p.off_hours.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some("true") | Some("1") => Some(true),
+        Some("false") | Some("0") => Some(false),
+        Some(_) => {
+            return Err(ApiError::invalid(
+                "off_hours",
+                "invalid_filter",
+                Text::new(
+                    "off_hours 只能是 true 或 false",
+                    "off_hours must be true or false",
                 ),
             ))
         }
@@ -296,6 +311,13 @@ fn build_query(
             .map(|s| parse_instant_or_day("received_to", s, tz, 1))
             .transpose()?,
         text,
+        owner: p
+            .owner
+            .as_deref()
+            .map(str::trim)
+            .filter(|o| !o.is_empty())
+            .map(str::to_owned),
+        off_hours,
         sort,
         after: p
             .cursor

@@ -118,6 +118,23 @@ impl ApiError {
         self
     }
 
+    /// Each field's problem in one language (the field the error names, or each detail).
+    pub fn field_messages(&self, english: bool) -> Vec<(String, String)> {
+        let lang = if english { Lang::En } else { Lang::Zh };
+        let mut out: Vec<(String, String)> = self
+            .client
+            .details
+            .iter()
+            .map(|d| (d.field.clone(), d.message.get(lang).to_owned()))
+            .collect();
+        if out.is_empty() {
+            if let Some(field) = &self.client.field {
+                out.push((field.clone(), self.client.message.get(lang).to_owned()));
+            }
+        }
+        out
+    }
+
     /// The message for people, in one language.
     pub fn message(&self, english: bool) -> String {
         let lang = if english { Lang::En } else { Lang::Zh };

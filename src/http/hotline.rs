@@ -146,6 +146,16 @@ pub async fn log_call(
     ApiJson(body): ApiJson<LogCallRequest>,
 ) -> Result<Response, ApiError> {
     staff.require(ActionKind::LogCall)?;
+    let case = log_call_as(&state, &staff.0.name, body).await?;
+    Ok(created(&case, state.calendar.current().timezone(), now()))
+}
+
+/// Logs a call for `actor`: the API and the operators' page alike.
+pub(crate) async fn log_call_as(
+    state: &AppState,
+    actor: &str,
+    body: LogCallRequest,
+) -> Result<crate::domain::Case, ApiError> {
     let channel = hotline_channel(&body.hotline)?;
     let answered = match body.outcome.trim() {
         "answered" => true,
@@ -195,27 +205,26 @@ pub async fn log_call(
         received_at,
     };
     let now = now();
-    let mut new =
-        register(form, &state.rules, &calendar, &staff.0.name, now).map_err(|errors| {
-            // The form's field names are the generic ones; say them as this request does.
-            let renamed = errors
-                .into_iter()
-                .map(|mut e| {
-                    e.field = match e.field {
-                        "phone" => "caller_number",
-                        "citizen_name" => "caller_name",
-                        "description" => "summary",
-                        other => other,
-                    };
-                    e
-                })
-                .collect();
-            ApiError::fields(renamed)
-        })?;
+    let mut new = register(form, &state.rules, &calendar, actor, now).map_err(|errors| {
+        // The form's field names are the generic ones; say them as this request does.
+        let renamed = errors
+            .into_iter()
+            .map(|mut e| {
+                e.field = match e.field {
+                    "phone" => "caller_number",
+                    "citizen_name" => "caller_name",
+                    "description" => "summary",
+                    other => other,
+                };
+                e
+            })
+            .collect();
+        ApiError::fields(renamed)
+    })?;
     if answered {
         new.consultation = Some(answer.unwrap_or_else(|| "电话中已解答".to_owned()));
     }
     let case = state.registrations.register(new, now).await?;
     tracing::info!(case = %case.number, channel = %case.channel, answered, "hotline call logged");
-    Ok(created(&case, calendar.timezone(), now))
+    Ok(case)
 }

@@ -5,7 +5,7 @@ mod cases;
 pub mod error;
 mod extract;
 mod health;
-mod hotline;
+pub(crate) mod hotline;
 pub mod html;
 pub mod openapi;
 mod outbox;

@@ -278,6 +278,10 @@ pub struct ListCasesParams {
     pub limit: Option<String>,
     /// From the previous page's `next_cursor`.
     pub cursor: Option<String>,
+    /// Only the cases this staff member owns (by name).
+    pub owner: Option<String>,
+    /// `true`: received outside working hours; `false`: in working hours.
+    pub off_hours: Option<String>,
 }
 
 /// An action on a case. Which other fields are needed depends on `action`:

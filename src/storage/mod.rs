@@ -93,6 +93,8 @@ pub struct CaseQuery {
     pub received_from: Option<DateTime<Utc>>,
     pub received_to: Option<DateTime<Utc>>,
     pub text: Option<TextQuery>,
+    pub owner: Option<String>,
+    pub off_hours: Option<bool>,
     pub sort: Sort,
     pub after: Option<Cursor>,
     pub limit: u32,

@@ -172,6 +172,12 @@ macro_rules! impl_shared_queries {
                     }
                     None => {}
                 }
+                if let Some(owner) = &q.owner {
+                    b.push(" and owner = ").push_bind(owner.clone());
+                }
+                if let Some(off_hours) = q.off_hours {
+                    b.push(" and off_hours = ").push_bind(off_hours);
+                }
                 if let Some(from) = q.received_from {
                     b.push(" and received_at >= ").push_bind(from);
                 }

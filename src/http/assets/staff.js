@@ -12,3 +12,37 @@ document.addEventListener("DOMContentLoaded", function () {
     });
   });
 });
+// The queue refreshes its rows in place (same filters, same URL) without a reload.
+document.addEventListener("DOMContentLoaded", function () {
+  var body = document.querySelector("[data-refresh]");
+  if (!body || !window.fetch) return;
+  var seconds = parseInt(body.getAttribute("data-refresh"), 10) || 15;
+  setInterval(function () {
+    if (document.hidden) return;
+    var url = new URL(window.location.href);
+    url.searchParams.set("partial", "1");
+    fetch(url, { credentials: "same-origin" }).then(function (r) {
+      return r.ok ? r.text() : null;
+    }).then(function (html) {
+      if (html !== null) body.innerHTML = html;
+    });
+  }, seconds * 1000);
+});
+// The repeat-visitor banner follows what the clerk types in the phone and ID fields.
+document.addEventListener("DOMContentLoaded", function () {
+  var form = document.querySelector("[data-repeat-check]");
+  var banner = document.getElementById("repeat-banner");
+  if (!form || !banner || !window.fetch) return;
+  var check = function () {
+    var phone = form.querySelector("#phone").value.trim();
+    var id = form.querySelector("#id_card").value.trim();
+    if (phone.length < 7 && id.length < 18) return;
+    var url = "/staff/register/repeat?phone=" + encodeURIComponent(phone) + "&id_card=" + encodeURIComponent(id);
+    fetch(url, { credentials: "same-origin" }).then(function (r) { return r.ok ? r.text() : ""; })
+      .then(function (html) { banner.innerHTML = html; });
+  };
+  form.querySelector("#phone").addEventListener("change", check);
+  form.querySelector("#id_card").addEventListener("change", check);
+  var summary = document.querySelector("[data-autofocus]");
+  if (summary) summary.focus();
+});

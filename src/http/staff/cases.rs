@@ -589,6 +589,8 @@ pub async fn receipt(
             .render::<qrcode::render::svg::Color>()
             .min_dimensions(160, 160)
             .build();
+        // Inline in HTML: the XML declaration is not wanted.
+        let qr_svg = qr_svg[qr_svg.find("<svg").unwrap_or(0)..].to_owned();
         let promise = format!(
             "{}前办结（{}个工作日）",
             when(case.deadline, tz),

@@ -6,7 +6,9 @@
 
 mod callbacks;
 mod cases;
+mod intake;
 mod login;
+mod queue;
 
 use axum::extract::{FromRequestParts, OriginalUri};
 use axum::http::request::Parts;
@@ -30,7 +32,17 @@ pub fn router() -> Router<AppState> {
         .route("/staff/login", get(login::show).post(login::submit))
         .route("/staff/logout", post(login::logout))
         .route("/staff/lang", post(login::set_lang))
-        .route("/staff", get(|| async { Redirect::to("/staff/callbacks") }))
+        .route("/staff", get(home))
+        .route("/staff/queue", get(queue::show))
+        .route(
+            "/staff/register",
+            get(intake::register_page).post(intake::register_submit),
+        )
+        .route("/staff/register/repeat", get(intake::repeat_banner))
+        .route(
+            "/staff/calls",
+            get(intake::call_page).post(intake::call_submit),
+        )
         .route("/staff/callbacks", get(callbacks::show))
         .route("/staff/callbacks/{id}/claim", post(callbacks::claim))
         .route("/staff/callbacks/{id}/attempt", post(callbacks::attempt))
@@ -40,6 +52,18 @@ pub fn router() -> Router<AppState> {
         .route("/staff/cases/{number}/receipt", post(cases::receipt))
         .route("/assets/staff.css", get(css))
         .route("/assets/staff.js", get(js))
+}
+
+/// Each role's first page: the morning shift's list, or the shared queue.
+async fn home(user: StaffUser) -> Response {
+    let only_callbacks = user.has(Role::Callback)
+        && !user.has(Role::Counter)
+        && !user.has(Role::Hotline)
+        && !user.has(Role::DutyLeader);
+    match only_callbacks {
+        true => Redirect::to("/staff/callbacks").into_response(),
+        false => Redirect::to("/staff/queue").into_response(),
+    }
 }
 
 async fn css() -> Response {
@@ -99,6 +123,8 @@ impl StaffUser {
     }
 
     /// 403 as a page unless the user's roles allow `kind`.
+    // The refusal is the page itself: handlers return it as it is.
+    #[allow(clippy::result_large_err)]
     pub fn require(&self, kind: ActionKind) -> Result<(), Response> {
         match self.may(kind) {
             true => Ok(()),
@@ -107,6 +133,7 @@ impl StaffUser {
     }
 
     /// Rejects a form whose CSRF token is not this session's.
+    #[allow(clippy::result_large_err)]
     pub fn check_csrf(&self, token: &str) -> Result<(), Response> {
         match constant_time_eq(token.as_bytes(), self.session.csrf_token.as_bytes()) {
             true => Ok(()),

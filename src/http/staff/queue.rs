@@ -1,0 +1,161 @@
+//! The shared queue: every channel in one list, filtered, searched, sorted by deadline or
+//! arrival, refreshed in place every few seconds without losing the filters.
+
+use askama::Template;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+
+use super::StaffUser;
+use crate::domain::{ActionKind, Case, Cause, Channel, Status, Tier};
+use crate::http::cases::{build_query, encode_cursor};
+use crate::http::html::{page, Tr};
+use crate::http::views::ListCasesParams;
+use crate::http::AppState;
+
+#[derive(Debug, Default, Deserialize, Clone)]
+#[serde(default)]
+pub struct QueueParams {
+    pub status: String,
+    pub channel: String,
+    pub cause: String,
+    pub tier: String,
+    pub overdue: String,
+    pub q: String,
+    pub sort: String,
+    pub cursor: String,
+    pub mine: String,
+    pub today: String,
+    pub off_hours: String,
+    /// `1`: only the rows, for the refresh.
+    pub partial: String,
+}
+
+fn opt(s: &str) -> Option<String> {
+    Some(s.trim().to_owned()).filter(|s| !s.is_empty())
+}
+
+pub struct Row {
+    pub number: String,
+    pub channel: Channel,
+    pub status: Status,
+    pub cause: Cause,
+    pub tier: Tier,
+    pub owner: String,
+    pub name: String,
+    pub received: String,
+    pub deadline: String,
+    pub overdue: bool,
+    pub urgent: bool,
+    pub off_hours: bool,
+    pub summary: String,
+}
+
+#[derive(Template)]
+#[template(path = "staff/queue.html", config = "src/templates/askama.toml")]
+struct QueuePage<'a> {
+    t: Tr,
+    user: &'a StaffUser,
+    nav: &'static str,
+    back: String,
+    p: QueueParams,
+    rows: Vec<Row>,
+    next: Option<String>,
+    error: Option<String>,
+    statuses: &'static [Status],
+    channels: &'static [Channel],
+    causes: &'static [Cause],
+    tiers: &'static [Tier],
+}
+
+#[derive(Template)]
+#[template(path = "staff/queue_rows.html", config = "src/templates/askama.toml")]
+struct QueueRows<'a> {
+    t: Tr,
+    rows: &'a [Row],
+}
+
+fn row(c: &Case, tz: chrono_tz::Tz, now: chrono::DateTime<chrono::Utc>) -> Row {
+    let summary: String = c.description.chars().take(60).collect();
+    Row {
+        number: c.number.to_string(),
+        channel: c.channel,
+        status: c.status,
+        cause: c.cause,
+        tier: c.tier,
+        owner: c.owner.clone().unwrap_or_default(),
+        name: c.citizen.name.clone().unwrap_or_default(),
+        received: super::cases::when(c.received_at, tz),
+        deadline: super::cases::when(c.deadline, tz),
+        overdue: c.is_overdue(now),
+        urgent: c.urgent,
+        off_hours: c.off_hours,
+        summary,
+    }
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    user: StaffUser,
+    Query(p): Query<QueueParams>,
+) -> Response {
+    if let Err(r) = user.require(ActionKind::Read) {
+        return r;
+    }
+    let t = user.tr();
+    let now = crate::http::now();
+    let calendar = state.calendar.current();
+    let tz = calendar.timezone();
+    let today = calendar.local_date(now).to_string();
+    let params = ListCasesParams {
+        status: opt(&p.status),
+        channel: opt(&p.channel),
+        cause: opt(&p.cause),
+        tier: opt(&p.tier),
+        overdue: opt(&p.overdue),
+        received_from: (p.today == "1").then(|| today.clone()),
+        received_to: None,
+        q: opt(&p.q),
+        sort: opt(&p.sort),
+        limit: Some("50".into()),
+        cursor: opt(&p.cursor),
+        owner: (p.mine == "1").then(|| user.actor().name),
+        off_hours: opt(&p.off_hours),
+    };
+    let result = async {
+        let query = build_query(&params, &state, now)?;
+        let found = state.store.list_cases(&query).await?;
+        Ok::<_, crate::http::error::ApiError>((query.sort, found))
+    };
+    let (rows, next, error, status) = match result.await {
+        Ok((sort, found)) => (
+            found.cases.iter().map(|c| row(c, tz, now)).collect(),
+            found.next.map(|c| encode_cursor(sort, &c)),
+            None,
+            StatusCode::OK,
+        ),
+        Err(e) => (Vec::new(), None, Some(e.message(t.en)), e.status()),
+    };
+    if p.partial == "1" {
+        return page(status, &QueueRows { t, rows: &rows });
+    }
+    page(
+        status,
+        &QueuePage {
+            t,
+            user: &user,
+            nav: "queue",
+            back: "/staff/queue".into(),
+            p,
+            rows,
+            next,
+            error,
+            statuses: Status::ALL,
+            channels: Channel::ALL,
+            causes: Cause::ALL,
+            tiers: Tier::ALL,
+        },
+    )
+    .into_response()
+}
