@@ -54,3 +54,89 @@ async fn a_visitor_in_chromium_sends_and_tracks_a_message() {
         "the browser checks failed:\n{stdout}\n{stderr}"
     );
 }
+
+#[tokio::test]
+async fn staff_work_their_main_paths_in_chromium() {
+    use youmen::domain::Role;
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
+    if let Some(reason) = missing(&dir) {
+        assert!(!in_ci(), "the browser test is required in CI: {reason}");
+        eprintln!("skipping the staff browser test: {reason}");
+        return;
+    }
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    const PASSWORD: &str = "browser-test-password";
+    let hash = youmen::auth::hash_password(PASSWORD.into()).await.unwrap();
+    for (username, name, role) in [
+        ("wang", "王芳", Role::Counter),
+        ("zhou", "周敏", Role::Hotline),
+        ("zhao", "赵局长", Role::DutyLeader),
+        ("li", "李早班", Role::Callback),
+    ] {
+        app.store()
+            .create_user(
+                &youmen::storage::NewUser {
+                    username: username.into(),
+                    display_name: name.into(),
+                    password_hash: hash.clone(),
+                    roles: vec![role],
+                },
+                chrono::Utc::now(),
+            )
+            .await
+            .unwrap();
+    }
+    // A voicemail from Thursday night, on Friday's list.
+    let pbx = app.token("pbx", Role::Pbx).await;
+    let form = reqwest::multipart::Form::new()
+        .part(
+            "audio",
+            reqwest::multipart::Part::bytes(crate::hotline::wav(3.0, 0.5))
+                .file_name("vm.wav")
+                .mime_str("audio/wav")
+                .unwrap(),
+        )
+        .text("hotline", "complaint")
+        .text("caller", "\"陈女士\" <13700137000>")
+        .text("received_at", "2026-11-26T20:00:00+08:00")
+        .text("external_id", "vm-browser-1");
+    let r = app
+        .post("/api/v1/hotline/voicemails")
+        .bearer_auth(&pbx)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let admin = app.token("admin", Role::Admin).await;
+    let (status, _) = app
+        .post_json(
+            "/api/v1/callbacks/generate",
+            &admin,
+            &serde_json::json!({"date": "2026-11-27"}),
+        )
+        .await;
+    assert_eq!(status, 200);
+
+    let mut command = tokio::process::Command::new("node");
+    command
+        .arg(dir.join("staff.mjs"))
+        .arg(&app.address)
+        .env("CHROMIUM", chromium())
+        .env("PASSWORD", PASSWORD)
+        .env("DATE", "2026-11-27")
+        .current_dir(&dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    if let Some(shots) = std::env::var_os("YOUMEN_SCREENSHOTS") {
+        command.env("SCREENSHOTS", shots);
+    }
+    let output = command.output().await.expect("node runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    println!("{stdout}");
+    assert!(
+        output.status.success() && stdout.contains("all staff browser checks passed"),
+        "the staff browser checks failed:\n{stdout}\n{stderr}"
+    );
+}
