@@ -8,6 +8,7 @@ mod errors;
 mod health;
 mod helpers;
 mod hotline;
+mod matrix;
 mod search;
 mod smtp;
 mod staff;
