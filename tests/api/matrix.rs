@@ -94,7 +94,11 @@ async fn status_of(app: &TestApp, token: &str, kind: ActionKind, number: &str) -
         }
         Read => app.get_json("/api/v1/cases", token).await.0,
         Oversee => app.get_json("/api/v1/outbox", token).await.0,
-        WorkCallbacks => app.get_json("/api/v1/callbacks?date=2026-11-30", token).await.0,
+        WorkCallbacks => {
+            app.get_json("/api/v1/callbacks?date=2026-11-30", token)
+                .await
+                .0
+        }
         _ => unreachable!("{}", kind.code()),
     }
 }

@@ -281,6 +281,12 @@ async fn the_morning_shift_works_the_list_in_the_page(backend: Backend) {
     let admin = app.token("admin", Role::Admin).await;
     let pbx = app.token("pbx", Role::Pbx).await;
     let number = push(&app, &pbx, "13800000001", "2026-11-26T20:00:00+08:00", "").await;
+    // The same caller came to the counter before.
+    let counter = app.token("counter", Role::Counter).await;
+    let mut body = crate::helpers::walk_in();
+    body["phone"] = json!("13800000001");
+    let (_, earlier) = app.post_json("/api/v1/cases", &counter, &body).await;
+    let earlier = earlier["number"].as_str().unwrap().to_owned();
     app.post_json(
         "/api/v1/callbacks/generate",
         &admin,
@@ -294,6 +300,10 @@ async fn the_morning_shift_works_the_list_in_the_page(backend: Backend) {
     assert_eq!(status, 200);
     assert!(page.contains("href=\"tel:+8613800000001\""));
     assert!(page.contains(&number));
+    assert!(
+        page.contains("此来电人以前的案件") && page.contains(&earlier),
+        "the caller's earlier cases"
+    );
     let id = entry_id(&page);
     let src_marker = "<audio controls preload=\"none\" src=\"";
     let start = page.find(src_marker).expect("a player") + src_marker.len();
@@ -354,7 +364,52 @@ async fn the_morning_shift_works_the_list_in_the_page(backend: Backend) {
         .any(|e| e["action"] == "play_recording" && e["actor"] == "李早班"));
 }
 
+async fn a_one_time_notice_prints_as_a_checklist(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    add_user(&app, "wang", "王芳", vec![Role::Counter]).await;
+    let mut b = Browser::new(&app);
+    b.sign_in("wang", PASSWORD).await;
+    let token = app.token("counter", Role::Counter).await;
+    let (_, case) = app
+        .post_json("/api/v1/cases", &token, &crate::helpers::walk_in())
+        .await;
+    let number = case["number"].as_str().unwrap();
+    let (_, page, _) = b.get(&format!("/staff/cases/{number}")).await;
+    assert!(!page.contains("打印一次性告知书"));
+    let (status, _, _) = b
+        .post(
+            &format!("/staff/cases/{number}/act"),
+            &[
+                ("csrf", &csrf(&page)),
+                ("action", "one_time_notice"),
+                ("text", "身份证原件\n社保卡\n\n到2号窗口办理认证"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 303);
+    let (_, page, _) = b.get(&format!("/staff/cases/{number}")).await;
+    assert!(page.contains("打印一次性告知书"));
+    let (status, notice, _) = b.get(&format!("/staff/cases/{number}/notice")).await;
+    assert_eq!(status, 200);
+    assert_eq!(notice.matches("<li>").count(), 3, "{notice}");
+    assert!(
+        notice.contains("一次性告知书")
+            && notice.contains("到2号窗口办理认证")
+            && notice.contains("王芳")
+    );
+    // A refused action says why, in the page.
+    let (status, page, _) = b
+        .post(
+            &format!("/staff/cases/{number}/act"),
+            &[("csrf", &csrf(&page)), ("action", "close")],
+        )
+        .await;
+    assert_eq!(status, 409);
+    assert!(page.contains("不能执行此操作"), "{page}");
+}
+
 crate::on_both_backends!(
+    a_one_time_notice_prints_as_a_checklist,
     signing_in_out_and_locking_out,
     idle_sessions_expire,
     roles_and_forged_forms_are_refused,

@@ -25,6 +25,8 @@ struct CallbacksPage<'a> {
     list: DayList,
     notice: Option<String>,
     outcomes: &'static [Outcome],
+    /// Each caller's earlier cases (not on this entry), by phone.
+    earlier: std::collections::HashMap<String, Vec<(String, String, String)>>,
 }
 
 impl CallbacksPage<'_> {
@@ -34,6 +36,13 @@ impl CallbacksPage<'_> {
 
     fn held_by_other(&self, e: &ListEntry) -> bool {
         e.claimed_by.is_some() && !self.mine(e)
+    }
+
+    fn earlier_of(&self, e: &ListEntry) -> &[(String, String, String)] {
+        e.phone
+            .as_ref()
+            .and_then(|p| self.earlier.get(p))
+            .map_or(&[], Vec::as_slice)
     }
 }
 
@@ -73,6 +82,37 @@ pub async fn page_handler(
         .day(date, crate::http::now())
         .await
         .map_err(|e| ApiError::from(e).into_response())?;
+    let tz = calendar.timezone();
+    let mut earlier = std::collections::HashMap::new();
+    for e in &list.entries {
+        let Some(phone) = &e.phone else { continue };
+        let own: Vec<&str> = e.cases.iter().map(|c| c.number.as_str()).collect();
+        let cases = state
+            .store
+            .cases_of_person(Some(phone), None, None, 8)
+            .await
+            .map_err(|e| ApiError::from(e).into_response())?;
+        let rows: Vec<(String, String, String)> = cases
+            .into_iter()
+            .filter(|c| !own.contains(&c.number.as_str()))
+            .take(5)
+            .map(|c| {
+                let status = if t.en {
+                    c.status.label_en()
+                } else {
+                    c.status.label_zh()
+                };
+                (
+                    c.number.to_string(),
+                    super::cases::when(c.received_at, tz),
+                    status.to_owned(),
+                )
+            })
+            .collect();
+        if !rows.is_empty() {
+            earlier.insert(phone.clone(), rows);
+        }
+    }
     let notice = match q.notice.as_str() {
         "claimed_by_other" => Some(t.t(
             "此人正由其他同事联系，请选下一位",
@@ -96,6 +136,7 @@ pub async fn page_handler(
             list,
             notice: notice.map(str::to_owned),
             outcomes: Outcome::ALL,
+            earlier,
         },
     ))
 }

@@ -60,6 +60,8 @@ struct CasePage<'a> {
     related: Vec<(String, String, String)>,
     timeline: Vec<TimelineRow>,
     actions: Vec<ActionSpec>,
+    /// A one-time notice was issued: it can be printed.
+    has_notice: bool,
     error: Option<String>,
     causes: &'static [Cause],
     tiers: &'static [Tier],
@@ -70,7 +72,7 @@ fn local(t: DateTime<Utc>, tz: chrono_tz::Tz) -> DateTime<FixedOffset> {
 }
 
 pub fn when(t: DateTime<Utc>, tz: chrono_tz::Tz) -> String {
-    local(t, tz).format("%Y-%m-%d %H:%M").to_string()
+    local(t, tz).format("%Y年%-m月%-d日 %H:%M").to_string()
 }
 
 /// The label of an action code on the timeline.
@@ -330,10 +332,9 @@ async fn render(
             )
         })
         .collect();
-    let timeline = state
-        .store
-        .timeline(case.id)
-        .await?
+    let events = state.store.timeline(case.id).await?;
+    let has_notice = events.iter().any(|e| e.action == "one_time_notice");
+    let timeline = events
         .into_iter()
         .map(|e: Event| TimelineRow {
             at: when(e.at, tz),
@@ -362,6 +363,7 @@ async fn render(
             related,
             timeline,
             actions: specs(case, user, t),
+            has_notice,
             error,
             causes: &Cause::ALL[1..],
             tiers: Tier::ALL,
@@ -604,6 +606,58 @@ pub async fn receipt(
                 code,
                 track_url,
                 qr_svg,
+                case: &case,
+            },
+        ))
+    };
+    result.await.unwrap_or_else(IntoResponse::into_response)
+}
+
+/// The one-time notice (一次性告知书): the latest one issued, as a printable checklist.
+#[derive(Template)]
+#[template(path = "staff/notice.html", config = "src/templates/askama.toml")]
+struct NoticePage<'a> {
+    case: &'a Case,
+    matter: String,
+    items: Vec<String>,
+    issued_by: String,
+    issued_at: String,
+}
+
+pub async fn notice(
+    State(state): State<AppState>,
+    user: StaffUser,
+    Path(number): Path<String>,
+) -> Response {
+    if let Err(r) = user.require(ActionKind::Read) {
+        return r;
+    }
+    let result = async {
+        let case = load_case(&state, &number).await?;
+        let tz = state.calendar.current().timezone();
+        let events = state.store.timeline(case.id).await?;
+        let Some(notice) = events.iter().rev().find(|e| e.action == "one_time_notice") else {
+            return Err(ApiError::not_found("一次性告知", "one-time notice"));
+        };
+        let items = notice
+            .note
+            .as_deref()
+            .unwrap_or("")
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(str::to_owned)
+            .collect();
+        Ok(page(
+            StatusCode::OK,
+            &NoticePage {
+                matter: state
+                    .rules
+                    .matter(&case.matter)
+                    .map_or(case.matter.clone(), |m| m.zh.clone()),
+                items,
+                issued_by: notice.actor.clone(),
+                issued_at: when(notice.at, tz),
                 case: &case,
             },
         ))

@@ -49,6 +49,7 @@ pub fn router() -> Router<AppState> {
         .route("/staff/cases/{number}", get(cases::show))
         .route("/staff/cases/{number}/act", post(cases::act))
         .route("/staff/cases/{number}/referral", get(cases::referral))
+        .route("/staff/cases/{number}/notice", get(cases::notice))
         .route("/staff/cases/{number}/receipt", post(cases::receipt))
         .route("/assets/staff.css", get(css))
         .route("/assets/staff.js", get(js))
