@@ -3,6 +3,9 @@
 //! one fixed format, so it orders correctly; `timestamptz` in PostgreSQL). The macro stamps
 //! the same queries out for each backend's pool type, so a query is written once.
 
+/// Bigram occurrences from which a bigram counts as common (see `list_cases`).
+pub const COMMON_GRAM: i64 = 5000;
+
 /// Implements the case and token queries of [`super::Store`] for `$store`, whose
 /// `writer()` and `reader()` return `&sqlx::Pool<$db>`. `$migrate` is its migrator.
 macro_rules! impl_shared_queries {
@@ -187,17 +190,35 @@ macro_rules! impl_shared_queries {
                 if let Some(text) = &q.text {
                     let words = text.words.to_lowercase();
                     let pattern = format!("%{}%", $crate::storage::shared::escape_like(&words));
-                    let grams = $crate::domain::search::grams(&words);
-                    b.push(" and ((");
-                    if !grams.is_empty() {
-                        // The bigram index narrows to the cases holding every pair; the
-                        // substring is then checked on those alone.
-                        b.push("id in (select case_id from case_grams where gram in (");
-                        let mut list = b.separated(", ");
-                        for g in &grams {
-                            list.push_bind(g.clone());
+                    // Which way is fast depends on how common the words are: the rarest of
+                    // their bigrams drives an index lookup when it is rare; when even the
+                    // rarest is common, matches are everywhere and a scan in the page's sort
+                    // order fills the page at once. A bounded count decides.
+                    let common = $crate::storage::shared::COMMON_GRAM;
+                    let mut rarest: Option<(i64, String)> = None;
+                    for g in $crate::domain::search::grams(&words).into_iter().take(16) {
+                        let (n,): (i64,) = sqlx::query_as(&format!(
+                            "select count(*) from (select 1 from case_grams where gram = $1 limit {common}) sample"
+                        ))
+                        .bind(&g)
+                        .fetch_one(self.reader())
+                        .await?;
+                        if rarest.as_ref().is_none_or(|(m, _)| n < *m) {
+                            rarest = Some((n, g));
                         }
-                        list.push_unseparated(format!(") group by case_id having count(*) = {}) and ", grams.len()));
+                        if n == 0 {
+                            break;
+                        }
+                    }
+                    b.push(" and ((");
+                    match &rarest {
+                        Some((0, _)) => {
+                            b.push("1 = 0 and ");
+                        }
+                        Some((n, gram)) if *n < common => {
+                            b.push("id in (select case_id from case_grams where gram = ").push_bind(gram.clone()).push(") and ");
+                        }
+                        _ => {}
                     }
                     b.push("(lower(description) like ").push_bind(pattern.clone()).push(" escape '\\'");
                     b.push(" or lower(coalesce(citizen_name, '')) like ").push_bind(pattern.clone()).push(" escape '\\'");

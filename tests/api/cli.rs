@@ -213,3 +213,94 @@ async fn serve_starts_on_a_fresh_folder_with_sqlite_and_stops_cleanly() {
     });
     assert!(status.success(), "exit status {status}");
 }
+
+/// Runs `youmen` with `input` on stdin (a password, as a script would pipe it).
+fn youmen_with_stdin(dir: &Path, args: &[&str], input: &str) -> Output {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_youmen"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("youmen runs");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn staff_accounts_are_managed_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let add = [
+        "user",
+        "add",
+        "--username",
+        "wangfang",
+        "--role",
+        "counter",
+        "--role",
+        "callback",
+        "--name",
+        "王芳",
+    ];
+    let out = youmen_with_stdin(dir.path(), &add, "a-long-enough-password\n");
+    assert!(stdout(&out).contains("user wangfang (王芳) added with role(s) counter, callback"));
+    let again = youmen_with_stdin(dir.path(), &add, "a-long-enough-password\n");
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("that username is taken"));
+    let short = youmen_with_stdin(
+        dir.path(),
+        &[
+            "user",
+            "add",
+            "--username",
+            "li",
+            "--role",
+            "callback",
+            "--name",
+            "李",
+        ],
+        "short\n",
+    );
+    assert!(String::from_utf8_lossy(&short.stderr).contains("at least 10 characters"));
+    let machine = youmen_with_stdin(
+        dir.path(),
+        &[
+            "user",
+            "add",
+            "--username",
+            "pbx",
+            "--role",
+            "pbx",
+            "--name",
+            "PBX",
+        ],
+        "a-long-enough-password\n",
+    );
+    assert!(String::from_utf8_lossy(&machine.stderr).contains("youmen token create"));
+    let out = youmen_with_stdin(
+        dir.path(),
+        &["user", "passwd", "--username", "wangfang"],
+        "another-long-password\n",
+    );
+    assert!(stdout(&out).contains("password of wangfang changed"));
+    let out = youmen(
+        dir.path(),
+        &["user", "disable", "--username", "wangfang"],
+        &[],
+    );
+    assert!(stdout(&out).contains("disabled"));
+    let out = youmen(
+        dir.path(),
+        &["user", "disable", "--username", "nobody"],
+        &[],
+    );
+    assert!(!out.status.success());
+}
