@@ -49,6 +49,9 @@ enum Command {
     /// Take in what the channels left: voicemail from the PBX spool.
     #[command(subcommand)]
     Ingest(IngestCommand),
+    /// The tamper-evident audit trail.
+    #[command(subcommand)]
+    Audit(AuditCommand),
     /// Staff accounts for the web UI at /staff.
     #[command(subcommand)]
     User(UserCommand),
@@ -64,6 +67,13 @@ enum Command {
         #[arg(long, default_value = "table")]
         format: String,
     },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Walk every event chain and report the first event that was edited, inserted or
+    /// deleted; exits non-zero if one was.
+    Verify,
 }
 
 #[derive(Subcommand)]
@@ -180,6 +190,7 @@ async fn execute(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Calendar(command) => calendar(&settings, command),
         Command::User(command) => user(&settings, command).await,
+        Command::Audit(AuditCommand::Verify) => audit_verify(&settings).await,
         Command::Callbacks {
             command,
             date,
@@ -272,6 +283,37 @@ async fn list_quarantine(settings: &Settings, all: bool) -> anyhow::Result<()> {
         };
         println!("{}\n  reason: {}\n  {state}", item.path, item.reason);
     }
+    Ok(())
+}
+
+async fn audit_verify(settings: &Settings) -> anyhow::Result<()> {
+    let store = storage::connect(&settings.database.url, 2).await?;
+    store.migrate().await?;
+    let mut broken = 0;
+    for (chain, what) in [
+        ("case_events", "case timelines"),
+        ("audit_events", "audit events"),
+    ] {
+        let report = store.verify_chain(chain).await?;
+        let legacy = match report.legacy {
+            0 => String::new(),
+            n => format!(" ({n} older events from before the chain are not covered)"),
+        };
+        match &report.broken {
+            None => println!(
+                "{what}: {} events verified, the chain is intact{legacy}",
+                report.checked
+            ),
+            Some(b) => {
+                broken += 1;
+                println!(
+                    "{what}: BROKEN after {} good events: {b}{legacy}",
+                    report.checked
+                );
+            }
+        }
+    }
+    anyhow::ensure!(broken == 0, "the audit trail was tampered with");
     Ok(())
 }
 

@@ -2,6 +2,7 @@
 //! Nothing here does I/O; adapters and storage depend on it, never the other way round.
 
 pub mod action;
+pub mod audit;
 pub mod calendar;
 pub mod callback;
 pub mod case;

@@ -394,6 +394,15 @@ pub struct SessionRecord {
     pub expires_at: DateTime<Utc>,
 }
 
+/// What walking an audit chain found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainReport {
+    pub checked: u64,
+    /// Events from before the chain existed (not chained).
+    pub legacy: u64,
+    pub broken: Option<crate::domain::audit::Break>,
+}
+
 /// An API token as stored: only the hash of the secret.
 #[derive(Debug, Clone)]
 pub struct TokenRecord {
@@ -630,6 +639,9 @@ pub trait Store: Send + Sync + 'static {
         note: Option<&str>,
         now: DateTime<Utc>,
     ) -> StoreResult<()>;
+
+    /// Walks one audit chain (`case_events` or `audit_events`) and reports the first break.
+    async fn verify_chain(&self, chain: &str) -> StoreResult<ChainReport>;
 
     /// Cases of the same person (the same phone number or ID card digest), newest first,
     /// without `exclude`.

@@ -1118,14 +1118,24 @@ macro_rules! impl_shared_queries {
                 note: Option<&str>,
                 now: chrono::DateTime<chrono::Utc>,
             ) -> $crate::storage::StoreResult<()> {
-                sqlx::query("insert into audit_events (at, actor, action, subject, note) values ($1, $2, $3, $4, $5)")
-                    .bind(now)
-                    .bind(actor)
-                    .bind(action)
-                    .bind(subject)
-                    .bind(note)
-                    .execute(self.writer())
-                    .await?;
+                let mut tx = self.writer().begin().await?;
+                let prev = chain_prev(&mut tx, "audit_events").await?;
+                let hash = $crate::domain::audit::event_hash(&prev, subject, now, actor, action, "", "", note);
+                let (id,): (i64,) = sqlx::query_as(
+                    "insert into audit_events (at, actor, action, subject, note, prev_hash, hash) \
+                     values ($1, $2, $3, $4, $5, $6, $7) returning id",
+                )
+                .bind(now)
+                .bind(actor)
+                .bind(action)
+                .bind(subject)
+                .bind(note)
+                .bind(&prev)
+                .bind(&hash)
+                .fetch_one(&mut *tx)
+                .await?;
+                chain_advance(&mut tx, "audit_events", id, &hash).await?;
+                tx.commit().await?;
                 Ok(())
             }
 
@@ -1152,6 +1162,48 @@ macro_rules! impl_shared_queries {
                     .fetch_all(self.reader())
                     .await?;
                 Ok(rows.into_iter().map($crate::domain::Case::try_from).collect::<anyhow::Result<_>>()?)
+            }
+
+            async fn verify_chain(
+                &self,
+                chain: &str,
+            ) -> $crate::storage::StoreResult<$crate::storage::ChainReport> {
+                let sql = match chain {
+                    "case_events" => "select id, cast(case_id as text), at, actor, action, before_state, after_state, note, prev_hash, hash \
+                                      from case_events where id > $1 order by id limit 1000",
+                    "audit_events" => "select id, subject, at, actor, action, '', '', note, prev_hash, hash \
+                                       from audit_events where id > $1 order by id limit 1000",
+                    other => return Err(anyhow::anyhow!("no chain named {other}").into()),
+                };
+                // The head first: events appended while we walk are not judged this time.
+                let (head_id, head_hash): (i64, String) =
+                    sqlx::query_as("select last_id, last_hash from chain_heads where name = $1")
+                        .bind(chain)
+                        .fetch_one(self.reader())
+                        .await?;
+                let mut verifier = $crate::domain::audit::Verifier::default();
+                let mut after = 0i64;
+                loop {
+                    #[allow(clippy::type_complexity)]
+                    let rows: Vec<(i64, String, chrono::DateTime<chrono::Utc>, String, String, String, String, Option<String>, Option<String>, Option<String>)> =
+                        sqlx::query_as(sql).bind(after).fetch_all(self.reader()).await?;
+                    let Some(last) = rows.last().map(|r| r.0) else { break };
+                    for (id, subject, at, actor, action, before, after_state, note, prev_hash, hash) in rows {
+                        if id > head_id {
+                            break;
+                        }
+                        let e = $crate::domain::audit::ChainedEvent { id, subject, at, actor, action, before, after: after_state, note, prev_hash, hash };
+                        if let Err(b) = verifier.check(&e) {
+                            return Ok($crate::storage::ChainReport { checked: verifier.checked, legacy: verifier.legacy, broken: Some(b) });
+                        }
+                    }
+                    if last >= head_id {
+                        break;
+                    }
+                    after = last;
+                }
+                let broken = verifier.finish(&head_hash).err();
+                Ok($crate::storage::ChainReport { checked: verifier.checked, legacy: verifier.legacy, broken })
             }
 
             async fn create_user(
@@ -1615,20 +1667,52 @@ macro_rules! impl_shared_queries {
             after: &serde_json::Value,
             note: Option<&str>,
         ) -> Result<i64, sqlx::Error> {
+            let (before, after) = (before.to_string(), after.to_string());
+            let prev = chain_prev(tx, "case_events").await?;
+            let hash = $crate::domain::audit::event_hash(&prev, &case_id.to_string(), at, actor, action, &before, &after, note);
             let (id,): (i64,) = sqlx::query_as(
-                "insert into case_events (case_id, at, actor, action, before_state, after_state, note, created_at) \
-                 values ($1, $2, $3, $4, $5, $6, $7, $2) returning id",
+                "insert into case_events (case_id, at, actor, action, before_state, after_state, note, created_at, prev_hash, hash) \
+                 values ($1, $2, $3, $4, $5, $6, $7, $2, $8, $9) returning id",
             )
             .bind(case_id)
             .bind(at)
             .bind(actor)
             .bind(action)
-            .bind(before.to_string())
-            .bind(after.to_string())
+            .bind(before)
+            .bind(after)
             .bind(note)
+            .bind(&prev)
+            .bind(&hash)
             .fetch_one(&mut **tx)
             .await?;
+            chain_advance(tx, "case_events", id, &hash).await?;
             Ok(id)
+        }
+
+        /// The hash the next event of `chain` links to; the head row stays locked until the
+        /// transaction ends, so appends to one chain never interleave.
+        async fn chain_prev(tx: &mut sqlx::Transaction<'_, $db>, chain: &str) -> Result<String, sqlx::Error> {
+            let (prev,): (String,) =
+                sqlx::query_as("update chain_heads set last_id = last_id where name = $1 returning last_hash")
+                    .bind(chain)
+                    .fetch_one(&mut **tx)
+                    .await?;
+            Ok(prev)
+        }
+
+        async fn chain_advance(
+            tx: &mut sqlx::Transaction<'_, $db>,
+            chain: &str,
+            id: i64,
+            hash: &str,
+        ) -> Result<(), sqlx::Error> {
+            sqlx::query("update chain_heads set last_id = $1, last_hash = $2 where name = $3")
+                .bind(id)
+                .bind(hash)
+                .bind(chain)
+                .execute(&mut **tx)
+                .await?;
+            Ok(())
         }
     };
 }

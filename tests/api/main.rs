@@ -1,5 +1,6 @@
 //! One integration-test binary: real youmen instances on real databases, over HTTP.
 
+mod audit;
 mod browser;
 mod callbacks;
 mod cases;
