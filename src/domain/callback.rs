@@ -148,7 +148,11 @@ pub fn first_thing_deadline(
     let mut t = from;
     // Bounded: a year of working days is far more than any deadline needs.
     for _ in 0..800 {
-        let opening = calendar.next_opening(t)?.at;
+        // From `t` itself when it is working time, else from the next opening.
+        let opening = match calendar.is_working_time(t) {
+            true => t,
+            false => calendar.next_opening(t)?.at,
+        };
         let local = opening.with_timezone(&tz);
         let date = local.date_naive();
         let period_end = calendar
