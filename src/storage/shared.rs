@@ -216,7 +216,21 @@ macro_rules! impl_shared_queries {
                             b.push("1 = 0 and ");
                         }
                         Some((n, gram)) if *n < common => {
-                            b.push("id in (select case_id from case_grams where gram = ").push_bind(gram.clone()).push(") and ");
+                            // The candidates themselves (fewer than `common`), so that every
+                            // planner goes by primary key rather than scanning in page order.
+                            let ids: Vec<(i64,)> = sqlx::query_as("select case_id from case_grams where gram = $1")
+                                .bind(gram)
+                                .fetch_all(self.reader())
+                                .await?;
+                            b.push("id in (");
+                            let mut list = b.separated(", ");
+                            for (id,) in &ids {
+                                list.push_bind(*id);
+                            }
+                            if ids.is_empty() {
+                                list.push("null");
+                            }
+                            list.push_unseparated(") and ");
                         }
                         _ => {}
                     }
