@@ -138,6 +138,13 @@ impl Application {
             false => None,
         };
         let callback_job = self.state.callbacks.clone().spawn();
+        let scanner = crate::oversight::DeadlineScanner::new(
+            self.state.store.clone(),
+            self.state.calendar.clone(),
+            self.settings.oversight.clone(),
+            self.settings.mail.enabled(),
+        )
+        .spawn(self.state.site.outbox_wake.clone());
         let address = self.listener.local_addr()?;
         tracing::info!(%address, backend = self.state.store.backend(), "youmen is listening on http://{address}");
         let grace = Duration::from_secs(self.settings.server.shutdown_grace_seconds);
@@ -167,6 +174,7 @@ impl Application {
         };
         reloader.abort();
         callback_job.abort();
+        scanner.abort();
         for task in spool_watcher.into_iter().chain(downloads).chain(outbox) {
             task.abort();
         }

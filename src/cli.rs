@@ -88,6 +88,16 @@ enum UserCommand {
         /// The name shown on the timeline, e.g. "王芳".
         #[arg(long)]
         name: String,
+        /// Where deadline reminders and alarms go.
+        #[arg(long)]
+        email: Option<String>,
+    },
+    /// Set (or with no --email, clear) where a user's alerts go.
+    Email {
+        #[arg(long)]
+        username: String,
+        #[arg(long)]
+        email: Option<String>,
     },
     /// Set a new password (and lift a lock-out).
     Passwd {
@@ -336,10 +346,23 @@ async fn user(settings: &Settings, command: UserCommand) -> anyhow::Result<()> {
     store.migrate().await?;
     let now = crate::http::now();
     match command {
+        UserCommand::Email { username, email } => {
+            anyhow::ensure!(
+                store
+                    .set_user_email(&username, email.as_deref(), now)
+                    .await?,
+                "no user {username}"
+            );
+            println!(
+                "alerts of {username} go to {}",
+                email.as_deref().unwrap_or("nobody")
+            );
+        }
         UserCommand::Add {
             username,
             roles,
             name,
+            email,
         } => {
             let username = username.trim().to_owned();
             anyhow::ensure!(
@@ -375,6 +398,11 @@ async fn user(settings: &Settings, command: UserCommand) -> anyhow::Result<()> {
                     storage::StoreError::Duplicate => anyhow::anyhow!("that username is taken"),
                     other => other.into(),
                 })?;
+            if let Some(email) = email.as_deref().map(str::trim).filter(|e| !e.is_empty()) {
+                store
+                    .set_user_email(&user.username, Some(email), now)
+                    .await?;
+            }
             let roles: Vec<&str> = user.roles.iter().map(|r| r.as_str()).collect();
             println!(
                 "user {} ({}) added with role(s) {}",

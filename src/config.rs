@@ -25,7 +25,16 @@ pub struct Settings {
     pub mail: MailSettings,
     pub callbacks: CallbackSettings,
     pub staff: StaffSettings,
+    pub oversight: OversightSettings,
     pub log: LogSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct OversightSettings {
+    /// How often the deadline scanner runs.
+    pub scan_seconds: u64,
+    /// A reminder goes out this long before a deadline.
+    pub remind_before_minutes: i64,
 }
 
 #[derive(Debug, Clone, Deserialize)]

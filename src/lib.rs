@@ -15,6 +15,7 @@ pub mod domain;
 pub mod http;
 pub mod jobs;
 pub mod outbox;
+pub mod oversight;
 pub mod recordings;
 pub mod storage;
 pub mod telemetry;

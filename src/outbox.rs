@@ -315,6 +315,43 @@ pub fn render(item: &OutboxItem) -> Result<Mail, String> {
                 attachments: Vec::new(),
             })
         }
+        crate::oversight::DEADLINE_TOPIC => {
+            let field = |k: &str| {
+                item.payload
+                    .get(k)
+                    .and_then(|v| v.as_str())
+                    .unwrap_or("")
+                    .to_owned()
+            };
+            let (number, deadline, tier) = (field("case_number"), field("deadline"), field("tier"));
+            let (tag, line) = match field("kind").as_str() {
+                "overdue" => (
+                    "已超期",
+                    format!(
+                        "案件 {number}（{tier}）已超过办结时限 {deadline}，请立即处理并说明原因。"
+                    ),
+                ),
+                _ => (
+                    "即将到期",
+                    format!("案件 {number}（{tier}）将于 {deadline} 到达办结时限，请抓紧办理。"),
+                ),
+            };
+            let owner = field("owner");
+            let owner_line = match owner.is_empty() {
+                true => "尚无人受理。".to_owned(),
+                false => format!("承办人：{owner}。"),
+            };
+            Ok(Mail {
+                subject: format!("【{tag}】{number} 办结时限 {deadline}"),
+                text: format!("{line}\n{owner_line}\n"),
+                html: format!(
+                    "<!doctype html><html lang=\"zh-CN\"><meta charset=\"utf-8\"><body><p><strong>{}</strong></p><p>{}</p></body></html>",
+                    html_escape(&line),
+                    html_escape(&owner_line)
+                ),
+                attachments: Vec::new(),
+            })
+        }
         other => Err(format!("no template for the outbox topic `{other}`")),
     }
 }

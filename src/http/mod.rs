@@ -9,6 +9,7 @@ pub(crate) mod hotline;
 pub mod html;
 pub mod openapi;
 mod outbox;
+mod roster;
 pub mod staff;
 mod twilio_callback;
 pub mod views;
@@ -78,6 +79,7 @@ pub fn router(state: AppState, body_limit: usize, max_recording_bytes: u64) -> R
         .merge(cases::router())
         .merge(outbox::router())
         .merge(callbacks::router())
+        .merge(roster::router())
         .merge(staff::router())
         .merge(hotline::router())
         .merge(twilio_callback::router())

@@ -6,8 +6,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    callbacks, cases, health, hotline, outbox, twilio_callback, views, voicemail_push, website,
-    AppState,
+    callbacks, cases, health, hotline, outbox, roster, twilio_callback, views, voicemail_push,
+    website, AppState,
 };
 
 #[derive(OpenApi)]
@@ -22,6 +22,7 @@ use super::{
         voicemail_push::push_voicemail, twilio_callback::recording_callback,
         website::api::api_submit,
         outbox::list_outbox,
+        roster::show, roster::set, roster::import,
         callbacks::day_list, callbacks::generate, callbacks::claim, callbacks::attempt,
         callbacks::export, callbacks::print,
         health::healthz, health::readyz,

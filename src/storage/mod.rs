@@ -653,6 +653,53 @@ pub trait Store: Send + Sync + 'static {
         limit: u32,
     ) -> StoreResult<Vec<Case>>;
 
+    /// Sets the duty leader of a date (replacing any).
+    async fn set_duty(
+        &self,
+        date: chrono::NaiveDate,
+        username: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()>;
+
+    /// The roster from `from` to `to` inclusive: date, username, display name (None when the
+    /// username has no account).
+    async fn roster(
+        &self,
+        from: chrono::NaiveDate,
+        to: chrono::NaiveDate,
+    ) -> StoreResult<Vec<(chrono::NaiveDate, String, Option<String>)>>;
+
+    /// The duty leader's account for a date.
+    async fn duty_leader_on(&self, date: chrono::NaiveDate) -> StoreResult<Option<UserRecord>>;
+
+    async fn set_user_email(
+        &self,
+        username: &str,
+        email: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool>;
+
+    /// The account whose display name is `name` (how owners are recorded on cases).
+    async fn user_by_display_name(
+        &self,
+        name: &str,
+    ) -> StoreResult<Option<(UserRecord, Option<String>)>>;
+
+    /// Open cases whose deadline is before `until` (the overdue ones included), oldest
+    /// deadline first.
+    async fn cases_due_before(&self, until: DateTime<Utc>, limit: u32) -> StoreResult<Vec<Case>>;
+
+    /// Raises an alert once: false if this (case, kind, deadline) was already raised. The
+    /// notifications go to the outbox in the same transaction.
+    async fn raise_alert(
+        &self,
+        case_id: i64,
+        kind: &str,
+        deadline: DateTime<Utc>,
+        notifications: &[NewOutboxMessage],
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool>;
+
     /// `Duplicate` when the username is taken.
     async fn create_user(&self, user: &NewUser, now: DateTime<Utc>) -> StoreResult<UserRecord>;
 

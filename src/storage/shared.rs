@@ -1220,6 +1220,127 @@ macro_rules! impl_shared_queries {
                 Ok($crate::storage::ChainReport { checked: verifier.checked, legacy: verifier.legacy, broken })
             }
 
+            async fn set_duty(&self, date: chrono::NaiveDate, username: &str, now: chrono::DateTime<chrono::Utc>) -> $crate::storage::StoreResult<()> {
+                sqlx::query(
+                    "insert into duty_roster (duty_date, username, created_at, updated_at) values ($1, $2, $3, $3) \
+                     on conflict (duty_date) do update set username = excluded.username, updated_at = excluded.updated_at",
+                )
+                .bind(date.format("%Y-%m-%d").to_string())
+                .bind(username)
+                .bind(now)
+                .execute(self.writer())
+                .await?;
+                Ok(())
+            }
+
+            async fn roster(
+                &self,
+                from: chrono::NaiveDate,
+                to: chrono::NaiveDate,
+            ) -> $crate::storage::StoreResult<Vec<(chrono::NaiveDate, String, Option<String>)>> {
+                let rows: Vec<(String, String, Option<String>)> = sqlx::query_as(
+                    "select r.duty_date, r.username, u.display_name from duty_roster r left join users u on u.username = r.username \
+                     where r.duty_date >= $1 and r.duty_date <= $2 order by r.duty_date",
+                )
+                .bind(from.format("%Y-%m-%d").to_string())
+                .bind(to.format("%Y-%m-%d").to_string())
+                .fetch_all(self.reader())
+                .await?;
+                rows.into_iter()
+                    .map(|(d, u, n)| Ok((chrono::NaiveDate::parse_from_str(&d, "%Y-%m-%d").map_err(anyhow::Error::new)?, u, n)))
+                    .collect()
+            }
+
+            async fn duty_leader_on(&self, date: chrono::NaiveDate) -> $crate::storage::StoreResult<Option<$crate::storage::UserRecord>> {
+                let row: Option<UserRow> = sqlx::query_as(&format!(
+                    "select {USER_COLUMNS} from duty_roster r join users u on u.username = r.username where r.duty_date = $1"
+                ))
+                .bind(date.format("%Y-%m-%d").to_string())
+                .fetch_optional(self.reader())
+                .await?;
+                row.map(user_record).transpose()
+            }
+
+            async fn set_user_email(&self, username: &str, email: Option<&str>, now: chrono::DateTime<chrono::Utc>) -> $crate::storage::StoreResult<bool> {
+                let done = sqlx::query("update users set email = $1, updated_at = $2 where username = $3")
+                    .bind(email)
+                    .bind(now)
+                    .bind(username)
+                    .execute(self.writer())
+                    .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn user_by_display_name(&self, name: &str) -> $crate::storage::StoreResult<Option<($crate::storage::UserRecord, Option<String>)>> {
+                #[derive(sqlx::FromRow)]
+                struct Row {
+                    #[sqlx(flatten)]
+                    user: UserRow,
+                    email: Option<String>,
+                }
+                let row: Option<Row> = sqlx::query_as(&format!(
+                    "select {USER_COLUMNS}, u.email from users u where u.display_name = $1 and u.disabled = $2 order by u.id limit 1"
+                ))
+                .bind(name)
+                .bind(false)
+                .fetch_optional(self.reader())
+                .await?;
+                row.map(|r| Ok((user_record(r.user)?, r.email))).transpose()
+            }
+
+            async fn cases_due_before(&self, until: chrono::DateTime<chrono::Utc>, limit: u32) -> $crate::storage::StoreResult<Vec<$crate::domain::Case>> {
+                use $crate::storage::rows::{CaseRow, CASE_COLUMNS};
+                let rows: Vec<CaseRow> = sqlx::query_as(&format!(
+                    "select {CASE_COLUMNS} from cases where status in ('new', 'in_progress') and deadline < $1 \
+                     order by deadline, id limit $2"
+                ))
+                .bind(until)
+                .bind(i64::from(limit))
+                .fetch_all(self.reader())
+                .await?;
+                Ok(rows.into_iter().map($crate::domain::Case::try_from).collect::<anyhow::Result<_>>()?)
+            }
+
+            async fn raise_alert(
+                &self,
+                case_id: i64,
+                kind: &str,
+                deadline: chrono::DateTime<chrono::Utc>,
+                notifications: &[$crate::storage::NewOutboxMessage],
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::storage::StoreResult<bool> {
+                let mut tx = self.writer().begin().await?;
+                let claimed: Option<(i64,)> = sqlx::query_as(
+                    "insert into case_alerts (case_id, kind, deadline, created_at) values ($1, $2, $3, $4) \
+                     on conflict do nothing returning case_id",
+                )
+                .bind(case_id)
+                .bind(kind)
+                .bind(deadline)
+                .bind(now)
+                .fetch_optional(&mut *tx)
+                .await?;
+                if claimed.is_none() {
+                    tx.rollback().await?;
+                    return Ok(false);
+                }
+                for n in notifications {
+                    sqlx::query(
+                        "insert into outbox (topic, case_id, recipient, payload, status, attempts, next_attempt_at, created_at) \
+                         values ($1, $2, $3, $4, 'pending', 0, $5, $5)",
+                    )
+                    .bind(&n.topic)
+                    .bind(case_id)
+                    .bind(&n.recipient)
+                    .bind(n.payload.to_string())
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                tx.commit().await?;
+                Ok(true)
+            }
+
             async fn create_user(
                 &self,
                 user: &$crate::storage::NewUser,

@@ -10,6 +10,7 @@ mod health;
 mod helpers;
 mod hotline;
 mod matrix;
+mod oversight;
 mod search;
 mod smtp;
 mod staff;

@@ -1,0 +1,228 @@
+//! The duty roster (值班制度): who is the duty leader on each date. Leaders and administrators
+//! set it one date at a time or import a CSV of `date,username`; anyone can read it, with a
+//! warning for working days in the next two weeks that have no duty leader.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::error::{ApiError, Text};
+use super::extract::{ApiJson, ApiQuery, Staff};
+use super::views::ErrorBody;
+use super::AppState;
+use crate::domain::{ActionKind, Role};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/roster", get(show))
+        .route("/api/v1/roster/import", post(import))
+        .route("/api/v1/roster/{date}", put(set))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct RosterParams {
+    /// First date, default today.
+    pub from: Option<String>,
+    /// Last date, default four weeks on.
+    pub to: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RosterEntry {
+    pub date: NaiveDate,
+    pub username: String,
+    /// Absent when the username has no account (the import refuses those; a later removal
+    /// shows here).
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RosterView {
+    pub entries: Vec<RosterEntry>,
+    /// Working days of the next two weeks without a duty leader.
+    pub gaps: Vec<NaiveDate>,
+}
+
+fn date(field: &str, raw: &str) -> Result<NaiveDate, ApiError> {
+    NaiveDate::parse_from_str(raw.trim(), "%Y-%m-%d").map_err(|_| {
+        ApiError::invalid(
+            field,
+            "invalid_date",
+            Text::new(
+                format!("日期格式不对，应类似 2026-12-01（收到：{raw}）"),
+                format!("Not a date: use 2026-12-01 (got `{raw}`)"),
+            ),
+        )
+    })
+}
+
+/// The roster, and the working days ahead with nobody on duty.
+#[utoipa::path(get, path = "/api/v1/roster", tag = "oversight", params(RosterParams),
+    responses((status = 200, body = RosterView), (status = 401, body = ErrorBody)), security(("bearer" = [])))]
+pub async fn show(
+    State(state): State<AppState>,
+    staff: Staff,
+    ApiQuery(p): ApiQuery<RosterParams>,
+) -> Result<Json<RosterView>, ApiError> {
+    staff.require(ActionKind::Read)?;
+    let calendar = state.calendar.current();
+    let today = calendar.local_date(super::now());
+    let from = p
+        .from
+        .as_deref()
+        .map(|d| date("from", d))
+        .transpose()?
+        .unwrap_or(today);
+    let to =
+        p.to.as_deref()
+            .map(|d| date("to", d))
+            .transpose()?
+            .unwrap_or(from + chrono::Days::new(28));
+    let entries = state
+        .store
+        .roster(from, to)
+        .await?
+        .into_iter()
+        .map(|(date, username, name)| RosterEntry {
+            date,
+            username,
+            name,
+        })
+        .collect();
+    let gaps = crate::oversight::roster_gaps(state.store.as_ref(), &calendar, today, 14).await?;
+    Ok(Json(RosterView { entries, gaps }))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetDuty {
+    #[schema(example = "zhao")]
+    pub username: String,
+}
+
+async fn check_leader(state: &AppState, username: &str) -> Result<(), String> {
+    match state.store.user_by_username(username).await {
+        Ok(Some(u)) if u.disabled => Err(format!("{username} is disabled")),
+        Ok(Some(u)) if u.roles.contains(&Role::DutyLeader) || u.roles.contains(&Role::Admin) => {
+            Ok(())
+        }
+        Ok(Some(_)) => Err(format!("{username} does not have the duty_leader role")),
+        Ok(None) => Err(format!("there is no user {username}")),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// Set the duty leader of a date (duty leaders and administrators).
+#[utoipa::path(put, path = "/api/v1/roster/{date}", tag = "oversight", request_body = SetDuty,
+    params(("date" = String, Path, description = "2026-12-01")),
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)), security(("bearer" = [])))]
+pub async fn set(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path(raw): Path<String>,
+    ApiJson(body): ApiJson<SetDuty>,
+) -> Result<StatusCode, ApiError> {
+    staff.require(ActionKind::Oversee)?;
+    let day = date("date", &raw)?;
+    let username = body.username.trim();
+    check_leader(&state, username).await.map_err(|e| {
+        ApiError::invalid(
+            "username",
+            "not_a_duty_leader",
+            Text::new(format!("不能排班：{e}"), e),
+        )
+    })?;
+    let now = super::now();
+    state.store.set_duty(day, username, now).await?;
+    state
+        .store
+        .audit(
+            &staff.0.name,
+            "set_duty",
+            &day.to_string(),
+            Some(username),
+            now,
+        )
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ImportResult {
+    pub imported: usize,
+}
+
+/// Import a CSV of `date,username` lines (a header line is skipped). All or nothing: any bad
+/// line refuses the file, naming each.
+#[utoipa::path(post, path = "/api/v1/roster/import", tag = "oversight", request_body(content = String, content_type = "text/csv"),
+    responses((status = 200, body = ImportResult), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)), security(("bearer" = [])))]
+pub async fn import(
+    State(state): State<AppState>,
+    staff: Staff,
+    body: String,
+) -> Result<Json<ImportResult>, ApiError> {
+    staff.require(ActionKind::Oversee)?;
+    let mut rows = Vec::new();
+    let mut problems = Vec::new();
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .trim(csv::Trim::All)
+        .flexible(true)
+        .from_reader(body.trim_start_matches('\u{feff}').as_bytes());
+    for (i, record) in reader.records().enumerate() {
+        let line = i + 1;
+        let Ok(record) = record else {
+            problems.push(format!("line {line}: not CSV"));
+            continue;
+        };
+        let (Some(d), Some(u)) = (record.get(0), record.get(1)) else {
+            problems.push(format!("line {line}: expected date,username"));
+            continue;
+        };
+        if line == 1 && d.eq_ignore_ascii_case("date") {
+            continue;
+        }
+        match (
+            NaiveDate::parse_from_str(d, "%Y-%m-%d"),
+            check_leader(&state, u).await,
+        ) {
+            (Ok(day), Ok(())) => rows.push((day, u.to_owned())),
+            (Err(_), _) => {
+                problems.push(format!("line {line}: `{d}` is not a date like 2026-12-01"))
+            }
+            (_, Err(e)) => problems.push(format!("line {line}: {e}")),
+        }
+    }
+    if !problems.is_empty() {
+        let joined = problems.join("; ");
+        return Err(ApiError::invalid(
+            "body",
+            "invalid_roster",
+            Text::new(
+                format!("值班表有误，未导入：{joined}"),
+                format!("The roster was not imported: {joined}"),
+            ),
+        ));
+    }
+    let now = super::now();
+    for (day, username) in &rows {
+        state.store.set_duty(*day, username, now).await?;
+    }
+    state
+        .store
+        .audit(
+            &staff.0.name,
+            "import_roster",
+            &format!("{} dates", rows.len()),
+            None,
+            now,
+        )
+        .await?;
+    Ok(Json(ImportResult {
+        imported: rows.len(),
+    }))
+}

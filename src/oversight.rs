@@ -1,0 +1,152 @@
+//! Oversight jobs and rules at the edge of the domain: the deadline scanner (reminders before
+//! a deadline, an alarm when it passes, to the case's owner and the day's duty leader, once
+//! each across instances) and the duty roster's gaps.
+
+use std::sync::Arc;
+use std::time::Duration as StdDuration;
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+
+use crate::calendar_source::CalendarHandle;
+use crate::config::OversightSettings;
+use crate::domain::Case;
+use crate::storage::{NewOutboxMessage, Store, StoreResult};
+
+/// The outbox topic of deadline reminders and alarms.
+pub const DEADLINE_TOPIC: &str = "deadline_alert";
+
+#[derive(Clone)]
+pub struct DeadlineScanner {
+    store: Arc<dyn Store>,
+    calendar: CalendarHandle,
+    settings: OversightSettings,
+    mail_enabled: bool,
+}
+
+/// What one scan did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct ScanResult {
+    pub due_soon: usize,
+    pub overdue: usize,
+    pub notifications: usize,
+}
+
+impl DeadlineScanner {
+    pub fn new(
+        store: Arc<dyn Store>,
+        calendar: CalendarHandle,
+        settings: OversightSettings,
+        mail_enabled: bool,
+    ) -> Self {
+        Self {
+            store,
+            calendar,
+            settings,
+            mail_enabled,
+        }
+    }
+
+    /// Raises every alert due at `now` that was not raised yet.
+    pub async fn scan(&self, now: DateTime<Utc>) -> StoreResult<ScanResult> {
+        let soon = Duration::minutes(self.settings.remind_before_minutes);
+        let mut result = ScanResult::default();
+        let calendar = self.calendar.current();
+        let tz = calendar.timezone();
+        let leader = self.store.duty_leader_on(calendar.local_date(now)).await?;
+        let leader_email = match &leader {
+            Some(l) => self
+                .store
+                .user_by_display_name(&l.display_name)
+                .await?
+                .and_then(|(_, e)| e),
+            None => None,
+        };
+        for case in self.store.cases_due_before(now + soon, 1000).await? {
+            let kind = if case.deadline <= now {
+                "overdue"
+            } else {
+                "due_soon"
+            };
+            let mut to: Vec<String> = Vec::new();
+            if let Some(owner) = &case.owner {
+                if let Some((_, Some(email))) = self.store.user_by_display_name(owner).await? {
+                    to.push(email);
+                }
+            }
+            if let Some(email) = &leader_email {
+                if !to.contains(email) {
+                    to.push(email.clone());
+                }
+            }
+            let notifications: Vec<NewOutboxMessage> = match self.mail_enabled {
+                true => to
+                    .into_iter()
+                    .map(|recipient| NewOutboxMessage {
+                        topic: DEADLINE_TOPIC.into(),
+                        recipient,
+                        payload: alert_payload(&case, kind, tz),
+                    })
+                    .collect(),
+                false => Vec::new(),
+            };
+            if self
+                .store
+                .raise_alert(case.id, kind, case.deadline, &notifications, now)
+                .await?
+            {
+                tracing::info!(case = %case.number, kind, notifications = notifications.len(), "deadline alert raised");
+                result.notifications += notifications.len();
+                match kind {
+                    "overdue" => result.overdue += 1,
+                    _ => result.due_soon += 1,
+                }
+            }
+        }
+        Ok(result)
+    }
+
+    pub fn spawn(self, wake_outbox: Arc<tokio::sync::Notify>) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(async move {
+            let every = StdDuration::from_secs(self.settings.scan_seconds.max(5));
+            loop {
+                match self.scan(Utc::now()).await {
+                    Ok(r) if r.notifications > 0 => wake_outbox.notify_one(),
+                    Ok(_) => {}
+                    Err(e) => tracing::error!(error = format!("{e:#}"), "deadline scan failed"),
+                }
+                tokio::time::sleep(every).await;
+            }
+        })
+    }
+}
+
+fn alert_payload(case: &Case, kind: &str, tz: chrono_tz::Tz) -> serde_json::Value {
+    serde_json::json!({
+        "case_number": case.number.as_str(),
+        "kind": kind,
+        "deadline": case.deadline.with_timezone(&tz).format("%Y年%-m月%-d日 %H:%M").to_string(),
+        "tier": case.tier.label_zh(),
+        "owner": case.owner,
+    })
+}
+
+/// Working days from `from` on, `days` days ahead, with no duty leader on the roster.
+pub async fn roster_gaps(
+    store: &dyn Store,
+    calendar: &crate::domain::WorkingCalendar,
+    from: NaiveDate,
+    days: u64,
+) -> StoreResult<Vec<NaiveDate>> {
+    let to = from + chrono::Days::new(days);
+    let set: std::collections::HashSet<NaiveDate> = store
+        .roster(from, to)
+        .await?
+        .into_iter()
+        .map(|(d, _, _)| d)
+        .collect();
+    Ok(from
+        .iter_days()
+        .take_while(|d| *d <= to)
+        .filter(|d| calendar.is_working_day(*d) && !set.contains(d))
+        .collect())
+}

@@ -1,0 +1,219 @@
+//! Oversight: the duty roster (set, imported from CSV, its gaps) and the deadline scanner,
+//! which reminds the owner and the day's duty leader before a deadline and alarms them when it
+//! passes, once each.
+
+use serde_json::json;
+use youmen::domain::Role;
+use youmen::oversight::{DeadlineScanner, ScanResult, DEADLINE_TOPIC};
+
+use crate::helpers::{walk_in, Backend, TestApp};
+
+async fn add_user(app: &TestApp, username: &str, name: &str, role: Role, email: &str) {
+    let hash = youmen::auth::hash_password("a-long-enough-password".into())
+        .await
+        .unwrap();
+    let store = app.store();
+    store
+        .create_user(
+            &youmen::storage::NewUser {
+                username: username.into(),
+                display_name: name.into(),
+                password_hash: hash,
+                roles: vec![role],
+            },
+            chrono::Utc::now(),
+        )
+        .await
+        .unwrap();
+    store
+        .set_user_email(username, Some(email), chrono::Utc::now())
+        .await
+        .unwrap();
+}
+
+async fn the_roster_is_set_imported_and_its_gaps_shown(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    add_user(
+        &app,
+        "zhao",
+        "赵局长",
+        Role::DutyLeader,
+        "zhao@hrss.example",
+    )
+    .await;
+    add_user(
+        &app,
+        "qian",
+        "钱主任",
+        Role::DutyLeader,
+        "qian@hrss.example",
+    )
+    .await;
+    add_user(&app, "wang", "王芳", Role::Counter, "wang@hrss.example").await;
+    let admin = app.token("admin", Role::Admin).await;
+    let counter = app.token("王芳", Role::Counter).await;
+    let put = |date: &str, token: &str, username: &str| {
+        app.client
+            .put(format!("{}/api/v1/roster/{date}", app.address))
+            .bearer_auth(token)
+            .json(&json!({"username": username}))
+            .send()
+    };
+    assert_eq!(
+        put("2026-12-01", &admin, "zhao").await.unwrap().status(),
+        204
+    );
+    assert_eq!(
+        put("2026-12-01", &counter, "zhao").await.unwrap().status(),
+        403
+    );
+    assert_eq!(
+        put("2026-12-02", &admin, "wang").await.unwrap().status(),
+        422,
+        "a clerk is not a duty leader"
+    );
+
+    let csv = "date,username\n2026-12-02,qian\n2026-12-03, zhao\n";
+    let r = app
+        .post("/api/v1/roster/import")
+        .bearer_auth(&admin)
+        .body(csv)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let bad = "2026-12-04,qian\n2026-13-01,zhao\n2026-12-05,nobody\n";
+    let r = app
+        .post("/api/v1/roster/import")
+        .bearer_auth(&admin)
+        .body(bad)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+    let (_, body) = crate::helpers::json(r).await;
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("line 2") && message.contains("line 3") && message.contains("nobody"),
+        "{message}"
+    );
+
+    let (status, roster) = app
+        .get_json("/api/v1/roster?from=2026-12-01&to=2026-12-10", &counter)
+        .await;
+    assert_eq!(status, 200);
+    let dates: Vec<&str> = roster["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["date"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        dates,
+        ["2026-12-01", "2026-12-02", "2026-12-03"],
+        "nothing of the refused file was imported"
+    );
+    assert_eq!(roster["entries"][1]["name"], "钱主任");
+    // The gaps are working days only, from today: weekends never appear.
+    for gap in roster["gaps"].as_array().unwrap() {
+        let day = chrono::NaiveDate::parse_from_str(gap.as_str().unwrap(), "%Y-%m-%d").unwrap();
+        assert!(!["2026-12-01", "2026-12-02", "2026-12-03"].contains(&gap.as_str().unwrap()));
+        assert!(app.state().calendar.current().is_working_day(day), "{day}");
+    }
+}
+
+async fn deadlines_remind_then_alarm_the_owner_and_the_duty_leader_once(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    add_user(&app, "wang", "王芳", Role::Counter, "wang@hrss.example").await;
+    add_user(
+        &app,
+        "zhao",
+        "赵局长",
+        Role::DutyLeader,
+        "zhao@hrss.example",
+    )
+    .await;
+    let clerk = app.token("王芳", Role::Counter).await;
+    let (_, case) = app.post_json("/api/v1/cases", &clerk, &walk_in()).await;
+    let number = case["number"].as_str().unwrap().to_owned();
+    app.post_json(
+        &format!("/api/v1/cases/{number}/actions"),
+        &clerk,
+        &json!({"action": "accept"}),
+    )
+    .await;
+    let deadline = chrono::DateTime::parse_from_rfc3339(case["deadline"].as_str().unwrap())
+        .unwrap()
+        .to_utc();
+    let state = app.state();
+    let tz = state.calendar.current().timezone();
+    let before = deadline - chrono::Duration::minutes(60);
+    let after = deadline + chrono::Duration::minutes(1);
+    for day in [before, after] {
+        app.store()
+            .set_duty(
+                day.with_timezone(&tz).date_naive(),
+                "zhao",
+                chrono::Utc::now(),
+            )
+            .await
+            .unwrap();
+    }
+    let mut settings = youmen::config::Settings::load(None).unwrap();
+    settings.oversight.remind_before_minutes = 120;
+    let scanner = DeadlineScanner::new(
+        app.store(),
+        state.calendar.clone(),
+        settings.oversight.clone(),
+        true,
+    );
+
+    let early = scanner
+        .scan(deadline - chrono::Duration::minutes(180))
+        .await
+        .unwrap();
+    assert_eq!(early, ScanResult::default(), "nothing three hours before");
+    let first = scanner.scan(before).await.unwrap();
+    assert_eq!(
+        (first.due_soon, first.overdue, first.notifications),
+        (1, 0, 2)
+    );
+    assert_eq!(
+        scanner.scan(before).await.unwrap(),
+        ScanResult::default(),
+        "once"
+    );
+    let late = scanner.scan(after).await.unwrap();
+    assert_eq!((late.due_soon, late.overdue, late.notifications), (0, 1, 2));
+    // Two scanners at once (two instances): the alarm is raised once.
+    let again = DeadlineScanner::new(
+        app.store(),
+        state.calendar.clone(),
+        settings.oversight.clone(),
+        true,
+    );
+    let (a, b) = tokio::join!(again.scan(after), scanner.scan(after));
+    assert_eq!(a.unwrap().notifications + b.unwrap().notifications, 0);
+
+    let outbox = app.store().outbox_list(Some("pending"), 10).await.unwrap();
+    let mut to: Vec<&str> = outbox
+        .iter()
+        .filter(|o| o.topic == DEADLINE_TOPIC)
+        .map(|o| o.recipient.as_str())
+        .collect();
+    to.sort();
+    assert_eq!(
+        to,
+        [
+            "wang@hrss.example",
+            "wang@hrss.example",
+            "zhao@hrss.example",
+            "zhao@hrss.example"
+        ]
+    );
+}
+
+crate::on_both_backends!(
+    the_roster_is_set_imported_and_its_gaps_shown,
+    deadlines_remind_then_alarm_the_owner_and_the_duty_leader_once,
+);
