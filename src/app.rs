@@ -86,6 +86,7 @@ impl Application {
             site,
             callbacks,
             staff: settings.staff.clone(),
+            oversight: settings.oversight.clone(),
         };
         Ok(Self {
             listener,

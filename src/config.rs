@@ -35,6 +35,10 @@ pub struct OversightSettings {
     pub scan_seconds: u64,
     /// A reminder goes out this long before a deadline.
     pub remind_before_minutes: i64,
+    /// A bad rating is verified within this many working days...
+    pub rating_verify_days: u32,
+    /// ...and rectified within this many.
+    pub rating_rectify_days: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]

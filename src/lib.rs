@@ -16,6 +16,7 @@ pub mod http;
 pub mod jobs;
 pub mod outbox;
 pub mod oversight;
+pub mod ratings;
 pub mod recordings;
 pub mod storage;
 pub mod telemetry;

@@ -60,6 +60,10 @@ pub struct PublicStatus {
     pub overdue: bool,
     /// Replies staff chose to publish, oldest first.
     pub replies: Vec<(DateTime<Utc>, String)>,
+    /// The citizen's (or a recorded) rating, once given.
+    pub rating: Option<crate::domain::Rating>,
+    /// Finished and not rated yet: the page offers the rating.
+    pub can_rate: bool,
 }
 
 impl WebsiteDesk {
@@ -176,15 +180,15 @@ impl WebsiteDesk {
         secret: &str,
         now: DateTime<Utc>,
     ) -> Result<Option<PublicStatus>, StoreError> {
-        let Ok(number) = number.parse::<CaseNumber>() else {
+        let Some(case) = self.case_if_matches(number, secret).await? else {
             return Ok(None);
         };
-        let Some(case) = self.store.case_by_number(&number).await? else {
-            return Ok(None);
-        };
-        if !self.matches(&case, secret).await? {
-            return Ok(None);
-        }
+        let rating = self.store.rating_of(case.id).await?.map(|r| r.level);
+        let can_rate = rating.is_none()
+            && matches!(
+                case.status,
+                Status::Resolved | Status::Closed | Status::Refused
+            );
         let replies = self
             .store
             .timeline(case.id)
@@ -201,7 +205,25 @@ impl WebsiteDesk {
             received_at: case.received_at,
             deadline: case.deadline,
             replies,
+            rating,
+            can_rate,
         }))
+    }
+
+    /// The case, if `secret` proves it is the visitor's; None otherwise (the same for an
+    /// unknown case).
+    pub async fn case_if_matches(
+        &self,
+        number: &str,
+        secret: &str,
+    ) -> Result<Option<Case>, StoreError> {
+        let Ok(number) = number.parse::<CaseNumber>() else {
+            return Ok(None);
+        };
+        let Some(case) = self.store.case_by_number(&number).await? else {
+            return Ok(None);
+        };
+        Ok(self.matches(&case, secret).await?.then_some(case))
     }
 
     async fn matches(&self, case: &Case, secret: &str) -> Result<bool, StoreError> {

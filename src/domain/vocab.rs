@@ -182,6 +182,24 @@ vocabulary! {
     }
 }
 
+vocabulary! {
+    /// The national government-service rating (好差评), five levels.
+    Rating {
+        VerySatisfied => "very_satisfied", "非常满意", "Very satisfied";
+        Satisfied => "satisfied", "满意", "Satisfied";
+        BasicallySatisfied => "basically_satisfied", "基本满意", "Basically satisfied";
+        Dissatisfied => "dissatisfied", "不满意", "Dissatisfied";
+        VeryDissatisfied => "very_dissatisfied", "非常不满意", "Very dissatisfied";
+    }
+}
+
+impl Rating {
+    /// A bad rating is followed up by the duty leader.
+    pub fn is_bad(self) -> bool {
+        matches!(self, Rating::Dissatisfied | Rating::VeryDissatisfied)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,6 +9,7 @@ pub(crate) mod hotline;
 pub mod html;
 pub mod openapi;
 mod outbox;
+mod ratings;
 mod roster;
 pub mod staff;
 mod twilio_callback;
@@ -48,6 +49,8 @@ pub struct AppState {
     pub callbacks: crate::callbacks::CallbackService,
     /// Sessions and sign-in for the staff pages.
     pub staff: crate::config::StaffSettings,
+    /// Alerts and the follow-up of ratings.
+    pub oversight: crate::config::OversightSettings,
 }
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -80,6 +83,7 @@ pub fn router(state: AppState, body_limit: usize, max_recording_bytes: u64) -> R
         .merge(outbox::router())
         .merge(callbacks::router())
         .merge(roster::router())
+        .merge(ratings::router())
         .merge(staff::router())
         .merge(hotline::router())
         .merge(twilio_callback::router())

@@ -6,8 +6,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    callbacks, cases, health, hotline, outbox, roster, twilio_callback, views, voicemail_push,
-    website, AppState,
+    callbacks, cases, health, hotline, outbox, ratings, roster, twilio_callback, views,
+    voicemail_push, website, AppState,
 };
 
 #[derive(OpenApi)]
@@ -23,6 +23,7 @@ use super::{
         website::api::api_submit,
         outbox::list_outbox,
         roster::show, roster::set, roster::import,
+        ratings::record, ratings::follow_ups, ratings::follow_up,
         callbacks::day_list, callbacks::generate, callbacks::claim, callbacks::attempt,
         callbacks::export, callbacks::print,
         health::healthz, health::readyz,

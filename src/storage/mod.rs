@@ -403,6 +403,36 @@ pub struct ChainReport {
     pub broken: Option<crate::domain::audit::Break>,
 }
 
+/// A case's rating as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RatingRecord {
+    pub case_id: i64,
+    pub case_number: String,
+    pub level: crate::domain::Rating,
+    pub comment: Option<String>,
+    pub source: String,
+    pub recorded_by: String,
+    pub verify_due: Option<DateTime<Utc>>,
+    pub rectify_due: Option<DateTime<Utc>>,
+    pub follow_up: Option<String>,
+    pub followed_up_by: Option<String>,
+    pub followed_up_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A rating to record, with the follow-up deadlines of a bad one.
+#[derive(Debug, Clone)]
+pub struct NewRating {
+    pub case_id: i64,
+    pub level: crate::domain::Rating,
+    pub comment: Option<String>,
+    /// `citizen` or `staff`.
+    pub source: &'static str,
+    pub recorded_by: String,
+    pub verify_due: Option<DateTime<Utc>>,
+    pub rectify_due: Option<DateTime<Utc>>,
+}
+
 /// An API token as stored: only the hash of the secret.
 #[derive(Debug, Clone)]
 pub struct TokenRecord {
@@ -697,6 +727,24 @@ pub trait Store: Send + Sync + 'static {
         kind: &str,
         deadline: DateTime<Utc>,
         notifications: &[NewOutboxMessage],
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool>;
+
+    /// Records a case's rating, with an event on its timeline. `Duplicate` if it was rated.
+    async fn rate_case(&self, rating: &NewRating, now: DateTime<Utc>) -> StoreResult<()>;
+
+    async fn rating_of(&self, case_id: i64) -> StoreResult<Option<RatingRecord>>;
+
+    /// Bad ratings whose follow-up is not recorded yet, oldest first.
+    async fn open_bad_ratings(&self) -> StoreResult<Vec<RatingRecord>>;
+
+    /// Records the follow-up of a bad rating (on the timeline too). False if there is none
+    /// to follow up.
+    async fn follow_up_rating(
+        &self,
+        case_id: i64,
+        outcome: &str,
+        by: &str,
         now: DateTime<Utc>,
     ) -> StoreResult<bool>;
 

@@ -1341,6 +1341,67 @@ macro_rules! impl_shared_queries {
                 Ok(true)
             }
 
+            async fn rate_case(&self, r: &$crate::storage::NewRating, now: chrono::DateTime<chrono::Utc>) -> $crate::storage::StoreResult<()> {
+                let mut tx = self.writer().begin().await?;
+                sqlx::query(
+                    "insert into ratings (case_id, level, comment, source, recorded_by, verify_due, rectify_due, created_at) \
+                     values ($1, $2, $3, $4, $5, $6, $7, $8)",
+                )
+                .bind(r.case_id)
+                .bind(r.level.as_str())
+                .bind(r.comment.as_deref())
+                .bind(r.source)
+                .bind(&r.recorded_by)
+                .bind(r.verify_due)
+                .bind(r.rectify_due)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+                let after = serde_json::json!({"rating": r.level, "source": r.source});
+                let note = match &r.comment {
+                    Some(c) => format!("{}：{c}", r.level.label_zh()),
+                    None => r.level.label_zh().to_owned(),
+                };
+                insert_event(&mut tx, r.case_id, now, &r.recorded_by, "rate", &serde_json::json!({}), &after, Some(&note)).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn rating_of(&self, case_id: i64) -> $crate::storage::StoreResult<Option<$crate::storage::RatingRecord>> {
+                let rows = load_ratings(self.reader(), "r.case_id = $1", Some(case_id)).await?;
+                Ok(rows.into_iter().next())
+            }
+
+            async fn open_bad_ratings(&self) -> $crate::storage::StoreResult<Vec<$crate::storage::RatingRecord>> {
+                load_ratings(
+                    self.reader(),
+                    "r.level in ('dissatisfied', 'very_dissatisfied') and r.followed_up_at is null",
+                    None,
+                )
+                .await
+            }
+
+            async fn follow_up_rating(&self, case_id: i64, outcome: &str, by: &str, now: chrono::DateTime<chrono::Utc>) -> $crate::storage::StoreResult<bool> {
+                let mut tx = self.writer().begin().await?;
+                let done = sqlx::query(
+                    "update ratings set follow_up = $1, followed_up_by = $2, followed_up_at = $3 \
+                     where case_id = $4 and followed_up_at is null and level in ('dissatisfied', 'very_dissatisfied')",
+                )
+                .bind(outcome)
+                .bind(by)
+                .bind(now)
+                .bind(case_id)
+                .execute(&mut *tx)
+                .await?;
+                if done.rows_affected() != 1 {
+                    tx.rollback().await?;
+                    return Ok(false);
+                }
+                insert_event(&mut tx, case_id, now, by, "rating_follow_up", &serde_json::json!({}), &serde_json::json!({}), Some(outcome)).await?;
+                tx.commit().await?;
+                Ok(true)
+            }
+
             async fn create_user(
                 &self,
                 user: &$crate::storage::NewUser,
@@ -1553,6 +1614,33 @@ macro_rules! impl_shared_queries {
                 locked_until: r.locked_until,
                 lang: r.lang,
             })
+        }
+
+        async fn load_ratings(
+            pool: &sqlx::Pool<$db>,
+            filter: &str,
+            case_id: Option<i64>,
+        ) -> $crate::storage::StoreResult<Vec<$crate::storage::RatingRecord>> {
+            type Ts = chrono::DateTime<chrono::Utc>;
+            #[allow(clippy::type_complexity)]
+            let sql = format!(
+                "select r.case_id, c.number, r.level, r.comment, r.source, r.recorded_by, r.verify_due, r.rectify_due, \
+                 r.follow_up, r.followed_up_by, r.followed_up_at, r.created_at from ratings r join cases c on c.id = r.case_id \
+                 where {filter} order by r.created_at"
+            );
+            let mut q = sqlx::query_as::<_, (i64, String, String, Option<String>, String, String, Option<Ts>, Option<Ts>, Option<String>, Option<String>, Option<Ts>, Ts)>(&sql);
+            if let Some(id) = case_id {
+                q = q.bind(id);
+            }
+            let rows = q.fetch_all(pool).await?;
+            rows.into_iter()
+                .map(|(case_id, case_number, level, comment, source, recorded_by, verify_due, rectify_due, follow_up, followed_up_by, followed_up_at, created_at)| {
+                    Ok($crate::storage::RatingRecord {
+                        case_id, case_number, level: level.parse().map_err(anyhow::Error::new)?, comment, source, recorded_by,
+                        verify_due, rectify_due, follow_up, followed_up_by, followed_up_at, created_at,
+                    })
+                })
+                .collect()
         }
 
         /// Which entries to load: a day's list, or one entry.

@@ -213,7 +213,138 @@ async fn deadlines_remind_then_alarm_the_owner_and_the_duty_leader_once(backend:
     );
 }
 
+async fn a_bad_rating_from_the_tracking_page_is_followed_up(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let clerk = app.token("王芳", Role::Counter).await;
+    let leader = app.token("赵局长", Role::DutyLeader).await;
+    let (_, case) = app.post_json("/api/v1/cases", &clerk, &walk_in()).await;
+    let number = case["number"].as_str().unwrap().to_owned();
+    let act = |body: serde_json::Value| {
+        let (app, path, token) = (
+            &app,
+            format!("/api/v1/cases/{number}/actions"),
+            clerk.clone(),
+        );
+        async move { app.post_json(&path, &token, &body).await.0 }
+    };
+    // Not finished yet: no rating form, and no rating.
+    let r = app
+        .get(&format!("/track?case={number}&code=13800138000"))
+        .send()
+        .await
+        .unwrap();
+    let page = r.text().await.unwrap();
+    assert!(page.contains("正在办理") || page.contains("等待受理"));
+    assert!(!page.contains("您对这次办理满意吗"));
+    assert_eq!(
+        app.post_json(
+            &format!("/api/v1/cases/{number}/rating"),
+            &clerk,
+            &json!({"level": "satisfied"})
+        )
+        .await
+        .0,
+        409
+    );
+    for body in [
+        json!({"action": "accept"}),
+        json!({"action": "classify", "cause": "staff_side"}),
+        json!({"action": "resolve", "outcome": "已补办"}),
+        json!({"action": "close"}),
+    ] {
+        assert_eq!(act(body).await, 200);
+    }
+    let r = app
+        .get(&format!("/track?case={number}&code=13800138000"))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        r.text().await.unwrap().contains("您对这次办理满意吗"),
+        "a finished case asks for a rating"
+    );
+    let r = app
+        .post("/track/rate")
+        .form(&[
+            ("case", number.as_str()),
+            ("secret", "138 0013 8000"),
+            ("level", "very_dissatisfied"),
+            ("comment", "跑了三趟才办成"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let page = r.text().await.unwrap();
+    assert!(
+        page.contains("您的评价：<strong>非常不满意</strong>"),
+        "{page}"
+    );
+    // Someone without the proof cannot rate.
+    let r = app
+        .post("/track/rate")
+        .form(&[
+            ("case", number.as_str()),
+            ("secret", "13999999999"),
+            ("level", "very_satisfied"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    assert_eq!(
+        app.post_json(
+            &format!("/api/v1/cases/{number}/rating"),
+            &clerk,
+            &json!({"level": "satisfied"})
+        )
+        .await
+        .0,
+        409,
+        "rated once"
+    );
+
+    assert_eq!(
+        app.get_json("/api/v1/ratings/follow-ups", &clerk).await.0,
+        403
+    );
+    let (status, list) = app.get_json("/api/v1/ratings/follow-ups", &leader).await;
+    assert_eq!(status, 200);
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    assert_eq!(list[0]["case_number"], number);
+    assert_eq!(list[0]["source"], "citizen");
+    assert!(list[0]["verify_due"]
+        .as_str()
+        .unwrap()
+        .ends_with("17:00:00+08:00"));
+    assert!(list[0]["rectify_due"].as_str().unwrap() > list[0]["verify_due"].as_str().unwrap());
+    let r = app
+        .post(&format!("/api/v1/cases/{number}/rating/follow-up"))
+        .bearer_auth(&leader)
+        .json(&json!({"outcome": "已约谈经办人，整改到位"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    let (_, list) = app.get_json("/api/v1/ratings/follow-ups", &leader).await;
+    assert!(list.as_array().unwrap().is_empty());
+    let (_, detail) = app
+        .get_json(&format!("/api/v1/cases/{number}"), &leader)
+        .await;
+    let actions: Vec<&str> = detail["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert!(
+        actions.ends_with(&["rate", "rating_follow_up"]),
+        "{actions:?}"
+    );
+}
+
 crate::on_both_backends!(
+    a_bad_rating_from_the_tracking_page_is_followed_up,
     the_roster_is_set_imported_and_its_gaps_shown,
     deadlines_remind_then_alarm_the_owner_and_the_duty_leader_once,
 );

@@ -48,6 +48,7 @@ pub fn router(settings: &WebsiteSettings) -> Router<AppState> {
         .route("/message", get(pages::show_form).post(pages::submit_form))
         .route("/message/privacy", get(pages::privacy))
         .route("/track", get(pages::track_page).post(pages::track_form))
+        .route("/track/rate", post(pages::rate))
         .route("/assets/site.css", get(pages::css))
         .route("/assets/site.js", get(pages::js))
         .merge(api)

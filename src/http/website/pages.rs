@@ -162,6 +162,12 @@ pub struct StatusView {
     pub received: String,
     pub deadline: String,
     pub replies: Vec<(String, String)>,
+    /// The rating given, in words.
+    pub rating: Option<String>,
+    /// Finished and not rated: the rating form is shown (it posts the secret back).
+    pub can_rate: bool,
+    pub secret: String,
+    pub levels: Vec<(&'static str, &'static str)>,
 }
 
 #[derive(Template)]
@@ -576,6 +582,13 @@ async fn track(
             .into_iter()
             .map(|(at, text)| (t.time(at, tz), text))
             .collect(),
+        rating: s.rating.map(|r| t.t(r.label_zh(), r.label_en()).to_owned()),
+        can_rate: s.can_rate,
+        secret: secret.clone(),
+        levels: crate::domain::Rating::ALL
+            .iter()
+            .map(|r| (r.as_str(), t.t(r.label_zh(), r.label_en())))
+            .collect(),
     };
     let mut page_data = track_form_page(t, "", "", Vec::new());
     page_data.status = Some(view);
@@ -593,5 +606,81 @@ fn public_status(status: Status, t: Tr) -> &'static str {
             "已答复：依法不能办理",
             "Answered: cannot be done under the law",
         ),
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct RateFields {
+    case: String,
+    secret: String,
+    level: String,
+    comment: String,
+    lang: String,
+}
+
+/// The citizen rates a finished case from the tracking page (with the same proof as tracking).
+pub(super) async fn rate(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    form: Result<Form<RateFields>, FormRejection>,
+) -> Response {
+    let fields = match form {
+        Ok(Form(fields)) => fields,
+        Err(rejection) => return unreadable_form(Tr::pick(None, &headers), rejection),
+    };
+    let t = Tr::pick(Some(&fields.lang), &headers);
+    let site = &state.site;
+    let ip = site.client_ip(peer, &headers);
+    match site
+        .allow(&state, TRACK_SCOPE, ip, &site.track_limits())
+        .await
+    {
+        Ok(true) => {}
+        Ok(false) => {
+            return refused(
+                t,
+                StatusCode::TOO_MANY_REQUESTS,
+                t.t("操作次数太多", "Too many attempts"),
+                t.t("请一小时后再试。", "Please try again in an hour."),
+            )
+        }
+        Err(e) => return e.into_response(),
+    }
+    let now = crate::http::now();
+    let case = match site.desk.case_if_matches(&fields.case, &fields.secret).await {
+        Ok(Some(case)) => case,
+        Ok(None) => {
+            return page(
+                StatusCode::NOT_FOUND,
+                &track_form_page(t, &fields.case, "", vec![("case", t.t("没有找到与您填写的案件编号和查询码（或电话号码）相符的留言，请核对后再试", "No message matches that case number and tracking code (or phone number). Please check them and try again").to_owned())]),
+            )
+        }
+        Err(e) => return ApiError::from(e).into_response(),
+    };
+    let Ok(level) = fields.level.parse::<crate::domain::Rating>() else {
+        return track(&state, peer, &headers, t, fields.case, fields.secret).await;
+    };
+    let comment = Some(fields.comment.trim().to_owned())
+        .filter(|c| !c.is_empty())
+        .and_then(|c| crate::domain::citizen::plain_text(&c, 500).ok());
+    let result = crate::ratings::rate(
+        state.store.as_ref(),
+        &state.calendar.current(),
+        &state.oversight,
+        &case,
+        level,
+        comment,
+        "citizen",
+        "citizen",
+        now,
+    )
+    .await;
+    match result {
+        Ok(()) | Err(crate::ratings::RatingError::AlreadyRated) => {
+            track(&state, peer, &headers, t, fields.case, fields.secret).await
+        }
+        Err(e) => ApiError::from(e).into_response(),
     }
 }
