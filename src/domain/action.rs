@@ -63,6 +63,19 @@ pub enum Action {
         attendees: String,
         conclusion: String,
     },
+    /// The decision of the tier's body (the centre's party committee, the bureau's party group
+    /// meeting) on an escalated case.
+    RecordDecision {
+        decision: String,
+    },
+    /// Accountability for a staff-side cause (问责): who, what went wrong, the decision.
+    RecordAccountability {
+        clerk: String,
+        department_head: String,
+        leader_in_charge: String,
+        what_went_wrong: String,
+        decision: String,
+    },
     Resolve {
         outcome: String,
     },
@@ -96,6 +109,8 @@ pub enum ActionKind {
     OneTimeNotice,
     ApproveMissingMaterials,
     Meeting,
+    RecordDecision,
+    RecordAccountability,
     Resolve,
     Refuse,
     Close,
@@ -107,7 +122,7 @@ pub enum ActionKind {
 }
 
 impl ActionKind {
-    pub const ALL: [ActionKind; 20] = [
+    pub const ALL: [ActionKind; 22] = [
         ActionKind::Register,
         ActionKind::LogCall,
         ActionKind::PushVoicemail,
@@ -122,6 +137,8 @@ impl ActionKind {
         ActionKind::OneTimeNotice,
         ActionKind::ApproveMissingMaterials,
         ActionKind::Meeting,
+        ActionKind::RecordDecision,
+        ActionKind::RecordAccountability,
         ActionKind::Resolve,
         ActionKind::Refuse,
         ActionKind::Close,
@@ -146,6 +163,8 @@ impl ActionKind {
             ActionKind::OneTimeNotice => "one_time_notice",
             ActionKind::ApproveMissingMaterials => "approve_missing_materials",
             ActionKind::Meeting => "meeting",
+            ActionKind::RecordDecision => "record_decision",
+            ActionKind::RecordAccountability => "record_accountability",
             ActionKind::Resolve => "resolve",
             ActionKind::Refuse => "refuse",
             ActionKind::Close => "close",
@@ -169,7 +188,9 @@ pub fn permitted(role: Role, kind: ActionKind) -> bool {
             ActionKind::SetTier
             | ActionKind::Reopen
             | ActionKind::Oversee
-            | ActionKind::ApproveMissingMaterials,
+            | ActionKind::ApproveMissingMaterials
+            | ActionKind::RecordDecision
+            | ActionKind::RecordAccountability,
         ) => false,
         (Role::Counter, ActionKind::WorkCallbacks) => false,
         (Role::Hotline, _) => true,
@@ -191,6 +212,8 @@ impl Action {
             Action::OneTimeNotice { .. } => ActionKind::OneTimeNotice,
             Action::ApproveMissingMaterials { .. } => ActionKind::ApproveMissingMaterials,
             Action::Meeting { .. } => ActionKind::Meeting,
+            Action::RecordDecision { .. } => ActionKind::RecordDecision,
+            Action::RecordAccountability { .. } => ActionKind::RecordAccountability,
             Action::Resolve { .. } => ActionKind::Resolve,
             Action::Refuse { .. } => ActionKind::Refuse,
             Action::Close => ActionKind::Close,
@@ -210,7 +233,9 @@ impl Action {
             | Action::Summon { .. }
             | Action::OneTimeNotice { .. }
             | Action::ApproveMissingMaterials { .. }
-            | Action::Meeting { .. } => &[New, InProgress],
+            | Action::Meeting { .. }
+            | Action::RecordDecision { .. } => &[New, InProgress],
+            Action::RecordAccountability { .. } => &[InProgress, Resolved, Closed],
             Action::AddNote { .. } | Action::PublishNote { .. } => {
                 &[New, InProgress, Resolved, Closed, Refused]
             }
@@ -233,6 +258,8 @@ pub enum Refusal {
     HighestTier,
     #[error("classify the cause before resolving the case")]
     CauseNotClassified,
+    #[error("a staff-side case needs its accountability record before it is closed")]
+    AccountabilityMissing,
     #[error("the case already has that value")]
     Unchanged,
     #[error("the working calendar cannot compute the deadline: {0}")]
@@ -249,6 +276,7 @@ pub struct Transition {
     pub tier: Tier,
     pub deadline: DateTime<Utc>,
     pub deadline_provisional: bool,
+    pub accountability: bool,
     /// Only the fields that changed, before and after.
     pub before: Value,
     pub after: Value,
@@ -281,6 +309,7 @@ pub fn decide(
         tier: case.tier,
         deadline: case.deadline,
         deadline_provisional: case.deadline_provisional,
+        accountability: case.accountability_recorded,
         before: Value::Null,
         after: Value::Null,
         note: None,
@@ -345,7 +374,28 @@ pub fn decide(
             t.status = Status::Refused;
             t.note = Some(reason.clone());
         }
-        Action::Close => t.status = Status::Closed,
+        Action::Close => {
+            if case.cause == Cause::StaffSide && !case.accountability_recorded {
+                return Err(Refusal::AccountabilityMissing);
+            }
+            t.status = Status::Closed;
+        }
+        Action::RecordDecision { decision } => {
+            t.note = Some(decision.clone());
+            t.after = json!({"decision_tier": case.tier});
+        }
+        Action::RecordAccountability {
+            clerk,
+            department_head,
+            leader_in_charge,
+            what_went_wrong,
+            decision,
+        } => {
+            t.accountability = true;
+            t.note = Some(format!(
+                "经办人：{clerk}\n科室负责人：{department_head}\n分管领导：{leader_in_charge}\n问题：{what_went_wrong}\n处理决定：{decision}"
+            ));
+        }
         Action::Reopen { reason } => {
             // The old deadline has usually passed: the tier's days count again from today.
             let due = calendar.add_working_days(now, case.tier.working_days())?;
@@ -415,6 +465,7 @@ mod tests {
             created_at: received,
             updated_at: received,
             version: 1,
+            accountability_recorded: false,
         }
     }
 

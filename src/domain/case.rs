@@ -111,6 +111,8 @@ pub struct Case {
     pub updated_at: DateTime<Utc>,
     /// Incremented by every change; guards against two people changing a case at once.
     pub version: i64,
+    /// An accountability record exists (required to close a staff-side case).
+    pub accountability_recorded: bool,
 }
 
 impl Case {

@@ -400,7 +400,14 @@ pub async fn show_case(
             .collect(),
         timeline: timeline
             .into_iter()
-            .map(|e| EventView::new(e, tz))
+            .map(|mut e| {
+                // Accountability is for leaders' eyes only.
+                if e.action == "record_accountability" && !staff.0.may(ActionKind::Oversee) {
+                    e.note = None;
+                    e.after = serde_json::json!({});
+                }
+                EventView::new(e, tz)
+            })
             .collect(),
     }))
 }
@@ -462,6 +469,14 @@ pub(crate) fn parse_action(body: ActionRequest) -> Result<Action, ApiError> {
         },
         "one_time_notice" => Action::OneTimeNotice { items: required_text("text", body.text, "告知的材料和步骤")? },
         "approve_missing_materials" => Action::ApproveMissingMaterials { missing: required_text("text", body.text, "所缺材料")? },
+        "record_decision" => Action::RecordDecision { decision: required_text("text", body.text, "决定内容")? },
+        "record_accountability" => Action::RecordAccountability {
+            clerk: required_text("clerk", body.clerk, "经办人")?,
+            department_head: required_text("department_head", body.department_head, "科室负责人")?,
+            leader_in_charge: required_text("leader_in_charge", body.leader_in_charge, "分管领导")?,
+            what_went_wrong: required_text("reason", body.reason, "存在的问题")?,
+            decision: required_text("outcome", body.outcome, "处理决定")?,
+        },
         "meeting" => Action::Meeting {
             attendees: required_text("who", body.who, "参会人员")?,
             conclusion: required_text("outcome", body.outcome, "会议结论")?,
@@ -475,8 +490,8 @@ pub(crate) fn parse_action(body: ActionRequest) -> Result<Action, ApiError> {
                 "action",
                 "unknown_action",
                 Text::new(
-                    format!("操作 `{other}` 无效，可选：accept, classify, set_tier, escalate, add_note, publish_note, summon, one_time_notice, approve_missing_materials, meeting, resolve, refuse, close, reopen"),
-                    format!("Unknown action `{other}`; use accept, classify, set_tier, escalate, add_note, publish_note, summon, one_time_notice, approve_missing_materials, meeting, resolve, refuse, close or reopen"),
+                    format!("操作 `{other}` 无效，可选：accept, classify, set_tier, escalate, add_note, publish_note, summon, one_time_notice, approve_missing_materials, meeting, record_decision, record_accountability, resolve, refuse, close, reopen"),
+                    format!("Unknown action `{other}`; use accept, classify, set_tier, escalate, add_note, publish_note, summon, one_time_notice, approve_missing_materials, meeting, record_decision, record_accountability, resolve, refuse, close or reopen"),
                 ),
             ))
         }
@@ -506,6 +521,11 @@ pub(crate) fn refusal(r: Refusal) -> ApiError {
             "案件已在最高层级（疑难事项，5个工作日），不能再升级".into(),
             r.to_string(),
         ),
+        Refusal::AccountabilityMissing => conflict(
+            "accountability_missing",
+            "窗口人员原因的案件，须先由值班领导登记问责记录才能销号".into(),
+            r.to_string(),
+        ),
         Refusal::CauseNotClassified => conflict(
             "cause_not_classified",
             "请先认定原因类别，再办结".into(),
@@ -520,7 +540,7 @@ pub(crate) fn refusal(r: Refusal) -> ApiError {
     }
 }
 
-/// Act on a case: accept, classify, set_tier, escalate, add_note, publish_note, summon, one_time_notice, approve_missing_materials, meeting, resolve, refuse, close, reopen.
+/// Act on a case: accept, classify, set_tier, escalate, add_note, publish_note, summon, one_time_notice, approve_missing_materials, meeting, record_decision, record_accountability, resolve, refuse, close, reopen.
 #[utoipa::path(
     post, path = "/api/v1/cases/{number}/actions", tag = "cases",
     params(("number" = String, Path, description = "Case number")),

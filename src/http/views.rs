@@ -304,6 +304,11 @@ pub struct ActionRequest {
     pub outcome: Option<String>,
     /// Who was summoned, or who attended a meeting.
     pub who: Option<String>,
+    /// For record_accountability: the clerk, the department head, the leader in charge
+    /// (`reason` is what went wrong, `outcome` the decision).
+    pub clerk: Option<String>,
+    pub department_head: Option<String>,
+    pub leader_in_charge: Option<String>,
     /// If given, the action is refused with 409 when the case has changed since.
     pub expected_version: Option<i64>,
 }

@@ -11,7 +11,7 @@ use super::{QuarantineItem, RecordingRecord, TokenRecord};
 pub const CASE_COLUMNS: &str = "id, number, channel, received_at, citizen_name, phone_e164, \
     phone_original, id_card_masked, id_card_digest, matter, description, cause, tier, status, \
     owner, deadline, deadline_provisional, off_hours, consultation, urgent, callback_due_at, \
-    callback_kind, created_at, updated_at, version";
+    callback_kind, created_at, updated_at, version, accountability";
 
 #[derive(sqlx::FromRow)]
 pub struct CaseRow {
@@ -40,6 +40,7 @@ pub struct CaseRow {
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
     version: i64,
+    accountability: bool,
 }
 
 impl TryFrom<CaseRow> for Case {
@@ -85,6 +86,7 @@ impl TryFrom<CaseRow> for Case {
             created_at: r.created_at,
             updated_at: r.updated_at,
             version: r.version,
+            accountability_recorded: r.accountability,
         })
     }
 }

@@ -107,7 +107,7 @@ macro_rules! impl_shared_queries {
                 let mut tx = self.writer().begin().await?;
                 let sql = format!(
                     "update cases set status = $1, owner = $2, cause = $3, tier = $4, deadline = $5, \
-                     deadline_provisional = $6, updated_at = $7, version = version + 1 \
+                     deadline_provisional = $6, updated_at = $7, version = version + 1, accountability = $10 \
                      where id = $8 and version = $9 returning {CASE_COLUMNS}"
                 );
                 let row: Option<CaseRow> = sqlx::query_as(&sql)
@@ -120,6 +120,7 @@ macro_rules! impl_shared_queries {
                     .bind(now)
                     .bind(case.id)
                     .bind(case.version)
+                    .bind(t.accountability)
                     .fetch_optional(&mut *tx)
                     .await?;
                 let Some(row) = row else {

@@ -27,9 +27,12 @@ fn expected(kind: ActionKind) -> [bool; 6] {
         }
         LogCall => [false, true, false, true, true, false],
         WorkCallbacks => [false, true, true, true, true, false],
-        SetTier | Reopen | ApproveMissingMaterials | Oversee => {
-            [false, false, false, true, true, false]
-        }
+        SetTier
+        | Reopen
+        | ApproveMissingMaterials
+        | Oversee
+        | RecordDecision
+        | RecordAccountability => [false, false, false, true, true, false],
         PushVoicemail => [false, false, false, false, true, true],
     }
 }
@@ -57,6 +60,9 @@ fn action_body(kind: ActionKind) -> Option<Value> {
         OneTimeNotice => json!({"action": "one_time_notice", "text": "t"}),
         ApproveMissingMaterials => json!({"action": "approve_missing_materials", "text": "t"}),
         Meeting => json!({"action": "meeting", "who": "w", "outcome": "o"}),
+        RecordDecision => json!({"action": "record_decision", "text": "t"}),
+        RecordAccountability => json!({"action": "record_accountability", "clerk": "c",
+            "department_head": "d", "leader_in_charge": "l", "reason": "r", "outcome": "o"}),
         Resolve => json!({"action": "resolve", "outcome": "o"}),
         Refuse => json!({"action": "refuse", "reason": "r"}),
         Close => json!({"action": "close"}),

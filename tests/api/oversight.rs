@@ -248,7 +248,7 @@ async fn a_bad_rating_from_the_tracking_page_is_followed_up(backend: Backend) {
     );
     for body in [
         json!({"action": "accept"}),
-        json!({"action": "classify", "cause": "staff_side"}),
+        json!({"action": "classify", "cause": "objective"}),
         json!({"action": "resolve", "outcome": "已补办"}),
         json!({"action": "close"}),
     ] {
@@ -343,7 +343,66 @@ async fn a_bad_rating_from_the_tracking_page_is_followed_up(backend: Backend) {
     );
 }
 
+async fn a_staff_side_case_closes_only_after_its_accountability_record(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let clerk = app.token("王芳", Role::Counter).await;
+    let leader = app.token("赵局长", Role::DutyLeader).await;
+    let (_, case) = app.post_json("/api/v1/cases", &clerk, &walk_in()).await;
+    let path = format!("/api/v1/cases/{}/actions", case["number"].as_str().unwrap());
+    for body in [
+        json!({"action": "accept"}),
+        json!({"action": "classify", "cause": "staff_side"}),
+        json!({"action": "resolve", "outcome": "科长到窗口当场办结"}),
+    ] {
+        assert_eq!(app.post_json(&path, &clerk, &body).await.0, 200);
+    }
+    let (status, body) = app
+        .post_json(&path, &clerk, &json!({"action": "close"}))
+        .await;
+    assert_eq!(status, 409);
+    assert_eq!(body["error"]["code"], "accountability_missing");
+    let record = json!({"action": "record_accountability", "clerk": "养老科 孙某",
+        "department_head": "养老科 李科长", "leader_in_charge": "钱副局长",
+        "reason": "以系统故障为由拒绝受理", "outcome": "通报批评，扣减当月绩效"});
+    assert_eq!(
+        app.post_json(&path, &clerk, &record).await.0,
+        403,
+        "a clerk does not decide accountability"
+    );
+    assert_eq!(app.post_json(&path, &leader, &record).await.0, 200);
+    assert_eq!(
+        app.post_json(&path, &clerk, &json!({"action": "close"}))
+            .await
+            .0,
+        200
+    );
+    // Only leaders read what the record says.
+    let number = case["number"].as_str().unwrap();
+    let note_as = |token: String| {
+        let app = &app;
+        async move {
+            let (_, detail) = app
+                .get_json(&format!("/api/v1/cases/{number}"), &token)
+                .await;
+            detail["timeline"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|e| e["action"] == "record_accountability")
+                .unwrap()["note"]
+                .clone()
+        }
+    };
+    assert!(note_as(leader.clone())
+        .await
+        .as_str()
+        .unwrap()
+        .contains("通报批评"));
+    assert!(note_as(clerk.clone()).await.is_null());
+}
+
 crate::on_both_backends!(
+    a_staff_side_case_closes_only_after_its_accountability_record,
     a_bad_rating_from_the_tracking_page_is_followed_up,
     the_roster_is_set_imported_and_its_gaps_shown,
     deadlines_remind_then_alarm_the_owner_and_the_duty_leader_once,

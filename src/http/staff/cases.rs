@@ -90,6 +90,10 @@ fn action_label(code: &str, t: Tr) -> String {
         "one_time_notice" => ("一次性告知", "One-time notice"),
         "approve_missing_materials" => ("容缺受理", "Accepted with missing materials"),
         "meeting" => ("研究室会议", "Research-room meeting"),
+        "record_decision" => ("上级决定", "Decision recorded"),
+        "record_accountability" => ("问责记录", "Accountability recorded"),
+        "rate" => ("评价", "Rated"),
+        "rating_follow_up" => ("差评整改", "Bad rating followed up"),
         "resolve" => ("办结", "Resolved"),
         "refuse" => ("否定备案", "Refusal recorded"),
         "close" => ("销号", "Closed"),
@@ -123,6 +127,14 @@ fn sample(code: &str) -> Option<Action> {
         "meeting" => Action::Meeting {
             attendees: s(),
             conclusion: s(),
+        },
+        "record_decision" => Action::RecordDecision { decision: s() },
+        "record_accountability" => Action::RecordAccountability {
+            clerk: s(),
+            department_head: s(),
+            leader_in_charge: s(),
+            what_went_wrong: s(),
+            decision: s(),
         },
         "publish_note" => Action::PublishNote { text: s() },
         "add_note" => Action::AddNote { text: s() },
@@ -260,7 +272,11 @@ fn specs(case: &Case, user: &StaffUser, t: Tr) -> Vec<ActionSpec> {
             let unavailable = if !user.may(kind) {
                 let leaders = matches!(
                     kind,
-                    ActionKind::SetTier | ActionKind::Reopen | ActionKind::ApproveMissingMaterials
+                    ActionKind::SetTier
+                        | ActionKind::Reopen
+                        | ActionKind::ApproveMissingMaterials
+                        | ActionKind::RecordDecision
+                        | ActionKind::RecordAccountability
                 );
                 Some(match leaders {
                     true => t
@@ -280,6 +296,17 @@ fn specs(case: &Case, user: &StaffUser, t: Tr) -> Vec<ActionSpec> {
                 Some(
                     t.t("请先认定原因类别", "Classify the cause first")
                         .to_owned(),
+                )
+            } else if kind == ActionKind::Close
+                && case.cause == Cause::StaffSide
+                && !case.accountability_recorded
+            {
+                Some(
+                    t.t(
+                        "窗口人员原因：须先登记问责记录",
+                        "Staff-side cause: record accountability first",
+                    )
+                    .to_owned(),
                 )
             } else if kind == ActionKind::Escalate && case.tier.next_up().is_none() {
                 Some(
@@ -340,7 +367,18 @@ async fn render(
             at: when(e.at, tz),
             actor: e.actor,
             action: action_label(&e.action, t),
-            note: e.note,
+            note: match e.action.as_str() == "record_accountability"
+                && !user.may(ActionKind::Oversee)
+            {
+                true => Some(
+                    t.t(
+                        "（仅值班领导和管理员可见）",
+                        "(visible to duty leaders and administrators only)",
+                    )
+                    .to_owned(),
+                ),
+                false => e.note,
+            },
         })
         .collect();
     let matter = state
@@ -398,6 +436,9 @@ pub struct ActForm {
     text: String,
     outcome: String,
     who: String,
+    clerk: String,
+    department_head: String,
+    leader_in_charge: String,
 }
 
 fn some(s: String) -> Option<String> {
@@ -421,6 +462,9 @@ pub async fn act(
         text: some(form.text),
         outcome: some(form.outcome),
         who: some(form.who),
+        clerk: some(form.clerk),
+        department_head: some(form.department_head),
+        leader_in_charge: some(form.leader_in_charge),
         expected_version: form.version,
     };
     let outcome = async {
