@@ -10,7 +10,7 @@ pub mod html;
 pub mod openapi;
 mod outbox;
 mod ratings;
-mod roster;
+pub(crate) mod roster;
 pub mod staff;
 mod twilio_callback;
 pub mod views;

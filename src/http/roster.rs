@@ -128,8 +128,18 @@ pub async fn set(
 ) -> Result<StatusCode, ApiError> {
     staff.require(ActionKind::Oversee)?;
     let day = date("date", &raw)?;
-    let username = body.username.trim();
-    check_leader(&state, username).await.map_err(|e| {
+    set_checked(&state, &staff.0.name, day, body.username.trim()).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Puts a duty leader on a date, after checking the account may lead; audited.
+pub(crate) async fn set_checked(
+    state: &AppState,
+    actor: &str,
+    day: NaiveDate,
+    username: &str,
+) -> Result<(), ApiError> {
+    check_leader(state, username).await.map_err(|e| {
         ApiError::invalid(
             "username",
             "not_a_duty_leader",
@@ -140,15 +150,9 @@ pub async fn set(
     state.store.set_duty(day, username, now).await?;
     state
         .store
-        .audit(
-            &staff.0.name,
-            "set_duty",
-            &day.to_string(),
-            Some(username),
-            now,
-        )
+        .audit(actor, "set_duty", &day.to_string(), Some(username), now)
         .await?;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(())
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -166,6 +170,16 @@ pub async fn import(
     body: String,
 ) -> Result<Json<ImportResult>, ApiError> {
     staff.require(ActionKind::Oversee)?;
+    let imported = import_checked(&state, &staff.0.name, &body).await?;
+    Ok(Json(ImportResult { imported }))
+}
+
+/// Imports `date,username` lines, all or nothing; audited.
+pub(crate) async fn import_checked(
+    state: &AppState,
+    actor: &str,
+    body: &str,
+) -> Result<usize, ApiError> {
     let mut rows = Vec::new();
     let mut problems = Vec::new();
     let mut reader = csv::ReaderBuilder::new()
@@ -188,7 +202,7 @@ pub async fn import(
         }
         match (
             NaiveDate::parse_from_str(d, "%Y-%m-%d"),
-            check_leader(&state, u).await,
+            check_leader(state, u).await,
         ) {
             (Ok(day), Ok(())) => rows.push((day, u.to_owned())),
             (Err(_), _) => {
@@ -215,14 +229,12 @@ pub async fn import(
     state
         .store
         .audit(
-            &staff.0.name,
+            actor,
             "import_roster",
             &format!("{} dates", rows.len()),
             None,
             now,
         )
         .await?;
-    Ok(Json(ImportResult {
-        imported: rows.len(),
-    }))
+    Ok(rows.len())
 }

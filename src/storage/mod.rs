@@ -644,6 +644,12 @@ pub trait Store: Send + Sync + 'static {
 
     async fn callback_entry(&self, id: i64) -> StoreResult<Option<CallbackEntryRecord>>;
 
+    /// Entries given up as unreachable since `since`, for the duty leader.
+    async fn unreachable_callbacks(
+        &self,
+        since: DateTime<Utc>,
+    ) -> StoreResult<Vec<CallbackEntryRecord>>;
+
     /// Off-hours arrivals due by `up_to` that are on no list yet.
     async fn callback_pending(&self, up_to: DateTime<Utc>) -> StoreResult<Vec<PendingCallback>>;
 

@@ -982,6 +982,13 @@ macro_rules! impl_shared_queries {
                 .await
             }
 
+            async fn unreachable_callbacks(
+                &self,
+                since: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::storage::StoreResult<Vec<$crate::storage::CallbackEntryRecord>> {
+                load_entries(self.reader(), "e.status = 'unreachable' and e.finished_at >= $1", EntryKey::Since(since)).await
+            }
+
             async fn callback_entry(&self, id: i64) -> $crate::storage::StoreResult<Option<$crate::storage::CallbackEntryRecord>> {
                 Ok(load_entries(self.reader(), "e.id = $1", EntryKey::Id(id)).await?.pop())
             }
@@ -1648,6 +1655,7 @@ macro_rules! impl_shared_queries {
         enum EntryKey {
             Day(String, chrono::DateTime<chrono::Utc>),
             Id(i64),
+            Since(chrono::DateTime<chrono::Utc>),
         }
 
         fn bind_key<'q, O>(
@@ -1657,6 +1665,7 @@ macro_rules! impl_shared_queries {
             match key {
                 EntryKey::Day(date, opening) => q.bind(date.as_str()).bind(*opening),
                 EntryKey::Id(id) => q.bind(*id),
+                EntryKey::Since(t) => q.bind(*t),
             }
         }
 

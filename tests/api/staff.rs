@@ -408,7 +408,80 @@ async fn a_one_time_notice_prints_as_a_checklist(backend: Backend) {
     assert!(page.contains("不能执行此操作"), "{page}");
 }
 
+async fn the_duty_leader_sees_the_day_and_keeps_the_roster(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    add_user(&app, "zhao", "赵局长", vec![Role::DutyLeader]).await;
+    add_user(&app, "wang", "王芳", vec![Role::Counter]).await;
+    let clerk = app.token("王芳", Role::Counter).await;
+    // An old case, long overdue, and an escalated one.
+    let mut old = crate::helpers::walk_in();
+    old["received_at"] = json!("2026-11-02T10:00:00+08:00");
+    let (_, overdue) = app.post_json("/api/v1/cases", &clerk, &old).await;
+    let (_, escalated) = app
+        .post_json("/api/v1/cases", &clerk, &crate::helpers::walk_in())
+        .await;
+    let path = format!(
+        "/api/v1/cases/{}/actions",
+        escalated["number"].as_str().unwrap()
+    );
+    app.post_json(
+        &path,
+        &clerk,
+        &json!({"action": "escalate", "reason": "需中心党委研究"}),
+    )
+    .await;
+
+    let mut clerk_browser = Browser::new(&app);
+    clerk_browser.sign_in("wang", PASSWORD).await;
+    assert_eq!(clerk_browser.get("/staff/leader").await.0, 403);
+
+    let mut b = Browser::new(&app);
+    b.sign_in("zhao", PASSWORD).await;
+    let (status, page, _) = b.get("/staff/leader").await;
+    assert_eq!(status, 200, "{page}");
+    assert!(
+        page.contains(overdue["number"].as_str().unwrap()),
+        "the overdue case"
+    );
+    assert!(
+        page.contains(escalated["number"].as_str().unwrap()),
+        "the escalated case"
+    );
+    assert!(
+        page.contains("id=\"roster-gaps\""),
+        "days without a duty leader are flagged"
+    );
+    let token = csrf(&page);
+    let today = app
+        .state()
+        .calendar
+        .current()
+        .local_date(chrono::Utc::now())
+        .to_string();
+    let (status, _, _) = b
+        .post(
+            "/staff/leader/roster",
+            &[("csrf", &token), ("date", &today), ("username", "zhao")],
+        )
+        .await;
+    assert_eq!(status, 303);
+    let (status, page, _) = b
+        .post(
+            "/staff/leader/roster",
+            &[("csrf", &token), ("csv", "2026-12-01,wang")],
+        )
+        .await;
+    assert_eq!(status, 422);
+    assert!(
+        page.contains("duty_leader"),
+        "a clerk cannot be put on duty"
+    );
+    let (_, page, _) = b.get("/staff/leader").await;
+    assert!(page.contains("<strong id=\"on-duty\">赵局长</strong>"));
+}
+
 crate::on_both_backends!(
+    the_duty_leader_sees_the_day_and_keeps_the_roster,
     a_one_time_notice_prints_as_a_checklist,
     signing_in_out_and_locking_out,
     idle_sessions_expire,

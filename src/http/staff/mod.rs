@@ -7,6 +7,7 @@
 mod callbacks;
 mod cases;
 mod intake;
+mod leader;
 mod login;
 mod queue;
 
@@ -34,6 +35,8 @@ pub fn router() -> Router<AppState> {
         .route("/staff/lang", post(login::set_lang))
         .route("/staff", get(home))
         .route("/staff/queue", get(queue::show))
+        .route("/staff/leader", get(leader::show))
+        .route("/staff/leader/roster", post(leader::roster))
         .route(
             "/staff/register",
             get(intake::register_page).post(intake::register_submit),
