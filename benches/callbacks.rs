@@ -97,7 +97,13 @@ async fn measure(backend: &str, url: &str) -> (Duration, Duration, Duration, usi
         }
     }
     let calendar = CalendarHandle::new(youmen::calendar_source::load(&settings).expect("calendar"));
-    let service = CallbackService::new(store.clone(), calendar, settings.callbacks.clone(), false);
+    let service = CallbackService::new(
+        store.clone(),
+        calendar,
+        settings.callbacks.clone(),
+        false,
+        &[],
+    );
     let opening = tz
         .with_ymd_and_hms(2026, 11, 30, 8, 30, 0)
         .unwrap()

@@ -75,6 +75,7 @@ impl Application {
             calendar.clone(),
             settings.callbacks.clone(),
             settings.mail.enabled(),
+            &settings.webhooks,
         );
         let state = AppState {
             store,
@@ -126,13 +127,14 @@ impl Application {
                 Duration::from_secs(hotline.rescan_seconds.max(1)),
             )
         });
-        let outbox = match self.settings.mail.enabled() {
+        let outbox = match self.settings.mail.enabled() || !self.settings.webhooks.is_empty() {
             true => Some(
                 OutboxWorker::new(
                     self.state.store.clone(),
                     self.settings.mail.clone(),
                     self.state.site.outbox_wake.clone(),
                     Some(self.state.callbacks.clone()),
+                    self.settings.webhooks.clone(),
                 )?
                 .spawn(),
             ),
@@ -145,6 +147,7 @@ impl Application {
             self.settings.oversight.clone(),
             self.settings.mail.enabled(),
         )
+        .with_webhooks(&self.settings.webhooks)
         .spawn(self.state.site.outbox_wake.clone());
         let address = self.listener.local_addr()?;
         tracing::info!(%address, backend = self.state.store.backend(), "youmen is listening on http://{address}");

@@ -452,6 +452,7 @@ async fn callbacks(
         calendar.clone(),
         settings.callbacks.clone(),
         settings.mail.enabled(),
+        &settings.webhooks,
     );
     let parse = |d: &str| {
         NaiveDate::parse_from_str(d.trim(), "%Y-%m-%d")

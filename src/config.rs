@@ -26,7 +26,24 @@ pub struct Settings {
     pub callbacks: CallbackSettings,
     pub staff: StaffSettings,
     pub oversight: OversightSettings,
+    /// Group-robot and other webhooks that receive alerts.
+    #[serde(default)]
+    pub webhooks: Vec<WebhookSettings>,
     pub log: LogSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct WebhookSettings {
+    pub name: String,
+    pub url: String,
+    /// `json` (youmen's own body), `wecom` (企业微信 group robot) or `dingtalk` (钉钉 robot).
+    pub format: String,
+    /// HMAC-SHA256 key: `X-Youmen-Signature: sha256=<hex>` over the body (json, wecom); for
+    /// dingtalk, the robot's own signed timestamp in the URL.
+    #[serde(default)]
+    pub secret: String,
+    /// Which alerts it receives: deadline_alert, callback_list.
+    pub topics: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -258,6 +275,18 @@ impl Settings {
             "mail.tls must be none, starttls or tls (it is `{}`)",
             self.mail.tls
         );
+        for hook in &self.webhooks {
+            anyhow::ensure!(
+                matches!(hook.format.as_str(), "json" | "wecom" | "dingtalk"),
+                "webhooks `{}`: format must be json, wecom or dingtalk",
+                hook.name
+            );
+            anyhow::ensure!(
+                hook.url.starts_with("http://") || hook.url.starts_with("https://"),
+                "webhooks `{}`: url must be http(s)",
+                hook.name
+            );
+        }
         for origin in &self.website.cors_origins {
             anyhow::ensure!(
                 origin.starts_with("http://") || origin.starts_with("https://"),

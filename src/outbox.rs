@@ -17,7 +17,7 @@ use tokio::sync::Notify;
 
 use crate::callbacks::CallbackService;
 use crate::channels::website::CONFIRMATION_TOPIC;
-use crate::config::MailSettings;
+use crate::config::{MailSettings, WebhookSettings};
 use crate::jobs::backoff;
 use crate::storage::{OutboxItem, Store, CALLBACK_LIST_TOPIC};
 
@@ -50,6 +50,17 @@ pub struct OutboxWorker {
     wake: Arc<Notify>,
     /// Renders the morning shift's list at delivery.
     callbacks: Option<CallbackService>,
+    webhooks: Vec<WebhookSettings>,
+    http: reqwest::Client,
+}
+
+/// The outbox recipients (`webhook:<name>`) of the webhooks subscribed to `topic`.
+pub fn subscribers(webhooks: &[WebhookSettings], topic: &str) -> Vec<String> {
+    webhooks
+        .iter()
+        .filter(|w| w.topics.iter().any(|t| t == topic))
+        .map(|w| format!("webhook:{}", w.name))
+        .collect()
 }
 
 impl OutboxWorker {
@@ -58,7 +69,9 @@ impl OutboxWorker {
         settings: MailSettings,
         wake: Arc<Notify>,
         callbacks: Option<CallbackService>,
+        webhooks: Vec<WebhookSettings>,
     ) -> anyhow::Result<Self> {
+        let settings_timeout = settings.timeout_seconds.max(1);
         let host = settings.smtp_host.trim();
         let builder = match settings.tls.as_str() {
             "tls" => AsyncSmtpTransport::<Tokio1Executor>::relay(host)?,
@@ -85,6 +98,10 @@ impl OutboxWorker {
             settings,
             wake,
             callbacks,
+            webhooks,
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(settings_timeout))
+                .build()?,
         })
     }
 
@@ -144,6 +161,9 @@ impl OutboxWorker {
     }
 
     async fn deliver(&self, item: &OutboxItem) -> Result<(), DeliveryError> {
+        if let Some(name) = item.recipient.strip_prefix("webhook:") {
+            return self.deliver_webhook(name, item).await;
+        }
         let mail = match item.topic.as_str() {
             CALLBACK_LIST_TOPIC => self.callback_list_mail(item).await?,
             _ => render(item).map_err(DeliveryError::Permanent)?,
@@ -169,6 +189,72 @@ impl OutboxWorker {
 }
 
 impl OutboxWorker {
+    /// Posts a notification to a webhook: youmen's signed JSON, or a group robot's text
+    /// message (WeCom, DingTalk). 5xx and network errors are retried; 4xx is final.
+    async fn deliver_webhook(&self, name: &str, item: &OutboxItem) -> Result<(), DeliveryError> {
+        use hmac::{Hmac, Mac};
+        let hook = self
+            .webhooks
+            .iter()
+            .find(|w| w.name == name)
+            .ok_or_else(|| {
+                DeliveryError::Permanent(format!("no webhook named {name} in the configuration"))
+            })?;
+        let mail = match item.topic.as_str() {
+            CALLBACK_LIST_TOPIC => self.callback_list_mail(item).await?,
+            _ => render(item).map_err(DeliveryError::Permanent)?,
+        };
+        let content = format!("{}\n{}", mail.subject, mail.text.trim_end());
+        let body = match hook.format.as_str() {
+            "wecom" | "dingtalk" => serde_json::json!({"msgtype": "text", "text": {"content": content}}),
+            _ => serde_json::json!({"topic": item.topic, "subject": mail.subject, "text": mail.text, "payload": item.payload}),
+        }
+        .to_string();
+        let mut url = hook.url.clone();
+        let mut request = self.http.post(&url);
+        if hook.format == "dingtalk" && !hook.secret.is_empty() {
+            // DingTalk's own scheme: HMAC-SHA256 of "timestamp\nsecret", base64, in the URL.
+            let timestamp = Utc::now().timestamp_millis();
+            let mut mac = Hmac::<sha2::Sha256>::new_from_slice(hook.secret.as_bytes())
+                .map_err(|e| DeliveryError::Permanent(e.to_string()))?;
+            mac.update(format!("{timestamp}\n{}", hook.secret).as_bytes());
+            let sign = base64::Engine::encode(
+                &base64::engine::general_purpose::STANDARD,
+                mac.finalize().into_bytes(),
+            );
+            let sep = if url.contains('?') { '&' } else { '?' };
+            url = format!(
+                "{url}{sep}timestamp={timestamp}&sign={}",
+                form_urlencoded::byte_serialize(sign.as_bytes()).collect::<String>()
+            );
+            request = self.http.post(&url);
+        } else if !hook.secret.is_empty() {
+            let mut mac = Hmac::<sha2::Sha256>::new_from_slice(hook.secret.as_bytes())
+                .map_err(|e| DeliveryError::Permanent(e.to_string()))?;
+            mac.update(body.as_bytes());
+            request = request.header(
+                "X-Youmen-Signature",
+                format!("sha256={}", hex::encode(mac.finalize().into_bytes())),
+            );
+        }
+        let response = request
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| DeliveryError::Transient(format!("posting to {name}: {e}")))?;
+        let status = response.status();
+        match status.as_u16() {
+            200..=299 => Ok(()),
+            400..=499 if status.as_u16() != 429 => Err(DeliveryError::Permanent(format!(
+                "{name} answered {status}"
+            ))),
+            _ => Err(DeliveryError::Transient(format!(
+                "{name} answered {status}"
+            ))),
+        }
+    }
+
     /// The morning shift's list, read at delivery: a short summary and the list as CSV.
     async fn callback_list_mail(&self, item: &OutboxItem) -> Result<Mail, DeliveryError> {
         let Some(callbacks) = &self.callbacks else {

@@ -21,6 +21,8 @@ pub struct DeadlineScanner {
     calendar: CalendarHandle,
     settings: OversightSettings,
     mail_enabled: bool,
+    /// `webhook:<name>` recipients subscribed to deadline alerts.
+    webhooks: Vec<String>,
 }
 
 /// What one scan did.
@@ -43,7 +45,14 @@ impl DeadlineScanner {
             calendar,
             settings,
             mail_enabled,
+            webhooks: Vec::new(),
         }
+    }
+
+    /// Also alert the webhooks subscribed to `deadline_alert`.
+    pub fn with_webhooks(mut self, webhooks: &[crate::config::WebhookSettings]) -> Self {
+        self.webhooks = crate::outbox::subscribers(webhooks, DEADLINE_TOPIC);
+        self
     }
 
     /// Raises every alert due at `now` that was not raised yet.
@@ -78,17 +87,18 @@ impl DeadlineScanner {
                     to.push(email.clone());
                 }
             }
-            let notifications: Vec<NewOutboxMessage> = match self.mail_enabled {
-                true => to
-                    .into_iter()
-                    .map(|recipient| NewOutboxMessage {
-                        topic: DEADLINE_TOPIC.into(),
-                        recipient,
-                        payload: alert_payload(&case, kind, tz),
-                    })
-                    .collect(),
-                false => Vec::new(),
-            };
+            if !self.mail_enabled {
+                to.clear();
+            }
+            let notifications: Vec<NewOutboxMessage> = to
+                .into_iter()
+                .chain(self.webhooks.iter().cloned())
+                .map(|recipient| NewOutboxMessage {
+                    topic: DEADLINE_TOPIC.into(),
+                    recipient,
+                    payload: alert_payload(&case, kind, tz),
+                })
+                .collect();
             if self
                 .store
                 .raise_alert(case.id, kind, case.deadline, &notifications, now)

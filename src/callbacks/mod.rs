@@ -27,8 +27,8 @@ pub struct CallbackService {
     store: Arc<dyn Store>,
     calendar: CalendarHandle,
     settings: CallbackSettings,
-    /// Where the list is mailed at opening (None: mail is off or no address is set).
-    mail_to: Option<String>,
+    /// Who is told at opening: the morning shift's address, webhooks (`webhook:<name>`).
+    notify: Vec<String>,
 }
 
 /// One entry as shown: stored, or (before the list exists) a preview without an id.
@@ -120,14 +120,22 @@ impl CallbackService {
         calendar: CalendarHandle,
         settings: CallbackSettings,
         mail_enabled: bool,
+        webhooks: &[crate::config::WebhookSettings],
     ) -> Self {
-        let mail_to = (mail_enabled && !settings.morning_shift_email.trim().is_empty())
-            .then(|| settings.morning_shift_email.trim().to_owned());
+        let mut notify: Vec<String> = (mail_enabled
+            && !settings.morning_shift_email.trim().is_empty())
+        .then(|| settings.morning_shift_email.trim().to_owned())
+        .into_iter()
+        .collect();
+        notify.extend(crate::outbox::subscribers(
+            webhooks,
+            crate::storage::CALLBACK_LIST_TOPIC,
+        ));
         Self {
             store,
             calendar,
             settings,
-            mail_to,
+            notify,
         }
     }
 
@@ -177,7 +185,7 @@ impl CallbackService {
                 opening,
                 self.settings.deadline_working_minutes,
             )?,
-            mail_to: self.mail_to.clone(),
+            notify: self.notify.clone(),
         };
         let created = self.store.generate_callbacks(&run, now).await?;
         if let Some(n) = created {

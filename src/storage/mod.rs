@@ -280,8 +280,8 @@ pub struct CallbackRun {
     pub list_date: chrono::NaiveDate,
     /// "First thing" ends here for the entries of this run.
     pub deadline_at: DateTime<Utc>,
-    /// The morning shift's address: the list is mailed through the outbox.
-    pub mail_to: Option<String>,
+    /// Who is told through the outbox: the morning shift's address, `webhook:<name>`s.
+    pub notify: Vec<String>,
 }
 
 /// A case of an entry, as the list shows it.

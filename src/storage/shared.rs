@@ -945,7 +945,7 @@ macro_rules! impl_shared_queries {
                     .bind(run.opening_at)
                     .execute(&mut *tx)
                     .await?;
-                if let Some(to) = &run.mail_to {
+                for to in &run.notify {
                     sqlx::query(
                         "insert into outbox (topic, case_id, recipient, payload, status, attempts, \
                          next_attempt_at, created_at) values ($1, null, $2, $3, 'pending', 0, $4, $4)",

@@ -401,7 +401,151 @@ async fn a_staff_side_case_closes_only_after_its_accountability_record(backend: 
     assert!(note_as(clerk.clone()).await.is_null());
 }
 
+/// A local HTTP receiver standing in for a group robot: it records each post, and answers
+/// 503 to the first post on `/flaky`.
+async fn receiver() -> (
+    String,
+    std::sync::Arc<std::sync::Mutex<Vec<(String, Option<String>, String, u16)>>>,
+) {
+    use axum::body::Bytes;
+    use axum::http::{HeaderMap, StatusCode, Uri};
+    type Log = std::sync::Arc<std::sync::Mutex<Vec<(String, Option<String>, String, u16)>>>;
+    let log: Log = Default::default();
+    let seen = log.clone();
+    let app = axum::Router::new().fallback(move |uri: Uri, headers: HeaderMap, body: Bytes| {
+        let seen = seen.clone();
+        async move {
+            let mut seen = seen.lock().unwrap();
+            let path = uri.path().to_owned();
+            let first = !seen.iter().any(|(p, ..)| *p == path);
+            let status = if path == "/flaky" && first { 503 } else { 200 };
+            let signature = headers
+                .get("x-youmen-signature")
+                .map(|v| v.to_str().unwrap().to_owned());
+            seen.push((
+                path,
+                signature,
+                String::from_utf8_lossy(&body).into_owned(),
+                status,
+            ));
+            StatusCode::from_u16(status).unwrap()
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (address, log)
+}
+
+async fn alarms_reach_a_wecom_robot_and_a_signed_json_hook(backend: Backend) {
+    use hmac::{Hmac, Mac};
+    let (base, log) = receiver().await;
+    let hooks = vec![
+        youmen::config::WebhookSettings {
+            name: "ops".into(),
+            url: format!("{base}/flaky"),
+            format: "json".into(),
+            secret: "s3cret".into(),
+            topics: vec![DEADLINE_TOPIC.into()],
+        },
+        youmen::config::WebhookSettings {
+            name: "duty-group".into(),
+            url: format!("{base}/wecom?key=abc"),
+            format: "wecom".into(),
+            secret: String::new(),
+            topics: vec![DEADLINE_TOPIC.into()],
+        },
+    ];
+    let configured = hooks.clone();
+    let app = TestApp::spawn_with(backend, move |s| {
+        s.webhooks = configured;
+        s.mail.retry_base_seconds = 1;
+        s.mail.poll_seconds = 1;
+    })
+    .await;
+    let clerk = app.token("王芳", Role::Counter).await;
+    // Received weeks ago: overdue now.
+    let mut old = walk_in();
+    old["received_at"] = json!("2026-11-02T10:00:00+08:00");
+    let (_, case) = app.post_json("/api/v1/cases", &clerk, &old).await;
+    let number = case["number"].as_str().unwrap().to_owned();
+    let deadline = chrono::DateTime::parse_from_rfc3339(case["deadline"].as_str().unwrap())
+        .unwrap()
+        .to_utc();
+    let settings = youmen::config::Settings::load(None).unwrap();
+    let scanner = DeadlineScanner::new(
+        app.store(),
+        app.state().calendar.clone(),
+        settings.oversight,
+        false,
+    )
+    .with_webhooks(&hooks);
+    assert!(deadline < chrono::Utc::now());
+    let result = scanner.scan(chrono::Utc::now()).await.unwrap();
+    assert_eq!(
+        result.notifications, 2,
+        "no mail configured: the two hooks only"
+    );
+    app.state().site.outbox_wake.notify_one();
+
+    let deadline_wait = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let delivered = log
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(.., status)| *status == 200)
+            .count();
+        if delivered == 2 {
+            break;
+        }
+        if std::time::Instant::now() > deadline_wait {
+            let rows = app.store().outbox_list(None, 10).await.unwrap();
+            panic!("{:?} {rows:?}", log.lock().unwrap());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    let log = log.lock().unwrap().clone();
+    assert_eq!(
+        log.iter().filter(|(p, ..)| p == "/flaky").count(),
+        2,
+        "retried once after the 503, then done"
+    );
+    assert_eq!(
+        log.iter().filter(|(p, ..)| p == "/wecom").count(),
+        1,
+        "delivered exactly once"
+    );
+    let (_, signature, body, _) = log
+        .iter()
+        .find(|(p, .., s)| p == "/flaky" && *s == 200)
+        .unwrap();
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(b"s3cret").unwrap();
+    mac.update(body.as_bytes());
+    assert_eq!(
+        signature.as_deref(),
+        Some(format!(
+            "sha256={}",
+            hex::encode(mac.finalize().into_bytes())
+        ))
+        .as_deref()
+    );
+    let json: serde_json::Value = serde_json::from_str(body).unwrap();
+    assert_eq!(json["topic"], DEADLINE_TOPIC);
+    let (_, signature, wecom, _) = log.iter().find(|(p, ..)| p == "/wecom").unwrap();
+    assert!(signature.is_none());
+    let wecom: serde_json::Value = serde_json::from_str(wecom).unwrap();
+    assert_eq!(wecom["msgtype"], "text");
+    let content = wecom["text"]["content"].as_str().unwrap();
+    assert!(
+        content.contains("已超期") && content.contains(&number),
+        "{content}"
+    );
+}
+
 crate::on_both_backends!(
+    alarms_reach_a_wecom_robot_and_a_signed_json_hook,
     a_staff_side_case_closes_only_after_its_accountability_record,
     a_bad_rating_from_the_tracking_page_is_followed_up,
     the_roster_is_set_imported_and_its_gaps_shown,
