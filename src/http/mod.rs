@@ -12,6 +12,7 @@ mod outbox;
 mod ratings;
 pub(crate) mod roster;
 pub mod staff;
+mod statistics;
 mod twilio_callback;
 pub mod views;
 mod voicemail_push;
@@ -84,6 +85,7 @@ pub fn router(state: AppState, body_limit: usize, max_recording_bytes: u64) -> R
         .merge(callbacks::router())
         .merge(roster::router())
         .merge(ratings::router())
+        .merge(statistics::router())
         .merge(staff::router())
         .merge(hotline::router())
         .merge(twilio_callback::router())

@@ -6,7 +6,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    callbacks, cases, health, hotline, outbox, ratings, roster, twilio_callback, views,
+    callbacks, cases, health, hotline, outbox, ratings, roster, statistics, twilio_callback, views,
     voicemail_push, website, AppState,
 };
 
@@ -24,6 +24,7 @@ use super::{
         outbox::list_outbox,
         roster::show, roster::set, roster::import,
         ratings::record, ratings::follow_ups, ratings::follow_up,
+        statistics::api, statistics::export,
         callbacks::day_list, callbacks::generate, callbacks::claim, callbacks::attempt,
         callbacks::export, callbacks::print,
         health::healthz, health::readyz,

@@ -433,6 +433,26 @@ pub struct NewRating {
     pub rectify_due: Option<DateTime<Utc>>,
 }
 
+/// Counts over a period, for the statistics page and API.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct Statistics {
+    pub total: i64,
+    pub by_channel: Vec<(String, i64)>,
+    pub by_cause: Vec<(String, i64)>,
+    pub by_tier: Vec<(String, i64)>,
+    pub by_status: Vec<(String, i64)>,
+    /// Per tier: finished cases, and those finished by their deadline.
+    pub on_time: Vec<(String, i64, i64)>,
+    /// Callback entries due in the period, reached by their deadline, reached late or not.
+    pub callbacks_total: i64,
+    pub callbacks_on_time: i64,
+    pub ratings: Vec<(String, i64)>,
+    /// Staff-side causes per matter (the matter's department).
+    pub staff_side_by_matter: Vec<(String, i64)>,
+    /// Answered on the phone and closed at once.
+    pub consultations: i64,
+}
+
 /// An API token as stored: only the hash of the secret.
 #[derive(Debug, Clone)]
 pub struct TokenRecord {
@@ -753,6 +773,9 @@ pub trait Store: Send + Sync + 'static {
         by: &str,
         now: DateTime<Utc>,
     ) -> StoreResult<bool>;
+
+    /// Counts of the cases received in `[from, to)`.
+    async fn statistics(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> StoreResult<Statistics>;
 
     /// `Duplicate` when the username is taken.
     async fn create_user(&self, user: &NewUser, now: DateTime<Utc>) -> StoreResult<UserRecord>;

@@ -1410,6 +1410,82 @@ macro_rules! impl_shared_queries {
                 Ok(true)
             }
 
+            async fn statistics(
+                &self,
+                from: chrono::DateTime<chrono::Utc>,
+                to: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::storage::StoreResult<$crate::storage::Statistics> {
+                let pool = self.reader();
+                let grouped = |column: &'static str| {
+                    let sql = format!(
+                        "select {column}, count(*) from cases where received_at >= $1 and received_at < $2 group by {column} order by {column}"
+                    );
+                    async move {
+                        let rows: Vec<(String, i64)> = sqlx::query_as(&sql).bind(from).bind(to).fetch_all(pool).await?;
+                        Ok::<_, sqlx::Error>(rows)
+                    }
+                };
+                let by_channel = grouped("channel").await?;
+                let by_cause = grouped("cause").await?;
+                let by_tier = grouped("tier").await?;
+                let by_status = grouped("status").await?;
+                let total = by_channel.iter().map(|(_, n)| n).sum();
+                let on_time: Vec<(String, i64, i64)> = sqlx::query_as(
+                    "select c.tier, count(*), sum(case when f.at <= c.deadline then 1 else 0 end) from cases c \
+                     join (select case_id, min(at) as at from case_events where action in ('resolve', 'refuse', 'answer_and_close') group by case_id) f \
+                     on f.case_id = c.id where c.received_at >= $1 and c.received_at < $2 group by c.tier order by c.tier",
+                )
+                .bind(from)
+                .bind(to)
+                .fetch_all(pool)
+                .await?;
+                let (callbacks_total, callbacks_on_time): (i64, Option<i64>) = sqlx::query_as(
+                    "select count(*), sum(case when reached_at is not null and reached_at <= deadline_at then 1 else 0 end) \
+                     from callback_entries where opening_at >= $1 and opening_at < $2",
+                )
+                .bind(from)
+                .bind(to)
+                .fetch_one(pool)
+                .await?;
+                let ratings: Vec<(String, i64)> = sqlx::query_as(
+                    "select r.level, count(*) from ratings r join cases c on c.id = r.case_id \
+                     where c.received_at >= $1 and c.received_at < $2 group by r.level order by r.level",
+                )
+                .bind(from)
+                .bind(to)
+                .fetch_all(pool)
+                .await?;
+                let staff_side_by_matter: Vec<(String, i64)> = sqlx::query_as(
+                    "select matter, count(*) from cases where cause = 'staff_side' and received_at >= $1 and received_at < $2 \
+                     group by matter order by count(*) desc, matter",
+                )
+                .bind(from)
+                .bind(to)
+                .fetch_all(pool)
+                .await?;
+                let (consultations,): (i64,) = sqlx::query_as(
+                    "select count(*) from cases where consultation = $3 and received_at >= $1 and received_at < $2",
+                )
+                .bind(from)
+                .bind(to)
+                .bind(true)
+                .fetch_one(pool)
+                .await?;
+                Ok($crate::storage::Statistics {
+                    total,
+                    by_channel,
+                    by_cause,
+                    by_tier,
+                    by_status,
+                    on_time,
+                    callbacks_total,
+                    callbacks_on_time: callbacks_on_time.unwrap_or(0),
+                    ratings,
+                    staff_side_by_matter,
+                    consultations,
+                })
+            }
+
             async fn create_user(
                 &self,
                 user: &$crate::storage::NewUser,

@@ -544,7 +544,86 @@ async fn alarms_reach_a_wecom_robot_and_a_signed_json_hook(backend: Backend) {
     );
 }
 
+async fn statistics_count_the_period_and_export(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let clerk = app.token("王芳", Role::Hotline).await;
+    let leader = app.token("赵局长", Role::DutyLeader).await;
+    let mut numbers = Vec::new();
+    for _ in 0..3 {
+        let (_, c) = app.post_json("/api/v1/cases", &clerk, &walk_in()).await;
+        numbers.push(c["number"].as_str().unwrap().to_owned());
+    }
+    let call = json!({"hotline": "business", "caller_number": "13800138000", "matter": "wages",
+                      "summary": "问工资标准", "outcome": "answered", "answer": "已解答"});
+    assert_eq!(
+        app.post_json("/api/v1/hotline/calls", &clerk, &call)
+            .await
+            .0,
+        201
+    );
+    let path = format!("/api/v1/cases/{}/actions", numbers[0]);
+    for body in [
+        json!({"action": "accept"}),
+        json!({"action": "classify", "cause": "citizen_side"}),
+        json!({"action": "resolve", "outcome": "已办"}),
+    ] {
+        assert_eq!(app.post_json(&path, &clerk, &body).await.0, 200);
+    }
+    let today = app
+        .state()
+        .calendar
+        .current()
+        .local_date(chrono::Utc::now())
+        .to_string();
+    let query = format!("from={today}&to={today}");
+    assert_eq!(
+        app.get_json(&format!("/api/v1/statistics?{query}"), &clerk)
+            .await
+            .0,
+        403
+    );
+    let (status, stats) = app
+        .get_json(&format!("/api/v1/statistics?{query}"), &leader)
+        .await;
+    assert_eq!(status, 200, "{stats}");
+    assert_eq!(stats["total"], 4);
+    assert_eq!(stats["consultations"], 1);
+    assert_eq!(
+        stats["by_channel"],
+        json!([["business_hotline", 1], ["counter", 3]])
+    );
+    assert_eq!(
+        stats["on_time"],
+        json!([["simple", 2, 2]]),
+        "the consultation and the resolved case, both on time"
+    );
+    let r = app
+        .get(&format!("/api/v1/statistics/export?{query}&format=xlsx"))
+        .bearer_auth(&leader)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    use calamine::{Reader, Xlsx};
+    let mut book: Xlsx<_> =
+        calamine::open_workbook_from_rs(std::io::Cursor::new(r.bytes().await.unwrap().to_vec()))
+            .unwrap();
+    let sheet = book.worksheet_range_at(0).unwrap().unwrap();
+    assert_eq!(sheet.get_value((2, 1)).unwrap().to_string(), "受理案件");
+    assert_eq!(sheet.get_value((2, 2)).unwrap().to_string(), "4");
+    let r = app
+        .get(&format!("/api/v1/statistics/export?{query}"))
+        .bearer_auth(&leader)
+        .send()
+        .await
+        .unwrap();
+    let csv = r.bytes().await.unwrap();
+    assert!(csv.starts_with(b"\xEF\xBB\xBF"));
+    assert!(String::from_utf8_lossy(&csv).contains("渠道,线下窗口,3"));
+}
+
 crate::on_both_backends!(
+    statistics_count_the_period_and_export,
     alarms_reach_a_wecom_robot_and_a_signed_json_hook,
     a_staff_side_case_closes_only_after_its_accountability_record,
     a_bad_rating_from_the_tracking_page_is_followed_up,

@@ -478,6 +478,15 @@ async fn the_duty_leader_sees_the_day_and_keeps_the_roster(backend: Backend) {
     );
     let (_, page, _) = b.get("/staff/leader").await;
     assert!(page.contains("<strong id=\"on-duty\">赵局长</strong>"));
+    let (status, page, _) = b
+        .get("/staff/statistics?from=2026-11-01&to=2026-11-30")
+        .await;
+    assert_eq!(status, 200);
+    assert!(
+        page.contains("<svg") && page.contains("线下窗口"),
+        "charts drawn on the server"
+    );
+    assert_eq!(clerk_browser.get("/staff/statistics").await.0, 403);
 }
 
 crate::on_both_backends!(

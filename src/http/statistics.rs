@@ -1,0 +1,334 @@
+//! Statistics over a period: the API (JSON), CSV and XLSX exports, and the staff page with
+//! bar charts drawn as SVG on the server.
+
+use askama::Template;
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use super::error::{ApiError, Text};
+use super::extract::{ApiQuery, Staff};
+use super::html::{page, Tr};
+use super::staff::StaffUser;
+use super::views::ErrorBody;
+use super::AppState;
+use crate::domain::{ActionKind, Cause, Channel, Rating, Status, Tier};
+use crate::storage::Statistics;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/statistics", get(api))
+        .route("/api/v1/statistics/export", get(export))
+        .route("/staff/statistics", get(staff_page))
+}
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(default)]
+pub struct Period {
+    /// First day, default the first of this month.
+    pub from: Option<String>,
+    /// Last day (inclusive), default today.
+    pub to: Option<String>,
+    /// For exports: csv (default) or xlsx.
+    pub format: Option<String>,
+}
+
+fn period(
+    state: &AppState,
+    p: &Period,
+) -> Result<(NaiveDate, NaiveDate, DateTime<Utc>, DateTime<Utc>), ApiError> {
+    let calendar = state.calendar.current();
+    let tz = calendar.timezone();
+    let today = calendar.local_date(super::now());
+    let parse =
+        |field: &str, raw: &Option<String>, default: NaiveDate| match raw.as_deref().map(str::trim)
+        {
+            None | Some("") => Ok(default),
+            Some(s) => NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| {
+                ApiError::invalid(
+                    field,
+                    "invalid_date",
+                    Text::new(format!("日期格式不对：{s}"), format!("Not a date: {s}")),
+                )
+            }),
+        };
+    let from = parse("from", &p.from, today.with_day(1).unwrap_or(today))?;
+    let to = parse("to", &p.to, today)?;
+    let start = |d: NaiveDate| {
+        d.and_hms_opt(0, 0, 0)
+            .and_then(|n| n.and_local_timezone(tz).earliest())
+            .map(|t| t.with_timezone(&Utc))
+            .ok_or_else(|| ApiError::internal(anyhow::anyhow!("no local midnight on {d}")))
+    };
+    Ok((from, to, start(from)?, start(to.succ_opt().unwrap_or(to))?))
+}
+
+/// Case counts by channel, cause, tier and outcome; on-time rates; callbacks; ratings.
+#[utoipa::path(get, path = "/api/v1/statistics", tag = "oversight", params(Period),
+    responses((status = 200, body = Statistics), (status = 403, body = ErrorBody)), security(("bearer" = [])))]
+pub async fn api(
+    State(state): State<AppState>,
+    staff: Staff,
+    ApiQuery(p): ApiQuery<Period>,
+) -> Result<Json<Statistics>, ApiError> {
+    staff.require(ActionKind::Oversee)?;
+    let (_, _, from, to) = period(&state, &p)?;
+    Ok(Json(state.store.statistics(from, to).await?))
+}
+
+fn label(section: &str, code: &str) -> String {
+    let known = match section {
+        "channel" => code.parse::<Channel>().map(|c| c.label_zh()).ok(),
+        "cause" => code.parse::<Cause>().map(|c| c.label_zh()).ok(),
+        "tier" | "on_time" => code.parse::<Tier>().map(|c| c.label_zh()).ok(),
+        "status" => code.parse::<Status>().map(|c| c.label_zh()).ok(),
+        "rating" => code.parse::<Rating>().map(|c| c.label_zh()).ok(),
+        _ => None,
+    };
+    known.map(str::to_owned).unwrap_or_else(|| code.to_owned())
+}
+
+/// Every table as rows of section, item, count (and on-time count where there is one).
+fn rows(s: &Statistics) -> Vec<[String; 4]> {
+    let mut out = vec![[
+        "合计".into(),
+        "受理案件".into(),
+        s.total.to_string(),
+        String::new(),
+    ]];
+    for (section, name, items) in [
+        ("channel", "渠道", &s.by_channel),
+        ("cause", "原因", &s.by_cause),
+        ("tier", "层级", &s.by_tier),
+        ("status", "状态", &s.by_status),
+        ("rating", "评价", &s.ratings),
+        ("matter", "窗口人员原因（按事项）", &s.staff_side_by_matter),
+    ] {
+        for (code, n) in items {
+            out.push([
+                name.into(),
+                label(section, code),
+                n.to_string(),
+                String::new(),
+            ]);
+        }
+    }
+    for (tier, finished, on_time) in &s.on_time {
+        out.push([
+            "按时办结".into(),
+            label("tier", tier),
+            finished.to_string(),
+            on_time.to_string(),
+        ]);
+    }
+    out.push([
+        "回访".into(),
+        "应回访".into(),
+        s.callbacks_total.to_string(),
+        s.callbacks_on_time.to_string(),
+    ]);
+    out.push([
+        "咨询".into(),
+        "电话中已解答".into(),
+        s.consultations.to_string(),
+        String::new(),
+    ]);
+    out
+}
+
+/// The statistics as CSV (UTF-8 with BOM) or XLSX.
+#[utoipa::path(get, path = "/api/v1/statistics/export", tag = "oversight", params(Period),
+    responses((status = 200, description = "text/csv or XLSX"), (status = 403, body = ErrorBody)), security(("bearer" = [])))]
+pub async fn export(
+    State(state): State<AppState>,
+    staff: Staff,
+    ApiQuery(p): ApiQuery<Period>,
+) -> Result<Response, ApiError> {
+    staff.require(ActionKind::Oversee)?;
+    let (from_day, to_day, from, to) = period(&state, &p)?;
+    let stats = state.store.statistics(from, to).await?;
+    let header_row = ["类别", "项目", "数量", "按时数量"];
+    let table = rows(&stats);
+    let (body, content_type, ext) = match p.format.as_deref().unwrap_or("csv") {
+        "xlsx" => {
+            let mut book = rust_xlsxwriter::Workbook::new();
+            let sheet = book.add_worksheet();
+            let fail = |e: rust_xlsxwriter::XlsxError| ApiError::internal(anyhow::Error::new(e));
+            sheet
+                .write_string(0, 0, format!("{from_day} 至 {to_day} 统计"))
+                .map_err(fail)?;
+            for (c, h) in header_row.iter().enumerate() {
+                sheet.write_string(1, c as u16, *h).map_err(fail)?;
+            }
+            for (r, row) in table.iter().enumerate() {
+                for (c, v) in row.iter().enumerate() {
+                    match v.parse::<f64>() {
+                        Ok(n) if c >= 2 => sheet
+                            .write_number(r as u32 + 2, c as u16, n)
+                            .map_err(fail)?,
+                        _ => sheet
+                            .write_string(r as u32 + 2, c as u16, v)
+                            .map_err(fail)?,
+                    };
+                }
+            }
+            (
+                book.save_to_buffer().map_err(fail)?,
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                "xlsx",
+            )
+        }
+        "csv" => {
+            let mut out = b"\xEF\xBB\xBF".to_vec();
+            {
+                let mut w = csv::Writer::from_writer(&mut out);
+                let fail = |e: csv::Error| ApiError::internal(anyhow::Error::new(e));
+                w.write_record(header_row).map_err(fail)?;
+                for row in &table {
+                    w.write_record(row).map_err(fail)?;
+                }
+                w.flush()
+                    .map_err(|e| ApiError::internal(anyhow::Error::new(e)))?;
+            }
+            (out, "text/csv; charset=utf-8", "csv")
+        }
+        other => {
+            return Err(ApiError::invalid(
+                "format",
+                "unknown_format",
+                Text::new(
+                    format!("导出格式无效（{other}），可选：csv, xlsx"),
+                    format!("Unknown format `{other}`; use csv or xlsx"),
+                ),
+            ))
+        }
+    };
+    state
+        .store
+        .audit(
+            &staff.0.name,
+            "export_statistics",
+            &format!("{from_day}..{to_day}"),
+            Some(ext),
+            super::now(),
+        )
+        .await?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, content_type.to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"statistics-{from_day}-{to_day}.{ext}\""),
+            ),
+        ],
+        body,
+    )
+        .into_response())
+}
+
+/// One bar chart, drawn on the server.
+pub struct Chart {
+    pub title: String,
+    pub bars: Vec<(String, i64, u32)>,
+    pub height: u32,
+}
+
+fn chart(title: &str, section: &str, items: &[(String, i64)]) -> Chart {
+    let max = items.iter().map(|(_, n)| *n).max().unwrap_or(0).max(1);
+    Chart {
+        title: title.to_owned(),
+        bars: items
+            .iter()
+            .map(|(code, n)| {
+                (
+                    label(section, code),
+                    *n,
+                    ((*n as f64 / max as f64) * 300.0).round() as u32,
+                )
+            })
+            .collect(),
+        height: 26 * items.len().max(1) as u32 + 10,
+    }
+}
+
+#[derive(Template)]
+#[template(path = "staff/statistics.html", config = "src/templates/askama.toml")]
+struct StatsPage<'a> {
+    t: Tr,
+    user: &'a StaffUser,
+    nav: &'static str,
+    back: String,
+    from: String,
+    to: String,
+    stats: Statistics,
+    charts: Vec<Chart>,
+    on_time: Vec<(String, i64, i64, String)>,
+    callback_rate: String,
+}
+
+fn percent(part: i64, whole: i64) -> String {
+    match whole {
+        0 => "—".into(),
+        w => format!("{:.1}%", part as f64 * 100.0 / w as f64),
+    }
+}
+
+pub async fn staff_page(
+    State(state): State<AppState>,
+    user: StaffUser,
+    axum::extract::Query(p): axum::extract::Query<Period>,
+) -> Response {
+    if let Err(r) = user.require(ActionKind::Oversee) {
+        return r;
+    }
+    let result = async {
+        let (from_day, to_day, from, to) = period(&state, &p)?;
+        let stats = state.store.statistics(from, to).await?;
+        let charts = vec![
+            chart("按渠道", "channel", &stats.by_channel),
+            chart("按原因", "cause", &stats.by_cause),
+            chart("按层级", "tier", &stats.by_tier),
+            chart("按办理结果", "status", &stats.by_status),
+            chart("群众评价", "rating", &stats.ratings),
+            chart(
+                "窗口人员原因（按事项）",
+                "matter",
+                &stats.staff_side_by_matter,
+            ),
+        ];
+        let on_time = stats
+            .on_time
+            .iter()
+            .map(|(tier, finished, on_time)| {
+                (
+                    label("tier", tier),
+                    *finished,
+                    *on_time,
+                    percent(*on_time, *finished),
+                )
+            })
+            .collect();
+        let callback_rate = percent(stats.callbacks_on_time, stats.callbacks_total);
+        Ok::<_, ApiError>(page(
+            StatusCode::OK,
+            &StatsPage {
+                t: user.tr(),
+                user: &user,
+                nav: "statistics",
+                back: "/staff/statistics".into(),
+                from: from_day.to_string(),
+                to: to_day.to_string(),
+                stats,
+                charts,
+                on_time,
+                callback_rate,
+            },
+        ))
+    };
+    result.await.unwrap_or_else(IntoResponse::into_response)
+}
