@@ -63,6 +63,10 @@ pub enum Action {
         attendees: String,
         conclusion: String,
     },
+    /// Ask the duty leader to approve: acceptance with missing materials, or a refusal.
+    RequestApproval {
+        what: String,
+    },
     /// The decision of the tier's body (the centre's party committee, the bureau's party group
     /// meeting) on an escalated case.
     RecordDecision {
@@ -109,6 +113,7 @@ pub enum ActionKind {
     OneTimeNotice,
     ApproveMissingMaterials,
     Meeting,
+    RequestApproval,
     RecordDecision,
     RecordAccountability,
     Resolve,
@@ -122,7 +127,7 @@ pub enum ActionKind {
 }
 
 impl ActionKind {
-    pub const ALL: [ActionKind; 22] = [
+    pub const ALL: [ActionKind; 23] = [
         ActionKind::Register,
         ActionKind::LogCall,
         ActionKind::PushVoicemail,
@@ -137,6 +142,7 @@ impl ActionKind {
         ActionKind::OneTimeNotice,
         ActionKind::ApproveMissingMaterials,
         ActionKind::Meeting,
+        ActionKind::RequestApproval,
         ActionKind::RecordDecision,
         ActionKind::RecordAccountability,
         ActionKind::Resolve,
@@ -163,6 +169,7 @@ impl ActionKind {
             ActionKind::OneTimeNotice => "one_time_notice",
             ActionKind::ApproveMissingMaterials => "approve_missing_materials",
             ActionKind::Meeting => "meeting",
+            ActionKind::RequestApproval => "request_approval",
             ActionKind::RecordDecision => "record_decision",
             ActionKind::RecordAccountability => "record_accountability",
             ActionKind::Resolve => "resolve",
@@ -212,6 +219,7 @@ impl Action {
             Action::OneTimeNotice { .. } => ActionKind::OneTimeNotice,
             Action::ApproveMissingMaterials { .. } => ActionKind::ApproveMissingMaterials,
             Action::Meeting { .. } => ActionKind::Meeting,
+            Action::RequestApproval { .. } => ActionKind::RequestApproval,
             Action::RecordDecision { .. } => ActionKind::RecordDecision,
             Action::RecordAccountability { .. } => ActionKind::RecordAccountability,
             Action::Resolve { .. } => ActionKind::Resolve,
@@ -234,6 +242,7 @@ impl Action {
             | Action::OneTimeNotice { .. }
             | Action::ApproveMissingMaterials { .. }
             | Action::Meeting { .. }
+            | Action::RequestApproval { .. }
             | Action::RecordDecision { .. } => &[New, InProgress],
             Action::RecordAccountability { .. } => &[InProgress, Resolved, Closed],
             Action::AddNote { .. } | Action::PublishNote { .. } => {
@@ -379,6 +388,10 @@ pub fn decide(
                 return Err(Refusal::AccountabilityMissing);
             }
             t.status = Status::Closed;
+        }
+        Action::RequestApproval { what } => {
+            t.note = Some(what.clone());
+            t.after = json!({"awaiting_approval": true});
         }
         Action::RecordDecision { decision } => {
             t.note = Some(decision.clone());

@@ -193,6 +193,26 @@ vocabulary! {
     }
 }
 
+impl Tier {
+    /// Who owns a case at this tier (1-3-5): the window with the duty leader, the service
+    /// centre's party committee, the bureau's party group meeting.
+    pub fn owner_group_zh(self) -> &'static str {
+        match self {
+            Tier::Simple => "值班领导和窗口工作人员",
+            Tier::Complex => "服务中心党委",
+            Tier::Difficult => "局党组会议",
+        }
+    }
+
+    pub fn owner_group_en(self) -> &'static str {
+        match self {
+            Tier::Simple => "the duty leader and the window staff",
+            Tier::Complex => "the service centre's party committee",
+            Tier::Difficult => "the bureau's party group meeting",
+        }
+    }
+}
+
 impl Rating {
     /// A bad rating is followed up by the duty leader.
     pub fn is_bad(self) -> bool {

@@ -469,6 +469,7 @@ pub(crate) fn parse_action(body: ActionRequest) -> Result<Action, ApiError> {
         },
         "one_time_notice" => Action::OneTimeNotice { items: required_text("text", body.text, "告知的材料和步骤")? },
         "approve_missing_materials" => Action::ApproveMissingMaterials { missing: required_text("text", body.text, "所缺材料")? },
+        "request_approval" => Action::RequestApproval { what: required_text("text", body.text, "请求批准的事项和理由")? },
         "record_decision" => Action::RecordDecision { decision: required_text("text", body.text, "决定内容")? },
         "record_accountability" => Action::RecordAccountability {
             clerk: required_text("clerk", body.clerk, "经办人")?,
@@ -490,8 +491,8 @@ pub(crate) fn parse_action(body: ActionRequest) -> Result<Action, ApiError> {
                 "action",
                 "unknown_action",
                 Text::new(
-                    format!("操作 `{other}` 无效，可选：accept, classify, set_tier, escalate, add_note, publish_note, summon, one_time_notice, approve_missing_materials, meeting, record_decision, record_accountability, resolve, refuse, close, reopen"),
-                    format!("Unknown action `{other}`; use accept, classify, set_tier, escalate, add_note, publish_note, summon, one_time_notice, approve_missing_materials, meeting, record_decision, record_accountability, resolve, refuse, close or reopen"),
+                    format!("操作 `{other}` 无效，可选：accept, classify, set_tier, escalate, add_note, publish_note, summon, one_time_notice, approve_missing_materials, meeting, request_approval, record_decision, record_accountability, resolve, refuse, close, reopen"),
+                    format!("Unknown action `{other}`; use accept, classify, set_tier, escalate, add_note, publish_note, summon, one_time_notice, approve_missing_materials, meeting, request_approval, record_decision, record_accountability, resolve, refuse, close or reopen"),
                 ),
             ))
         }
@@ -540,7 +541,7 @@ pub(crate) fn refusal(r: Refusal) -> ApiError {
     }
 }
 
-/// Act on a case: accept, classify, set_tier, escalate, add_note, publish_note, summon, one_time_notice, approve_missing_materials, meeting, record_decision, record_accountability, resolve, refuse, close, reopen.
+/// Act on a case: accept, classify, set_tier, escalate, add_note, publish_note, summon, one_time_notice, approve_missing_materials, meeting, request_approval, record_decision, record_accountability, resolve, refuse, close, reopen.
 #[utoipa::path(
     post, path = "/api/v1/cases/{number}/actions", tag = "cases",
     params(("number" = String, Path, description = "Case number")),

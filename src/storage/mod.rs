@@ -774,6 +774,9 @@ pub trait Store: Send + Sync + 'static {
         now: DateTime<Utc>,
     ) -> StoreResult<bool>;
 
+    /// Open cases whose latest approval request has no approval or refusal after it.
+    async fn awaiting_approval(&self) -> StoreResult<Vec<(Case, String)>>;
+
     /// Counts of the cases received in `[from, to)`.
     async fn statistics(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> StoreResult<Statistics>;
 

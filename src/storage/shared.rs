@@ -1410,6 +1410,29 @@ macro_rules! impl_shared_queries {
                 Ok(true)
             }
 
+            async fn awaiting_approval(&self) -> $crate::storage::StoreResult<Vec<($crate::domain::Case, String)>> {
+                use $crate::storage::rows::{CaseRow, CASE_COLUMNS};
+                #[derive(sqlx::FromRow)]
+                struct Row {
+                    #[sqlx(flatten)]
+                    case: CaseRow,
+                    request: Option<String>,
+                }
+                let columns = CASE_COLUMNS.split(", ").map(|c| format!("c.{}", c.trim())).collect::<Vec<_>>().join(", ");
+                let sql = format!(
+                    "select {columns}, r.note as request from cases c \
+                     join (select case_id, max(id) as id from case_events where action = 'request_approval' group by case_id) last on last.case_id = c.id \
+                     join case_events r on r.id = last.id \
+                     where c.status in ('new', 'in_progress') and not exists (select 1 from case_events d where d.case_id = c.id \
+                     and d.id > last.id and d.action in ('approve_missing_materials', 'refuse')) order by r.id"
+                );
+                let rows: Vec<Row> = sqlx::query_as(&sql).fetch_all(self.reader()).await?;
+                rows.into_iter()
+                    .map(|r| Ok(($crate::domain::Case::try_from(r.case)?, r.request.unwrap_or_default())))
+                    .collect::<anyhow::Result<Vec<_>>>()
+                    .map_err(Into::into)
+            }
+
             async fn statistics(
                 &self,
                 from: chrono::DateTime<chrono::Utc>,

@@ -22,7 +22,7 @@ fn expected(kind: ActionKind) -> [bool; 6] {
     use ActionKind::*;
     match kind {
         Register | Read | Accept | Classify | Escalate | AddNote | PublishNote | Summon
-        | OneTimeNotice | Meeting | Resolve | Refuse | Close => {
+        | OneTimeNotice | Meeting | RequestApproval | Resolve | Refuse | Close => {
             [true, true, true, true, true, false]
         }
         LogCall => [false, true, false, true, true, false],
@@ -61,6 +61,7 @@ fn action_body(kind: ActionKind) -> Option<Value> {
         ApproveMissingMaterials => json!({"action": "approve_missing_materials", "text": "t"}),
         Meeting => json!({"action": "meeting", "who": "w", "outcome": "o"}),
         RecordDecision => json!({"action": "record_decision", "text": "t"}),
+        RequestApproval => json!({"action": "request_approval", "text": "t"}),
         RecordAccountability => json!({"action": "record_accountability", "clerk": "c",
             "department_head": "d", "leader_in_charge": "l", "reason": "r", "outcome": "o"}),
         Resolve => json!({"action": "resolve", "outcome": "o"}),

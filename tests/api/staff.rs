@@ -431,6 +431,21 @@ async fn the_duty_leader_sees_the_day_and_keeps_the_roster(backend: Backend) {
     )
     .await;
 
+    // A clerk asks for acceptance with a material missing.
+    let (_, asking) = app
+        .post_json("/api/v1/cases", &clerk, &crate::helpers::walk_in())
+        .await;
+    let asking = asking["number"].as_str().unwrap().to_owned();
+    let asking_path = format!("/api/v1/cases/{asking}/actions");
+    let (status, _) = app
+        .post_json(
+            &asking_path,
+            &clerk,
+            &json!({"action": "request_approval", "text": "缺户口本复印件，申请容缺受理"}),
+        )
+        .await;
+    assert_eq!(status, 200);
+
     let mut clerk_browser = Browser::new(&app);
     clerk_browser.sign_in("wang", PASSWORD).await;
     assert_eq!(clerk_browser.get("/staff/leader").await.0, 403);
@@ -450,6 +465,24 @@ async fn the_duty_leader_sees_the_day_and_keeps_the_roster(backend: Backend) {
     assert!(
         page.contains("id=\"roster-gaps\""),
         "days without a duty leader are flagged"
+    );
+    assert!(
+        page.contains("缺户口本复印件，申请容缺受理") && page.contains(&asking),
+        "the request awaits approval"
+    );
+    let leader = app.token("赵局长", Role::DutyLeader).await;
+    let (status, _) = app
+        .post_json(
+            &asking_path,
+            &leader,
+            &json!({"action": "approve_missing_materials", "text": "户口本复印件"}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (_, page, _) = b.get("/staff/leader").await;
+    assert!(
+        !page.contains("缺户口本复印件，申请容缺受理"),
+        "approved: no longer waiting"
     );
     let token = csrf(&page);
     let today = app

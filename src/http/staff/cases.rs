@@ -90,6 +90,7 @@ fn action_label(code: &str, t: Tr) -> String {
         "one_time_notice" => ("一次性告知", "One-time notice"),
         "approve_missing_materials" => ("容缺受理", "Accepted with missing materials"),
         "meeting" => ("研究室会议", "Research-room meeting"),
+        "request_approval" => ("请求批准", "Approval requested"),
         "record_decision" => ("上级决定", "Decision recorded"),
         "record_accountability" => ("问责记录", "Accountability recorded"),
         "rate" => ("评价", "Rated"),
@@ -128,6 +129,7 @@ fn sample(code: &str) -> Option<Action> {
             attendees: s(),
             conclusion: s(),
         },
+        "request_approval" => Action::RequestApproval { what: s() },
         "record_decision" => Action::RecordDecision { decision: s() },
         "record_accountability" => Action::RecordAccountability {
             clerk: s(),

@@ -33,6 +33,7 @@ struct LeaderPage<'a> {
     today: String,
     on_duty: Option<String>,
     escalated: Vec<Line>,
+    approvals: Vec<Line>,
     overdue: Vec<Line>,
     unreachable: Vec<Line>,
     ratings: Vec<Line>,
@@ -78,6 +79,17 @@ async fn render(
             ),
             when: when(c.deadline, tz),
             number: c.number.to_string(),
+        })
+        .collect();
+    let approvals = state
+        .store
+        .awaiting_approval()
+        .await?
+        .into_iter()
+        .map(|(c, request)| Line {
+            number: c.number.to_string(),
+            what: request,
+            when: when(c.deadline, tz),
         })
         .collect();
     let overdue = state
@@ -162,6 +174,7 @@ async fn render(
             today: today.to_string(),
             on_duty,
             escalated,
+            approvals,
             overdue,
             unreachable,
             ratings,

@@ -47,6 +47,8 @@ pub struct Row {
     pub received: String,
     pub deadline: String,
     pub overdue: bool,
+    /// Open and due within the reminder window.
+    pub due_soon: bool,
     pub urgent: bool,
     pub off_hours: bool,
     pub summary: String,
@@ -76,7 +78,12 @@ struct QueueRows<'a> {
     rows: &'a [Row],
 }
 
-fn row(c: &Case, tz: chrono_tz::Tz, now: chrono::DateTime<chrono::Utc>) -> Row {
+fn row(
+    c: &Case,
+    tz: chrono_tz::Tz,
+    now: chrono::DateTime<chrono::Utc>,
+    soon: chrono::Duration,
+) -> Row {
     let summary: String = c.description.chars().take(60).collect();
     Row {
         number: c.number.to_string(),
@@ -89,6 +96,7 @@ fn row(c: &Case, tz: chrono_tz::Tz, now: chrono::DateTime<chrono::Utc>) -> Row {
         received: super::cases::when(c.received_at, tz),
         deadline: super::cases::when(c.deadline, tz),
         overdue: c.is_overdue(now),
+        due_soon: c.status.is_open() && c.deadline > now && c.deadline - now <= soon,
         urgent: c.urgent,
         off_hours: c.off_hours,
         summary,
@@ -130,7 +138,18 @@ pub async fn show(
     };
     let (rows, next, error, status) = match result.await {
         Ok((sort, found)) => (
-            found.cases.iter().map(|c| row(c, tz, now)).collect(),
+            found
+                .cases
+                .iter()
+                .map(|c| {
+                    row(
+                        c,
+                        tz,
+                        now,
+                        chrono::Duration::minutes(state.oversight.remind_before_minutes),
+                    )
+                })
+                .collect(),
             found.next.map(|c| encode_cursor(sort, &c)),
             None,
             StatusCode::OK,
