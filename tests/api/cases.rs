@@ -180,6 +180,21 @@ async fn a_case_goes_from_registration_to_closure_with_every_step_on_its_timelin
         (status, r["case"]["status"].as_str()),
         (200, Some("resolved"))
     );
+    // A staff-side cause: closure waits for the duty leader's accountability record.
+    let (status, r) = act(&app, &counter, &number, json!({"action": "close"})).await;
+    assert_eq!(
+        (status, r["error"]["code"].as_str()),
+        (409, Some("accountability_missing"))
+    );
+    let (status, _) = act(
+        &app,
+        &leader,
+        &number,
+        json!({"action": "record_accountability", "clerk": "孙某", "department_head": "李科长",
+               "leader_in_charge": "钱副局长", "reason": "推诿", "outcome": "通报批评"}),
+    )
+    .await;
+    assert_eq!(status, 200);
     let (status, r) = act(&app, &counter, &number, json!({"action": "close"})).await;
     assert_eq!(
         (status, r["case"]["status"].as_str()),
@@ -221,7 +236,17 @@ async fn a_case_goes_from_registration_to_closure_with_every_step_on_its_timelin
         .collect();
     assert_eq!(
         actions,
-        ["register", "accept", "classify", "escalate", "add_note", "resolve", "close", "reopen"]
+        [
+            "register",
+            "accept",
+            "classify",
+            "escalate",
+            "add_note",
+            "resolve",
+            "record_accountability",
+            "close",
+            "reopen"
+        ]
     );
     assert_eq!(shown["owner"], "李娜", "the first asker stays the owner");
 }
