@@ -88,6 +88,12 @@ impl Application {
             callbacks,
             staff: settings.staff.clone(),
             oversight: settings.oversight.clone(),
+            decision_hooks: crate::outbox::subscribers(
+                &settings.webhooks,
+                crate::oversight::DECISION_TOPIC,
+            )
+            .into(),
+            mail_enabled: settings.mail.enabled(),
         };
         Ok(Self {
             listener,

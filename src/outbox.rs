@@ -401,6 +401,39 @@ pub fn render(item: &OutboxItem) -> Result<Mail, String> {
                 attachments: Vec::new(),
             })
         }
+        crate::oversight::DECISION_TOPIC => {
+            let field = |k: &str| {
+                item.payload
+                    .get(k)
+                    .and_then(|v| v.as_str())
+                    .unwrap_or("")
+                    .to_owned()
+            };
+            let number = field("case_number");
+            let (tag, line) = match field("what").as_str() {
+                "escalated" => (
+                    "升级待决定",
+                    format!(
+                        "案件 {number} 已升级为{}，由{}办理，须于 {} 前办结。",
+                        field("tier"),
+                        field("owner_group"),
+                        field("deadline")
+                    ),
+                ),
+                _ => ("请求批准", format!("案件 {number} 请求值班领导批准。")),
+            };
+            let note = field("note");
+            Ok(Mail {
+                subject: format!("【{tag}】{number}"),
+                text: format!("{line}\n{note}\n"),
+                html: format!(
+                    "<!doctype html><html lang=\"zh-CN\"><meta charset=\"utf-8\"><body><p><strong>{}</strong></p><p>{}</p></body></html>",
+                    html_escape(&line),
+                    html_escape(&note)
+                ),
+                attachments: Vec::new(),
+            })
+        }
         crate::oversight::DEADLINE_TOPIC => {
             let field = |k: &str| {
                 item.payload

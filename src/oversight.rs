@@ -15,6 +15,55 @@ use crate::storage::{NewOutboxMessage, Store, StoreResult};
 /// The outbox topic of deadline reminders and alarms.
 pub const DEADLINE_TOPIC: &str = "deadline_alert";
 
+/// The outbox topic of escalations and approval requests for the duty leader.
+pub const DECISION_TOPIC: &str = "awaiting_decision";
+
+/// The notifications an escalation or an approval request owes the day's duty leader (by
+/// e-mail when the leader has an address and mail is on, and to subscribed webhooks).
+pub async fn to_duty_leader(
+    state: &crate::http::AppState,
+    case: &Case,
+    t: &crate::domain::Transition,
+    now: DateTime<Utc>,
+) -> StoreResult<Vec<NewOutboxMessage>> {
+    use crate::domain::ActionKind;
+    let what = match t.kind {
+        ActionKind::Escalate => "escalated",
+        ActionKind::RequestApproval => "approval",
+        _ => return Ok(Vec::new()),
+    };
+    let calendar = state.calendar.current();
+    let tz = calendar.timezone();
+    let mut to: Vec<String> = state.decision_hooks.to_vec();
+    if state.mail_enabled {
+        if let Some(leader) = state.store.duty_leader_on(calendar.local_date(now)).await? {
+            if let Some((_, Some(email))) = state
+                .store
+                .user_by_display_name(&leader.display_name)
+                .await?
+            {
+                to.push(email);
+            }
+        }
+    }
+    let payload = serde_json::json!({
+        "case_number": case.number.as_str(),
+        "what": what,
+        "tier": t.tier.label_zh(),
+        "owner_group": t.tier.owner_group_zh(),
+        "deadline": t.deadline.with_timezone(&tz).format("%Y年%-m月%-d日 %H:%M").to_string(),
+        "note": t.note,
+    });
+    Ok(to
+        .into_iter()
+        .map(|recipient| NewOutboxMessage {
+            topic: DECISION_TOPIC.into(),
+            recipient,
+            payload: payload.clone(),
+        })
+        .collect())
+}
+
 #[derive(Clone)]
 pub struct DeadlineScanner {
     store: Arc<dyn Store>,

@@ -591,9 +591,10 @@ pub(crate) async fn perform(
         let now = now();
         let calendar = state.calendar.current();
         let transition = decide(&case, action, actor, now, &calendar).map_err(refusal)?;
+        let notify = crate::oversight::to_duty_leader(state, &case, &transition, now).await?;
         match state
             .store
-            .apply_transition(&case, &transition, &actor.name, now)
+            .apply_transition(&case, &transition, &actor.name, now, &notify)
             .await
         {
             Ok((updated, event)) => {

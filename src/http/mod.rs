@@ -52,6 +52,9 @@ pub struct AppState {
     pub staff: crate::config::StaffSettings,
     /// Alerts and the follow-up of ratings.
     pub oversight: crate::config::OversightSettings,
+    /// Webhooks (`webhook:<name>`) told of escalations and approval requests.
+    pub decision_hooks: Arc<[String]>,
+    pub mail_enabled: bool,
 }
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");

@@ -506,6 +506,7 @@ pub trait Store: Send + Sync + 'static {
         transition: &Transition,
         actor: &str,
         now: DateTime<Utc>,
+        notify: &[NewOutboxMessage],
     ) -> StoreResult<(Case, Event)>;
 
     async fn list_cases(&self, query: &CaseQuery) -> StoreResult<CasePage>;

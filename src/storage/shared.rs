@@ -102,6 +102,7 @@ macro_rules! impl_shared_queries {
                 t: &$crate::domain::Transition,
                 actor: &str,
                 now: chrono::DateTime<chrono::Utc>,
+                notify: &[$crate::storage::NewOutboxMessage],
             ) -> $crate::storage::StoreResult<($crate::domain::Case, $crate::domain::Event)> {
                 use $crate::storage::rows::{CaseRow, CASE_COLUMNS};
                 let mut tx = self.writer().begin().await?;
@@ -130,6 +131,20 @@ macro_rules! impl_shared_queries {
                 let event_id =
                     insert_event(&mut tx, case.id, now, actor, t.kind.code(), &t.before, &t.after, t.note.as_deref())
                         .await?;
+                // Who must hear of this change is told in the same transaction.
+                for n in notify {
+                    sqlx::query(
+                        "insert into outbox (topic, case_id, recipient, payload, status, attempts, next_attempt_at, created_at) \
+                         values ($1, $2, $3, $4, 'pending', 0, $5, $5)",
+                    )
+                    .bind(&n.topic)
+                    .bind(case.id)
+                    .bind(&n.recipient)
+                    .bind(n.payload.to_string())
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                }
                 tx.commit().await?;
                 let event = $crate::domain::Event {
                     id: event_id,

@@ -440,6 +440,7 @@ async fn receiver() -> (
 async fn alarms_reach_a_wecom_robot_and_a_signed_json_hook(backend: Backend) {
     use hmac::{Hmac, Mac};
     let (base, log) = receiver().await;
+    let receiver_log = log.clone();
     let hooks = vec![
         youmen::config::WebhookSettings {
             name: "ops".into(),
@@ -453,7 +454,10 @@ async fn alarms_reach_a_wecom_robot_and_a_signed_json_hook(backend: Backend) {
             url: format!("{base}/wecom?key=abc"),
             format: "wecom".into(),
             secret: String::new(),
-            topics: vec![DEADLINE_TOPIC.into()],
+            topics: vec![
+                DEADLINE_TOPIC.into(),
+                youmen::oversight::DECISION_TOPIC.into(),
+            ],
         },
     ];
     let configured = hooks.clone();
@@ -542,6 +546,29 @@ async fn alarms_reach_a_wecom_robot_and_a_signed_json_hook(backend: Backend) {
         content.contains("已超期") && content.contains(&number),
         "{content}"
     );
+
+    // An escalation is routed to the duty leader's group at once, with its new owner group.
+    let path = format!("/api/v1/cases/{number}/actions");
+    let (status, _) = app
+        .post_json(
+            &path,
+            &clerk,
+            &json!({"action": "escalate", "reason": "涉及政策瓶颈"}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    app.state().site.outbox_wake.notify_one();
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        let decided = receiver_log.lock().unwrap().iter().any(|(p, _, body, _)| {
+            p == "/wecom" && body.contains("升级待决定") && body.contains("服务中心党委")
+        });
+        if decided {
+            break;
+        }
+        assert!(std::time::Instant::now() < until, "no escalation notice");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
 }
 
 async fn statistics_count_the_period_and_export(backend: Backend) {
