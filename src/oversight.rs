@@ -168,12 +168,14 @@ impl DeadlineScanner {
         tokio::spawn(async move {
             let every = StdDuration::from_secs(self.settings.scan_seconds.max(5));
             loop {
+                // One interval after start, then every interval: a restart does not race
+                // the instance's own requests for the first scan.
+                tokio::time::sleep(every).await;
                 match self.scan(Utc::now()).await {
                     Ok(r) if r.notifications > 0 => wake_outbox.notify_one(),
                     Ok(_) => {}
                     Err(e) => tracing::error!(error = format!("{e:#}"), "deadline scan failed"),
                 }
-                tokio::time::sleep(every).await;
             }
         })
     }
