@@ -232,10 +232,12 @@ impl CallbackService {
         tokio::spawn(async move {
             let every = StdDuration::from_secs(self.settings.check_seconds.max(1));
             loop {
+                // An interval after start first: an opening missed while the service was
+                // down is generated within `check_seconds` of starting.
+                tokio::time::sleep(every).await;
                 if let Err(e) = self.generate_due(Utc::now()).await {
                     tracing::error!(error = format!("{e:#}"), "callback list generation failed");
                 }
-                tokio::time::sleep(every).await;
             }
         })
     }

@@ -118,6 +118,10 @@ impl TestApp {
                 with_database(&postgres_admin_url(), &name)
             }
         };
+        // The background jobs run on the wall clock; tests drive them by hand at the moments
+        // they choose, so the jobs wait an hour before their first round.
+        settings.callbacks.check_seconds = 3600;
+        settings.oversight.scan_seconds = 3600;
         adjust(&mut settings);
         let database_url = settings.database.url.clone();
         let app = Application::build(settings).await.expect("app builds");
