@@ -247,16 +247,7 @@ pub async fn export(
             "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
             "xlsx",
         ),
-        other => {
-            return Err(ApiError::invalid(
-                "format",
-                "unknown_format",
-                Text::new(
-                    format!("导出格式无效（{other}），可选：csv, xlsx"),
-                    format!("Unknown format `{other}`; use csv or xlsx"),
-                ),
-            ))
-        }
+        other => return Err(super::html::unknown_format(other)),
     };
     state
         .store
@@ -269,18 +260,7 @@ pub async fn export(
         )
         .await?;
     let filename = format!("callbacks-{date}.{extension}");
-    Ok((
-        [
-            (header::CONTENT_TYPE, content_type.to_owned()),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{filename}\""),
-            ),
-            (header::CACHE_CONTROL, "no-store".to_owned()),
-        ],
-        body,
-    )
-        .into_response())
+    Ok(super::html::download(content_type, &filename, body))
 }
 
 #[derive(Template)]

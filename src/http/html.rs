@@ -76,3 +76,31 @@ pub fn page(status: StatusCode, template: &impl Template) -> Response {
         Err(e) => ApiError::internal(anyhow::Error::new(e).context("rendering a page")).into_response(),
     }
 }
+
+/// A file to download (an export), never cached.
+pub fn download(content_type: &str, filename: &str, body: Vec<u8>) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, content_type.to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{filename}\""),
+            ),
+            (header::CACHE_CONTROL, "no-store".to_owned()),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// The answer to an export format youmen does not write.
+pub fn unknown_format(other: &str) -> ApiError {
+    ApiError::invalid(
+        "format",
+        "unknown_format",
+        super::error::Text::new(
+            format!("导出格式无效（{other}），可选：csv, xlsx"),
+            format!("Unknown format `{other}`; use csv or xlsx"),
+        ),
+    )
+}

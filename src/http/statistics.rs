@@ -3,7 +3,7 @@
 
 use askama::Template;
 use axum::extract::State;
-use axum::http::{header, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -197,16 +197,7 @@ pub async fn export(
             }
             (out, "text/csv; charset=utf-8", "csv")
         }
-        other => {
-            return Err(ApiError::invalid(
-                "format",
-                "unknown_format",
-                Text::new(
-                    format!("导出格式无效（{other}），可选：csv, xlsx"),
-                    format!("Unknown format `{other}`; use csv or xlsx"),
-                ),
-            ))
-        }
+        other => return Err(super::html::unknown_format(other)),
     };
     state
         .store
@@ -218,17 +209,11 @@ pub async fn export(
             super::now(),
         )
         .await?;
-    Ok((
-        [
-            (header::CONTENT_TYPE, content_type.to_owned()),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"statistics-{from_day}-{to_day}.{ext}\""),
-            ),
-        ],
+    Ok(super::html::download(
+        content_type,
+        &format!("statistics-{from_day}-{to_day}.{ext}"),
         body,
-    )
-        .into_response())
+    ))
 }
 
 /// One bar chart, drawn on the server.

@@ -133,17 +133,7 @@ macro_rules! impl_shared_queries {
                         .await?;
                 // Who must hear of this change is told in the same transaction.
                 for n in notify {
-                    sqlx::query(
-                        "insert into outbox (topic, case_id, recipient, payload, status, attempts, next_attempt_at, created_at) \
-                         values ($1, $2, $3, $4, 'pending', 0, $5, $5)",
-                    )
-                    .bind(&n.topic)
-                    .bind(case.id)
-                    .bind(&n.recipient)
-                    .bind(n.payload.to_string())
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?;
+                    insert_outbox(&mut tx, Some(case.id), &n.topic, &n.recipient, &n.payload, now).await?;
                 }
                 tx.commit().await?;
                 let event = $crate::domain::Event {
@@ -668,17 +658,7 @@ macro_rules! impl_shared_queries {
                     if let Some(fields) = payload.as_object_mut() {
                         fields.insert("case_number".into(), case.number.as_str().into());
                     }
-                    sqlx::query(
-                        "insert into outbox (topic, case_id, recipient, payload, status, attempts, \
-                         next_attempt_at, created_at) values ($1, $2, $3, $4, 'pending', 0, $5, $5)",
-                    )
-                    .bind(&mail.topic)
-                    .bind(case.id)
-                    .bind(&mail.recipient)
-                    .bind(payload.to_string())
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?;
+                    insert_outbox(&mut tx, Some(case.id), &mail.topic, &mail.recipient, &payload, now).await?;
                 }
                 tx.commit().await?;
                 Ok($crate::storage::WebsiteOutcome::Created(Box::new(case)))
@@ -960,17 +940,9 @@ macro_rules! impl_shared_queries {
                     .bind(run.opening_at)
                     .execute(&mut *tx)
                     .await?;
+                let payload = serde_json::json!({"list_date": list_date, "opening_at": run.opening_at});
                 for to in &run.notify {
-                    sqlx::query(
-                        "insert into outbox (topic, case_id, recipient, payload, status, attempts, \
-                         next_attempt_at, created_at) values ($1, null, $2, $3, 'pending', 0, $4, $4)",
-                    )
-                    .bind($crate::storage::CALLBACK_LIST_TOPIC)
-                    .bind(to)
-                    .bind(serde_json::json!({"list_date": list_date, "opening_at": run.opening_at}).to_string())
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?;
+                    insert_outbox(&mut tx, None, $crate::storage::CALLBACK_LIST_TOPIC, to, &payload, now).await?;
                 }
                 tx.commit().await?;
                 Ok(Some(fresh.len()))
@@ -1348,17 +1320,7 @@ macro_rules! impl_shared_queries {
                     return Ok(false);
                 }
                 for n in notifications {
-                    sqlx::query(
-                        "insert into outbox (topic, case_id, recipient, payload, status, attempts, next_attempt_at, created_at) \
-                         values ($1, $2, $3, $4, 'pending', 0, $5, $5)",
-                    )
-                    .bind(&n.topic)
-                    .bind(case_id)
-                    .bind(&n.recipient)
-                    .bind(n.payload.to_string())
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?;
+                    insert_outbox(&mut tx, Some(case_id), &n.topic, &n.recipient, &n.payload, now).await?;
                 }
                 tx.commit().await?;
                 Ok(true)
@@ -2000,6 +1962,30 @@ macro_rules! impl_shared_queries {
                 tx.commit().await?;
                 done += rows.len();
             }
+        }
+
+        /// Queues a notification inside the caller's transaction: it is sent only if the
+        /// change that causes it commits.
+        async fn insert_outbox(
+            tx: &mut sqlx::Transaction<'_, $db>,
+            case_id: Option<i64>,
+            topic: &str,
+            recipient: &str,
+            payload: &serde_json::Value,
+            now: chrono::DateTime<chrono::Utc>,
+        ) -> Result<(), sqlx::Error> {
+            sqlx::query(
+                "insert into outbox (topic, case_id, recipient, payload, status, attempts, next_attempt_at, created_at) \
+                 values ($1, $2, $3, $4, 'pending', 0, $5, $5)",
+            )
+            .bind(topic)
+            .bind(case_id)
+            .bind(recipient)
+            .bind(payload.to_string())
+            .bind(now)
+            .execute(&mut **tx)
+            .await?;
+            Ok(())
         }
 
         /// Appends one timeline event inside the caller's transaction.
