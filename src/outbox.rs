@@ -109,7 +109,9 @@ impl OutboxWorker {
         tokio::spawn(async move {
             let poll = Duration::from_secs(self.settings.poll_seconds.max(1));
             loop {
-                if let Err(e) = self.run_due().await {
+                let result = self.run_due().await;
+                crate::http::metrics::job_round("outbox", result.is_ok());
+                if let Err(e) = result {
                     tracing::error!(error = format!("{e:#}"), "outbox delivery failed");
                 }
                 tokio::select! {

@@ -171,7 +171,9 @@ impl DeadlineScanner {
                 // One interval after start, then every interval: a restart does not race
                 // the instance's own requests for the first scan.
                 tokio::time::sleep(every).await;
-                match self.scan(Utc::now()).await {
+                let result = self.scan(Utc::now()).await;
+                crate::http::metrics::job_round("deadline_scan", result.is_ok());
+                match result {
                     Ok(r) if r.notifications > 0 => wake_outbox.notify_one(),
                     Ok(_) => {}
                     Err(e) => tracing::error!(error = format!("{e:#}"), "deadline scan failed"),

@@ -235,7 +235,9 @@ impl CallbackService {
                 // An interval after start first: an opening missed while the service was
                 // down is generated within `check_seconds` of starting.
                 tokio::time::sleep(every).await;
-                if let Err(e) = self.generate_due(Utc::now()).await {
+                let result = self.generate_due(Utc::now()).await;
+                crate::http::metrics::job_round("callback_generation", result.is_ok());
+                if let Err(e) = result {
                     tracing::error!(error = format!("{e:#}"), "callback list generation failed");
                 }
             }

@@ -7,6 +7,7 @@ mod extract;
 mod health;
 pub(crate) mod hotline;
 pub mod html;
+pub mod metrics;
 pub mod openapi;
 mod outbox;
 mod ratings;
@@ -60,6 +61,7 @@ pub struct AppState {
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 pub fn router(state: AppState, body_limit: usize, max_recording_bytes: u64) -> Router {
+    metrics::handle();
     let trace = TraceLayer::new_for_http()
         .make_span_with(|req: &Request| {
             // The matched route, never the raw URI: a query string may hold a phone number.
@@ -93,6 +95,7 @@ pub fn router(state: AppState, body_limit: usize, max_recording_bytes: u64) -> R
         .merge(hotline::router())
         .merge(twilio_callback::router())
         .merge(health::router())
+        .merge(metrics::router())
         .merge(openapi::router())
         .layer(DefaultBodyLimit::max(body_limit))
         // After the general limit: recordings are larger than any JSON body.
@@ -104,6 +107,7 @@ pub fn router(state: AppState, body_limit: usize, max_recording_bytes: u64) -> R
                 .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
                 .layer(trace)
                 .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+                .layer(middleware::from_fn(metrics::track))
                 .layer(middleware::from_fn(error::render_errors))
                 .layer(CatchPanicLayer::custom(error::panic_response)),
         )

@@ -453,6 +453,22 @@ pub struct Statistics {
     pub consultations: i64,
 }
 
+/// What /metrics reports of the database at a scrape.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Gauges {
+    /// Open cases by status and tier.
+    pub open: Vec<(String, String, i64)>,
+    pub overdue: i64,
+    /// Every case ever registered, by channel.
+    pub by_channel: Vec<(String, i64)>,
+    /// Callback entries not finished.
+    pub callback_backlog: i64,
+    pub outbox_pending: i64,
+    pub outbox_dead: i64,
+    pub outbox_oldest: Option<DateTime<Utc>>,
+    pub quarantine_open: i64,
+}
+
 /// An API token as stored: only the hash of the secret.
 #[derive(Debug, Clone)]
 pub struct TokenRecord {
@@ -777,6 +793,9 @@ pub trait Store: Send + Sync + 'static {
 
     /// Open cases whose latest approval request has no approval or refusal after it.
     async fn awaiting_approval(&self) -> StoreResult<Vec<(Case, String)>>;
+
+    /// The gauges /metrics reports.
+    async fn gauges(&self, now: DateTime<Utc>) -> StoreResult<Gauges>;
 
     /// Counts of the cases received in `[from, to)`.
     async fn statistics(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> StoreResult<Statistics>;

@@ -1410,6 +1410,50 @@ macro_rules! impl_shared_queries {
                     .map_err(Into::into)
             }
 
+            async fn gauges(&self, now: chrono::DateTime<chrono::Utc>) -> $crate::storage::StoreResult<$crate::storage::Gauges> {
+                let pool = self.reader();
+                let open: Vec<(String, String, i64)> = sqlx::query_as(
+                    "select status, tier, count(*) from cases where status in ('new', 'in_progress') group by status, tier order by status, tier",
+                )
+                .fetch_all(pool)
+                .await?;
+                let (overdue,): (i64,) = sqlx::query_as(
+                    "select count(*) from cases where status in ('new', 'in_progress') and deadline < $1",
+                )
+                .bind(now)
+                .fetch_one(pool)
+                .await?;
+                let by_channel: Vec<(String, i64)> =
+                    sqlx::query_as("select channel, count(*) from cases group by channel order by channel")
+                        .fetch_all(pool)
+                        .await?;
+                let (callback_backlog,): (i64,) =
+                    sqlx::query_as("select count(*) from callback_entries where status = 'open'")
+                        .fetch_one(pool)
+                        .await?;
+                let (outbox_pending, outbox_oldest): (i64, Option<chrono::DateTime<chrono::Utc>>) =
+                    sqlx::query_as("select count(*), min(created_at) from outbox where status = 'pending'")
+                        .fetch_one(pool)
+                        .await?;
+                let (outbox_dead,): (i64,) = sqlx::query_as("select count(*) from outbox where status = 'dead'")
+                    .fetch_one(pool)
+                    .await?;
+                let (quarantine_open,): (i64,) =
+                    sqlx::query_as("select count(*) from quarantine where resolved_at is null")
+                        .fetch_one(pool)
+                        .await?;
+                Ok($crate::storage::Gauges {
+                    open,
+                    overdue,
+                    by_channel,
+                    callback_backlog,
+                    outbox_pending,
+                    outbox_dead,
+                    outbox_oldest,
+                    quarantine_open,
+                })
+            }
+
             async fn statistics(
                 &self,
                 from: chrono::DateTime<chrono::Utc>,

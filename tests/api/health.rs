@@ -55,3 +55,38 @@ async fn the_openapi_document_is_3_1_and_describes_the_case_routes() {
     assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
     assert!(doc["components"]["schemas"]["ErrorBody"].is_object());
 }
+
+#[tokio::test]
+async fn metrics_count_requests_and_report_the_queue_without_personal_data() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let token = app.token("counter", youmen::domain::Role::Counter).await;
+    let mut body = crate::helpers::walk_in();
+    body["phone"] = serde_json::json!("13912345678");
+    let (status, _) = app.post_json("/api/v1/cases", &token, &body).await;
+    assert_eq!(status, 201);
+    let r = app.get("/metrics").send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/plain"));
+    let text = r.text().await.unwrap();
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("youmen_http_requests_total")
+                && l.contains("route=\"/api/v1/cases\"")
+                && l.contains("status=\"201\"")),
+        "{text}"
+    );
+    assert!(text.contains("youmen_http_request_duration_seconds_bucket"));
+    assert!(
+        text.contains("youmen_open_cases{status=\"new\",tier=\"simple\"} 1"),
+        "{text}"
+    );
+    assert!(text.contains("youmen_overdue_cases 0"));
+    assert!(text.contains("youmen_outbox_pending 0"));
+    assert!(
+        !text.contains("13912345678") && !text.contains("张三"),
+        "no personal data in metrics"
+    );
+}

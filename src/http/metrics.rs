@@ -1,0 +1,89 @@
+//! `GET /metrics` in the Prometheus text format: requests by route and status with their
+//! latency, and at each scrape the state of the queue, the callback list, the outbox and the
+//! quarantine. Labels are routes and codes only: no personal data.
+
+use std::sync::OnceLock;
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::header;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+
+use super::error::ApiError;
+use super::AppState;
+
+/// The process's recorder (installed once, shared by every router in the process).
+pub fn handle() -> &'static PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE.get_or_init(|| {
+        PrometheusBuilder::new()
+            .set_buckets(&[0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0])
+            .expect("static buckets")
+            .install_recorder()
+            .expect("the only metrics recorder")
+    })
+}
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/metrics", get(scrape))
+}
+
+/// Counts every request by its matched route and status, and times it.
+pub async fn track(request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".into());
+    let method = request.method().as_str().to_owned();
+    let started = Instant::now();
+    let response = next.run(request).await;
+    let status = response.status().as_u16().to_string();
+    metrics::counter!("youmen_http_requests_total", "method" => method.clone(), "route" => route.clone(), "status" => status)
+        .increment(1);
+    metrics::histogram!("youmen_http_request_duration_seconds", "method" => method, "route" => route)
+        .record(started.elapsed().as_secs_f64());
+    response
+}
+
+async fn scrape(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let handle = handle();
+    let now = super::now();
+    let g = state.store.gauges(now).await?;
+    for (status, tier, n) in &g.open {
+        metrics::gauge!("youmen_open_cases", "status" => status.clone(), "tier" => tier.clone())
+            .set(*n as f64);
+    }
+    metrics::gauge!("youmen_overdue_cases").set(g.overdue as f64);
+    for (channel, n) in &g.by_channel {
+        metrics::gauge!("youmen_cases_registered", "channel" => channel.clone()).set(*n as f64);
+    }
+    metrics::gauge!("youmen_callback_backlog").set(g.callback_backlog as f64);
+    metrics::gauge!("youmen_outbox_pending").set(g.outbox_pending as f64);
+    metrics::gauge!("youmen_outbox_dead").set(g.outbox_dead as f64);
+    metrics::gauge!("youmen_outbox_oldest_pending_seconds").set(
+        g.outbox_oldest
+            .map_or(0.0, |t| (now - t).num_seconds().max(0) as f64),
+    );
+    metrics::gauge!("youmen_quarantine_open").set(g.quarantine_open as f64);
+    Ok((
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        handle.render(),
+    )
+        .into_response())
+}
+
+/// A job's round: counted, and its failures too.
+pub fn job_round(job: &'static str, ok: bool) {
+    metrics::counter!("youmen_job_runs_total", "job" => job).increment(1);
+    if !ok {
+        metrics::counter!("youmen_job_failures_total", "job" => job).increment(1);
+    }
+}
