@@ -312,17 +312,27 @@ fn the_systemd_unit_passes_systemd_analyze_verify() {
         .output()
         .is_ok_and(|o| o.status.success());
     if !available {
-        assert!(!crate::helpers::in_ci(), "systemd-analyze is required in CI");
+        assert!(
+            !crate::helpers::in_ci(),
+            "systemd-analyze is required in CI"
+        );
         eprintln!("skipping: systemd-analyze is not installed");
         return;
     }
-    let unit = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/youmen.service"))
-        .unwrap()
-        .replace("/usr/local/bin/youmen", env!("CARGO_BIN_EXE_youmen"));
+    let unit = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/deploy/youmen.service"
+    ))
+    .unwrap()
+    .replace("/usr/local/bin/youmen", env!("CARGO_BIN_EXE_youmen"));
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("youmen.service");
     std::fs::write(&path, unit).unwrap();
-    let out = Command::new("systemd-analyze").arg("verify").arg(&path).output().unwrap();
+    let out = Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(&path)
+        .output()
+        .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success() && stderr.trim().is_empty(), "{stderr}");
 }
