@@ -94,6 +94,17 @@ impl Application {
             )
             .into(),
             mail_enabled: settings.mail.enabled(),
+            readiness: Arc::new(crate::http::health::Targets {
+                audio_dir: settings.hotline.audio_dir.clone(),
+                spool_dir: (!settings.hotline.spool_dir.as_os_str().is_empty())
+                    .then(|| settings.hotline.spool_dir.clone()),
+                smtp: settings.mail.enabled().then(|| {
+                    (
+                        settings.mail.smtp_host.trim().to_owned(),
+                        settings.mail.smtp_port,
+                    )
+                }),
+            }),
         };
         Ok(Self {
             listener,

@@ -40,12 +40,33 @@ pub struct Readiness {
     checks: Vec<Check>,
 }
 
+/// The folders and servers an instance depends on besides its database.
+#[derive(Debug, Clone)]
+pub struct Targets {
+    pub audio_dir: std::path::PathBuf,
+    pub spool_dir: Option<std::path::PathBuf>,
+    pub smtp: Option<(String, u16)>,
+}
+
+async fn audio_writable(dir: &std::path::Path) -> Result<(), String> {
+    tokio::fs::create_dir_all(dir)
+        .await
+        .map_err(|e| e.to_string())?;
+    let probe = dir.join(format!(".ready-{}", uuid::Uuid::new_v4().simple()));
+    tokio::fs::write(&probe, b"")
+        .await
+        .map_err(|e| e.to_string())?;
+    let _ = tokio::fs::remove_file(&probe).await;
+    Ok(())
+}
+
 /// How far ahead the calendar must be official for the window's deadlines to be exact.
 const CALENDAR_HORIZON_DAYS: u64 = 30;
 
-/// Ready to serve: the database answers, and whether the calendar is official for today and
-/// the next 30 days. A calendar gap is reported but does not take the instance out of
-/// service: deadlines are still computed, marked provisional.
+/// Ready to serve: the database answers; and whether the calendar is official for today and
+/// the next 30 days, the audio folder is writable, the spool readable and the SMTP server
+/// reachable (when configured). Only the database takes the instance out of service; the rest
+/// is reported as degraded with the reason (deadlines are then provisional, mail waits).
 #[utoipa::path(
     get, path = "/readyz", tag = "health",
     responses((status = 200, description = "Serving (maybe with warnings)", body = Readiness),
@@ -88,7 +109,47 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Readines
             )
         },
     });
-    let (code, status) = match (db_ok, calendar_ok) {
+    let targets = &state.readiness;
+    let audio = audio_writable(&targets.audio_dir).await;
+    checks.push(Check {
+        name: "audio_folder",
+        ok: audio.is_ok(),
+        detail: match &audio {
+            Ok(()) => format!("{} is writable", targets.audio_dir.display()),
+            Err(e) => format!("{} is not writable: {e}", targets.audio_dir.display()),
+        },
+    });
+    let mut others_ok = audio.is_ok();
+    if let Some(spool) = &targets.spool_dir {
+        let readable = tokio::fs::read_dir(spool).await;
+        others_ok &= readable.is_ok();
+        checks.push(Check {
+            name: "voicemail_spool",
+            ok: readable.is_ok(),
+            detail: match &readable {
+                Ok(_) => format!("{} is readable", spool.display()),
+                Err(e) => format!("{} cannot be read: {e}", spool.display()),
+            },
+        });
+    }
+    if let Some((host, port)) = &targets.smtp {
+        let reach = tokio::time::timeout(
+            std::time::Duration::from_secs(2),
+            tokio::net::TcpStream::connect((host.as_str(), *port)),
+        )
+        .await;
+        let ok = matches!(reach, Ok(Ok(_)));
+        others_ok &= ok;
+        checks.push(Check {
+            name: "smtp",
+            ok,
+            detail: match ok {
+                true => format!("{host}:{port} answers"),
+                false => format!("{host}:{port} does not answer: mail waits in the outbox"),
+            },
+        });
+    }
+    let (code, status) = match (db_ok, calendar_ok && others_ok) {
         (false, _) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
         (true, false) => (StatusCode::OK, "degraded"),
         (true, true) => (StatusCode::OK, "ready"),

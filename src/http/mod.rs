@@ -4,7 +4,7 @@ mod callbacks;
 mod cases;
 pub mod error;
 mod extract;
-mod health;
+pub mod health;
 pub(crate) mod hotline;
 pub mod html;
 pub mod metrics;
@@ -56,6 +56,8 @@ pub struct AppState {
     /// Webhooks (`webhook:<name>`) told of escalations and approval requests.
     pub decision_hooks: Arc<[String]>,
     pub mail_enabled: bool,
+    /// What /readyz checks beyond the database and the calendar.
+    pub readiness: Arc<health::Targets>,
 }
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");

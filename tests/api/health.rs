@@ -90,3 +90,33 @@ async fn metrics_count_requests_and_report_the_queue_without_personal_data() {
         "no personal data in metrics"
     );
 }
+
+#[tokio::test]
+async fn readyz_names_an_unreachable_mail_server_and_an_unreadable_spool() {
+    let port = crate::smtp::free_port();
+    let app = TestApp::spawn_with(Backend::Sqlite, move |s| {
+        s.mail.smtp_host = "127.0.0.1".into();
+        s.mail.smtp_port = port;
+        s.hotline.spool_dir = "/nonexistent/voicemail".into();
+    })
+    .await;
+    let (status, body) = json(app.get("/readyz").send().await.unwrap()).await;
+    assert_eq!(status, 200, "degraded, still serving: {body}");
+    assert_eq!(body["status"], "degraded");
+    let check = |name: &str| {
+        body["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == name)
+            .unwrap_or_else(|| panic!("{name} in {body}"))
+            .clone()
+    };
+    assert_eq!(check("audio_folder")["ok"], true);
+    assert_eq!(check("voicemail_spool")["ok"], false);
+    assert_eq!(check("smtp")["ok"], false);
+    assert!(check("smtp")["detail"]
+        .as_str()
+        .unwrap()
+        .contains("mail waits in the outbox"));
+}

@@ -121,6 +121,7 @@ impl TestApp {
         // The background jobs run on the wall clock; tests drive them by hand at the moments
         // they choose, so the jobs wait an hour before their first round.
         settings.callbacks.check_seconds = 3600;
+        settings.hotline.audio_dir = dir.path().join("audio");
         settings.oversight.scan_seconds = 3600;
         adjust(&mut settings);
         let database_url = settings.database.url.clone();
