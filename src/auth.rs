@@ -24,6 +24,12 @@ pub fn hash_token(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
+/// Compares two secrets (a CSRF token, a tracking-code digest) in constant time.
+pub fn same_secret(a: &[u8], b: &[u8]) -> bool {
+    use subtle::ConstantTimeEq;
+    a.ct_eq(b).into()
+}
+
 /// A random secret for a session cookie or a CSRF token.
 pub fn random_secret() -> String {
     let mut bytes = [0u8; 32];

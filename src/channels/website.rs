@@ -247,14 +247,6 @@ impl WebsiteDesk {
         Ok([website, issued]
             .into_iter()
             .flatten()
-            .any(|known| constant_time_eq(&known, &digest)))
+            .any(|known| crate::auth::same_secret(known.as_bytes(), digest.as_bytes())))
     }
-}
-
-fn constant_time_eq(a: &str, b: &str) -> bool {
-    a.len() == b.len()
-        && a.bytes()
-            .zip(b.bytes())
-            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-            == 0
 }

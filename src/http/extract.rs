@@ -183,9 +183,10 @@ async fn session_staff(parts: &Parts, state: &AppState) -> Result<Staff, ApiErro
         parts.method,
         axum::http::Method::GET | axum::http::Method::HEAD
     );
-    let csrf_ok = parts.headers.get("x-csrf-token").is_some_and(|v| {
-        super::staff::constant_time_eq(v.as_bytes(), session.csrf_token.as_bytes())
-    });
+    let csrf_ok = parts
+        .headers
+        .get("x-csrf-token")
+        .is_some_and(|v| crate::auth::same_secret(v.as_bytes(), session.csrf_token.as_bytes()));
     if !safe && !csrf_ok {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,

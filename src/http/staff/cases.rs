@@ -8,7 +8,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
-use chrono::{DateTime, FixedOffset, Utc};
+use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
 use super::StaffUser;
@@ -16,7 +16,7 @@ use crate::domain::{Action, ActionKind, Case, Cause, Event, Status, Tier};
 use crate::http::cases::{load_case, parse_action, perform};
 use crate::http::error::ApiError;
 use crate::http::html::{page, Tr};
-use crate::http::views::ActionRequest;
+use crate::http::views::{local, ActionRequest};
 use crate::http::AppState;
 use crate::storage::RecordingRecord;
 
@@ -65,10 +65,6 @@ struct CasePage<'a> {
     error: Option<String>,
     causes: &'static [Cause],
     tiers: &'static [Tier],
-}
-
-fn local(t: DateTime<Utc>, tz: chrono_tz::Tz) -> DateTime<FixedOffset> {
-    t.with_timezone(&tz).fixed_offset()
 }
 
 pub fn when(t: DateTime<Utc>, tz: chrono_tz::Tz) -> String {

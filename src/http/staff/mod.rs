@@ -139,7 +139,7 @@ impl StaffUser {
     /// Rejects a form whose CSRF token is not this session's.
     #[allow(clippy::result_large_err)]
     pub fn check_csrf(&self, token: &str) -> Result<(), Response> {
-        match constant_time_eq(token.as_bytes(), self.session.csrf_token.as_bytes()) {
+        match auth::same_secret(token.as_bytes(), self.session.csrf_token.as_bytes()) {
             true => Ok(()),
             false => Err((
                 StatusCode::FORBIDDEN,
@@ -164,10 +164,6 @@ fn forbidden_page(t: Tr, kind: ActionKind) -> Response {
         ),
     )
         .into_response()
-}
-
-pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// The session secret from the request's cookies.
