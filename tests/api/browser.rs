@@ -65,26 +65,13 @@ async fn staff_work_their_main_paths_in_chromium() {
         return;
     }
     let app = TestApp::spawn(Backend::Sqlite).await;
-    const PASSWORD: &str = "browser-test-password";
-    let hash = youmen::auth::hash_password(PASSWORD.into()).await.unwrap();
     for (username, name, role) in [
         ("wang", "王芳", Role::Counter),
         ("zhou", "周敏", Role::Hotline),
         ("zhao", "赵局长", Role::DutyLeader),
         ("li", "李早班", Role::Callback),
     ] {
-        app.store()
-            .create_user(
-                &youmen::storage::NewUser {
-                    username: username.into(),
-                    display_name: name.into(),
-                    password_hash: hash.clone(),
-                    roles: vec![role],
-                },
-                chrono::Utc::now(),
-            )
-            .await
-            .unwrap();
+        app.user(username, name, vec![role], None).await;
     }
     // A voicemail from Thursday night, on Friday's list.
     let pbx = app.token("pbx", Role::Pbx).await;
@@ -123,7 +110,7 @@ async fn staff_work_their_main_paths_in_chromium() {
         .arg(dir.join("staff.mjs"))
         .arg(&app.address)
         .env("CHROMIUM", chromium())
-        .env("PASSWORD", PASSWORD)
+        .env("PASSWORD", crate::helpers::PASSWORD)
         .env("DATE", "2026-11-27")
         .current_dir(&dir)
         .stdout(Stdio::piped())

@@ -82,6 +82,9 @@ macro_rules! on_both_backends {
     };
 }
 
+/// The password of every account `TestApp::user` makes.
+pub const PASSWORD: &str = "morning-shift-2026";
+
 pub struct TestApp {
     pub address: String,
     pub client: Client,
@@ -137,6 +140,30 @@ impl TestApp {
             state,
             _dir: dir,
             pg_database,
+        }
+    }
+
+    /// A staff account with `roles`, signing in with [`PASSWORD`]; alerts to `email`.
+    pub async fn user(&self, username: &str, name: &str, roles: Vec<Role>, email: Option<&str>) {
+        let hash = youmen::auth::hash_password(PASSWORD.into()).await.unwrap();
+        let store = self.store();
+        store
+            .create_user(
+                &youmen::storage::NewUser {
+                    username: username.into(),
+                    display_name: name.into(),
+                    password_hash: hash,
+                    roles,
+                },
+                chrono::Utc::now(),
+            )
+            .await
+            .unwrap();
+        if email.is_some() {
+            store
+                .set_user_email(username, email, chrono::Utc::now())
+                .await
+                .unwrap();
         }
     }
 

@@ -8,48 +8,29 @@ use youmen::oversight::{DeadlineScanner, ScanResult, DEADLINE_TOPIC};
 
 use crate::helpers::{walk_in, Backend, TestApp};
 
-async fn add_user(app: &TestApp, username: &str, name: &str, role: Role, email: &str) {
-    let hash = youmen::auth::hash_password("a-long-enough-password".into())
-        .await
-        .unwrap();
-    let store = app.store();
-    store
-        .create_user(
-            &youmen::storage::NewUser {
-                username: username.into(),
-                display_name: name.into(),
-                password_hash: hash,
-                roles: vec![role],
-            },
-            chrono::Utc::now(),
-        )
-        .await
-        .unwrap();
-    store
-        .set_user_email(username, Some(email), chrono::Utc::now())
-        .await
-        .unwrap();
-}
-
 async fn the_roster_is_set_imported_and_its_gaps_shown(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    add_user(
-        &app,
+    app.user(
         "zhao",
         "赵局长",
-        Role::DutyLeader,
-        "zhao@hrss.example",
+        vec![Role::DutyLeader],
+        Some("zhao@hrss.example"),
     )
     .await;
-    add_user(
-        &app,
+    app.user(
         "qian",
         "钱主任",
-        Role::DutyLeader,
-        "qian@hrss.example",
+        vec![Role::DutyLeader],
+        Some("qian@hrss.example"),
     )
     .await;
-    add_user(&app, "wang", "王芳", Role::Counter, "wang@hrss.example").await;
+    app.user(
+        "wang",
+        "王芳",
+        vec![Role::Counter],
+        Some("wang@hrss.example"),
+    )
+    .await;
     let admin = app.token("admin", Role::Admin).await;
     let counter = app.token("王芳", Role::Counter).await;
     let put = |date: &str, token: &str, username: &str| {
@@ -124,13 +105,18 @@ async fn the_roster_is_set_imported_and_its_gaps_shown(backend: Backend) {
 
 async fn deadlines_remind_then_alarm_the_owner_and_the_duty_leader_once(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    add_user(&app, "wang", "王芳", Role::Counter, "wang@hrss.example").await;
-    add_user(
-        &app,
+    app.user(
+        "wang",
+        "王芳",
+        vec![Role::Counter],
+        Some("wang@hrss.example"),
+    )
+    .await;
+    app.user(
         "zhao",
         "赵局长",
-        Role::DutyLeader,
-        "zhao@hrss.example",
+        vec![Role::DutyLeader],
+        Some("zhao@hrss.example"),
     )
     .await;
     let clerk = app.token("王芳", Role::Counter).await;

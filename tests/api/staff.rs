@@ -7,26 +7,8 @@ use reqwest::Client;
 use serde_json::json;
 use youmen::domain::Role;
 
-use crate::helpers::{json, Backend, TestApp};
+use crate::helpers::{json, Backend, TestApp, PASSWORD};
 use crate::hotline::wav;
-
-const PASSWORD: &str = "morning-shift-2026";
-
-async fn add_user(app: &TestApp, username: &str, name: &str, roles: Vec<Role>) {
-    let hash = youmen::auth::hash_password(PASSWORD.into()).await.unwrap();
-    app.store()
-        .create_user(
-            &youmen::storage::NewUser {
-                username: username.into(),
-                display_name: name.into(),
-                password_hash: hash,
-                roles,
-            },
-            chrono::Utc::now(),
-        )
-        .await
-        .unwrap();
-}
 
 /// A browser that does not follow redirects, so that each step can be seen.
 struct Browser {
@@ -106,7 +88,7 @@ fn csrf(page: &str) -> String {
 
 async fn signing_in_out_and_locking_out(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    add_user(&app, "li", "李早班", vec![Role::Callback]).await;
+    app.user("li", "李早班", vec![Role::Callback], None).await;
     let mut b = Browser::new(&app);
     let (status, _, location) = b.get("/staff/callbacks?date=2026-11-30").await;
     assert_eq!(status, 303);
@@ -168,7 +150,7 @@ async fn signing_in_out_and_locking_out(backend: Backend) {
 
 async fn idle_sessions_expire(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    add_user(&app, "zhou", "周", vec![Role::Callback]).await;
+    app.user("zhou", "周", vec![Role::Callback], None).await;
     let mut b = Browser::new(&app);
     b.sign_in("zhou", PASSWORD).await;
     assert_eq!(b.get("/staff/callbacks").await.0, 200);
@@ -184,8 +166,8 @@ async fn idle_sessions_expire(backend: Backend) {
 
 async fn roles_and_forged_forms_are_refused(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    add_user(&app, "wang", "王柜台", vec![Role::Counter]).await;
-    add_user(&app, "li", "李早班", vec![Role::Callback]).await;
+    app.user("wang", "王柜台", vec![Role::Counter], None).await;
+    app.user("li", "李早班", vec![Role::Callback], None).await;
     let mut counter = Browser::new(&app);
     counter.sign_in("wang", PASSWORD).await;
     let (status, page, _) = counter.get("/staff/callbacks").await;
@@ -277,7 +259,7 @@ fn entry_id(page: &str) -> String {
 
 async fn the_morning_shift_works_the_list_in_the_page(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    add_user(&app, "li", "李早班", vec![Role::Callback]).await;
+    app.user("li", "李早班", vec![Role::Callback], None).await;
     let admin = app.token("admin", Role::Admin).await;
     let pbx = app.token("pbx", Role::Pbx).await;
     let number = push(&app, &pbx, "13800000001", "2026-11-26T20:00:00+08:00", "").await;
@@ -366,7 +348,7 @@ async fn the_morning_shift_works_the_list_in_the_page(backend: Backend) {
 
 async fn a_one_time_notice_prints_as_a_checklist(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    add_user(&app, "wang", "王芳", vec![Role::Counter]).await;
+    app.user("wang", "王芳", vec![Role::Counter], None).await;
     let mut b = Browser::new(&app);
     b.sign_in("wang", PASSWORD).await;
     let token = app.token("counter", Role::Counter).await;
@@ -410,8 +392,9 @@ async fn a_one_time_notice_prints_as_a_checklist(backend: Backend) {
 
 async fn the_duty_leader_sees_the_day_and_keeps_the_roster(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    add_user(&app, "zhao", "赵局长", vec![Role::DutyLeader]).await;
-    add_user(&app, "wang", "王芳", vec![Role::Counter]).await;
+    app.user("zhao", "赵局长", vec![Role::DutyLeader], None)
+        .await;
+    app.user("wang", "王芳", vec![Role::Counter], None).await;
     let clerk = app.token("王芳", Role::Counter).await;
     // An old case, long overdue, and an escalated one.
     let mut old = crate::helpers::walk_in();
