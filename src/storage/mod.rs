@@ -800,6 +800,9 @@ pub trait Store: Send + Sync + 'static {
     /// Counts of the cases received in `[from, to)`.
     async fn statistics(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> StoreResult<Statistics>;
 
+    /// The cases of each of these phone numbers (E.164), newest first, in one query.
+    async fn cases_of_phones(&self, phones: &[String]) -> StoreResult<Vec<Case>>;
+
     /// `Duplicate` when the username is taken.
     async fn create_user(&self, user: &NewUser, now: DateTime<Utc>) -> StoreResult<UserRecord>;
 

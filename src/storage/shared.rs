@@ -1530,6 +1530,24 @@ macro_rules! impl_shared_queries {
                 })
             }
 
+            async fn cases_of_phones(&self, phones: &[String]) -> $crate::storage::StoreResult<Vec<$crate::domain::Case>> {
+                use $crate::storage::rows::{CaseRow, CASE_COLUMNS};
+                let mut cases = Vec::new();
+                for chunk in phones.chunks(500) {
+                    let mut q = sqlx::QueryBuilder::<$db>::new(format!("select {CASE_COLUMNS} from cases where phone_e164 in ("));
+                    let mut list = q.separated(", ");
+                    for p in chunk {
+                        list.push_bind(p.as_str());
+                    }
+                    list.push_unseparated(") order by received_at desc, id desc");
+                    let rows: Vec<CaseRow> = q.build_query_as().fetch_all(self.reader()).await?;
+                    for r in rows {
+                        cases.push($crate::domain::Case::try_from(r)?);
+                    }
+                }
+                Ok(cases)
+            }
+
             async fn create_user(
                 &self,
                 user: &$crate::storage::NewUser,
