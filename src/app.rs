@@ -15,6 +15,7 @@ use crate::channels::website::WebsiteDesk;
 use crate::config::Settings;
 use crate::http::website::PublicSite;
 use crate::http::{self, AppState};
+use crate::jobs::{instance_id, Stop};
 use crate::outbox::OutboxWorker;
 use crate::storage::{self, GroupCommitter};
 use tokio::sync::Notify;
@@ -131,50 +132,61 @@ impl Application {
             .state
             .calendar
             .spawn_reloader(self.settings.clone(), CALENDAR_RELOAD_EVERY);
+        let stop = Stop::new();
+        let mut jobs = Vec::new();
         let hotline = &self.settings.hotline;
-        let downloads = match hotline.twilio.auth_token.is_empty() {
-            true => None,
-            false => Some(self.state.ingestor.downloader()?.spawn()),
-        };
-        let spool_watcher = (!hotline.spool_dir.as_os_str().is_empty()).then(|| {
+        if !hotline.twilio.auth_token.is_empty() {
+            jobs.push(self.state.ingestor.downloader()?.spawn(stop.clone()));
+        }
+        if !hotline.spool_dir.as_os_str().is_empty() {
             tracing::info!(spool = %hotline.spool_dir.display(), "watching the voicemail spool");
-            watch::spawn(
+            jobs.push(watch::spawn(
                 self.state.ingestor.clone(),
                 hotline.spool_dir.clone(),
                 Duration::from_secs(hotline.rescan_seconds.max(1)),
+                stop.clone(),
+            ));
+        }
+        if self.settings.mail.enabled() || !self.settings.webhooks.is_empty() {
+            let worker = OutboxWorker::new(
+                self.state.store.clone(),
+                self.settings.mail.clone(),
+                self.state.site.outbox_wake.clone(),
+                Some(self.state.callbacks.clone()),
+                self.settings.webhooks.clone(),
+            )?;
+            jobs.push(worker.spawn(stop.clone()));
+        }
+        jobs.push(self.state.callbacks.clone().spawn(stop.clone()));
+        jobs.push(
+            crate::oversight::DeadlineScanner::new(
+                self.state.store.clone(),
+                self.state.calendar.clone(),
+                self.settings.oversight.clone(),
+                self.settings.mail.enabled(),
             )
-        });
-        let outbox = match self.settings.mail.enabled() || !self.settings.webhooks.is_empty() {
-            true => Some(
-                OutboxWorker::new(
-                    self.state.store.clone(),
-                    self.settings.mail.clone(),
-                    self.state.site.outbox_wake.clone(),
-                    Some(self.state.callbacks.clone()),
-                    self.settings.webhooks.clone(),
-                )?
-                .spawn(),
-            ),
-            false => None,
-        };
-        let callback_job = self.state.callbacks.clone().spawn();
-        let scanner = crate::oversight::DeadlineScanner::new(
+            .with_webhooks(&self.settings.webhooks)
+            .spawn(self.state.site.outbox_wake.clone(), stop.clone()),
+        );
+        if let Some(retention) = crate::retention::Retention::from_settings(
             self.state.store.clone(),
-            self.state.calendar.clone(),
-            self.settings.oversight.clone(),
-            self.settings.mail.enabled(),
-        )
-        .with_webhooks(&self.settings.webhooks)
-        .spawn(self.state.site.outbox_wake.clone());
+            self.state.ingestor.audio().clone(),
+            &self.settings.retention,
+        ) {
+            jobs.push(retention.spawn(stop.clone()));
+        }
         let address = self.listener.local_addr()?;
-        tracing::info!(%address, backend = self.state.store.backend(), "youmen is listening on http://{address}");
+        tracing::info!(%address, backend = self.state.store.backend(), instance = instance_id(), "youmen is listening on http://{address}");
         let grace = Duration::from_secs(self.settings.server.shutdown_grace_seconds);
         let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
+        let stop_jobs = stop.clone();
         let signal = async move {
             shutdown.await;
-            tracing::info!("shutting down: finishing requests in flight");
+            tracing::info!("shutting down: no new connections or jobs, finishing what is in flight");
+            stop_jobs.cancel();
             let _ = stopping_tx.send(());
         };
+        let store = self.state.store.clone();
         let router = http::router(
             self.state,
             self.settings.server.body_limit_bytes,
@@ -186,19 +198,35 @@ impl Application {
         )
         .with_graceful_shutdown(signal);
         let server = tokio::spawn(async move { server.await });
+        let deadline = async {
+            let _ = stopping_rx.await;
+            tokio::time::sleep(grace).await
+        };
+        tokio::pin!(deadline);
         let result = tokio::select! {
             r = server => r.context("server task")?.context("serving"),
-            _ = async { let _ = stopping_rx.await; tokio::time::sleep(grace).await } => {
+            _ = &mut deadline => {
                 tracing::warn!(seconds = grace.as_secs(), "requests still in flight after the grace period; exiting");
                 Ok(())
             }
         };
-        reloader.abort();
-        callback_job.abort();
-        scanner.abort();
-        for task in spool_watcher.into_iter().chain(downloads).chain(outbox) {
-            task.abort();
+        // The server has stopped (or the grace period is over); jobs finish the piece of
+        // work in hand within what is left of it.
+        stop.cancel();
+        let finishing = futures_util::future::join_all(jobs.iter_mut());
+        if tokio::select! { _ = finishing => false, _ = &mut deadline => true } {
+            tracing::warn!("background jobs still busy after the grace period; stopping them");
         }
+        for job in &jobs {
+            job.abort();
+        }
+        reloader.abort();
+        match store.release_claims(instance_id()).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(released = n, "handed back leases for another instance"),
+            Err(e) => tracing::warn!(error = %e, "could not hand back leases; they run out by themselves"),
+        }
+        tracing::info!("youmen stopped");
         result
     }
 }

@@ -55,6 +55,19 @@ enum Command {
     /// Staff accounts for the web UI at /staff.
     #[command(subcommand)]
     User(UserCommand),
+    /// Apply the retention rules ([retention]) now: delete the recordings and anonymize the
+    /// personal fields of closed cases that are due. The service also does this by itself.
+    Retention {
+        /// List what is due without changing anything.
+        #[arg(long)]
+        dry_run: bool,
+        /// With --dry-run: what will be due on this day (e.g. 2027-06-30) instead of now.
+        #[arg(long, value_name = "DATE", requires = "dry_run")]
+        as_of: Option<String>,
+        /// table (default) or json
+        #[arg(long, default_value = "table")]
+        format: String,
+    },
     /// The next-morning callback list of a working day (today by default).
     #[command(args_conflicts_with_subcommands = true)]
     Callbacks {
@@ -201,6 +214,11 @@ async fn execute(cli: Cli) -> anyhow::Result<()> {
         Command::Calendar(command) => calendar(&settings, command),
         Command::User(command) => user(&settings, command).await,
         Command::Audit(AuditCommand::Verify) => audit_verify(&settings).await,
+        Command::Retention {
+            dry_run,
+            as_of,
+            format,
+        } => retention(&settings, dry_run, as_of.as_deref(), &format).await,
         Command::Callbacks {
             command,
             date,
@@ -293,6 +311,94 @@ async fn list_quarantine(settings: &Settings, all: bool) -> anyhow::Result<()> {
         };
         println!("{}\n  reason: {}\n  {state}", item.path, item.reason);
     }
+    Ok(())
+}
+
+async fn retention(
+    settings: &Settings,
+    dry_run: bool,
+    as_of: Option<&str>,
+    format: &str,
+) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        matches!(format, "table" | "json"),
+        "--format must be table or json, not `{format}`"
+    );
+    let store = storage::connect(&settings.database.url, 2).await?;
+    store.migrate().await?;
+    let retention = crate::retention::Retention::new(
+        store,
+        crate::recordings::AudioStore::new(&settings.hotline.audio_dir),
+        settings.retention.clone(),
+    );
+    let tz = settings.timezone()?;
+    let now = match as_of {
+        None => chrono::Utc::now(),
+        Some(day) => {
+            let day: chrono::NaiveDate = day
+                .parse()
+                .map_err(|_| anyhow::anyhow!("--as-of `{day}` is not a date like 2027-06-30"))?;
+            day.and_time(chrono::NaiveTime::MIN)
+                .and_local_timezone(tz)
+                .earliest()
+                .ok_or_else(|| anyhow::anyhow!("--as-of `{day}` has no midnight here"))?
+                .with_timezone(&chrono::Utc)
+        }
+    };
+    if !dry_run {
+        let done = retention
+            .run(now, "cli:retention", &crate::jobs::Stop::new())
+            .await?;
+        match format {
+            "json" => println!("{}", serde_json::to_string_pretty(&done)?),
+            _ => println!("{done}"),
+        }
+        anyhow::ensure!(
+            done.failures == 0,
+            "{} recordings could not be deleted (see the log); run again after fixing the audio folder",
+            done.failures
+        );
+        return Ok(());
+    }
+    let plan = retention.plan(now, u32::MAX).await?;
+    if format == "json" {
+        println!("{}", serde_json::to_string_pretty(&plan)?);
+        return Ok(());
+    }
+    let day = |at: chrono::DateTime<chrono::Utc>| at.with_timezone(&tz).format("%Y-%m-%d").to_string();
+    match plan.recordings_closed_before {
+        None => println!("Recordings are kept (retention.recordings_days = 0)."),
+        Some(before) => {
+            println!(
+                "Recordings of cases closed before {} would be deleted: {}",
+                day(before),
+                plan.recordings.len()
+            );
+            for r in &plan.recordings {
+                println!(
+                    "  {}  recording #{}  {} bytes  closed {}",
+                    r.case_number,
+                    r.id,
+                    r.bytes.unwrap_or(0),
+                    day(r.closed_at)
+                );
+            }
+        }
+    }
+    match plan.anonymize_closed_before {
+        None => println!("Cases are never anonymized (retention.anonymize_after_years = 0)."),
+        Some(before) => {
+            println!(
+                "Cases closed before {} would be anonymized: {}",
+                day(before),
+                plan.cases.len()
+            );
+            for c in &plan.cases {
+                println!("  {}  closed {}", c.case_number, day(c.closed_at));
+            }
+        }
+    }
+    println!("Nothing was changed (dry run).");
     Ok(())
 }
 

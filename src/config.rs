@@ -26,10 +26,22 @@ pub struct Settings {
     pub callbacks: CallbackSettings,
     pub staff: StaffSettings,
     pub oversight: OversightSettings,
+    pub retention: RetentionSettings,
     /// Group-robot and other webhooks that receive alerts.
     #[serde(default)]
     pub webhooks: Vec<WebhookSettings>,
     pub log: LogSettings,
+}
+
+/// How long personal data of closed cases is kept (PIPL); 0 keeps it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct RetentionSettings {
+    /// Recordings are deleted this many days after their case closed.
+    pub recordings_days: u32,
+    /// Personal fields are anonymized this many years after the case closed.
+    pub anonymize_after_years: u32,
+    /// How often the job looks for what is due.
+    pub check_minutes: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -120,6 +132,9 @@ pub struct MailSettings {
     pub retry_base_seconds: u64,
     pub max_attempts: u32,
     pub poll_seconds: u64,
+    /// How long a claimed row is one instance's before another may take it (the longest a
+    /// crashed instance's mail waits).
+    pub lease_seconds: u64,
 }
 
 impl MailSettings {

@@ -18,5 +18,6 @@ pub mod outbox;
 pub mod oversight;
 pub mod ratings;
 pub mod recordings;
+pub mod retention;
 pub mod storage;
 pub mod telemetry;

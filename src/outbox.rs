@@ -18,11 +18,9 @@ use tokio::sync::Notify;
 use crate::callbacks::CallbackService;
 use crate::channels::website::CONFIRMATION_TOPIC;
 use crate::config::{MailSettings, WebhookSettings};
-use crate::jobs::backoff;
+use crate::jobs::{backoff, instance_id, Schedule, Stop};
 use crate::storage::{OutboxItem, Store, CALLBACK_LIST_TOPIC};
-
-/// How long a claimed row is ours before another instance may take it.
-const LEASE: chrono::Duration = chrono::Duration::minutes(2);
+use tracing::Instrument;
 
 /// A rendered e-mail.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,6 +50,8 @@ pub struct OutboxWorker {
     callbacks: Option<CallbackService>,
     webhooks: Vec<WebhookSettings>,
     http: reqwest::Client,
+    /// Checked between deliveries: a stopping instance takes no new row.
+    stop: Stop,
 }
 
 /// The outbox recipients (`webhook:<name>`) of the webhooks subscribed to `topic`.
@@ -102,64 +102,69 @@ impl OutboxWorker {
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(settings_timeout))
                 .build()?,
+            stop: Stop::new(),
         })
     }
 
-    pub fn spawn(self) -> tokio::task::JoinHandle<()> {
-        tokio::spawn(async move {
-            let poll = Duration::from_secs(self.settings.poll_seconds.max(1));
-            loop {
-                let result = self.run_due().await;
-                crate::http::metrics::job_round("outbox", result.is_ok());
-                if let Err(e) = result {
-                    tracing::error!(error = format!("{e:#}"), "outbox delivery failed");
-                }
-                tokio::select! {
-                    _ = self.wake.notified() => {}
-                    _ = tokio::time::sleep(poll) => {}
-                }
-            }
+    /// Delivers due rows whenever woken and every `poll_seconds`, until `stop`.
+    pub fn spawn(mut self, stop: Stop) -> tokio::task::JoinHandle<()> {
+        self.stop = stop.clone();
+        let schedule = Schedule {
+            every: Duration::from_secs(self.settings.poll_seconds.max(1)),
+            wait_first: false,
+            wake: Some(self.wake.clone()),
+        };
+        let worker = Arc::new(self);
+        crate::jobs::periodic("outbox", schedule, stop, move || {
+            let worker = worker.clone();
+            async move { worker.run_due().await.map(|_| ()) }
         })
     }
 
     /// Delivers every due row, one at a time; returns how many were sent.
     pub async fn run_due(&self) -> anyhow::Result<usize> {
         let mut sent = 0;
-        loop {
+        while !self.stop.is_cancelled() {
             let now = Utc::now();
-            let Some(item) = self.store.claim_outbox(now, now + LEASE).await? else {
+            let Some(item) = self.store.claim_outbox(now, now + chrono::Duration::seconds(self.settings.lease_seconds.max(1) as i64), instance_id()).await? else {
                 return Ok(sent);
             };
             let domain = recipient_domain(&item.recipient);
             let span = tracing::info_span!("outbox", id = item.id, topic = %item.topic, to_domain = %domain, attempt = item.attempts);
-            let _guard = span.enter();
-            let result = self.deliver(&item).await;
-            let now = Utc::now();
-            match result {
-                Ok(()) => {
-                    self.store
-                        .settle_outbox(item.id, "sent", now, None, now)
-                        .await?;
-                    tracing::info!("mail sent");
-                    sent += 1;
-                }
-                Err(DeliveryError::Transient(reason))
-                    if item.attempts < i64::from(self.settings.max_attempts) =>
-                {
-                    let next = now + backoff(self.settings.retry_base_seconds, item.attempts);
-                    tracing::warn!(%reason, retry_at = %next, "mail not sent; will retry");
-                    self.store
-                        .settle_outbox(item.id, "pending", next, Some(&reason), now)
-                        .await?;
-                }
-                Err(DeliveryError::Transient(reason) | DeliveryError::Permanent(reason)) => {
-                    tracing::error!(%reason, "mail given up: it stays in the outbox as dead");
-                    self.store
-                        .settle_outbox(item.id, "dead", now, Some(&reason), now)
-                        .await?;
-                }
+            sent += usize::from(self.deliver_and_settle(&item).instrument(span).await?);
+        }
+        Ok(sent)
+    }
+
+    /// Delivers one claimed row and records the outcome; true when it was sent.
+    async fn deliver_and_settle(&self, item: &OutboxItem) -> anyhow::Result<bool> {
+        let result = self.deliver(item).await;
+        let now = Utc::now();
+        match result {
+            Ok(()) => {
+                self.store
+                    .settle_outbox(item.id, "sent", now, None, now)
+                    .await?;
+                tracing::info!("mail sent");
+                return Ok(true);
+            }
+            Err(DeliveryError::Transient(reason))
+                if item.attempts < i64::from(self.settings.max_attempts) =>
+            {
+                let next = now + backoff(self.settings.retry_base_seconds, item.attempts);
+                tracing::warn!(%reason, retry_at = %next, "mail not sent; will retry");
+                self.store
+                    .settle_outbox(item.id, "pending", next, Some(&reason), now)
+                    .await?;
+            }
+            Err(DeliveryError::Transient(reason) | DeliveryError::Permanent(reason)) => {
+                tracing::error!(%reason, "mail given up: it stays in the outbox as dead");
+                self.store
+                    .settle_outbox(item.id, "dead", now, Some(&reason), now)
+                    .await?;
             }
         }
+        Ok(false)
     }
 
     async fn deliver(&self, item: &OutboxItem) -> Result<(), DeliveryError> {

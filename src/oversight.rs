@@ -164,20 +164,26 @@ impl DeadlineScanner {
         Ok(result)
     }
 
-    pub fn spawn(self, wake_outbox: Arc<tokio::sync::Notify>) -> tokio::task::JoinHandle<()> {
-        tokio::spawn(async move {
-            let every = StdDuration::from_secs(self.settings.scan_seconds.max(5));
-            loop {
-                // One interval after start, then every interval: a restart does not race
-                // the instance's own requests for the first scan.
-                tokio::time::sleep(every).await;
-                let result = self.scan(Utc::now()).await;
-                crate::http::metrics::job_round("deadline_scan", result.is_ok());
-                match result {
-                    Ok(r) if r.notifications > 0 => wake_outbox.notify_one(),
-                    Ok(_) => {}
-                    Err(e) => tracing::error!(error = format!("{e:#}"), "deadline scan failed"),
+    /// Scans every `scan_seconds` (the first an interval after start, so a restart does not
+    /// race the instance's own requests) until `stop`.
+    pub fn spawn(
+        self,
+        wake_outbox: Arc<tokio::sync::Notify>,
+        stop: crate::jobs::Stop,
+    ) -> tokio::task::JoinHandle<()> {
+        let schedule = crate::jobs::Schedule {
+            every: StdDuration::from_secs(self.settings.scan_seconds.max(5)),
+            wait_first: true,
+            wake: None,
+        };
+        let scanner = Arc::new(self);
+        crate::jobs::periodic("deadline_scan", schedule, stop, move || {
+            let (scanner, wake_outbox) = (scanner.clone(), wake_outbox.clone());
+            async move {
+                if scanner.scan(Utc::now()).await?.notifications > 0 {
+                    wake_outbox.notify_one();
                 }
+                Ok(())
             }
         })
     }

@@ -227,19 +227,20 @@ impl CallbackService {
         self.generate_at(opening, now).await
     }
 
-    /// Runs `generate_due` every `check_seconds` until aborted.
-    pub fn spawn(self) -> tokio::task::JoinHandle<()> {
-        tokio::spawn(async move {
-            let every = StdDuration::from_secs(self.settings.check_seconds.max(1));
-            loop {
-                // An interval after start first: an opening missed while the service was
-                // down is generated within `check_seconds` of starting.
-                tokio::time::sleep(every).await;
-                let result = self.generate_due(Utc::now()).await;
-                crate::http::metrics::job_round("callback_generation", result.is_ok());
-                if let Err(e) = result {
-                    tracing::error!(error = format!("{e:#}"), "callback list generation failed");
-                }
+    /// Runs `generate_due` every `check_seconds` until `stop`. The first round comes an
+    /// interval after start: an opening missed while the service was down is generated
+    /// within `check_seconds` of starting.
+    pub fn spawn(self, stop: crate::jobs::Stop) -> tokio::task::JoinHandle<()> {
+        let schedule = crate::jobs::Schedule {
+            every: StdDuration::from_secs(self.settings.check_seconds.max(1)),
+            wait_first: true,
+            wake: None,
+        };
+        crate::jobs::periodic("callback_generation", schedule, stop, move || {
+            let service = self.clone();
+            async move {
+                service.generate_due(Utc::now()).await?;
+                Ok(())
             }
         })
     }

@@ -3,7 +3,7 @@
 
 use axum::body::Body;
 use axum::extract::{Path, Request, State};
-use axum::http::{header, HeaderValue};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -68,6 +68,7 @@ pub async fn list_quarantine(
         (status = 200, description = "The whole recording", content_type = "audio/wav"),
         (status = 206, description = "A byte range"),
         (status = 404, body = ErrorBody),
+        (status = 410, description = "Deleted under the retention rules", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]
@@ -83,6 +84,16 @@ pub async fn play_recording(
         .recording(id)
         .await?
         .ok_or_else(|| ApiError::not_found("该录音", "recording"))?;
+    if recording.purged_at.is_some() {
+        return Err(ApiError::new(
+            StatusCode::GONE,
+            "purged",
+            Text::new(
+                "该录音已按保存期限删除",
+                "This recording was deleted under the retention rules",
+            ),
+        ));
+    }
     let path = state.ingestor.audio().path_of(&recording.sha256);
     if !path.is_file() {
         return Err(ApiError::internal(anyhow::anyhow!(

@@ -191,6 +191,8 @@ pub struct RecordingView {
     /// Essentially silence: a hang-up, no message.
     pub silent: bool,
     pub received_at: DateTime<FixedOffset>,
+    /// When the audio was deleted under the retention rules; `url` then answers 410.
+    pub purged_at: Option<DateTime<FixedOffset>>,
 }
 
 impl RecordingView {
@@ -204,6 +206,7 @@ impl RecordingView {
             channels: r.channels,
             silent: r.silent,
             received_at: local(r.received_at, tz),
+            purged_at: r.purged_at.map(|at| local(at, tz)),
         }
     }
 }

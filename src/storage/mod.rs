@@ -149,6 +149,24 @@ pub struct RecordingRecord {
     pub peak: f64,
     pub silent: bool,
     pub received_at: DateTime<Utc>,
+    /// When the audio was deleted under the retention rules (the row stays).
+    pub purged_at: Option<DateTime<Utc>>,
+}
+
+/// A recording or a case the retention rules are due to purge or anonymize.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct RetentionItem {
+    /// The recording's id, or the case's.
+    pub id: i64,
+    pub case_id: i64,
+    pub case_number: String,
+    /// When the case was last changed (closed, or touched after closing).
+    pub closed_at: DateTime<Utc>,
+    /// The audio's digest (recordings only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bytes: Option<i64>,
 }
 
 /// One voicemail to ingest exactly once.
@@ -583,6 +601,7 @@ pub trait Store: Send + Sync + 'static {
         &self,
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
+        holder: &str,
     ) -> StoreResult<Option<DownloadJob>>;
 
     /// `done` (taken in), `pending` again at `next_attempt_at`, or `dead` (given up).
@@ -643,7 +662,12 @@ pub trait Store: Send + Sync + 'static {
         &self,
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
+        holder: &str,
     ) -> StoreResult<Option<OutboxItem>>;
+
+    /// Hands back the outbox and download leases `holder` still holds (a graceful
+    /// shutdown), so another instance takes them at once; returns how many.
+    async fn release_claims(&self, holder: &str) -> StoreResult<u64>;
 
     /// `sent` (the payload is then cleared of what it carried), `pending` again at
     /// `next_attempt_at`, or `dead`.
@@ -712,6 +736,39 @@ pub trait Store: Send + Sync + 'static {
         note: Option<&str>,
         now: DateTime<Utc>,
     ) -> StoreResult<()>;
+
+    /// Recordings of closed cases last changed before `closed_before`, not yet purged,
+    /// oldest first.
+    async fn recordings_to_purge(
+        &self,
+        closed_before: DateTime<Utc>,
+        limit: u32,
+    ) -> StoreResult<Vec<RetentionItem>>;
+
+    /// Whether a recording other than `except_id`, not purged, shares this audio file.
+    async fn audio_in_use(&self, sha256: &str, except_id: i64) -> StoreResult<bool>;
+
+    /// Marks a recording purged, with an event on its case's timeline; false when another
+    /// instance did it first.
+    async fn mark_recording_purged(
+        &self,
+        id: i64,
+        actor: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool>;
+
+    /// Closed cases last changed before `closed_before`, not yet anonymized, oldest first.
+    async fn cases_to_anonymize(
+        &self,
+        closed_before: DateTime<Utc>,
+        limit: u32,
+    ) -> StoreResult<Vec<RetentionItem>>;
+
+    /// Removes a closed case's personal data (name, phone numbers, ID card, description,
+    /// e-mail, tracking code, search index, rating comment, the callback entry's number)
+    /// and keeps what the statistics count; an event on its timeline says so. False when
+    /// it was already done or the case is not closed.
+    async fn anonymize_case(&self, id: i64, actor: &str, now: DateTime<Utc>) -> StoreResult<bool>;
 
     /// Walks one audit chain (`case_events` or `audit_events`) and reports the first break.
     async fn verify_chain(&self, chain: &str) -> StoreResult<ChainReport>;

@@ -119,7 +119,7 @@ impl TryFrom<EventRow> for Event {
 }
 
 pub const RECORDING_COLUMNS: &str = "id, case_id, sha256, source, media_type, bytes, duration_ms, \
-    sample_rate, channels, rms, peak, silent, received_at";
+    sample_rate, channels, rms, peak, silent, received_at, purged_at";
 
 #[derive(sqlx::FromRow)]
 pub struct RecordingRow {
@@ -136,6 +136,7 @@ pub struct RecordingRow {
     peak: f64,
     silent: bool,
     received_at: DateTime<Utc>,
+    purged_at: Option<DateTime<Utc>>,
 }
 
 impl From<RecordingRow> for RecordingRecord {
@@ -154,6 +155,7 @@ impl From<RecordingRow> for RecordingRecord {
             peak: r.peak,
             silent: r.silent,
             received_at: r.received_at,
+            purged_at: r.purged_at,
         }
     }
 }

@@ -547,13 +547,14 @@ macro_rules! impl_shared_queries {
                 &self,
                 now: chrono::DateTime<chrono::Utc>,
                 lease_until: chrono::DateTime<chrono::Utc>,
+                holder: &str,
             ) -> $crate::storage::StoreResult<Option<$crate::storage::DownloadJob>> {
                 // The due conditions are repeated outside the subquery: when two instances
                 // pick the same row, the second's update re-checks them after the first
                 // commits and matches nothing.
                 let row: Option<(i64, String, Option<String>, String, String, Option<String>, chrono::DateTime<chrono::Utc>, i64)> =
                     sqlx::query_as(
-                        "update recording_downloads set claimed_until = $2, attempts = attempts + 1 \
+                        "update recording_downloads set claimed_until = $2, claimed_by = $3, attempts = attempts + 1 \
                          where id = (select id from recording_downloads where status = 'pending' \
                              and next_attempt_at <= $1 and (claimed_until is null or claimed_until < $1) \
                              order by next_attempt_at, id limit 1) \
@@ -562,6 +563,7 @@ macro_rules! impl_shared_queries {
                     )
                     .bind(now)
                     .bind(lease_until)
+                    .bind(holder)
                     .fetch_optional(self.writer())
                     .await?;
                 let Some((id, recording_sid, call_sid, url, channel, caller, received_at, attempts)) = row else {
@@ -748,11 +750,12 @@ macro_rules! impl_shared_queries {
                 &self,
                 now: chrono::DateTime<chrono::Utc>,
                 lease_until: chrono::DateTime<chrono::Utc>,
+                holder: &str,
             ) -> $crate::storage::StoreResult<Option<$crate::storage::OutboxItem>> {
                 // As for downloads: the due conditions are checked again outside the
                 // subquery, so of two instances picking one row only one gets it.
                 let row: Option<(i64, String, Option<i64>, String, String, i64)> = sqlx::query_as(
-                    "update outbox set claimed_until = $2, attempts = attempts + 1 \
+                    "update outbox set claimed_until = $2, claimed_by = $3, attempts = attempts + 1 \
                      where id = (select id from outbox where status = 'pending' \
                          and next_attempt_at <= $1 and (claimed_until is null or claimed_until < $1) \
                          order by next_attempt_at, id limit 1) \
@@ -761,6 +764,7 @@ macro_rules! impl_shared_queries {
                 )
                 .bind(now)
                 .bind(lease_until)
+                .bind(holder)
                 .fetch_optional(self.writer())
                 .await?;
                 let Some((id, topic, case_id, recipient, payload, attempts)) = row else {
@@ -768,6 +772,22 @@ macro_rules! impl_shared_queries {
                 };
                 let payload = serde_json::from_str(&payload).map_err(anyhow::Error::new)?;
                 Ok(Some($crate::storage::OutboxItem { id, topic, case_id, recipient, payload, attempts }))
+            }
+
+            async fn release_claims(&self, holder: &str) -> $crate::storage::StoreResult<u64> {
+                // The attempt in hand was not made: it is not counted.
+                let mut released = 0;
+                for table in ["outbox", "recording_downloads"] {
+                    released += sqlx::query(&format!(
+                        "update {table} set claimed_until = null, claimed_by = null, attempts = attempts - 1 \
+                         where claimed_by = $1 and status = 'pending' and claimed_until is not null"
+                    ))
+                    .bind(holder)
+                    .execute(self.writer())
+                    .await?
+                    .rows_affected();
+                }
+                Ok(released)
             }
 
             async fn settle_outbox(
@@ -1171,6 +1191,136 @@ macro_rules! impl_shared_queries {
                     .fetch_all(self.reader())
                     .await?;
                 Ok(rows.into_iter().map($crate::domain::Case::try_from).collect::<anyhow::Result<_>>()?)
+            }
+
+            async fn recordings_to_purge(
+                &self,
+                closed_before: chrono::DateTime<chrono::Utc>,
+                limit: u32,
+            ) -> $crate::storage::StoreResult<Vec<$crate::storage::RetentionItem>> {
+                let rows: Vec<(i64, i64, String, chrono::DateTime<chrono::Utc>, String, i64)> = sqlx::query_as(
+                    "select r.id, c.id, c.number, c.updated_at, r.sha256, r.bytes from recordings r \
+                     join cases c on c.id = r.case_id \
+                     where c.status = 'closed' and c.updated_at < $1 and r.purged_at is null \
+                     order by c.updated_at, r.id limit $2",
+                )
+                .bind(closed_before)
+                .bind(i64::from(limit))
+                .fetch_all(self.reader())
+                .await?;
+                Ok(rows
+                    .into_iter()
+                    .map(|(id, case_id, case_number, closed_at, sha256, bytes)| $crate::storage::RetentionItem {
+                        id, case_id, case_number, closed_at, sha256: Some(sha256), bytes: Some(bytes),
+                    })
+                    .collect())
+            }
+
+            async fn audio_in_use(&self, sha256: &str, except_id: i64) -> $crate::storage::StoreResult<bool> {
+                let row: Option<(i64,)> = sqlx::query_as(
+                    "select id from recordings where sha256 = $1 and id <> $2 and purged_at is null limit 1",
+                )
+                .bind(sha256)
+                .bind(except_id)
+                .fetch_optional(self.reader())
+                .await?;
+                Ok(row.is_some())
+            }
+
+            async fn mark_recording_purged(
+                &self,
+                id: i64,
+                actor: &str,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::storage::StoreResult<bool> {
+                let mut tx = self.writer().begin().await?;
+                let row: Option<(i64, i64)> = sqlx::query_as(
+                    "update recordings set purged_at = $1 where id = $2 and purged_at is null returning case_id, bytes",
+                )
+                .bind(now)
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?;
+                let Some((case_id, bytes)) = row else {
+                    return Ok(false);
+                };
+                let empty = serde_json::json!({});
+                let after = serde_json::json!({"recording": id, "bytes": bytes});
+                insert_event(&mut tx, case_id, now, actor, "purge_recording", &empty, &after, None).await?;
+                tx.commit().await?;
+                Ok(true)
+            }
+
+            async fn cases_to_anonymize(
+                &self,
+                closed_before: chrono::DateTime<chrono::Utc>,
+                limit: u32,
+            ) -> $crate::storage::StoreResult<Vec<$crate::storage::RetentionItem>> {
+                let rows: Vec<(i64, String, chrono::DateTime<chrono::Utc>)> = sqlx::query_as(
+                    "select id, number, updated_at from cases \
+                     where status = 'closed' and updated_at < $1 and anonymized_at is null \
+                     order by updated_at, id limit $2",
+                )
+                .bind(closed_before)
+                .bind(i64::from(limit))
+                .fetch_all(self.reader())
+                .await?;
+                Ok(rows
+                    .into_iter()
+                    .map(|(id, case_number, closed_at)| $crate::storage::RetentionItem {
+                        id, case_id: id, case_number, closed_at, sha256: None, bytes: None,
+                    })
+                    .collect())
+            }
+
+            async fn anonymize_case(
+                &self,
+                id: i64,
+                actor: &str,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::storage::StoreResult<bool> {
+                let mut tx = self.writer().begin().await?;
+                // updated_at stays: it is when the case closed, and the statistics count it.
+                let done = sqlx::query(
+                    "update cases set citizen_name = null, phone_e164 = null, phone_original = null, \
+                     id_card_masked = null, id_card_digest = null, description = '', \
+                     anonymized_at = $1, version = version + 1 \
+                     where id = $2 and status = 'closed' and anonymized_at is null",
+                )
+                .bind(now)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                if done == 0 {
+                    return Ok(false);
+                }
+                for sql in [
+                    "delete from case_grams where case_id = $1",
+                    "delete from tracking_codes where case_id = $1",
+                    "update website_messages set email = null, fold_key = '' where case_id = $1",
+                    "update ratings set comment = null where case_id = $1",
+                    // Mail to the citizen keeps its row (it was sent) but not the address.
+                    "update outbox set recipient = '', payload = '{}' where case_id = $1 and status <> 'pending' \
+                     and recipient not like 'webhook:%'",
+                ] {
+                    sqlx::query(sql).bind(id).execute(&mut *tx).await?;
+                }
+                // A callback entry keeps its number while another of its cases still needs it.
+                sqlx::query(
+                    "update callback_entries set phone_e164 = null, group_key = 'anonymized:' || id \
+                     where id in (select entry_id from callback_entry_cases where case_id = $1) \
+                     and not exists (select 1 from callback_entry_cases l join cases c on c.id = l.case_id \
+                         where l.entry_id = callback_entries.id and c.anonymized_at is null)",
+                )
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+                let empty = serde_json::json!({});
+                let after = serde_json::json!({"anonymized": true});
+                insert_event(&mut tx, id, now, actor, "anonymize", &empty, &after, None).await?;
+                tx.commit().await?;
+                Ok(true)
             }
 
             async fn verify_chain(

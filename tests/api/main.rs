@@ -11,6 +11,7 @@ mod helpers;
 mod hotline;
 mod matrix;
 mod oversight;
+mod retention;
 mod search;
 mod smtp;
 mod staff;

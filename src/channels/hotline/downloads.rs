@@ -11,6 +11,8 @@ use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
 use tokio::sync::Notify;
 
+use crate::jobs::{instance_id, Schedule, Stop};
+
 use super::asterisk_message::parse_callerid;
 use super::ingest::{Arrival, Ingestor, TakenIn};
 use super::twilio::wav_url;
@@ -31,6 +33,8 @@ pub struct Downloader {
     settings: TwilioSettings,
     max_bytes: u64,
     wake: Arc<Notify>,
+    /// Checked between jobs: a stopping instance takes no new download.
+    stop: Stop,
 }
 
 /// Why a fetch failed, and whether trying again can help.
@@ -77,33 +81,39 @@ impl Downloader {
             settings,
             max_bytes,
             wake,
+            stop: Stop::new(),
         })
     }
 
     /// Works every due job until none is left; returns how many were settled.
     pub async fn run_due(&self) -> anyhow::Result<usize> {
         let mut settled = 0;
-        loop {
+        while !self.stop.is_cancelled() {
             let now = crate::http::now();
-            let Some(job) = self.store.claim_download(now, now + LEASE).await? else {
-                return Ok(settled);
+            let Some(job) = self
+                .store
+                .claim_download(now, now + LEASE, instance_id())
+                .await?
+            else {
+                break;
             };
             self.work(job).await?;
             settled += 1;
         }
+        Ok(settled)
     }
 
-    pub fn spawn(self) -> tokio::task::JoinHandle<()> {
-        tokio::spawn(async move {
-            loop {
-                if let Err(e) = self.run_due().await {
-                    tracing::error!(error = format!("{e:#}"), "recording downloads failed");
-                }
-                tokio::select! {
-                    _ = self.wake.notified() => {}
-                    _ = tokio::time::sleep(POLL) => {}
-                }
-            }
+    pub fn spawn(mut self, stop: Stop) -> tokio::task::JoinHandle<()> {
+        self.stop = stop.clone();
+        let schedule = Schedule {
+            every: POLL,
+            wait_first: false,
+            wake: Some(self.wake.clone()),
+        };
+        let worker = Arc::new(self);
+        crate::jobs::periodic("recording_downloads", schedule, stop, move || {
+            let worker = worker.clone();
+            async move { worker.run_due().await.map(|_| ()) }
         })
     }
 

@@ -6,13 +6,21 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use notify::{RecursiveMode, Watcher};
+use tracing::Instrument;
 
 use super::ingest::Ingestor;
 
 /// Lets a burst of file events (audio renamed, then the .txt) settle into one pass.
 const SETTLE: Duration = Duration::from_millis(300);
 
-pub fn spawn(ingestor: Ingestor, spool: PathBuf, rescan: Duration) -> tokio::task::JoinHandle<()> {
+/// Watches until `stop`; a pass in progress finishes first (each message is its own
+/// transaction, so a pass cut short by a crash is simply resumed by the next).
+pub fn spawn(
+    ingestor: Ingestor,
+    spool: PathBuf,
+    rescan: Duration,
+    stop: crate::jobs::Stop,
+) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let (tx, mut rx) = tokio::sync::mpsc::channel::<()>(1);
         let watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
@@ -36,13 +44,19 @@ pub fn spawn(ingestor: Ingestor, spool: PathBuf, rescan: Duration) -> tokio::tas
         let mut tick = tokio::time::interval(rescan);
         loop {
             tokio::select! {
+                _ = stop.cancelled() => return,
                 _ = tick.tick() => {}
                 Some(()) = rx.recv() => {
                     tokio::time::sleep(SETTLE).await;
                     while rx.try_recv().is_ok() {}
                 }
             }
-            match ingestor.ingest_spool(&spool, &|_, _| {}).await {
+            let pass = ingestor
+                .ingest_spool(&spool, &|_, _| {})
+                .instrument(tracing::info_span!("job", job = "voicemail_spool"))
+                .await;
+            crate::http::metrics::job_round("voicemail_spool", pass.is_ok());
+            match pass {
                 Ok(s) if s.ingested + s.quarantined + s.orphans > 0 => {
                     tracing::info!(summary = %s, "voicemail spool pass")
                 }

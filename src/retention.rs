@@ -1,0 +1,212 @@
+//! Personal data kept no longer than allowed (PIPL): a closed case's recordings are deleted
+//! `recordings_days` after it closed, and its personal fields anonymized
+//! `anonymize_after_years` after; the case rows stay, so the statistics still count them.
+//! Every purge is an event on the case's (hash-chained) timeline and every run that did
+//! something an audit event; `plan` lists what a run would do without doing it.
+//!
+//! Across instances: each recording and case is marked by a conditional update in its own
+//! transaction, so of two instances purging at once only one writes the event. A recording's
+//! file is deleted before it is marked (deleting twice is harmless), so a crash between the
+//! two leaves a row the next round marks, never a file nobody deletes.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Months, Utc};
+use serde::Serialize;
+
+use crate::config::RetentionSettings;
+use crate::jobs::{Schedule, Stop};
+use crate::recordings::AudioStore;
+use crate::storage::{RetentionItem, Store};
+
+/// Rows looked at per query.
+const BATCH: u32 = 200;
+
+/// The actor on the timeline for the scheduled job.
+pub const JOB_ACTOR: &str = "system:retention";
+
+#[derive(Clone)]
+pub struct Retention {
+    store: Arc<dyn Store>,
+    audio: AudioStore,
+    settings: RetentionSettings,
+}
+
+/// What a run would do.
+#[derive(Debug, Serialize)]
+pub struct Plan {
+    /// Cases closed before this lose their recordings (None: recordings are kept).
+    pub recordings_closed_before: Option<DateTime<Utc>>,
+    /// Cases closed before this are anonymized (None: never).
+    pub anonymize_closed_before: Option<DateTime<Utc>>,
+    pub recordings: Vec<RetentionItem>,
+    pub cases: Vec<RetentionItem>,
+}
+
+/// What a run did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Done {
+    pub recordings_purged: usize,
+    pub bytes_freed: i64,
+    pub cases_anonymized: usize,
+    /// Recordings whose file could not be deleted (left for the next run, logged).
+    pub failures: usize,
+}
+
+impl std::fmt::Display for Done {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} recordings purged ({} bytes), {} cases anonymized",
+            self.recordings_purged, self.bytes_freed, self.cases_anonymized
+        )?;
+        if self.failures > 0 {
+            write!(f, ", {} recordings could not be deleted", self.failures)?;
+        }
+        Ok(())
+    }
+}
+
+impl Retention {
+    pub fn new(store: Arc<dyn Store>, audio: AudioStore, settings: RetentionSettings) -> Self {
+        Self {
+            store,
+            audio,
+            settings,
+        }
+    }
+
+    /// The scheduled job, unless the configuration keeps everything.
+    pub fn from_settings(
+        store: Arc<dyn Store>,
+        audio: AudioStore,
+        settings: &RetentionSettings,
+    ) -> Option<Self> {
+        let keeps_all = settings.recordings_days == 0 && settings.anonymize_after_years == 0;
+        (!keeps_all).then(|| Self::new(store, audio, settings.clone()))
+    }
+
+    fn cutoffs(&self, now: DateTime<Utc>) -> (Option<DateTime<Utc>>, Option<DateTime<Utc>>) {
+        let days = self.settings.recordings_days;
+        let years = self.settings.anonymize_after_years;
+        (
+            (days > 0).then(|| now - chrono::Duration::days(i64::from(days))),
+            (years > 0)
+                .then(|| now.checked_sub_months(Months::new(years.saturating_mul(12))))
+                .flatten(),
+        )
+    }
+
+    /// What a run at `now` would purge and anonymize (at most `limit` of each).
+    pub async fn plan(&self, now: DateTime<Utc>, limit: u32) -> anyhow::Result<Plan> {
+        let (recordings_before, anonymize_before) = self.cutoffs(now);
+        let recordings = match recordings_before {
+            Some(before) => self.store.recordings_to_purge(before, limit).await?,
+            None => Vec::new(),
+        };
+        let cases = match anonymize_before {
+            Some(before) => self.store.cases_to_anonymize(before, limit).await?,
+            None => Vec::new(),
+        };
+        Ok(Plan {
+            recordings_closed_before: recordings_before,
+            anonymize_closed_before: anonymize_before,
+            recordings,
+            cases,
+        })
+    }
+
+    /// Purges and anonymizes everything due at `now`, in batches, stopping early if `stop`
+    /// is cancelled between two items.
+    pub async fn run(&self, now: DateTime<Utc>, actor: &str, stop: &Stop) -> anyhow::Result<Done> {
+        let (recordings_before, anonymize_before) = self.cutoffs(now);
+        let mut done = Done::default();
+        if let Some(before) = recordings_before {
+            'batches: loop {
+                let batch = self.store.recordings_to_purge(before, BATCH).await?;
+                let mut progressed = false;
+                for item in &batch {
+                    if stop.is_cancelled() {
+                        break 'batches;
+                    }
+                    match self.purge_recording(item, actor, now).await {
+                        Ok(true) => {
+                            progressed = true;
+                            done.recordings_purged += 1;
+                            done.bytes_freed += item.bytes.unwrap_or(0);
+                        }
+                        Ok(false) => progressed = true,
+                        Err(e) => {
+                            done.failures += 1;
+                            tracing::warn!(case = %item.case_number, recording = item.id, error = format!("{e:#}"), "recording not purged; retried next run");
+                        }
+                    }
+                }
+                if !progressed || (batch.len() as u32) < BATCH {
+                    break;
+                }
+            }
+        }
+        if let Some(before) = anonymize_before {
+            'cases: loop {
+                let batch = self.store.cases_to_anonymize(before, BATCH).await?;
+                for item in &batch {
+                    if stop.is_cancelled() {
+                        break 'cases;
+                    }
+                    if self.store.anonymize_case(item.id, actor, now).await? {
+                        done.cases_anonymized += 1;
+                    }
+                }
+                if (batch.len() as u32) < BATCH {
+                    break;
+                }
+            }
+        }
+        if done.recordings_purged + done.cases_anonymized > 0 {
+            tracing::info!(summary = %done, "retention run");
+            self.store
+                .audit(actor, "retention", "retention", Some(&done.to_string()), now)
+                .await?;
+        }
+        Ok(done)
+    }
+
+    /// Deletes the file (unless another live recording shares it), then marks the row.
+    async fn purge_recording(
+        &self,
+        item: &RetentionItem,
+        actor: &str,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<bool> {
+        let sha256 = item.sha256.clone().unwrap_or_default();
+        if !self.store.audio_in_use(&sha256, item.id).await? {
+            let path = self.audio.path_of(&sha256);
+            tokio::task::spawn_blocking(move || match std::fs::remove_file(&path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+                _ => Ok(()),
+            })
+            .await??;
+        }
+        Ok(self.store.mark_recording_purged(item.id, actor, now).await?)
+    }
+
+    /// Runs every `check_minutes` (the first an interval after start) until `stop`.
+    pub fn spawn(self, stop: Stop) -> tokio::task::JoinHandle<()> {
+        let schedule = Schedule {
+            every: Duration::from_secs(self.settings.check_minutes.max(1) * 60),
+            wait_first: true,
+            wake: None,
+        };
+        let retention = Arc::new(self);
+        let job_stop = stop.clone();
+        crate::jobs::periodic("retention", schedule, stop, move || {
+            let (retention, stop) = (retention.clone(), job_stop.clone());
+            async move {
+                retention.run(Utc::now(), JOB_ACTOR, &stop).await?;
+                Ok(())
+            }
+        })
+    }
+}

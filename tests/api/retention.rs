@@ -1,0 +1,220 @@
+//! Retention (PIPL): recordings of closed cases deleted after N days, personal fields
+//! anonymized after M years, statistics kept, every purge on the timeline, a dry run that
+//! changes nothing, and two runs at once doing each piece of work once; on both backends.
+
+use std::process::Command;
+
+use chrono::{Duration, Utc};
+use serde_json::{json, Value};
+use youmen::config::RetentionSettings;
+use youmen::domain::Role;
+use youmen::jobs::Stop;
+use youmen::retention::Retention;
+
+use crate::helpers::{json, walk_in, Backend, TestApp};
+use crate::hotline::wav;
+
+async fn voicemail(app: &TestApp, pbx: &str, caller: &str, audio: Vec<u8>, id: &str) -> String {
+    let form = reqwest::multipart::Form::new()
+        .part(
+            "audio",
+            reqwest::multipart::Part::bytes(audio)
+                .file_name("vm.wav")
+                .mime_str("audio/wav")
+                .unwrap(),
+        )
+        .text("hotline", "complaint")
+        .text("caller", caller.to_owned())
+        .text("received_at", "2026-11-20T20:00:00+08:00")
+        .text("external_id", id.to_owned());
+    let (status, body) = json(
+        app.post("/api/v1/hotline/voicemails")
+            .bearer_auth(pbx)
+            .multipart(form)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    body["case_number"].as_str().unwrap().to_owned()
+}
+
+async fn close(app: &TestApp, token: &str, number: &str) {
+    let path = format!("/api/v1/cases/{number}/actions");
+    for body in [
+        json!({"action": "accept"}),
+        json!({"action": "classify", "cause": "citizen_side"}),
+        json!({"action": "resolve", "outcome": "已向来电人解释政策"}),
+        json!({"action": "close"}),
+    ] {
+        let (status, r) = app.post_json(&path, token, &body).await;
+        assert_eq!(status, 200, "{body}: {r}");
+    }
+}
+
+async fn case(app: &TestApp, token: &str, number: &str) -> Value {
+    let (status, body) = app.get_json(&format!("/api/v1/cases/{number}"), token).await;
+    assert_eq!(status, 200, "{body}");
+    body
+}
+
+async fn play(app: &TestApp, token: &str, case: &Value) -> u16 {
+    let url = case["recordings"][0]["url"].as_str().unwrap();
+    app.get(url)
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+async fn sha256(app: &TestApp, case: &Value) -> String {
+    let id = case["recordings"][0]["id"].as_i64().unwrap();
+    app.store().recording(id).await.unwrap().unwrap().sha256
+}
+
+fn actions(case: &Value) -> Vec<String> {
+    case["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+fn retention(app: &TestApp) -> Retention {
+    Retention::new(
+        app.store(),
+        app.state().ingestor.audio().clone(),
+        RetentionSettings {
+            recordings_days: 180,
+            anonymize_after_years: 3,
+            check_minutes: 60,
+        },
+    )
+}
+
+async fn closed_cases_lose_recordings_then_personal_data_and_statistics_stay(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let pbx = app.token("freepbx", Role::Pbx).await;
+    let leader = app.token("赵局长", Role::DutyLeader).await;
+    // A: its own audio. C and D: the same audio (one file); C is closed, D stays open.
+    let a = voicemail(&app, &pbx, "13912345678", wav(3.0, 0.5), "vm-a").await;
+    let c = voicemail(&app, &pbx, "13700001111", wav(2.0, 0.3), "vm-c").await;
+    let d = voicemail(&app, &pbx, "13700002222", wav(2.0, 0.3), "vm-d").await;
+    let (status, walk) = app.post_json("/api/v1/cases", &leader, &walk_in()).await;
+    assert_eq!(status, 201, "{walk}");
+    let e = walk["number"].as_str().unwrap().to_owned();
+    for number in [&a, &c, &e] {
+        close(&app, &leader, number).await;
+    }
+    let audio = app.state().ingestor.audio().clone();
+    let sha_a = sha256(&app, &case(&app, &leader, &a).await).await;
+    let sha_c = sha256(&app, &case(&app, &leader, &c).await).await;
+    assert!(audio.path_of(&sha_a).is_file() && audio.path_of(&sha_c).is_file());
+
+    let retention = retention(&app);
+    let now = Utc::now();
+    // Today nothing is due; in 200 days the two closed cases' recordings are.
+    let plan = retention.plan(now, 100).await.unwrap();
+    assert!(plan.recordings.is_empty() && plan.cases.is_empty());
+    let later = now + Duration::days(200);
+    let plan = retention.plan(later, 100).await.unwrap();
+    let mut due: Vec<&str> = plan.recordings.iter().map(|r| r.case_number.as_str()).collect();
+    due.sort();
+    let mut expected = vec![a.as_str(), c.as_str()];
+    expected.sort();
+    assert_eq!(due, expected, "only closed cases' recordings are due");
+    assert!(plan.cases.is_empty(), "anonymization comes years later");
+    // The dry run changed nothing.
+    assert_eq!(play(&app, &leader, &case(&app, &leader, &a).await).await, 200);
+
+    // Two instances purging at once: each recording once.
+    let (other, stop) = (retention.clone(), Stop::new());
+    let (one, two) = tokio::join!(
+        retention.run(later, "system:retention", &stop),
+        other.run(later, "system:retention", &stop)
+    );
+    let (one, two) = (one.unwrap(), two.unwrap());
+    assert_eq!(one.recordings_purged + two.recordings_purged, 2, "{one:?} {two:?}");
+    assert!(!audio.path_of(&sha_a).exists(), "A's audio is deleted");
+    assert!(audio.path_of(&sha_c).is_file(), "C's audio is D's too: it stays");
+    let case_a = case(&app, &leader, &a).await;
+    assert_eq!(play(&app, &leader, &case_a).await, 410);
+    assert!(case_a["recordings"][0]["purged_at"].is_string());
+    assert_eq!(
+        actions(&case_a).iter().filter(|a| *a == "purge_recording").count(),
+        1,
+        "one purge event on the timeline"
+    );
+    assert_eq!(play(&app, &leader, &case(&app, &leader, &d).await).await, 200);
+    let again = retention.run(later, "system:retention", &Stop::new()).await.unwrap();
+    assert_eq!(again.recordings_purged, 0);
+
+    // Three years on, the closed cases are anonymized; the open one keeps everything.
+    let (_, found) = app.get_json("/api/v1/cases?q=张三", &leader).await;
+    assert_eq!(found["cases"].as_array().unwrap().len(), 1, "{found}");
+    let years = now + Duration::days(3 * 366 + 1);
+    let done = retention.run(years, "system:retention", &Stop::new()).await.unwrap();
+    assert_eq!(done.cases_anonymized, 3, "{done:?}");
+    let walk = case(&app, &leader, &e).await;
+    assert_eq!(walk["matter"], "pensions", "what the statistics count stays");
+    assert_eq!(
+        walk["citizen"],
+        json!({"name": null, "phone": null, "phone_original": null, "id_card_masked": null}),
+        "{walk}"
+    );
+    assert_eq!(walk["description"], "");
+    assert!(actions(&walk).contains(&"anonymize".to_owned()));
+    assert_eq!(walk["status"], "closed");
+    let open = case(&app, &leader, &d).await;
+    assert_eq!(open["citizen"]["phone"], "+8613700002222", "an open case keeps its data");
+    // Search no longer finds them by name or number; the open case still is.
+    let (_, found) = app.get_json("/api/v1/cases?q=张三", &leader).await;
+    assert_eq!(found["cases"].as_array().unwrap().len(), 0, "{found}");
+    let (_, found) = app.get_json("/api/v1/cases?q=13700002222", &leader).await;
+    assert_eq!(found["cases"].as_array().unwrap().len(), 1, "{found}");
+    // The statistics still count every case.
+    let today = app.state().calendar.current().local_date(now).to_string();
+    let (status, stats) = app
+        .get_json(&format!("/api/v1/statistics?from=2026-11-01&to={today}"), &leader)
+        .await;
+    assert_eq!(status, 200, "{stats}");
+    assert_eq!(stats["total"], 4, "{stats}");
+    // Every purge is on the chained trail, which still verifies.
+    for chain in ["case_events", "audit_events"] {
+        let report = app.store().verify_chain(chain).await.unwrap();
+        assert!(report.broken.is_none(), "{chain}: {:?}", report.broken);
+    }
+}
+
+crate::on_both_backends!(closed_cases_lose_recordings_then_personal_data_and_statistics_stay);
+
+/// The administrator's dry run through the real binary: what goes by a date, nothing changed.
+#[tokio::test]
+async fn the_dry_run_lists_what_a_date_will_purge_and_changes_nothing() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let pbx = app.token("freepbx", Role::Pbx).await;
+    let leader = app.token("赵局长", Role::DutyLeader).await;
+    let number = voicemail(&app, &pbx, "13912345678", wav(1.0, 0.5), "vm-1").await;
+    close(&app, &leader, &number).await;
+    let audio_dir = app.state().ingestor.audio().path_of("x");
+    let audio_dir = audio_dir.parent().unwrap().parent().unwrap();
+    let as_of = (Utc::now() + Duration::days(200)).format("%Y-%m-%d").to_string();
+    let output = Command::new(env!("CARGO_BIN_EXE_youmen"))
+        .args(["retention", "--dry-run", "--as-of", &as_of])
+        .env("YOUMEN__DATABASE__URL", &app.database_url)
+        .env("YOUMEN__HOTLINE__AUDIO_DIR", audio_dir)
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(out.contains(&number) && out.contains("would be deleted: 1"), "{out}");
+    assert!(out.contains("Nothing was changed"), "{out}");
+    assert!(!out.contains("13912345678"), "no phone numbers: {out}");
+    let detail = case(&app, &leader, &number).await;
+    assert_eq!(play(&app, &leader, &detail).await, 200);
+    assert!(!actions(&detail).contains(&"purge_recording".to_owned()));
+}
