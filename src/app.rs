@@ -182,7 +182,9 @@ impl Application {
         let stop_jobs = stop.clone();
         let signal = async move {
             shutdown.await;
-            tracing::info!("shutting down: no new connections or jobs, finishing what is in flight");
+            tracing::info!(
+                "shutting down: no new connections or jobs, finishing what is in flight"
+            );
             stop_jobs.cancel();
             let _ = stopping_tx.send(());
         };
@@ -224,7 +226,9 @@ impl Application {
         match store.release_claims(instance_id()).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(released = n, "handed back leases for another instance"),
-            Err(e) => tracing::warn!(error = %e, "could not hand back leases; they run out by themselves"),
+            Err(e) => {
+                tracing::warn!(error = %e, "could not hand back leases; they run out by themselves")
+            }
         }
         tracing::info!("youmen stopped");
         result

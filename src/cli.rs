@@ -365,7 +365,8 @@ async fn retention(
         println!("{}", serde_json::to_string_pretty(&plan)?);
         return Ok(());
     }
-    let day = |at: chrono::DateTime<chrono::Utc>| at.with_timezone(&tz).format("%Y-%m-%d").to_string();
+    let day =
+        |at: chrono::DateTime<chrono::Utc>| at.with_timezone(&tz).format("%Y-%m-%d").to_string();
     match plan.recordings_closed_before {
         None => println!("Recordings are kept (retention.recordings_days = 0)."),
         Some(before) => {

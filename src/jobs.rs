@@ -123,7 +123,11 @@ mod tests {
         let counted = rounds.clone();
         let job = periodic(
             "test",
-            Schedule { every: Duration::from_millis(5), wait_first: false, wake: None },
+            Schedule {
+                every: Duration::from_millis(5),
+                wait_first: false,
+                wake: None,
+            },
             stop.clone(),
             move || {
                 let counted = counted.clone();
@@ -136,7 +140,14 @@ mod tests {
         );
         tokio::time::sleep(Duration::from_millis(10)).await;
         stop.cancel();
-        tokio::time::timeout(Duration::from_secs(2), job).await.unwrap().unwrap();
-        assert_eq!(rounds.load(Ordering::SeqCst), 1, "the round in hand finished, no new one began");
+        tokio::time::timeout(Duration::from_secs(2), job)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            rounds.load(Ordering::SeqCst),
+            1,
+            "the round in hand finished, no new one began"
+        );
     }
 }

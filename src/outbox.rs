@@ -126,7 +126,15 @@ impl OutboxWorker {
         let mut sent = 0;
         while !self.stop.is_cancelled() {
             let now = Utc::now();
-            let Some(item) = self.store.claim_outbox(now, now + chrono::Duration::seconds(self.settings.lease_seconds.max(1) as i64), instance_id()).await? else {
+            let Some(item) = self
+                .store
+                .claim_outbox(
+                    now,
+                    now + chrono::Duration::seconds(self.settings.lease_seconds.max(1) as i64),
+                    instance_id(),
+                )
+                .await?
+            else {
                 return Ok(sent);
             };
             let domain = recipient_domain(&item.recipient);

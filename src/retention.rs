@@ -167,7 +167,13 @@ impl Retention {
         if done.recordings_purged + done.cases_anonymized > 0 {
             tracing::info!(summary = %done, "retention run");
             self.store
-                .audit(actor, "retention", "retention", Some(&done.to_string()), now)
+                .audit(
+                    actor,
+                    "retention",
+                    "retention",
+                    Some(&done.to_string()),
+                    now,
+                )
                 .await?;
         }
         Ok(done)
@@ -189,7 +195,10 @@ impl Retention {
             })
             .await??;
         }
-        Ok(self.store.mark_recording_purged(item.id, actor, now).await?)
+        Ok(self
+            .store
+            .mark_recording_purged(item.id, actor, now)
+            .await?)
     }
 
     /// Runs every `check_minutes` (the first an interval after start) until `stop`.

@@ -108,17 +108,9 @@ impl TestApp {
         settings.database.url = match backend {
             Backend::Sqlite => format!("sqlite://{}", dir.path().join("data/youmen.db").display()),
             Backend::Postgres => {
-                let name = format!("youmen_test_{}", uuid::Uuid::new_v4().simple());
-                let admin = sqlx::PgPool::connect(&postgres_admin_url())
-                    .await
-                    .expect("PostgreSQL");
-                sqlx::query(&format!("create database {name}"))
-                    .execute(&admin)
-                    .await
-                    .expect("create database");
-                admin.close().await;
-                pg_database = Some(name.clone());
-                with_database(&postgres_admin_url(), &name)
+                let (url, name) = fresh_postgres_database().await;
+                pg_database = Some(name);
+                url
             }
         };
         // The background jobs run on the wall clock; tests drive them by hand at the moments
@@ -257,26 +249,44 @@ impl TestApp {
 
 impl Drop for TestApp {
     fn drop(&mut self) {
-        // Drop the test database from a plain thread: Drop cannot await.
         if let Some(name) = self.pg_database.take() {
-            let _ = std::thread::spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .ok()?;
-                rt.block_on(async {
-                    let admin = sqlx::PgPool::connect(&postgres_admin_url()).await.ok()?;
-                    sqlx::query(&format!("drop database if exists {name} with (force)"))
-                        .execute(&admin)
-                        .await
-                        .ok()?;
-                    admin.close().await;
-                    Some(())
-                })
-            })
-            .join();
+            drop_postgres_database(name);
         }
     }
+}
+
+/// A new, empty PostgreSQL database: its URL and name.
+pub async fn fresh_postgres_database() -> (String, String) {
+    let name = format!("youmen_test_{}", uuid::Uuid::new_v4().simple());
+    let admin = sqlx::PgPool::connect(&postgres_admin_url())
+        .await
+        .expect("PostgreSQL");
+    sqlx::query(&format!("create database {name}"))
+        .execute(&admin)
+        .await
+        .expect("create database");
+    admin.close().await;
+    (with_database(&postgres_admin_url(), &name), name)
+}
+
+/// Drops a test database from a plain thread (usable in Drop, which cannot await).
+pub fn drop_postgres_database(name: String) {
+    let _ = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .ok()?;
+        rt.block_on(async {
+            let admin = sqlx::PgPool::connect(&postgres_admin_url()).await.ok()?;
+            sqlx::query(&format!("drop database if exists {name} with (force)"))
+                .execute(&admin)
+                .await
+                .ok()?;
+            admin.close().await;
+            Some(())
+        })
+    })
+    .join();
 }
 
 /// The same server URL with another database name.

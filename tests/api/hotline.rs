@@ -34,7 +34,7 @@ pub fn wav(seconds: f64, amplitude: f64) -> Vec<u8> {
     out.into_inner()
 }
 
-fn metadata(callerid: &str, origtime: i64, msg_id: Option<&str>) -> String {
+pub fn metadata(callerid: &str, origtime: i64, msg_id: Option<&str>) -> String {
     let id = msg_id.map(|m| format!("msg_id={m}\n")).unwrap_or_default();
     format!(
         ";\n; Message Information file\n;\n[message]\norigmailbox=3105883\ncontext=default\nexten=3105883\n\
@@ -43,12 +43,12 @@ fn metadata(callerid: &str, origtime: i64, msg_id: Option<&str>) -> String {
     )
 }
 
-struct Spool {
-    root: PathBuf,
+pub struct Spool {
+    pub root: PathBuf,
 }
 
 impl Spool {
-    fn new(dir: &Path) -> Self {
+    pub fn new(dir: &Path) -> Self {
         let root = dir.join("spool");
         std::fs::create_dir_all(&root).unwrap();
         Spool { root }
@@ -61,7 +61,7 @@ impl Spool {
     }
 
     /// Writes the audio first and the .txt last, as Asterisk does.
-    fn message(
+    pub fn message(
         &self,
         mailbox: &str,
         folder: &str,

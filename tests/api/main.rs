@@ -9,6 +9,7 @@ mod errors;
 mod health;
 mod helpers;
 mod hotline;
+mod instances;
 mod matrix;
 mod oversight;
 mod retention;

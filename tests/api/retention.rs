@@ -54,7 +54,9 @@ async fn close(app: &TestApp, token: &str, number: &str) {
 }
 
 async fn case(app: &TestApp, token: &str, number: &str) -> Value {
-    let (status, body) = app.get_json(&format!("/api/v1/cases/{number}"), token).await;
+    let (status, body) = app
+        .get_json(&format!("/api/v1/cases/{number}"), token)
+        .await;
     assert_eq!(status, 200, "{body}");
     body
 }
@@ -122,14 +124,21 @@ async fn closed_cases_lose_recordings_then_personal_data_and_statistics_stay(bac
     assert!(plan.recordings.is_empty() && plan.cases.is_empty());
     let later = now + Duration::days(200);
     let plan = retention.plan(later, 100).await.unwrap();
-    let mut due: Vec<&str> = plan.recordings.iter().map(|r| r.case_number.as_str()).collect();
+    let mut due: Vec<&str> = plan
+        .recordings
+        .iter()
+        .map(|r| r.case_number.as_str())
+        .collect();
     due.sort();
     let mut expected = vec![a.as_str(), c.as_str()];
     expected.sort();
     assert_eq!(due, expected, "only closed cases' recordings are due");
     assert!(plan.cases.is_empty(), "anonymization comes years later");
     // The dry run changed nothing.
-    assert_eq!(play(&app, &leader, &case(&app, &leader, &a).await).await, 200);
+    assert_eq!(
+        play(&app, &leader, &case(&app, &leader, &a).await).await,
+        200
+    );
 
     // Two instances purging at once: each recording once.
     let (other, stop) = (retention.clone(), Stop::new());
@@ -138,29 +147,51 @@ async fn closed_cases_lose_recordings_then_personal_data_and_statistics_stay(bac
         other.run(later, "system:retention", &stop)
     );
     let (one, two) = (one.unwrap(), two.unwrap());
-    assert_eq!(one.recordings_purged + two.recordings_purged, 2, "{one:?} {two:?}");
+    assert_eq!(
+        one.recordings_purged + two.recordings_purged,
+        2,
+        "{one:?} {two:?}"
+    );
     assert!(!audio.path_of(&sha_a).exists(), "A's audio is deleted");
-    assert!(audio.path_of(&sha_c).is_file(), "C's audio is D's too: it stays");
+    assert!(
+        audio.path_of(&sha_c).is_file(),
+        "C's audio is D's too: it stays"
+    );
     let case_a = case(&app, &leader, &a).await;
     assert_eq!(play(&app, &leader, &case_a).await, 410);
     assert!(case_a["recordings"][0]["purged_at"].is_string());
     assert_eq!(
-        actions(&case_a).iter().filter(|a| *a == "purge_recording").count(),
+        actions(&case_a)
+            .iter()
+            .filter(|a| *a == "purge_recording")
+            .count(),
         1,
         "one purge event on the timeline"
     );
-    assert_eq!(play(&app, &leader, &case(&app, &leader, &d).await).await, 200);
-    let again = retention.run(later, "system:retention", &Stop::new()).await.unwrap();
+    assert_eq!(
+        play(&app, &leader, &case(&app, &leader, &d).await).await,
+        200
+    );
+    let again = retention
+        .run(later, "system:retention", &Stop::new())
+        .await
+        .unwrap();
     assert_eq!(again.recordings_purged, 0);
 
     // Three years on, the closed cases are anonymized; the open one keeps everything.
     let (_, found) = app.get_json("/api/v1/cases?q=张三", &leader).await;
     assert_eq!(found["cases"].as_array().unwrap().len(), 1, "{found}");
     let years = now + Duration::days(3 * 366 + 1);
-    let done = retention.run(years, "system:retention", &Stop::new()).await.unwrap();
+    let done = retention
+        .run(years, "system:retention", &Stop::new())
+        .await
+        .unwrap();
     assert_eq!(done.cases_anonymized, 3, "{done:?}");
     let walk = case(&app, &leader, &e).await;
-    assert_eq!(walk["matter"], "pensions", "what the statistics count stays");
+    assert_eq!(
+        walk["matter"], "pensions",
+        "what the statistics count stays"
+    );
     assert_eq!(
         walk["citizen"],
         json!({"name": null, "phone": null, "phone_original": null, "id_card_masked": null}),
@@ -170,7 +201,10 @@ async fn closed_cases_lose_recordings_then_personal_data_and_statistics_stay(bac
     assert!(actions(&walk).contains(&"anonymize".to_owned()));
     assert_eq!(walk["status"], "closed");
     let open = case(&app, &leader, &d).await;
-    assert_eq!(open["citizen"]["phone"], "+8613700002222", "an open case keeps its data");
+    assert_eq!(
+        open["citizen"]["phone"], "+8613700002222",
+        "an open case keeps its data"
+    );
     // Search no longer finds them by name or number; the open case still is.
     let (_, found) = app.get_json("/api/v1/cases?q=张三", &leader).await;
     assert_eq!(found["cases"].as_array().unwrap().len(), 0, "{found}");
@@ -179,7 +213,10 @@ async fn closed_cases_lose_recordings_then_personal_data_and_statistics_stay(bac
     // The statistics still count every case.
     let today = app.state().calendar.current().local_date(now).to_string();
     let (status, stats) = app
-        .get_json(&format!("/api/v1/statistics?from=2026-11-01&to={today}"), &leader)
+        .get_json(
+            &format!("/api/v1/statistics?from=2026-11-01&to={today}"),
+            &leader,
+        )
         .await;
     assert_eq!(status, 200, "{stats}");
     assert_eq!(stats["total"], 4, "{stats}");
@@ -202,7 +239,9 @@ async fn the_dry_run_lists_what_a_date_will_purge_and_changes_nothing() {
     close(&app, &leader, &number).await;
     let audio_dir = app.state().ingestor.audio().path_of("x");
     let audio_dir = audio_dir.parent().unwrap().parent().unwrap();
-    let as_of = (Utc::now() + Duration::days(200)).format("%Y-%m-%d").to_string();
+    let as_of = (Utc::now() + Duration::days(200))
+        .format("%Y-%m-%d")
+        .to_string();
     let output = Command::new(env!("CARGO_BIN_EXE_youmen"))
         .args(["retention", "--dry-run", "--as-of", &as_of])
         .env("YOUMEN__DATABASE__URL", &app.database_url)
@@ -210,8 +249,15 @@ async fn the_dry_run_lists_what_a_date_will_purge_and_changes_nothing() {
         .output()
         .unwrap();
     let out = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    assert!(out.contains(&number) && out.contains("would be deleted: 1"), "{out}");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        out.contains(&number) && out.contains("would be deleted: 1"),
+        "{out}"
+    );
     assert!(out.contains("Nothing was changed"), "{out}");
     assert!(!out.contains("13912345678"), "no phone numbers: {out}");
     let detail = case(&app, &leader, &number).await;

@@ -38,6 +38,16 @@ fn python() -> Option<&'static str> {
 impl SmtpServer {
     /// Starts aiosmtpd on `port`. Without it: a failure in CI, a skip (None) elsewhere.
     pub async fn start_on(port: u16) -> Option<SmtpServer> {
+        Self::launch(port, 0).await
+    }
+
+    /// An SMTP server that takes `delay_ms` to accept each message (mail in flight long
+    /// enough to kill its sender mid-delivery).
+    pub async fn start_slow(delay_ms: u64) -> Option<SmtpServer> {
+        Self::launch(free_port(), delay_ms).await
+    }
+
+    async fn launch(port: u16, delay_ms: u64) -> Option<SmtpServer> {
         let Some(python) = python() else {
             let reason = "aiosmtpd is not installed (apt-get install python3-aiosmtpd)";
             assert!(!in_ci(), "an SMTP server is required in CI: {reason}");
@@ -46,11 +56,22 @@ impl SmtpServer {
         };
         let dir = tempfile::tempdir().expect("temp dir");
         let maildir = dir.path().join("maildir");
+        let script = format!(
+            "import asyncio, time\n\
+             from aiosmtpd.controller import Controller\n\
+             from aiosmtpd.handlers import Mailbox\n\
+             class Slow(Mailbox):\n\
+             \x20   async def handle_DATA(self, server, session, envelope):\n\
+             \x20       await asyncio.sleep({delay})\n\
+             \x20       return await super().handle_DATA(server, session, envelope)\n\
+             c = Controller(Slow({maildir:?}), hostname='127.0.0.1', port={port})\n\
+             c.start()\n\
+             while True: time.sleep(3600)\n",
+            delay = delay_ms as f64 / 1000.0,
+            maildir = maildir.display().to_string(),
+        );
         let child = Command::new(python)
-            .args(["-m", "aiosmtpd", "-n", "-l"])
-            .arg(format!("127.0.0.1:{port}"))
-            .args(["-c", "aiosmtpd.handlers.Mailbox"])
-            .arg(&maildir)
+            .args(["-c", &script])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

@@ -1,0 +1,522 @@
+//! Several real `youmen serve` processes on one PostgreSQL: the work is shared and done
+//! once (case numbers, voicemail, mail, the callback list), `kill -9` of one mid-work loses
+//! nothing and the other finishes its work, and SIGTERM ends an instance gracefully.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use youmen::domain::Role;
+
+use crate::helpers::{drop_postgres_database, fresh_postgres_database, Backend};
+use crate::hotline::{metadata, wav, Spool};
+use crate::smtp::{free_port, SmtpServer};
+
+const MESSAGES: usize = 60;
+const VOICEMAILS: usize = 12;
+const GRACE_SECONDS: u64 = 5;
+
+struct Instance {
+    name: &'static str,
+    child: Child,
+    port: u16,
+    log: PathBuf,
+}
+
+impl Instance {
+    fn start(name: &'static str, port: u16, env: &[(&str, String)], dir: &Path) -> Instance {
+        let log = dir.join(format!(
+            "{name}-{}.log",
+            Instant::now().elapsed().as_nanos()
+        ));
+        let child = Command::new(env!("CARGO_BIN_EXE_youmen"))
+            .arg("serve")
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+            .env("YOUMEN__SERVER__PORT", port.to_string())
+            .env("YOUMEN__LOG__FORMAT", "json")
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .expect("youmen serve starts");
+        Instance {
+            name,
+            child,
+            port,
+            log,
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    async fn ready(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(r) = reqwest::get(self.url("/healthz")).await {
+                if r.status().is_success() {
+                    return;
+                }
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("{} exited ({status}): {}", self.name, self.log_text());
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{} not ready: {}",
+                self.name,
+                self.log_text()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// The instance id it names its leases with (from its JSON start-up line).
+    fn instance_id(&self) -> String {
+        self.log_text()
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .find_map(|l| l["fields"]["instance"].as_str().map(str::to_owned))
+            .unwrap_or_else(|| panic!("no instance id in the log of {}", self.name))
+    }
+
+    fn kill9(&mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+
+    fn terminate(&self) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+}
+
+impl Drop for Instance {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+struct Database {
+    pool: sqlx::PgPool,
+    name: String,
+}
+
+impl Drop for Database {
+    fn drop(&mut self) {
+        drop_postgres_database(self.name.clone());
+    }
+}
+
+impl Database {
+    async fn count(&self, sql: &str) -> i64 {
+        let (n,): (i64,) = sqlx::query_as(sql).fetch_one(&self.pool).await.unwrap();
+        n
+    }
+
+    /// Waits until `sql` counts `want`, for at most `within`; returns the last count.
+    async fn wait_count(&self, sql: &str, want: i64, within: Duration) -> i64 {
+        let deadline = Instant::now() + within;
+        loop {
+            let n = self.count(sql).await;
+            if n == want || Instant::now() > deadline {
+                return n;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+}
+
+fn message(i: usize) -> Value {
+    json!({"name": "李阿姨", "phone": format!("1390000{i:04}"), "matter": "pensions",
+           "description": format!("第{i}条留言：养老金资格认证办不了"), "consent": true,
+           "email": format!("visitor{i}@example.org")})
+}
+
+/// Posts a message; the case number if it was acknowledged.
+async fn post(client: &reqwest::Client, base: &str, i: usize) -> Option<String> {
+    let r = client
+        .post(format!("{base}/api/v1/website/messages"))
+        .json(&message(i))
+        .send()
+        .await
+        .ok()?;
+    if r.status().as_u16() != 201 {
+        return None;
+    }
+    let body: Value = r.json().await.ok()?;
+    body["case_number"].as_str().map(str::to_owned)
+}
+
+/// Mail received, by recipient.
+fn mail_by_recipient(smtp: &SmtpServer) -> HashMap<String, usize> {
+    let mut by = HashMap::new();
+    for raw in smtp.messages() {
+        let parsed = mail_parser::MessageParser::default().parse(&raw).unwrap();
+        let to = parsed
+            .to()
+            .and_then(|a| a.first())
+            .and_then(|a| a.address())
+            .unwrap_or_default()
+            .to_owned();
+        *by.entry(to).or_insert(0) += 1;
+    }
+    by
+}
+
+#[tokio::test]
+async fn two_instances_share_the_work_once_and_survive_a_kill() {
+    if Backend::postgres().await.is_none() {
+        return;
+    }
+    let Some(smtp) = SmtpServer::start_slow(300).await else {
+        return;
+    };
+    let (url, name) = fresh_postgres_database().await;
+    let db = Database {
+        pool: sqlx::PgPool::connect(&url).await.unwrap(),
+        name,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let spool = Spool::new(dir.path());
+    let env: Vec<(&str, String)> = vec![
+        ("YOUMEN__DATABASE__URL", url.clone()),
+        (
+            "YOUMEN__SERVER__SHUTDOWN_GRACE_SECONDS",
+            GRACE_SECONDS.to_string(),
+        ),
+        (
+            "YOUMEN__HOTLINE__SPOOL_DIR",
+            spool.root.display().to_string(),
+        ),
+        (
+            "YOUMEN__HOTLINE__AUDIO_DIR",
+            dir.path().join("audio").display().to_string(),
+        ),
+        ("YOUMEN__HOTLINE__RESCAN_SECONDS", "1".into()),
+        ("YOUMEN__MAIL__SMTP_HOST", "127.0.0.1".into()),
+        ("YOUMEN__MAIL__SMTP_PORT", smtp.port.to_string()),
+        ("YOUMEN__MAIL__POLL_SECONDS", "1".into()),
+        ("YOUMEN__MAIL__LEASE_SECONDS", "3".into()),
+        ("YOUMEN__MAIL__RETRY_BASE_SECONDS", "1".into()),
+        (
+            "YOUMEN__WEBSITE__FORM_SECRET",
+            "shared-by-every-instance".into(),
+        ),
+        ("YOUMEN__WEBSITE__PER_IP_PER_HOUR", "100000".into()),
+        ("YOUMEN__WEBSITE__PER_IP_PER_DAY", "100000".into()),
+        ("YOUMEN__CALLBACKS__CHECK_SECONDS", "3600".into()),
+        (
+            "YOUMEN__CALLBACKS__MORNING_SHIFT_EMAIL",
+            "morning@example.org".into(),
+        ),
+        ("YOUMEN__OVERSIGHT__SCAN_SECONDS", "3600".into()),
+    ];
+    let (port_a, port_b) = (free_port(), free_port());
+    let mut a = Instance::start("a", port_a, &env, dir.path());
+    let mut b = Instance::start("b", port_b, &env, dir.path());
+    a.ready().await;
+    b.ready().await;
+
+    // Voicemail left on Friday night 2026-11-27 (21:00 +08:00), arriving while both run.
+    let friday_night = 1_795_784_400; // 2026-11-27T13:00:00Z
+    for i in 0..VOICEMAILS {
+        spool.message(
+            "default/3105883",
+            "INBOX",
+            i as u32,
+            metadata(
+                &format!("\"\" <1380000{i:04}>"),
+                friday_night + i as i64 * 60,
+                None,
+            )
+            .as_bytes(),
+            &[("wav", &wav(1.0, 0.4))],
+        );
+    }
+
+    // Website messages to both at once; instance A is killed -9 halfway.
+    let client = reqwest::Client::new();
+    let acked = Arc::new(Mutex::new(Vec::new()));
+    let count = Arc::new(AtomicUsize::new(0));
+    let next = Arc::new(AtomicUsize::new(0));
+    let mut posters = Vec::new();
+    for _ in 0..8 {
+        let (client, acked, count, next) =
+            (client.clone(), acked.clone(), count.clone(), next.clone());
+        let bases = [a.url(""), b.url("")];
+        posters.push(tokio::spawn(async move {
+            loop {
+                let i = next.fetch_add(1, Ordering::SeqCst);
+                if i >= MESSAGES {
+                    return;
+                }
+                if let Some(number) = post(&client, &bases[i % 2], i).await {
+                    acked.lock().unwrap().push((i, number));
+                    count.fetch_add(1, Ordering::SeqCst);
+                }
+            }
+        }));
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while count.load(Ordering::SeqCst) < MESSAGES / 3 {
+        assert!(Instant::now() < deadline, "intake stalled");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let killed_id = a.instance_id();
+    a.kill9();
+    let held_at_kill = db
+        .count(&format!(
+            "select count(*) from outbox where claimed_by = '{killed_id}' and status = 'pending' and claimed_until is not null"
+        ))
+        .await;
+    for p in posters {
+        p.await.unwrap();
+    }
+    let acked = acked.lock().unwrap().clone();
+    assert!(
+        acked.len() >= MESSAGES / 2,
+        "B kept accepting: {} acknowledged",
+        acked.len()
+    );
+
+    // Every acknowledged message is there, complete; numbers are unique and gap-free.
+    let numbers: Vec<(String,)> = sqlx::query_as("select number from cases")
+        .fetch_all(&db.pool)
+        .await
+        .unwrap();
+    let numbers: HashSet<String> = numbers.into_iter().map(|(n,)| n).collect();
+    for (i, number) in &acked {
+        assert!(
+            numbers.contains(number),
+            "acknowledged message {i} ({number}) is missing"
+        );
+    }
+    let website = db
+        .count("select count(*) from cases where channel = 'website'")
+        .await;
+    assert_eq!(
+        db.count("select count(*) from case_events e join cases c on c.id = e.case_id where c.channel = 'website' and e.action = 'register'").await,
+        website
+    );
+    assert_eq!(
+        db.count("select count(*) from outbox where topic = 'website_confirmation'")
+            .await,
+        website,
+        "one confirmation queued per message"
+    );
+
+    // B alone finishes the spool; A comes back and both go on.
+    let mut a = Instance::start("a", port_a, &env, dir.path());
+    a.ready().await;
+    let voicemail = "select count(*) from cases where channel = 'complaint_hotline'";
+    assert_eq!(
+        db.wait_count(voicemail, VOICEMAILS as i64, Duration::from_secs(30))
+            .await,
+        VOICEMAILS as i64
+    );
+    assert_eq!(
+        db.count("select count(*) from voicemail_ingests").await,
+        VOICEMAILS as i64
+    );
+    let mut by_day: BTreeMap<String, Vec<u32>> = BTreeMap::new();
+    let all: Vec<(String,)> = sqlx::query_as("select number from cases")
+        .fetch_all(&db.pool)
+        .await
+        .unwrap();
+    for (number,) in all {
+        let (day, seq) = number.rsplit_once('-').unwrap();
+        by_day
+            .entry(day.to_owned())
+            .or_default()
+            .push(seq.parse().unwrap());
+    }
+    for (day, mut seqs) in by_day {
+        seqs.sort_unstable();
+        let expected: Vec<u32> = (1..=seqs.len() as u32).collect();
+        assert_eq!(seqs, expected, "numbers of {day} are unique and gap-free");
+    }
+
+    // The list for Monday 2026-11-30, generated by hand on both at once: one run.
+    let admin = youmen::auth::generate_token();
+    let store = youmen::storage::connect(&url, 1).await.unwrap();
+    store
+        .insert_token(
+            "admin",
+            Role::Admin,
+            &youmen::auth::hash_token(&admin),
+            chrono::Utc::now(),
+        )
+        .await
+        .unwrap();
+    let generate = |base: String| {
+        let (client, admin) = (client.clone(), admin.clone());
+        async move {
+            client
+                .post(format!("{base}/api/v1/callbacks/generate"))
+                .bearer_auth(admin)
+                .json(&json!({"date": "2026-11-30"}))
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    let (one, two) = tokio::join!(generate(a.url("")), generate(b.url("")));
+    assert_eq!((one, two), (200, 200));
+    assert_eq!(
+        db.count("select count(*) from callback_runs where list_date = '2026-11-30'")
+            .await,
+        1
+    );
+    assert_eq!(
+        db.count("select count(*) from (select opening_at, group_key from callback_entries group by 1, 2 having count(*) > 1) d").await,
+        0,
+        "no caller twice on a list"
+    );
+    assert_eq!(
+        db.count("select count(*) from callback_entry_cases l join cases c on c.id = l.case_id where c.channel = 'complaint_hotline'").await,
+        VOICEMAILS as i64
+    );
+
+    // Every notification is delivered; none twice, but for the one A had in hand when it was
+    // killed (its lease ran out and B sent it: at-least-once, as SMTP allows no better).
+    let unsent = "select count(*) from outbox where status <> 'sent'";
+    assert_eq!(
+        db.wait_count(unsent, 0, Duration::from_secs(90)).await,
+        0,
+        "outbox drained"
+    );
+    let mail = mail_by_recipient(&smtp);
+    for (i, number) in &acked {
+        let to = format!("visitor{i}@example.org");
+        assert!(
+            mail.get(&to).copied().unwrap_or(0) >= 1,
+            "no mail for {number}"
+        );
+    }
+    let extra: usize = mail.values().map(|n| n - 1).sum();
+    eprintln!(
+        "{} of {MESSAGES} acknowledged around the kill; A held {held_at_kill} mail when killed; {} mails, {extra} sent twice",
+        acked.len(),
+        mail.values().sum::<usize>()
+    );
+    assert!(
+        extra <= 1,
+        "duplicates beyond the one in flight at the kill: {mail:?}"
+    );
+    assert_eq!(
+        mail.get("morning@example.org"),
+        Some(&1),
+        "one list, one mail"
+    );
+
+    // SIGTERM while requests are in flight: those answered are kept, B exits in time and
+    // hands back its leases; A sends what is left.
+    let a_id = a.instance_id();
+    let in_flight: Vec<_> = (MESSAGES..MESSAGES + 6)
+        .map(|i| {
+            let (client, base) = (client.clone(), b.url(""));
+            tokio::spawn(async move { (i, post(&client, &base, i).await) })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let stopping = Instant::now();
+    b.terminate();
+    let status = loop {
+        if let Some(status) = b.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            stopping.elapsed() < Duration::from_secs(GRACE_SECONDS + 5),
+            "B did not stop within its grace period: {}",
+            b.log_text()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(
+        status.success(),
+        "B exits cleanly: {status}\n{}",
+        b.log_text()
+    );
+    assert!(b.log_text().contains("youmen stopped"), "{}", b.log_text());
+    let held = format!(
+        "select count(*) from outbox where status = 'pending' and claimed_until is not null and claimed_by <> '{a_id}'"
+    );
+    assert_eq!(db.count(&held).await, 0, "B left no lease behind");
+    for task in in_flight {
+        let (i, answered) = task.await.unwrap();
+        if let Some(number) = answered {
+            assert!(
+                db.count(&format!(
+                    "select count(*) from cases where number = '{number}'"
+                ))
+                .await
+                    == 1,
+                "message {i} was answered during shutdown but is missing"
+            );
+        }
+    }
+    assert_eq!(
+        db.wait_count(unsent, 0, Duration::from_secs(60)).await,
+        0,
+        "A sends the rest"
+    );
+}
+
+/// A stopping instance hands back the leases it holds: another takes the work at once, and
+/// the attempt that was not made is not counted.
+async fn released_leases_are_taken_at_once_and_not_counted(backend: Backend) {
+    let app = crate::helpers::TestApp::spawn(backend).await;
+    app.raw_execute(
+        "insert into outbox (topic, recipient, payload, status, attempts, next_attempt_at, created_at) \
+         values ('deadline_alert', 'leader@example.org', '{}', 'pending', 0, '2026-01-01T00:00:00+00:00', '2026-01-01T00:00:00+00:00')",
+    )
+    .await
+    .unwrap();
+    let store = app.store();
+    let now = chrono::Utc::now();
+    let lease = now + chrono::Duration::minutes(2);
+    let first = store
+        .claim_outbox(now, lease, "instance-1")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(first.attempts, 1);
+    assert!(
+        store
+            .claim_outbox(now, lease, "instance-2")
+            .await
+            .unwrap()
+            .is_none(),
+        "leased"
+    );
+    assert_eq!(
+        store.release_claims("instance-2").await.unwrap(),
+        0,
+        "not its lease"
+    );
+    assert_eq!(store.release_claims("instance-1").await.unwrap(), 1);
+    let again = store
+        .claim_outbox(now, lease, "instance-2")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((again.id, again.attempts), (first.id, 1));
+}
+
+crate::on_both_backends!(released_leases_are_taken_at_once_and_not_counted);
