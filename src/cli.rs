@@ -55,6 +55,20 @@ enum Command {
     /// Staff accounts for the web UI at /staff.
     #[command(subcommand)]
     User(UserCommand),
+    /// Write the whole database (SQLite or PostgreSQL) to a file, to move it to PostgreSQL
+    /// with `youmen import`. Stop the service first so nothing changes meanwhile.
+    Export {
+        /// The file to write (JSON Lines).
+        #[arg(long, value_name = "FILE")]
+        to: std::path::PathBuf,
+    },
+    /// Load a `youmen export` file into the configured PostgreSQL database, which must be new
+    /// and empty; all or nothing, then the audit chains are verified.
+    Import {
+        /// The file `youmen export` wrote.
+        #[arg(long, value_name = "FILE")]
+        from: std::path::PathBuf,
+    },
     /// Apply the retention rules ([retention]) now: delete the recordings and anonymize the
     /// personal fields of closed cases that are due. The service also does this by itself.
     Retention {
@@ -214,6 +228,8 @@ async fn execute(cli: Cli) -> anyhow::Result<()> {
         Command::Calendar(command) => calendar(&settings, command),
         Command::User(command) => user(&settings, command).await,
         Command::Audit(AuditCommand::Verify) => audit_verify(&settings).await,
+        Command::Export { to } => export(&settings, &to).await,
+        Command::Import { from } => import(&settings, &from).await,
         Command::Retention {
             dry_run,
             as_of,
@@ -310,6 +326,69 @@ async fn list_quarantine(settings: &Settings, all: bool) -> anyhow::Result<()> {
             ),
         };
         println!("{}\n  reason: {}\n  {state}", item.path, item.reason);
+    }
+    Ok(())
+}
+
+async fn export(settings: &Settings, to: &std::path::Path) -> anyhow::Result<()> {
+    use std::io::Write;
+    let file = std::fs::File::create(to).with_context(|| format!("creating {}", to.display()))?;
+    let mut out = std::io::BufWriter::new(file);
+    let counts = storage::transfer::export(&settings.database.url, &mut out).await?;
+    out.flush()?;
+    out.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+    let total: u64 = counts.values().sum();
+    println!(
+        "exported {total} rows from {} tables to {}",
+        counts.len(),
+        to.display()
+    );
+    for (table, n) in counts.iter().filter(|(_, n)| **n > 0) {
+        println!("  {table:<24} {n}");
+    }
+    Ok(())
+}
+
+async fn import(settings: &Settings, from: &std::path::Path) -> anyhow::Result<()> {
+    let url = &settings.database.url;
+    let store = storage::connect(url, 2).await?;
+    store.migrate().await?;
+    let file = std::fs::File::open(from).with_context(|| format!("opening {}", from.display()))?;
+    let imported = storage::transfer::import(url, std::io::BufReader::new(file)).await?;
+    // Builds the search index of the imported cases.
+    store.migrate().await?;
+    let total: u64 = imported.counts.values().sum();
+    println!(
+        "imported {total} rows from a {} export into {}",
+        imported.source_backend,
+        store.backend()
+    );
+    for (table, n) in &imported.counts {
+        println!("  {table:<24} {n}");
+    }
+    for chain in ["case_events", "audit_events"] {
+        let report = store.verify_chain(chain).await?;
+        match report.broken {
+            None => println!("{chain}: {} events, the chain is intact", report.checked),
+            Some(b) => anyhow::bail!("{chain}: the chain is broken after the import: {b}"),
+        }
+    }
+    let audio = crate::recordings::AudioStore::new(&settings.hotline.audio_dir);
+    let missing = store
+        .recording_digests()
+        .await?
+        .iter()
+        .filter(|sha| !audio.path_of(sha).is_file())
+        .count();
+    match missing {
+        0 => println!(
+            "every recording's audio is in {}",
+            settings.hotline.audio_dir.display()
+        ),
+        n => println!(
+            "{n} recordings have no audio file in {}: copy the old audio folder there",
+            settings.hotline.audio_dir.display()
+        ),
     }
     Ok(())
 }

@@ -8,6 +8,7 @@ mod postgres;
 mod rows;
 mod shared;
 mod sqlite;
+pub mod transfer;
 
 use std::sync::Arc;
 
@@ -744,6 +745,9 @@ pub trait Store: Send + Sync + 'static {
         closed_before: DateTime<Utc>,
         limit: u32,
     ) -> StoreResult<Vec<RetentionItem>>;
+
+    /// The audio digests of every recording not purged (to check the audio folder).
+    async fn recording_digests(&self) -> StoreResult<Vec<String>>;
 
     /// Whether a recording other than `except_id`, not purged, shares this audio file.
     async fn audio_in_use(&self, sha256: &str, except_id: i64) -> StoreResult<bool>;

@@ -1216,6 +1216,14 @@ macro_rules! impl_shared_queries {
                     .collect())
             }
 
+            async fn recording_digests(&self) -> $crate::storage::StoreResult<Vec<String>> {
+                let rows: Vec<(String,)> =
+                    sqlx::query_as("select distinct sha256 from recordings where purged_at is null")
+                        .fetch_all(self.reader())
+                        .await?;
+                Ok(rows.into_iter().map(|(s,)| s).collect())
+            }
+
             async fn audio_in_use(&self, sha256: &str, except_id: i64) -> $crate::storage::StoreResult<bool> {
                 let row: Option<(i64,)> = sqlx::query_as(
                     "select id from recordings where sha256 = $1 and id <> $2 and purged_at is null limit 1",

@@ -16,5 +16,6 @@ mod retention;
 mod search;
 mod smtp;
 mod staff;
+mod transfer;
 mod twilio;
 mod website;
