@@ -336,3 +336,40 @@ fn the_systemd_unit_passes_systemd_analyze_verify() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success() && stderr.trim().is_empty(), "{stderr}");
 }
+
+/// The issue allows this check only where a compose client exists (the image cannot be built
+/// on these machines): skipped with the reason otherwise, in CI too.
+#[test]
+fn the_compose_file_passes_docker_compose_config() {
+    let compose = [vec!["docker", "compose"], vec!["docker-compose"]]
+        .into_iter()
+        .find(|cmd| {
+            Command::new(cmd[0])
+                .args(&cmd[1..])
+                .arg("version")
+                .output()
+                .is_ok_and(|o| o.status.success())
+        });
+    let Some(cmd) = compose else {
+        eprintln!("skipping: no docker compose client here");
+        return;
+    };
+    let out = Command::new(cmd[0])
+        .args(&cmd[1..])
+        .args([
+            "-f",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/docker-compose.yml"),
+            "config",
+            "--quiet",
+        ])
+        .env("POSTGRES_PASSWORD", "example")
+        .env("FORM_SECRET", "example")
+        .env("ID_CARD_PEPPER", "example")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
