@@ -4,6 +4,8 @@
 //! no file falls back to the statutory holidays ([`statutory`]) and everything derived from
 //! such a year is marked provisional.
 
+#[cfg(test)]
+mod properties;
 mod statutory;
 mod year_file;
 
@@ -306,6 +308,25 @@ impl WorkingCalendar {
             at: self.at(date, close),
             provisional,
         })
+    }
+
+    /// The `n`-th working day before `date` (`date` itself for 0): the inverse of counting
+    /// working days forward, e.g. for "received more than five working days ago".
+    pub fn working_days_before(&self, date: NaiveDate, n: u32) -> Result<NaiveDate, CalendarError> {
+        let mut day = date;
+        let mut remaining = n;
+        let mut searched = 0;
+        while remaining > 0 {
+            day = day - Days::new(1);
+            searched += 1;
+            if searched > SEARCH_LIMIT_DAYS * u64::from(n.max(1)) {
+                return Err(CalendarError::NoWorkingDay(date));
+            }
+            if self.day(day).kind.is_working() {
+                remaining -= 1;
+            }
+        }
+        Ok(day)
     }
 
     /// The days of one month, for display.
