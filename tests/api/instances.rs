@@ -115,6 +115,22 @@ struct Database {
     name: String,
 }
 
+/// Either engine's pool, for counting what survived.
+enum Pool {
+    Sqlite(sqlx::SqlitePool),
+    Postgres(sqlx::PgPool),
+}
+
+impl Pool {
+    async fn count(&self, sql: &str) -> i64 {
+        let (n,): (i64,) = match self {
+            Pool::Sqlite(p) => sqlx::query_as(sql).fetch_one(p).await.unwrap(),
+            Pool::Postgres(p) => sqlx::query_as(sql).fetch_one(p).await.unwrap(),
+        };
+        n
+    }
+}
+
 impl Drop for Database {
     fn drop(&mut self) {
         drop_postgres_database(self.name.clone());
@@ -519,4 +535,151 @@ async fn released_leases_are_taken_at_once_and_not_counted(backend: Backend) {
     assert_eq!((again.id, again.attempts), (first.id, 1));
 }
 
-crate::on_both_backends!(released_leases_are_taken_at_once_and_not_counted);
+/// kill -9 during sustained intake, 20 times: every submission answered 201 is there after a
+/// restart with its event, website record and outbox row; one that got no answer is either
+/// all there or not at all.
+async fn acknowledged_intake_survives_kill_9_twenty_times(backend: Backend) {
+    const ROUNDS: usize = 20;
+    let dir = tempfile::tempdir().unwrap();
+    let mut pg_name = None;
+    let url = match backend {
+        Backend::Sqlite => format!("sqlite://{}", dir.path().join("youmen.db").display()),
+        Backend::Postgres => {
+            let (url, name) = fresh_postgres_database().await;
+            pg_name = Some(name);
+            url
+        }
+    };
+    let env: Vec<(&str, String)> = vec![
+        ("YOUMEN__DATABASE__URL", url.clone()),
+        (
+            "YOUMEN__HOTLINE__AUDIO_DIR",
+            dir.path().join("audio").display().to_string(),
+        ),
+        // Mail on (to a port nobody listens on): every message queues its confirmation.
+        ("YOUMEN__MAIL__SMTP_HOST", "127.0.0.1".into()),
+        ("YOUMEN__MAIL__SMTP_PORT", free_port().to_string()),
+        ("YOUMEN__MAIL__RETRY_BASE_SECONDS", "3600".into()),
+        ("YOUMEN__WEBSITE__PER_IP_PER_HOUR", "1000000".into()),
+        ("YOUMEN__WEBSITE__PER_IP_PER_DAY", "1000000".into()),
+        ("YOUMEN__CALLBACKS__CHECK_SECONDS", "3600".into()),
+        ("YOUMEN__OVERSIGHT__SCAN_SECONDS", "3600".into()),
+    ];
+    let client = reqwest::Client::new();
+    let next = Arc::new(AtomicUsize::new(0));
+    let mut acked: Vec<(usize, String)> = Vec::new();
+    let mut unanswered: Vec<usize> = Vec::new();
+    for round in 0..ROUNDS {
+        let mut instance = Instance::start("intake", free_port(), &env, dir.path());
+        instance.ready().await;
+        let results = Arc::new(Mutex::new(Vec::new()));
+        let posters: Vec<_> = (0..8)
+            .map(|_| {
+                let (client, next, results, base) = (
+                    client.clone(),
+                    next.clone(),
+                    results.clone(),
+                    instance.url(""),
+                );
+                tokio::spawn(async move {
+                    loop {
+                        let i = next.fetch_add(1, Ordering::SeqCst);
+                        let answer = post(&client, &base, i).await;
+                        let stop = answer.is_none();
+                        results.lock().unwrap().push((i, answer));
+                        if stop {
+                            return;
+                        }
+                    }
+                })
+            })
+            .collect();
+        // Under load, after 1 to 20 answers (a different moment each round), the kill.
+        let answers = 1 + (round * 7) % 20;
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while results
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(_, a)| a.is_some())
+            .count()
+            < answers
+        {
+            assert!(
+                Instant::now() < deadline,
+                "no answers in round {round}: {}",
+                instance.log_text()
+            );
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        instance.kill9();
+        for p in posters {
+            p.await.unwrap();
+        }
+        for (i, answer) in results.lock().unwrap().drain(..) {
+            match answer {
+                Some(number) => acked.push((i, number)),
+                None => unanswered.push(i),
+            }
+        }
+    }
+    assert!(
+        acked.len() >= ROUNDS * 8,
+        "too little load to mean anything: {}",
+        acked.len()
+    );
+
+    // Restart once more (recovery), then look at the database itself.
+    let mut instance = Instance::start("intake", free_port(), &env, dir.path());
+    instance.ready().await;
+    let pool = match backend {
+        Backend::Sqlite => Pool::Sqlite(sqlx::SqlitePool::connect(&url).await.unwrap()),
+        Backend::Postgres => Pool::Postgres(sqlx::PgPool::connect(&url).await.unwrap()),
+    };
+    let complete = |phone: String| {
+        format!(
+            "select count(*) from cases c \
+             join website_messages w on w.case_id = c.id \
+             where c.phone_e164 = '{phone}' \
+             and exists (select 1 from case_events e where e.case_id = c.id and e.action = 'register') \
+             and exists (select 1 from outbox o where o.case_id = c.id and o.topic = 'website_confirmation')"
+        )
+    };
+    for (i, number) in &acked {
+        let phone = format!("+861390000{i:04}");
+        assert_eq!(
+            pool.count(&complete(phone)).await,
+            1,
+            "acknowledged message {i} ({number}) is missing or incomplete"
+        );
+    }
+    for i in &unanswered {
+        let phone = format!("+861390000{i:04}");
+        let any = pool
+            .count(&format!(
+                "select count(*) from cases where phone_e164 = '{phone}'"
+            ))
+            .await;
+        let whole = pool.count(&complete(phone)).await;
+        assert_eq!(
+            any, whole,
+            "message {i} got no answer and is there only in part"
+        );
+    }
+    let cases = pool.count("select count(*) from cases").await;
+    eprintln!(
+        "{backend:?}: {ROUNDS} kills, {} acknowledged, {} unanswered ({} of those committed), {cases} cases",
+        acked.len(),
+        unanswered.len(),
+        cases as usize - acked.len()
+    );
+    drop(instance);
+    if let Some(name) = pg_name {
+        drop_postgres_database(name);
+    }
+}
+
+crate::on_both_backends!(
+    released_leases_are_taken_at_once_and_not_counted,
+    acknowledged_intake_survives_kill_9_twenty_times
+);
