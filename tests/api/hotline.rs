@@ -736,3 +736,140 @@ crate::on_both_backends!(
     a_fixed_metadata_file_is_taken_in_and_its_quarantine_entry_settled,
     a_pbx_pushes_a_recording_once_even_when_it_posts_twice,
 );
+
+/// The audio folder cannot be written (here: a file stands where the folder should be; the
+/// tests run as root, for whom permissions do not stop a write): the pass fails with an error
+/// naming the folder, nothing is quarantined (the message is not at fault), and once the
+/// folder is fixed the next pass takes the message in.
+#[tokio::test]
+async fn an_unwritable_audio_folder_fails_clearly_and_the_voicemail_waits_in_the_spool() {
+    let dir = tempfile::tempdir().unwrap();
+    let database_url = format!("sqlite://{}", dir.path().join("youmen.db").display());
+    let spool = Spool::new(dir.path());
+    spool.message(
+        "default/3105883",
+        "INBOX",
+        0,
+        metadata(
+            "\"\" <13812345678>",
+            FRIDAY_NIGHT,
+            Some("1778249700-00000001"),
+        )
+        .as_bytes(),
+        &[("wav", &wav(2.0, 0.5))],
+    );
+    let spool_arg = spool.root.display().to_string();
+    std::fs::write(dir.path().join("audio"), b"not a folder").unwrap();
+    let failed = run_ingest(dir.path(), &database_url, &["--spool", &spool_arg]);
+    assert!(!failed.status.success());
+    let stderr = String::from_utf8_lossy(&failed.stderr);
+    assert!(
+        stderr.contains(&dir.path().join("audio").display().to_string()),
+        "{stderr}"
+    );
+    let listed = text(&run_ingest(
+        dir.path(),
+        &database_url,
+        &["--quarantine", "--all"],
+    ));
+    assert!(!listed.contains("msg0000"), "not quarantined: {listed}");
+    assert!(
+        spool
+            .root
+            .join("default/3105883/INBOX/msg0000.wav")
+            .is_file(),
+        "still in the spool"
+    );
+
+    std::fs::remove_file(dir.path().join("audio")).unwrap();
+    let fixed = text(&run_ingest(
+        dir.path(),
+        &database_url,
+        &["--spool", &spool_arg],
+    ));
+    assert!(fixed.contains("1 messages seen: 1 ingested"), "{fixed}");
+}
+
+/// `youmen ingest voicemail` killed with SIGKILL in the middle of a large pass, then run
+/// again: every message is a case exactly once.
+#[tokio::test]
+async fn an_ingest_killed_midway_takes_every_message_exactly_once_on_the_next_pass() {
+    const MESSAGES: u32 = 300;
+    let dir = tempfile::tempdir().unwrap();
+    let database_url = format!("sqlite://{}", dir.path().join("youmen.db").display());
+    let spool = Spool::new(dir.path());
+    let voice = wav(2.0, 0.4);
+    for n in 0..MESSAGES {
+        spool.message(
+            "default/3105883",
+            "INBOX",
+            n,
+            metadata(
+                &format!("\"\" <1381234{n:04}>"),
+                FRIDAY_NIGHT + i64::from(n),
+                Some(&format!("1778249700-{n:08}")),
+            )
+            .as_bytes(),
+            &[("wav", &voice)],
+        );
+    }
+    let spool_arg = spool.root.display().to_string();
+    let pool = sqlx::SqlitePool::connect(&format!("{database_url}?mode=rwc"))
+        .await
+        .unwrap();
+    let ingested = || async {
+        let n: Result<(i64,), _> = sqlx::query_as("select count(*) from voicemail_ingests")
+            .fetch_one(&pool)
+            .await;
+        n.map(|(n,)| n).unwrap_or(0)
+    };
+    let mut child = Command::new(env!("CARGO_BIN_EXE_youmen"))
+        .args(["ingest", "voicemail", "--spool", &spool_arg])
+        .current_dir(dir.path())
+        .env("YOUMEN__DATABASE__URL", &database_url)
+        .env("YOUMEN__HOTLINE__AUDIO_DIR", dir.path().join("audio"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while ingested().await < 20 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the pass did not start"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let before = ingested().await;
+    assert!(
+        before < i64::from(MESSAGES),
+        "killed mid-way: {before} of {MESSAGES} in"
+    );
+
+    let out = text(&run_ingest(
+        dir.path(),
+        &database_url,
+        &["--spool", &spool_arg],
+    ));
+    assert!(
+        out.contains(&format!(
+            "{MESSAGES} messages seen: {} ingested",
+            i64::from(MESSAGES) - before
+        )),
+        "{out}"
+    );
+    let (cases,): (i64,) = sqlx::query_as("select count(*) from cases")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    let (recordings,): (i64,) = sqlx::query_as("select count(*) from recordings")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        (cases, recordings),
+        (i64::from(MESSAGES), i64::from(MESSAGES))
+    );
+}
