@@ -58,6 +58,15 @@ impl From<sqlx::Error> for StoreError {
                 StoreError::Unavailable(e)
             }
             sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Duplicate,
+            // The server is going away or not there yet (SQLSTATE class 08, connection
+            // exception; 57P0x, shut down or starting): a retry later will do.
+            sqlx::Error::Database(db)
+                if db
+                    .code()
+                    .is_some_and(|c| c.starts_with("08") || c.starts_with("57P")) =>
+            {
+                StoreError::Unavailable(e)
+            }
             _ => StoreError::Other(anyhow::Error::new(e)),
         }
     }

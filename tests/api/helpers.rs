@@ -314,3 +314,113 @@ pub fn walk_in() -> Value {
         "description": "养老金资格认证在社保窗口办不了，材料齐全仍被退回",
     })
 }
+
+/// A PostgreSQL server of the test's own (initdb in a temp folder, on a free port), which a
+/// test may stop and start without disturbing the shared server. As root, it runs as the
+/// `postgres` user (PostgreSQL refuses root).
+pub struct PrivatePostgres {
+    pub port: u16,
+    bin: std::path::PathBuf,
+    data: std::path::PathBuf,
+    as_postgres: bool,
+    _dir: tempfile::TempDir,
+}
+
+impl PrivatePostgres {
+    /// None (with the reason printed) where PostgreSQL's server binaries are missing; a
+    /// failure in CI.
+    pub fn start() -> Option<PrivatePostgres> {
+        let bin = std::fs::read_dir("/usr/lib/postgresql")
+            .ok()
+            .and_then(|d| d.filter_map(|e| e.ok()).map(|e| e.path().join("bin")).max())
+            .filter(|b| b.join("initdb").is_file());
+        let Some(bin) = bin else {
+            assert!(!in_ci(), "PostgreSQL's server binaries are required in CI");
+            eprintln!("skipping: no /usr/lib/postgresql/*/bin/initdb here");
+            return None;
+        };
+        let dir = tempfile::tempdir().expect("temp dir");
+        let as_postgres = running_as_root();
+        if as_postgres {
+            let ok = std::process::Command::new("chown")
+                .args(["-R", "postgres"])
+                .arg(dir.path())
+                .status()
+                .is_ok_and(|s| s.success());
+            assert!(ok, "chown of the private PostgreSQL folder");
+        }
+        let pg = PrivatePostgres {
+            port: crate::smtp::free_port(),
+            bin,
+            data: dir.path().join("data"),
+            as_postgres,
+            _dir: dir,
+        };
+        let initdb = pg.run(
+            "initdb",
+            &["-A", "trust", "-U", "postgres", "--no-sync", "-D"],
+            true,
+        );
+        assert!(initdb, "initdb");
+        pg.up();
+        Some(pg)
+    }
+
+    fn run(&self, tool: &str, args: &[&str], with_data: bool) -> bool {
+        let program = self.bin.join(tool);
+        let mut cmd = if self.as_postgres {
+            let mut c = std::process::Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(&program);
+            c
+        } else {
+            std::process::Command::new(&program)
+        };
+        cmd.args(args);
+        if with_data {
+            cmd.arg(&self.data);
+        }
+        cmd.stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    }
+
+    pub fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+
+    /// Starts the server and waits until it accepts connections.
+    pub fn up(&self) {
+        let options = format!(
+            "-p {} -c listen_addresses=127.0.0.1 -c unix_socket_directories= -c fsync=off",
+            self.port
+        );
+        let started = self.run(
+            "pg_ctl",
+            &["-w", "-o", &options, "-l", "/dev/null", "start", "-D"],
+            true,
+        );
+        assert!(started, "pg_ctl start");
+    }
+
+    /// Stops the server at once (clients are disconnected).
+    pub fn down(&self) {
+        assert!(
+            self.run("pg_ctl", &["-w", "-m", "fast", "stop", "-D"], true),
+            "pg_ctl stop"
+        );
+    }
+}
+
+impl Drop for PrivatePostgres {
+    fn drop(&mut self) {
+        let _ = self.run("pg_ctl", &["-w", "-m", "immediate", "stop", "-D"], true);
+    }
+}
+
+fn running_as_root() -> bool {
+    std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}

@@ -683,3 +683,110 @@ crate::on_both_backends!(
     released_leases_are_taken_at_once_and_not_counted,
     acknowledged_intake_survives_kill_9_twenty_times
 );
+
+/// PostgreSQL restarted under load: while it is down requests fail cleanly with 503 (never a
+/// 500, never a hang past the pool's timeout), the service recovers by itself, and nothing
+/// acknowledged is lost.
+#[tokio::test]
+async fn postgresql_restarted_under_load_gives_503_then_recovers() {
+    let Some(pg) = crate::helpers::PrivatePostgres::start() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let env: Vec<(&str, String)> = vec![
+        ("YOUMEN__DATABASE__URL", pg.url()),
+        (
+            "YOUMEN__HOTLINE__AUDIO_DIR",
+            dir.path().join("audio").display().to_string(),
+        ),
+        ("YOUMEN__WEBSITE__PER_IP_PER_HOUR", "1000000".into()),
+        ("YOUMEN__WEBSITE__PER_IP_PER_DAY", "1000000".into()),
+    ];
+    let mut instance = Instance::start("pg-restart", free_port(), &env, dir.path());
+    instance.ready().await;
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(15))
+        .build()
+        .unwrap();
+    let base = instance.url("");
+    let statuses = Arc::new(Mutex::new(Vec::<(usize, u16, Option<String>)>::new()));
+    let running = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let next = Arc::new(AtomicUsize::new(0));
+    let posters: Vec<_> = (0..4)
+        .map(|_| {
+            let (client, base, statuses, running, next) = (
+                client.clone(),
+                base.clone(),
+                statuses.clone(),
+                running.clone(),
+                next.clone(),
+            );
+            tokio::spawn(async move {
+                while running.load(Ordering::SeqCst) {
+                    let i = next.fetch_add(1, Ordering::SeqCst);
+                    let r = client
+                        .post(format!("{base}/api/v1/website/messages"))
+                        .json(&message(i))
+                        .send()
+                        .await
+                        .expect("youmen answers even with its database down");
+                    let status = r.status().as_u16();
+                    let body: Value = r.json().await.unwrap_or(Value::Null);
+                    let number = body["case_number"].as_str().map(str::to_owned);
+                    statuses.lock().unwrap().push((i, status, number));
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    pg.down();
+    // Longer than the pool waits for a connection (5 s): requests must give up with 503.
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    pg.up();
+    // Recovery: new submissions succeed again by themselves.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let recovered_from = statuses.lock().unwrap().len();
+    loop {
+        let ok_after = statuses.lock().unwrap()[recovered_from..]
+            .iter()
+            .filter(|(_, s, _)| *s == 201)
+            .count();
+        if ok_after >= 5 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no recovery: {}",
+            instance.log_text()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    running.store(false, Ordering::SeqCst);
+    for p in posters {
+        p.await.unwrap();
+    }
+    let statuses = statuses.lock().unwrap().clone();
+    let unavailable = statuses.iter().filter(|(_, s, _)| *s == 503).count();
+    let others: Vec<_> = statuses
+        .iter()
+        .filter(|(_, s, _)| ![201, 503].contains(s))
+        .collect();
+    assert!(others.is_empty(), "only 201 or 503: {others:?}");
+    assert!(unavailable > 0, "the outage was seen: {statuses:?}");
+    let pool = sqlx::PgPool::connect(&pg.url()).await.unwrap();
+    for (i, _, number) in statuses.iter().filter(|(_, s, _)| *s == 201) {
+        let number = number.as_deref().unwrap();
+        let (n,): (i64,) = sqlx::query_as("select count(*) from cases where number = $1")
+            .bind(number)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        assert_eq!(n, 1, "acknowledged message {i} ({number}) was lost");
+    }
+    eprintln!(
+        "{} requests: {} acknowledged, {unavailable} answered 503 while PostgreSQL was down",
+        statuses.len(),
+        statuses.len() - unavailable
+    );
+}
