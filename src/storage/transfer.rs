@@ -61,6 +61,30 @@ enum Record {
     },
 }
 
+/// Writes the rows of each `(table, query)` but the skipped ones, then the end record with
+/// the counts, and closes the pool.
+macro_rules! dump {
+    ($pool:expr, $out:expr, $queries:expr) => {{
+        let mut counts = BTreeMap::new();
+        for (table, sql) in $queries {
+            if SKIPPED.contains(&table.as_str()) {
+                continue;
+            }
+            let rows = sqlx::query_scalar::<_, String>(&sql).fetch(&$pool);
+            let n = write_rows($out, &table, rows).await?;
+            counts.insert(table, n);
+        }
+        write_record(
+            $out,
+            &Record::End {
+                counts: counts.clone(),
+            },
+        )?;
+        $pool.close().await;
+        Ok(counts)
+    }};
+}
+
 fn write_record(out: &mut impl Write, record: &Record) -> anyhow::Result<()> {
     serde_json::to_writer(&mut *out, record)?;
     out.write_all(b"\n")?;
@@ -76,19 +100,15 @@ pub async fn export(url: &str, out: &mut impl Write) -> anyhow::Result<BTreeMap<
             .connect_with(options)
             .await
             .context("opening the SQLite database")?;
-        let migrations = count_migrations!(&pool)?;
-        write_record(out, &header(migrations, "sqlite"))?;
+        write_record(out, &header(count_migrations!(&pool)?, "sqlite"))?;
         // Tables in the order they were created: parents before the tables that refer to them.
         let tables: Vec<(String,)> = sqlx::query_as(
             "select name from sqlite_master where type = 'table' and name not like 'sqlite_%' order by rowid",
         )
         .fetch_all(&pool)
         .await?;
-        let mut counts = BTreeMap::new();
-        for (table,) in tables
-            .into_iter()
-            .filter(|(t,)| !SKIPPED.contains(&t.as_str()))
-        {
+        let mut queries = Vec::new();
+        for (table,) in tables {
             let columns: Vec<(String,)> = sqlx::query_as("select name from pragma_table_info($1)")
                 .bind(&table)
                 .fetch_all(&pool)
@@ -101,58 +121,27 @@ pub async fn export(url: &str, out: &mut impl Write) -> anyhow::Result<BTreeMap<
                 "select json_object({}) from \"{table}\" order by rowid",
                 pairs.join(", ")
             );
-            let n = write_rows(
-                out,
-                &table,
-                sqlx::query_scalar::<_, String>(&sql).fetch(&pool),
-            )
-            .await?;
-            counts.insert(table, n);
+            queries.push((table, sql));
         }
-        write_record(
-            out,
-            &Record::End {
-                counts: counts.clone(),
-            },
-        )?;
-        pool.close().await;
-        Ok(counts)
+        dump!(pool, out, queries)
     } else {
         let pool = sqlx::postgres::PgPoolOptions::new()
             .max_connections(1)
             .connect(url)
             .await
             .context("connecting to PostgreSQL")?;
-        let migrations = count_migrations!(&pool)?;
-        write_record(out, &header(migrations, "postgres"))?;
+        write_record(out, &header(count_migrations!(&pool)?, "postgres"))?;
         let tables: Vec<(String,)> = sqlx::query_as(
             "select c.relname::text from pg_class c join pg_namespace n on n.oid = c.relnamespace \
              where n.nspname = current_schema() and c.relkind = 'r' order by c.oid",
         )
         .fetch_all(&pool)
         .await?;
-        let mut counts = BTreeMap::new();
-        for (table,) in tables
-            .into_iter()
-            .filter(|(t,)| !SKIPPED.contains(&t.as_str()))
-        {
+        let queries = tables.into_iter().map(|(table,)| {
             let sql = format!("select row_to_json(t)::text from \"{table}\" t");
-            let n = write_rows(
-                out,
-                &table,
-                sqlx::query_scalar::<_, String>(&sql).fetch(&pool),
-            )
-            .await?;
-            counts.insert(table, n);
-        }
-        write_record(
-            out,
-            &Record::End {
-                counts: counts.clone(),
-            },
-        )?;
-        pool.close().await;
-        Ok(counts)
+            (table, sql)
+        });
+        dump!(pool, out, queries)
     }
 }
 

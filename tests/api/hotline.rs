@@ -563,6 +563,38 @@ async fn serve_watches_the_spool_and_takes_in_a_new_message_by_itself() {
     );
 }
 
+/// A voicemail as a PBX pushes it (`POST /api/v1/hotline/voicemails`): the case number.
+pub async fn push_voicemail(
+    app: &TestApp,
+    pbx: &str,
+    (hotline, caller, at): (&str, &str, &str),
+    audio: Vec<u8>,
+    external_id: &str,
+) -> String {
+    let form = reqwest::multipart::Form::new()
+        .part(
+            "audio",
+            reqwest::multipart::Part::bytes(audio)
+                .file_name("vm.wav")
+                .mime_str("audio/wav")
+                .unwrap(),
+        )
+        .text("hotline", hotline.to_owned())
+        .text("caller", caller.to_owned())
+        .text("received_at", at.to_owned())
+        .text("external_id", external_id.to_owned());
+    let r = app
+        .post("/api/v1/hotline/voicemails")
+        .bearer_auth(pbx)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = json(r).await;
+    assert_eq!(status, 201, "{body}");
+    body["case_number"].as_str().unwrap().to_owned()
+}
+
 fn push_form(audio: Vec<u8>, external_id: &str) -> reqwest::multipart::Form {
     reqwest::multipart::Form::new()
         .part(

@@ -11,33 +11,12 @@ use youmen::domain::Role;
 use youmen::jobs::Stop;
 use youmen::retention::Retention;
 
-use crate::helpers::{json, walk_in, Backend, TestApp};
+use crate::helpers::{walk_in, Backend, TestApp};
 use crate::hotline::wav;
 
 async fn voicemail(app: &TestApp, pbx: &str, caller: &str, audio: Vec<u8>, id: &str) -> String {
-    let form = reqwest::multipart::Form::new()
-        .part(
-            "audio",
-            reqwest::multipart::Part::bytes(audio)
-                .file_name("vm.wav")
-                .mime_str("audio/wav")
-                .unwrap(),
-        )
-        .text("hotline", "complaint")
-        .text("caller", caller.to_owned())
-        .text("received_at", "2026-11-20T20:00:00+08:00")
-        .text("external_id", id.to_owned());
-    let (status, body) = json(
-        app.post("/api/v1/hotline/voicemails")
-            .bearer_auth(pbx)
-            .multipart(form)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    assert_eq!(status, 201, "{body}");
-    body["case_number"].as_str().unwrap().to_owned()
+    let call = ("complaint", caller, "2026-11-20T20:00:00+08:00");
+    crate::hotline::push_voicemail(app, pbx, call, audio, id).await
 }
 
 async fn close(app: &TestApp, token: &str, number: &str) {

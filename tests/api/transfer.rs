@@ -80,26 +80,8 @@ async fn a_sqlite_database_moves_to_postgresql_with_everything() {
             .await;
         assert_eq!(status, 200, "{r}");
     }
-    let form = reqwest::multipart::Form::new()
-        .part(
-            "audio",
-            reqwest::multipart::Part::bytes(wav(2.0, 0.4))
-                .file_name("vm.wav")
-                .mime_str("audio/wav")
-                .unwrap(),
-        )
-        .text("hotline", "business")
-        .text("caller", "13912345678")
-        .text("received_at", "2026-11-27T21:00:00+08:00")
-        .text("external_id", "vm-1");
-    let r = old
-        .post("/api/v1/hotline/voicemails")
-        .bearer_auth(&pbx)
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 201);
+    let call = ("business", "13912345678", "2026-11-27T21:00:00+08:00");
+    crate::hotline::push_voicemail(&old, &pbx, call, wav(2.0, 0.4), "vm-1").await;
     let r = old
         .post("/api/v1/website/messages")
         .json(
