@@ -11,7 +11,11 @@ use crate::domain::website::{
     self, new_tracking_code, tracking_digest, MessageForm, ResponsePromise, ValidMessage,
 };
 use crate::domain::{Case, CaseNumber, FieldError, IntakeRules, PhoneNumber, Status};
-use crate::storage::{NewOutboxMessage, Store, StoreError, WebsiteOutcome, WebsiteSubmission};
+use crate::storage::group_commit::{each_or_all, writer_stopped};
+use crate::storage::{
+    Batcher, NewOutboxMessage, RateCheck, Store, StoreError, StoreResult, WebsiteOutcome,
+    WebsiteSubmission,
+};
 
 /// The outbox topic of the confirmation e-mail.
 pub const CONFIRMATION_TOPIC: &str = "website_confirmation";
@@ -19,9 +23,10 @@ pub const CONFIRMATION_TOPIC: &str = "website_confirmation";
 #[derive(Clone)]
 pub struct WebsiteDesk {
     store: Arc<dyn Store>,
+    /// Messages arriving together are committed together (one fsync for the batch).
+    writer: Batcher<(WebsiteSubmission, DateTime<Utc>), StoreResult<WebsiteOutcome>>,
     calendar: CalendarHandle,
     rules: Arc<IntakeRules>,
-    prefix: Arc<str>,
     fold_window: Duration,
     /// None: mail is not configured, so no confirmation is queued.
     mail_base_url: Option<String>,
@@ -47,6 +52,9 @@ pub enum SubmitError {
     Store(#[from] StoreError),
     #[error("the working calendar cannot say when we will respond: {0}")]
     Calendar(#[from] crate::domain::calendar::CalendarError),
+    /// Over the sender's per-address limit: nothing was stored.
+    #[error("too many messages from this address")]
+    Limited,
 }
 
 /// What the public tracking page may show: no names, no internal notes, no staff.
@@ -75,11 +83,20 @@ impl WebsiteDesk {
         fold_window: Duration,
         mail_base_url: Option<String>,
     ) -> Self {
+        let batch_store = store.clone();
+        let tz = calendar.current().timezone();
+        let writer = Batcher::spawn(move |items: Vec<(WebsiteSubmission, DateTime<Utc>)>| {
+            let (store, prefix) = (batch_store.clone(), prefix.clone());
+            async move {
+                let result = store.submit_website_messages(&items, &prefix, tz).await;
+                each_or_all(items.len(), result, "website message")
+            }
+        });
         Self {
             store,
+            writer,
             calendar,
             rules,
-            prefix,
             fold_window,
             mail_base_url,
         }
@@ -105,7 +122,7 @@ impl WebsiteDesk {
         now: DateTime<Utc>,
     ) -> Result<Receipt, SubmitError> {
         let message = self.validate(form, now).map_err(SubmitError::Invalid)?;
-        self.store(message, now).await
+        self.store(message, now, None).await
     }
 
     /// Stores a validated message. The answer comes after the commit: an acknowledged
@@ -114,6 +131,7 @@ impl WebsiteDesk {
         &self,
         message: ValidMessage,
         now: DateTime<Utc>,
+        rate: Option<RateCheck>,
     ) -> Result<Receipt, SubmitError> {
         let calendar = self.calendar.current();
         let code = new_tracking_code(&mut rand::thread_rng());
@@ -137,13 +155,15 @@ impl WebsiteDesk {
             fold_since: now - self.fold_window,
             message,
             confirmation,
+            rate,
         };
-        let tz = calendar.timezone();
-        match self
-            .store
-            .submit_website_message(&submission, &self.prefix, tz, now)
-            .await?
-        {
+        let outcome = self
+            .writer
+            .submit((submission, now))
+            .await
+            .unwrap_or_else(|| Err(writer_stopped()))?;
+        match outcome {
+            WebsiteOutcome::Limited => Err(SubmitError::Limited),
             WebsiteOutcome::Created(case) => Ok(Receipt {
                 case_number: case.number,
                 tracking_code: Some(code),

@@ -1,8 +1,12 @@
-//! Group commit for registrations: concurrent requests wait together and are committed in
-//! one transaction, so one fsync (and one hold of the day's counter row) serves the whole
-//! batch. Every request is still answered only after its case is durable, with its own
-//! result. Batches form naturally: while one commits, the next requests queue up.
+//! Group commit: concurrent requests wait together and are committed in one transaction, so
+//! one fsync (and one hold of the day's counter row) serves the whole batch. Every request is
+//! still answered only after its work is durable, with its own result. Batches form
+//! naturally: while one commits, the next requests queue up.
+//!
+//! Two writers use it: staff registrations (`GroupCommitter`) and website messages
+//! (`channels::website::WebsiteDesk`).
 
+use std::future::Future;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -12,24 +16,32 @@ use tokio::sync::{mpsc, oneshot};
 use super::{Store, StoreError, StoreResult};
 use crate::domain::{Case, NewCase};
 
-/// The most registrations one transaction takes.
+/// The most items one transaction takes.
 const MAX_BATCH: usize = 256;
 
-struct Job {
-    new: NewCase,
-    now: DateTime<Utc>,
-    reply: oneshot::Sender<StoreResult<Case>>,
+/// Queues items for one committing task, which takes whatever has queued (up to
+/// `MAX_BATCH`) and answers each with its own result.
+pub struct Batcher<I, O> {
+    jobs: mpsc::Sender<(I, oneshot::Sender<O>)>,
 }
 
-#[derive(Clone)]
-pub struct GroupCommitter {
-    jobs: mpsc::Sender<Job>,
+impl<I, O> Clone for Batcher<I, O> {
+    fn clone(&self) -> Self {
+        Self {
+            jobs: self.jobs.clone(),
+        }
+    }
 }
 
-impl GroupCommitter {
-    /// Starts the committing task; it ends when every handle is dropped.
-    pub fn spawn(store: Arc<dyn Store>, prefix: Arc<str>, tz: Tz) -> Self {
-        let (jobs, mut queue) = mpsc::channel::<Job>(MAX_BATCH * 4);
+impl<I: Send + 'static, O: Send + 'static> Batcher<I, O> {
+    /// Starts the committing task; it ends when every handle is dropped. `commit` returns
+    /// one result per item, in order.
+    pub fn spawn<F, Fut>(commit: F) -> Self
+    where
+        F: Fn(Vec<I>) -> Fut + Send + 'static,
+        Fut: Future<Output = Vec<O>> + Send,
+    {
+        let (jobs, mut queue) = mpsc::channel::<(I, oneshot::Sender<O>)>(MAX_BATCH * 4);
         tokio::spawn(async move {
             while let Some(first) = queue.recv().await {
                 let mut batch = vec![first];
@@ -39,42 +51,71 @@ impl GroupCommitter {
                         Err(_) => break,
                     }
                 }
-                commit(&*store, &prefix, tz, batch).await;
+                let (items, replies): (Vec<I>, Vec<oneshot::Sender<O>>) = batch.into_iter().unzip();
+                for (reply, result) in replies.into_iter().zip(commit(items).await) {
+                    let _ = reply.send(result);
+                }
             }
         });
         Self { jobs }
     }
 
-    /// Registers one case; returns once it is committed (or failed).
-    pub async fn register(&self, new: NewCase, now: DateTime<Utc>) -> StoreResult<Case> {
+    /// Submits one item; returns its result once the batch is committed, or None if the
+    /// committing task has stopped.
+    pub async fn submit(&self, item: I) -> Option<O> {
         let (reply, answer) = oneshot::channel();
-        let stopped = || StoreError::Other(anyhow::anyhow!("the registration writer has stopped"));
-        self.jobs
-            .send(Job { new, now, reply })
-            .await
-            .map_err(|_| stopped())?;
-        answer.await.map_err(|_| stopped())?
+        self.jobs.send((item, reply)).await.ok()?;
+        answer.await.ok()
     }
 }
 
-async fn commit(store: &dyn Store, prefix: &str, tz: Tz, batch: Vec<Job>) {
-    let items: Vec<(NewCase, DateTime<Utc>)> =
-        batch.iter().map(|j| (j.new.clone(), j.now)).collect();
-    match store.register_cases(&items, prefix, tz).await {
-        Ok(results) => {
-            for (job, result) in batch.into_iter().zip(results) {
-                let _ = job.reply.send(result);
-            }
-        }
+/// Whole-batch failures are every item's failure.
+pub fn each_or_all<T>(
+    size: usize,
+    result: StoreResult<Vec<StoreResult<T>>>,
+    what: &str,
+) -> Vec<StoreResult<T>> {
+    match result {
+        Ok(results) => results,
         Err(e) => {
-            tracing::error!(
-                error = format!("{e:#}"),
-                size = batch.len(),
-                "a registration batch failed"
-            );
-            for job in batch {
-                let _ = job.reply.send(Err(e.replicate()));
-            }
+            tracing::error!(error = format!("{e:#}"), size, "a {what} batch failed");
+            (0..size).map(|_| Err(e.replicate())).collect()
         }
     }
+}
+
+fn stopped() -> StoreError {
+    StoreError::Other(anyhow::anyhow!("the writer has stopped"))
+}
+
+/// Staff registrations, group-committed.
+#[derive(Clone)]
+pub struct GroupCommitter {
+    batcher: Batcher<(NewCase, DateTime<Utc>), StoreResult<Case>>,
+}
+
+impl GroupCommitter {
+    pub fn spawn(store: Arc<dyn Store>, prefix: Arc<str>, tz: Tz) -> Self {
+        let batcher = Batcher::spawn(move |items: Vec<(NewCase, DateTime<Utc>)>| {
+            let (store, prefix) = (store.clone(), prefix.clone());
+            async move {
+                let result = store.register_cases(&items, &prefix, tz).await;
+                each_or_all(items.len(), result, "registration")
+            }
+        });
+        Self { batcher }
+    }
+
+    /// Registers one case; returns once it is committed (or failed).
+    pub async fn register(&self, new: NewCase, now: DateTime<Utc>) -> StoreResult<Case> {
+        self.batcher
+            .submit((new, now))
+            .await
+            .unwrap_or_else(|| Err(stopped()))
+    }
+}
+
+/// The error for a batcher whose task has stopped.
+pub fn writer_stopped() -> StoreError {
+    stopped()
 }

@@ -3,7 +3,7 @@
 //! Both run the same SQL (see [`shared`]) over their own schema (`migrations/<backend>/`),
 //! and the same conformance tests.
 
-mod group_commit;
+pub mod group_commit;
 mod postgres;
 mod rows;
 mod shared;
@@ -20,7 +20,7 @@ use crate::domain::{
     Case, CaseNumber, Cause, Channel, Event, NewCase, Role, Status, Tier, Transition,
 };
 
-pub use group_commit::GroupCommitter;
+pub use group_commit::{Batcher, GroupCommitter};
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
@@ -246,6 +246,16 @@ pub struct WebsiteSubmission {
     pub fold_since: DateTime<Utc>,
     /// The confirmation to mail, written to the outbox in the same transaction.
     pub confirmation: Option<NewOutboxMessage>,
+    /// The sender's per-address limit, checked and counted in the same transaction.
+    pub rate: Option<RateCheck>,
+}
+
+/// A per-address limit: at most `most` hits per window, for the keyed digest of an address.
+#[derive(Debug, Clone)]
+pub struct RateCheck {
+    pub scope: String,
+    pub key: String,
+    pub limits: Vec<(chrono::Duration, u32)>,
 }
 
 #[derive(Debug, Clone)]
@@ -253,6 +263,8 @@ pub enum WebsiteOutcome {
     Created(Box<Case>),
     /// The same message was already received: its case, unchanged.
     Folded(Box<Case>),
+    /// Over the sender's limit: nothing stored.
+    Limited,
 }
 
 /// What the website channel keeps beside a case.
@@ -633,15 +645,15 @@ pub trait Store: Send + Sync + 'static {
         now: DateTime<Utc>,
     ) -> StoreResult<()>;
 
-    /// Registers a website message with its case and its confirmation mail in one
-    /// transaction, or returns the case the same message already opened.
-    async fn submit_website_message(
+    /// Registers website messages (each with its case, its confirmation mail and its
+    /// sender's rate-limit hit), or for each the case the same message already opened, or
+    /// `Limited`: all in one transaction (group commit), each with its own result, in order.
+    async fn submit_website_messages(
         &self,
-        submission: &WebsiteSubmission,
+        batch: &[(WebsiteSubmission, DateTime<Utc>)],
         prefix: &str,
         tz: Tz,
-        now: DateTime<Utc>,
-    ) -> StoreResult<WebsiteOutcome>;
+    ) -> StoreResult<Vec<StoreResult<WebsiteOutcome>>>;
 
     async fn website_record(&self, case_id: i64) -> StoreResult<Option<WebsiteRecord>>;
 

@@ -612,58 +612,43 @@ macro_rules! impl_shared_queries {
                 Ok(())
             }
 
-            async fn submit_website_message(
+            async fn submit_website_messages(
                 &self,
-                submission: &$crate::storage::WebsiteSubmission,
+                batch: &[($crate::storage::WebsiteSubmission, chrono::DateTime<chrono::Utc>)],
                 prefix: &str,
                 tz: chrono_tz::Tz,
-                now: chrono::DateTime<chrono::Utc>,
-            ) -> $crate::storage::StoreResult<$crate::storage::WebsiteOutcome> {
-                use $crate::storage::rows::{CaseRow, CASE_COLUMNS};
-                let message = &submission.message;
+            ) -> $crate::storage::StoreResult<Vec<$crate::storage::StoreResult<$crate::storage::WebsiteOutcome>>> {
+                use sqlx::Connection;
                 let mut tx = self.writer().begin().await?;
-                // Two identical submissions at once: the second waits here and folds.
+                // Two identical submissions at once on two instances: the second waits for
+                // the first's commit and folds. The batch takes its keys' locks up front, in
+                // one order, before the day's counter row: batches on two instances never
+                // wait for each other in a cycle.
                 let fold_lock: Option<&str> = $attach_lock;
                 if let Some(lock) = fold_lock {
-                    sqlx::query(lock).bind(&message.fold_key).execute(&mut *tx).await?;
-                }
-                let sql = format!(
-                    "select {CASE_COLUMNS} from cases where id = (select case_id from website_messages \
-                     where fold_key = $1 and created_at >= $2 order by created_at desc limit 1)"
-                );
-                let earlier: Option<CaseRow> = sqlx::query_as(&sql)
-                    .bind(&message.fold_key)
-                    .bind(submission.fold_since)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                if let Some(row) = earlier {
-                    tx.rollback().await?;
-                    return Ok($crate::storage::WebsiteOutcome::Folded(Box::new(
-                        $crate::domain::Case::try_from(row)?,
-                    )));
-                }
-                let case = insert_case(&mut tx, &message.case, prefix, tz, now).await?;
-                sqlx::query(
-                    "insert into website_messages (case_id, tracking_digest, email, fold_key, created_at) \
-                     values ($1, $2, $3, $4, $5)",
-                )
-                .bind(case.id)
-                .bind(&submission.tracking_digest)
-                .bind(message.email.as_deref())
-                .bind(&message.fold_key)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-                if let Some(mail) = &submission.confirmation {
-                    // The case number is known only now: stamped into the payload.
-                    let mut payload = mail.payload.clone();
-                    if let Some(fields) = payload.as_object_mut() {
-                        fields.insert("case_number".into(), case.number.as_str().into());
+                    let mut keys: Vec<&str> = batch.iter().map(|(s, _)| s.message.fold_key.as_str()).collect();
+                    keys.sort_unstable();
+                    keys.dedup();
+                    for key in keys {
+                        sqlx::query(lock).bind(key).execute(&mut *tx).await?;
                     }
-                    insert_outbox(&mut tx, Some(case.id), &mail.topic, &mail.recipient, &payload, now).await?;
+                }
+                let mut results = Vec::with_capacity(batch.len());
+                for (submission, now) in batch {
+                    let mut savepoint = tx.begin().await?;
+                    match submit_website_in(&mut savepoint, submission, prefix, tz, *now).await {
+                        Ok(outcome) => {
+                            savepoint.commit().await?;
+                            results.push(Ok(outcome));
+                        }
+                        Err(e) => {
+                            savepoint.rollback().await?;
+                            results.push(Err(e));
+                        }
+                    }
                 }
                 tx.commit().await?;
-                Ok($crate::storage::WebsiteOutcome::Created(Box::new(case)))
+                Ok(results)
             }
 
             async fn website_record(
@@ -712,38 +697,10 @@ macro_rules! impl_shared_queries {
                 limits: &[(chrono::Duration, u32)],
                 now: chrono::DateTime<chrono::Utc>,
             ) -> $crate::storage::StoreResult<bool> {
-                let Some(longest) = limits.iter().map(|(w, _)| *w).max() else {
-                    return Ok(true);
-                };
                 let mut tx = self.writer().begin().await?;
-                sqlx::query("delete from rate_hits where scope = $1 and key = $2 and at < $3")
-                    .bind(scope)
-                    .bind(key)
-                    .bind(now - longest)
-                    .execute(&mut *tx)
-                    .await?;
-                for (window, most) in limits {
-                    let (count,): (i64,) = sqlx::query_as(
-                        "select count(*) from rate_hits where scope = $1 and key = $2 and at > $3",
-                    )
-                    .bind(scope)
-                    .bind(key)
-                    .bind(now - *window)
-                    .fetch_one(&mut *tx)
-                    .await?;
-                    if count >= i64::from(*most) {
-                        tx.commit().await?;
-                        return Ok(false);
-                    }
-                }
-                sqlx::query("insert into rate_hits (scope, key, at) values ($1, $2, $3)")
-                    .bind(scope)
-                    .bind(key)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?;
+                let allowed = rate_hit_in(&mut tx, scope, key, limits, now).await?;
                 tx.commit().await?;
-                Ok(true)
+                Ok(allowed)
             }
 
             async fn claim_outbox(
@@ -2055,6 +2012,100 @@ macro_rules! impl_shared_queries {
 
 
         /// Numbers and inserts a case with its first events, inside the caller's transaction.
+        /// Counts a hit against a per-address limit inside the caller's transaction; false
+        /// (and nothing counted) when the address is over it.
+        async fn rate_hit_in(
+            tx: &mut sqlx::Transaction<'_, $db>,
+            scope: &str,
+            key: &str,
+            limits: &[(chrono::Duration, u32)],
+            now: chrono::DateTime<chrono::Utc>,
+        ) -> Result<bool, sqlx::Error> {
+            let Some(longest) = limits.iter().map(|(w, _)| *w).max() else {
+                return Ok(true);
+            };
+            sqlx::query("delete from rate_hits where scope = $1 and key = $2 and at < $3")
+                .bind(scope)
+                .bind(key)
+                .bind(now - longest)
+                .execute(&mut **tx)
+                .await?;
+            for (window, most) in limits {
+                let (count,): (i64,) = sqlx::query_as(
+                    "select count(*) from rate_hits where scope = $1 and key = $2 and at > $3",
+                )
+                .bind(scope)
+                .bind(key)
+                .bind(now - *window)
+                .fetch_one(&mut **tx)
+                .await?;
+                if count >= i64::from(*most) {
+                    return Ok(false);
+                }
+            }
+            sqlx::query("insert into rate_hits (scope, key, at) values ($1, $2, $3)")
+                .bind(scope)
+                .bind(key)
+                .bind(now)
+                .execute(&mut **tx)
+                .await?;
+            Ok(true)
+        }
+
+        /// One website message inside the caller's transaction: the sender's limit, then
+        /// the fold into a recent identical message, else a new case with its website
+        /// record and confirmation.
+        async fn submit_website_in(
+            tx: &mut sqlx::Transaction<'_, $db>,
+            submission: &$crate::storage::WebsiteSubmission,
+            prefix: &str,
+            tz: chrono_tz::Tz,
+            now: chrono::DateTime<chrono::Utc>,
+        ) -> $crate::storage::StoreResult<$crate::storage::WebsiteOutcome> {
+            use $crate::storage::rows::{CaseRow, CASE_COLUMNS};
+            let message = &submission.message;
+            if let Some(rate) = &submission.rate {
+                if !rate_hit_in(tx, &rate.scope, &rate.key, &rate.limits, now).await? {
+                    return Ok($crate::storage::WebsiteOutcome::Limited);
+                }
+            }
+            let sql = format!(
+                "select {CASE_COLUMNS} from cases where id = (select case_id from website_messages \
+                 where fold_key = $1 and created_at >= $2 order by created_at desc limit 1)"
+            );
+            let earlier: Option<CaseRow> = sqlx::query_as(&sql)
+                .bind(&message.fold_key)
+                .bind(submission.fold_since)
+                .fetch_optional(&mut **tx)
+                .await?;
+            if let Some(row) = earlier {
+                return Ok($crate::storage::WebsiteOutcome::Folded(Box::new(
+                    $crate::domain::Case::try_from(row)?,
+                )));
+            }
+            let case = insert_case(tx, &message.case, prefix, tz, now).await?;
+            sqlx::query(
+                "insert into website_messages (case_id, tracking_digest, email, fold_key, created_at) \
+                 values ($1, $2, $3, $4, $5)",
+            )
+            .bind(case.id)
+            .bind(&submission.tracking_digest)
+            .bind(message.email.as_deref())
+            .bind(&message.fold_key)
+            .bind(now)
+            .execute(&mut **tx)
+            .await?;
+            if let Some(mail) = &submission.confirmation {
+                // The case number is known only now: stamped into the payload.
+                let mut payload = mail.payload.clone();
+                if let Some(fields) = payload.as_object_mut() {
+                    fields.insert("case_number".into(), case.number.as_str().into());
+                }
+                insert_outbox(tx, Some(case.id), &mail.topic, &mail.recipient, &payload, now).await?;
+            }
+            Ok($crate::storage::WebsiteOutcome::Created(Box::new(case)))
+        }
+
         async fn insert_case(
             tx: &mut sqlx::Transaction<'_, $db>,
             new: &$crate::domain::NewCase,

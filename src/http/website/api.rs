@@ -10,8 +10,8 @@ use axum::Json;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::guard::SUBMIT_SCOPE;
 use super::{log_receipt, submit_error};
+use crate::channels::website::SubmitError;
 use crate::domain::website::MessageForm;
 use crate::http::error::{ApiError, Text};
 use crate::http::extract::ApiJson;
@@ -100,25 +100,25 @@ pub async fn api_submit(
     };
     let message = site.desk.validate(&form, now).map_err(ApiError::fields)?;
     let ip = site.client_ip(peer, &headers);
-    if !site
-        .allow(&state, SUBMIT_SCOPE, ip, &site.submit_limits())
-        .await?
-    {
-        let mut response = ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "rate_limited",
-            Text::new(
-                "从该地址提交的留言太多，请稍后再试",
-                "Too many messages from this address; try again later",
-            ),
-        )
-        .into_response();
-        response
-            .headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from_static("3600"));
-        return Ok(response);
-    }
-    let receipt = site.desk.store(message, now).await.map_err(submit_error)?;
+    let rate = site.submit_rate(ip);
+    let receipt = match site.desk.store(message, now, Some(rate)).await {
+        Err(SubmitError::Limited) => {
+            let mut response = ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                Text::new(
+                    "从该地址提交的留言太多，请稍后再试",
+                    "Too many messages from this address; try again later",
+                ),
+            )
+            .into_response();
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("3600"));
+            return Ok(response);
+        }
+        other => other.map_err(submit_error)?,
+    };
     log_receipt(&receipt);
     if receipt.confirmation_queued {
         site.outbox_wake.notify_one();

@@ -91,11 +91,16 @@ impl PublicSite {
             .await?)
     }
 
-    pub(super) fn submit_limits(&self) -> [(chrono::Duration, u32); 2] {
-        [
-            (chrono::Duration::hours(1), self.settings.per_ip_per_hour),
-            (chrono::Duration::days(1), self.settings.per_ip_per_day),
-        ]
+    /// The submission limits of an address, checked and counted with the message itself.
+    pub(super) fn submit_rate(&self, ip: IpAddr) -> crate::storage::RateCheck {
+        crate::storage::RateCheck {
+            scope: SUBMIT_SCOPE.to_owned(),
+            key: self.address_key(ip),
+            limits: vec![
+                (chrono::Duration::hours(1), self.settings.per_ip_per_hour),
+                (chrono::Duration::days(1), self.settings.per_ip_per_day),
+            ],
+        }
     }
 
     pub(super) fn track_limits(&self) -> [(chrono::Duration, u32); 1] {

@@ -68,5 +68,14 @@ fn submit_error(e: SubmitError) -> ApiError {
         SubmitError::Invalid(errors) => ApiError::fields(errors),
         SubmitError::Store(e) => e.into(),
         SubmitError::Calendar(e) => ApiError::internal(anyhow::Error::new(e)),
+        // Callers answer this one themselves (429 with Retry-After); a fallback all the same.
+        SubmitError::Limited => ApiError::new(
+            axum::http::StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            crate::http::error::Text::new(
+                "从该地址提交的留言太多，请稍后再试",
+                "Too many messages from this address; try again later",
+            ),
+        ),
     }
 }

@@ -12,8 +12,9 @@ use axum::response::{IntoResponse, Response};
 use axum::Form;
 use serde::Deserialize;
 
-use super::guard::{PublicSite, TokenCheck, SUBMIT_SCOPE, TRACK_SCOPE};
+use super::guard::{PublicSite, TokenCheck, TRACK_SCOPE};
 use super::{log_receipt, submit_error};
+use crate::channels::website::SubmitError;
 use crate::channels::website::WebsiteDesk;
 use crate::domain::website::MessageForm;
 use crate::domain::{FieldError, Status};
@@ -373,30 +374,10 @@ pub(super) async fn submit_form(
     };
     let ip = site.client_ip(peer, &headers);
     match site
-        .allow(&state, SUBMIT_SCOPE, ip, &site.submit_limits())
+        .desk
+        .store(message, now, Some(site.submit_rate(ip)))
         .await
     {
-        Ok(true) => {}
-        Ok(false) => {
-            tracing::warn!("website submissions from one address over the limit");
-            let notice = t
-                .t(
-                    "从您这里提交的留言太多了，请过一段时间再提交。您填写的内容都还在。急事请拨打投诉热线 3105883。",
-                    "Too many messages have been sent from your connection. Please try again later; your details are still here. For anything urgent, call 3105883.",
-                )
-                .to_owned();
-            let mut response = page(
-                StatusCode::TOO_MANY_REQUESTS,
-                &message_page(site, t, FormValues::from(&fields), &[], Some(notice)),
-            );
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("3600"));
-            return response;
-        }
-        Err(e) => return e.into_response(),
-    }
-    match site.desk.store(message, now).await {
         Ok(receipt) => {
             log_receipt(&receipt);
             if receipt.confirmation_queued {
@@ -417,6 +398,23 @@ pub(super) async fn submit_form(
                     received: t.time(receipt.received_at, tz),
                 },
             )
+        }
+        Err(SubmitError::Limited) => {
+            tracing::warn!("website submissions from one address over the limit");
+            let notice = t
+                .t(
+                    "从您这里提交的留言太多了，请过一段时间再提交。您填写的内容都还在。急事请拨打投诉热线 3105883。",
+                    "Too many messages have been sent from your connection. Please try again later; your details are still here. For anything urgent, call 3105883.",
+                )
+                .to_owned();
+            let mut response = page(
+                StatusCode::TOO_MANY_REQUESTS,
+                &message_page(site, t, FormValues::from(&fields), &[], Some(notice)),
+            );
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("3600"));
+            response
         }
         Err(e) => submit_error(e).into_response(),
     }
