@@ -633,6 +633,31 @@ macro_rules! impl_shared_queries {
                         sqlx::query(lock).bind(key).execute(&mut *tx).await?;
                     }
                 }
+                // The fast path writes the whole batch with a few multi-row statements; if
+                // any of them fails, the batch is done again one savepoint per message, so
+                // each gets its own answer.
+                let fast = {
+                    let mut attempt = tx.begin().await?;
+                    match submit_website_batch(&mut attempt, batch, prefix, tz).await {
+                        Ok(Some(results)) => {
+                            attempt.commit().await?;
+                            Some(results)
+                        }
+                        Ok(None) => {
+                            attempt.rollback().await?;
+                            None
+                        }
+                        Err(e) => {
+                            tracing::warn!(error = format!("{e:#}"), size = batch.len(), "website batch written one by one");
+                            attempt.rollback().await?;
+                            None
+                        }
+                    }
+                };
+                if let Some(results) = fast {
+                    tx.commit().await?;
+                    return Ok(results);
+                }
                 let mut results = Vec::with_capacity(batch.len());
                 for (submission, now) in batch {
                     let mut savepoint = tx.begin().await?;
@@ -2050,6 +2075,355 @@ macro_rules! impl_shared_queries {
                 .execute(&mut **tx)
                 .await?;
             Ok(true)
+        }
+
+        /// A whole batch of website messages with a few multi-row statements: the senders'
+        /// limits counted in memory from one read, folds found with one read, the day's
+        /// counter advanced once, then cases, search grams, timeline events (the chain
+        /// hashed in memory), website records, confirmations and limit hits each in one
+        /// insert. None when the batch is not of the common shape (several days, several
+        /// kinds of limit): the caller writes it one message at a time.
+        async fn submit_website_batch(
+            tx: &mut sqlx::Transaction<'_, $db>,
+            batch: &[($crate::storage::WebsiteSubmission, chrono::DateTime<chrono::Utc>)],
+            prefix: &str,
+            tz: chrono_tz::Tz,
+        ) -> $crate::storage::StoreResult<Option<Vec<$crate::storage::StoreResult<$crate::storage::WebsiteOutcome>>>> {
+            use std::collections::HashMap;
+            use $crate::storage::WebsiteOutcome;
+            use $crate::storage::rows::{CaseRow, CASE_COLUMNS};
+            let Some((_, first_now)) = batch.first() else {
+                return Ok(Some(Vec::new()));
+            };
+            let day = first_now.with_timezone(&tz).date_naive();
+            let uncommon = |(s, now): &($crate::storage::WebsiteSubmission, chrono::DateTime<chrono::Utc>)| {
+                now.with_timezone(&tz).date_naive() != day || s.message.case.consultation.is_some()
+            };
+            if batch.iter().any(uncommon) {
+                return Ok(None);
+            }
+            let rate = batch.iter().find_map(|(s, _)| s.rate.as_ref());
+            if let Some(r) = rate {
+                let same = |o: &Option<$crate::storage::RateCheck>| {
+                    o.as_ref().is_some_and(|o| o.scope == r.scope && o.limits == r.limits)
+                };
+                if !batch.iter().all(|(s, _)| same(&s.rate)) {
+                    return Ok(None);
+                }
+            }
+            // 1. The senders' limits: old hits dropped, the rest counted per window.
+            let mut limited = vec![false; batch.len()];
+            let mut hits: Vec<(&str, chrono::DateTime<chrono::Utc>)> = Vec::new();
+            if let Some(r) = rate {
+                let latest = batch.iter().map(|(_, n)| *n).max().unwrap_or(*first_now);
+                let earliest = batch.iter().map(|(_, n)| *n).min().unwrap_or(*first_now);
+                let longest = r.limits.iter().map(|(w, _)| *w).max().unwrap_or_default();
+                let mut keys: Vec<&str> = batch.iter().filter_map(|(s, _)| s.rate.as_ref().map(|r| r.key.as_str())).collect();
+                keys.sort_unstable();
+                keys.dedup();
+                let mut delete = sqlx::QueryBuilder::<$db>::new("delete from rate_hits where scope = ");
+                delete.push_bind(&r.scope).push(" and at < ").push_bind(earliest - longest).push(" and key in (");
+                let mut list = delete.separated(", ");
+                for k in &keys {
+                    list.push_bind(*k);
+                }
+                delete.push(")");
+                delete.build().execute(&mut **tx).await?;
+                let mut count = sqlx::QueryBuilder::<$db>::new("select key");
+                for (window, _) in &r.limits {
+                    count.push(", sum(case when at > ").push_bind(latest - *window).push(" then 1 else 0 end)");
+                }
+                count.push(" from rate_hits where scope = ").push_bind(&r.scope).push(" and key in (");
+                let mut list = count.separated(", ");
+                for k in &keys {
+                    list.push_bind(*k);
+                }
+                count.push(") group by key");
+                let rows = count.build().fetch_all(&mut **tx).await?;
+                let mut counts: HashMap<String, Vec<i64>> = HashMap::new();
+                for row in rows {
+                    use sqlx::Row;
+                    let key: String = row.try_get(0)?;
+                    let per_window = (0..r.limits.len())
+                        .map(|i| row.try_get::<Option<i64>, _>(i + 1).map(|n| n.unwrap_or(0)))
+                        .collect::<Result<Vec<i64>, _>>()?;
+                    counts.insert(key, per_window);
+                }
+                for (i, (s, now)) in batch.iter().enumerate() {
+                    let Some(check) = &s.rate else { continue };
+                    let c = counts.entry(check.key.clone()).or_insert_with(|| vec![0; r.limits.len()]);
+                    if r.limits.iter().zip(c.iter()).any(|((_, most), n)| *n >= i64::from(*most)) {
+                        limited[i] = true;
+                        continue;
+                    }
+                    c.iter_mut().for_each(|n| *n += 1);
+                    hits.push((check.key.as_str(), *now));
+                }
+            }
+            // 2. Folds: a recent website message with the same key, or an earlier one of
+            //    this batch.
+            let mut fold_keys: Vec<&str> = batch
+                .iter()
+                .zip(&limited)
+                .filter(|(_, l)| !**l)
+                .map(|((s, _), _)| s.message.fold_key.as_str())
+                .collect();
+            fold_keys.sort_unstable();
+            fold_keys.dedup();
+            let mut earlier: HashMap<String, (chrono::DateTime<chrono::Utc>, i64)> = HashMap::new();
+            if !fold_keys.is_empty() {
+                let since = batch.iter().map(|(s, _)| s.fold_since).min().unwrap_or(*first_now);
+                let mut q = sqlx::QueryBuilder::<$db>::new(
+                    "select fold_key, created_at, case_id from website_messages where created_at >= ",
+                );
+                q.push_bind(since).push(" and fold_key in (");
+                let mut list = q.separated(", ");
+                for k in &fold_keys {
+                    list.push_bind(*k);
+                }
+                q.push(")");
+                let rows: Vec<(String, chrono::DateTime<chrono::Utc>, i64)> =
+                    q.build_query_as().fetch_all(&mut **tx).await?;
+                for (key, at, case_id) in rows {
+                    let newer = earlier.get(&key).is_none_or(|(seen, _)| at > *seen);
+                    if newer {
+                        earlier.insert(key, (at, case_id));
+                    }
+                }
+            }
+            // 3. What each message becomes: limited, folded into a stored case, folded into
+            //    an earlier message of the batch, or a new case.
+            enum Plan {
+                Limited,
+                FoldStored(i64),
+                FoldBatch(usize),
+                New(usize),
+            }
+            let mut plans = Vec::with_capacity(batch.len());
+            let mut first_of_key: HashMap<&str, usize> = HashMap::new();
+            let mut creating: Vec<usize> = Vec::new();
+            for (i, (s, _)) in batch.iter().enumerate() {
+                let key = s.message.fold_key.as_str();
+                plans.push(if limited[i] {
+                    Plan::Limited
+                } else if let Some((_, case_id)) = earlier.get(key).filter(|(at, _)| *at >= s.fold_since) {
+                    Plan::FoldStored(*case_id)
+                } else if let Some(&j) = first_of_key.get(key) {
+                    Plan::FoldBatch(j)
+                } else {
+                    first_of_key.insert(key, creating.len());
+                    creating.push(i);
+                    Plan::New(creating.len() - 1)
+                });
+            }
+            // 4. Numbers: the day's counter advanced once for the batch (the row stays
+            //    locked until commit, as for one registration).
+            let mut cases: Vec<$crate::domain::Case> = Vec::with_capacity(creating.len());
+            if !creating.is_empty() {
+                let n = creating.len() as i64;
+                let (last,): (i64,) = sqlx::query_as(
+                    "insert into case_counters (day, last_seq, created_at) values ($1, $2, $3) \
+                     on conflict (day) do update set last_seq = case_counters.last_seq + excluded.last_seq \
+                     returning last_seq",
+                )
+                .bind(day.format("%Y-%m-%d").to_string())
+                .bind(n)
+                .bind(first_now)
+                .fetch_one(&mut **tx)
+                .await?;
+                let first_seq = last - n + 1;
+                let numbers: Vec<$crate::domain::CaseNumber> = (0..n)
+                    .map(|k| {
+                        u32::try_from(first_seq + k)
+                            .map(|seq| $crate::domain::CaseNumber::new(prefix, day, seq))
+                            .map_err(|e| anyhow::anyhow!("day counter overflow: {e}"))
+                    })
+                    .collect::<Result<_, _>>()?;
+                let mut insert = sqlx::QueryBuilder::<$db>::new(
+                    "insert into cases (number, channel, received_at, citizen_name, phone_e164, \
+                     phone_original, id_card_masked, id_card_digest, matter, description, cause, \
+                     tier, status, owner, deadline, deadline_provisional, off_hours, consultation, \
+                     urgent, callback_due_at, callback_kind, created_at, updated_at, version, grams_indexed) ",
+                );
+                insert.push_values(creating.iter().zip(&numbers), |mut b, (&i, number)| {
+                    let (s, now) = &batch[i];
+                    let new = &s.message.case;
+                    let phone = new.citizen.phone.as_ref();
+                    b.push_bind(number.as_str().to_owned())
+                        .push_bind(new.channel.as_str())
+                        .push_bind(new.received_at)
+                        .push_bind(new.citizen.name.clone())
+                        .push_bind(phone.map(|p| p.e164().to_owned()))
+                        .push_bind(phone.map(|p| p.original().to_owned()))
+                        .push_bind(new.citizen.id_card_masked.clone())
+                        .push_bind(new.citizen.id_card_digest.clone())
+                        .push_bind(new.matter.clone())
+                        .push_bind(new.description.clone())
+                        .push_bind($crate::domain::Cause::Unclassified.as_str())
+                        .push_bind(new.tier.as_str())
+                        .push_bind($crate::domain::Status::New.as_str())
+                        .push_bind(None::<String>)
+                        .push_bind(new.deadline)
+                        .push_bind(new.deadline_provisional)
+                        .push_bind(new.off_hours)
+                        .push_bind(false)
+                        .push_bind(new.urgent)
+                        .push_bind(new.callback.map(|c| c.due_at))
+                        .push_bind(new.callback.map(|c| c.kind.as_str()))
+                        .push_bind(*now)
+                        .push_bind(*now)
+                        .push_bind(1_i64)
+                        .push_bind(true);
+                });
+                insert.push(format!(" returning {CASE_COLUMNS}"));
+                let rows: Vec<CaseRow> = insert.build_query_as().fetch_all(&mut **tx).await?;
+                let mut by_number: HashMap<String, $crate::domain::Case> = HashMap::new();
+                for row in rows {
+                    let case = $crate::domain::Case::try_from(row)?;
+                    by_number.insert(case.number.as_str().to_owned(), case);
+                }
+                for number in &numbers {
+                    let case = by_number
+                        .remove(number.as_str())
+                        .ok_or_else(|| anyhow::anyhow!("case {number} missing after the batch insert"))?;
+                    cases.push(case);
+                }
+                // 5. Search grams for every new case, in chunks.
+                let mut grams: Vec<(String, i64)> = Vec::new();
+                for case in &cases {
+                    let text = $crate::domain::search::indexed_text(
+                        case.citizen.name.as_deref(),
+                        case.citizen.phone.as_ref().map(|p| p.original()),
+                        &case.description,
+                    );
+                    grams.extend($crate::domain::search::grams(&text).into_iter().map(|g| (g, case.id)));
+                }
+                for chunk in grams.chunks(1000) {
+                    let mut insert = sqlx::QueryBuilder::<$db>::new("insert into case_grams (gram, case_id) ");
+                    insert.push_values(chunk, |mut b, (g, id)| {
+                        b.push_bind(g.as_str()).push_bind(*id);
+                    });
+                    insert.push(" on conflict do nothing");
+                    insert.build().execute(&mut **tx).await?;
+                }
+                // 6. The register events, chained in memory and written in one insert; the
+                //    ids must come back in order, or the chain would not follow them.
+                let mut prev = chain_prev(tx, "case_events").await?;
+                let mut events = Vec::with_capacity(cases.len());
+                for (case, &i) in cases.iter().zip(&creating) {
+                    let (s, now) = &batch[i];
+                    let after = serde_json::json!({
+                        "status": $crate::domain::Status::New, "channel": case.channel, "tier": case.tier,
+                        "deadline": case.deadline, "off_hours": case.off_hours, "urgent": case.urgent,
+                    })
+                    .to_string();
+                    let actor = s.message.case.registered_by.clone();
+                    let hash = $crate::domain::audit::event_hash(&prev, &case.id.to_string(), *now, &actor, "register", "{}", &after, None);
+                    events.push((case.id, *now, actor, after, prev.clone(), hash.clone()));
+                    prev = hash;
+                }
+                let mut insert = sqlx::QueryBuilder::<$db>::new(
+                    "insert into case_events (case_id, at, actor, action, before_state, after_state, note, created_at, prev_hash, hash) ",
+                );
+                insert.push_values(&events, |mut b, (case_id, at, actor, after, prev, hash)| {
+                    b.push_bind(*case_id)
+                        .push_bind(*at)
+                        .push_bind(actor.as_str())
+                        .push_bind("register")
+                        .push_bind("{}")
+                        .push_bind(after.as_str())
+                        .push_bind(None::<String>)
+                        .push_bind(*at)
+                        .push_bind(prev.as_str())
+                        .push_bind(hash.as_str());
+                });
+                insert.push(" returning id, case_id");
+                let ids: Vec<(i64, i64)> = insert.build_query_as().fetch_all(&mut **tx).await?;
+                let in_order = ids.len() == events.len()
+                    && ids.windows(2).all(|w| w[0].0 < w[1].0)
+                    && ids.iter().zip(&events).all(|((_, case_id), e)| *case_id == e.0);
+                if !in_order {
+                    return Ok(None);
+                }
+                if let Some((last_id, _)) = ids.last() {
+                    chain_advance(tx, "case_events", *last_id, &prev).await?;
+                }
+                // 7. Website records and confirmations.
+                let mut insert = sqlx::QueryBuilder::<$db>::new(
+                    "insert into website_messages (case_id, tracking_digest, email, fold_key, created_at) ",
+                );
+                insert.push_values(cases.iter().zip(&creating), |mut b, (case, &i)| {
+                    let (s, now) = &batch[i];
+                    b.push_bind(case.id)
+                        .push_bind(s.tracking_digest.as_str())
+                        .push_bind(s.message.email.as_deref())
+                        .push_bind(s.message.fold_key.as_str())
+                        .push_bind(*now);
+                });
+                insert.build().execute(&mut **tx).await?;
+                let mails: Vec<(i64, &str, &str, String, chrono::DateTime<chrono::Utc>)> = cases
+                    .iter()
+                    .zip(&creating)
+                    .filter_map(|(case, &i)| {
+                        let (s, now) = &batch[i];
+                        s.confirmation.as_ref().map(|mail| {
+                            let mut payload = mail.payload.clone();
+                            if let Some(fields) = payload.as_object_mut() {
+                                fields.insert("case_number".into(), case.number.as_str().into());
+                            }
+                            (case.id, mail.topic.as_str(), mail.recipient.as_str(), payload.to_string(), *now)
+                        })
+                    })
+                    .collect();
+                if !mails.is_empty() {
+                    let mut insert = sqlx::QueryBuilder::<$db>::new(
+                        "insert into outbox (topic, case_id, recipient, payload, status, attempts, next_attempt_at, created_at) ",
+                    );
+                    insert.push_values(&mails, |mut b, (case_id, topic, recipient, payload, now)| {
+                        b.push_bind(*case_id)
+                            .push_bind(*topic)
+                            .push_bind(*recipient)
+                            .push_bind(payload.as_str())
+                            .push_bind("pending")
+                            .push_bind(0_i64)
+                            .push_bind(*now)
+                            .push_bind(*now);
+                    });
+                    insert.build().execute(&mut **tx).await?;
+                }
+            }
+            // 8. The limit hits of every message let through.
+            if let (Some(r), false) = (rate, hits.is_empty()) {
+                let mut insert = sqlx::QueryBuilder::<$db>::new("insert into rate_hits (scope, key, at) ");
+                insert.push_values(&hits, |mut b, (key, at)| {
+                    b.push_bind(r.scope.as_str()).push_bind(*key).push_bind(*at);
+                });
+                insert.build().execute(&mut **tx).await?;
+            }
+            // 9. The answers, in order.
+            let mut stored: HashMap<i64, $crate::domain::Case> = HashMap::new();
+            for plan in &plans {
+                if let Plan::FoldStored(id) = plan {
+                    if !stored.contains_key(id) {
+                        let sql = format!("select {CASE_COLUMNS} from cases where id = $1");
+                        let row: CaseRow = sqlx::query_as(&sql).bind(*id).fetch_one(&mut **tx).await?;
+                        stored.insert(*id, $crate::domain::Case::try_from(row)?);
+                    }
+                }
+            }
+            Ok(Some(
+                plans
+                    .iter()
+                    .map(|plan| {
+                        Ok(match plan {
+                            Plan::Limited => WebsiteOutcome::Limited,
+                            Plan::FoldStored(id) => WebsiteOutcome::Folded(Box::new(stored[id].clone())),
+                            Plan::FoldBatch(k) => WebsiteOutcome::Folded(Box::new(cases[*k].clone())),
+                            Plan::New(k) => WebsiteOutcome::Created(Box::new(cases[*k].clone())),
+                        })
+                    })
+                    .collect(),
+            ))
         }
 
         /// One website message inside the caller's transaction: the sender's limit, then

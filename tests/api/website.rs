@@ -514,7 +514,124 @@ async fn mail_waits_out_an_smtp_outage_and_arrives_once(backend: Backend) {
     assert_eq!(smtp.messages().len(), 1, "delivered exactly once");
 }
 
+/// Messages arriving together are committed together: duplicates fold (into a stored case
+/// or into one of the same batch), each address's limit holds inside a batch, every new case
+/// is numbered without gaps with its event, website record and confirmation, and the audit
+/// chain still verifies.
+async fn a_burst_of_messages_is_committed_together_and_each_gets_its_answer(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |s| {
+        relaxed(s);
+        s.website.per_ip_per_hour = 3;
+        s.website.trust_forwarded_for = true;
+        s.mail.smtp_host = "127.0.0.1".into();
+        s.mail.smtp_port = crate::smtp::free_port();
+        s.mail.retry_base_seconds = 3600;
+    })
+    .await;
+    // Stored before the burst: the burst's copy of it folds into the stored case.
+    let first = json!({"name": "李阿姨", "phone": "13900000999", "matter": "pensions",
+                       "description": "已经留过言了", "consent": true});
+    let r = app
+        .post("/api/v1/website/messages")
+        .header("x-forwarded-for", "10.9.9.9")
+        .json(&first)
+        .send()
+        .await
+        .unwrap();
+    let (status, stored) = crate::helpers::json(r).await;
+    assert_eq!(status, 201, "{stored}");
+    let mut bodies = Vec::new();
+    for i in 0..40 {
+        // 40 messages from 8 addresses (5 each, 3 allowed per address), 4 of them the same.
+        let body = if i % 10 == 0 {
+            json!({"name": "王先生", "phone": "13900000888", "matter": "wages",
+                   "description": "同一条留言", "consent": true, "email": "wang@example.org"})
+        } else {
+            json!({"name": "李阿姨", "phone": format!("1390000{i:04}"), "matter": "pensions",
+                   "description": format!("第{i}条"), "consent": true, "email": format!("v{i}@example.org")})
+        };
+        bodies.push((format!("10.0.0.{}", i % 8), body));
+    }
+    bodies.push(("10.9.9.8".into(), first.clone()));
+    let answers = futures_util::future::join_all(bodies.iter().map(|(ip, body)| async {
+        let r = app
+            .post("/api/v1/website/messages")
+            .header("x-forwarded-for", ip.as_str())
+            .json(body)
+            .send()
+            .await
+            .unwrap();
+        crate::helpers::json(r).await
+    }))
+    .await;
+    let created = answers
+        .iter()
+        .filter(|(s, b)| *s == 201 && b["duplicate"] == false)
+        .count();
+    let folded: Vec<&Value> = answers
+        .iter()
+        .filter(|(s, b)| *s == 200 && b["duplicate"] == true)
+        .map(|(_, b)| b)
+        .collect();
+    let limited = answers.iter().filter(|(s, _)| *s == 429).count();
+    assert_eq!(limited, 16, "5 per address, 3 allowed: {answers:?}");
+    assert_eq!(created + folded.len() + limited, 41);
+    let again = folded
+        .iter()
+        .filter(|b| b["case_number"] == stored["case_number"])
+        .count();
+    assert_eq!(again, 1, "the stored message's copy folds into it");
+    let same: std::collections::HashSet<&str> = bodies
+        .iter()
+        .zip(&answers)
+        .filter(|((_, body), (s, _))| body["phone"] == "13900000888" && *s != 429)
+        .map(|(_, (_, b))| b["case_number"].as_str().unwrap())
+        .collect();
+    assert_eq!(same.len(), 1, "one case for the same message: {same:?}");
+    // Numbers gap-free, each new case complete, the chain intact.
+    let store = app.store();
+    let token = app.token("counter", Role::Counter).await;
+    let (_, page) = app
+        .get_json("/api/v1/cases?channel=website&limit=100", &token)
+        .await;
+    let mut seqs: Vec<u32> = page["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            c["number"]
+                .as_str()
+                .unwrap()
+                .rsplit_once('-')
+                .unwrap()
+                .1
+                .parse()
+                .unwrap()
+        })
+        .collect();
+    seqs.sort_unstable();
+    assert_eq!(seqs, (1..=(created as u32 + 1)).collect::<Vec<_>>());
+    let outbox = store.outbox_list(None, 1000).await.unwrap();
+    assert_eq!(
+        outbox.len(),
+        seqs.len() - 1,
+        "a confirmation for each new case with an e-mail"
+    );
+    for c in page["cases"].as_array().unwrap() {
+        let (_, detail) = app
+            .get_json(
+                &format!("/api/v1/cases/{}", c["number"].as_str().unwrap()),
+                &token,
+            )
+            .await;
+        assert_eq!(detail["timeline"][0]["action"], "register");
+    }
+    let report = store.verify_chain("case_events").await.unwrap();
+    assert!(report.broken.is_none(), "{:?}", report.broken);
+}
+
 crate::on_both_backends!(
+    a_burst_of_messages_is_committed_together_and_each_gets_its_answer,
     a_visitor_fixes_a_mistake_then_sends_a_message,
     bots_are_refused_quietly,
     the_same_message_twice_folds_into_one_case,
