@@ -51,8 +51,12 @@ impl<I: Send + 'static, O: Send + 'static> Batcher<I, O> {
                         Err(_) => break,
                     }
                 }
+                metrics::histogram!("youmen_batch_size").record(batch.len() as f64);
+                let started = std::time::Instant::now();
                 let (items, replies): (Vec<I>, Vec<oneshot::Sender<O>>) = batch.into_iter().unzip();
-                for (reply, result) in replies.into_iter().zip(commit(items).await) {
+                let results = commit(items).await;
+                metrics::histogram!("youmen_batch_seconds").record(started.elapsed().as_secs_f64());
+                for (reply, result) in replies.into_iter().zip(results) {
                     let _ = reply.send(result);
                 }
             }

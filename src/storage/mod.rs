@@ -74,6 +74,45 @@ impl From<sqlx::Error> for StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// Splits `items` into runs whose lengths are powers of two (largest first, at most `cap`):
+/// a multi-row statement over them takes only a few shapes, so each shape is prepared once
+/// and then found in the statement cache instead of being parsed again for every batch size.
+pub fn pow2_runs<T>(items: &[T], cap: usize) -> Vec<&[T]> {
+    let mut runs = Vec::new();
+    let mut rest = items;
+    while !rest.is_empty() {
+        let mut len = cap.max(1).min(rest.len()).next_power_of_two();
+        while len > rest.len() || len > cap.max(1) {
+            len /= 2;
+        }
+        let (run, tail) = rest.split_at(len);
+        runs.push(run);
+        rest = tail;
+    }
+    runs
+}
+
+#[cfg(test)]
+mod pow2_tests {
+    #[test]
+    fn runs_are_powers_of_two_up_to_the_cap() {
+        let items: Vec<u32> = (0..100).collect();
+        let lens: Vec<usize> = super::pow2_runs(&items, 32)
+            .iter()
+            .map(|r| r.len())
+            .collect();
+        assert_eq!(lens, vec![32, 32, 32, 4]);
+        let lens: Vec<usize> = super::pow2_runs(&items[..15], 64)
+            .iter()
+            .map(|r| r.len())
+            .collect();
+        assert_eq!(lens, vec![8, 4, 2, 1]);
+        assert!(super::pow2_runs::<u32>(&[], 8).is_empty());
+        let all: Vec<u32> = super::pow2_runs(&items, 16).concat();
+        assert_eq!(all, items);
+    }
+}
+
 /// How the shared queue is ordered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Sort {

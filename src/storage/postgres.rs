@@ -44,5 +44,6 @@ impl_shared_queries!(
     Postgres,
     MIGRATOR,
     "postgres",
-    Some("select pg_advisory_xact_lock(hashtext($1))")
+    Some("select pg_advisory_xact_lock(hashtext($1))"),
+    Some("pg_advisory_xact_lock(hashtext(k))")
 );

@@ -8,8 +8,11 @@ pub const COMMON_GRAM: i64 = 5000;
 
 /// Implements the case and token queries of [`super::Store`] for `$store`, whose
 /// `writer()` and `reader()` return `&sqlx::Pool<$db>`. `$migrate` is its migrator.
+/// `$attach_lock` is a statement taking a transaction-scoped lock on one key (`$1`), and
+/// `$batch_lock` the same lock as an expression over a column `k`, for many keys in one
+/// statement; None where a single writer makes locks unnecessary (SQLite).
 macro_rules! impl_shared_queries {
-    ($store:ty, $db:ty, $migrator:expr, $name:literal, $attach_lock:expr) => {
+    ($store:ty, $db:ty, $migrator:expr, $name:literal, $attach_lock:expr, $batch_lock:expr) => {
         #[async_trait::async_trait]
         impl $crate::storage::Store for $store {
             fn backend(&self) -> &'static str {
@@ -624,14 +627,19 @@ macro_rules! impl_shared_queries {
                 // the first's commit and folds. The batch takes its keys' locks up front, in
                 // one order, before the day's counter row: batches on two instances never
                 // wait for each other in a cycle.
-                let fold_lock: Option<&str> = $attach_lock;
-                if let Some(lock) = fold_lock {
+                let batch_lock: Option<&str> = $batch_lock;
+                if let (Some(lock), false) = (batch_lock, batch.is_empty()) {
                     let mut keys: Vec<&str> = batch.iter().map(|(s, _)| s.message.fold_key.as_str()).collect();
                     keys.sort_unstable();
                     keys.dedup();
+                    // One statement; the VALUES rows are scanned (and locked) in key order.
+                    let mut q = sqlx::QueryBuilder::<$db>::new(format!("select count({lock}) from (values "));
+                    let mut list = q.separated(", ");
                     for key in keys {
-                        sqlx::query(lock).bind(key).execute(&mut *tx).await?;
+                        list.push("(").push_bind_unseparated(key).push_unseparated(")");
                     }
+                    q.push(") as v(k)");
+                    q.build().execute(&mut *tx).await?;
                 }
                 // The fast path writes the whole batch with a few multi-row statements; if
                 // any of them fails, the batch is done again one savepoint per message, so
@@ -644,10 +652,12 @@ macro_rules! impl_shared_queries {
                             Some(results)
                         }
                         Ok(None) => {
+                            metrics::counter!("youmen_batch_fallbacks_total", "reason" => "uncommon").increment(1);
                             attempt.rollback().await?;
                             None
                         }
                         Err(e) => {
+                            metrics::counter!("youmen_batch_fallbacks_total", "reason" => "error").increment(1);
                             tracing::warn!(error = format!("{e:#}"), size = batch.len(), "website batch written one by one");
                             attempt.rollback().await?;
                             None
@@ -2091,6 +2101,9 @@ macro_rules! impl_shared_queries {
         ) -> $crate::storage::StoreResult<Option<Vec<$crate::storage::StoreResult<$crate::storage::WebsiteOutcome>>>> {
             use std::collections::HashMap;
             use $crate::storage::WebsiteOutcome;
+            // Rows per multi-row statement: runs of power-of-two lengths up to this, so each
+            // statement has a few shapes only, each prepared once and then cached.
+            const RUN: usize = 64;
             use $crate::storage::rows::{CaseRow, CASE_COLUMNS};
             let Some((_, first_now)) = batch.first() else {
                 return Ok(Some(Vec::new()));
@@ -2121,25 +2134,28 @@ macro_rules! impl_shared_queries {
                 let mut keys: Vec<&str> = batch.iter().filter_map(|(s, _)| s.rate.as_ref().map(|r| r.key.as_str())).collect();
                 keys.sort_unstable();
                 keys.dedup();
-                let mut delete = sqlx::QueryBuilder::<$db>::new("delete from rate_hits where scope = ");
-                delete.push_bind(&r.scope).push(" and at < ").push_bind(earliest - longest).push(" and key in (");
-                let mut list = delete.separated(", ");
-                for k in &keys {
-                    list.push_bind(*k);
+                let mut rows = Vec::new();
+                for run in $crate::storage::pow2_runs(&keys, RUN) {
+                    let mut delete = sqlx::QueryBuilder::<$db>::new("delete from rate_hits where scope = ");
+                    delete.push_bind(&r.scope).push(" and at < ").push_bind(earliest - longest).push(" and key in (");
+                    let mut list = delete.separated(", ");
+                    for k in run {
+                        list.push_bind(*k);
+                    }
+                    delete.push(")");
+                    delete.build().execute(&mut **tx).await?;
+                    let mut count = sqlx::QueryBuilder::<$db>::new("select key");
+                    for (window, _) in &r.limits {
+                        count.push(", sum(case when at > ").push_bind(latest - *window).push(" then 1 else 0 end)");
+                    }
+                    count.push(" from rate_hits where scope = ").push_bind(&r.scope).push(" and key in (");
+                    let mut list = count.separated(", ");
+                    for k in run {
+                        list.push_bind(*k);
+                    }
+                    count.push(") group by key");
+                    rows.extend(count.build().fetch_all(&mut **tx).await?);
                 }
-                delete.push(")");
-                delete.build().execute(&mut **tx).await?;
-                let mut count = sqlx::QueryBuilder::<$db>::new("select key");
-                for (window, _) in &r.limits {
-                    count.push(", sum(case when at > ").push_bind(latest - *window).push(" then 1 else 0 end)");
-                }
-                count.push(" from rate_hits where scope = ").push_bind(&r.scope).push(" and key in (");
-                let mut list = count.separated(", ");
-                for k in &keys {
-                    list.push_bind(*k);
-                }
-                count.push(") group by key");
-                let rows = count.build().fetch_all(&mut **tx).await?;
                 let mut counts: HashMap<String, Vec<i64>> = HashMap::new();
                 for row in rows {
                     use sqlx::Row;
@@ -2173,17 +2189,19 @@ macro_rules! impl_shared_queries {
             let mut earlier: HashMap<String, (chrono::DateTime<chrono::Utc>, i64)> = HashMap::new();
             if !fold_keys.is_empty() {
                 let since = batch.iter().map(|(s, _)| s.fold_since).min().unwrap_or(*first_now);
-                let mut q = sqlx::QueryBuilder::<$db>::new(
-                    "select fold_key, created_at, case_id from website_messages where created_at >= ",
-                );
-                q.push_bind(since).push(" and fold_key in (");
-                let mut list = q.separated(", ");
-                for k in &fold_keys {
-                    list.push_bind(*k);
+                let mut rows: Vec<(String, chrono::DateTime<chrono::Utc>, i64)> = Vec::new();
+                for run in $crate::storage::pow2_runs(&fold_keys, RUN) {
+                    let mut q = sqlx::QueryBuilder::<$db>::new(
+                        "select fold_key, created_at, case_id from website_messages where created_at >= ",
+                    );
+                    q.push_bind(since).push(" and fold_key in (");
+                    let mut list = q.separated(", ");
+                    for k in run {
+                        list.push_bind(*k);
+                    }
+                    q.push(")");
+                    rows.extend(q.build_query_as::<(String, chrono::DateTime<chrono::Utc>, i64)>().fetch_all(&mut **tx).await?);
                 }
-                q.push(")");
-                let rows: Vec<(String, chrono::DateTime<chrono::Utc>, i64)> =
-                    q.build_query_as().fetch_all(&mut **tx).await?;
                 for (key, at, case_id) in rows {
                     let newer = earlier.get(&key).is_none_or(|(seen, _)| at > *seen);
                     if newer {
@@ -2239,13 +2257,16 @@ macro_rules! impl_shared_queries {
                             .map_err(|e| anyhow::anyhow!("day counter overflow: {e}"))
                     })
                     .collect::<Result<_, _>>()?;
+                let pairs: Vec<(usize, &$crate::domain::CaseNumber)> = creating.iter().copied().zip(&numbers).collect();
+                let mut rows: Vec<CaseRow> = Vec::with_capacity(pairs.len());
+                for run in $crate::storage::pow2_runs(&pairs, RUN) {
                 let mut insert = sqlx::QueryBuilder::<$db>::new(
                     "insert into cases (number, channel, received_at, citizen_name, phone_e164, \
                      phone_original, id_card_masked, id_card_digest, matter, description, cause, \
                      tier, status, owner, deadline, deadline_provisional, off_hours, consultation, \
                      urgent, callback_due_at, callback_kind, created_at, updated_at, version, grams_indexed) ",
                 );
-                insert.push_values(creating.iter().zip(&numbers), |mut b, (&i, number)| {
+                insert.push_values(run, |mut b, &(i, number)| {
                     let (s, now) = &batch[i];
                     let new = &s.message.case;
                     let phone = new.citizen.phone.as_ref();
@@ -2276,7 +2297,8 @@ macro_rules! impl_shared_queries {
                         .push_bind(true);
                 });
                 insert.push(format!(" returning {CASE_COLUMNS}"));
-                let rows: Vec<CaseRow> = insert.build_query_as().fetch_all(&mut **tx).await?;
+                rows.extend(insert.build_query_as::<CaseRow>().fetch_all(&mut **tx).await?);
+                }
                 let mut by_number: HashMap<String, $crate::domain::Case> = HashMap::new();
                 for row in rows {
                     let case = $crate::domain::Case::try_from(row)?;
@@ -2298,7 +2320,7 @@ macro_rules! impl_shared_queries {
                     );
                     grams.extend($crate::domain::search::grams(&text).into_iter().map(|g| (g, case.id)));
                 }
-                for chunk in grams.chunks(1000) {
+                for chunk in $crate::storage::pow2_runs(&grams, 512) {
                     let mut insert = sqlx::QueryBuilder::<$db>::new("insert into case_grams (gram, case_id) ");
                     insert.push_values(chunk, |mut b, (g, id)| {
                         b.push_bind(g.as_str()).push_bind(*id);
@@ -2322,10 +2344,12 @@ macro_rules! impl_shared_queries {
                     events.push((case.id, *now, actor, after, prev.clone(), hash.clone()));
                     prev = hash;
                 }
+                let mut ids: Vec<(i64, i64)> = Vec::with_capacity(events.len());
+                for run in $crate::storage::pow2_runs(&events, RUN) {
                 let mut insert = sqlx::QueryBuilder::<$db>::new(
                     "insert into case_events (case_id, at, actor, action, before_state, after_state, note, created_at, prev_hash, hash) ",
                 );
-                insert.push_values(&events, |mut b, (case_id, at, actor, after, prev, hash)| {
+                insert.push_values(run, |mut b, (case_id, at, actor, after, prev, hash)| {
                     b.push_bind(*case_id)
                         .push_bind(*at)
                         .push_bind(actor.as_str())
@@ -2338,7 +2362,8 @@ macro_rules! impl_shared_queries {
                         .push_bind(hash.as_str());
                 });
                 insert.push(" returning id, case_id");
-                let ids: Vec<(i64, i64)> = insert.build_query_as().fetch_all(&mut **tx).await?;
+                ids.extend(insert.build_query_as::<(i64, i64)>().fetch_all(&mut **tx).await?);
+                }
                 let in_order = ids.len() == events.len()
                     && ids.windows(2).all(|w| w[0].0 < w[1].0)
                     && ids.iter().zip(&events).all(|((_, case_id), e)| *case_id == e.0);
@@ -2349,10 +2374,12 @@ macro_rules! impl_shared_queries {
                     chain_advance(tx, "case_events", *last_id, &prev).await?;
                 }
                 // 7. Website records and confirmations.
+                let records: Vec<(&$crate::domain::Case, usize)> = cases.iter().zip(creating.iter().copied()).collect();
+                for run in $crate::storage::pow2_runs(&records, RUN) {
                 let mut insert = sqlx::QueryBuilder::<$db>::new(
                     "insert into website_messages (case_id, tracking_digest, email, fold_key, created_at) ",
                 );
-                insert.push_values(cases.iter().zip(&creating), |mut b, (case, &i)| {
+                insert.push_values(run, |mut b, &(case, i)| {
                     let (s, now) = &batch[i];
                     b.push_bind(case.id)
                         .push_bind(s.tracking_digest.as_str())
@@ -2361,6 +2388,7 @@ macro_rules! impl_shared_queries {
                         .push_bind(*now);
                 });
                 insert.build().execute(&mut **tx).await?;
+                }
                 let mails: Vec<(i64, &str, &str, String, chrono::DateTime<chrono::Utc>)> = cases
                     .iter()
                     .zip(&creating)
@@ -2375,13 +2403,13 @@ macro_rules! impl_shared_queries {
                         })
                     })
                     .collect();
-                if !mails.is_empty() {
+                for run in $crate::storage::pow2_runs(&mails, RUN) {
                     let mut insert = sqlx::QueryBuilder::<$db>::new(
                         "insert into outbox (topic, case_id, recipient, payload, status, attempts, next_attempt_at, created_at) ",
                     );
-                    insert.push_values(&mails, |mut b, (case_id, topic, recipient, payload, now)| {
-                        b.push_bind(*case_id)
-                            .push_bind(*topic)
+                    insert.push_values(run, |mut b, (case_id, topic, recipient, payload, now)| {
+                        b.push_bind(*topic)
+                            .push_bind(*case_id)
                             .push_bind(*recipient)
                             .push_bind(payload.as_str())
                             .push_bind("pending")
@@ -2393,12 +2421,14 @@ macro_rules! impl_shared_queries {
                 }
             }
             // 8. The limit hits of every message let through.
-            if let (Some(r), false) = (rate, hits.is_empty()) {
-                let mut insert = sqlx::QueryBuilder::<$db>::new("insert into rate_hits (scope, key, at) ");
-                insert.push_values(&hits, |mut b, (key, at)| {
-                    b.push_bind(r.scope.as_str()).push_bind(*key).push_bind(*at);
-                });
-                insert.build().execute(&mut **tx).await?;
+            if let Some(r) = rate {
+                for run in $crate::storage::pow2_runs(&hits, RUN) {
+                    let mut insert = sqlx::QueryBuilder::<$db>::new("insert into rate_hits (scope, key, at) ");
+                    insert.push_values(run, |mut b, (key, at)| {
+                        b.push_bind(r.scope.as_str()).push_bind(*key).push_bind(*at);
+                    });
+                    insert.build().execute(&mut **tx).await?;
+                }
             }
             // 9. The answers, in order.
             let mut stored: HashMap<i64, $crate::domain::Case> = HashMap::new();

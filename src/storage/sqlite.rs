@@ -69,4 +69,4 @@ impl SqliteStore {
     }
 }
 
-impl_shared_queries!(SqliteStore, Sqlite, MIGRATOR, "sqlite", None);
+impl_shared_queries!(SqliteStore, Sqlite, MIGRATOR, "sqlite", None, None);

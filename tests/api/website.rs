@@ -628,6 +628,24 @@ async fn a_burst_of_messages_is_committed_together_and_each_gets_its_answer(back
     }
     let report = store.verify_chain("case_events").await.unwrap();
     assert!(report.broken.is_none(), "{:?}", report.broken);
+    // Written by the multi-row path, not by the one-by-one fallback after an error.
+    let metrics = app
+        .get("/metrics")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        !metrics.contains("youmen_batch_fallbacks_total{reason=\"error\"}"),
+        "{}",
+        metrics
+            .lines()
+            .filter(|l| l.contains("fallback"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
 }
 
 crate::on_both_backends!(
