@@ -295,6 +295,15 @@ pub fn with_database(url: &str, database: &str) -> String {
     format!("{base}/{database}")
 }
 
+/// The day's sequence number of a case number (`YM-20261128-0007` → 7).
+pub fn seq_of(case: &Value) -> u32 {
+    let number = case["number"].as_str().expect("a case number");
+    number
+        .rsplit_once('-')
+        .and_then(|(_, n)| n.parse().ok())
+        .expect("NNNN at the end")
+}
+
 /// The status and JSON body of a response.
 pub async fn json(response: Response) -> (u16, Value) {
     let status = response.status().as_u16();

@@ -174,16 +174,7 @@ async fn a_sqlite_database_moves_to_postgresql_with_everything() {
     let seqs: Vec<u32> = after
         .iter()
         .chain(std::iter::once(&next))
-        .map(|c| {
-            c["number"]
-                .as_str()
-                .unwrap()
-                .rsplit_once('-')
-                .unwrap()
-                .1
-                .parse()
-                .unwrap()
-        })
+        .map(crate::helpers::seq_of)
         .collect();
     assert_eq!(*seqs.last().unwrap() as usize, seqs.len(), "{seqs:?}");
     let verify = youmen(&["audit", "verify"], &new.database_url, audio);

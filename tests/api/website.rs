@@ -598,16 +598,7 @@ async fn a_burst_of_messages_is_committed_together_and_each_gets_its_answer(back
         .as_array()
         .unwrap()
         .iter()
-        .map(|c| {
-            c["number"]
-                .as_str()
-                .unwrap()
-                .rsplit_once('-')
-                .unwrap()
-                .1
-                .parse()
-                .unwrap()
-        })
+        .map(crate::helpers::seq_of)
         .collect();
     seqs.sort_unstable();
     assert_eq!(seqs, (1..=(created as u32 + 1)).collect::<Vec<_>>());
