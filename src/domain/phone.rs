@@ -81,8 +81,17 @@ impl PhoneNumber {
         if !parsed.is_valid() {
             return Err(InvalidPhone(original.into()));
         }
+        let e164 = parsed.format().mode(Mode::E164).to_string();
+        // The normalized form must be a valid number by itself too (found by fuzzing: the
+        // library accepts `+46 011 310 202`, drops the trunk 0, and then rejects its own
+        // `+4611310202`). Otherwise a stored number could not be searched for or dialled.
+        let again = phonenumber::parse(Some(country::Id::CN), &e164)
+            .map_err(|_| InvalidPhone(original.into()))?;
+        if !again.is_valid() || again.format().mode(Mode::E164).to_string() != e164 {
+            return Err(InvalidPhone(original.into()));
+        }
         Ok(Some(Self {
-            e164: parsed.format().mode(Mode::E164).to_string(),
+            e164,
             original: original.into(),
         }))
     }
@@ -165,6 +174,14 @@ pub fn mask_middle(text: &str, keep_start: usize, keep_end: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_number_whose_normal_form_is_not_valid_is_refused() {
+        // From the phone fuzz target: valid as typed, its E.164 form not.
+        let typed = "\u{ff0b}46 011 310 202";
+        let parsed = PhoneNumber::parse(typed, &LocalDialing::default());
+        assert!(parsed.is_err(), "{parsed:?}");
+    }
 
     fn e164(raw: &str) -> Option<String> {
         PhoneNumber::parse(raw, &LocalDialing::default())
