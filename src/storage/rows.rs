@@ -7,6 +7,20 @@ use crate::domain::{Callback, Case, CaseNumber, Citizen, Event, PhoneNumber};
 
 use super::{QuarantineItem, RecordingRecord, TokenRecord};
 
+/// The columns a new case is inserted with, in this order (one registration or a batch).
+pub const CASE_INSERT_COLUMNS: &str = "number, channel, received_at, citizen_name, phone_e164, \
+    phone_original, id_card_masked, id_card_digest, matter, description, cause, tier, status, \
+    owner, deadline, deadline_provisional, off_hours, consultation, urgent, callback_due_at, \
+    callback_kind, created_at, updated_at, version, grams_indexed";
+
+/// What the register event records of a new case (its `after` state), for both paths.
+pub fn registered_state(case: &Case) -> serde_json::Value {
+    serde_json::json!({
+        "status": crate::domain::Status::New, "channel": case.channel, "tier": case.tier,
+        "deadline": case.deadline, "off_hours": case.off_hours, "urgent": case.urgent,
+    })
+}
+
 /// The column list every case query selects, in this order.
 pub const CASE_COLUMNS: &str = "id, number, channel, received_at, citizen_name, phone_e164, \
     phone_original, id_card_masked, id_card_digest, matter, description, cause, tier, status, \

@@ -2260,12 +2260,10 @@ macro_rules! impl_shared_queries {
                 let pairs: Vec<(usize, &$crate::domain::CaseNumber)> = creating.iter().copied().zip(&numbers).collect();
                 let mut rows: Vec<CaseRow> = Vec::with_capacity(pairs.len());
                 for run in $crate::storage::pow2_runs(&pairs, RUN) {
-                let mut insert = sqlx::QueryBuilder::<$db>::new(
-                    "insert into cases (number, channel, received_at, citizen_name, phone_e164, \
-                     phone_original, id_card_masked, id_card_digest, matter, description, cause, \
-                     tier, status, owner, deadline, deadline_provisional, off_hours, consultation, \
-                     urgent, callback_due_at, callback_kind, created_at, updated_at, version, grams_indexed) ",
-                );
+                let mut insert = sqlx::QueryBuilder::<$db>::new(format!(
+                    "insert into cases ({}) ",
+                    $crate::storage::rows::CASE_INSERT_COLUMNS
+                ));
                 insert.push_values(run, |mut b, &(i, number)| {
                     let (s, now) = &batch[i];
                     let new = &s.message.case;
@@ -2334,11 +2332,7 @@ macro_rules! impl_shared_queries {
                 let mut events = Vec::with_capacity(cases.len());
                 for (case, &i) in cases.iter().zip(&creating) {
                     let (s, now) = &batch[i];
-                    let after = serde_json::json!({
-                        "status": $crate::domain::Status::New, "channel": case.channel, "tier": case.tier,
-                        "deadline": case.deadline, "off_hours": case.off_hours, "urgent": case.urgent,
-                    })
-                    .to_string();
+                    let after = $crate::storage::rows::registered_state(case).to_string();
                     let actor = s.message.case.registered_by.clone();
                     let hash = $crate::domain::audit::event_hash(&prev, &case.id.to_string(), *now, &actor, "register", "{}", &after, None);
                     events.push((case.id, *now, actor, after, prev.clone(), hash.clone()));
@@ -2539,12 +2533,10 @@ macro_rules! impl_shared_queries {
                 $crate::domain::Status::New
             };
             let sql = format!(
-                "insert into cases (number, channel, received_at, citizen_name, phone_e164, \
-                 phone_original, id_card_masked, id_card_digest, matter, description, cause, \
-                 tier, status, owner, deadline, deadline_provisional, off_hours, consultation, \
-                 urgent, callback_due_at, callback_kind, created_at, updated_at, version, grams_indexed) \
+                "insert into cases ({}) \
                  values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
-                 $17, $18, $19, $20, $21, $22, $22, 1, true) returning {CASE_COLUMNS}"
+                 $17, $18, $19, $20, $21, $22, $22, 1, true) returning {CASE_COLUMNS}",
+                $crate::storage::rows::CASE_INSERT_COLUMNS
             );
             let row: CaseRow = sqlx::query_as(&sql)
                 .bind(number.as_str())
@@ -2578,10 +2570,7 @@ macro_rules! impl_shared_queries {
                 &new.description,
             ))
             .await?;
-            let after = serde_json::json!({
-                "status": $crate::domain::Status::New, "channel": case.channel, "tier": case.tier,
-                "deadline": case.deadline, "off_hours": case.off_hours, "urgent": case.urgent,
-            });
+            let after = $crate::storage::rows::registered_state(&case);
             let empty = serde_json::json!({});
             insert_event(tx, case.id, now, &new.registered_by, "register", &empty, &after, None).await?;
             if let Some(answer) = &new.consultation {
