@@ -37,19 +37,12 @@ impl<'a> Night<'a> {
         amplitude: f64,
     ) -> String {
         self.seq += 1;
-        let form = reqwest::multipart::Form::new()
-            .part(
-                "audio",
-                reqwest::multipart::Part::bytes(wav(4.0, amplitude))
-                    .file_name("vm.wav")
-                    .mime_str("audio/wav")
-                    .unwrap(),
-            )
-            .text("hotline", hotline.to_owned())
-            .text("caller", caller.to_owned())
-            .text("received_at", at.to_owned())
-            .text("urgent", urgent.to_string())
-            .text("external_id", format!("vm-{}", self.seq));
+        let form = crate::hotline::voicemail_form(
+            wav(4.0, amplitude),
+            (hotline, caller, at),
+            &format!("vm-{}", self.seq),
+        )
+        .text("urgent", urgent.to_string());
         let (status, body) = json(
             self.app
                 .post("/api/v1/hotline/voicemails")

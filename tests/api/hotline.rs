@@ -563,15 +563,13 @@ async fn serve_watches_the_spool_and_takes_in_a_new_message_by_itself() {
     );
 }
 
-/// A voicemail as a PBX pushes it (`POST /api/v1/hotline/voicemails`): the case number.
-pub async fn push_voicemail(
-    app: &TestApp,
-    pbx: &str,
-    (hotline, caller, at): (&str, &str, &str),
+/// The multipart form a PBX pushes a voicemail with.
+pub fn voicemail_form(
     audio: Vec<u8>,
+    (hotline, caller, at): (&str, &str, &str),
     external_id: &str,
-) -> String {
-    let form = reqwest::multipart::Form::new()
+) -> reqwest::multipart::Form {
+    reqwest::multipart::Form::new()
         .part(
             "audio",
             reqwest::multipart::Part::bytes(audio)
@@ -582,11 +580,21 @@ pub async fn push_voicemail(
         .text("hotline", hotline.to_owned())
         .text("caller", caller.to_owned())
         .text("received_at", at.to_owned())
-        .text("external_id", external_id.to_owned());
+        .text("external_id", external_id.to_owned())
+}
+
+/// A voicemail as a PBX pushes it (`POST /api/v1/hotline/voicemails`): the case number.
+pub async fn push_voicemail(
+    app: &TestApp,
+    pbx: &str,
+    call: (&str, &str, &str),
+    audio: Vec<u8>,
+    external_id: &str,
+) -> String {
     let r = app
         .post("/api/v1/hotline/voicemails")
         .bearer_auth(pbx)
-        .multipart(form)
+        .multipart(voicemail_form(audio, call, external_id))
         .send()
         .await
         .unwrap();
@@ -596,18 +604,12 @@ pub async fn push_voicemail(
 }
 
 fn push_form(audio: Vec<u8>, external_id: &str) -> reqwest::multipart::Form {
-    reqwest::multipart::Form::new()
-        .part(
-            "audio",
-            reqwest::multipart::Part::bytes(audio)
-                .file_name("vm.wav")
-                .mime_str("audio/wav")
-                .unwrap(),
-        )
-        .text("hotline", "business")
-        .text("caller", "\"周女士\" <13500135000>")
-        .text("received_at", "2026-10-01T09:00:00+08:00")
-        .text("external_id", external_id.to_owned())
+    let call = (
+        "business",
+        "\"周女士\" <13500135000>",
+        "2026-10-01T09:00:00+08:00",
+    );
+    voicemail_form(audio, call, external_id)
 }
 
 async fn a_pbx_pushes_a_recording_once_even_when_it_posts_twice(backend: Backend) {
