@@ -51,15 +51,12 @@ pub struct ListEntry {
     pub next_attempt_at: Option<DateTime<FixedOffset>>,
     pub claimed_by: Option<String>,
     pub claimed_until: Option<DateTime<FixedOffset>>,
-    #[schema(value_type = Vec<Object>)]
     pub cases: Vec<ListCase>,
-    #[schema(value_type = Vec<Object>)]
     pub recordings: Vec<ListRecording>,
-    #[schema(value_type = Vec<Object>)]
     pub attempt_log: Vec<ListAttempt>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ListCase {
     pub number: String,
     pub channel: crate::domain::Channel,
@@ -67,7 +64,7 @@ pub struct ListCase {
     pub description: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ListRecording {
     pub id: i64,
     pub duration_seconds: f64,
@@ -75,7 +72,7 @@ pub struct ListRecording {
     pub url: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ListAttempt {
     pub at: DateTime<FixedOffset>,
     pub actor: String,
@@ -84,7 +81,7 @@ pub struct ListAttempt {
 }
 
 /// A day's list.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct DayList {
     pub date: NaiveDate,
     /// The day's first opening.

@@ -4,17 +4,17 @@
 //! signed-in staff only; every export is written to the audit trail with who made it.
 
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::NaiveDate;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::error::{ApiError, Text};
-use super::extract::{ApiJson, ApiQuery, Staff};
+use super::extract::{ApiJson, ApiPath, ApiQuery, Staff};
 use super::views::ErrorBody;
 use super::AppState;
 use crate::callbacks::export::{to_csv, to_xlsx};
@@ -32,6 +32,7 @@ pub fn router() -> Router<AppState> {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct DayParams {
     /// A working day, 2026-10-08; today when absent.
     pub date: Option<String>,
@@ -93,7 +94,11 @@ impl From<CallbackError> for ApiError {
 #[utoipa::path(
     get, path = "/api/v1/callbacks", tag = "callbacks",
     params(DayParams),
-    responses((status = 200, description = "The list: progress, entries in calling order, unknown numbers"), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)),
+    responses(
+        (status = 200, description = "The list: progress, entries in calling order, unknown numbers", body = DayList),
+        (status = 403, body = ErrorBody),
+        (status = 422, description = "A malformed date, or a day that is not a working day", body = ErrorBody),
+    ),
     security(("bearer" = []))
 )]
 pub async fn day_list(
@@ -113,38 +118,53 @@ pub struct GenerateRequest {
     pub date: String,
 }
 
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Generated {
+    pub date: NaiveDate,
+    /// Entries this call created (0 when the list already existed).
+    pub created: usize,
+}
+
 /// Generate a day's list by hand (idempotent; the job does it at each opening).
 #[utoipa::path(
     post, path = "/api/v1/callbacks/generate", tag = "callbacks",
     request_body = GenerateRequest,
-    responses((status = 200, description = "How many entries were created"), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)),
+    responses(
+        (status = 200, description = "How many entries were created", body = Generated),
+        (status = 403, body = ErrorBody),
+        (status = 422, description = "A malformed date, or a day that is not a working day", body = ErrorBody),
+    ),
     security(("bearer" = []))
 )]
 pub async fn generate(
     State(state): State<AppState>,
     staff: Staff,
     ApiJson(body): ApiJson<GenerateRequest>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<Generated>, ApiError> {
     staff.require(ActionKind::Oversee)?;
     let date = parse_date(Some(&body.date), &state)?;
     let created = state
         .callbacks
         .generate_day(date, &staff.0.name, super::now())
         .await?;
-    Ok(Json(serde_json::json!({"date": date, "created": created})))
+    Ok(Json(Generated { date, created }))
 }
 
 /// Claim an entry, so that two people never call the same person (the claim expires).
 #[utoipa::path(
     post, path = "/api/v1/callbacks/{id}/claim", tag = "callbacks",
     params(("id" = i64, Path, description = "Entry id")),
-    responses((status = 200, description = "The entry, claimed"), (status = 404, body = ErrorBody), (status = 409, description = "Someone else holds it, or it is finished", body = ErrorBody)),
+    responses(
+        (status = 200, description = "The entry, claimed", body = ListEntry),
+        (status = 404, body = ErrorBody),
+        (status = 409, description = "Someone else holds it, or it is finished", body = ErrorBody),
+    ),
     security(("bearer" = []))
 )]
 pub async fn claim(
     State(state): State<AppState>,
     staff: Staff,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<ListEntry>, ApiError> {
     staff.require(ActionKind::WorkCallbacks)?;
     Ok(Json(
@@ -169,13 +189,18 @@ pub struct AttemptRequest {
     post, path = "/api/v1/callbacks/{id}/attempts", tag = "callbacks",
     params(("id" = i64, Path, description = "Entry id")),
     request_body = AttemptRequest,
-    responses((status = 200, description = "The entry after the attempt"), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)),
+    responses(
+        (status = 200, description = "The entry after the attempt", body = ListEntry),
+        (status = 404, body = ErrorBody),
+        (status = 409, description = "Someone else holds it, or it is finished", body = ErrorBody),
+        (status = 422, description = "An unknown outcome, or a note too long", body = ErrorBody),
+    ),
     security(("bearer" = []))
 )]
 pub async fn attempt(
     State(state): State<AppState>,
     staff: Staff,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     ApiJson(body): ApiJson<AttemptRequest>,
 ) -> Result<Json<ListEntry>, ApiError> {
     staff.require(ActionKind::WorkCallbacks)?;
@@ -221,9 +246,16 @@ pub async fn attempt(
 
 /// The list as CSV (UTF-8 with BOM) or XLSX; the export is audited.
 #[utoipa::path(
-    get, path = "/api/v1/callbacks/export", tag = "callbacks",
+    get, path = "/api/v1/callbacks/export", tag = "callbacks", operation_id = "export_callbacks",
     params(DayParams),
-    responses((status = 200, description = "text/csv or an XLSX workbook"), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)),
+    responses(
+        (status = 200, description = "CSV (UTF-8 with BOM) or an XLSX workbook, by `format`", content(
+            (String = "text/csv"),
+            (Vec<u8> = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+        )),
+        (status = 403, body = ErrorBody),
+        (status = 422, description = "A malformed date, a day that is not a working day, or an unknown format", body = ErrorBody),
+    ),
     security(("bearer" = []))
 )]
 pub async fn export(
@@ -235,7 +267,12 @@ pub async fn export(
     let date = parse_date(params.date.as_deref(), &state)?;
     let now = super::now();
     let list = state.callbacks.day(date, now).await?;
-    let format = params.format.as_deref().unwrap_or("csv");
+    let format = params
+        .format
+        .as_deref()
+        .map(str::trim)
+        .filter(|f| !f.is_empty())
+        .unwrap_or("csv");
     let (body, content_type, extension) = match format {
         "csv" => (
             to_csv(&list).map_err(ApiError::internal)?,
@@ -287,9 +324,13 @@ impl PrintPage<'_> {
 
 /// The list as an A4 page to print; the print is audited.
 #[utoipa::path(
-    get, path = "/api/v1/callbacks/print", tag = "callbacks",
+    get, path = "/api/v1/callbacks/print", tag = "callbacks", operation_id = "print_callbacks",
     params(DayParams),
-    responses((status = 200, description = "An HTML page laid out for A4", content_type = "text/html"), (status = 403, body = ErrorBody)),
+    responses(
+        (status = 200, description = "An HTML page laid out for A4", content_type = "text/html"),
+        (status = 403, body = ErrorBody),
+        (status = 422, description = "A malformed date, or a day that is not a working day", body = ErrorBody),
+    ),
     security(("bearer" = []))
 )]
 pub async fn print(

@@ -1,6 +1,6 @@
 //! The case queue over HTTP: register, list, show, act.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -9,7 +9,7 @@ use base64::Engine;
 use chrono::{DateTime, NaiveDate, Utc};
 
 use super::error::{ApiError, Text};
-use super::extract::{forbidden, ApiJson, ApiQuery, Staff};
+use super::extract::{forbidden, ApiJson, ApiPath, ApiQuery, Staff};
 use super::views::{
     ActionRequest, ActionResult, CaseDetail, CaseList, CaseView, ErrorBody, EventView,
     ListCasesParams, RecordingView, RegisterCaseRequest,
@@ -303,11 +303,13 @@ pub(crate) fn build_query(
         received_from: p
             .received_from
             .as_deref()
+            .filter(|s| !s.trim().is_empty())
             .map(|s| parse_instant("received_from", s, tz))
             .transpose()?,
         received_to: p
             .received_to
             .as_deref()
+            .filter(|s| !s.trim().is_empty())
             .map(|s| parse_instant_or_day("received_to", s, tz, 1))
             .transpose()?,
         text,
@@ -385,7 +387,7 @@ pub(crate) async fn load_case(state: &AppState, raw_number: &str) -> Result<Case
 pub async fn show_case(
     State(state): State<AppState>,
     staff: Staff,
-    Path(number): Path<String>,
+    ApiPath(number): ApiPath<String>,
 ) -> Result<Json<CaseDetail>, ApiError> {
     staff.require(ActionKind::Read)?;
     let case = load_case(&state, &number).await?;
@@ -558,7 +560,7 @@ pub(crate) fn refusal(r: Refusal) -> ApiError {
 pub async fn act_on_case(
     State(state): State<AppState>,
     staff: Staff,
-    Path(number): Path<String>,
+    ApiPath(number): ApiPath<String>,
     ApiJson(body): ApiJson<ActionRequest>,
 ) -> Result<Json<ActionResult>, ApiError> {
     let expected_version = body.expected_version;

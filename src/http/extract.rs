@@ -1,8 +1,9 @@
 //! Extractors: JSON bodies and query strings whose rejections speak our error shape, and
 //! the authenticated staff member behind a bearer token.
 
-use axum::extract::rejection::{JsonRejection, QueryRejection};
-use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::extract::path::ErrorKind;
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts, RawPathParams, Request};
 use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 use serde::de::DeserializeOwned;
@@ -93,6 +94,63 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
                 ))
             }
         }
+    }
+}
+
+/// `Path<T>` with errors a person understands: a malformed path parameter (a recording id
+/// that is not a number, say) is 400, naming the parameter.
+pub struct ApiPath<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(value)) => Ok(ApiPath(value)),
+            Err(rejection) => {
+                // A lone parameter parsed as a plain value is not named in the rejection.
+                let lone = match RawPathParams::from_request_parts(parts, state).await {
+                    Ok(params) if params.iter().count() == 1 => {
+                        params.iter().next().map(|(key, _)| key.to_owned())
+                    }
+                    _ => None,
+                };
+                Err(path_rejection(rejection, lone))
+            }
+        }
+    }
+}
+
+fn path_rejection(rejection: PathRejection, lone: Option<String>) -> ApiError {
+    let detail = rejection.body_text();
+    if rejection.status().is_server_error() {
+        // A route whose pattern does not fit its extractor: our bug, not the client's.
+        return ApiError::internal(anyhow::anyhow!("path extraction failed: {detail}"));
+    }
+    let field = match &rejection {
+        PathRejection::FailedToDeserializePathParams(e) => match e.kind() {
+            ErrorKind::ParseErrorAtKey { key, .. } | ErrorKind::InvalidUtf8InPathParam { key } => {
+                Some(key.clone())
+            }
+            _ => lone,
+        },
+        _ => lone,
+    };
+    // The code the framework's own rejection had: clients may already test for it.
+    let (zh, en) = match &field {
+        Some(field) => (
+            format!("地址中的参数 {field} 有误：{detail}"),
+            format!("Invalid path parameter `{field}`: {detail}"),
+        ),
+        None => (
+            format!("地址中的参数有误：{detail}"),
+            format!("Invalid path parameter: {detail}"),
+        ),
+    };
+    let err = ApiError::new(StatusCode::BAD_REQUEST, "bad_request", Text::new(zh, en));
+    match field {
+        Some(field) => err.with_field(field),
+        None => err,
     }
 }
 

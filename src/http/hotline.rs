@@ -2,7 +2,7 @@
 //! recordings for staff to play.
 
 use axum::body::Body;
-use axum::extract::{Path, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::Response;
 use axum::routing::{get, post};
@@ -12,7 +12,7 @@ use tower_http::services::ServeFile;
 
 use super::cases::{created, now, parse_instant};
 use super::error::{ApiError, Text};
-use super::extract::{ApiJson, ApiQuery, Staff};
+use super::extract::{ApiJson, ApiPath, ApiQuery, Staff};
 use super::views::{CaseView, ErrorBody, LogCallRequest, QuarantineView};
 use super::AppState;
 use crate::domain::citizen::plain_text;
@@ -75,7 +75,7 @@ pub async fn list_quarantine(
 pub async fn play_recording(
     State(state): State<AppState>,
     staff: Staff,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     request: Request,
 ) -> Result<Response, ApiError> {
     staff.require(ActionKind::Read)?;

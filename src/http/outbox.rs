@@ -21,10 +21,12 @@ pub fn router() -> Router<AppState> {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct OutboxParams {
     /// pending, sent or dead; all when absent.
     pub status: Option<String>,
-    /// At most this many, newest first (default 100, at most 1000).
+    /// At most this many, newest first: 1 to 1000, default 100.
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u32>,
 }
 
@@ -49,7 +51,7 @@ pub struct OutboxView {
 #[utoipa::path(
     get, path = "/api/v1/outbox", tag = "oversight",
     params(OutboxParams),
-    responses((status = 200, body = Vec<OutboxView>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+    responses((status = 200, body = Vec<OutboxView>), (status = 422, description = "An unknown status, or a limit out of range", body = ErrorBody)),
     security(("bearer" = []))
 )]
 pub async fn list_outbox(
@@ -71,7 +73,20 @@ pub async fn list_outbox(
             ));
         }
     }
-    let limit = params.limit.unwrap_or(100).clamp(1, 1000);
+    let limit = match params.limit {
+        None => 100,
+        Some(n @ 1..=1000) => n,
+        Some(_) => {
+            return Err(ApiError::invalid(
+                "limit",
+                "invalid_limit",
+                Text::new(
+                    "条数须在 1 到 1000 之间",
+                    "limit must be between 1 and 1000",
+                ),
+            ))
+        }
+    };
     let tz = state.calendar.current().timezone();
     let rows = state.store.outbox_list(status, limit).await?;
     Ok(Json(

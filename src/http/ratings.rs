@@ -1,7 +1,7 @@
 //! Ratings over the API: staff record a rating given by phone or at the counter; leaders see
 //! the bad ratings awaiting follow-up and record what was done.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 
 use super::cases::load_case;
 use super::error::{ApiError, Text};
-use super::extract::{ApiJson, Staff};
+use super::extract::{ApiJson, ApiPath, Staff};
 use super::views::{local, ErrorBody};
 use super::AppState;
 use crate::domain::{ActionKind, Rating};
@@ -65,13 +65,18 @@ pub struct RatingRequest {
 }
 
 /// Record the rating a citizen gave by phone or at the counter (once per case).
-#[utoipa::path(post, path = "/api/v1/cases/{number}/rating", tag = "oversight", request_body = RatingRequest,
+#[utoipa::path(post, path = "/api/v1/cases/{number}/rating", tag = "oversight", operation_id = "record_rating", request_body = RatingRequest,
     params(("number" = String, Path, description = "Case number")),
-    responses((status = 204), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)), security(("bearer" = [])))]
+    responses(
+        (status = 204, description = "Recorded"),
+        (status = 404, description = "No such case", body = ErrorBody),
+        (status = 409, description = "The case is not finished, or already rated", body = ErrorBody),
+        (status = 422, description = "An unknown rating level, or a malformed case number", body = ErrorBody),
+    ), security(("bearer" = [])))]
 pub async fn record(
     State(state): State<AppState>,
     staff: Staff,
-    Path(number): Path<String>,
+    ApiPath(number): ApiPath<String>,
     ApiJson(body): ApiJson<RatingRequest>,
 ) -> Result<StatusCode, ApiError> {
     staff.require(ActionKind::AddNote)?;
@@ -111,7 +116,7 @@ pub struct FollowUpView {
 }
 
 /// Bad ratings awaiting follow-up (duty leaders and administrators).
-#[utoipa::path(get, path = "/api/v1/ratings/follow-ups", tag = "oversight",
+#[utoipa::path(get, path = "/api/v1/ratings/follow-ups", tag = "oversight", operation_id = "rating_follow_ups",
     responses((status = 200, body = Vec<FollowUpView>), (status = 403, body = ErrorBody)), security(("bearer" = [])))]
 pub async fn follow_ups(
     State(state): State<AppState>,
@@ -148,13 +153,18 @@ pub struct FollowUpRequest {
 }
 
 /// Record the follow-up of a bad rating.
-#[utoipa::path(post, path = "/api/v1/cases/{number}/rating/follow-up", tag = "oversight", request_body = FollowUpRequest,
+#[utoipa::path(post, path = "/api/v1/cases/{number}/rating/follow-up", tag = "oversight", operation_id = "follow_up_rating", request_body = FollowUpRequest,
     params(("number" = String, Path, description = "Case number")),
-    responses((status = 204), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)), security(("bearer" = [])))]
+    responses(
+        (status = 204, description = "Recorded"),
+        (status = 404, description = "No such case", body = ErrorBody),
+        (status = 409, description = "The case has no bad rating awaiting follow-up", body = ErrorBody),
+        (status = 422, description = "No outcome, or a malformed case number", body = ErrorBody),
+    ), security(("bearer" = [])))]
 pub async fn follow_up(
     State(state): State<AppState>,
     staff: Staff,
-    Path(number): Path<String>,
+    ApiPath(number): ApiPath<String>,
     ApiJson(body): ApiJson<FollowUpRequest>,
 ) -> Result<StatusCode, ApiError> {
     staff.require(ActionKind::Oversee)?;

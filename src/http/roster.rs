@@ -2,7 +2,8 @@
 //! set it one date at a time or import a CSV of `date,username`; anyone can read it, with a
 //! warning for working days in the next two weeks that have no duty leader.
 
-use axum::extract::{Path, State};
+use axum::extract::rejection::StringRejection;
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
@@ -11,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::error::{ApiError, Text};
-use super::extract::{ApiJson, ApiQuery, Staff};
+use super::extract::{ApiJson, ApiPath, ApiQuery, Staff};
 use super::views::ErrorBody;
 use super::AppState;
 use crate::domain::{ActionKind, Role};
@@ -24,6 +25,7 @@ pub fn router() -> Router<AppState> {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct RosterParams {
     /// First date, default today.
     pub from: Option<String>,
@@ -61,8 +63,8 @@ fn date(field: &str, raw: &str) -> Result<NaiveDate, ApiError> {
 }
 
 /// The roster, and the working days ahead with nobody on duty.
-#[utoipa::path(get, path = "/api/v1/roster", tag = "oversight", params(RosterParams),
-    responses((status = 200, body = RosterView), (status = 401, body = ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/api/v1/roster", tag = "oversight", operation_id = "show_roster", params(RosterParams),
+    responses((status = 200, body = RosterView), (status = 422, description = "A malformed date", body = ErrorBody)), security(("bearer" = [])))]
 pub async fn show(
     State(state): State<AppState>,
     staff: Staff,
@@ -71,17 +73,18 @@ pub async fn show(
     staff.require(ActionKind::Read)?;
     let calendar = state.calendar.current();
     let today = calendar.local_date(super::now());
-    let from = p
-        .from
+    // An empty parameter (a form's blank field) means the default, as elsewhere.
+    let given = |raw: &Option<String>| raw.clone().filter(|d| !d.trim().is_empty());
+    let from = given(&p.from)
         .as_deref()
         .map(|d| date("from", d))
         .transpose()?
         .unwrap_or(today);
-    let to =
-        p.to.as_deref()
-            .map(|d| date("to", d))
-            .transpose()?
-            .unwrap_or(from + chrono::Days::new(28));
+    let to = given(&p.to)
+        .as_deref()
+        .map(|d| date("to", d))
+        .transpose()?
+        .unwrap_or(from + chrono::Days::new(28));
     let entries = state
         .store
         .roster(from, to)
@@ -117,13 +120,16 @@ async fn check_leader(state: &AppState, username: &str) -> Result<(), String> {
 }
 
 /// Set the duty leader of a date (duty leaders and administrators).
-#[utoipa::path(put, path = "/api/v1/roster/{date}", tag = "oversight", request_body = SetDuty,
+#[utoipa::path(put, path = "/api/v1/roster/{date}", tag = "oversight", operation_id = "set_duty", request_body = SetDuty,
     params(("date" = String, Path, description = "2026-12-01")),
-    responses((status = 204), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)), security(("bearer" = [])))]
+    responses(
+        (status = 204, description = "Set"),
+        (status = 422, description = "A malformed date, or the account may not lead", body = ErrorBody),
+    ), security(("bearer" = [])))]
 pub async fn set(
     State(state): State<AppState>,
     staff: Staff,
-    Path(raw): Path<String>,
+    ApiPath(raw): ApiPath<String>,
     ApiJson(body): ApiJson<SetDuty>,
 ) -> Result<StatusCode, ApiError> {
     staff.require(ActionKind::Oversee)?;
@@ -162,14 +168,41 @@ pub struct ImportResult {
 
 /// Import a CSV of `date,username` lines (a header line is skipped). All or nothing: any bad
 /// line refuses the file, naming each.
-#[utoipa::path(post, path = "/api/v1/roster/import", tag = "oversight", request_body(content = String, content_type = "text/csv"),
-    responses((status = 200, body = ImportResult), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/api/v1/roster/import", tag = "oversight", operation_id = "import_roster", request_body(content = String, content_type = "text/csv"),
+    responses(
+        (status = 200, body = ImportResult),
+        (status = 400, description = "The body is not UTF-8 text", body = ErrorBody),
+        (status = 422, description = "No date,username line, or bad lines (each named); nothing is imported", body = ErrorBody),
+    ), security(("bearer" = [])))]
 pub async fn import(
     State(state): State<AppState>,
     staff: Staff,
-    body: String,
+    body: Result<String, StringRejection>,
 ) -> Result<Json<ImportResult>, ApiError> {
     staff.require(ActionKind::Oversee)?;
+    let body = body.map_err(|rejection| match rejection {
+        StringRejection::InvalidUtf8(_) => ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_encoding",
+            Text::new(
+                "值班表须为 UTF-8 编码的 CSV 文本",
+                "The roster must be CSV text in UTF-8",
+            ),
+        ),
+        other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            Text::new("提交的内容太大", "The request body is too large"),
+        ),
+        other => ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            Text::new(
+                format!("无法读取请求内容：{}", other.body_text()),
+                other.body_text(),
+            ),
+        ),
+    })?;
     let imported = import_checked(&state, &staff.0.name, &body).await?;
     Ok(Json(ImportResult { imported }))
 }
@@ -210,6 +243,17 @@ pub(crate) async fn import_checked(
             }
             (_, Err(e)) => problems.push(format!("line {line}: {e}")),
         }
+    }
+    if rows.is_empty() && problems.is_empty() {
+        // An empty upload is a mistake (the wrong file, a form field misnamed), not a roster.
+        return Err(ApiError::invalid(
+            "body",
+            "empty_roster",
+            Text::new(
+                "值班表中没有排班行（每行：日期,用户名，如 2026-12-01,zhao）",
+                "The roster has no lines of date,username (2026-12-01,zhao)",
+            ),
+        ));
     }
     if !problems.is_empty() {
         let joined = problems.join("; ");

@@ -10,6 +10,7 @@ use axum::{Form, Router};
 
 use super::cases::now;
 use super::error::{ApiError, Text};
+use super::views::ErrorBody;
 use super::AppState;
 use crate::channels::hotline::downloads;
 use crate::channels::hotline::twilio::verify;
@@ -53,15 +54,37 @@ fn hotline_of(state: &AppState, to: Option<&str>) -> Channel {
     }
 }
 
+/// The callback's form, for the API description (the handler keeps every parameter as sent,
+/// since the signature covers them all).
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "PascalCase")]
+#[allow(dead_code)]
+pub struct RecordingCallbackForm {
+    /// Required (422 without it).
+    recording_sid: Option<String>,
+    /// Where the recording is fetched from (`.wav` is appended).
+    recording_url: Option<String>,
+    /// `completed` (the default), `absent`, `failed`; anything else is ignored.
+    recording_status: Option<String>,
+    recording_duration: Option<String>,
+    /// When the recording started (RFC 2822); the callback's arrival otherwise.
+    recording_start_time: Option<String>,
+    call_sid: Option<String>,
+    /// The caller.
+    from: Option<String>,
+    /// The hotline called.
+    to: Option<String>,
+}
+
 /// A recording callback from the telephony provider.
 #[utoipa::path(
     post, path = "/api/v1/hotline/recording-callback", tag = "hotline",
-    request_body(content_type = "application/x-www-form-urlencoded", description = "RecordingSid, RecordingUrl, RecordingStatus, RecordingDuration, CallSid, From, To"),
+    request_body(content = RecordingCallbackForm, content_type = "application/x-www-form-urlencoded"),
     responses(
-        (status = 200, description = "Accepted; the recording is fetched by a background job"),
-        (status = 403, description = "Missing or wrong X-Twilio-Signature"),
-        (status = 422, description = "No RecordingSid"),
-        (status = 503, description = "Callbacks are not configured (hotline.twilio.auth_token)"),
+        (status = 200, description = "Accepted (an empty TwiML answer); the recording is fetched by a background job", body = String, content_type = "text/xml"),
+        (status = 403, description = "Missing or wrong X-Twilio-Signature", body = ErrorBody),
+        (status = 422, description = "No RecordingSid, or control characters in a parameter", body = ErrorBody),
+        (status = 404, description = "Callbacks are not configured here (hotline.twilio.auth_token)", body = ErrorBody),
     )
 )]
 pub async fn recording_callback(
@@ -71,9 +94,11 @@ pub async fn recording_callback(
     Form(params): Form<Vec<(String, String)>>,
 ) -> Result<Response, ApiError> {
     let settings = state.ingestor.twilio();
+    // Not configured: the route is as good as absent (like the website API when disabled).
+    // Not a 5xx: nothing is wrong with the service, and a provider must not retry.
     if settings.auth_token.is_empty() {
         return Err(ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
+            StatusCode::NOT_FOUND,
             "not_configured",
             Text::new(
                 "未配置录音回调（hotline.twilio.auth_token）",

@@ -69,6 +69,7 @@ fn field_error(field: &str, zh: &str, en: &str) -> ApiError {
     responses(
         (status = 201, body = PushVoicemailResult),
         (status = 200, description = "This external_id was already ingested", body = PushVoicemailResult),
+        (status = 400, description = "Not a multipart/form-data body, or a malformed one", body = ErrorBody),
         (status = 413, body = ErrorBody),
         (status = 422, description = "A field is missing, or the audio is unusable (it is kept in quarantine)", body = ErrorBody),
     ),

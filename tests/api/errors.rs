@@ -244,4 +244,24 @@ async fn a_path_the_framework_rejects_still_gets_the_error_shape() {
     let (status, r) = app.get_json("/api/v1/cases/%FF%FE", &token).await;
     assert_eq!(status, 400);
     assert_eq!(r["error"]["code"], "bad_request");
+    assert_eq!(r["error"]["field"], "number", "{r}");
+}
+
+#[tokio::test]
+async fn a_malformed_id_in_the_path_is_named_in_the_answer() {
+    let (app, token) = app_and_token().await;
+    let r = app
+        .get("/api/v1/recordings/null")
+        .bearer_auth(&token)
+        .header("accept-language", "en")
+        .send()
+        .await
+        .unwrap();
+    let (status, r) = crate::helpers::json(r).await;
+    assert_eq!((status, r["error"]["field"].as_str()), (400, Some("id")));
+    let message = r["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("Invalid path parameter") && message.contains("`id`"),
+        "{message}"
+    );
 }

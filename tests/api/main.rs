@@ -13,6 +13,7 @@ mod instances;
 mod matrix;
 mod oversight;
 mod retention;
+mod schemathesis;
 mod search;
 mod smtp;
 mod staff;

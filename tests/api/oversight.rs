@@ -78,6 +78,20 @@ async fn the_roster_is_set_imported_and_its_gaps_shown(backend: Backend) {
         message.contains("line 2") && message.contains("line 3") && message.contains("nobody"),
         "{message}"
     );
+    for empty in ["", "date,username\n"] {
+        let r = app
+            .post("/api/v1/roster/import")
+            .bearer_auth(&admin)
+            .body(empty)
+            .send()
+            .await
+            .unwrap();
+        let (status, body) = crate::helpers::json(r).await;
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (422, Some("empty_roster"))
+        );
+    }
 
     let (status, roster) = app
         .get_json("/api/v1/roster?from=2026-12-01&to=2026-12-10", &counter)

@@ -169,6 +169,22 @@ async fn a_bad_or_missing_signature_is_refused() {
 }
 
 #[tokio::test]
+async fn without_an_auth_token_the_callback_route_is_not_there() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let r = app
+        .post("/api/v1/hotline/recording-callback")
+        .form(&[("RecordingSid", "RE1")])
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = crate::helpers::json(r).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (404, Some("not_configured"))
+    );
+}
+
+#[tokio::test]
 async fn an_absent_recording_is_a_missed_call_to_return() {
     let (media, _) = media_server(0).await;
     let app = twilio_app(8).await;

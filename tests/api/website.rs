@@ -467,6 +467,15 @@ async fn a_confirmation_email_arrives_at_a_real_smtp_server(backend: Backend) {
     assert_eq!(dead[0]["attempts"], 1);
     let counter = app.token("王芳", Role::Counter).await;
     assert_eq!(app.get_json("/api/v1/outbox", &counter).await.0, 403);
+    for limit in [0, 1001] {
+        let (status, body) = app
+            .get_json(&format!("/api/v1/outbox?limit={limit}"), &leader)
+            .await;
+        assert_eq!(
+            (status, body["error"]["field"].as_str()),
+            (422, Some("limit"))
+        );
+    }
     assert_eq!(smtp.messages().len(), 1);
 }
 
