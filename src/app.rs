@@ -158,6 +158,10 @@ impl Application {
             jobs.push(worker.spawn(stop.clone()));
         }
         jobs.push(self.state.callbacks.clone().spawn(stop.clone()));
+        jobs.push(crate::jobs::spawn_search_indexer(
+            self.state.store.clone(),
+            stop.clone(),
+        ));
         jobs.push(
             crate::oversight::DeadlineScanner::new(
                 self.state.store.clone(),

@@ -74,6 +74,9 @@ impl From<sqlx::Error> for StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// How many cases the search indexer takes from the backlog per transaction.
+pub const SEARCH_INDEX_CHUNK: u32 = 1000;
+
 /// Splits `items` into runs whose lengths are powers of two (largest first, at most `cap`):
 /// a multi-row statement over them takes only a few shapes, so each shape is prepared once
 /// and then found in the statement cache instead of being parsed again for every batch size.
@@ -566,6 +569,14 @@ pub trait Store: Send + Sync + 'static {
 
     /// A cheap round trip, for readiness.
     async fn ping(&self) -> StoreResult<()>;
+
+    /// Adds up to `limit` of the cases not yet in the search index to it, in one
+    /// transaction; returns how many. New cases are stored without their bigrams (a search
+    /// scans that short backlog directly), and the search indexer job writes them here in
+    /// bulk, sorted, so each page of the index is written once per round rather than once
+    /// per commit. Each case is claimed by a conditional update: two instances never index
+    /// one case twice.
+    async fn index_search_backlog(&self, limit: u32) -> StoreResult<usize>;
 
     /// Numbers the case (per local day of `now`, gap-free) and stores it with its first
     /// timeline event, in one transaction. Durable when this returns.

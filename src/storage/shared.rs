@@ -23,11 +23,22 @@ macro_rules! impl_shared_queries {
                 $migrator.run(self.writer()).await.map_err(|e| {
                     $crate::storage::StoreError::Other(anyhow::Error::new(e).context("applying migrations"))
                 })?;
-                let indexed = index_pending_grams(self.writer()).await?;
+                let mut indexed = 0;
+                loop {
+                    let n = index_backlog(self.writer(), $crate::storage::SEARCH_INDEX_CHUNK).await?;
+                    indexed += n;
+                    if n < $crate::storage::SEARCH_INDEX_CHUNK as usize {
+                        break;
+                    }
+                }
                 if indexed > 0 {
-                    tracing::info!(cases = indexed, "search index built for earlier cases");
+                    tracing::info!(cases = indexed, "search index caught up with earlier cases");
                 }
                 Ok(())
+            }
+
+            async fn index_search_backlog(&self, limit: u32) -> $crate::storage::StoreResult<usize> {
+                Ok(index_backlog(self.writer(), limit).await?)
             }
 
             async fn ping(&self) -> $crate::storage::StoreResult<()> {
@@ -204,8 +215,13 @@ macro_rules! impl_shared_queries {
                     // rarest is common, matches are everywhere and a scan in the page's sort
                     // order fills the page at once. A bounded count decides.
                     let common = $crate::storage::shared::COMMON_GRAM;
+                    // A whole case number or phone number is a look-up, answered by its
+                    // own index: its digits' bigrams are in every phone number, so neither
+                    // the bigram index nor a scan of the text would narrow anything down.
+                    let lookup = text.number.is_some() || text.phone_e164.is_some();
                     let mut rarest: Option<(i64, String)> = None;
-                    for g in $crate::domain::search::grams(&words).into_iter().take(16) {
+                    let grams = if lookup { Default::default() } else { $crate::domain::search::grams(&words) };
+                    for g in grams.into_iter().take(16) {
                         let (n,): (i64,) = sqlx::query_as(&format!(
                             "select count(*) from (select 1 from case_grams where gram = $1 limit {common}) sample"
                         ))
@@ -219,21 +235,44 @@ macro_rules! impl_shared_queries {
                             break;
                         }
                     }
-                    b.push(" and ((");
-                    match &rarest {
-                        Some((0, _)) => {
-                            b.push("1 = 0 and ");
-                        }
+                    // Cases in the search backlog (not indexed yet: the last moments'
+                    // intake) have no grams: they are candidates too, matched by their text.
+                    // A backlog too long to list (the indexer catching up after an import)
+                    // makes the search take the scan, which needs no index.
+                    let candidates: Option<Vec<i64>> = match &rarest {
                         Some((n, gram)) if *n < common => {
+                            let mut ids: Vec<i64> = sqlx::query_scalar(&format!(
+                                "select id from cases where grams_indexed = false limit {}",
+                                common + 1
+                            ))
+                            .fetch_all(self.reader())
+                            .await?;
+                            if ids.len() as i64 > common {
+                                None
+                            } else {
+                                if *n > 0 {
+                                    ids.extend(
+                                        sqlx::query_scalar::<_, i64>("select case_id from case_grams where gram = $1")
+                                            .bind(gram)
+                                            .fetch_all(self.reader())
+                                            .await?,
+                                    );
+                                }
+                                Some(ids)
+                            }
+                        }
+                        _ => None,
+                    };
+                    let scan_text = !lookup;
+                    b.push(" and (");
+                    if scan_text {
+                        b.push("(");
+                        if let Some(ids) = &candidates {
                             // The candidates themselves (fewer than `common`), so that every
                             // planner goes by primary key rather than scanning in page order.
-                            let ids: Vec<(i64,)> = sqlx::query_as("select case_id from case_grams where gram = $1")
-                                .bind(gram)
-                                .fetch_all(self.reader())
-                                .await?;
                             b.push("id in (");
                             let mut list = b.separated(", ");
-                            for (id,) in &ids {
+                            for id in ids {
                                 list.push_bind(*id);
                             }
                             if ids.is_empty() {
@@ -241,16 +280,17 @@ macro_rules! impl_shared_queries {
                             }
                             list.push_unseparated(") and ");
                         }
-                        _ => {}
+                        b.push("(lower(description) like ").push_bind(pattern.clone()).push(" escape '\\'");
+                        b.push(" or lower(coalesce(citizen_name, '')) like ").push_bind(pattern.clone()).push(" escape '\\'");
+                        b.push(" or coalesce(phone_original, '') like ").push_bind(pattern).push(" escape '\\'))");
                     }
-                    b.push("(lower(description) like ").push_bind(pattern.clone()).push(" escape '\\'");
-                    b.push(" or lower(coalesce(citizen_name, '')) like ").push_bind(pattern.clone()).push(" escape '\\'");
-                    b.push(" or coalesce(phone_original, '') like ").push_bind(pattern).push(" escape '\\'))");
+                    let mut or = if scan_text { " or " } else { "" };
                     if let Some(number) = &text.number {
-                        b.push(" or number = ").push_bind(number.as_str().to_owned());
+                        b.push(or).push("number = ").push_bind(number.as_str().to_owned());
+                        or = " or ";
                     }
                     if let Some(phone) = &text.phone_e164 {
-                        b.push(" or phone_e164 = ").push_bind(phone.clone());
+                        b.push(or).push("phone_e164 = ").push_bind(phone.clone());
                     }
                     b.push(")");
                 }
@@ -2292,7 +2332,7 @@ macro_rules! impl_shared_queries {
                         .push_bind(*now)
                         .push_bind(*now)
                         .push_bind(1_i64)
-                        .push_bind(true);
+                        .push_bind(false);
                 });
                 insert.push(format!(" returning {CASE_COLUMNS}"));
                 rows.extend(insert.build_query_as::<CaseRow>().fetch_all(&mut **tx).await?);
@@ -2308,24 +2348,8 @@ macro_rules! impl_shared_queries {
                         .ok_or_else(|| anyhow::anyhow!("case {number} missing after the batch insert"))?;
                     cases.push(case);
                 }
-                // 5. Search grams for every new case, in chunks.
-                let mut grams: Vec<(String, i64)> = Vec::new();
-                for case in &cases {
-                    let text = $crate::domain::search::indexed_text(
-                        case.citizen.name.as_deref(),
-                        case.citizen.phone.as_ref().map(|p| p.original()),
-                        &case.description,
-                    );
-                    grams.extend($crate::domain::search::grams(&text).into_iter().map(|g| (g, case.id)));
-                }
-                for chunk in $crate::storage::pow2_runs(&grams, 512) {
-                    let mut insert = sqlx::QueryBuilder::<$db>::new("insert into case_grams (gram, case_id) ");
-                    insert.push_values(chunk, |mut b, (g, id)| {
-                        b.push_bind(g.as_str()).push_bind(*id);
-                    });
-                    insert.push(" on conflict do nothing");
-                    insert.build().execute(&mut **tx).await?;
-                }
+                // 5. No search grams here: the cases wait in the search backlog
+                //    (`grams_indexed = false`) for the indexer, which writes them in bulk.
                 // 6. The register events, chained in memory and written in one insert; the
                 //    ids must come back in order, or the chain would not follow them.
                 let mut prev = chain_prev(tx, "case_events").await?;
@@ -2535,7 +2559,7 @@ macro_rules! impl_shared_queries {
             let sql = format!(
                 "insert into cases ({}) \
                  values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
-                 $17, $18, $19, $20, $21, $22, $22, 1, true) returning {CASE_COLUMNS}",
+                 $17, $18, $19, $20, $21, $22, $22, 1, false) returning {CASE_COLUMNS}",
                 $crate::storage::rows::CASE_INSERT_COLUMNS
             );
             let row: CaseRow = sqlx::query_as(&sql)
@@ -2563,13 +2587,8 @@ macro_rules! impl_shared_queries {
                 .bind(now)
                 .fetch_one(&mut **tx)
                 .await?;
+            // Its search grams are written later, in bulk, by the indexer.
             let case = $crate::domain::Case::try_from(row)?;
-            insert_grams(tx, case.id, &$crate::domain::search::indexed_text(
-                new.citizen.name.as_deref(),
-                phone.map(|p| p.original()),
-                &new.description,
-            ))
-            .await?;
             let after = $crate::storage::rows::registered_state(&case);
             let empty = serde_json::json!({});
             insert_event(tx, case.id, now, &new.registered_by, "register", &empty, &after, None).await?;
@@ -2582,50 +2601,41 @@ macro_rules! impl_shared_queries {
             Ok(case)
         }
 
-        /// Indexes a case's text by its character bigrams, inside the caller's transaction.
-        async fn insert_grams(
-            tx: &mut sqlx::Transaction<'_, $db>,
-            case_id: i64,
-            text: &str,
-        ) -> Result<(), sqlx::Error> {
-            let grams: Vec<String> = $crate::domain::search::grams(text).into_iter().collect();
-            for chunk in grams.chunks(1000) {
+        /// Takes up to `limit` cases from the search backlog and writes their bigrams, sorted,
+        /// in multi-row inserts, in one transaction. The conditional update claims them: a
+        /// second instance running at the same time waits for the rows, finds them indexed and
+        /// skips them.
+        async fn index_backlog(pool: &sqlx::Pool<$db>, limit: u32) -> Result<usize, sqlx::Error> {
+            let mut tx = pool.begin().await?;
+            let rows: Vec<(i64, Option<String>, Option<String>, String)> = sqlx::query_as(
+                "update cases set grams_indexed = true where grams_indexed = false and id in \
+                 (select id from cases where grams_indexed = false order by id limit $1) \
+                 returning id, citizen_name, phone_original, description",
+            )
+            .bind(i64::from(limit))
+            .fetch_all(&mut *tx)
+            .await?;
+            if rows.is_empty() {
+                return Ok(0);
+            }
+            let mut grams: Vec<(String, i64)> = Vec::with_capacity(rows.len() * 48);
+            for (id, name, phone, description) in &rows {
+                let text = $crate::domain::search::indexed_text(name.as_deref(), phone.as_deref(), description);
+                grams.extend($crate::domain::search::grams(&text).into_iter().map(|g| (g, *id)));
+            }
+            // In index order: each page of the (gram, case_id) B-tree is visited once.
+            grams.sort_unstable();
+            for chunk in $crate::storage::pow2_runs(&grams, 512) {
                 let mut insert = sqlx::QueryBuilder::<$db>::new("insert into case_grams (gram, case_id) ");
-                insert.push_values(chunk, |mut b, g| {
-                    b.push_bind(g.as_str()).push_bind(case_id);
+                insert.push_values(chunk, |mut b, (g, id)| {
+                    b.push_bind(g.as_str()).push_bind(*id);
                 });
                 insert.push(" on conflict do nothing");
-                insert.build().execute(&mut **tx).await?;
+                insert.build().execute(&mut *tx).await?;
             }
-            Ok(())
-        }
-
-        /// Indexes cases registered before the search index existed, a batch at a time.
-        async fn index_pending_grams(pool: &sqlx::Pool<$db>) -> Result<usize, sqlx::Error> {
-            let mut done = 0;
-            loop {
-                let mut tx = pool.begin().await?;
-                let rows: Vec<(i64, Option<String>, Option<String>, String)> = sqlx::query_as(
-                    "select id, citizen_name, phone_original, description from cases where grams_indexed = $1 order by id limit 500",
-                )
-                .bind(false)
-                .fetch_all(&mut *tx)
-                .await?;
-                if rows.is_empty() {
-                    return Ok(done);
-                }
-                for (id, name, phone, description) in &rows {
-                    let text = $crate::domain::search::indexed_text(name.as_deref(), phone.as_deref(), description);
-                    insert_grams(&mut tx, *id, &text).await?;
-                    sqlx::query("update cases set grams_indexed = $1 where id = $2")
-                        .bind(true)
-                        .bind(*id)
-                        .execute(&mut *tx)
-                        .await?;
-                }
-                tx.commit().await?;
-                done += rows.len();
-            }
+            tx.commit().await?;
+            metrics::counter!("youmen_search_indexed_total").increment(rows.len() as u64);
+            Ok(rows.len())
         }
 
         /// Queues a notification inside the caller's transaction: it is sent only if the

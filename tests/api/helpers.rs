@@ -216,6 +216,24 @@ impl TestApp {
         .await
     }
 
+    /// A number read straight from the database (`select count(*) ...`), bypassing youmen.
+    pub async fn raw_count(&self, sql: &str) -> i64 {
+        match self.backend {
+            Backend::Sqlite => {
+                let pool = sqlx::SqlitePool::connect(&self.database_url).await.unwrap();
+                let (n,): (i64,) = sqlx::query_as(sql).fetch_one(&pool).await.unwrap();
+                pool.close().await;
+                n
+            }
+            Backend::Postgres => {
+                let pool = sqlx::PgPool::connect(&self.database_url).await.unwrap();
+                let (n,): (i64,) = sqlx::query_as(sql).fetch_one(&pool).await.unwrap();
+                pool.close().await;
+                n
+            }
+        }
+    }
+
     /// Runs a statement straight against the database, bypassing youmen.
     pub async fn raw_execute(&self, sql: &str) -> Result<u64, String> {
         match self.backend {
