@@ -523,6 +523,132 @@ async fn mail_waits_out_an_smtp_outage_and_arrives_once(backend: Backend) {
     assert_eq!(smtp.messages().len(), 1, "delivered exactly once");
 }
 
+/// Every notification waits out receivers that are down for the whole run, then arrives
+/// exactly once: confirmation mails to a real SMTP server and escalation notices to a signed
+/// JSON webhook, neither listening until every notification has failed at least twice.
+async fn smtp_and_webhook_down_for_the_whole_run_then_each_notice_arrives_once(backend: Backend) {
+    use axum::body::Bytes;
+    use std::sync::{Arc, Mutex};
+    let (smtp_port, hook_port) = (free_port(), free_port());
+    let app = TestApp::spawn_with(backend, move |s| {
+        with_mail(s, smtp_port);
+        // Enough attempts that nothing gives up while the receivers are away.
+        s.mail.max_attempts = 30;
+        s.webhooks = vec![youmen::config::WebhookSettings {
+            name: "duty-group".into(),
+            url: format!("http://127.0.0.1:{hook_port}/hook"),
+            format: "json".into(),
+            secret: "s3cret".into(),
+            topics: vec![youmen::oversight::DECISION_TOPIC.into()],
+        }];
+    })
+    .await;
+    let mut numbers = Vec::new();
+    for i in 0..6 {
+        let r = app
+            .post("/api/v1/website/messages")
+            .json(
+                &json!({"name": "李阿姨", "phone": format!("139001390{i:02}"),
+                          "email": format!("visitor{i}@example.com"), "matter": "pensions",
+                          "description": format!("第{i}条留言，收不到回复"), "consent": true}),
+            )
+            .send()
+            .await
+            .unwrap();
+        let (status, receipt) = crate::helpers::json(r).await;
+        assert_eq!(status, 201, "{receipt}");
+        numbers.push(receipt["case_number"].as_str().unwrap().to_owned());
+    }
+    let clerk = app.token("王芳", Role::Counter).await;
+    for number in &numbers[..3] {
+        let (status, body) = app
+            .post_json(
+                &format!("/api/v1/cases/{number}/actions"),
+                &clerk,
+                &json!({"action": "escalate", "reason": "涉及政策瓶颈"}),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+    }
+    // Down for the whole run: every notification has failed, twice, with its reason.
+    let until = std::time::Instant::now() + Duration::from_secs(30);
+    let queued = loop {
+        let rows = app.store().outbox_list(None, 100).await.unwrap();
+        let all_failed_twice = rows
+            .iter()
+            .all(|r| r.status == "pending" && r.attempts >= 2 && r.last_error.is_some());
+        if rows.len() >= 9 && all_failed_twice {
+            break rows;
+        }
+        assert!(std::time::Instant::now() < until, "{rows:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let hooks = queued
+        .iter()
+        .filter(|r| r.recipient.starts_with("webhook:"))
+        .count();
+    let mails = queued.len() - hooks;
+    assert_eq!(hooks, 3, "one notice per escalation: {queued:?}");
+    assert!(mails >= 6, "a confirmation per message: {queued:?}");
+
+    // Both come up on the ports youmen has been trying.
+    let Some(smtp) = SmtpServer::start_on(smtp_port).await else {
+        return;
+    };
+    let posts: Arc<Mutex<Vec<String>>> = Default::default();
+    let seen = posts.clone();
+    let receiver = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |body: Bytes| {
+            let seen = seen.clone();
+            async move {
+                seen.lock()
+                    .unwrap()
+                    .push(String::from_utf8_lossy(&body).into_owned());
+                "ok"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", hook_port))
+        .await
+        .unwrap();
+    tokio::spawn(async move { axum::serve(listener, receiver).await });
+    let until = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let rows = app.store().outbox_list(None, 100).await.unwrap();
+        if rows.iter().all(|r| r.status == "sent") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < until,
+            "not all delivered: {rows:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    // Later attempts would show up here as a second copy.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let received = smtp.messages();
+    assert_eq!(received.len(), mails, "each mail delivered exactly once");
+    for (i, number) in numbers.iter().enumerate() {
+        let to_visitor: Vec<_> = received
+            .iter()
+            .map(|m| decoded(m))
+            .filter(|m| m.3 == format!("visitor{i}@example.com"))
+            .collect();
+        assert_eq!(to_visitor.len(), 1, "the confirmation of {number}");
+        assert!(to_visitor[0].1.contains(number.as_str()));
+    }
+    let posts = posts.lock().unwrap().clone();
+    assert_eq!(posts.len(), 3, "each notice posted exactly once: {posts:?}");
+    for number in &numbers[..3] {
+        assert_eq!(
+            posts.iter().filter(|p| p.contains(number.as_str())).count(),
+            1,
+            "the escalation of {number}"
+        );
+    }
+}
+
 /// Messages arriving together are committed together: duplicates fold (into a stored case
 /// or into one of the same batch), each address's limit holds inside a batch, every new case
 /// is numbered without gaps with its event, website record and confirmation, and the audit
@@ -659,4 +785,5 @@ crate::on_both_backends!(
     cors_only_for_configured_origins_and_size_limits,
     a_confirmation_email_arrives_at_a_real_smtp_server,
     mail_waits_out_an_smtp_outage_and_arrives_once,
+    smtp_and_webhook_down_for_the_whole_run_then_each_notice_arrives_once,
 );
