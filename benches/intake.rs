@@ -86,7 +86,9 @@ fn body(c: usize, i: u64) -> serde_json::Value {
     }
 }
 
-async fn http_intake(database_url: String) -> Run {
+/// The intake run at full speed, at a steady 1,000/s, and, on the same server, the HTTP
+/// ceiling without storage.
+async fn http_intake(database_url: String) -> (Run, Run, Run) {
     let mut settings = Settings::load(None).expect("settings");
     settings.server.port = 0;
     settings.database.url = database_url;
@@ -128,24 +130,61 @@ async fn http_intake(database_url: String) -> Run {
         .await
         .unwrap();
     tokio::spawn(app.run_until(std::future::pending()));
+    let run = load(&base, &token, 201, false, None).await;
+    // Latency at a steady 1,000 messages per second (the morning rush), each client
+    // sending on its own schedule whether or not the previous answer has come.
+    let steady = load(&base, &token, 201, false, Some(1000.0)).await;
+    // The ceiling of this machine's HTTP path without storage, in the same run: the same
+    // requests, every field checked (phone, e-mail, matter, text), refused for want of
+    // consent (422) before anything is written.
+    let ceiling = load(&base, &token, 422, true, None).await;
+    (run, steady, ceiling)
+}
 
+/// `CLIENTS` clients posting for `seconds()`; the requests answered with `expect`. With a
+/// `rate` (per second, all clients together) each client sends on a fixed schedule and its
+/// latency is counted from the scheduled moment (no coordinated omission); without, each
+/// sends again as soon as it has its answer.
+async fn load(
+    base: &str,
+    token: &str,
+    expect: u16,
+    without_consent: bool,
+    rate: Option<f64>,
+) -> Run {
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(CLIENTS)
         .build()
         .unwrap();
     let deadline = Instant::now() + seconds();
     let start = Instant::now();
-    let base = Arc::new(base);
+    let base = Arc::new(base.to_owned());
     let tasks: Vec<_> = (0..CLIENTS)
         .map(|c| {
-            let (client, base, token) = (client.clone(), base.clone(), token.clone());
+            let (client, base, token) = (client.clone(), base.clone(), token.to_owned());
             tokio::spawn(async move {
                 let mut latencies = Vec::new();
                 let mut errors = 0;
-                let mut i = 0u64;
+                // Each phase its own callers: a message sent again would fold (200).
+                let mut i = if rate.is_some() { 500_000u64 } else { 0 };
+                let start_i = i;
+                let every = rate.map(|r| Duration::from_secs_f64(CLIENTS as f64 / r));
+                let first = Instant::now()
+                    + every.map_or(Duration::ZERO, |e| e.mul_f64(c as f64 / CLIENTS as f64));
                 while Instant::now() < deadline {
                     i += 1;
-                    let t = Instant::now();
+                    let t = match every {
+                        Some(e) => {
+                            let due = first + e.mul_f64((i - start_i - 1) as f64);
+                            tokio::time::sleep_until(due.into()).await;
+                            due
+                        }
+                        None => Instant::now(),
+                    };
+                    let mut body = body(c, i);
+                    if without_consent {
+                        body["consent"] = false.into();
+                    }
                     match client
                         .post(base.as_str())
                         .bearer_auth(&token)
@@ -153,11 +192,11 @@ async fn http_intake(database_url: String) -> Run {
                             "x-forwarded-for",
                             format!("10.{}.{}.{}", c, (i / 250) % 250, i % 250),
                         )
-                        .json(&body(c, i))
+                        .json(&body)
                         .send()
                         .await
                     {
-                        Ok(r) if r.status().as_u16() == 201 => latencies.push(t.elapsed()),
+                        Ok(r) if r.status().as_u16() == expect => latencies.push(t.elapsed()),
                         _ => errors += 1,
                     }
                 }
@@ -299,7 +338,9 @@ async fn main() {
         ))
         .await;
         let raw = sqlite_raw_inserts(&dir.path().join("raw.db")).await;
-        report("SQLite", &run, "single-row insert loop", Some(raw));
+        report("SQLite", &run.0, "single-row insert loop", Some(raw));
+        steady("SQLite", &run.1);
+        ceiling("SQLite", &run.2);
     }
     if backends.contains("postgres") {
         let admin = sqlx::PgPool::connect(&postgres_admin_url())
@@ -319,7 +360,9 @@ async fn main() {
             .unwrap();
         pool.close().await;
         let tps = pgbench_inserts(&url);
-        report("PostgreSQL", &run, "pgbench single-row insert", tps);
+        report("PostgreSQL", &run.0, "pgbench single-row insert", tps);
+        steady("PostgreSQL", &run.1);
+        ceiling("PostgreSQL", &run.2);
         let _ = sqlx::query(&format!("drop database {name} with (force)"))
             .execute(&admin)
             .await;
@@ -328,6 +371,28 @@ async fn main() {
     println!(
         "peak RSS of the whole benchmark process (server and load generator): {} MB",
         peak_rss_mb()
+    );
+}
+
+/// The steady run: what a visitor waits at 1,000 messages per second.
+fn steady(backend: &str, run: &Run) {
+    println!(
+        "| {backend}: steady 1,000/s offered | {:.0} | {:.1} | {:.1} | {} | | | |",
+        run.rate(),
+        run.percentile(0.5).as_secs_f64() * 1000.0,
+        run.percentile(0.99).as_secs_f64() * 1000.0,
+        run.errors
+    );
+}
+
+/// The same requests refused by validation: what the HTTP path alone allows here.
+fn ceiling(backend: &str, run: &Run) {
+    println!(
+        "| {backend}: HTTP ceiling (same requests, 422 before storage) | {:.0} | {:.1} | {:.1} | {} | | | |",
+        run.rate(),
+        run.percentile(0.5).as_secs_f64() * 1000.0,
+        run.percentile(0.99).as_secs_f64() * 1000.0,
+        run.errors
     );
 }
 

@@ -73,6 +73,20 @@ fn at(s: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
 }
 
+/// Mainland mobile prefixes in use (carriers' ranges), for numbers that parse as real ones.
+const MOBILE_PREFIXES: [&str; 24] = [
+    "130", "131", "132", "133", "135", "136", "137", "138", "139", "150", "151", "152", "155",
+    "156", "157", "158", "159", "166", "177", "180", "186", "187", "188", "199",
+];
+
+fn mobile(rng: &mut impl Rng) -> String {
+    format!(
+        "{}{:08}",
+        MOBILE_PREFIXES[rng.gen_range(0..MOBILE_PREFIXES.len())],
+        rng.gen_range(0..100_000_000u32)
+    )
+}
+
 struct Generator {
     rng: rand::rngs::StdRng,
     regulars: Vec<String>,
@@ -82,15 +96,7 @@ impl Generator {
     fn new(n: usize) -> Self {
         let mut rng = rand::rngs::StdRng::seed_from_u64(7);
         let pool = (n * REPEAT_POOL_PER_MILLION / 1_000_000).max(10);
-        let regulars = (0..pool)
-            .map(|_| {
-                format!(
-                    "1{}{:09}",
-                    rng.gen_range(3..10),
-                    rng.gen_range(0..1_000_000_000u32)
-                )
-            })
-            .collect();
+        let regulars = (0..pool).map(|_| mobile(&mut rng)).collect();
         Self { rng, regulars }
     }
 
@@ -128,11 +134,7 @@ impl Generator {
         let phone = if rng.gen_bool(REPEAT_SHARE) {
             self.regulars[rng.gen_range(0..self.regulars.len())].clone()
         } else {
-            format!(
-                "1{}{:09}",
-                rng.gen_range(3..10),
-                rng.gen_range(0..1_000_000_000u32)
-            )
+            mobile(rng)
         };
         let tier = [Tier::Simple, Tier::Complex, Tier::Difficult][rng.gen_range(0..3)];
         let days = match tier {
@@ -424,6 +426,14 @@ async fn main() {
             "read one case by id",
             floor.p50,
         );
+        assert!(
+            phones.iter().all(|p| search_box(p).phone_e164.is_some()),
+            "every sampled number is a real mobile number"
+        );
+        assert!(
+            phones.iter().all(|p| search_box(p).phone_e164.is_some()),
+            "every sampled number is a real mobile number"
+        );
         let (t, found) = measure(|i| {
             let (store, q) = (&store, search_box(&phones[i % phones.len()]));
             async move {
@@ -468,6 +478,10 @@ async fn main() {
             row(&format!("search {words}"), found, &t, "LIKE scan", scan.p50);
         }
         drop(store);
+        // The table so far, so a long run shows each engine's results as they come.
+        for line in &table {
+            eprintln!("{line}");
+        }
         if let Some((admin, name)) = pg {
             sqlx::query(&format!("drop database if exists {name} with (force)"))
                 .execute(&admin)

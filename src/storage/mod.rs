@@ -75,7 +75,7 @@ impl From<sqlx::Error> for StoreError {
 pub type StoreResult<T> = Result<T, StoreError>;
 
 /// How many cases the search indexer takes from the backlog per transaction.
-pub const SEARCH_INDEX_CHUNK: u32 = 1000;
+pub const SEARCH_INDEX_CHUNK: u32 = 250;
 
 /// Splits `items` into runs whose lengths are powers of two (largest first, at most `cap`):
 /// a multi-row statement over them takes only a few shapes, so each shape is prepared once

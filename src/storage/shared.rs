@@ -169,15 +169,19 @@ macro_rules! impl_shared_queries {
                 use $crate::storage::rows::{CaseRow, CASE_COLUMNS};
                 use $crate::storage::Sort;
                 let mut b = sqlx::QueryBuilder::<$db>::new(format!("select {CASE_COLUMNS} from cases where 1 = 1"));
+                // The codes of a closed vocabulary ([a-z_], never user text) written as
+                // literals, sorted: the open queue's `status in ('in_progress', 'new')` then
+                // matches the partial index on open cases, which a planner proves only for
+                // the same literal condition, not for bound parameters.
                 macro_rules! any_of {
                     ($column:literal, $values:expr) => {
                         if !$values.is_empty() {
-                            b.push(concat!(" and ", $column, " in ("));
-                            let mut list = b.separated(", ");
-                            for v in $values.iter() {
-                                list.push_bind(v.as_str());
-                            }
-                            list.push_unseparated(")");
+                            let mut codes: Vec<&str> = $values.iter().map(|v| v.as_str()).collect();
+                            codes.sort_unstable();
+                            codes.dedup();
+                            debug_assert!(codes.iter().all(|c| c.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')));
+                            let list: Vec<String> = codes.iter().map(|c| format!("'{c}'")).collect();
+                            b.push(format!(" and {} in ({})", $column, list.join(", ")));
                         }
                     };
                 }
@@ -188,7 +192,7 @@ macro_rules! impl_shared_queries {
                 let now = q.now.unwrap_or_else(chrono::Utc::now);
                 match q.overdue {
                     Some(true) => {
-                        b.push(" and status in ('new', 'in_progress') and deadline < ").push_bind(now);
+                        b.push(" and status in ('in_progress', 'new') and deadline < ").push_bind(now);
                     }
                     Some(false) => {
                         b.push(" and (status not in ('new', 'in_progress') or deadline >= ").push_bind(now).push(")");
