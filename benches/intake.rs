@@ -130,10 +130,12 @@ async fn http_intake(database_url: String) -> (Run, Run, Run) {
         .await
         .unwrap();
     tokio::spawn(app.run_until(std::future::pending()));
-    let run = load(&base, &token, 201, false, None).await;
     // Latency at a steady 1,000 messages per second (the morning rush), each client
-    // sending on its own schedule whether or not the previous answer has come.
+    // sending on its own schedule whether or not the previous answer has come; first, so
+    // that no search indexing left over from the full-speed phase runs during it.
     let steady = load(&base, &token, 201, false, Some(1000.0)).await;
+    // Then as fast as the clients can go.
+    let run = load(&base, &token, 201, false, None).await;
     // The ceiling of this machine's HTTP path without storage, in the same run: the same
     // requests, every field checked (phone, e-mail, matter, text), refused for want of
     // consent (422) before anything is written.
@@ -141,10 +143,37 @@ async fn http_intake(database_url: String) -> (Run, Run, Run) {
     (run, steady, ceiling)
 }
 
-/// `CLIENTS` clients posting for `seconds()`; the requests answered with `expect`. With a
-/// `rate` (per second, all clients together) each client sends on a fixed schedule and its
-/// latency is counted from the scheduled moment (no coordinated omission); without, each
-/// sends again as soon as it has its answer.
+/// Posts message `i` of client `c`; true if answered with `expect`.
+async fn send(
+    client: &reqwest::Client,
+    base: &str,
+    token: &str,
+    (c, i): (usize, u64),
+    expect: u16,
+    without_consent: bool,
+) -> bool {
+    let mut body = body(c, i);
+    if without_consent {
+        body["consent"] = false.into();
+    }
+    client
+        .post(base)
+        .bearer_auth(token)
+        .header(
+            "x-forwarded-for",
+            format!("10.{}.{}.{}", c, (i / 250) % 250, i % 250),
+        )
+        .json(&body)
+        .send()
+        .await
+        .is_ok_and(|r| r.status().as_u16() == expect)
+}
+
+/// Posts for `seconds()`; counts the requests answered with `expect`. Without a `rate`,
+/// `CLIENTS` clients each send again as soon as they have their answer (closed loop). With
+/// a `rate` (per second), requests go out on a fixed schedule whether or not earlier ones
+/// have been answered (open loop), and each latency counts from the scheduled moment, so a
+/// stall shows in full (no coordinated omission).
 async fn load(
     base: &str,
     token: &str,
@@ -153,57 +182,58 @@ async fn load(
     rate: Option<f64>,
 ) -> Run {
     let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(CLIENTS)
+        .pool_max_idle_per_host(CLIENTS * 4)
         .build()
         .unwrap();
     let deadline = Instant::now() + seconds();
     let start = Instant::now();
     let base = Arc::new(base.to_owned());
-    let tasks: Vec<_> = (0..CLIENTS)
-        .map(|c| {
-            let (client, base, token) = (client.clone(), base.clone(), token.to_owned());
-            tokio::spawn(async move {
-                let mut latencies = Vec::new();
-                let mut errors = 0;
-                // Each phase its own callers: a message sent again would fold (200).
-                let mut i = if rate.is_some() { 500_000u64 } else { 0 };
-                let start_i = i;
-                let every = rate.map(|r| Duration::from_secs_f64(CLIENTS as f64 / r));
-                let first = Instant::now()
-                    + every.map_or(Duration::ZERO, |e| e.mul_f64(c as f64 / CLIENTS as f64));
-                while Instant::now() < deadline {
-                    i += 1;
-                    let t = match every {
-                        Some(e) => {
-                            let due = first + e.mul_f64((i - start_i - 1) as f64);
-                            tokio::time::sleep_until(due.into()).await;
-                            due
-                        }
-                        None => Instant::now(),
-                    };
-                    let mut body = body(c, i);
-                    if without_consent {
-                        body["consent"] = false.into();
-                    }
-                    match client
-                        .post(base.as_str())
-                        .bearer_auth(&token)
-                        .header(
-                            "x-forwarded-for",
-                            format!("10.{}.{}.{}", c, (i / 250) % 250, i % 250),
-                        )
-                        .json(&body)
-                        .send()
-                        .await
-                    {
-                        Ok(r) if r.status().as_u16() == expect => latencies.push(t.elapsed()),
-                        _ => errors += 1,
-                    }
+    let token = Arc::new(token.to_owned());
+    let tasks: Vec<tokio::task::JoinHandle<(Vec<Duration>, usize)>> = match rate {
+        Some(rate) => {
+            // Each phase its own callers: a message sent again would fold (200).
+            let mut tasks = Vec::new();
+            let mut k = 0u64;
+            loop {
+                let due = start + Duration::from_secs_f64(k as f64 / rate);
+                if due >= deadline {
+                    break;
                 }
-                (latencies, errors)
+                tokio::time::sleep_until(due.into()).await;
+                let (client, base, token) = (client.clone(), base.clone(), token.clone());
+                let who = ((k % CLIENTS as u64) as usize, 500_000 + k / CLIENTS as u64);
+                tasks.push(tokio::spawn(async move {
+                    if send(&client, &base, &token, who, expect, without_consent).await {
+                        (vec![due.elapsed()], 0)
+                    } else {
+                        (Vec::new(), 1)
+                    }
+                }));
+                k += 1;
+            }
+            tasks
+        }
+        None => (0..CLIENTS)
+            .map(|c| {
+                let (client, base, token) = (client.clone(), base.clone(), token.clone());
+                tokio::spawn(async move {
+                    let mut latencies = Vec::new();
+                    let mut errors = 0;
+                    let mut i = 0u64;
+                    while Instant::now() < deadline {
+                        i += 1;
+                        let t = Instant::now();
+                        if send(&client, &base, &token, (c, i), expect, without_consent).await {
+                            latencies.push(t.elapsed());
+                        } else {
+                            errors += 1;
+                        }
+                    }
+                    (latencies, errors)
+                })
             })
-        })
-        .collect();
+            .collect(),
+    };
     let mut latencies = Vec::new();
     let mut errors = 0;
     for t in tasks {

@@ -95,6 +95,8 @@ async fn pause(schedule: &Schedule, stop: &Stop, wakeable: bool) -> bool {
 /// write per case instead of ~40 scattered over the index, inside the intake transaction);
 /// a search matches that short backlog by its text. This job writes the backlog's bigrams
 /// in bulk, sorted, a chunk per transaction, every half second and until it is empty.
+const SEARCH_INDEX_PAUSE: Duration = Duration::from_millis(10);
+
 pub fn spawn_search_indexer(
     store: Arc<dyn crate::storage::Store>,
     stop: Stop,
@@ -113,6 +115,9 @@ pub fn spawn_search_indexer(
                 if store.index_search_backlog(chunk).await? < chunk as usize {
                     break;
                 }
+                // Intake first: on SQLite a chunk holds the one writer, so registrations
+                // waiting for it go between two chunks.
+                tokio::time::sleep(SEARCH_INDEX_PAUSE).await;
             }
             Ok(())
         }
