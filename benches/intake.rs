@@ -369,8 +369,8 @@ async fn main() {
         .await;
         let raw = sqlite_raw_inserts(&dir.path().join("raw.db")).await;
         report("SQLite", &run.0, "single-row insert loop", Some(raw));
-        steady("SQLite", &run.1);
-        ceiling("SQLite", &run.2);
+        phase("SQLite", STEADY, &run.1);
+        phase("SQLite", CEILING, &run.2);
     }
     if backends.contains("postgres") {
         let admin = sqlx::PgPool::connect(&postgres_admin_url())
@@ -391,8 +391,8 @@ async fn main() {
         pool.close().await;
         let tps = pgbench_inserts(&url);
         report("PostgreSQL", &run.0, "pgbench single-row insert", tps);
-        steady("PostgreSQL", &run.1);
-        ceiling("PostgreSQL", &run.2);
+        phase("PostgreSQL", STEADY, &run.1);
+        phase("PostgreSQL", CEILING, &run.2);
         let _ = sqlx::query(&format!("drop database {name} with (force)"))
             .execute(&admin)
             .await;
@@ -404,10 +404,11 @@ async fn main() {
     );
 }
 
-/// The steady run: what a visitor waits at 1,000 messages per second.
-fn steady(backend: &str, run: &Run) {
+/// A phase without a baseline of its own: the steady run (what a visitor waits at 1,000
+/// messages per second) or the HTTP ceiling (the same requests refused by validation).
+fn phase(backend: &str, label: &str, run: &Run) {
     println!(
-        "| {backend}: steady 1,000/s offered | {:.0} | {:.1} | {:.1} | {} | | | |",
+        "| {backend}: {label} | {:.0} | {:.1} | {:.1} | {} | | | |",
         run.rate(),
         run.percentile(0.5).as_secs_f64() * 1000.0,
         run.percentile(0.99).as_secs_f64() * 1000.0,
@@ -415,16 +416,8 @@ fn steady(backend: &str, run: &Run) {
     );
 }
 
-/// The same requests refused by validation: what the HTTP path alone allows here.
-fn ceiling(backend: &str, run: &Run) {
-    println!(
-        "| {backend}: HTTP ceiling (same requests, 422 before storage) | {:.0} | {:.1} | {:.1} | {} | | | |",
-        run.rate(),
-        run.percentile(0.5).as_secs_f64() * 1000.0,
-        run.percentile(0.99).as_secs_f64() * 1000.0,
-        run.errors
-    );
-}
+const STEADY: &str = "steady 1,000/s offered";
+const CEILING: &str = "HTTP ceiling (same requests, 422 before storage)";
 
 /// The process's peak resident set (VmHWM), in MB.
 fn peak_rss_mb() -> u64 {

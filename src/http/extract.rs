@@ -27,6 +27,22 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     }
 }
 
+/// A body that could not be read at all: too large (413), or another reason axum gives.
+pub fn unreadable_body(status: StatusCode, reason: String) -> ApiError {
+    if status == StatusCode::PAYLOAD_TOO_LARGE {
+        return ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            Text::new("提交的内容太大", "The request body is too large"),
+        );
+    }
+    ApiError::new(
+        StatusCode::BAD_REQUEST,
+        "bad_request",
+        Text::new(format!("无法读取请求内容：{reason}"), reason),
+    )
+}
+
 fn json_rejection(rejection: JsonRejection) -> ApiError {
     let detail = rejection.body_text();
     match rejection {
@@ -54,19 +70,7 @@ fn json_rejection(rejection: JsonRejection) -> ApiError {
                 format!("A field is missing or of the wrong type: {detail}"),
             ),
         ),
-        other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
-            Text::new("提交的内容太大", "The request body is too large"),
-        ),
-        other => ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "bad_request",
-            Text::new(
-                format!("无法读取请求内容：{}", other.body_text()),
-                other.body_text(),
-            ),
-        ),
+        other => unreadable_body(other.status(), other.body_text()),
     }
 }
 

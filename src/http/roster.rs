@@ -189,19 +189,7 @@ pub async fn import(
                 "The roster must be CSV text in UTF-8",
             ),
         ),
-        other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
-            Text::new("提交的内容太大", "The request body is too large"),
-        ),
-        other => ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "bad_request",
-            Text::new(
-                format!("无法读取请求内容：{}", other.body_text()),
-                other.body_text(),
-            ),
-        ),
+        other => super::extract::unreadable_body(other.status(), other.body_text()),
     })?;
     let imported = import_checked(&state, &staff.0.name, &body).await?;
     Ok(Json(ImportResult { imported }))
