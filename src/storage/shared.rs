@@ -219,10 +219,14 @@ macro_rules! impl_shared_queries {
                     // rarest is common, matches are everywhere and a scan in the page's sort
                     // order fills the page at once. A bounded count decides.
                     let common = $crate::storage::shared::COMMON_GRAM;
-                    // A whole case number or phone number is a look-up, answered by its
-                    // own index: its digits' bigrams are in every phone number, so neither
-                    // the bigram index nor a scan of the text would narrow anything down.
-                    let lookup = text.number.is_some() || text.phone_e164.is_some();
+                    // A whole case number or a full phone number (with its area code or
+                    // mobile prefix: 11 digits or more) is a look-up, answered by its own
+                    // index: its digits' bigrams are in every phone number, so neither the
+                    // bigram index nor a scan of the text would narrow anything down. A
+                    // shorter number (a local one, or the end of a mobile) is searched in
+                    // the text as well.
+                    let digits = words.chars().filter(char::is_ascii_digit).count();
+                    let lookup = text.number.is_some() || (text.phone_e164.is_some() && digits >= 11);
                     let mut rarest: Option<(i64, String)> = None;
                     let grams = if lookup { Default::default() } else { $crate::domain::search::grams(&words) };
                     for g in grams.into_iter().take(16) {

@@ -57,6 +57,14 @@ async fn two_characters_find_chinese_words_anywhere(backend: Backend) {
         4,
         "the phone as typed"
     );
+    // A whole number is a look-up, whatever its format.
+    for typed in ["13800138000", "+86 138-0013-8000"] {
+        assert_eq!(
+            found_descriptions(&app, &token, typed).await.len(),
+            4,
+            "{typed}"
+        );
+    }
 
     // Cases not indexed yet (the last moments' intake, or a database upgraded in place) are
     // found by their text, and the indexer job catches up by itself.
