@@ -227,6 +227,24 @@ macro_rules! impl_shared_queries {
                     // the text as well.
                     let digits = words.chars().filter(char::is_ascii_digit).count();
                     let lookup = text.number.is_some() || (text.phone_e164.is_some() && digits >= 11);
+                    // Cases in the search backlog (not indexed yet: the last moments'
+                    // intake) have no grams: they are candidates too, matched by their text.
+                    // The backlog is read *before* the grams: a case the indexer takes in
+                    // between is then in the list already, or its grams (committed with its
+                    // flag) are seen by the counts. A backlog too long to list (the indexer
+                    // catching up after an import) makes the search take the scan, which
+                    // needs no index.
+                    let backlog: Option<Vec<i64>> = if lookup {
+                        None
+                    } else {
+                        let ids: Vec<i64> = sqlx::query_scalar(&format!(
+                            "select id from cases where grams_indexed = false limit {}",
+                            common + 1
+                        ))
+                        .fetch_all(self.reader())
+                        .await?;
+                        (ids.len() as i64 <= common).then_some(ids)
+                    };
                     let mut rarest: Option<(i64, String)> = None;
                     let grams = if lookup { Default::default() } else { $crate::domain::search::grams(&words) };
                     for g in grams.into_iter().take(16) {
@@ -243,31 +261,17 @@ macro_rules! impl_shared_queries {
                             break;
                         }
                     }
-                    // Cases in the search backlog (not indexed yet: the last moments'
-                    // intake) have no grams: they are candidates too, matched by their text.
-                    // A backlog too long to list (the indexer catching up after an import)
-                    // makes the search take the scan, which needs no index.
-                    let candidates: Option<Vec<i64>> = match &rarest {
-                        Some((n, gram)) if *n < common => {
-                            let mut ids: Vec<i64> = sqlx::query_scalar(&format!(
-                                "select id from cases where grams_indexed = false limit {}",
-                                common + 1
-                            ))
-                            .fetch_all(self.reader())
-                            .await?;
-                            if ids.len() as i64 > common {
-                                None
-                            } else {
-                                if *n > 0 {
-                                    ids.extend(
-                                        sqlx::query_scalar::<_, i64>("select case_id from case_grams where gram = $1")
-                                            .bind(gram)
-                                            .fetch_all(self.reader())
-                                            .await?,
-                                    );
-                                }
-                                Some(ids)
+                    let candidates: Option<Vec<i64>> = match (&rarest, backlog) {
+                        (Some((n, gram)), Some(mut ids)) if *n < common => {
+                            if *n > 0 {
+                                ids.extend(
+                                    sqlx::query_scalar::<_, i64>("select case_id from case_grams where gram = $1")
+                                        .bind(gram)
+                                        .fetch_all(self.reader())
+                                        .await?,
+                                );
                             }
+                            Some(ids)
                         }
                         _ => None,
                     };

@@ -96,4 +96,37 @@ async fn two_characters_find_chinese_words_anywhere(backend: Backend) {
     assert_eq!(found_descriptions(&app, &token, "养老").await.len(), 2);
 }
 
-crate::on_both_backends!(two_characters_find_chinese_words_anywhere);
+/// A case is found from the moment it is acknowledged, while the search indexer takes the
+/// backlog at the same time: each search runs right after its case is registered, racing the
+/// job (which, in this test, indexes continuously).
+async fn a_new_case_is_found_while_the_indexer_runs(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let token = app.token("柜台", Role::Counter).await;
+    let stems = "甲乙丙丁戊己庚辛壬癸";
+    let store = app.store();
+    let indexer = tokio::spawn(async move {
+        loop {
+            store.index_search_backlog(1).await.unwrap();
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        }
+    });
+    for (i, a) in stems.chars().enumerate() {
+        for b in stems.chars().skip(i + 1).take(4) {
+            let mut body = walk_in();
+            body["description"] = json!(format!("档案{a}{b}不见了"));
+            let (status, r) = app.post_json("/api/v1/cases", &token, &body).await;
+            assert_eq!(status, 201, "{r}");
+            let found = found_descriptions(&app, &token, &format!("{a}{b}")).await;
+            assert!(
+                found.contains(&format!("档案{a}{b}不见了")),
+                "{a}{b}: {found:?}"
+            );
+        }
+    }
+    indexer.abort();
+}
+
+crate::on_both_backends!(
+    two_characters_find_chinese_words_anywhere,
+    a_new_case_is_found_while_the_indexer_runs
+);
