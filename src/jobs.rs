@@ -91,12 +91,13 @@ async fn pause(schedule: &Schedule, stop: &Stop, wakeable: bool) -> bool {
     }
 }
 
+/// The search indexer's pause between two chunks.
+const SEARCH_INDEX_PAUSE: Duration = Duration::from_millis(10);
+
 /// Keeps the search index up with intake. New cases are stored without their bigrams (one
 /// write per case instead of ~40 scattered over the index, inside the intake transaction);
 /// a search matches that short backlog by its text. This job writes the backlog's bigrams
 /// in bulk, sorted, a chunk per transaction, every half second and until it is empty.
-const SEARCH_INDEX_PAUSE: Duration = Duration::from_millis(10);
-
 pub fn spawn_search_indexer(
     store: Arc<dyn crate::storage::Store>,
     stop: Stop,
