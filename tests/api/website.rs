@@ -649,6 +649,26 @@ async fn smtp_and_webhook_down_for_the_whole_run_then_each_notice_arrives_once(b
     }
 }
 
+/// The metrics are the process's, shared by every test app: the tests that count batch
+/// fallbacks (one provokes one, one must see none) take turns.
+static FALLBACK_METRIC: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// How many website batches have been written one by one after an error, so far.
+async fn error_fallbacks(app: &TestApp) -> u64 {
+    let metrics = app
+        .get("/metrics")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("youmen_batch_fallbacks_total{reason=\"error\"} "))
+        .map_or(0, |n| n.trim().parse().unwrap())
+}
+
 /// Messages arriving together are committed together: duplicates fold (into a stored case
 /// or into one of the same batch), each address's limit holds inside a batch, every new case
 /// is numbered without gaps with its event, website record and confirmation, and the audit
@@ -663,6 +683,8 @@ async fn a_burst_of_messages_is_committed_together_and_each_gets_its_answer(back
         s.mail.retry_base_seconds = 3600;
     })
     .await;
+    let _turn = FALLBACK_METRIC.lock().await;
+    let fallbacks_before = error_fallbacks(&app).await;
     // Stored before the burst: the burst's copy of it folds into the stored case.
     let first = json!({"name": "李阿姨", "phone": "13900000999", "matter": "pensions",
                        "description": "已经留过言了", "consent": true});
@@ -755,27 +777,101 @@ async fn a_burst_of_messages_is_committed_together_and_each_gets_its_answer(back
     let report = store.verify_chain("case_events").await.unwrap();
     assert!(report.broken.is_none(), "{:?}", report.broken);
     // Written by the multi-row path, not by the one-by-one fallback after an error.
-    let metrics = app
-        .get("/metrics")
-        .send()
+    assert_eq!(
+        error_fallbacks(&app).await,
+        fallbacks_before,
+        "a batch of the burst failed and was written one by one"
+    );
+}
+
+/// A statement of the multi-row path fails (here a trigger refuses one message): the batch
+/// is rolled back and written again one message at a time, so the refused message alone gets
+/// an error and every other one of the burst is committed, numbered without gaps, with its
+/// event, record and confirmation.
+async fn one_failing_message_does_not_take_its_batch_down(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |s| {
+        relaxed(s);
+        s.mail.smtp_host = "127.0.0.1".into();
+        s.mail.smtp_port = crate::smtp::free_port();
+        s.mail.retry_base_seconds = 3600;
+    })
+    .await;
+    let trigger = match backend {
+        Backend::Sqlite => vec![
+            "create trigger refuse_one before insert on website_messages \
+             when new.email = 'refused@example.org' \
+             begin select raise(abort, 'refused by the test'); end",
+        ],
+        Backend::Postgres => vec![
+            "create function refuse_one() returns trigger language plpgsql as $$ begin \
+             if new.email = 'refused@example.org' then raise exception 'refused by the test'; \
+             end if; return new; end $$",
+            "create trigger refuse_one before insert on website_messages \
+             for each row execute function refuse_one()",
+        ],
+    };
+    for sql in trigger {
+        app.raw_execute(sql).await.unwrap();
+    }
+    let _turn = FALLBACK_METRIC.lock().await;
+    let fallbacks_before = error_fallbacks(&app).await;
+    let bodies: Vec<Value> = (0..24)
+        .map(|i| {
+            let email = if i == 11 {
+                "refused@example.org".to_owned()
+            } else {
+                format!("v{i}@example.org")
+            };
+            json!({"name": "李阿姨", "phone": format!("1390001{i:04}"), "matter": "pensions",
+                   "description": format!("第{i}条留言"), "consent": true, "email": email})
+        })
+        .collect();
+    let answers = futures_util::future::join_all(bodies.iter().map(|body| async {
+        let r = app
+            .post("/api/v1/website/messages")
+            .json(body)
+            .send()
+            .await
+            .unwrap();
+        crate::helpers::json(r).await
+    }))
+    .await;
+    for (i, (status, body)) in answers.iter().enumerate() {
+        if i == 11 {
+            assert!(*status >= 500, "the refused message: {status} {body}");
+        } else {
+            assert_eq!(*status, 201, "message {i}: {body}");
+        }
+    }
+    let token = app.token("counter", Role::Counter).await;
+    let (_, page) = app
+        .get_json("/api/v1/cases?channel=website&limit=100", &token)
+        .await;
+    let mut seqs: Vec<u32> = page["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(crate::helpers::seq_of)
+        .collect();
+    seqs.sort_unstable();
+    assert_eq!(seqs, (1..=23).collect::<Vec<_>>(), "23 cases, no gap");
+    let store = app.store();
+    assert_eq!(store.outbox_list(None, 1000).await.unwrap().len(), 23);
+    assert!(store
+        .verify_chain("case_events")
         .await
         .unwrap()
-        .text()
-        .await
-        .unwrap();
+        .broken
+        .is_none());
     assert!(
-        !metrics.contains("youmen_batch_fallbacks_total{reason=\"error\"}"),
-        "{}",
-        metrics
-            .lines()
-            .filter(|l| l.contains("fallback"))
-            .collect::<Vec<_>>()
-            .join("\n")
+        error_fallbacks(&app).await > fallbacks_before,
+        "the refused message's batch was written one by one"
     );
 }
 
 crate::on_both_backends!(
     a_burst_of_messages_is_committed_together_and_each_gets_its_answer,
+    one_failing_message_does_not_take_its_batch_down,
     a_visitor_fixes_a_mistake_then_sends_a_message,
     bots_are_refused_quietly,
     the_same_message_twice_folds_into_one_case,
