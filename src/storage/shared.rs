@@ -230,15 +230,15 @@ macro_rules! impl_shared_queries {
                     // Cases in the search backlog (not indexed yet: the last moments'
                     // intake) have no grams: they are candidates too, matched by their text.
                     // The backlog is read *before* the grams: a case the indexer takes in
-                    // between is then in the list already, or its grams (committed with its
-                    // flag) are seen by the counts. A backlog too long to list (the indexer
+                    // between is then in the list already, or its grams (committed with the
+                    // deletion of its backlog row) are seen by the counts. A backlog too long to list (the indexer
                     // catching up after an import) makes the search take the scan, which
                     // needs no index.
                     let backlog: Option<Vec<i64>> = if lookup {
                         None
                     } else {
                         let ids: Vec<i64> = sqlx::query_scalar(&format!(
-                            "select id from cases where grams_indexed = false limit {}",
+                            "select case_id from search_backlog limit {}",
                             common + 1
                         ))
                         .fetch_all(self.reader())
@@ -2345,8 +2345,7 @@ macro_rules! impl_shared_queries {
                         .push_bind(new.callback.map(|c| c.kind.as_str()))
                         .push_bind(*now)
                         .push_bind(*now)
-                        .push_bind(1_i64)
-                        .push_bind(false);
+                        .push_bind(1_i64);
                 });
                 insert.push(format!(" returning {CASE_COLUMNS}"));
                 rows.extend(insert.build_query_as::<CaseRow>().fetch_all(&mut **tx).await?);
@@ -2362,8 +2361,15 @@ macro_rules! impl_shared_queries {
                         .ok_or_else(|| anyhow::anyhow!("case {number} missing after the batch insert"))?;
                     cases.push(case);
                 }
-                // 5. No search grams here: the cases wait in the search backlog
-                //    (`grams_indexed = false`) for the indexer, which writes them in bulk.
+                // 5. No search grams here: the cases wait in the search backlog for the
+                //    indexer, which writes them in bulk.
+                for run in $crate::storage::pow2_runs(&cases, RUN) {
+                    let mut insert = sqlx::QueryBuilder::<$db>::new("insert into search_backlog (case_id) ");
+                    insert.push_values(run, |mut b, case| {
+                        b.push_bind(case.id);
+                    });
+                    insert.build().execute(&mut **tx).await?;
+                }
                 // 6. The register events, chained in memory and written in one insert; the
                 //    ids must come back in order, or the chain would not follow them.
                 let mut prev = chain_prev(tx, "case_events").await?;
@@ -2573,7 +2579,7 @@ macro_rules! impl_shared_queries {
             let sql = format!(
                 "insert into cases ({}) \
                  values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
-                 $17, $18, $19, $20, $21, $22, $22, 1, false) returning {CASE_COLUMNS}",
+                 $17, $18, $19, $20, $21, $22, $22, 1) returning {CASE_COLUMNS}",
                 $crate::storage::rows::CASE_INSERT_COLUMNS
             );
             let row: CaseRow = sqlx::query_as(&sql)
@@ -2603,6 +2609,10 @@ macro_rules! impl_shared_queries {
                 .await?;
             // Its search grams are written later, in bulk, by the indexer.
             let case = $crate::domain::Case::try_from(row)?;
+            sqlx::query("insert into search_backlog (case_id) values ($1)")
+                .bind(case.id)
+                .execute(&mut **tx)
+                .await?;
             let after = $crate::storage::rows::registered_state(&case);
             let empty = serde_json::json!({});
             insert_event(tx, case.id, now, &new.registered_by, "register", &empty, &after, None).await?;
@@ -2616,21 +2626,32 @@ macro_rules! impl_shared_queries {
         }
 
         /// Takes up to `limit` cases from the search backlog and writes their bigrams, sorted,
-        /// in multi-row inserts, in one transaction. The conditional update claims them: a
-        /// second instance running at the same time waits for the rows, finds them indexed and
+        /// in multi-row inserts, in one transaction. Deleting their backlog rows claims them: a
+        /// second instance running at the same time waits for the rows, finds them gone and
         /// skips them.
         async fn index_backlog(pool: &sqlx::Pool<$db>, limit: u32) -> Result<usize, sqlx::Error> {
             let mut tx = pool.begin().await?;
-            let rows: Vec<(i64, Option<String>, Option<String>, String)> = sqlx::query_as(
-                "update cases set grams_indexed = true where grams_indexed = false and id in \
-                 (select id from cases where grams_indexed = false order by id limit $1) \
-                 returning id, citizen_name, phone_original, description",
+            let taken: Vec<i64> = sqlx::query_scalar(
+                "delete from search_backlog where case_id in \
+                 (select case_id from search_backlog order by case_id limit $1) returning case_id",
             )
             .bind(i64::from(limit))
             .fetch_all(&mut *tx)
             .await?;
-            if rows.is_empty() {
+            if taken.is_empty() {
                 return Ok(0);
+            }
+            let mut rows: Vec<(i64, Option<String>, Option<String>, String)> = Vec::with_capacity(taken.len());
+            for run in $crate::storage::pow2_runs(&taken, 256) {
+                let mut select = sqlx::QueryBuilder::<$db>::new(
+                    "select id, citizen_name, phone_original, description from cases where id in (",
+                );
+                let mut list = select.separated(", ");
+                for id in run {
+                    list.push_bind(*id);
+                }
+                select.push(")");
+                rows.extend(select.build_query_as().fetch_all(&mut *tx).await?);
             }
             let mut grams: Vec<(String, i64)> = Vec::with_capacity(rows.len() * 48);
             for (id, name, phone, description) in &rows {

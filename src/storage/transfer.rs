@@ -22,7 +22,13 @@ use serde_json::{Map, Value};
 use sqlx::postgres::Postgres;
 
 /// Derived or short-lived tables left out of an export.
-const SKIPPED: [&str; 4] = ["_sqlx_migrations", "case_grams", "rate_hits", "sessions"];
+const SKIPPED: [&str; 5] = [
+    "_sqlx_migrations",
+    "case_grams",
+    "search_backlog",
+    "rate_hits",
+    "sessions",
+];
 
 /// Rows per multi-row insert (well under PostgreSQL's 65,535 bind parameters).
 const BATCH: usize = 200;
@@ -285,7 +291,7 @@ pub async fn import(url: &str, input: impl BufRead) -> anyhow::Result<Imported> 
             .await?;
         }
     }
-    sqlx::query("update cases set grams_indexed = false")
+    sqlx::query("insert into search_backlog (case_id) select id from cases")
         .execute(&mut *tx)
         .await?;
     tx.commit().await?;

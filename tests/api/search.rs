@@ -69,18 +69,16 @@ async fn two_characters_find_chinese_words_anywhere(backend: Backend) {
     // Cases not indexed yet (the last moments' intake, or a database upgraded in place) are
     // found by their text, and the indexer job catches up by itself.
     app.raw_execute("delete from case_grams").await.unwrap();
-    app.raw_execute("update cases set grams_indexed = false")
-        .await
-        .unwrap();
+    app.raw_execute(
+        "insert into search_backlog (case_id) select id from cases where true on conflict do nothing",
+    )
+    .await
+    .unwrap();
     assert_eq!(found_descriptions(&app, &token, "工资").await.len(), 1);
     assert_eq!(found_descriptions(&app, &token, "养老").await.len(), 2);
     assert!(found_descriptions(&app, &token, "金格").await.is_empty());
     let until = std::time::Instant::now() + std::time::Duration::from_secs(15);
-    while app
-        .raw_count("select count(*) from cases where grams_indexed = false")
-        .await
-        > 0
-    {
+    while app.raw_count("select count(*) from search_backlog").await > 0 {
         assert!(
             std::time::Instant::now() < until,
             "the backlog was not indexed"
