@@ -394,10 +394,19 @@ async fn two_instances_share_the_work_once_and_survive_a_kill() {
     };
     let (one, two) = tokio::join!(generate(a.url("")), generate(b.url("")));
     assert_eq!((one, two), (200, 200));
+    // Generating a day by hand makes a run for each of its openings that has come (the
+    // first at least): Monday's afternoon opening (13:00, 05:00 UTC) once the clock is past it.
+    let afternoon: chrono::DateTime<chrono::Utc> = "2026-11-30T05:00:00Z".parse().unwrap();
+    let runs = if chrono::Utc::now() >= afternoon {
+        2
+    } else {
+        1
+    };
     assert_eq!(
         db.count("select count(*) from callback_runs where list_date = '2026-11-30'")
             .await,
-        1
+        runs,
+        "each opening generated once, by one of the two instances"
     );
     assert_eq!(
         db.count("select count(*) from (select opening_at, group_key from callback_entries group by 1, 2 having count(*) > 1) d").await,
@@ -436,9 +445,9 @@ async fn two_instances_share_the_work_once_and_survive_a_kill() {
         "duplicates beyond the one in flight at the kill: {mail:?}"
     );
     assert_eq!(
-        mail.get("morning@example.org"),
-        Some(&1),
-        "one list, one mail"
+        mail.get("morning@example.org").copied(),
+        Some(runs as usize),
+        "one mail per run"
     );
 
     // SIGTERM while requests are in flight: those answered are kept, B exits in time and
