@@ -649,6 +649,36 @@ async fn smtp_and_webhook_down_for_the_whole_run_then_each_notice_arrives_once(b
     }
 }
 
+/// Posts website messages all at once, each from its address; the answers, in order.
+async fn post_at_once(app: &TestApp, bodies: &[(String, Value)]) -> Vec<(u16, Value)> {
+    futures_util::future::join_all(bodies.iter().map(|(ip, body)| async {
+        let r = app
+            .post("/api/v1/website/messages")
+            .header("x-forwarded-for", ip.as_str())
+            .json(body)
+            .send()
+            .await
+            .unwrap();
+        crate::helpers::json(r).await
+    }))
+    .await
+}
+
+/// The website cases (a page of up to 100) and their day's sequence numbers, sorted.
+async fn website_cases(app: &TestApp, token: &str) -> (Value, Vec<u32>) {
+    let (_, page) = app
+        .get_json("/api/v1/cases?channel=website&limit=100", token)
+        .await;
+    let mut seqs: Vec<u32> = page["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(crate::helpers::seq_of)
+        .collect();
+    seqs.sort_unstable();
+    (page, seqs)
+}
+
 /// The metrics are the process's, shared by every test app: the tests that count batch
 /// fallbacks (one provokes one, one must see none) take turns.
 static FALLBACK_METRIC: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -710,17 +740,7 @@ async fn a_burst_of_messages_is_committed_together_and_each_gets_its_answer(back
         bodies.push((format!("10.0.0.{}", i % 8), body));
     }
     bodies.push(("10.9.9.8".into(), first.clone()));
-    let answers = futures_util::future::join_all(bodies.iter().map(|(ip, body)| async {
-        let r = app
-            .post("/api/v1/website/messages")
-            .header("x-forwarded-for", ip.as_str())
-            .json(body)
-            .send()
-            .await
-            .unwrap();
-        crate::helpers::json(r).await
-    }))
-    .await;
+    let answers = post_at_once(&app, &bodies).await;
     let created = answers
         .iter()
         .filter(|(s, b)| *s == 201 && b["duplicate"] == false)
@@ -748,16 +768,7 @@ async fn a_burst_of_messages_is_committed_together_and_each_gets_its_answer(back
     // Numbers gap-free, each new case complete, the chain intact.
     let store = app.store();
     let token = app.token("counter", Role::Counter).await;
-    let (_, page) = app
-        .get_json("/api/v1/cases?channel=website&limit=100", &token)
-        .await;
-    let mut seqs: Vec<u32> = page["cases"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(crate::helpers::seq_of)
-        .collect();
-    seqs.sort_unstable();
+    let (page, seqs) = website_cases(&app, &token).await;
     assert_eq!(seqs, (1..=(created as u32 + 1)).collect::<Vec<_>>());
     let outbox = store.outbox_list(None, 1000).await.unwrap();
     assert_eq!(
@@ -815,27 +826,20 @@ async fn one_failing_message_does_not_take_its_batch_down(backend: Backend) {
     }
     let _turn = FALLBACK_METRIC.lock().await;
     let fallbacks_before = error_fallbacks(&app).await;
-    let bodies: Vec<Value> = (0..24)
+    let bodies: Vec<(String, Value)> = (0..24)
         .map(|i| {
             let email = if i == 11 {
                 "refused@example.org".to_owned()
             } else {
                 format!("v{i}@example.org")
             };
-            json!({"name": "李阿姨", "phone": format!("1390001{i:04}"), "matter": "pensions",
-                   "description": format!("第{i}条留言"), "consent": true, "email": email})
+            let body = json!({"name": "李阿姨", "phone": format!("1390001{i:04}"),
+                "matter": "pensions", "description": format!("第{i}条留言"), "consent": true,
+                "email": email});
+            (format!("10.1.0.{i}"), body)
         })
         .collect();
-    let answers = futures_util::future::join_all(bodies.iter().map(|body| async {
-        let r = app
-            .post("/api/v1/website/messages")
-            .json(body)
-            .send()
-            .await
-            .unwrap();
-        crate::helpers::json(r).await
-    }))
-    .await;
+    let answers = post_at_once(&app, &bodies).await;
     for (i, (status, body)) in answers.iter().enumerate() {
         if i == 11 {
             assert!(*status >= 500, "the refused message: {status} {body}");
@@ -844,16 +848,7 @@ async fn one_failing_message_does_not_take_its_batch_down(backend: Backend) {
         }
     }
     let token = app.token("counter", Role::Counter).await;
-    let (_, page) = app
-        .get_json("/api/v1/cases?channel=website&limit=100", &token)
-        .await;
-    let mut seqs: Vec<u32> = page["cases"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(crate::helpers::seq_of)
-        .collect();
-    seqs.sort_unstable();
+    let (_, seqs) = website_cases(&app, &token).await;
     assert_eq!(seqs, (1..=23).collect::<Vec<_>>(), "23 cases, no gap");
     let store = app.store();
     assert_eq!(store.outbox_list(None, 1000).await.unwrap().len(), 23);
