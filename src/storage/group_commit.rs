@@ -5,10 +5,10 @@
 //!
 //! The committing tasks run on a thread of their own (`youmen-writer`, a current-thread
 //! runtime), not among the request handlers: a batch is a dozen statements in a row, each
-//! an await, and on the shared workers every one of those wake-ups queued behind the
-//! handlers of the requests waiting for it (measured: batches of ~8 ms on two cores, most of
-//! it waiting to be polled). On its own thread the operating system wakes the writer as
-//! soon as the database answers.
+//! an await, and on the shared workers each of those wake-ups may queue behind the handlers
+//! of the requests waiting for it. On its own thread the operating system wakes the writer
+//! when the database answers. (Measured together with the session's other writer changes,
+//! not alone: docs/BENCHMARKS.md.)
 //!
 //! Two writers use it: staff registrations (`GroupCommitter`) and website messages
 //! (`channels::website::WebsiteDesk`).
