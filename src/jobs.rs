@@ -116,8 +116,8 @@ pub fn spawn_search_indexer(
                 if store.index_search_backlog(chunk).await? < chunk as usize {
                     break;
                 }
-                // Intake first: on SQLite a chunk holds the one writer, so registrations
-                // waiting for it go between two chunks.
+                // Intake first: a chunk takes CPU (and on PostgreSQL row locks) from the
+                // registrations of the moment.
                 tokio::time::sleep(SEARCH_INDEX_PAUSE).await;
             }
             Ok(())

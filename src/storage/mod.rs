@@ -22,7 +22,7 @@ use crate::domain::{
 
 pub use group_commit::{Batcher, GroupCommitter};
 pub use postgres::PostgresStore;
-pub use sqlite::SqliteStore;
+pub use sqlite::{attach_search, search_file, SqliteStore};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -76,6 +76,25 @@ pub type StoreResult<T> = Result<T, StoreError>;
 
 /// How many cases the search indexer takes from the backlog per transaction.
 pub const SEARCH_INDEX_CHUNK: u32 = 250;
+
+/// A case's text as the search indexer reads it: id, name, phone as typed, description.
+pub type IndexedText = (i64, Option<String>, Option<String>, String);
+
+/// The bigrams of these cases' texts, as (gram, case id) pairs in the index's order.
+pub fn sorted_grams(rows: &[IndexedText]) -> Vec<(String, i64)> {
+    let mut grams: Vec<(String, i64)> = Vec::with_capacity(rows.len() * 48);
+    for (id, name, phone, description) in rows {
+        let text =
+            crate::domain::search::indexed_text(name.as_deref(), phone.as_deref(), description);
+        grams.extend(
+            crate::domain::search::grams(&text)
+                .into_iter()
+                .map(|g| (g, *id)),
+        );
+    }
+    grams.sort_unstable();
+    grams
+}
 
 /// Splits `items` into runs whose lengths are powers of two (largest first, at most `cap`):
 /// a multi-row statement over them takes only a few shapes, so each shape is prepared once

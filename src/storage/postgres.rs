@@ -37,6 +37,17 @@ impl PostgresStore {
     fn reader(&self) -> &Pool<Postgres> {
         &self.pool
     }
+
+    /// The search grams live beside the cases: nothing to prepare.
+    async fn search_ready(&self) -> Result<(), sqlx::Error> {
+        Ok(())
+    }
+
+    /// One chunk of the search backlog indexed, claimed in the transaction that writes its
+    /// grams (instances share the backlog).
+    async fn index_chunk(&self, limit: u32) -> Result<usize, sqlx::Error> {
+        index_backlog(self.writer(), limit).await
+    }
 }
 
 impl_shared_queries!(

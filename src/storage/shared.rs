@@ -23,9 +23,10 @@ macro_rules! impl_shared_queries {
                 $migrator.run(self.writer()).await.map_err(|e| {
                     $crate::storage::StoreError::Other(anyhow::Error::new(e).context("applying migrations"))
                 })?;
+                self.search_ready().await?;
                 let mut indexed = 0;
                 loop {
-                    let n = index_backlog(self.writer(), $crate::storage::SEARCH_INDEX_CHUNK).await?;
+                    let n = self.index_chunk($crate::storage::SEARCH_INDEX_CHUNK).await?;
                     indexed += n;
                     if n < $crate::storage::SEARCH_INDEX_CHUNK as usize {
                         break;
@@ -38,7 +39,7 @@ macro_rules! impl_shared_queries {
             }
 
             async fn index_search_backlog(&self, limit: u32) -> $crate::storage::StoreResult<usize> {
-                Ok(index_backlog(self.writer(), limit).await?)
+                Ok(self.index_chunk(limit).await?)
             }
 
             async fn ping(&self) -> $crate::storage::StoreResult<()> {
@@ -231,7 +232,8 @@ macro_rules! impl_shared_queries {
                     // intake) have no grams: they are candidates too, matched by their text.
                     // The backlog is read *before* the grams: a case the indexer takes in
                     // between is then in the list already, or its grams (committed with the
-                    // deletion of its backlog row) are seen by the counts. A backlog too long to list (the indexer
+                    // deletion of its backlog row, or before it on SQLite) are seen by the
+                    // counts. A backlog too long to list (the indexer
                     // catching up after an import) makes the search take the scan, which
                     // needs no index.
                     let backlog: Option<Vec<i64>> = if lookup {
@@ -1350,7 +1352,9 @@ macro_rules! impl_shared_queries {
                     return Ok(false);
                 }
                 for sql in [
-                    "delete from case_grams where case_id = $1",
+                    // Its grams (bigrams of the name and phone) go with the indexer's next
+                    // round, which replaces them with those of what is left.
+                    "insert into search_backlog (case_id) values ($1) on conflict do nothing",
                     "delete from tracking_codes where case_id = $1",
                     "update website_messages set email = null, fold_key = '' where case_id = $1",
                     "update ratings set comment = null where case_id = $1",
@@ -2625,10 +2629,11 @@ macro_rules! impl_shared_queries {
             Ok(case)
         }
 
-        /// Takes up to `limit` cases from the search backlog and writes their bigrams, sorted,
-        /// in multi-row inserts, in one transaction. Deleting their backlog rows claims them: a
-        /// second instance running at the same time waits for the rows, finds them gone and
-        /// skips them.
+        /// Takes up to `limit` cases from the search backlog and writes their bigrams, in one
+        /// transaction. Deleting their backlog rows claims them: a second instance running at
+        /// the same time waits for the rows, finds them gone and skips them. (PostgreSQL's
+        /// indexer; SQLite keeps its grams in a file of their own, `sqlite.rs`.)
+        #[allow(dead_code)]
         async fn index_backlog(pool: &sqlx::Pool<$db>, limit: u32) -> Result<usize, sqlx::Error> {
             let mut tx = pool.begin().await?;
             let taken: Vec<i64> = sqlx::query_scalar(
@@ -2641,7 +2646,7 @@ macro_rules! impl_shared_queries {
             if taken.is_empty() {
                 return Ok(0);
             }
-            let mut rows: Vec<(i64, Option<String>, Option<String>, String)> = Vec::with_capacity(taken.len());
+            let mut rows: Vec<$crate::storage::IndexedText> = Vec::with_capacity(taken.len());
             for run in $crate::storage::pow2_runs(&taken, 256) {
                 let mut select = sqlx::QueryBuilder::<$db>::new(
                     "select id, citizen_name, phone_original, description from cases where id in (",
@@ -2653,24 +2658,40 @@ macro_rules! impl_shared_queries {
                 select.push(")");
                 rows.extend(select.build_query_as().fetch_all(&mut *tx).await?);
             }
-            let mut grams: Vec<(String, i64)> = Vec::with_capacity(rows.len() * 48);
-            for (id, name, phone, description) in &rows {
-                let text = $crate::domain::search::indexed_text(name.as_deref(), phone.as_deref(), description);
-                grams.extend($crate::domain::search::grams(&text).into_iter().map(|g| (g, *id)));
+            write_grams(&mut tx, &rows).await?;
+            tx.commit().await?;
+            metrics::counter!("youmen_search_indexed_total").increment(rows.len() as u64);
+            Ok(rows.len())
+        }
+
+        /// Replaces the grams of these cases with those of their texts as given: the old ones
+        /// deleted (a case back in the backlog, anonymized, keeps none of its former name's),
+        /// the new ones sorted and written in multi-row inserts.
+        async fn write_grams(
+            tx: &mut sqlx::Transaction<'_, $db>,
+            rows: &[$crate::storage::IndexedText],
+        ) -> Result<(), sqlx::Error> {
+            let ids: Vec<i64> = rows.iter().map(|(id, ..)| *id).collect();
+            for run in $crate::storage::pow2_runs(&ids, 256) {
+                let mut delete = sqlx::QueryBuilder::<$db>::new("delete from case_grams where case_id in (");
+                let mut list = delete.separated(", ");
+                for id in run {
+                    list.push_bind(*id);
+                }
+                delete.push(")");
+                delete.build().execute(&mut **tx).await?;
             }
             // In index order: each page of the (gram, case_id) B-tree is visited once.
-            grams.sort_unstable();
+            let grams = $crate::storage::sorted_grams(rows);
             for chunk in $crate::storage::pow2_runs(&grams, 512) {
                 let mut insert = sqlx::QueryBuilder::<$db>::new("insert into case_grams (gram, case_id) ");
                 insert.push_values(chunk, |mut b, (g, id)| {
                     b.push_bind(g.as_str()).push_bind(*id);
                 });
                 insert.push(" on conflict do nothing");
-                insert.build().execute(&mut *tx).await?;
+                insert.build().execute(&mut **tx).await?;
             }
-            tx.commit().await?;
-            metrics::counter!("youmen_search_indexed_total").increment(rows.len() as u64);
-            Ok(rows.len())
+            Ok(())
         }
 
         /// Queues a notification inside the caller's transaction: it is sent only if the

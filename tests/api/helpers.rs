@@ -220,7 +220,7 @@ impl TestApp {
     pub async fn raw_count(&self, sql: &str) -> i64 {
         match self.backend {
             Backend::Sqlite => {
-                let pool = sqlx::SqlitePool::connect(&self.database_url).await.unwrap();
+                let pool = sqlite_raw_pool(&self.database_url).await.unwrap();
                 let (n,): (i64,) = sqlx::query_as(sql).fetch_one(&pool).await.unwrap();
                 pool.close().await;
                 n
@@ -238,7 +238,7 @@ impl TestApp {
     pub async fn raw_execute(&self, sql: &str) -> Result<u64, String> {
         match self.backend {
             Backend::Sqlite => {
-                let pool = sqlx::SqlitePool::connect(&self.database_url)
+                let pool = sqlite_raw_pool(&self.database_url)
                     .await
                     .map_err(|e| e.to_string())?;
                 let r = sqlx::query(sql)
@@ -450,4 +450,21 @@ fn running_as_root() -> bool {
         .arg("-u")
         .output()
         .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
+
+/// A pool straight on a SQLite database, its search index file attached as youmen's readers
+/// have it (so `case_grams` is found by its bare name).
+pub async fn sqlite_raw_pool(url: &str) -> Result<sqlx::SqlitePool, sqlx::Error> {
+    use std::str::FromStr;
+    let options = sqlx::sqlite::SqliteConnectOptions::from_str(url)?;
+    let search = youmen::storage::search_file(options.get_filename())
+        .to_string_lossy()
+        .into_owned();
+    sqlx::sqlite::SqlitePoolOptions::new()
+        .after_connect(move |conn, _| {
+            let search = search.clone();
+            Box::pin(async move { youmen::storage::attach_search(conn, &search).await })
+        })
+        .connect_with(options)
+        .await
 }

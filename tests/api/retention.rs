@@ -160,6 +160,10 @@ async fn closed_cases_lose_recordings_then_personal_data_and_statistics_stay(bac
     // Three years on, the closed cases are anonymized; the open one keeps everything.
     let (_, found) = app.get_json("/api/v1/cases?q=张三", &leader).await;
     assert_eq!(found["cases"].as_array().unwrap().len(), 1, "{found}");
+    let indexed_anonymized = "select count(*) from case_grams where case_id in \
+         (select id from cases where status = 'closed')";
+    while app.store().index_search_backlog(100).await.unwrap() > 0 {}
+    assert!(app.raw_count(indexed_anonymized).await > 0);
     let years = now + Duration::days(3 * 366 + 1);
     let done = retention
         .run(years, "system:retention", &Stop::new())
@@ -189,6 +193,9 @@ async fn closed_cases_lose_recordings_then_personal_data_and_statistics_stay(bac
     assert_eq!(found["cases"].as_array().unwrap().len(), 0, "{found}");
     let (_, found) = app.get_json("/api/v1/cases?q=13700002222", &leader).await;
     assert_eq!(found["cases"].as_array().unwrap().len(), 1, "{found}");
+    // Nor does the search index keep their bigrams, once the indexer has been round.
+    while app.store().index_search_backlog(100).await.unwrap() > 0 {}
+    assert_eq!(app.raw_count(indexed_anonymized).await, 0);
     // The statistics still count every case.
     let today = app.state().calendar.current().local_date(now).to_string();
     let (status, stats) = app

@@ -128,3 +128,114 @@ crate::on_both_backends!(
     two_characters_find_chinese_words_anywhere,
     a_new_case_is_found_while_the_indexer_runs
 );
+
+/// A case for the store directly, with `description` as its text.
+fn new_case(description: &str) -> youmen::domain::NewCase {
+    use youmen::domain::{Channel, Citizen, NewCase, Tier};
+    let now = chrono::Utc::now();
+    NewCase {
+        channel: Channel::Website,
+        received_at: now,
+        citizen: Citizen {
+            name: Some("李四".into()),
+            phone: None,
+            id_card_masked: None,
+            id_card_digest: None,
+        },
+        matter: "other".into(),
+        description: description.into(),
+        tier: Tier::Simple,
+        deadline: now,
+        deadline_provisional: false,
+        off_hours: false,
+        urgent: false,
+        callback: None,
+        consultation: None,
+        registered_by: "test".into(),
+    }
+}
+
+/// On SQLite the search index is a file of its own, `youmen.search.db`. A lost one (deleted,
+/// or left out of a restored backup) is rebuilt from the cases when youmen next opens the
+/// database.
+#[tokio::test]
+async fn sqlite_rebuilds_a_lost_search_index_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("youmen.db");
+    let url = format!("sqlite://{}", db.display());
+    let now = chrono::Utc::now();
+    {
+        let store = youmen::storage::connect(&url, 2).await.unwrap();
+        store.migrate().await.unwrap();
+        for text in ["工资拖欠三个月", "养老金认证", "失业金没到账"] {
+            store
+                .register_case(&new_case(text), "YM", chrono_tz::Asia::Shanghai, now)
+                .await
+                .unwrap();
+        }
+        while store.index_search_backlog(100).await.unwrap() > 0 {}
+    }
+    let search = youmen::storage::search_file(&db);
+    assert_eq!(search, dir.path().join("youmen.search.db"));
+    for suffix in ["", "-wal", "-shm"] {
+        let file = format!("{}{suffix}", search.display());
+        let _ = std::fs::remove_file(file);
+    }
+    let store = youmen::storage::connect(&url, 2).await.unwrap();
+    store.migrate().await.unwrap();
+    let pool = crate::helpers::sqlite_raw_pool(&url).await.unwrap();
+    let count = |sql: &'static str| {
+        let pool = pool.clone();
+        async move {
+            let (n,): (i64,) = sqlx::query_as(sql).fetch_one(&pool).await.unwrap();
+            n
+        }
+    };
+    assert_eq!(count("select count(*) from search_backlog").await, 0);
+    assert_eq!(
+        count("select count(distinct case_id) from case_grams").await,
+        3
+    );
+    assert_eq!(
+        count("select count(*) from case_grams where gram = '工资'").await,
+        1
+    );
+}
+
+/// The reason the SQLite search index has a file of its own: its writer (the indexer) and
+/// intake never wait for each other. Here the search file's write lock is held the whole
+/// time; a registration still commits at once.
+#[tokio::test]
+async fn sqlite_intake_does_not_wait_for_the_search_index_writer() {
+    use sqlx::Connection;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("youmen.db");
+    let url = format!("sqlite://{}", db.display());
+    let store = youmen::storage::connect(&url, 2).await.unwrap();
+    store.migrate().await.unwrap();
+    let search = youmen::storage::search_file(&db);
+    let mut holder = sqlx::SqliteConnection::connect(&format!("sqlite://{}", search.display()))
+        .await
+        .unwrap();
+    sqlx::query("begin immediate")
+        .execute(&mut holder)
+        .await
+        .unwrap();
+    sqlx::query("insert into case_grams (gram, case_id) values ('占用', 0)")
+        .execute(&mut holder)
+        .await
+        .unwrap();
+    let registered = tokio::time::timeout(
+        std::time::Duration::from_secs(2),
+        store.register_case(
+            &new_case("工资拖欠"),
+            "YM",
+            chrono_tz::Asia::Shanghai,
+            chrono::Utc::now(),
+        ),
+    )
+    .await
+    .expect("intake waited for the search index's write lock");
+    assert!(registered.is_ok(), "{registered:?}");
+    sqlx::query("rollback").execute(&mut holder).await.unwrap();
+}
