@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use serde_json::{json, Value};
 use youmen::domain::Role;
 
-use crate::helpers::{json, walk_in, Backend, TestApp};
+use crate::helpers::{json, new_case, walk_in, Backend, TestApp};
 
 async fn register(app: &TestApp, token: &str, body: &Value) -> Value {
     let (status, case) = app.post_json("/api/v1/cases", token, body).await;
@@ -452,29 +452,9 @@ async fn a_bare_to_date_includes_that_whole_day(backend: Backend) {
 }
 
 async fn a_group_commit_numbers_its_batch_without_gaps_even_when_one_fails(backend: Backend) {
-    use youmen::domain::{Channel, Citizen, NewCase, Tier};
     let app = TestApp::spawn(backend).await;
     let now = chrono::Utc::now();
-    let case = |description: &str| NewCase {
-        channel: Channel::Website,
-        received_at: now,
-        citizen: Citizen {
-            name: None,
-            phone: None,
-            id_card_masked: None,
-            id_card_digest: None,
-        },
-        matter: "other".into(),
-        description: description.into(),
-        tier: Tier::Simple,
-        deadline: now,
-        deadline_provisional: false,
-        off_hours: false,
-        urgent: false,
-        callback: None,
-        consultation: None,
-        registered_by: "test".into(),
-    };
+    let case = |description: &str| new_case(description, now);
     // PostgreSQL refuses a NUL in text: that item fails inside its savepoint, the others
     // commit, and the day's numbers have no hole. (SQLite stores it: all three commit.)
     let batch = [

@@ -468,3 +468,28 @@ pub async fn sqlite_raw_pool(url: &str) -> Result<sqlx::SqlitePool, sqlx::Error>
         .connect_with(options)
         .await
 }
+
+/// A website case for the store directly (no HTTP), with `description` as its text.
+pub fn new_case(description: &str, now: chrono::DateTime<chrono::Utc>) -> youmen::domain::NewCase {
+    use youmen::domain::{Channel, Citizen, NewCase, Tier};
+    NewCase {
+        channel: Channel::Website,
+        received_at: now,
+        citizen: Citizen {
+            name: None,
+            phone: None,
+            id_card_masked: None,
+            id_card_digest: None,
+        },
+        matter: "other".into(),
+        description: description.into(),
+        tier: Tier::Simple,
+        deadline: now,
+        deadline_provisional: false,
+        off_hours: false,
+        urgent: false,
+        callback: None,
+        consultation: None,
+        registered_by: "test".into(),
+    }
+}

@@ -4,7 +4,7 @@
 use serde_json::json;
 use youmen::domain::Role;
 
-use crate::helpers::{walk_in, Backend, TestApp};
+use crate::helpers::{new_case, walk_in, Backend, TestApp};
 
 async fn found_descriptions(app: &TestApp, token: &str, q: &str) -> Vec<String> {
     let path = format!("/api/v1/cases?q={}&sort=received", urlencode(q));
@@ -129,32 +129,6 @@ crate::on_both_backends!(
     a_new_case_is_found_while_the_indexer_runs
 );
 
-/// A case for the store directly, with `description` as its text.
-fn new_case(description: &str) -> youmen::domain::NewCase {
-    use youmen::domain::{Channel, Citizen, NewCase, Tier};
-    let now = chrono::Utc::now();
-    NewCase {
-        channel: Channel::Website,
-        received_at: now,
-        citizen: Citizen {
-            name: Some("李四".into()),
-            phone: None,
-            id_card_masked: None,
-            id_card_digest: None,
-        },
-        matter: "other".into(),
-        description: description.into(),
-        tier: Tier::Simple,
-        deadline: now,
-        deadline_provisional: false,
-        off_hours: false,
-        urgent: false,
-        callback: None,
-        consultation: None,
-        registered_by: "test".into(),
-    }
-}
-
 /// On SQLite the search index is a file of its own, `youmen.search.db`. A lost one (deleted,
 /// or left out of a restored backup) is rebuilt from the cases when youmen next opens the
 /// database.
@@ -169,7 +143,7 @@ async fn sqlite_rebuilds_a_lost_search_index_file() {
         store.migrate().await.unwrap();
         for text in ["工资拖欠三个月", "养老金认证", "失业金没到账"] {
             store
-                .register_case(&new_case(text), "YM", chrono_tz::Asia::Shanghai, now)
+                .register_case(&new_case(text, now), "YM", chrono_tz::Asia::Shanghai, now)
                 .await
                 .unwrap();
         }
@@ -228,7 +202,7 @@ async fn sqlite_intake_does_not_wait_for_the_search_index_writer() {
     let registered = tokio::time::timeout(
         std::time::Duration::from_secs(2),
         store.register_case(
-            &new_case("工资拖欠"),
+            &new_case("工资拖欠", chrono::Utc::now()),
             "YM",
             chrono_tz::Asia::Shanghai,
             chrono::Utc::now(),
