@@ -43,10 +43,44 @@ impl PostgresStore {
         Ok(())
     }
 
-    /// One chunk of the search backlog indexed, claimed in the transaction that writes its
-    /// grams (instances share the backlog).
+    /// Takes up to `limit` cases from the search backlog and replaces their bigrams, in one
+    /// transaction. Deleting their backlog rows claims them: a second instance running at
+    /// the same time waits for the rows, finds them gone and skips them. A case's old grams
+    /// go first (a case back in the backlog, anonymized, keeps none of its former name's);
+    /// the new ones are written sorted (each index page visited once) as two arrays, one
+    /// statement whatever the chunk's size.
     async fn index_chunk(&self, limit: u32) -> Result<usize, sqlx::Error> {
-        index_backlog(self.writer(), limit).await
+        let mut tx = self.writer().begin().await?;
+        let rows: Vec<super::IndexedText> = sqlx::query_as(
+            "with taken as (delete from search_backlog where case_id in \
+                 (select case_id from search_backlog order by case_id limit $1) returning case_id) \
+             select c.id, c.citizen_name, c.phone_original, c.description \
+             from cases c join taken on taken.case_id = c.id",
+        )
+        .bind(i64::from(limit))
+        .fetch_all(&mut *tx)
+        .await?;
+        if rows.is_empty() {
+            return Ok(0);
+        }
+        let ids: Vec<i64> = rows.iter().map(|(id, ..)| *id).collect();
+        sqlx::query("delete from case_grams where case_id = any($1)")
+            .bind(&ids)
+            .execute(&mut *tx)
+            .await?;
+        let (grams, cases): (Vec<String>, Vec<i64>) =
+            super::sorted_grams(&rows).into_iter().unzip();
+        sqlx::query(
+            "insert into case_grams (gram, case_id) \
+             select * from unnest($1::text[], $2::bigint[]) on conflict do nothing",
+        )
+        .bind(&grams)
+        .bind(&cases)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        metrics::counter!("youmen_search_indexed_total").increment(rows.len() as u64);
+        Ok(rows.len())
     }
 }
 

@@ -240,6 +240,37 @@ impl SqliteStore {
     }
 }
 
+/// Replaces the grams of these cases with those of their texts as given: the old ones
+/// deleted (a case back in the backlog, anonymized, keeps none of its former name's), the
+/// new ones sorted (each index page visited once) and written in multi-row inserts.
+async fn write_grams(
+    tx: &mut sqlx::Transaction<'_, Sqlite>,
+    rows: &[super::IndexedText],
+) -> Result<(), sqlx::Error> {
+    let ids: Vec<i64> = rows.iter().map(|(id, ..)| *id).collect();
+    for run in super::pow2_runs(&ids, 256) {
+        let mut delete =
+            sqlx::QueryBuilder::<Sqlite>::new("delete from case_grams where case_id in (");
+        let mut list = delete.separated(", ");
+        for id in run {
+            list.push_bind(*id);
+        }
+        delete.push(")");
+        delete.build().execute(&mut **tx).await?;
+    }
+    let grams = super::sorted_grams(rows);
+    for chunk in super::pow2_runs(&grams, 512) {
+        let mut insert =
+            sqlx::QueryBuilder::<Sqlite>::new("insert into case_grams (gram, case_id) ");
+        insert.push_values(chunk, |mut b, (g, id)| {
+            b.push_bind(g.as_str()).push_bind(*id);
+        });
+        insert.push(" on conflict do nothing");
+        insert.build().execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
 /// Opens the search file (creating it and its table if needed) with the intake file's
 /// durability: its grams must be on disk before the backlog rows they replace are deleted.
 async fn open_search(options: &SqliteConnectOptions, path: &Path) -> anyhow::Result<Pool<Sqlite>> {
