@@ -63,13 +63,13 @@ impl PostgresStore {
         if rows.is_empty() {
             return Ok(0);
         }
+        let (rows, grams) = super::sorted_grams_apart(rows).await;
         let ids: Vec<i64> = rows.iter().map(|(id, ..)| *id).collect();
         sqlx::query("delete from case_grams where case_id = any($1)")
             .bind(&ids)
             .execute(&mut *tx)
             .await?;
-        let (grams, cases): (Vec<String>, Vec<i64>) =
-            super::sorted_grams(&rows).into_iter().unzip();
+        let (grams, cases): (Vec<String>, Vec<i64>) = grams.into_iter().unzip();
         sqlx::query(
             "insert into case_grams (gram, case_id) \
              select * from unnest($1::text[], $2::bigint[]) on conflict do nothing",

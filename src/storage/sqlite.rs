@@ -215,8 +215,9 @@ impl SqliteStore {
                 (*id, name.clone(), phone.clone(), description.clone())
             })
             .collect();
+        let (rows, grams) = super::sorted_grams_apart(rows).await;
         let mut tx = self.search.begin().await?;
-        write_grams(&mut tx, &rows).await?;
+        write_grams(&mut tx, &rows, &grams).await?;
         tx.commit().await?;
         let mut tx = self.writer.begin().await?;
         for run in super::pow2_runs(&taken, 256) {
@@ -240,12 +241,13 @@ impl SqliteStore {
     }
 }
 
-/// Replaces the grams of these cases with those of their texts as given: the old ones
-/// deleted (a case back in the backlog, anonymized, keeps none of its former name's), the
-/// new ones sorted (each index page visited once) and written in multi-row inserts.
+/// Replaces the grams of these cases with `grams` (those of their texts, sorted: each index
+/// page is visited once): the old ones deleted (a case back in the backlog, anonymized,
+/// keeps none of its former name's), the new ones written in multi-row inserts.
 async fn write_grams(
     tx: &mut sqlx::Transaction<'_, Sqlite>,
     rows: &[super::IndexedText],
+    grams: &[(String, i64)],
 ) -> Result<(), sqlx::Error> {
     let ids: Vec<i64> = rows.iter().map(|(id, ..)| *id).collect();
     for run in super::pow2_runs(&ids, 256) {
@@ -258,8 +260,7 @@ async fn write_grams(
         delete.push(")");
         delete.build().execute(&mut **tx).await?;
     }
-    let grams = super::sorted_grams(rows);
-    for chunk in super::pow2_runs(&grams, 512) {
+    for chunk in super::pow2_runs(grams, 512) {
         let mut insert =
             sqlx::QueryBuilder::<Sqlite>::new("insert into case_grams (gram, case_id) ");
         insert.push_values(chunk, |mut b, (g, id)| {
