@@ -93,7 +93,7 @@ pub async fn sorted_grams_apart(rows: Vec<IndexedText>) -> (Vec<IndexedText>, Ve
 }
 
 /// The bigrams of these cases' texts, as (gram, case id) pairs in the index's order.
-pub fn sorted_grams(rows: &[IndexedText]) -> Vec<(String, i64)> {
+fn sorted_grams(rows: &[IndexedText]) -> Vec<(String, i64)> {
     let mut grams: Vec<(String, i64)> = Vec::with_capacity(rows.len() * 48);
     for (id, name, phone, description) in rows {
         let text =

@@ -1352,8 +1352,8 @@ macro_rules! impl_shared_queries {
                     return Ok(false);
                 }
                 for sql in [
-                    // Its grams (bigrams of the name and phone) go with the indexer's next
-                    // round, which replaces them with those of what is left.
+                    // Its grams (of the name, phone and text) go with the indexer's next
+                    // round, which replaces them with those of what is left: none.
                     "insert into search_backlog (case_id) values ($1) on conflict do nothing",
                     "delete from tracking_codes where case_id = $1",
                     "update website_messages set email = null, fold_key = '' where case_id = $1",

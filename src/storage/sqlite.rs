@@ -11,6 +11,7 @@
 //! 58–93 ms; without, 16 ms). The readers attach it, so a search joins the two as one
 //! database. It holds nothing that cannot be rebuilt: a missing or new one is refilled from
 //! the cases.
+
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
