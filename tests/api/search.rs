@@ -157,6 +157,8 @@ async fn sqlite_rebuilds_a_lost_search_index_file() {
     }
     let store = youmen::storage::connect(&url, 2).await.unwrap();
     store.migrate().await.unwrap();
+    // The service's indexer job does this in the background.
+    while store.index_search_backlog(100).await.unwrap() > 0 {}
     let pool = crate::helpers::sqlite_raw_pool(&url).await.unwrap();
     let count = |sql: &'static str| {
         let pool = pool.clone();
