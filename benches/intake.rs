@@ -228,8 +228,7 @@ async fn load(
                 let who = ((n % CLIENTS as u64) as usize, 500_000 + n / CLIENTS as u64);
                 tasks.push(tokio::spawn(async move {
                     if send(&client, &base, &token, who, expect, without_consent).await {
-                        let l = due.elapsed();
-                        (vec![l], 0)
+                        (vec![due.elapsed()], 0)
                     } else {
                         (Vec::new(), 1)
                     }

@@ -210,23 +210,23 @@ impl SqliteStore {
         if taken.is_empty() {
             return Ok(0);
         }
-        let rows: Vec<super::IndexedText> = taken
-            .iter()
-            .map(|(id, _, name, phone, description)| {
-                (*id, name.clone(), phone.clone(), description.clone())
+        let (versions, rows): (Vec<(i64, i64)>, Vec<super::IndexedText>) = taken
+            .into_iter()
+            .map(|(id, version, name, phone, description)| {
+                ((id, version), (id, name, phone, description))
             })
-            .collect();
+            .unzip();
         let (rows, grams) = super::sorted_grams_apart(rows).await;
         let mut tx = self.search.begin().await?;
         write_grams(&mut tx, &rows, &grams).await?;
         tx.commit().await?;
         let mut tx = self.writer.begin().await?;
-        for run in super::pow2_runs(&taken, 256) {
+        for run in super::pow2_runs(&versions, 256) {
             let mut delete = sqlx::QueryBuilder::<Sqlite>::new(
                 "delete from search_backlog where case_id in (select c.id from cases c join (values ",
             );
             let mut list = delete.separated(", ");
-            for (id, version, ..) in run {
+            for (id, version) in run {
                 list.push("(")
                     .push_bind_unseparated(*id)
                     .push_unseparated(", ")
