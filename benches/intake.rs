@@ -95,7 +95,7 @@ fn body(c: usize, i: u64) -> serde_json::Value {
 
 /// The intake run at full speed, at a steady 1,000/s, and, on the same server, the HTTP
 /// ceiling without storage.
-async fn http_intake(database_url: String) -> (Run, Run, Run) {
+async fn http_intake(database_url: String) -> (Run, Run, Run, Batches) {
     let mut settings = Settings::load(None).expect("settings");
     settings.server.port = 0;
     settings.database.url = database_url.clone();
@@ -156,13 +156,18 @@ async fn http_intake(database_url: String) -> (Run, Run, Run) {
     // sending on its own schedule whether or not the previous answer has come; first, so
     // that no search indexing left over from the full-speed phase runs during it.
     let steady = load(&base, &token, 201, false, Some(1000.0), seconds()).await;
-    // Then as fast as the clients can go.
+    // Then as fast as the clients can go, with the writer's batches of that phase.
+    let batches_before = Batches::now();
+    let cpu_before = Cpu::now();
     let run = load(&base, &token, 201, false, None, seconds()).await;
+    let batches = Batches::now()
+        .since(&batches_before)
+        .with_cpu(Cpu::now().since(&cpu_before));
     // The ceiling of this machine's HTTP path without storage, in the same run: the same
     // requests, every field checked (phone, e-mail, matter, text), refused for want of
     // consent (422) before anything is written.
     let ceiling = load(&base, &token, 422, true, None, seconds()).await;
-    (run, steady, ceiling)
+    (run, steady, ceiling, batches)
 }
 
 /// Posts message `i` of client `c`; true if answered with `expect`.
@@ -384,6 +389,7 @@ async fn main() {
         "| backend | {what} per s | p50 ms | p99 ms | errors | baseline | baseline per s | ratio |"
     );
     println!("|---|---|---|---|---|---|---|---|");
+    let mut notes = Vec::new();
     if backends.contains("sqlite") {
         let dir = tempfile::tempdir().unwrap();
         let run = http_intake(format!(
@@ -393,6 +399,7 @@ async fn main() {
         .await;
         let raw = sqlite_raw_inserts(&dir.path().join("raw.db")).await;
         report("SQLite", &run.0, "single-row insert loop", Some(raw));
+        notes.push(run.3.describe("SQLite"));
         phase("SQLite", STEADY, &run.1);
         phase("SQLite", CEILING, &run.2);
     }
@@ -413,8 +420,18 @@ async fn main() {
             .await
             .unwrap();
         pool.close().await;
+        let cpu_before = Cpu::now();
         let tps = pgbench_inserts(&url);
+        let cpu = Cpu::now().since(&cpu_before);
         report("PostgreSQL", &run.0, "pgbench single-row insert", tps);
+        notes.push(run.3.describe("PostgreSQL"));
+        if let Some(tps) = tps {
+            // pgbench itself is a child process: its CPU is not in either figure.
+            notes.push(format!(
+                "pgbench: PostgreSQL {:.0} µs of CPU per insert",
+                cpu.postgres * 1e6 / (tps * seconds().as_secs_f64())
+            ));
+        }
         phase("PostgreSQL", STEADY, &run.1);
         phase("PostgreSQL", CEILING, &run.2);
         let _ = sqlx::query(&format!("drop database {name} with (force)"))
@@ -422,6 +439,9 @@ async fn main() {
             .await;
     }
     println!();
+    for note in notes {
+        println!("{note}");
+    }
     println!(
         "peak RSS of the whole benchmark process (server and load generator): {} MB",
         peak_rss_mb()
@@ -442,6 +462,116 @@ fn phase(backend: &str, label: &str, run: &Run) {
 
 const STEADY: &str = "steady 1,000/s offered";
 const CEILING: &str = "HTTP ceiling (same requests, 422 before storage)";
+
+/// The group-commit writer's batches so far (the process's `youmen_batch_size` and
+/// `youmen_batch_seconds` histograms): how many messages a transaction took, and how long
+/// the writer spent on it. Their ratio is the writer's time per message, which bounds the
+/// rate of a single-writer engine.
+struct Batches {
+    count: f64,
+    messages: f64,
+    seconds: f64,
+    cpu: Option<Cpu>,
+}
+
+/// CPU time spent (user and system, in seconds) by this process (youmen and the load
+/// generator) and by every PostgreSQL process of the machine, from /proc: where the two
+/// cores go per message.
+#[derive(Clone, Copy)]
+struct Cpu {
+    own: f64,
+    postgres: f64,
+}
+
+impl Cpu {
+    fn now() -> Self {
+        // utime and stime, fields 14 and 15 of /proc/PID/stat, in clock ticks (100 a second
+        // on Linux); the command name (field 2) is in parentheses and may hold spaces.
+        fn seconds(stat: &str) -> f64 {
+            let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+            let fields: Vec<&str> = after.split_whitespace().collect();
+            let tick = |i: usize| {
+                fields
+                    .get(i)
+                    .and_then(|f| f.parse::<f64>().ok())
+                    .unwrap_or(0.0)
+            };
+            (tick(11) + tick(12)) / 100.0
+        }
+        let own = std::fs::read_to_string("/proc/self/stat").map_or(0.0, |s| seconds(&s));
+        let mut postgres = 0.0;
+        for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+            let path = entry.path();
+            let is_postgres =
+                std::fs::read_to_string(path.join("comm")).is_ok_and(|c| c.trim() == "postgres");
+            if is_postgres {
+                postgres += std::fs::read_to_string(path.join("stat")).map_or(0.0, |s| seconds(&s));
+            }
+        }
+        Self { own, postgres }
+    }
+
+    fn since(&self, before: &Self) -> Self {
+        Self {
+            own: self.own - before.own,
+            postgres: self.postgres - before.postgres,
+        }
+    }
+}
+
+impl Batches {
+    fn now() -> Self {
+        let text = youmen::http::metrics::handle().render();
+        let value = |name: &str| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(name)?.trim().parse::<f64>().ok())
+                .unwrap_or(0.0)
+        };
+        Self {
+            count: value("youmen_batch_size_count"),
+            messages: value("youmen_batch_size_sum"),
+            seconds: value("youmen_batch_seconds_sum"),
+            cpu: None,
+        }
+    }
+
+    fn since(&self, before: &Self) -> Self {
+        Self {
+            count: self.count - before.count,
+            messages: self.messages - before.messages,
+            seconds: self.seconds - before.seconds,
+            cpu: None,
+        }
+    }
+
+    fn with_cpu(self, cpu: Cpu) -> Self {
+        Self {
+            cpu: Some(cpu),
+            ..self
+        }
+    }
+
+    fn describe(&self, backend: &str) -> String {
+        if self.count == 0.0 || self.messages == 0.0 {
+            return format!("{backend}, full speed: no batches recorded");
+        }
+        format!(
+                "{backend}, full speed: {:.0} batches of {:.1} messages, {:.2} ms each: {:.0} µs of the writer per message",
+                self.count,
+                self.messages / self.count,
+                self.seconds * 1000.0 / self.count,
+                self.seconds * 1e6 / self.messages,
+        ) + &self.cpu.map_or(String::new(), |cpu| {
+            // Messages committed in the phase (batches hold the ones answered 201).
+            let per = |s: f64| s * 1e6 / self.messages;
+            format!(
+                "; CPU per message: youmen and the load generator {:.0} µs, PostgreSQL {:.0} µs",
+                per(cpu.own),
+                per(cpu.postgres),
+            )
+        })
+    }
+}
 
 /// The process's peak resident set (VmHWM), in MB.
 fn peak_rss_mb() -> u64 {
