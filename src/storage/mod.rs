@@ -6,6 +6,7 @@
 pub mod group_commit;
 mod postgres;
 mod rows;
+mod sender_limits;
 mod shared;
 mod sqlite;
 pub mod transfer;
@@ -107,6 +108,33 @@ fn sorted_grams(rows: &[IndexedText]) -> Vec<(String, i64)> {
     grams.sort_unstable();
     grams
 }
+
+/// How a website batch is cut into multi-row statements, per engine.
+#[derive(Debug, Clone, Copy)]
+pub enum Runs {
+    /// Runs of any length up to this: a batch of up to that many messages writes each table
+    /// with one statement (one round trip). Every length is a statement shape of its own, so
+    /// the connection's statement cache must hold them all ([`STATEMENT_CACHE`]): for SQLite,
+    /// whose one writer connection prepares in this process.
+    Exact(usize),
+    /// Runs of power-of-two lengths up to this: a few shapes per statement (see
+    /// [`pow2_runs`]), for PostgreSQL, where every pooled connection prepares its own copy of
+    /// each shape on the server.
+    PowersOfTwo(usize),
+}
+
+impl Runs {
+    pub fn split<'a, T>(self, items: &'a [T]) -> Vec<&'a [T]> {
+        match self {
+            Runs::Exact(cap) => items.chunks(cap.max(1)).collect(),
+            Runs::PowersOfTwo(cap) => pow2_runs(items, cap),
+        }
+    }
+}
+
+/// Prepared statements SQLite's writer connection keeps: the website batch's shapes (seven
+/// statements of up to 32 lengths each) and every other query, with room.
+pub const STATEMENT_CACHE: usize = 512;
 
 /// Splits `items` into runs whose lengths are powers of two (largest first, at most `cap`):
 /// a multi-row statement over them takes only a few shapes, so each shape is prepared once
@@ -329,6 +357,17 @@ pub struct RateCheck {
     pub scope: String,
     pub key: String,
     pub limits: Vec<(chrono::Duration, u32)>,
+}
+
+impl RateCheck {
+    /// The longest window: hits older than it count for nothing.
+    pub fn longest(&self) -> chrono::Duration {
+        self.limits
+            .iter()
+            .map(|(w, _)| *w)
+            .max()
+            .unwrap_or_default()
+    }
 }
 
 #[derive(Debug, Clone)]

@@ -38,6 +38,17 @@ impl PostgresStore {
         &self.pool
     }
 
+    /// A few statement shapes per table: each pooled connection prepares its own copy of
+    /// each on the server.
+    fn batch_runs(&self) -> super::Runs {
+        super::Runs::PowersOfTwo(64)
+    }
+
+    /// None: the limits are rows of `rate_hits`, counted together by every instance.
+    fn sender_limits(&self) -> Option<&super::sender_limits::SenderLimits> {
+        None
+    }
+
     /// The search grams live beside the cases: nothing to prepare.
     async fn search_ready(&self) -> Result<(), sqlx::Error> {
         Ok(())

@@ -708,11 +708,22 @@ macro_rules! impl_shared_queries {
                 // touches into SQLite's sub-journal: a sixth of the writer's time). If any
                 // statement fails, the transaction is rolled back and the batch done again
                 // in a new one, one savepoint per message, so each gets its own answer.
+                let memory = self.sender_limits();
                 let mut tx = self.writer().begin().await?;
                 lock_keys(&mut tx, batch).await?;
-                match submit_website_batch(&mut tx, batch, prefix, tz).await {
+                match submit_website_batch(&mut tx, batch, prefix, tz, memory, self.batch_runs()).await {
                     Ok(Some(results)) => {
                         tx.commit().await?;
+                        // Limits kept in memory count the messages let through once they
+                        // are stored (in the database, they are rows of the transaction).
+                        if let Some(memory) = memory {
+                            for ((s, now), result) in batch.iter().zip(&results) {
+                                let through = !matches!(result, Ok($crate::storage::WebsiteOutcome::Limited));
+                                if let (Some(r), true) = (&s.rate, through) {
+                                    memory.record(&r.scope, &r.key, *now, r.longest());
+                                }
+                            }
+                        }
                         return Ok(results);
                     }
                     Ok(None) => {
@@ -727,11 +738,20 @@ macro_rules! impl_shared_queries {
                 let mut tx = self.writer().begin().await?;
                 lock_keys(&mut tx, batch).await?;
                 let mut results = Vec::with_capacity(batch.len());
+                // Hits counted in memory as each message is stored, taken back if the
+                // transaction does not commit.
+                let mut counted = Vec::new();
                 for (submission, now) in batch {
                     let mut savepoint = tx.begin().await?;
-                    match submit_website_in(&mut savepoint, submission, prefix, tz, *now).await {
+                    match submit_website_in(&mut savepoint, submission, prefix, tz, *now, memory).await {
                         Ok(outcome) => {
                             savepoint.commit().await?;
+                            if let (Some(memory), Some(r)) = (memory, &submission.rate) {
+                                if !matches!(outcome, $crate::storage::WebsiteOutcome::Limited) {
+                                    memory.record(&r.scope, &r.key, *now, r.longest());
+                                    counted.push((r, *now));
+                                }
+                            }
                             results.push(Ok(outcome));
                         }
                         Err(e) => {
@@ -740,7 +760,14 @@ macro_rules! impl_shared_queries {
                         }
                     }
                 }
-                tx.commit().await?;
+                if let Err(e) = tx.commit().await {
+                    if let Some(memory) = memory {
+                        for (r, now) in counted {
+                            memory.forget(&r.scope, &r.key, now);
+                        }
+                    }
+                    return Err(e.into());
+                }
                 Ok(results)
             }
 
@@ -790,6 +817,9 @@ macro_rules! impl_shared_queries {
                 limits: &[(chrono::Duration, u32)],
                 now: chrono::DateTime<chrono::Utc>,
             ) -> $crate::storage::StoreResult<bool> {
+                if let Some(memory) = self.sender_limits() {
+                    return Ok(memory.hit(scope, key, limits, now));
+                }
                 let mut tx = self.writer().begin().await?;
                 let allowed = rate_hit_in(&mut tx, scope, key, limits, now).await?;
                 tx.commit().await?;
@@ -2158,12 +2188,12 @@ macro_rules! impl_shared_queries {
             batch: &[($crate::storage::WebsiteSubmission, chrono::DateTime<chrono::Utc>)],
             prefix: &str,
             tz: chrono_tz::Tz,
+            memory: Option<&$crate::storage::sender_limits::SenderLimits>,
+            runs: $crate::storage::Runs,
         ) -> $crate::storage::StoreResult<Option<Vec<$crate::storage::StoreResult<$crate::storage::WebsiteOutcome>>>> {
             use std::collections::HashMap;
             use $crate::storage::WebsiteOutcome;
-            // Rows per multi-row statement: runs of power-of-two lengths up to this, so each
-            // statement has a few shapes only, each prepared once and then cached.
-            const RUN: usize = 64;
+
             use $crate::storage::rows::{CaseRow, CASE_COLUMNS};
             let Some((_, first_now)) = batch.first() else {
                 return Ok(Some(Vec::new()));
@@ -2184,10 +2214,26 @@ macro_rules! impl_shared_queries {
                     return Ok(None);
                 }
             }
-            // 1. The senders' limits: old hits dropped, the rest counted per window.
+            // 1. The senders' limits: old hits dropped, the rest counted per window (in
+            //    memory where the engine keeps them there; the caller counts the hits).
             let mut limited = vec![false; batch.len()];
             let mut hits: Vec<(&str, chrono::DateTime<chrono::Utc>)> = Vec::new();
-            if let Some(r) = rate {
+            if let (Some(r), Some(memory)) = (rate, memory) {
+                let latest = batch.iter().map(|(_, n)| *n).max().unwrap_or(*first_now);
+                let windows: Vec<chrono::Duration> = r.limits.iter().map(|(w, _)| *w).collect();
+                let mut counts: HashMap<&str, Vec<i64>> = HashMap::new();
+                for (i, (s, _)) in batch.iter().enumerate() {
+                    let Some(check) = &s.rate else { continue };
+                    let c = counts
+                        .entry(check.key.as_str())
+                        .or_insert_with(|| memory.counts(&r.scope, &check.key, &windows, latest));
+                    if r.limits.iter().zip(c.iter()).any(|((_, most), n)| *n >= i64::from(*most)) {
+                        limited[i] = true;
+                        continue;
+                    }
+                    c.iter_mut().for_each(|n| *n += 1);
+                }
+            } else if let Some(r) = rate {
                 let latest = batch.iter().map(|(_, n)| *n).max().unwrap_or(*first_now);
                 let earliest = batch.iter().map(|(_, n)| *n).min().unwrap_or(*first_now);
                 let longest = r.limits.iter().map(|(w, _)| *w).max().unwrap_or_default();
@@ -2195,7 +2241,7 @@ macro_rules! impl_shared_queries {
                 keys.sort_unstable();
                 keys.dedup();
                 let mut rows = Vec::new();
-                for run in $crate::storage::pow2_runs(&keys, RUN) {
+                for run in runs.split(&keys) {
                     let mut delete = sqlx::QueryBuilder::<$db>::new("delete from rate_hits where scope = ");
                     delete.push_bind(&r.scope).push(" and at < ").push_bind(earliest - longest).push(" and key in (");
                     let mut list = delete.separated(", ");
@@ -2237,27 +2283,30 @@ macro_rules! impl_shared_queries {
                 }
             }
             // 2. Folds: a recent website message with the same key, or an earlier one of
-            //    this batch.
-            let mut fold_keys: Vec<&str> = batch
+            //    this batch. A key is the phone and the text, so the stored messages it could
+            //    fold into are found through the cases' phone index (the key itself has no
+            //    index: one randomly keyed entry fewer per message).
+            let mut phones: Vec<&str> = batch
                 .iter()
                 .zip(&limited)
                 .filter(|(_, l)| !**l)
-                .map(|((s, _), _)| s.message.fold_key.as_str())
+                .filter_map(|((s, _), _)| s.message.case.citizen.phone.as_ref().map(|p| p.e164()))
                 .collect();
-            fold_keys.sort_unstable();
-            fold_keys.dedup();
+            phones.sort_unstable();
+            phones.dedup();
             let mut earlier: HashMap<String, (chrono::DateTime<chrono::Utc>, i64)> = HashMap::new();
-            if !fold_keys.is_empty() {
+            if !phones.is_empty() {
                 let since = batch.iter().map(|(s, _)| s.fold_since).min().unwrap_or(*first_now);
                 let mut rows: Vec<(String, chrono::DateTime<chrono::Utc>, i64)> = Vec::new();
-                for run in $crate::storage::pow2_runs(&fold_keys, RUN) {
+                for run in runs.split(&phones) {
                     let mut q = sqlx::QueryBuilder::<$db>::new(
-                        "select fold_key, created_at, case_id from website_messages where created_at >= ",
+                        "select w.fold_key, w.created_at, w.case_id from cases c \
+                         join website_messages w on w.case_id = c.id where w.created_at >= ",
                     );
-                    q.push_bind(since).push(" and fold_key in (");
+                    q.push_bind(since).push(" and c.phone_e164 in (");
                     let mut list = q.separated(", ");
-                    for k in run {
-                        list.push_bind(*k);
+                    for phone in run {
+                        list.push_bind(*phone);
                     }
                     q.push(")");
                     rows.extend(q.build_query_as::<(String, chrono::DateTime<chrono::Utc>, i64)>().fetch_all(&mut **tx).await?);
@@ -2319,7 +2368,7 @@ macro_rules! impl_shared_queries {
                     .collect::<Result<_, _>>()?;
                 let pairs: Vec<(usize, &$crate::domain::CaseNumber)> = creating.iter().copied().zip(&numbers).collect();
                 let mut rows: Vec<CaseRow> = Vec::with_capacity(pairs.len());
-                for run in $crate::storage::pow2_runs(&pairs, RUN) {
+                for run in runs.split(&pairs) {
                 let mut insert = sqlx::QueryBuilder::<$db>::new(format!(
                     "insert into cases ({}) ",
                     $crate::storage::rows::CASE_INSERT_COLUMNS
@@ -2369,7 +2418,7 @@ macro_rules! impl_shared_queries {
                 }
                 // 5. No search grams here: the cases wait in the search backlog for the
                 //    indexer, which writes them in bulk.
-                for run in $crate::storage::pow2_runs(&cases, RUN) {
+                for run in runs.split(&cases) {
                     let mut insert = sqlx::QueryBuilder::<$db>::new("insert into search_backlog (case_id) ");
                     insert.push_values(run, |mut b, case| {
                         b.push_bind(case.id);
@@ -2389,7 +2438,7 @@ macro_rules! impl_shared_queries {
                     prev = hash;
                 }
                 let mut ids: Vec<(i64, i64)> = Vec::with_capacity(events.len());
-                for run in $crate::storage::pow2_runs(&events, RUN) {
+                for run in runs.split(&events) {
                 let mut insert = sqlx::QueryBuilder::<$db>::new(
                     "insert into case_events (case_id, at, actor, action, before_state, after_state, note, created_at, prev_hash, hash) ",
                 );
@@ -2419,7 +2468,7 @@ macro_rules! impl_shared_queries {
                 }
                 // 7. Website records and confirmations.
                 let records: Vec<(&$crate::domain::Case, usize)> = cases.iter().zip(creating.iter().copied()).collect();
-                for run in $crate::storage::pow2_runs(&records, RUN) {
+                for run in runs.split(&records) {
                 let mut insert = sqlx::QueryBuilder::<$db>::new(
                     "insert into website_messages (case_id, tracking_digest, email, fold_key, created_at) ",
                 );
@@ -2447,7 +2496,7 @@ macro_rules! impl_shared_queries {
                         })
                     })
                     .collect();
-                for run in $crate::storage::pow2_runs(&mails, RUN) {
+                for run in runs.split(&mails) {
                     let mut insert = sqlx::QueryBuilder::<$db>::new(
                         "insert into outbox (topic, case_id, recipient, payload, status, attempts, next_attempt_at, created_at) ",
                     );
@@ -2464,9 +2513,10 @@ macro_rules! impl_shared_queries {
                     insert.build().execute(&mut **tx).await?;
                 }
             }
-            // 8. The limit hits of every message let through.
+            // 8. The limit hits of every message let through (none here: empty when the
+            //    limits are kept in memory).
             if let Some(r) = rate {
-                for run in $crate::storage::pow2_runs(&hits, RUN) {
+                for run in runs.split(&hits) {
                     let mut insert = sqlx::QueryBuilder::<$db>::new("insert into rate_hits (scope, key, at) ");
                     insert.push_values(run, |mut b, (key, at)| {
                         b.push_bind(r.scope.as_str()).push_bind(*key).push_bind(*at);
@@ -2509,21 +2559,34 @@ macro_rules! impl_shared_queries {
             prefix: &str,
             tz: chrono_tz::Tz,
             now: chrono::DateTime<chrono::Utc>,
+            memory: Option<&$crate::storage::sender_limits::SenderLimits>,
         ) -> $crate::storage::StoreResult<$crate::storage::WebsiteOutcome> {
             use $crate::storage::rows::{CaseRow, CASE_COLUMNS};
             let message = &submission.message;
             if let Some(rate) = &submission.rate {
-                if !rate_hit_in(tx, &rate.scope, &rate.key, &rate.limits, now).await? {
+                // In memory, the caller counts the hit once the message is stored.
+                let allowed = match memory {
+                    Some(memory) => {
+                        let windows: Vec<chrono::Duration> = rate.limits.iter().map(|(w, _)| *w).collect();
+                        let counts = memory.counts(&rate.scope, &rate.key, &windows, now);
+                        rate.limits.iter().zip(&counts).all(|((_, most), n)| *n < i64::from(*most))
+                    }
+                    None => rate_hit_in(tx, &rate.scope, &rate.key, &rate.limits, now).await?,
+                };
+                if !allowed {
                     return Ok($crate::storage::WebsiteOutcome::Limited);
                 }
             }
+            // Found through the phone index, as in the batch path.
             let sql = format!(
-                "select {CASE_COLUMNS} from cases where id = (select case_id from website_messages \
-                 where fold_key = $1 and created_at >= $2 order by created_at desc limit 1)"
+                "select {CASE_COLUMNS} from cases where id = (select w.case_id from website_messages w \
+                 join cases c on c.id = w.case_id where c.phone_e164 = $3 and w.fold_key = $1 \
+                 and w.created_at >= $2 order by w.created_at desc limit 1)"
             );
             let earlier: Option<CaseRow> = sqlx::query_as(&sql)
                 .bind(&message.fold_key)
                 .bind(submission.fold_since)
+                .bind(message.case.citizen.phone.as_ref().map(|p| p.e164()))
                 .fetch_optional(&mut **tx)
                 .await?;
             if let Some(row) = earlier {

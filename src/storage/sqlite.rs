@@ -20,6 +20,7 @@ use anyhow::Context;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Pool, Sqlite};
 
+use super::sender_limits::SenderLimits;
 use super::shared::impl_shared_queries;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -29,6 +30,9 @@ pub struct SqliteStore {
     reader: Pool<Sqlite>,
     /// The search index file's one writer.
     search: Pool<Sqlite>,
+    /// The senders' per-address limits: SQLite is served by one process, so they are
+    /// counted in it (see `sender_limits`).
+    limits: SenderLimits,
     _checkpointer: Checkpointer,
 }
 
@@ -122,6 +126,7 @@ impl SqliteStore {
             .connect_with(
                 options
                     .clone()
+                    .statement_cache_capacity(super::STATEMENT_CACHE)
                     .pragma("cache_size", "-32768")
                     .pragma("wal_autocheckpoint", WRITER_CHECKPOINT_PAGES),
             )
@@ -154,8 +159,20 @@ impl SqliteStore {
             writer,
             reader,
             search,
+            limits: SenderLimits::default(),
             _checkpointer: Checkpointer::spawn(checkpoints),
         })
+    }
+
+    fn sender_limits(&self) -> Option<&SenderLimits> {
+        Some(&self.limits)
+    }
+
+    /// A website batch of up to 32 messages (32 clients at once make batches of about 16)
+    /// writes each table with one statement: each is a round trip to the writer's thread,
+    /// and they were a good part of the writer's time per message (docs/BENCHMARKS.md).
+    fn batch_runs(&self) -> super::Runs {
+        super::Runs::Exact(32)
     }
 
     fn writer(&self) -> &Pool<Sqlite> {

@@ -798,10 +798,13 @@ async fn a_burst_of_messages_is_committed_together_and_each_gets_its_answer(back
 /// A statement of the multi-row path fails (here a trigger refuses one message): the batch
 /// is rolled back and written again one message at a time, so the refused message alone gets
 /// an error and every other one of the burst is committed, numbered without gaps, with its
-/// event, record and confirmation.
+/// event, record and confirmation. The senders' limits hold on that path too, and the refused
+/// message does not count against its sender.
 async fn one_failing_message_does_not_take_its_batch_down(backend: Backend) {
     let app = TestApp::spawn_with(backend, |s| {
         relaxed(s);
+        s.website.per_ip_per_hour = 2;
+        s.website.trust_forwarded_for = true;
         s.mail.smtp_host = "127.0.0.1".into();
         s.mail.smtp_port = crate::smtp::free_port();
         s.mail.retry_base_seconds = 3600;
@@ -836,22 +839,46 @@ async fn one_failing_message_does_not_take_its_batch_down(backend: Backend) {
             let body = json!({"name": "李阿姨", "phone": format!("1390001{i:04}"),
                 "matter": "pensions", "description": format!("第{i}条留言"), "consent": true,
                 "email": email});
-            (format!("10.1.0.{i}"), body)
+            // Three messages from each of seven addresses (two allowed); the refused one
+            // and message 3 from an address of their own, so message 19 is alone on its.
+            let address = match i {
+                3 | 11 => "10.1.9.9".to_owned(),
+                _ => format!("10.1.0.{}", i % 8),
+            };
+            (address, body)
         })
         .collect();
     let answers = post_at_once(&app, &bodies).await;
+    let mut created = 0;
     for (i, (status, body)) in answers.iter().enumerate() {
-        if i == 11 {
-            assert!(*status >= 500, "the refused message: {status} {body}");
-        } else {
-            assert_eq!(*status, 201, "message {i}: {body}");
+        match (i, *status) {
+            (11, status) => assert!(status >= 500, "the refused message: {status} {body}"),
+            (3 | 19, status) => assert_eq!(status, 201, "message {i}: {body}"),
+            (_, 201) => created += 1,
+            (_, 429) => {}
+            (_, status) => panic!("message {i}: {status} {body}"),
         }
     }
+    assert_eq!(
+        created, 14,
+        "two of three from each of seven addresses: {answers:?}"
+    );
     let token = app.token("counter", Role::Counter).await;
     let (_, seqs) = website_cases(&app, &token).await;
-    assert_eq!(seqs, (1..=23).collect::<Vec<_>>(), "23 cases, no gap");
+    assert_eq!(seqs, (1..=16).collect::<Vec<_>>(), "16 cases, no gap");
     let store = app.store();
-    assert_eq!(store.outbox_list(None, 1000).await.unwrap().len(), 23);
+    assert_eq!(store.outbox_list(None, 1000).await.unwrap().len(), 16);
+    // The refused message was not counted: its address has one message stored, so one
+    // more is let through, and then no more.
+    for (text, status) in [("再来一条", 201), ("又一条", 429)] {
+        let more = vec![(
+            "10.1.9.9".to_owned(),
+            json!({"name": "李阿姨", "phone": "13900019999", "matter": "pensions",
+                   "description": text, "consent": true}),
+        )];
+        let answer = &post_at_once(&app, &more).await[0];
+        assert_eq!(answer.0, status, "{text}: {}", answer.1);
+    }
     assert!(store
         .verify_chain("case_events")
         .await
