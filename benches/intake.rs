@@ -564,10 +564,13 @@ impl Batches {
         ) + &self.cpu.map_or(String::new(), |cpu| {
             // Messages committed in the phase (batches hold the ones answered 201).
             let per = |s: f64| s * 1e6 / self.messages;
+            let postgres = match backend {
+                "PostgreSQL" => format!(", PostgreSQL {:.0} µs", per(cpu.postgres)),
+                _ => String::new(),
+            };
             format!(
-                "; CPU per message: youmen and the load generator {:.0} µs, PostgreSQL {:.0} µs",
+                "; CPU per message: youmen and the load generator {:.0} µs{postgres}",
                 per(cpu.own),
-                per(cpu.postgres),
             )
         })
     }
