@@ -132,8 +132,8 @@ impl Runs {
     }
 }
 
-/// Prepared statements SQLite's writer connection keeps: the website batch's shapes (seven
-/// statements of up to 32 lengths each) and every other query, with room.
+/// Prepared statements SQLite's writer connection keeps: the website batch's shapes (the
+/// fold look-up and five inserts, each in up to 32 lengths) and every other query, with room.
 pub const STATEMENT_CACHE: usize = 512;
 
 /// Splits `items` into runs whose lengths are powers of two (largest first, at most `cap`):

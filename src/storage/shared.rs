@@ -2193,7 +2193,6 @@ macro_rules! impl_shared_queries {
         ) -> $crate::storage::StoreResult<Option<Vec<$crate::storage::StoreResult<$crate::storage::WebsiteOutcome>>>> {
             use std::collections::HashMap;
             use $crate::storage::WebsiteOutcome;
-
             use $crate::storage::rows::{CaseRow, CASE_COLUMNS};
             let Some((_, first_now)) = batch.first() else {
                 return Ok(Some(Vec::new()));
