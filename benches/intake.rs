@@ -31,7 +31,13 @@ struct Run {
     errors: usize,
     elapsed: Duration,
     latencies: Vec<Duration>,
+    /// When each answer over the target (20 ms) was sent, from the phase's start, with its
+    /// latency, in sending order: a few stalls and a broad tail look different here.
+    slow: Vec<(Duration, Duration)>,
 }
+
+/// The latency target of the steady phase.
+const TARGET: Duration = Duration::from_millis(20);
 
 impl Run {
     fn rate(&self) -> f64 {
@@ -41,6 +47,47 @@ impl Run {
     fn percentile(&self, p: f64) -> Duration {
         let i = ((self.latencies.len() as f64 - 1.0) * p).round() as usize;
         self.latencies.get(i).copied().unwrap_or_default()
+    }
+
+    /// The answers over the target, grouped into stalls (sent within 100 ms of each other),
+    /// the longest three named.
+    fn describe_slow(&self, what: &str) -> String {
+        let mut stalls: Vec<(Duration, Duration, usize, Duration)> = Vec::new();
+        for &(sent, latency) in &self.slow {
+            match stalls.last_mut() {
+                Some((_, last, n, worst)) if sent <= *last + Duration::from_millis(100) => {
+                    *last = sent;
+                    *n += 1;
+                    *worst = (*worst).max(latency);
+                }
+                _ => stalls.push((sent, sent, 1, latency)),
+            }
+        }
+        let count = stalls.len();
+        stalls.sort_by_key(|s| std::cmp::Reverse(s.3));
+        let worst: Vec<String> = stalls
+            .iter()
+            .take(3)
+            .map(|(from, to, n, worst)| {
+                format!(
+                    "{:.0} ms at {:.2}–{:.2} s ({n} answers)",
+                    worst.as_secs_f64() * 1e3,
+                    from.as_secs_f64(),
+                    to.as_secs_f64()
+                )
+            })
+            .collect();
+        format!(
+            "{what}: {} of {} answers over {} ms, in {count} stalls; the longest: {}",
+            self.slow.len(),
+            self.requests,
+            TARGET.as_millis(),
+            if worst.is_empty() {
+                "none".into()
+            } else {
+                worst.join(", ")
+            }
+        )
     }
 }
 
@@ -217,7 +264,7 @@ async fn load(
     let start = Instant::now();
     let base = Arc::new(base.to_owned());
     let token = Arc::new(token.to_owned());
-    let tasks: Vec<tokio::task::JoinHandle<(Vec<Duration>, usize)>> = match rate {
+    let tasks: Vec<tokio::task::JoinHandle<(Vec<(Duration, Duration)>, usize)>> = match rate {
         Some(rate) => {
             // Each phase its own callers: a message sent again would fold (200).
             let mut tasks = Vec::new();
@@ -233,7 +280,7 @@ async fn load(
                 let who = ((n % CLIENTS as u64) as usize, 500_000 + n / CLIENTS as u64);
                 tasks.push(tokio::spawn(async move {
                     if send(&client, &base, &token, who, expect, without_consent).await {
-                        (vec![due.elapsed()], 0)
+                        (vec![(due - start, due.elapsed())], 0)
                     } else {
                         (Vec::new(), 1)
                     }
@@ -253,7 +300,7 @@ async fn load(
                         i += 1;
                         let t = Instant::now();
                         if send(&client, &base, &token, (c, i), expect, without_consent).await {
-                            latencies.push(t.elapsed());
+                            latencies.push((t - start, t.elapsed()));
                         } else {
                             errors += 1;
                         }
@@ -263,20 +310,28 @@ async fn load(
             })
             .collect(),
     };
-    let mut latencies = Vec::new();
+    let mut answers = Vec::new();
     let mut errors = 0;
     for t in tasks {
         let (l, e) = t.await.unwrap();
-        latencies.extend(l);
+        answers.extend(l);
         errors += e;
     }
     let elapsed = start.elapsed();
+    answers.sort();
+    let slow = answers
+        .iter()
+        .copied()
+        .filter(|(_, l)| *l > TARGET)
+        .collect();
+    let mut latencies: Vec<Duration> = answers.into_iter().map(|(_, l)| l).collect();
     latencies.sort();
     Run {
         requests: latencies.len(),
         errors,
         elapsed,
         latencies,
+        slow,
     }
 }
 
@@ -400,6 +455,7 @@ async fn main() {
         let raw = sqlite_raw_inserts(&dir.path().join("raw.db")).await;
         report("SQLite", &run.0, "single-row insert loop", Some(raw));
         notes.push(run.3.describe("SQLite"));
+        notes.push(run.1.describe_slow("SQLite, steady"));
         phase("SQLite", STEADY, &run.1);
         phase("SQLite", CEILING, &run.2);
     }
@@ -420,18 +476,10 @@ async fn main() {
             .await
             .unwrap();
         pool.close().await;
-        let cpu_before = Cpu::now();
         let tps = pgbench_inserts(&url);
-        let cpu = Cpu::now().since(&cpu_before);
         report("PostgreSQL", &run.0, "pgbench single-row insert", tps);
         notes.push(run.3.describe("PostgreSQL"));
-        if let Some(tps) = tps {
-            // pgbench itself is a child process: its CPU is not in either figure.
-            notes.push(format!(
-                "pgbench: PostgreSQL {:.0} µs of CPU per insert",
-                cpu.postgres * 1e6 / (tps * seconds().as_secs_f64())
-            ));
-        }
+        notes.push(run.1.describe_slow("PostgreSQL, steady"));
         phase("PostgreSQL", STEADY, &run.1);
         phase("PostgreSQL", CEILING, &run.2);
         let _ = sqlx::query(&format!("drop database {name} with (force)"))
