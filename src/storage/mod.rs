@@ -109,31 +109,17 @@ fn sorted_grams(rows: &[IndexedText]) -> Vec<(String, i64)> {
     grams
 }
 
-/// How a website batch is cut into multi-row statements, per engine.
-#[derive(Debug, Clone, Copy)]
-pub enum Runs {
-    /// Runs of any length up to this: a batch of up to that many messages writes each table
-    /// with one statement (one round trip). Every length is a statement shape of its own, so
-    /// the connection's statement cache must hold them all ([`STATEMENT_CACHE`]): for SQLite,
-    /// whose one writer connection prepares in this process.
-    Exact(usize),
-    /// Runs of power-of-two lengths up to this: a few shapes per statement (see
-    /// [`pow2_runs`]), for PostgreSQL, where every pooled connection prepares its own copy of
-    /// each shape on the server.
-    PowersOfTwo(usize),
-}
+/// The most rows of one multi-row statement in a website batch: a batch of up to this many
+/// messages (32 clients at once make batches of about 16) writes each table with one
+/// statement, one round trip. Every length up to it is a statement shape of its own, prepared
+/// once per connection, so the statement cache holds them all ([`STATEMENT_CACHE`]).
+pub const BATCH_RUN: usize = 32;
 
-impl Runs {
-    pub fn split<'a, T>(self, items: &'a [T]) -> Vec<&'a [T]> {
-        match self {
-            Runs::Exact(cap) => items.chunks(cap.max(1)).collect(),
-            Runs::PowersOfTwo(cap) => pow2_runs(items, cap),
-        }
-    }
-}
-
-/// Prepared statements SQLite's writer connection keeps: the website batch's shapes (the
-/// fold look-up and five inserts, each in up to 32 lengths) and every other query, with room.
+/// Prepared statements a connection keeps: the website batch's shapes (up to nine statements:
+/// the fold look-up, the limits' delete and count on PostgreSQL, six inserts; each in up to
+/// [`BATCH_RUN`] lengths) and every other query, with room.
+/// On PostgreSQL each pooled connection holds its own copies on the server: measured, the
+/// eight connections' private memory grew by 25–30 MB in all (docs/BENCHMARKS.md, session 7).
 pub const STATEMENT_CACHE: usize = 512;
 
 /// Splits `items` into runs whose lengths are powers of two (largest first, at most `cap`):

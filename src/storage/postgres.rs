@@ -24,7 +24,7 @@ impl PostgresStore {
         let pool = PgPoolOptions::new()
             .max_connections(max_connections.max(1))
             .acquire_timeout(Duration::from_secs(5))
-            .connect_with(options)
+            .connect_with(options.statement_cache_capacity(super::STATEMENT_CACHE))
             .await
             .context("connecting to PostgreSQL")?;
         Ok(Self { pool })
@@ -36,12 +36,6 @@ impl PostgresStore {
 
     fn reader(&self) -> &Pool<Postgres> {
         &self.pool
-    }
-
-    /// A few statement shapes per table: each pooled connection prepares its own copy of
-    /// each on the server.
-    fn batch_runs(&self) -> super::Runs {
-        super::Runs::PowersOfTwo(64)
     }
 
     /// None: the limits are rows of `rate_hits`, counted together by every instance.

@@ -711,7 +711,7 @@ macro_rules! impl_shared_queries {
                 let memory = self.sender_limits();
                 let mut tx = self.writer().begin().await?;
                 lock_keys(&mut tx, batch).await?;
-                match submit_website_batch(&mut tx, batch, prefix, tz, memory, self.batch_runs()).await {
+                match submit_website_batch(&mut tx, batch, prefix, tz, memory).await {
                     Ok(Some(results)) => {
                         tx.commit().await?;
                         // Limits kept in memory count the messages let through once they
@@ -2189,7 +2189,6 @@ macro_rules! impl_shared_queries {
             prefix: &str,
             tz: chrono_tz::Tz,
             memory: Option<&$crate::storage::sender_limits::SenderLimits>,
-            runs: $crate::storage::Runs,
         ) -> $crate::storage::StoreResult<Option<Vec<$crate::storage::StoreResult<$crate::storage::WebsiteOutcome>>>> {
             use std::collections::HashMap;
             use $crate::storage::WebsiteOutcome;
@@ -2240,7 +2239,7 @@ macro_rules! impl_shared_queries {
                 keys.sort_unstable();
                 keys.dedup();
                 let mut rows = Vec::new();
-                for run in runs.split(&keys) {
+                for run in keys.chunks($crate::storage::BATCH_RUN) {
                     let mut delete = sqlx::QueryBuilder::<$db>::new("delete from rate_hits where scope = ");
                     delete.push_bind(&r.scope).push(" and at < ").push_bind(earliest - longest).push(" and key in (");
                     let mut list = delete.separated(", ");
@@ -2297,7 +2296,7 @@ macro_rules! impl_shared_queries {
             if !phones.is_empty() {
                 let since = batch.iter().map(|(s, _)| s.fold_since).min().unwrap_or(*first_now);
                 let mut rows: Vec<(String, chrono::DateTime<chrono::Utc>, i64)> = Vec::new();
-                for run in runs.split(&phones) {
+                for run in phones.chunks($crate::storage::BATCH_RUN) {
                     let mut q = sqlx::QueryBuilder::<$db>::new(
                         "select w.fold_key, w.created_at, w.case_id from cases c \
                          join website_messages w on w.case_id = c.id where w.created_at >= ",
@@ -2367,7 +2366,7 @@ macro_rules! impl_shared_queries {
                     .collect::<Result<_, _>>()?;
                 let pairs: Vec<(usize, &$crate::domain::CaseNumber)> = creating.iter().copied().zip(&numbers).collect();
                 let mut rows: Vec<CaseRow> = Vec::with_capacity(pairs.len());
-                for run in runs.split(&pairs) {
+                for run in pairs.chunks($crate::storage::BATCH_RUN) {
                 let mut insert = sqlx::QueryBuilder::<$db>::new(format!(
                     "insert into cases ({}) ",
                     $crate::storage::rows::CASE_INSERT_COLUMNS
@@ -2417,7 +2416,7 @@ macro_rules! impl_shared_queries {
                 }
                 // 5. No search grams here: the cases wait in the search backlog for the
                 //    indexer, which writes them in bulk.
-                for run in runs.split(&cases) {
+                for run in cases.chunks($crate::storage::BATCH_RUN) {
                     let mut insert = sqlx::QueryBuilder::<$db>::new("insert into search_backlog (case_id) ");
                     insert.push_values(run, |mut b, case| {
                         b.push_bind(case.id);
@@ -2437,7 +2436,7 @@ macro_rules! impl_shared_queries {
                     prev = hash;
                 }
                 let mut ids: Vec<(i64, i64)> = Vec::with_capacity(events.len());
-                for run in runs.split(&events) {
+                for run in events.chunks($crate::storage::BATCH_RUN) {
                 let mut insert = sqlx::QueryBuilder::<$db>::new(
                     "insert into case_events (case_id, at, actor, action, before_state, after_state, note, created_at, prev_hash, hash) ",
                 );
@@ -2467,7 +2466,7 @@ macro_rules! impl_shared_queries {
                 }
                 // 7. Website records and confirmations.
                 let records: Vec<(&$crate::domain::Case, usize)> = cases.iter().zip(creating.iter().copied()).collect();
-                for run in runs.split(&records) {
+                for run in records.chunks($crate::storage::BATCH_RUN) {
                 let mut insert = sqlx::QueryBuilder::<$db>::new(
                     "insert into website_messages (case_id, tracking_digest, email, fold_key, created_at) ",
                 );
@@ -2495,7 +2494,7 @@ macro_rules! impl_shared_queries {
                         })
                     })
                     .collect();
-                for run in runs.split(&mails) {
+                for run in mails.chunks($crate::storage::BATCH_RUN) {
                     let mut insert = sqlx::QueryBuilder::<$db>::new(
                         "insert into outbox (topic, case_id, recipient, payload, status, attempts, next_attempt_at, created_at) ",
                     );
@@ -2515,7 +2514,7 @@ macro_rules! impl_shared_queries {
             // 8. The limit hits of every message let through (none here: empty when the
             //    limits are kept in memory).
             if let Some(r) = rate {
-                for run in runs.split(&hits) {
+                for run in hits.chunks($crate::storage::BATCH_RUN) {
                     let mut insert = sqlx::QueryBuilder::<$db>::new("insert into rate_hits (scope, key, at) ");
                     insert.push_values(run, |mut b, (key, at)| {
                         b.push_bind(r.scope.as_str()).push_bind(*key).push_bind(*at);

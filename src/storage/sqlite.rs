@@ -168,13 +168,6 @@ impl SqliteStore {
         Some(&self.limits)
     }
 
-    /// A website batch of up to 32 messages (32 clients at once make batches of about 16)
-    /// writes each table with one statement: each is a round trip to the writer's thread,
-    /// and they were a good part of the writer's time per message (docs/BENCHMARKS.md).
-    fn batch_runs(&self) -> super::Runs {
-        super::Runs::Exact(32)
-    }
-
     fn writer(&self) -> &Pool<Sqlite> {
         &self.writer
     }
