@@ -81,8 +81,25 @@ impl SenderLimits {
         }
     }
 
-    /// Counts one hit against `limits` (window, most allowed in it). False, and nothing
-    /// counted, when a limit is already reached.
+    /// Whether `key` may have one more hit under `limits` (window, most allowed in it) at
+    /// `now`, without counting it.
+    pub fn allows(
+        &self,
+        scope: &str,
+        key: &str,
+        limits: &[(Duration, u32)],
+        now: DateTime<Utc>,
+    ) -> bool {
+        let windows: Vec<Duration> = limits.iter().map(|(w, _)| *w).collect();
+        let counts = self.counts(scope, key, &windows, now);
+        limits
+            .iter()
+            .zip(&counts)
+            .all(|((_, most), n)| *n < i64::from(*most))
+    }
+
+    /// Counts one hit against `limits`. False, and nothing counted, when a limit is already
+    /// reached.
     pub fn hit(
         &self,
         scope: &str,
@@ -93,13 +110,7 @@ impl SenderLimits {
         let Some(longest) = limits.iter().map(|(w, _)| *w).max() else {
             return true;
         };
-        let windows: Vec<Duration> = limits.iter().map(|(w, _)| *w).collect();
-        let counts = self.counts(scope, key, &windows, now);
-        if limits
-            .iter()
-            .zip(&counts)
-            .any(|((_, most), n)| *n >= i64::from(*most))
-        {
+        if !self.allows(scope, key, limits, now) {
             return false;
         }
         self.record(scope, key, now, longest);

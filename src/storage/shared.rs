@@ -2564,11 +2564,7 @@ macro_rules! impl_shared_queries {
             if let Some(rate) = &submission.rate {
                 // In memory, the caller counts the hit once the message is stored.
                 let allowed = match memory {
-                    Some(memory) => {
-                        let windows: Vec<chrono::Duration> = rate.limits.iter().map(|(w, _)| *w).collect();
-                        let counts = memory.counts(&rate.scope, &rate.key, &windows, now);
-                        rate.limits.iter().zip(&counts).all(|((_, most), n)| *n < i64::from(*most))
-                    }
+                    Some(memory) => memory.allows(&rate.scope, &rate.key, &rate.limits, now),
                     None => rate_hit_in(tx, &rate.scope, &rate.key, &rate.limits, now).await?,
                 };
                 if !allowed {
