@@ -2212,62 +2212,57 @@ macro_rules! impl_shared_queries {
                     return Ok(None);
                 }
             }
-            // 1. The senders' limits: old hits dropped, the rest counted per window (in
-            //    memory where the engine keeps them there; the caller counts the hits).
+            // 1. The senders' limits: each address's hits per window, where the engine keeps
+            //    them (in memory, or rows of `rate_hits` with the old ones dropped first),
+            //    then the batch's own messages counted on top, in order.
             let mut limited = vec![false; batch.len()];
             let mut hits: Vec<(&str, chrono::DateTime<chrono::Utc>)> = Vec::new();
-            if let (Some(r), Some(memory)) = (rate, memory) {
+            if let Some(r) = rate {
                 let latest = batch.iter().map(|(_, n)| *n).max().unwrap_or(*first_now);
-                let windows: Vec<chrono::Duration> = r.limits.iter().map(|(w, _)| *w).collect();
-                let mut counts: HashMap<&str, Vec<i64>> = HashMap::new();
-                for (i, (s, _)) in batch.iter().enumerate() {
-                    let Some(check) = &s.rate else { continue };
-                    let c = counts
-                        .entry(check.key.as_str())
-                        .or_insert_with(|| memory.counts(&r.scope, &check.key, &windows, latest));
-                    if r.limits.iter().zip(c.iter()).any(|((_, most), n)| *n >= i64::from(*most)) {
-                        limited[i] = true;
-                        continue;
-                    }
-                    c.iter_mut().for_each(|n| *n += 1);
-                }
-            } else if let Some(r) = rate {
-                let latest = batch.iter().map(|(_, n)| *n).max().unwrap_or(*first_now);
-                let earliest = batch.iter().map(|(_, n)| *n).min().unwrap_or(*first_now);
-                let longest = r.limits.iter().map(|(w, _)| *w).max().unwrap_or_default();
                 let mut keys: Vec<&str> = batch.iter().filter_map(|(s, _)| s.rate.as_ref().map(|r| r.key.as_str())).collect();
                 keys.sort_unstable();
                 keys.dedup();
-                let mut rows = Vec::new();
-                for run in keys.chunks($crate::storage::BATCH_RUN) {
-                    let mut delete = sqlx::QueryBuilder::<$db>::new("delete from rate_hits where scope = ");
-                    delete.push_bind(&r.scope).push(" and at < ").push_bind(earliest - longest).push(" and key in (");
-                    let mut list = delete.separated(", ");
-                    for k in run {
-                        list.push_bind(*k);
-                    }
-                    delete.push(")");
-                    delete.build().execute(&mut **tx).await?;
-                    let mut count = sqlx::QueryBuilder::<$db>::new("select key");
-                    for (window, _) in &r.limits {
-                        count.push(", sum(case when at > ").push_bind(latest - *window).push(" then 1 else 0 end)");
-                    }
-                    count.push(" from rate_hits where scope = ").push_bind(&r.scope).push(" and key in (");
-                    let mut list = count.separated(", ");
-                    for k in run {
-                        list.push_bind(*k);
-                    }
-                    count.push(") group by key");
-                    rows.extend(count.build().fetch_all(&mut **tx).await?);
-                }
                 let mut counts: HashMap<String, Vec<i64>> = HashMap::new();
-                for row in rows {
-                    use sqlx::Row;
-                    let key: String = row.try_get(0)?;
-                    let per_window = (0..r.limits.len())
-                        .map(|i| row.try_get::<Option<i64>, _>(i + 1).map(|n| n.unwrap_or(0)))
-                        .collect::<Result<Vec<i64>, _>>()?;
-                    counts.insert(key, per_window);
+                match memory {
+                    Some(memory) => {
+                        let windows: Vec<chrono::Duration> = r.limits.iter().map(|(w, _)| *w).collect();
+                        for key in &keys {
+                            counts.insert((*key).to_owned(), memory.counts(&r.scope, key, &windows, latest));
+                        }
+                    }
+                    None => {
+                        let earliest = batch.iter().map(|(_, n)| *n).min().unwrap_or(*first_now);
+                        let mut rows = Vec::new();
+                        for run in keys.chunks($crate::storage::BATCH_RUN) {
+                            let mut delete = sqlx::QueryBuilder::<$db>::new("delete from rate_hits where scope = ");
+                            delete.push_bind(&r.scope).push(" and at < ").push_bind(earliest - r.longest()).push(" and key in (");
+                            let mut list = delete.separated(", ");
+                            for k in run {
+                                list.push_bind(*k);
+                            }
+                            delete.push(")");
+                            delete.build().execute(&mut **tx).await?;
+                            let mut count = sqlx::QueryBuilder::<$db>::new("select key");
+                            for (window, _) in &r.limits {
+                                count.push(", sum(case when at > ").push_bind(latest - *window).push(" then 1 else 0 end)");
+                            }
+                            count.push(" from rate_hits where scope = ").push_bind(&r.scope).push(" and key in (");
+                            let mut list = count.separated(", ");
+                            for k in run {
+                                list.push_bind(*k);
+                            }
+                            count.push(") group by key");
+                            rows.extend(count.build().fetch_all(&mut **tx).await?);
+                        }
+                        for row in rows {
+                            use sqlx::Row;
+                            let key: String = row.try_get(0)?;
+                            let per_window = (0..r.limits.len())
+                                .map(|i| row.try_get::<Option<i64>, _>(i + 1).map(|n| n.unwrap_or(0)))
+                                .collect::<Result<Vec<i64>, _>>()?;
+                            counts.insert(key, per_window);
+                        }
+                    }
                 }
                 for (i, (s, now)) in batch.iter().enumerate() {
                     let Some(check) = &s.rate else { continue };
@@ -2511,9 +2506,9 @@ macro_rules! impl_shared_queries {
                     insert.build().execute(&mut **tx).await?;
                 }
             }
-            // 8. The limit hits of every message let through (none here: empty when the
-            //    limits are kept in memory).
-            if let Some(r) = rate {
+            // 8. The limit hits of every message let through, where they are rows (limits
+            //    kept in memory are counted by the caller once the batch has committed).
+            if let (Some(r), None) = (rate, memory) {
                 for run in hits.chunks($crate::storage::BATCH_RUN) {
                     let mut insert = sqlx::QueryBuilder::<$db>::new("insert into rate_hits (scope, key, at) ");
                     insert.push_values(run, |mut b, (key, at)| {
