@@ -50,10 +50,10 @@ impl PostgresStore {
 
     /// Takes up to `limit` cases from the search backlog and replaces their bigrams, in one
     /// transaction. Deleting their backlog rows claims them: a second instance running at
-    /// the same time waits for the rows, finds them gone and skips them. A case's old grams
-    /// go first (a case back in the backlog, anonymized, keeps none of its former name's);
-    /// the new ones are written sorted (each index page visited once) as two arrays, one
-    /// statement whatever the chunk's size.
+    /// the same time waits for the rows, finds them gone and skips them. A case's old row
+    /// goes first (a case back in the backlog, anonymized, keeps none of its former name's);
+    /// the new ones, one array of bigrams per case, are written by one statement whatever
+    /// the chunk's size.
     async fn index_chunk(&self, limit: u32) -> Result<usize, sqlx::Error> {
         let mut tx = self.writer().begin().await?;
         let rows: Vec<super::IndexedText> = sqlx::query_as(
@@ -70,14 +70,15 @@ impl PostgresStore {
         }
         let (rows, grams) = super::sorted_grams_apart(rows).await;
         let ids: Vec<i64> = rows.iter().map(|(id, ..)| *id).collect();
-        sqlx::query("delete from case_grams where case_id = any($1)")
+        sqlx::query("delete from case_search where case_id = any($1)")
             .bind(&ids)
             .execute(&mut *tx)
             .await?;
         let (grams, cases): (Vec<String>, Vec<i64>) = grams.into_iter().unzip();
         sqlx::query(
-            "insert into case_grams (gram, case_id) \
-             select * from unnest($1::text[], $2::bigint[]) on conflict do nothing",
+            "insert into case_search (case_id, grams) \
+             select case_id, array_agg(gram) from unnest($1::text[], $2::bigint[]) g (gram, case_id) \
+             group by case_id",
         )
         .bind(&grams)
         .bind(&cases)
@@ -86,6 +87,25 @@ impl PostgresStore {
         tx.commit().await?;
         metrics::counter!("youmen_search_indexed_total").increment(rows.len() as u64);
         Ok(rows.len())
+    }
+
+    /// The indexed cases that hold every one of `grams` (a search's bigrams), when there are
+    /// fewer than [`COMMON_GRAM`](super::shared::COMMON_GRAM); None when there are more
+    /// (the words are common: a scan in page order fills the page sooner). The GIN index
+    /// intersects the bigrams' posting lists itself, stepping through the common ones by the
+    /// rare ones.
+    async fn gram_candidates(&self, grams: &[String]) -> Result<Option<Vec<i64>>, sqlx::Error> {
+        if grams.is_empty() {
+            return Ok(None);
+        }
+        let common = super::shared::COMMON_GRAM;
+        let ids: Vec<i64> = sqlx::query_scalar(&format!(
+            "select case_id from case_search where grams @> $1::text[] limit {common}"
+        ))
+        .bind(grams)
+        .fetch_all(self.reader())
+        .await?;
+        Ok((ids.len() < common as usize).then_some(ids))
     }
 }
 

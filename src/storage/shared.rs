@@ -217,10 +217,10 @@ macro_rules! impl_shared_queries {
                 if let Some(text) = &q.text {
                     let words = text.words.to_lowercase();
                     let pattern = format!("%{}%", $crate::storage::shared::escape_like(&words));
-                    // Which way is fast depends on how common the words are: the rarest of
-                    // their bigrams drives an index lookup when it is rare; when even the
-                    // rarest is common, matches are everywhere and a scan in the page's sort
-                    // order fills the page at once. A bounded count decides.
+                    // Which way is fast depends on how common the words are: the bigram
+                    // index names the cases that may match when they are few; when they are
+                    // many, matches are everywhere and a scan in the page's sort order fills
+                    // the page at once. A bounded look-up decides (`gram_candidates`).
                     let common = $crate::storage::shared::COMMON_GRAM;
                     // A whole case number or a full phone number (with its area code or
                     // mobile prefix: 11 digits or more) is a look-up, answered by its own
@@ -234,8 +234,8 @@ macro_rules! impl_shared_queries {
                     // intake) have no grams: they are candidates too, matched by their text.
                     // The backlog is read *before* the grams: a case the indexer takes in
                     // between is then in the list already, or its grams (committed with the
-                    // deletion of its backlog row, or before it on SQLite) are seen by the
-                    // counts. A backlog too long to list (the indexer
+                    // deletion of its backlog row, or before it on SQLite) are found by the
+                    // index look-up. A backlog too long to list (the indexer
                     // catching up after an import) makes the search take the scan, which
                     // needs no index.
                     let backlog: Option<Vec<i64>> = if lookup {
@@ -249,32 +249,18 @@ macro_rules! impl_shared_queries {
                         .await?;
                         (ids.len() as i64 <= common).then_some(ids)
                     };
-                    let mut rarest: Option<(i64, String)> = None;
-                    let grams = if lookup { Default::default() } else { $crate::domain::search::grams(&words) };
-                    for g in grams.into_iter().take(16) {
-                        let (n,): (i64,) = sqlx::query_as(&format!(
-                            "select count(*) from (select 1 from case_grams where gram = $1 limit {common}) sample"
-                        ))
-                        .bind(&g)
-                        .fetch_one(self.reader())
-                        .await?;
-                        if rarest.as_ref().is_none_or(|(m, _)| n < *m) {
-                            rarest = Some((n, g));
-                        }
-                        if n == 0 {
-                            break;
-                        }
-                    }
-                    let candidates: Option<Vec<i64>> = match (&rarest, backlog) {
-                        (Some((n, gram)), Some(mut ids)) if *n < common => {
-                            if *n > 0 {
-                                ids.extend(
-                                    sqlx::query_scalar::<_, i64>("select case_id from case_grams where gram = $1")
-                                        .bind(gram)
-                                        .fetch_all(self.reader())
-                                        .await?,
-                                );
-                            }
+                    // The indexed cases that may match (fewer than `common`), each engine
+                    // by its own index; None when the words are common.
+                    let indexed = if lookup {
+                        None
+                    } else {
+                        let grams: Vec<String> =
+                            $crate::domain::search::grams(&words).into_iter().take(16).collect();
+                        self.gram_candidates(&grams).await?
+                    };
+                    let candidates: Option<Vec<i64>> = match (indexed, backlog) {
+                        (Some(found), Some(mut ids)) => {
+                            ids.extend(found);
                             Some(ids)
                         }
                         _ => None,

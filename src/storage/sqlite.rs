@@ -250,6 +250,39 @@ impl SqliteStore {
         metrics::counter!("youmen_search_indexed_total").increment(rows.len() as u64);
         Ok(rows.len())
     }
+
+    /// The indexed cases that may hold all of `grams` (a search's bigrams): those of its
+    /// rarest bigram, when fewer than [`COMMON_GRAM`](super::shared::COMMON_GRAM) cases have
+    /// it; None when even the rarest is that common (a scan in page order fills the page
+    /// sooner). Each bigram's count is bounded, so a common one costs no more than a rare one.
+    async fn gram_candidates(&self, grams: &[String]) -> Result<Option<Vec<i64>>, sqlx::Error> {
+        let common = super::shared::COMMON_GRAM;
+        let mut rarest: Option<(i64, &String)> = None;
+        for g in grams {
+            let (n,): (i64,) = sqlx::query_as(&format!(
+                "select count(*) from (select 1 from case_grams where gram = $1 limit {common}) sample"
+            ))
+            .bind(g)
+            .fetch_one(&self.reader)
+            .await?;
+            if rarest.is_none_or(|(m, _)| n < m) {
+                rarest = Some((n, g));
+            }
+            if n == 0 {
+                break;
+            }
+        }
+        match rarest {
+            Some((0, _)) => Ok(Some(Vec::new())),
+            Some((n, gram)) if n < common => Ok(Some(
+                sqlx::query_scalar("select case_id from case_grams where gram = $1")
+                    .bind(gram)
+                    .fetch_all(&self.reader)
+                    .await?,
+            )),
+            _ => Ok(None),
+        }
+    }
 }
 
 /// Replaces the grams of these cases with `grams` (those of their texts, sorted: each index

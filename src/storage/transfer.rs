@@ -22,9 +22,10 @@ use serde_json::{Map, Value};
 use sqlx::postgres::Postgres;
 
 /// Derived or short-lived tables left out of an export.
-const SKIPPED: [&str; 5] = [
+const SKIPPED: [&str; 6] = [
     "_sqlx_migrations",
     "case_grams",
+    "case_search",
     "search_backlog",
     "rate_hits",
     "sessions",

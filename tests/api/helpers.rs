@@ -234,6 +234,24 @@ impl TestApp {
         }
     }
 
+    /// The search index as rows of `(gram, case_id)`, to select from: SQLite keeps it so
+    /// (`case_grams`, in its search file), PostgreSQL as one array of bigrams per case
+    /// (`case_search`).
+    pub fn search_grams(&self) -> &'static str {
+        match self.backend {
+            Backend::Sqlite => "case_grams",
+            Backend::Postgres => "(select unnest(grams) as gram, case_id from case_search) g",
+        }
+    }
+
+    /// The search index's table, to empty it straight in the database.
+    pub fn search_table(&self) -> &'static str {
+        match self.backend {
+            Backend::Sqlite => "case_grams",
+            Backend::Postgres => "case_search",
+        }
+    }
+
     /// Runs a statement straight against the database, bypassing youmen.
     pub async fn raw_execute(&self, sql: &str) -> Result<u64, String> {
         match self.backend {
@@ -285,6 +303,15 @@ pub async fn fresh_postgres_database() -> (String, String) {
         .expect("create database");
     admin.close().await;
     (with_database(&postgres_admin_url(), &name), name)
+}
+
+/// A test database of its own (from [`fresh_postgres_database`]), dropped with this guard.
+pub struct Database(pub String);
+
+impl Drop for Database {
+    fn drop(&mut self) {
+        drop_postgres_database(self.0.clone());
+    }
 }
 
 /// Drops a test database from a plain thread (usable in Drop, which cannot await).

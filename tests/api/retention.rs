@@ -160,8 +160,10 @@ async fn closed_cases_lose_recordings_then_personal_data_and_statistics_stay(bac
     // Three years on, the closed cases are anonymized; the open one keeps everything.
     let (_, found) = app.get_json("/api/v1/cases?q=张三", &leader).await;
     assert_eq!(found["cases"].as_array().unwrap().len(), 1, "{found}");
-    let indexed_anonymized = "select count(*) from case_grams where case_id in \
-         (select id from cases where status = 'closed')";
+    let indexed_anonymized = &format!(
+        "select count(*) from {} where case_id in (select id from cases where status = 'closed')",
+        app.search_grams()
+    );
     while app.store().index_search_backlog(100).await.unwrap() > 0 {}
     assert!(app.raw_count(indexed_anonymized).await > 0);
     let years = now + Duration::days(3 * 366 + 1);

@@ -68,7 +68,9 @@ async fn two_characters_find_chinese_words_anywhere(backend: Backend) {
 
     // Cases not indexed yet (the last moments' intake, or a database upgraded in place) are
     // found by their text, and the indexer job catches up by itself.
-    app.raw_execute("delete from case_grams").await.unwrap();
+    app.raw_execute(&format!("delete from {}", app.search_table()))
+        .await
+        .unwrap();
     app.raw_execute(
         "insert into search_backlog (case_id) select id from cases where true on conflict do nothing",
     )
@@ -86,8 +88,11 @@ async fn two_characters_find_chinese_words_anywhere(backend: Backend) {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     assert_eq!(
-        app.raw_count("select count(*) from case_grams where gram = '工资'")
-            .await,
+        app.raw_count(&format!(
+            "select count(*) from {} where gram = '工资'",
+            app.search_grams()
+        ))
+        .await,
         1
     );
     assert_eq!(found_descriptions(&app, &token, "工资").await.len(), 1);
@@ -128,6 +133,86 @@ crate::on_both_backends!(
     two_characters_find_chinese_words_anywhere,
     a_new_case_is_found_while_the_indexer_runs
 );
+
+/// Upgrading PostgreSQL to one array of bigrams per case (migration 0019) carries the index
+/// over from its rows: the cases indexed before are found through the index at once, with
+/// nothing queued to index again.
+#[tokio::test]
+async fn postgres_upgrade_carries_the_search_index_over() {
+    if Backend::postgres().await.is_none() {
+        return;
+    }
+    let (url, name) = crate::helpers::fresh_postgres_database().await;
+    let _database = crate::helpers::Database(name);
+    // The schema as it was: every migration before 0019, from copies of their files.
+    let before = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir("migrations/postgres").unwrap() {
+        let path = entry.unwrap().path();
+        let file = path.file_name().unwrap().to_string_lossy().into_owned();
+        if file.as_str() < "20261202000019" {
+            std::fs::copy(&path, before.path().join(&file)).unwrap();
+        }
+    }
+    let pool = sqlx::PgPool::connect(&url).await.unwrap();
+    sqlx::migrate::Migrator::new(before.path())
+        .await
+        .unwrap()
+        .run(&pool)
+        .await
+        .unwrap();
+    let store = youmen::storage::connect(&url, 2).await.unwrap();
+    let now = chrono::Utc::now();
+    let texts = ["工资拖欠三个月", "养老金认证", "失业金没到账"];
+    for text in texts {
+        let case = store
+            .register_case(&new_case(text, now), "YM", chrono_tz::Asia::Shanghai, now)
+            .await
+            .unwrap();
+        // Indexed the old way: a row per bigram, the backlog row gone.
+        for gram in youmen::domain::search::grams(&youmen::domain::search::indexed_text(
+            None, None, text,
+        )) {
+            sqlx::query("insert into case_grams (gram, case_id) values ($1, $2)")
+                .bind(gram)
+                .bind(case.id)
+                .execute(&pool)
+                .await
+                .unwrap();
+        }
+    }
+    sqlx::query("delete from search_backlog")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let (rows,): (i64,) = sqlx::query_as("select count(*) from case_grams")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+
+    store.migrate().await.unwrap();
+    let (arrays, grams, waiting): (i64, i64, i64) = sqlx::query_as(
+        "select (select count(*) from case_search), \
+                (select count(*) from case_search, unnest(grams)), \
+                (select count(*) from search_backlog)",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!((arrays, grams, waiting), (3, rows, 0));
+    for (words, found) in [("工资", 1), ("金", 2), ("金认证", 1), ("没到", 1), ("火箭", 0)] {
+        let query = youmen::storage::CaseQuery {
+            text: Some(youmen::storage::TextQuery {
+                words: words.to_owned(),
+                ..Default::default()
+            }),
+            limit: 50,
+            ..Default::default()
+        };
+        let page = store.list_cases(&query).await.unwrap();
+        assert_eq!(page.cases.len(), found, "{words}");
+    }
+    pool.close().await;
+}
 
 /// On SQLite the search index is a file of its own, `youmen.search.db`. A lost one (deleted,
 /// or left out of a restored backup) is rebuilt from the cases when youmen next opens the
