@@ -14,6 +14,11 @@ create table case_search (
 insert into case_search (case_id, grams)
 select case_id, array_agg(gram) from case_grams group by case_id;
 
-create index case_search_grams on case_search using gin (grams);
+-- The pending list is kept small (256 kB, against PostgreSQL's 4 MB): the backend that
+-- overflows it (the indexer) merges it into the index there and then, and a 4 MB merge every
+-- few seconds took a core long enough to hold up intake's answers on two cores (measured:
+-- 1-4 slow stalls per 8 s at 1,000 messages per second, against 0-1; docs/BENCHMARKS.md,
+-- session 8). Searches read the pending list whole, so they gain too.
+create index case_search_grams on case_search using gin (grams) with (gin_pending_list_limit = 256);
 
 drop table case_grams;

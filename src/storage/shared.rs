@@ -250,8 +250,9 @@ macro_rules! impl_shared_queries {
                         (ids.len() as i64 <= common).then_some(ids)
                     };
                     // The indexed cases that may match (fewer than `common`), each engine
-                    // by its own index; None when the words are common.
-                    let indexed = if lookup {
+                    // by its own index; None when the words are common. Not asked when no
+                    // candidate list is made anyway (a look-up, or a backlog too long to list).
+                    let indexed = if backlog.is_none() {
                         None
                     } else {
                         let grams: Vec<String> =

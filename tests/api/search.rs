@@ -169,9 +169,9 @@ async fn postgres_upgrade_carries_the_search_index_over() {
             .await
             .unwrap();
         // Indexed the old way: a row per bigram, the backlog row gone.
-        for gram in youmen::domain::search::grams(&youmen::domain::search::indexed_text(
-            None, None, text,
-        )) {
+        for gram in
+            youmen::domain::search::grams(&youmen::domain::search::indexed_text(None, None, text))
+        {
             sqlx::query("insert into case_grams (gram, case_id) values ($1, $2)")
                 .bind(gram)
                 .bind(case.id)
@@ -199,7 +199,13 @@ async fn postgres_upgrade_carries_the_search_index_over() {
     .await
     .unwrap();
     assert_eq!((arrays, grams, waiting), (3, rows, 0));
-    for (words, found) in [("工资", 1), ("金", 2), ("金认证", 1), ("没到", 1), ("火箭", 0)] {
+    for (words, found) in [
+        ("工资", 1),
+        ("金", 2),
+        ("金认证", 1),
+        ("没到", 1),
+        ("火箭", 0),
+    ] {
         let query = youmen::storage::CaseQuery {
             text: Some(youmen::storage::TextQuery {
                 words: words.to_owned(),
