@@ -2,8 +2,9 @@
 //! /api/v1/website/messages`: validation, rate limit, numbering, event, website record and
 //! confirmation in the outbox) at 32 concurrent clients, on SQLite and on PostgreSQL, each
 //! beside the raw single-row insert rate of the same database measured in the same run (a
-//! tight autocommit insert loop for SQLite, pgbench for PostgreSQL). `BENCH_PATH=cases`
-//! measures staff registrations (`POST /api/v1/cases`) instead.
+//! tight autocommit insert loop for SQLite, pgbench for PostgreSQL). On PostgreSQL a second
+//! baseline: pgbench writing the rows of one website message per transaction, on the same
+//! database. `BENCH_PATH=cases` measures staff registrations (`POST /api/v1/cases`) instead.
 //!
 //!     cargo bench --bench intake                      # both backends, 10 s per phase
 //!     BENCH_SECONDS=20 BENCH_BACKENDS=sqlite cargo bench --bench intake
@@ -375,6 +376,11 @@ fn pgbench_inserts(url: &str) -> Option<f64> {
         "insert into bench_t (a, b) values ('13800138000', '养老金资格认证在社保窗口办不了');\n",
     )
     .ok()?;
+    pgbench(url, &script)
+}
+
+/// Runs a pgbench script with 32 clients for the phase's length: its transactions per second.
+fn pgbench(url: &str, script: &std::path::Path) -> Option<f64> {
     let out = std::process::Command::new("pgbench")
         .args([
             "-n",
@@ -386,11 +392,18 @@ fn pgbench_inserts(url: &str) -> Option<f64> {
             &seconds().as_secs().to_string(),
             "-f",
         ])
-        .arg(&script)
+        .arg(script)
         .arg(url)
         .output()
         .ok()?;
     let text = String::from_utf8_lossy(&out.stdout);
+    if !out.status.success() {
+        eprintln!(
+            "pgbench {} failed: {}",
+            script.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
     text.lines()
         .find(|l| l.starts_with("tps = "))
         .and_then(|l| {
@@ -401,6 +414,35 @@ fn pgbench_inserts(url: &str) -> Option<f64> {
                 .ok()
         })
 }
+
+/// pgbench, 32 clients, each transaction writing what youmen writes for one website message
+/// (on the youmen database itself, after its phases): the sender's limit rows dropped,
+/// counted and added to, the fold look-up by phone, the day's counter, the case, its search
+/// backlog row, its chained register event, its website record and its confirmation. One
+/// message per transaction, as a plain client of PostgreSQL would write it; youmen's group
+/// commit writes ~16 per transaction. Its cases are numbered on a day of their own (2099).
+fn pgbench_same_rows(url: &str) -> Option<f64> {
+    let script = std::env::temp_dir().join("youmen-pgbench-same-rows.sql");
+    std::fs::write(&script, SAME_ROWS).ok()?;
+    pgbench(url, &script)
+}
+
+const SAME_ROWS: &str = r#"\set n random(1, 1000000000)
+begin;
+delete from rate_hits where scope = 'website' and at < now() - interval '1 day' and key in ('10.' || :n);
+select key, sum(case when at > now() - interval '1 hour' then 1 else 0 end), sum(case when at > now() - interval '1 day' then 1 else 0 end) from rate_hits where scope = 'website' and key in ('10.' || :n) group by key;
+select w.fold_key, w.created_at, w.case_id from cases c join website_messages w on w.case_id = c.id where w.created_at >= now() - interval '1 day' and c.phone_e164 in ('+86139' || lpad((:n % 100000000)::text, 8, '0'));
+insert into case_counters (day, last_seq, created_at) values ('2099-01-01', 1, now()) on conflict (day) do update set last_seq = case_counters.last_seq + excluded.last_seq returning last_seq \gset
+insert into cases (number, channel, received_at, citizen_name, phone_e164, phone_original, id_card_masked, id_card_digest, matter, description, cause, tier, status, owner, deadline, deadline_provisional, off_hours, consultation, urgent, callback_due_at, callback_kind, created_at, updated_at, version) values ('YM-20990101-' || :last_seq, 'website', now(), '张三', '+86139' || lpad((:n % 100000000)::text, 8, '0'), '139' || lpad((:n % 100000000)::text, 8, '0'), null, null, 'pensions', '养老金资格认证在社保窗口办不了，材料齐全仍被退回，请尽快联系我', 'unclassified', 'standard', 'new', null, now() + interval '3 days', false, false, false, false, null, null, now(), now(), 1) returning id \gset
+insert into search_backlog (case_id) values (:id);
+update chain_heads set last_id = last_id where name = 'case_events' returning last_id as head \gset
+insert into case_events (case_id, at, actor, action, before_state, after_state, note, created_at, prev_hash, hash) select :id, now(), 'website', 'register', '{}', '{"status":"new","channel":"website","tier":"standard"}', null, now(), last_hash, encode(sha256(convert_to(last_hash || :id, 'UTF8')), 'hex') from chain_heads where name = 'case_events' returning id as event \gset
+update chain_heads set last_id = :event, last_hash = (select hash from case_events where id = :event) where name = 'case_events';
+insert into website_messages (case_id, tracking_digest, email, fold_key, created_at) values (:id, md5('t' || :n), 'visitor' || :n || '@example.org', md5('k' || :n), now());
+insert into outbox (topic, case_id, recipient, payload, status, attempts, next_attempt_at, created_at) values ('website_confirmation', :id, 'visitor' || :n || '@example.org', '{"case_number":"YM-20990101"}', 'pending', 0, now(), now());
+insert into rate_hits (scope, key, at) values ('website', '10.' || :n, now());
+commit;
+"#;
 
 fn report(backend: &str, run: &Run, baseline_name: &str, baseline: Option<f64>) {
     let ratio = baseline
@@ -478,6 +520,13 @@ async fn main() {
         pool.close().await;
         let tps = pgbench_inserts(&url);
         report("PostgreSQL", &run.0, "pgbench single-row insert", tps);
+        let same = pgbench_same_rows(&url);
+        report(
+            "PostgreSQL",
+            &run.0,
+            "pgbench writing the same rows, a message per transaction",
+            same,
+        );
         notes.push(run.3.describe("PostgreSQL"));
         notes.push(run.1.describe_slow("PostgreSQL, steady"));
         phase("PostgreSQL", STEADY, &run.1);

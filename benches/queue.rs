@@ -459,6 +459,11 @@ async fn main() {
             eprintln!("{line}");
         }
         if let Some((admin, name)) = pg {
+            // BENCH_KEEP=1 keeps the loaded database, to look at its plans.
+            if std::env::var("BENCH_KEEP").is_ok_and(|k| k == "1") {
+                eprintln!("kept the PostgreSQL database {name}");
+                continue;
+            }
             sqlx::query(&format!("drop database if exists {name} with (force)"))
                 .execute(&admin)
                 .await
