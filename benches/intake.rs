@@ -618,7 +618,7 @@ impl Cpu {
 
 impl Batches {
     fn now() -> Self {
-        let text = youmen::http::metrics::handle().render();
+        let text = youmen::telemetry::metrics::handle().render();
         let value = |name: &str| {
             text.lines()
                 .find_map(|l| l.strip_prefix(name)?.trim().parse::<f64>().ok())

@@ -10,18 +10,13 @@ use tokio::net::TcpListener;
 use crate::calendar_source::{self, CalendarHandle};
 use crate::callbacks::CallbackService;
 use crate::channels::hotline::ingest::Ingestor;
-use crate::channels::hotline::watch;
 use crate::channels::website::WebsiteDesk;
 use crate::config::Settings;
 use crate::http::website::PublicSite;
 use crate::http::{self, AppState};
-use crate::jobs::{instance_id, Stop};
-use crate::outbox::OutboxWorker;
 use crate::storage::{self, GroupCommitter};
+use crate::work::{instance_id, Stop};
 use tokio::sync::Notify;
-
-/// How often the calendar folder is checked for a new or changed year file.
-const CALENDAR_RELOAD_EVERY: Duration = Duration::from_secs(60);
 
 pub struct Application {
     listener: TcpListener,
@@ -128,57 +123,18 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let reloader = self
-            .state
-            .calendar
-            .spawn_reloader(self.settings.clone(), CALENDAR_RELOAD_EVERY);
         let stop = Stop::new();
-        let mut jobs = Vec::new();
-        let hotline = &self.settings.hotline;
-        if !hotline.twilio.auth_token.is_empty() {
-            jobs.push(self.state.ingestor.downloader()?.spawn(stop.clone()));
-        }
-        if !hotline.spool_dir.as_os_str().is_empty() {
-            tracing::info!(spool = %hotline.spool_dir.display(), "watching the voicemail spool");
-            jobs.push(watch::spawn(
-                self.state.ingestor.clone(),
-                hotline.spool_dir.clone(),
-                Duration::from_secs(hotline.rescan_seconds.max(1)),
-                stop.clone(),
-            ));
-        }
-        if self.settings.mail.enabled() || !self.settings.webhooks.is_empty() {
-            let worker = OutboxWorker::new(
-                self.state.store.clone(),
-                self.settings.mail.clone(),
-                self.state.site.outbox_wake.clone(),
-                Some(self.state.callbacks.clone()),
-                self.settings.webhooks.clone(),
-            )?;
-            jobs.push(worker.spawn(stop.clone()));
-        }
-        jobs.push(self.state.callbacks.clone().spawn(stop.clone()));
-        jobs.push(crate::jobs::spawn_search_indexer(
-            self.state.store.clone(),
-            stop.clone(),
-        ));
-        jobs.push(
-            crate::oversight::DeadlineScanner::new(
-                self.state.store.clone(),
-                self.state.calendar.clone(),
-                self.settings.oversight.clone(),
-                self.settings.mail.enabled(),
-            )
-            .with_webhooks(&self.settings.webhooks)
-            .spawn(self.state.site.outbox_wake.clone(), stop.clone()),
-        );
-        if let Some(retention) = crate::retention::Retention::from_settings(
-            self.state.store.clone(),
-            self.state.ingestor.audio().clone(),
-            &self.settings.retention,
-        ) {
-            jobs.push(retention.spawn(stop.clone()));
-        }
+        let mut jobs = crate::jobs::spawn_all(
+            &crate::jobs::Context {
+                settings: &self.settings,
+                store: self.state.store.clone(),
+                calendar: self.state.calendar.clone(),
+                ingestor: &self.state.ingestor,
+                callbacks: &self.state.callbacks,
+                outbox_wake: self.state.site.outbox_wake.clone(),
+            },
+            &stop,
+        )?;
         let address = self.listener.local_addr()?;
         tracing::info!(%address, backend = self.state.store.backend(), instance = instance_id(), "youmen is listening on http://{address}");
         let grace = Duration::from_secs(self.settings.server.shutdown_grace_seconds);
@@ -226,7 +182,6 @@ impl Application {
         for job in &jobs {
             job.abort();
         }
-        reloader.abort();
         match store.release_claims(instance_id()).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(released = n, "handed back leases for another instance"),

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::{Arc, RwLock};
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use anyhow::Context;
 
@@ -69,8 +69,11 @@ fn year_files(dir: &Path) -> anyhow::Result<Vec<(i32, std::path::PathBuf)>> {
     Ok(out)
 }
 
+/// What the calendar folder looks like: its files' names, times and sizes.
+pub type Fingerprint = Vec<(String, Option<SystemTime>, u64)>;
+
 /// What the folder looks like now; a change means "reload".
-fn fingerprint(dir: &Path) -> Vec<(String, Option<SystemTime>, u64)> {
+pub fn fingerprint(dir: &Path) -> Fingerprint {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return Vec::new();
     };
@@ -106,38 +109,24 @@ impl CalendarHandle {
         *self.0.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(calendar);
     }
 
-    /// Watches the calendar folder and reloads on change; a broken file is logged and the
-    /// previous calendar kept.
-    pub fn spawn_reloader(
-        &self,
-        settings: Settings,
-        every: Duration,
-    ) -> tokio::task::JoinHandle<()> {
-        let handle = self.clone();
-        tokio::spawn(async move {
-            let dir = settings.calendar.dir.clone();
-            let mut seen = fingerprint(&dir);
-            let mut tick = tokio::time::interval(every);
-            tick.tick().await;
-            loop {
-                tick.tick().await;
-                let now = fingerprint(&dir);
-                if now == seen {
-                    continue;
-                }
-                seen = now;
-                match load(&settings) {
-                    Ok(calendar) => {
-                        let years: Vec<i32> = calendar.official_years().collect();
-                        tracing::info!(?years, "working calendar reloaded");
-                        handle.replace(calendar);
-                    }
-                    Err(e) => tracing::error!(
-                        error = format!("{e:#}"),
-                        "calendar not reloaded; keeping the previous one"
-                    ),
-                }
+    /// Reloads the calendar if the folder changed since `seen` (which is then updated); a
+    /// broken file is logged and the previous calendar kept.
+    pub fn reload_if_changed(&self, settings: &Settings, seen: &mut Fingerprint) {
+        let now = fingerprint(&settings.calendar.dir);
+        if now == *seen {
+            return;
+        }
+        *seen = now;
+        match load(settings) {
+            Ok(calendar) => {
+                let years: Vec<i32> = calendar.official_years().collect();
+                tracing::info!(?years, "working calendar reloaded");
+                self.replace(calendar);
             }
-        })
+            Err(e) => tracing::error!(
+                error = format!("{e:#}"),
+                "calendar not reloaded; keeping the previous one"
+            ),
+        }
     }
 }

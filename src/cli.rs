@@ -262,7 +262,7 @@ async fn create_token(settings: &Settings, name: &str, role: &str) -> anyhow::Re
     store.migrate().await?;
     let token = auth::generate_token();
     let record = store
-        .insert_token(name, role, &auth::hash_token(&token), crate::http::now())
+        .insert_token(name, role, &auth::hash_token(&token), crate::clock::now())
         .await?;
     eprintln!(
         "token #{} for `{}` with role {} ({}); it is shown only this once:",
@@ -426,7 +426,7 @@ async fn retention(
     };
     if !dry_run {
         let done = retention
-            .run(now, "cli:retention", &crate::jobs::Stop::new())
+            .run(now, "cli:retention", &crate::work::Stop::new())
             .await?;
         match format {
             "json" => println!("{}", serde_json::to_string_pretty(&done)?),
@@ -530,7 +530,7 @@ fn read_password() -> anyhow::Result<String> {
 async fn user(settings: &Settings, command: UserCommand) -> anyhow::Result<()> {
     let store = storage::connect(&settings.database.url, 1).await?;
     store.migrate().await?;
-    let now = crate::http::now();
+    let now = crate::clock::now();
     match command {
         UserCommand::Email { username, email } => {
             anyhow::ensure!(
@@ -644,7 +644,7 @@ async fn callbacks(
         NaiveDate::parse_from_str(d.trim(), "%Y-%m-%d")
             .with_context(|| format!("`{d}` is not a date like 2026-10-08"))
     };
-    let now = crate::http::now();
+    let now = crate::clock::now();
     if let Some(CallbacksCommand::Generate { date }) = command {
         let date = parse(&date)?;
         let actor = format!(

@@ -13,13 +13,12 @@ use lettre::message::header::ContentType;
 use lettre::message::{Attachment, Mailbox, MultiPart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
-use tokio::sync::Notify;
 
 use crate::callbacks::CallbackService;
 use crate::channels::website::CONFIRMATION_TOPIC;
 use crate::config::{MailSettings, WebhookSettings};
-use crate::jobs::{backoff, instance_id, Schedule, Stop};
 use crate::storage::{OutboxItem, Store, CALLBACK_LIST_TOPIC};
+use crate::work::{backoff, instance_id, Stop};
 use tracing::Instrument;
 
 /// A rendered e-mail.
@@ -45,13 +44,10 @@ pub struct OutboxWorker {
     transport: AsyncSmtpTransport<Tokio1Executor>,
     from: Mailbox,
     settings: MailSettings,
-    wake: Arc<Notify>,
     /// Renders the morning shift's list at delivery.
     callbacks: Option<CallbackService>,
     webhooks: Vec<WebhookSettings>,
     http: reqwest::Client,
-    /// Checked between deliveries: a stopping instance takes no new row.
-    stop: Stop,
 }
 
 /// The outbox recipients (`webhook:<name>`) of the webhooks subscribed to `topic`.
@@ -67,7 +63,6 @@ impl OutboxWorker {
     pub fn new(
         store: Arc<dyn Store>,
         settings: MailSettings,
-        wake: Arc<Notify>,
         callbacks: Option<CallbackService>,
         webhooks: Vec<WebhookSettings>,
     ) -> anyhow::Result<Self> {
@@ -96,35 +91,19 @@ impl OutboxWorker {
             transport: builder.build(),
             from,
             settings,
-            wake,
             callbacks,
             webhooks,
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(settings_timeout))
                 .build()?,
-            stop: Stop::new(),
         })
     }
 
-    /// Delivers due rows whenever woken and every `poll_seconds`, until `stop`.
-    pub fn spawn(mut self, stop: Stop) -> tokio::task::JoinHandle<()> {
-        self.stop = stop.clone();
-        let schedule = Schedule {
-            every: Duration::from_secs(self.settings.poll_seconds.max(1)),
-            wait_first: false,
-            wake: Some(self.wake.clone()),
-        };
-        let worker = Arc::new(self);
-        crate::jobs::periodic("outbox", schedule, stop, move || {
-            let worker = worker.clone();
-            async move { worker.run_due().await.map(|_| ()) }
-        })
-    }
-
-    /// Delivers every due row, one at a time; returns how many were sent.
-    pub async fn run_due(&self) -> anyhow::Result<usize> {
+    /// Delivers every due row, one at a time, until none is left (or `stop`, checked between
+    /// deliveries: a stopping instance takes no new row); returns how many were sent.
+    pub async fn run_due(&self, stop: &Stop) -> anyhow::Result<usize> {
         let mut sent = 0;
-        while !self.stop.is_cancelled() {
+        while !stop.is_cancelled() {
             let now = Utc::now();
             let Some(item) = self
                 .store

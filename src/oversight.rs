@@ -3,7 +3,6 @@
 //! each across instances) and the duty roster's gaps.
 
 use std::sync::Arc;
-use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 
@@ -162,30 +161,6 @@ impl DeadlineScanner {
             }
         }
         Ok(result)
-    }
-
-    /// Scans every `scan_seconds` (the first an interval after start, so a restart does not
-    /// race the instance's own requests) until `stop`.
-    pub fn spawn(
-        self,
-        wake_outbox: Arc<tokio::sync::Notify>,
-        stop: crate::jobs::Stop,
-    ) -> tokio::task::JoinHandle<()> {
-        let schedule = crate::jobs::Schedule {
-            every: StdDuration::from_secs(self.settings.scan_seconds.max(5)),
-            wait_first: true,
-            wake: None,
-        };
-        let scanner = Arc::new(self);
-        crate::jobs::periodic("deadline_scan", schedule, stop, move || {
-            let (scanner, wake_outbox) = (scanner.clone(), wake_outbox.clone());
-            async move {
-                if scanner.scan(Utc::now()).await?.notifications > 0 {
-                    wake_outbox.notify_one();
-                }
-                Ok(())
-            }
-        })
     }
 }
 

@@ -10,15 +10,14 @@
 //! two leaves a row the next round marks, never a file nobody deletes.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use chrono::{DateTime, Months, Utc};
 use serde::Serialize;
 
 use crate::config::RetentionSettings;
-use crate::jobs::{Schedule, Stop};
 use crate::recordings::AudioStore;
 use crate::storage::{RetentionItem, Store};
+use crate::work::Stop;
 
 /// Rows looked at per query.
 const BATCH: u32 = 200;
@@ -199,23 +198,5 @@ impl Retention {
             .store
             .mark_recording_purged(item.id, actor, now)
             .await?)
-    }
-
-    /// Runs every `check_minutes` (the first an interval after start) until `stop`.
-    pub fn spawn(self, stop: Stop) -> tokio::task::JoinHandle<()> {
-        let schedule = Schedule {
-            every: Duration::from_secs(self.settings.check_minutes.max(1) * 60),
-            wait_first: true,
-            wake: None,
-        };
-        let retention = Arc::new(self);
-        let job_stop = stop.clone();
-        crate::jobs::periodic("retention", schedule, stop, move || {
-            let (retention, stop) = (retention.clone(), job_stop.clone());
-            async move {
-                retention.run(Utc::now(), JOB_ACTOR, &stop).await?;
-                Ok(())
-            }
-        })
     }
 }

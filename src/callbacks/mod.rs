@@ -5,7 +5,6 @@
 pub mod export;
 
 use std::sync::Arc;
-use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, Duration, FixedOffset, NaiveDate, Utc};
 use chrono_tz::Tz;
@@ -222,24 +221,6 @@ impl CallbackService {
             return Ok(None);
         };
         self.generate_at(opening, now).await
-    }
-
-    /// Runs `generate_due` every `check_seconds` until `stop`. The first round comes an
-    /// interval after start: an opening missed while the service was down is generated
-    /// within `check_seconds` of starting.
-    pub fn spawn(self, stop: crate::jobs::Stop) -> tokio::task::JoinHandle<()> {
-        let schedule = crate::jobs::Schedule {
-            every: StdDuration::from_secs(self.settings.check_seconds.max(1)),
-            wait_first: true,
-            wake: None,
-        };
-        crate::jobs::periodic("callback_generation", schedule, stop, move || {
-            let service = self.clone();
-            async move {
-                service.generate_due(Utc::now()).await?;
-                Ok(())
-            }
-        })
     }
 
     /// A day's list; before it is generated, what is pending for that day's opening.

@@ -214,7 +214,7 @@ impl WebsiteDesk {
             .timeline(case.id)
             .await?
             .into_iter()
-            .filter(|e| e.action == "publish_note")
+            .filter(|e| e.action == crate::domain::EventKind::PublishNote)
             .filter_map(|e| e.note.map(|n| (e.at, n)))
             .collect();
         Ok(Some(PublicStatus {

@@ -7,7 +7,7 @@ use serde_json::{json, Map, Value};
 
 use super::calendar::{CalendarError, WorkingCalendar};
 use super::case::Case;
-use super::vocab::{Cause, Role, Status, Tier};
+use super::vocab::{Cause, EventKind, Role, Status, Tier};
 
 /// Someone acting on a case: a signed-in staff member or an API token.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -229,6 +229,29 @@ impl Action {
         }
     }
 
+    /// What the timeline records of this action.
+    pub fn event_kind(&self) -> EventKind {
+        match self {
+            Action::Accept => EventKind::Accept,
+            Action::Classify { .. } => EventKind::Classify,
+            Action::SetTier { .. } => EventKind::SetTier,
+            Action::Escalate { .. } => EventKind::Escalate,
+            Action::AddNote { .. } => EventKind::AddNote,
+            Action::PublishNote { .. } => EventKind::PublishNote,
+            Action::Summon { .. } => EventKind::Summon,
+            Action::OneTimeNotice { .. } => EventKind::OneTimeNotice,
+            Action::ApproveMissingMaterials { .. } => EventKind::ApproveMissingMaterials,
+            Action::Meeting { .. } => EventKind::Meeting,
+            Action::RequestApproval { .. } => EventKind::RequestApproval,
+            Action::RecordDecision { .. } => EventKind::RecordDecision,
+            Action::RecordAccountability { .. } => EventKind::RecordAccountability,
+            Action::Resolve { .. } => EventKind::Resolve,
+            Action::Refuse { .. } => EventKind::Refuse,
+            Action::Close => EventKind::Close,
+            Action::Reopen { .. } => EventKind::Reopen,
+        }
+    }
+
     /// The states from which the action makes sense.
     pub fn allowed_from(&self) -> &'static [Status] {
         use Status::*;
@@ -279,6 +302,8 @@ pub enum Refusal {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Transition {
     pub kind: ActionKind,
+    /// What the timeline records of it.
+    pub event: EventKind,
     pub status: Status,
     pub owner: Option<String>,
     pub cause: Cause,
@@ -312,6 +337,7 @@ pub fn decide(
     }
     let mut t = Transition {
         kind,
+        event: action.event_kind(),
         status: case.status,
         owner: case.owner.clone(),
         cause: case.cause,

@@ -7,7 +7,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 
 use super::phone::PhoneNumber;
-use super::vocab::{CallbackKind, Cause, Channel, Status, Tier};
+use super::vocab::{CallbackKind, Cause, Channel, EventKind, Status, Tier};
 
 /// The human case number, `YM-20261128-0007`: a prefix, the local date of registration and
 /// the day's sequence number (gap-free per day, at least four digits).
@@ -115,6 +115,25 @@ pub struct Case {
     pub accountability_recorded: bool,
 }
 
+impl NewCase {
+    /// How it is registered: closed at once when answered on the spot (a consultation),
+    /// otherwise new.
+    pub fn status(&self) -> Status {
+        match self.consultation {
+            Some(_) => Status::Closed,
+            None => Status::New,
+        }
+    }
+
+    /// Who owns it from the start: whoever answered a consultation; nobody otherwise, until
+    /// someone accepts it.
+    pub fn owner(&self) -> Option<&str> {
+        self.consultation
+            .as_ref()
+            .map(|_| self.registered_by.as_str())
+    }
+}
+
 impl Case {
     pub fn is_overdue(&self, now: DateTime<Utc>) -> bool {
         self.status.is_open() && self.deadline < now
@@ -156,7 +175,7 @@ pub struct Event {
     pub id: i64,
     pub at: DateTime<Utc>,
     pub actor: String,
-    pub action: String,
+    pub action: EventKind,
     /// The fields the action changed, before and after, as JSON objects.
     pub before: serde_json::Value,
     pub after: serde_json::Value,

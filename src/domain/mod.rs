@@ -18,4 +18,6 @@ pub use calendar::WorkingCalendar;
 pub use case::{Callback, Case, CaseNumber, Citizen, Event, NewCase};
 pub use phone::{LocalDialing, PhoneNumber};
 pub use registration::{FieldError, IntakeRules, Matter, RegistrationForm};
-pub use vocab::{CallbackKind, Cause, Channel, EntryStatus, Outcome, Rating, Role, Status, Tier};
+pub use vocab::{
+    CallbackKind, Cause, Channel, EntryStatus, EventKind, Outcome, Rating, Role, Status, Tier,
+};

@@ -183,6 +183,80 @@ vocabulary! {
 }
 
 vocabulary! {
+    /// What an entry of a case's timeline records: the case actions of `domain::action`, and
+    /// what channels, the callback list, ratings, prints and retention write.
+    EventKind {
+        Register => "register", "登记", "Registered";
+        /// Answered on the phone (or at once) and closed: a consultation.
+        AnswerAndClose => "answer_and_close", "电话中答复并办结", "Answered on the phone";
+        Accept => "accept", "受理（首问负责）", "Accepted (owner)";
+        Classify => "classify", "认定原因", "Cause classified";
+        SetTier => "set_tier", "调整层级", "Tier set";
+        Escalate => "escalate", "升级", "Escalated";
+        AddNote => "add_note", "内部备注", "Internal note";
+        PublishNote => "publish_note", "公开答复", "Public reply";
+        Summon => "summon", "召见", "Summons";
+        OneTimeNotice => "one_time_notice", "一次性告知", "One-time notice";
+        ApproveMissingMaterials => "approve_missing_materials", "容缺受理", "Accepted with missing materials";
+        Meeting => "meeting", "研究室会议", "Research-room meeting";
+        RequestApproval => "request_approval", "请求批准", "Approval requested";
+        RecordDecision => "record_decision", "上级决定", "Decision recorded";
+        RecordAccountability => "record_accountability", "问责记录", "Accountability recorded";
+        Resolve => "resolve", "办结", "Resolved";
+        Refuse => "refuse", "否定备案", "Refusal recorded";
+        Close => "close", "销号", "Closed";
+        Reopen => "reopen", "重新办理", "Reopened";
+        Rate => "rate", "评价", "Rated";
+        RatingFollowUp => "rating_follow_up", "差评整改", "Bad rating followed up";
+        /// Another voicemail from the same caller joined the case.
+        AttachRecording => "attach_recording", "追加录音", "Recording added";
+        PlayRecording => "play_recording", "播放录音", "Recording played";
+        CallbackAttempt => "callback_attempt", "回访", "Callback";
+        PrintReferral => "print_referral", "打印转办单", "Referral form printed";
+        PrintReceipt => "print_receipt", "打印回执", "Receipt printed";
+        PurgeRecording => "purge_recording", "删除录音（保存期满）", "Recording deleted (retention)";
+        Anonymize => "anonymize", "匿名化（保存期满）", "Anonymized (retention)";
+    }
+}
+
+impl EventKind {
+    /// The events that finish a case's handling, for on-time counting: resolved, refused, or
+    /// answered at once.
+    pub const FINISHING: [EventKind; 3] = [
+        EventKind::Resolve,
+        EventKind::Refuse,
+        EventKind::AnswerAndClose,
+    ];
+
+    /// The answers to an approval request: it is approved, or the matter refused.
+    pub const ANSWERS_APPROVAL: [EventKind; 2] =
+        [EventKind::ApproveMissingMaterials, EventKind::Refuse];
+
+    /// Accesses and housekeeping: on the timeline for the audit trail, not steps of the
+    /// handling (the referral form leaves them out).
+    pub fn is_access(self) -> bool {
+        matches!(
+            self,
+            EventKind::PlayRecording | EventKind::PrintReferral | EventKind::PrintReceipt
+        )
+    }
+
+    /// Whose eyes only: an accountability record is for the window's leaders.
+    pub fn for_leaders_only(self) -> bool {
+        self == EventKind::RecordAccountability
+    }
+}
+
+/// `'a', 'b'`: codes of a closed vocabulary as SQL literals, for `in (...)` lists.
+pub fn sql_list<T: Copy>(codes: &[T], code: impl Fn(T) -> &'static str) -> String {
+    codes
+        .iter()
+        .map(|c| format!("'{}'", code(*c)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+vocabulary! {
     /// The national government-service rating (好差评), five levels.
     Rating {
         VerySatisfied => "very_satisfied", "非常满意", "Very satisfied";

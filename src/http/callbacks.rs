@@ -42,7 +42,7 @@ pub struct DayParams {
 
 fn parse_date(raw: Option<&str>, state: &AppState) -> Result<NaiveDate, ApiError> {
     match raw.map(str::trim).filter(|s| !s.is_empty()) {
-        None => Ok(state.calendar.current().local_date(super::now())),
+        None => Ok(state.calendar.current().local_date(crate::clock::now())),
         Some(s) => NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| {
             ApiError::invalid(
                 "date",
@@ -108,7 +108,7 @@ pub async fn day_list(
 ) -> Result<Json<DayList>, ApiError> {
     staff.require(ActionKind::WorkCallbacks)?;
     let date = parse_date(params.date.as_deref(), &state)?;
-    Ok(Json(state.callbacks.day(date, super::now()).await?))
+    Ok(Json(state.callbacks.day(date, crate::clock::now()).await?))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -145,7 +145,7 @@ pub async fn generate(
     let date = parse_date(Some(&body.date), &state)?;
     let created = state
         .callbacks
-        .generate_day(date, &staff.0.name, super::now())
+        .generate_day(date, &staff.0.name, crate::clock::now())
         .await?;
     Ok(Json(Generated { date, created }))
 }
@@ -170,7 +170,7 @@ pub async fn claim(
     Ok(Json(
         state
             .callbacks
-            .claim(id, &staff.0.name, super::now())
+            .claim(id, &staff.0.name, crate::clock::now())
             .await?,
     ))
 }
@@ -239,7 +239,7 @@ pub async fn attempt(
     Ok(Json(
         state
             .callbacks
-            .attempt(id, &staff.0.name, outcome, note, super::now())
+            .attempt(id, &staff.0.name, outcome, note, crate::clock::now())
             .await?,
     ))
 }
@@ -265,7 +265,7 @@ pub async fn export(
 ) -> Result<Response, ApiError> {
     staff.require(ActionKind::WorkCallbacks)?;
     let date = parse_date(params.date.as_deref(), &state)?;
-    let now = super::now();
+    let now = crate::clock::now();
     let list = state.callbacks.day(date, now).await?;
     let format = params
         .format
@@ -340,7 +340,7 @@ pub async fn print(
 ) -> Result<Response, ApiError> {
     staff.require(ActionKind::WorkCallbacks)?;
     let date = parse_date(params.date.as_deref(), &state)?;
-    let now = super::now();
+    let now = crate::clock::now();
     let list = state.callbacks.day(date, now).await?;
     state
         .store

@@ -15,6 +15,7 @@ use super::views::{
     ListCasesParams, RecordingView, RegisterCaseRequest,
 };
 use super::AppState;
+use crate::clock::now;
 use crate::domain::citizen::plain_text;
 use crate::domain::registration::{register, RegistrationForm};
 use crate::domain::{decide, Action, ActionKind, Case, CaseNumber, PhoneNumber, Refusal};
@@ -25,12 +26,6 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/cases", post(register_case).get(list_cases))
         .route("/api/v1/cases/{number}", get(show_case))
         .route("/api/v1/cases/{number}/actions", post(act_on_case))
-}
-
-/// Truncated to microseconds, what both databases keep.
-pub fn now() -> DateTime<Utc> {
-    use chrono::SubsecRound;
-    Utc::now().trunc_subsecs(6)
 }
 
 pub(super) fn parse_instant(
@@ -404,7 +399,7 @@ pub async fn show_case(
             .into_iter()
             .map(|mut e| {
                 // Accountability is for leaders' eyes only.
-                if e.action == "record_accountability" && !staff.0.may(ActionKind::Oversee) {
+                if e.action.for_leaders_only() && !staff.0.may(ActionKind::Oversee) {
                     e.note = None;
                     e.after = serde_json::json!({});
                 }

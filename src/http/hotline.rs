@@ -10,11 +10,12 @@ use axum::{Json, Router};
 use tower::ServiceExt;
 use tower_http::services::ServeFile;
 
-use super::cases::{created, now, parse_instant};
+use super::cases::{created, parse_instant};
 use super::error::{ApiError, Text};
 use super::extract::{ApiJson, ApiPath, ApiQuery, Staff};
 use super::views::{CaseView, ErrorBody, LogCallRequest, QuarantineView};
 use super::AppState;
+use crate::clock::now;
 use crate::domain::citizen::plain_text;
 use crate::domain::registration::{register, RegistrationForm};
 use crate::domain::{ActionKind, Channel};
@@ -109,7 +110,7 @@ pub async fn play_recording(
             .record_access(
                 recording.case_id,
                 &staff.0.name,
-                "play_recording",
+                crate::domain::EventKind::PlayRecording,
                 &note,
                 now(),
             )

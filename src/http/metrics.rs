@@ -2,7 +2,6 @@
 //! latency, and at each scrape the state of the queue, the callback list, the outbox and the
 //! quarantine. Labels are routes and codes only: no personal data.
 
-use std::sync::OnceLock;
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
@@ -11,22 +10,9 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
 use super::error::ApiError;
 use super::AppState;
-
-/// The process's recorder (installed once, shared by every router in the process).
-pub fn handle() -> &'static PrometheusHandle {
-    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
-    HANDLE.get_or_init(|| {
-        PrometheusBuilder::new()
-            .set_buckets(&[0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0])
-            .expect("static buckets")
-            .install_recorder()
-            .expect("the only metrics recorder")
-    })
-}
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/metrics", get(scrape))
@@ -51,8 +37,8 @@ pub async fn track(request: Request, next: Next) -> Response {
 }
 
 async fn scrape(State(state): State<AppState>) -> Result<Response, ApiError> {
-    let handle = handle();
-    let now = super::now();
+    let handle = crate::telemetry::metrics::handle();
+    let now = crate::clock::now();
     let g = state.store.gauges(now).await?;
     for (status, tier, n) in &g.open {
         metrics::gauge!("youmen_open_cases", "status" => status.clone(), "tier" => tier.clone())
@@ -78,12 +64,4 @@ async fn scrape(State(state): State<AppState>) -> Result<Response, ApiError> {
         handle.render(),
     )
         .into_response())
-}
-
-/// A job's round: counted, and its failures too.
-pub fn job_round(job: &'static str, ok: bool) {
-    metrics::counter!("youmen_job_runs_total", "job" => job).increment(1);
-    if !ok {
-        metrics::counter!("youmen_job_failures_total", "job" => job).increment(1);
-    }
 }

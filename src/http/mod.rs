@@ -34,8 +34,6 @@ use crate::channels::hotline::ingest::Ingestor;
 use crate::domain::IntakeRules;
 use crate::storage::Store;
 
-pub use cases::now;
-
 #[derive(Clone)]
 pub struct AppState {
     pub store: Arc<dyn Store>,
@@ -63,7 +61,7 @@ pub struct AppState {
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 pub fn router(state: AppState, body_limit: usize, max_recording_bytes: u64) -> Router {
-    metrics::handle();
+    crate::telemetry::metrics::handle();
     let trace = TraceLayer::new_for_http()
         .make_span_with(|req: &Request| {
             // The matched route, never the raw URI: a query string may hold a phone number.

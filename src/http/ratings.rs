@@ -95,7 +95,7 @@ pub async fn record(
         comment,
         "staff",
         &staff.0.name,
-        super::now(),
+        crate::clock::now(),
     )
     .await?;
     Ok(StatusCode::NO_CONTENT)
@@ -124,7 +124,7 @@ pub async fn follow_ups(
 ) -> Result<Json<Vec<FollowUpView>>, ApiError> {
     staff.require(ActionKind::Oversee)?;
     let tz = state.calendar.current().timezone();
-    let now = super::now();
+    let now = crate::clock::now();
     Ok(Json(
         state
             .store
@@ -182,7 +182,7 @@ pub async fn follow_up(
     let case = load_case(&state, &number).await?;
     match state
         .store
-        .follow_up_rating(case.id, outcome, &staff.0.name, super::now())
+        .follow_up_rating(case.id, outcome, &staff.0.name, crate::clock::now())
         .await?
     {
         true => Ok(StatusCode::NO_CONTENT),

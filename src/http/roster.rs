@@ -72,7 +72,7 @@ pub async fn show(
 ) -> Result<Json<RosterView>, ApiError> {
     staff.require(ActionKind::Read)?;
     let calendar = state.calendar.current();
-    let today = calendar.local_date(super::now());
+    let today = calendar.local_date(crate::clock::now());
     // An empty parameter (a form's blank field) means the default, as elsewhere.
     let given = |raw: &Option<String>| raw.clone().filter(|d| !d.trim().is_empty());
     let from = given(&p.from)
@@ -152,7 +152,7 @@ pub(crate) async fn set_checked(
             Text::new(format!("不能排班：{e}"), e),
         )
     })?;
-    let now = super::now();
+    let now = crate::clock::now();
     state.store.set_duty(day, username, now).await?;
     state
         .store
@@ -254,7 +254,7 @@ pub(crate) async fn import_checked(
             ),
         ));
     }
-    let now = super::now();
+    let now = crate::clock::now();
     for (day, username) in &rows {
         state.store.set_duty(*day, username, now).await?;
     }

@@ -47,7 +47,7 @@ fn period(
 ) -> Result<(NaiveDate, NaiveDate, DateTime<Utc>, DateTime<Utc>), ApiError> {
     let calendar = state.calendar.current();
     let tz = calendar.timezone();
-    let today = calendar.local_date(super::now());
+    let today = calendar.local_date(crate::clock::now());
     let parse =
         |field: &str, raw: &Option<String>, default: NaiveDate| match raw.as_deref().map(str::trim)
         {
@@ -311,7 +311,7 @@ pub async fn export(
             "export_statistics",
             &format!("{from_day}..{to_day}"),
             Some(ext),
-            super::now(),
+            crate::clock::now(),
         )
         .await?;
     Ok(super::html::download(

@@ -8,12 +8,12 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Form, Router};
 
-use super::cases::now;
 use super::error::{ApiError, Text};
 use super::views::ErrorBody;
 use super::AppState;
 use crate::channels::hotline::downloads;
 use crate::channels::hotline::twilio::verify;
+use crate::clock::now;
 use crate::domain::{Channel, PhoneNumber};
 use crate::storage::NewDownload;
 

@@ -169,7 +169,7 @@ impl EventView {
             id: event.id,
             at: local(event.at, tz),
             actor: event.actor,
-            action: event.action,
+            action: event.action.as_str().to_owned(),
             before: event.before,
             after: event.after,
             note: event.note,

@@ -8,7 +8,7 @@ use axum::{Json, Router};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::cases::{now, parse_instant};
+use super::cases::parse_instant;
 use super::error::{ApiError, Text};
 use super::extract::Staff;
 use super::hotline::hotline_channel;
@@ -16,6 +16,7 @@ use super::views::ErrorBody;
 use super::AppState;
 use crate::channels::hotline::asterisk_message::{decode_text, parse_callerid};
 use crate::channels::hotline::ingest::{Arrival, TakenIn};
+use crate::clock::now;
 use crate::domain::citizen::plain_text;
 use crate::domain::ActionKind;
 

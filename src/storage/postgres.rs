@@ -9,7 +9,7 @@ use anyhow::Context;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{Pool, Postgres};
 
-use super::shared::impl_shared_queries;
+use super::impl_store;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
@@ -90,7 +90,7 @@ impl PostgresStore {
     }
 
     /// The indexed cases that hold every one of `grams` (a search's bigrams), when there are
-    /// fewer than [`COMMON_GRAM`](super::shared::COMMON_GRAM); None when there are more
+    /// fewer than [`COMMON_GRAM`](super::queue::COMMON_GRAM); None when there are more
     /// (the words are common: a scan in page order fills the page sooner). The GIN index
     /// intersects the bigrams' posting lists itself, stepping through the common ones by the
     /// rare ones.
@@ -98,7 +98,7 @@ impl PostgresStore {
         if grams.is_empty() {
             return Ok(None);
         }
-        let common = super::shared::COMMON_GRAM;
+        let common = super::queue::COMMON_GRAM;
         let ids: Vec<i64> = sqlx::query_scalar(&format!(
             "select case_id from case_search where grams @> $1::text[] limit {common}"
         ))
@@ -109,11 +109,8 @@ impl PostgresStore {
     }
 }
 
-impl_shared_queries!(
-    PostgresStore,
-    Postgres,
-    MIGRATOR,
-    "postgres",
-    Some("select pg_advisory_xact_lock(hashtext($1))"),
-    Some("pg_advisory_xact_lock(hashtext(k))")
-);
+/// A transaction-scoped advisory lock on one key, and the same over a column `k`.
+const ATTACH_LOCK: Option<&str> = Some("select pg_advisory_xact_lock(hashtext($1))");
+const BATCH_LOCK: Option<&str> = Some("pg_advisory_xact_lock(hashtext(k))");
+
+impl_store!(PostgresStore, Postgres, MIGRATOR, "postgres");

@@ -124,7 +124,7 @@ impl TryFrom<EventRow> for Event {
             id: r.id,
             at: r.at,
             actor: r.actor,
-            action: r.action,
+            action: r.action.parse().context("event action")?,
             before: serde_json::from_str(&r.before_state).context("event before_state")?,
             after: serde_json::from_str(&r.after_state).context("event after_state")?,
             note: r.note,

@@ -20,8 +20,8 @@ use anyhow::Context;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Pool, Sqlite};
 
+use super::impl_store;
 use super::sender_limits::SenderLimits;
-use super::shared::impl_shared_queries;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
@@ -252,11 +252,11 @@ impl SqliteStore {
     }
 
     /// The indexed cases that may hold all of `grams` (a search's bigrams): those of its
-    /// rarest bigram, when fewer than [`COMMON_GRAM`](super::shared::COMMON_GRAM) cases have
+    /// rarest bigram, when fewer than [`COMMON_GRAM`](super::queue::COMMON_GRAM) cases have
     /// it; None when even the rarest is that common (a scan in page order fills the page
     /// sooner). Each bigram's count is bounded, so a common one costs no more than a rare one.
     async fn gram_candidates(&self, grams: &[String]) -> Result<Option<Vec<i64>>, sqlx::Error> {
-        let common = super::shared::COMMON_GRAM;
+        let common = super::queue::COMMON_GRAM;
         let mut rarest: Option<(i64, &String)> = None;
         for g in grams {
             let (n,): (i64,) = sqlx::query_as(&format!(
@@ -369,7 +369,11 @@ pub async fn attach_search(
     Ok(())
 }
 
-impl_shared_queries!(SqliteStore, Sqlite, MIGRATOR, "sqlite", None, None);
+/// One writer serializes every transaction: no locks needed.
+const ATTACH_LOCK: Option<&str> = None;
+const BATCH_LOCK: Option<&str> = None;
+
+impl_store!(SqliteStore, Sqlite, MIGRATOR, "sqlite");
 
 #[cfg(test)]
 mod tests {

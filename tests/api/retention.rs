@@ -8,8 +8,8 @@ use chrono::{Duration, Utc};
 use serde_json::{json, Value};
 use youmen::config::RetentionSettings;
 use youmen::domain::Role;
-use youmen::jobs::Stop;
 use youmen::retention::Retention;
+use youmen::work::Stop;
 
 use crate::helpers::{walk_in, Backend, TestApp};
 use crate::hotline::wav;

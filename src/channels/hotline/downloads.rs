@@ -11,19 +11,16 @@ use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
 use tokio::sync::Notify;
 
-use crate::jobs::{instance_id, Schedule, Stop};
+use crate::work::{backoff, instance_id, Stop};
 
 use super::asterisk_message::parse_callerid;
 use super::ingest::{Arrival, Ingestor, TakenIn};
 use super::twilio::wav_url;
 use crate::config::TwilioSettings;
-use crate::jobs::backoff;
 use crate::storage::{DownloadJob, Store};
 
 /// How long a claimed job is ours before another instance may take it.
 const LEASE: chrono::Duration = chrono::Duration::minutes(5);
-/// How often the worker looks for due jobs when nobody wakes it.
-const POLL: Duration = Duration::from_secs(2);
 
 #[derive(Clone)]
 pub struct Downloader {
@@ -33,8 +30,6 @@ pub struct Downloader {
     settings: TwilioSettings,
     max_bytes: u64,
     wake: Arc<Notify>,
-    /// Checked between jobs: a stopping instance takes no new download.
-    stop: Stop,
 }
 
 /// Why a fetch failed, and whether trying again can help.
@@ -81,15 +76,20 @@ impl Downloader {
             settings,
             max_bytes,
             wake,
-            stop: Stop::new(),
         })
     }
 
-    /// Works every due job until none is left; returns how many were settled.
-    pub async fn run_due(&self) -> anyhow::Result<usize> {
+    /// What wakes the worker when a job is queued.
+    pub fn wake(&self) -> Arc<Notify> {
+        self.wake.clone()
+    }
+
+    /// Works every due job until none is left (or `stop`, checked between jobs: a stopping
+    /// instance takes no new download); returns how many were settled.
+    pub async fn run_due(&self, stop: &Stop) -> anyhow::Result<usize> {
         let mut settled = 0;
-        while !self.stop.is_cancelled() {
-            let now = crate::http::now();
+        while !stop.is_cancelled() {
+            let now = crate::clock::now();
             let Some(job) = self
                 .store
                 .claim_download(now, now + LEASE, instance_id())
@@ -103,24 +103,10 @@ impl Downloader {
         Ok(settled)
     }
 
-    pub fn spawn(mut self, stop: Stop) -> tokio::task::JoinHandle<()> {
-        self.stop = stop.clone();
-        let schedule = Schedule {
-            every: POLL,
-            wait_first: false,
-            wake: Some(self.wake.clone()),
-        };
-        let worker = Arc::new(self);
-        crate::jobs::periodic("recording_downloads", schedule, stop, move || {
-            let worker = worker.clone();
-            async move { worker.run_due().await.map(|_| ()) }
-        })
-    }
-
     async fn work(&self, job: DownloadJob) -> anyhow::Result<()> {
         let url = wav_url(&job.download.url);
         let arrival = arrival(&job.download);
-        let now = crate::http::now();
+        let now = crate::clock::now();
         match self.fetch(&url).await {
             Ok(audio) => match self
                 .ingestor

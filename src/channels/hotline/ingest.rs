@@ -259,7 +259,7 @@ impl Ingestor {
                 "asterisk",
                 &path.display().to_string(),
                 reason,
-                crate::http::now(),
+                crate::clock::now(),
             )
             .await
             .context("recording a quarantine entry")?;
@@ -451,7 +451,7 @@ impl Ingestor {
                 &ingest,
                 &self.prefix,
                 calendar.timezone(),
-                crate::http::now(),
+                crate::clock::now(),
             )
             .await?;
         Ok(match outcome {

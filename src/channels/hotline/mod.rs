@@ -7,4 +7,3 @@ pub mod downloads;
 pub mod ingest;
 pub mod spool;
 pub mod twilio;
-pub mod watch;

@@ -55,7 +55,7 @@ pub struct PageQuery {
 
 fn parse_date(raw: &str, state: &AppState) -> Option<NaiveDate> {
     match raw.trim() {
-        "" => Some(state.calendar.current().local_date(crate::http::now())),
+        "" => Some(state.calendar.current().local_date(crate::clock::now())),
         s => NaiveDate::parse_from_str(s, "%Y-%m-%d").ok(),
     }
 }
@@ -69,7 +69,7 @@ pub async fn page_handler(
     let t = user.tr();
     let calendar = state.calendar.current();
     let mut date =
-        parse_date(&q.date, state).unwrap_or_else(|| calendar.local_date(crate::http::now()));
+        parse_date(&q.date, state).unwrap_or_else(|| calendar.local_date(crate::clock::now()));
     // A day off has no list: show the next working day's.
     for _ in 0..30 {
         if calendar.is_working_day(date) {
@@ -79,7 +79,7 @@ pub async fn page_handler(
     }
     let list = state
         .callbacks
-        .day(date, crate::http::now())
+        .day(date, crate::clock::now())
         .await
         .map_err(|e| ApiError::from(e).into_response())?;
     let tz = calendar.timezone();
@@ -193,7 +193,7 @@ pub async fn claim(
     }
     match state
         .callbacks
-        .claim(id, &user.session.user.display_name, crate::http::now())
+        .claim(id, &user.session.user.display_name, crate::clock::now())
         .await
     {
         Ok(_) => back_to(&form.date, id, None),
@@ -229,7 +229,7 @@ pub async fn attempt(
             &user.session.user.display_name,
             outcome,
             note,
-            crate::http::now(),
+            crate::clock::now(),
         )
         .await
     {

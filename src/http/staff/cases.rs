@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
 use super::StaffUser;
-use crate::domain::{Action, ActionKind, Case, Cause, Event, Status, Tier};
+use crate::domain::{Action, ActionKind, Case, Cause, Event, EventKind, Status, Tier};
 use crate::http::cases::{load_case, parse_action, perform};
 use crate::http::error::ApiError;
 use crate::http::html::{page, Tr};
@@ -69,40 +69,6 @@ struct CasePage<'a> {
 
 pub fn when(t: DateTime<Utc>, tz: chrono_tz::Tz) -> String {
     local(t, tz).format("%Y年%-m月%-d日 %H:%M").to_string()
-}
-
-/// The label of an action code on the timeline.
-fn action_label(code: &str, t: Tr) -> String {
-    let (zh, en) = match code {
-        "register" => ("登记", "Registered"),
-        "answer_and_close" => ("电话中答复并办结", "Answered on the phone"),
-        "accept" => ("受理（首问负责）", "Accepted (owner)"),
-        "classify" => ("认定原因", "Cause classified"),
-        "set_tier" => ("调整层级", "Tier set"),
-        "escalate" => ("升级", "Escalated"),
-        "add_note" => ("内部备注", "Internal note"),
-        "publish_note" => ("公开答复", "Public reply"),
-        "summon" => ("召见", "Summons"),
-        "one_time_notice" => ("一次性告知", "One-time notice"),
-        "approve_missing_materials" => ("容缺受理", "Accepted with missing materials"),
-        "meeting" => ("研究室会议", "Research-room meeting"),
-        "request_approval" => ("请求批准", "Approval requested"),
-        "record_decision" => ("上级决定", "Decision recorded"),
-        "record_accountability" => ("问责记录", "Accountability recorded"),
-        "rate" => ("评价", "Rated"),
-        "rating_follow_up" => ("差评整改", "Bad rating followed up"),
-        "resolve" => ("办结", "Resolved"),
-        "refuse" => ("否定备案", "Refusal recorded"),
-        "close" => ("销号", "Closed"),
-        "reopen" => ("重新办理", "Reopened"),
-        "attach_recording" => ("追加录音", "Recording added"),
-        "play_recording" => ("播放录音", "Recording played"),
-        "callback_attempt" => ("回访", "Callback"),
-        "print_referral" => ("打印转办单", "Referral form printed"),
-        "print_receipt" => ("打印回执", "Receipt printed"),
-        other => (other, other),
-    };
-    t.t(zh, en).to_owned()
 }
 
 /// A sample of each action, to ask the domain where it is allowed.
@@ -358,16 +324,14 @@ async fn render(
         })
         .collect();
     let events = state.store.timeline(case.id).await?;
-    let has_notice = events.iter().any(|e| e.action == "one_time_notice");
+    let has_notice = events.iter().any(|e| e.action == EventKind::OneTimeNotice);
     let timeline = events
         .into_iter()
         .map(|e: Event| TimelineRow {
             at: when(e.at, tz),
             actor: e.actor,
-            action: action_label(&e.action, t),
-            note: match e.action.as_str() == "record_accountability"
-                && !user.may(ActionKind::Oversee)
-            {
+            action: t.t(e.action.label_zh(), e.action.label_en()).to_owned(),
+            note: match e.action.for_leaders_only() && !user.may(ActionKind::Oversee) {
                 true => Some(
                     t.t(
                         "（仅值班领导和管理员可见）",
@@ -393,7 +357,7 @@ async fn render(
             case,
             received: when(case.received_at, tz),
             deadline: when(case.deadline, tz),
-            overdue: case.is_overdue(crate::http::now()),
+            overdue: case.is_overdue(crate::clock::now()),
             matter,
             recordings,
             related,
@@ -517,10 +481,10 @@ pub async fn referral(
     let result = async {
         let case = load_case(&state, &number).await?;
         let tz = state.calendar.current().timezone();
-        let now = crate::http::now();
+        let now = crate::clock::now();
         let events = state.store.timeline(case.id).await?;
         let zh = Tr { en: false };
-        let note_of = |action: &str| {
+        let note_of = |action: EventKind| {
             events
                 .iter()
                 .rev()
@@ -529,33 +493,34 @@ pub async fn referral(
                 .unwrap_or_default()
         };
         let outcome = match case.status {
-            Status::Refused => note_of("refuse"),
-            _ => note_of("resolve"),
+            Status::Refused => note_of(EventKind::Refuse),
+            _ => note_of(EventKind::Resolve),
         };
         let closed_at = events
             .iter()
             .rev()
-            .find(|e| e.action == "close")
+            .find(|e| e.action == EventKind::Close)
             .map(|e| when(e.at, tz))
             .unwrap_or_default();
         let process = events
             .iter()
-            .filter(|e| {
-                !matches!(
-                    e.action.as_str(),
-                    "register" | "play_recording" | "print_referral" | "print_receipt"
-                )
-            })
+            .filter(|e| e.action != EventKind::Register && !e.action.is_access())
             .map(|e| TimelineRow {
                 at: when(e.at, tz),
                 actor: e.actor.clone(),
-                action: action_label(&e.action, zh),
+                action: zh.t(e.action.label_zh(), e.action.label_en()).to_owned(),
                 note: e.note.clone(),
             })
             .collect();
         state
             .store
-            .record_access(case.id, &user.actor().name, "print_referral", "转办单", now)
+            .record_access(
+                case.id,
+                &user.actor().name,
+                EventKind::PrintReferral,
+                "转办单",
+                now,
+            )
             .await?;
         let html = ReferralPage {
             received: when(case.received_at, tz),
@@ -605,7 +570,7 @@ pub async fn receipt(
         let case = load_case(&state, &number).await?;
         let calendar = state.calendar.current();
         let tz = calendar.timezone();
-        let now = crate::http::now();
+        let now = crate::clock::now();
         // A new code each print: the old one stops working, so a lost receipt can be replaced.
         let code = crate::domain::website::new_tracking_code(&mut rand::thread_rng());
         state
@@ -621,7 +586,7 @@ pub async fn receipt(
             .record_access(
                 case.id,
                 &user.actor().name,
-                "print_receipt",
+                EventKind::PrintReceipt,
                 "回执（新查询码）",
                 now,
             )
@@ -678,7 +643,11 @@ pub async fn notice(
         let case = load_case(&state, &number).await?;
         let tz = state.calendar.current().timezone();
         let events = state.store.timeline(case.id).await?;
-        let Some(notice) = events.iter().rev().find(|e| e.action == "one_time_notice") else {
+        let Some(notice) = events
+            .iter()
+            .rev()
+            .find(|e| e.action == EventKind::OneTimeNotice)
+        else {
             return Err(ApiError::not_found("一次性告知", "one-time notice"));
         };
         let items = notice

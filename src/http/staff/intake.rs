@@ -140,7 +140,7 @@ pub async fn register_submit(
     }
     let t = user.tr();
     let calendar = state.calendar.current();
-    let now = crate::http::now();
+    let now = crate::clock::now();
     let actor = user.actor().name;
     let result = register(
         RegistrationForm {

@@ -49,7 +49,7 @@ async fn render(
     status: StatusCode,
 ) -> Result<Response, ApiError> {
     let t = user.tr();
-    let now = crate::http::now();
+    let now = crate::clock::now();
     let calendar = state.calendar.current();
     let tz = calendar.timezone();
     let today = calendar.local_date(now);

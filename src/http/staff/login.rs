@@ -85,7 +85,7 @@ pub async fn submit(
     Form(form): Form<LoginForm>,
 ) -> Response {
     let t = Tr::pick(Some(&form.lang), &headers);
-    let now = crate::http::now();
+    let now = crate::clock::now();
     let username = form.username.trim().to_owned();
     let fail = |message: &str| {
         page(
@@ -202,7 +202,7 @@ pub async fn set_lang(
     let lang = if form.lang == "en" { "en" } else { "zh" };
     if let Err(e) = state
         .store
-        .set_user_lang(user.session.user.id, lang, crate::http::now())
+        .set_user_lang(user.session.user.id, lang, crate::clock::now())
         .await
     {
         return crate::http::error::ApiError::from(e).into_response();

@@ -186,7 +186,7 @@ pub async fn session_of(
     let Some(secret) = session_secret(headers) else {
         return Ok(None);
     };
-    let now = super::now();
+    let now = crate::clock::now();
     let idle = Duration::minutes(state.staff.session_idle_minutes.max(1));
     Ok(state
         .store

@@ -112,7 +112,7 @@ pub async fn show(
         return r;
     }
     let t = user.tr();
-    let now = crate::http::now();
+    let now = crate::clock::now();
     let calendar = state.calendar.current();
     let tz = calendar.timezone();
     let today = calendar.local_date(now).to_string();

@@ -89,7 +89,7 @@ pub async fn api_submit(
             Text::new("留言未被接受", "The message was not accepted"),
         ));
     }
-    let now = crate::http::now();
+    let now = crate::clock::now();
     let form = MessageForm {
         name: body.name,
         phone: body.phone,

@@ -87,7 +87,7 @@ impl PublicSite {
     ) -> Result<bool, ApiError> {
         Ok(state
             .store
-            .rate_hit(scope, &self.address_key(ip), limits, crate::http::now())
+            .rate_hit(scope, &self.address_key(ip), limits, crate::clock::now())
             .await?)
     }
 

@@ -234,7 +234,7 @@ fn message_page(
             .collect(),
         field_errors: errors.iter().map(|e| (e.field, message(e))).collect(),
         form,
-        form_token: site.form_token(crate::http::now()),
+        form_token: site.form_token(crate::clock::now()),
         matters: matters(&site.desk, t),
         max_chars: site.desk.rules().description_max_chars,
     }
@@ -326,7 +326,7 @@ pub(super) async fn submit_form(
         Err(rejection) => return unreadable_form(Tr::pick(None, &headers), rejection),
     };
     let t = Tr::pick(Some(&fields.lang), &headers);
-    let now = crate::http::now();
+    let now = crate::clock::now();
     // A bot: refused quietly, with the form shown again as if to check it. A person who
     // was merely quick submits once more and gets through.
     let token = site.tokens().check(&fields.form_token, now);
@@ -545,7 +545,7 @@ async fn track(
         }
         Err(e) => return e.into_response(),
     }
-    let now = crate::http::now();
+    let now = crate::clock::now();
     let found = match site.desk.track(&case, &secret, now).await {
         Ok(found) => found,
         Err(e) => return ApiError::from(e).into_response(),
@@ -646,7 +646,7 @@ pub(super) async fn rate(
         }
         Err(e) => return e.into_response(),
     }
-    let now = crate::http::now();
+    let now = crate::clock::now();
     let case = match site.desk.case_if_matches(&fields.case, &fields.secret).await {
         Ok(Some(case)) => case,
         Ok(None) => {

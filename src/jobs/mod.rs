@@ -1,9 +1,20 @@
-//! What every background job shares: the loop, its span and metrics, stopping, and the
-//! retry schedule. Jobs claim their work with a lease on the row or a unique row written in
-//! the work's own transaction (see `docs/ARCHITECTURE.md`), so several instances never do
-//! one piece of work twice and a crashed instance's work is picked up when its lease runs
-//! out. On shutdown a job finishes the piece in hand, takes no new one, and the instance
-//! hands back the leases it still holds.
+//! Every background job, in one list ([`spawn_all`]), one file per job. A job file says when
+//! its work runs; the work itself is a method of the service it belongs to.
+//!
+//! Jobs claim their work with a lease on the row or a unique row written in the work's own
+//! transaction (see `docs/ARCHITECTURE.md`), so several instances never do one piece of work
+//! twice and a crashed instance's work is picked up when its lease runs out. On shutdown a
+//! job finishes the piece in hand, takes no new one, and the instance hands back the leases
+//! it still holds.
+
+mod calendar;
+mod callback_lists;
+mod deadlines;
+mod downloads;
+mod outbox;
+mod retention;
+mod search_index;
+mod spool;
 
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -11,19 +22,51 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::Notify;
-pub use tokio_util::sync::CancellationToken as Stop;
+use tokio::task::JoinHandle;
 use tracing::Instrument;
 
-/// The longest wait between two attempts.
-const MAX_BACKOFF_SECONDS: u64 = 3600;
+use crate::calendar_source::CalendarHandle;
+use crate::callbacks::CallbackService;
+use crate::channels::hotline::ingest::Ingestor;
+use crate::config::Settings;
+use crate::storage::Store;
+pub use crate::work::Stop;
 
-/// `base × 2^(attempt-1)` seconds, at most an hour.
-pub fn backoff(base_seconds: u64, attempt: i64) -> chrono::Duration {
-    let exponent = u32::try_from(attempt.saturating_sub(1).clamp(0, 20)).unwrap_or(20);
-    let seconds = base_seconds
-        .saturating_mul(1u64 << exponent)
-        .min(MAX_BACKOFF_SECONDS);
-    chrono::Duration::seconds(seconds as i64)
+/// What the jobs work with.
+pub struct Context<'a> {
+    pub settings: &'a Settings,
+    pub store: Arc<dyn Store>,
+    pub calendar: CalendarHandle,
+    pub ingestor: &'a Ingestor,
+    pub callbacks: &'a CallbackService,
+    /// Wakes the outbox worker when a job queued notifications.
+    pub outbox_wake: Arc<Notify>,
+}
+
+/// Starts every background job the configuration asks for. This is the one list: a job not
+/// started here does not run.
+pub fn spawn_all(ctx: &Context, stop: &Stop) -> anyhow::Result<Vec<JoinHandle<()>>> {
+    let mut jobs = vec![calendar::spawn(
+        ctx.calendar.clone(),
+        ctx.settings.clone(),
+        stop.clone(),
+    )];
+    if let Some(job) = downloads::spawn(ctx, stop)? {
+        jobs.push(job);
+    }
+    if let Some(job) = spool::spawn(ctx, stop) {
+        jobs.push(job);
+    }
+    if let Some(job) = outbox::spawn(ctx, stop)? {
+        jobs.push(job);
+    }
+    jobs.push(callback_lists::spawn(ctx, stop));
+    jobs.push(search_index::spawn(ctx.store.clone(), stop.clone()));
+    jobs.push(deadlines::spawn(ctx, stop));
+    if let Some(job) = retention::spawn(ctx, stop) {
+        jobs.push(job);
+    }
+    Ok(jobs)
 }
 
 /// When a job's rounds run.
@@ -48,7 +91,7 @@ pub fn periodic<F, Fut>(
     schedule: Schedule,
     stop: Stop,
     mut round: F,
-) -> tokio::task::JoinHandle<()>
+) -> JoinHandle<()>
 where
     F: FnMut() -> Fut + Send + 'static,
     Fut: Future<Output = anyhow::Result<()>> + Send,
@@ -61,7 +104,7 @@ where
             let run = ROUNDS.fetch_add(1, Ordering::Relaxed) + 1;
             let span = tracing::info_span!("job", job = name, run);
             let result = round().instrument(span.clone()).await;
-            crate::http::metrics::job_round(name, result.is_ok());
+            crate::telemetry::metrics::job_round(name, result.is_ok());
             if let Err(e) = result {
                 span.in_scope(|| tracing::error!(error = format!("{e:#}"), "job round failed"));
             }
@@ -91,64 +134,9 @@ async fn pause(schedule: &Schedule, stop: &Stop, wakeable: bool) -> bool {
     }
 }
 
-/// The search indexer's pause between two chunks.
-const SEARCH_INDEX_PAUSE: Duration = Duration::from_millis(10);
-
-/// Keeps the search index up with intake. New cases are stored without their bigrams (one
-/// write per case instead of ~40 scattered over the index, inside the intake transaction);
-/// a search matches that short backlog by its text. This job writes the backlog's bigrams
-/// in bulk, sorted, a chunk per transaction, every half second and until it is empty.
-pub fn spawn_search_indexer(
-    store: Arc<dyn crate::storage::Store>,
-    stop: Stop,
-) -> tokio::task::JoinHandle<()> {
-    let schedule = Schedule {
-        every: Duration::from_millis(500),
-        wait_first: false,
-        wake: None,
-    };
-    let round_stop = stop.clone();
-    periodic("search_index", schedule, stop, move || {
-        let (store, stop) = (store.clone(), round_stop.clone());
-        async move {
-            while !stop.is_cancelled() {
-                let chunk = crate::storage::SEARCH_INDEX_CHUNK;
-                if store.index_search_backlog(chunk).await? < chunk as usize {
-                    break;
-                }
-                // Intake first: a chunk takes CPU (and on PostgreSQL row locks) from the
-                // registrations of the moment.
-                tokio::time::sleep(SEARCH_INDEX_PAUSE).await;
-            }
-            Ok(())
-        }
-    })
-}
-
-/// This process's name on the leases it takes: released on shutdown by name.
-pub fn instance_id() -> &'static str {
-    static ID: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    ID.get_or_init(|| {
-        let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-            .map(|h| h.trim().to_owned())
-            .unwrap_or_default();
-        let nonce: u32 = rand::random();
-        format!("{host}/{}/{nonce:08x}", std::process::id())
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn backoff_doubles_up_to_an_hour() {
-        assert_eq!(backoff(10, 1).num_seconds(), 10);
-        assert_eq!(backoff(10, 2).num_seconds(), 20);
-        assert_eq!(backoff(10, 4).num_seconds(), 80);
-        assert_eq!(backoff(10, 30).num_seconds(), 3600);
-        assert_eq!(backoff(0, 5).num_seconds(), 0);
-    }
 
     #[tokio::test]
     async fn a_stopped_job_finishes_its_round_and_runs_no_other() {

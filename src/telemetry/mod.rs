@@ -1,5 +1,8 @@
-//! Logging through tracing: human-readable on a terminal, JSON otherwise (or as configured).
-//! Logs go to stderr; command output goes to stdout.
+//! What the process tells its operators: logs through tracing (human-readable on a terminal,
+//! JSON otherwise, or as configured; to stderr, while command output goes to stdout), and
+//! the metrics in [`metrics`].
+
+pub mod metrics;
 
 use std::io::IsTerminal;
 

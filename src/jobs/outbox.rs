@@ -1,0 +1,39 @@
+//! `outbox`: delivers queued notifications (mail, webhooks) whenever a change queues one and
+//! every `mail.poll_seconds` besides (`OutboxWorker::run_due`). Off when neither mail nor a
+//! webhook is configured: the rows wait in the outbox.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::task::JoinHandle;
+
+use super::{periodic, Context, Schedule, Stop};
+use crate::outbox::OutboxWorker;
+
+pub fn spawn(ctx: &Context, stop: &Stop) -> anyhow::Result<Option<JoinHandle<()>>> {
+    let settings = ctx.settings;
+    if !settings.mail.enabled() && settings.webhooks.is_empty() {
+        return Ok(None);
+    }
+    let worker = Arc::new(OutboxWorker::new(
+        ctx.store.clone(),
+        settings.mail.clone(),
+        Some(ctx.callbacks.clone()),
+        settings.webhooks.clone(),
+    )?);
+    let schedule = Schedule {
+        every: Duration::from_secs(settings.mail.poll_seconds.max(1)),
+        wait_first: false,
+        wake: Some(ctx.outbox_wake.clone()),
+    };
+    let job_stop = stop.clone();
+    Ok(Some(periodic(
+        "outbox",
+        schedule,
+        stop.clone(),
+        move || {
+            let (worker, stop) = (worker.clone(), job_stop.clone());
+            async move { worker.run_due(&stop).await.map(|_| ()) }
+        },
+    )))
+}

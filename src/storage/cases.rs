@@ -1,0 +1,211 @@
+//! Cases: one case by its number, its timeline, a decided change with its event, an access
+//! written on the timeline, and the cases of one person.
+
+use chrono::{DateTime, Utc};
+
+use super::{NewOutboxMessage, StoreResult};
+use crate::domain::{Case, CaseNumber, Event, EventKind, Transition};
+
+#[async_trait::async_trait]
+pub trait CaseStore: Send + Sync {
+    async fn case_by_number(&self, number: &CaseNumber) -> StoreResult<Option<Case>>;
+
+    /// The timeline of a case, oldest first.
+    async fn timeline(&self, case_id: i64) -> StoreResult<Vec<Event>>;
+
+    /// Stores a decided transition and its event, if the case is still at the version it
+    /// was decided on; otherwise `Conflict`. Returns the case and the event written.
+    async fn apply_transition(
+        &self,
+        case: &Case,
+        transition: &Transition,
+        actor: &str,
+        now: DateTime<Utc>,
+        notify: &[NewOutboxMessage],
+    ) -> StoreResult<(Case, Event)>;
+
+    /// Appends an event that changes nothing (an access, for the audit trail).
+    async fn record_access(
+        &self,
+        case_id: i64,
+        actor: &str,
+        action: EventKind,
+        note: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()>;
+
+    /// Cases of the same person (the same phone number or ID card digest), newest first,
+    /// without `exclude`.
+    async fn cases_of_person(
+        &self,
+        phone_e164: Option<&str>,
+        id_card_digest: Option<&str>,
+        exclude: Option<i64>,
+        limit: u32,
+    ) -> StoreResult<Vec<Case>>;
+
+    /// The cases of each of these phone numbers (E.164), newest first, in one query.
+    async fn cases_of_phones(&self, phones: &[String]) -> StoreResult<Vec<Case>>;
+
+    /// Open cases whose deadline is before `until` (the overdue ones included), oldest
+    /// deadline first.
+    async fn cases_due_before(&self, until: DateTime<Utc>, limit: u32) -> StoreResult<Vec<Case>>;
+}
+
+/// Implements [`CaseStore`] for an engine's store (see `impl_store!` in `storage/mod.rs`).
+macro_rules! impl_case_store {
+    ($store:ty, $db:ty) => {
+        #[async_trait::async_trait]
+        impl $crate::storage::CaseStore for $store {
+            async fn case_by_number(
+                &self,
+                number: &$crate::domain::CaseNumber,
+            ) -> $crate::storage::StoreResult<Option<$crate::domain::Case>> {
+                use $crate::storage::rows::{CaseRow, CASE_COLUMNS};
+                let sql = format!("select {CASE_COLUMNS} from cases where number = $1");
+                let row: Option<CaseRow> =
+                    sqlx::query_as(&sql).bind(number.as_str()).fetch_optional(self.reader()).await?;
+                Ok(row.map($crate::domain::Case::try_from).transpose()?)
+            }
+
+            async fn timeline(
+                &self,
+                case_id: i64,
+            ) -> $crate::storage::StoreResult<Vec<$crate::domain::Event>> {
+                let rows: Vec<$crate::storage::rows::EventRow> = sqlx::query_as(
+                    "select id, at, actor, action, before_state, after_state, note \
+                     from case_events where case_id = $1 order by id",
+                )
+                .bind(case_id)
+                .fetch_all(self.reader())
+                .await?;
+                Ok(rows.into_iter().map($crate::domain::Event::try_from).collect::<anyhow::Result<_>>()?)
+            }
+
+            async fn apply_transition(
+                &self,
+                case: &$crate::domain::Case,
+                t: &$crate::domain::Transition,
+                actor: &str,
+                now: chrono::DateTime<chrono::Utc>,
+                notify: &[$crate::storage::NewOutboxMessage],
+            ) -> $crate::storage::StoreResult<($crate::domain::Case, $crate::domain::Event)> {
+                use $crate::storage::rows::{CaseRow, CASE_COLUMNS};
+                let mut tx = self.writer().begin().await?;
+                let sql = format!(
+                    "update cases set status = $1, owner = $2, cause = $3, tier = $4, deadline = $5, \
+                     deadline_provisional = $6, updated_at = $7, version = version + 1, accountability = $10 \
+                     where id = $8 and version = $9 returning {CASE_COLUMNS}"
+                );
+                let row: Option<CaseRow> = sqlx::query_as(&sql)
+                    .bind(t.status.as_str())
+                    .bind(t.owner.as_deref())
+                    .bind(t.cause.as_str())
+                    .bind(t.tier.as_str())
+                    .bind(t.deadline)
+                    .bind(t.deadline_provisional)
+                    .bind(now)
+                    .bind(case.id)
+                    .bind(case.version)
+                    .bind(t.accountability)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                let Some(row) = row else {
+                    return Err($crate::storage::StoreError::Conflict);
+                };
+                let updated = $crate::domain::Case::try_from(row)?;
+                let event_id =
+                    insert_event(&mut tx, case.id, now, actor, t.event, &t.before, &t.after, t.note.as_deref())
+                        .await?;
+                // Who must hear of this change is told in the same transaction.
+                for n in notify {
+                    insert_outbox(&mut tx, Some(case.id), &n.topic, &n.recipient, &n.payload, now).await?;
+                }
+                tx.commit().await?;
+                let event = $crate::domain::Event {
+                    id: event_id,
+                    at: now,
+                    actor: actor.to_owned(),
+                    action: t.event,
+                    before: t.before.clone(),
+                    after: t.after.clone(),
+                    note: t.note.clone(),
+                };
+                Ok((updated, event))
+            }
+
+            async fn record_access(
+                &self,
+                case_id: i64,
+                actor: &str,
+                action: $crate::domain::EventKind,
+                note: &str,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::storage::StoreResult<()> {
+                let mut tx = self.writer().begin().await?;
+                let empty = serde_json::json!({});
+                insert_event(&mut tx, case_id, now, actor, action, &empty, &empty, Some(note)).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn cases_of_person(
+                &self,
+                phone_e164: Option<&str>,
+                id_card_digest: Option<&str>,
+                exclude: Option<i64>,
+                limit: u32,
+            ) -> $crate::storage::StoreResult<Vec<$crate::domain::Case>> {
+                use $crate::storage::rows::{CaseRow, CASE_COLUMNS};
+                if phone_e164.is_none() && id_card_digest.is_none() {
+                    return Ok(Vec::new());
+                }
+                let sql = format!(
+                    "select {CASE_COLUMNS} from cases where id <> $1 and (phone_e164 = $2 or id_card_digest = $3) \
+                     order by received_at desc, id desc limit $4"
+                );
+                let rows: Vec<CaseRow> = sqlx::query_as(&sql)
+                    .bind(exclude.unwrap_or(0))
+                    .bind(phone_e164)
+                    .bind(id_card_digest)
+                    .bind(i64::from(limit))
+                    .fetch_all(self.reader())
+                    .await?;
+                Ok(rows.into_iter().map($crate::domain::Case::try_from).collect::<anyhow::Result<_>>()?)
+            }
+
+            async fn cases_of_phones(&self, phones: &[String]) -> $crate::storage::StoreResult<Vec<$crate::domain::Case>> {
+                use $crate::storage::rows::{CaseRow, CASE_COLUMNS};
+                let mut cases = Vec::new();
+                for chunk in phones.chunks(500) {
+                    let mut q = sqlx::QueryBuilder::<$db>::new(format!("select {CASE_COLUMNS} from cases where phone_e164 in ("));
+                    let mut list = q.separated(", ");
+                    for p in chunk {
+                        list.push_bind(p.as_str());
+                    }
+                    list.push_unseparated(") order by received_at desc, id desc");
+                    let rows: Vec<CaseRow> = q.build_query_as().fetch_all(self.reader()).await?;
+                    for r in rows {
+                        cases.push($crate::domain::Case::try_from(r)?);
+                    }
+                }
+                Ok(cases)
+            }
+
+            async fn cases_due_before(&self, until: chrono::DateTime<chrono::Utc>, limit: u32) -> $crate::storage::StoreResult<Vec<$crate::domain::Case>> {
+                use $crate::storage::rows::{CaseRow, CASE_COLUMNS};
+                let rows: Vec<CaseRow> = sqlx::query_as(&format!(
+                    "select {CASE_COLUMNS} from cases where status in ('new', 'in_progress') and deadline < $1 \
+                     order by deadline, id limit $2"
+                ))
+                .bind(until)
+                .bind(i64::from(limit))
+                .fetch_all(self.reader())
+                .await?;
+                Ok(rows.into_iter().map($crate::domain::Case::try_from).collect::<anyhow::Result<_>>()?)
+            }
+        }
+    };
+}
+
+pub(crate) use impl_case_store;
