@@ -84,9 +84,9 @@ impl Application {
             callbacks,
             staff: settings.staff.clone(),
             oversight: settings.oversight.clone(),
-            decision_hooks: crate::outbox::subscribers(
+            decision_hooks: crate::notify::subscribers(
                 &settings.webhooks,
-                crate::oversight::DECISION_TOPIC,
+                crate::domain::Topic::AwaitingDecision,
             )
             .into(),
             mail_enabled: settings.mail.enabled(),
@@ -94,7 +94,7 @@ impl Application {
                 audio_dir: settings.hotline.audio_dir.clone(),
                 spool_dir: (!settings.hotline.spool_dir.as_os_str().is_empty())
                     .then(|| settings.hotline.spool_dir.clone()),
-                smtp: settings.mail.enabled().then(|| {
+                smtp: settings.mail.smtp().then(|| {
                     (
                         settings.mail.smtp_host.trim().to_owned(),
                         settings.mail.smtp_port,

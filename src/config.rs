@@ -120,7 +120,11 @@ pub struct WebsiteSettings {
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct MailSettings {
-    /// Empty: no mail is sent, and none is queued.
+    /// `smtp`, or `file`: each message written as an `.eml` file into `file_dir` (a laptop
+    /// without an SMTP server still sees its mail).
+    pub transport: String,
+    pub file_dir: PathBuf,
+    /// Empty (with the `smtp` transport): no mail is sent, and none is queued.
     pub smtp_host: String,
     pub smtp_port: u16,
     /// `none` (plain, for a relay on the same host), `starttls` or `tls`.
@@ -139,7 +143,15 @@ pub struct MailSettings {
 
 impl MailSettings {
     pub fn enabled(&self) -> bool {
-        !self.smtp_host.trim().is_empty()
+        match self.transport.as_str() {
+            "file" => !self.file_dir.as_os_str().is_empty(),
+            _ => !self.smtp_host.trim().is_empty(),
+        }
+    }
+
+    /// Mail goes out through an SMTP server (which readiness then checks).
+    pub fn smtp(&self) -> bool {
+        self.transport != "file" && self.enabled()
     }
 }
 
@@ -284,6 +296,11 @@ impl Settings {
                     .chars()
                     .all(|c| c.is_ascii_uppercase()),
             "intake.case_number_prefix must be capital letters, like YM"
+        );
+        anyhow::ensure!(
+            matches!(self.mail.transport.as_str(), "smtp" | "file"),
+            "mail.transport must be smtp or file (it is `{}`)",
+            self.mail.transport
         );
         anyhow::ensure!(
             matches!(self.mail.tls.as_str(), "none" | "starttls" | "tls"),

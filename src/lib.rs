@@ -15,7 +15,7 @@ pub mod config;
 pub mod domain;
 pub mod http;
 pub mod jobs;
-pub mod outbox;
+pub mod notify;
 pub mod oversight;
 pub mod ratings;
 pub mod recordings;

@@ -8,14 +8,9 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 
 use crate::calendar_source::CalendarHandle;
 use crate::config::OversightSettings;
-use crate::domain::Case;
-use crate::storage::{NewOutboxMessage, Store, StoreResult};
-
-/// The outbox topic of deadline reminders and alarms.
-pub const DEADLINE_TOPIC: &str = "deadline_alert";
-
-/// The outbox topic of escalations and approval requests for the duty leader.
-pub const DECISION_TOPIC: &str = "awaiting_decision";
+use crate::domain::Notification;
+use crate::domain::{Case, Topic};
+use crate::storage::{Store, StoreResult};
 
 /// The notifications an escalation or an approval request owes the day's duty leader (by
 /// e-mail when the leader has an address and mail is on, and to subscribed webhooks).
@@ -24,7 +19,7 @@ pub async fn to_duty_leader(
     case: &Case,
     t: &crate::domain::Transition,
     now: DateTime<Utc>,
-) -> StoreResult<Vec<NewOutboxMessage>> {
+) -> StoreResult<Vec<Notification>> {
     use crate::domain::ActionKind;
     let what = match t.kind {
         ActionKind::Escalate => "escalated",
@@ -55,8 +50,8 @@ pub async fn to_duty_leader(
     });
     Ok(to
         .into_iter()
-        .map(|recipient| NewOutboxMessage {
-            topic: DECISION_TOPIC.into(),
+        .map(|recipient| Notification {
+            topic: Topic::AwaitingDecision,
             recipient,
             payload: payload.clone(),
         })
@@ -99,7 +94,7 @@ impl DeadlineScanner {
 
     /// Also alert the webhooks subscribed to `deadline_alert`.
     pub fn with_webhooks(mut self, webhooks: &[crate::config::WebhookSettings]) -> Self {
-        self.webhooks = crate::outbox::subscribers(webhooks, DEADLINE_TOPIC);
+        self.webhooks = crate::notify::subscribers(webhooks, Topic::DeadlineAlert);
         self
     }
 
@@ -138,11 +133,11 @@ impl DeadlineScanner {
             if !self.mail_enabled {
                 to.clear();
             }
-            let notifications: Vec<NewOutboxMessage> = to
+            let notifications: Vec<Notification> = to
                 .into_iter()
                 .chain(self.webhooks.iter().cloned())
-                .map(|recipient| NewOutboxMessage {
-                    topic: DEADLINE_TOPIC.into(),
+                .map(|recipient| Notification {
+                    topic: Topic::DeadlineAlert,
                     recipient,
                     payload: alert_payload(&case, kind, tz),
                 })

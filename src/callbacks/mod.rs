@@ -3,6 +3,7 @@
 //! what the coming opening will hold), working entries, and the exports.
 
 pub mod export;
+pub mod mail;
 
 use std::sync::Arc;
 
@@ -123,9 +124,9 @@ impl CallbackService {
         .then(|| settings.morning_shift_email.trim().to_owned())
         .into_iter()
         .collect();
-        notify.extend(crate::outbox::subscribers(
+        notify.extend(crate::notify::subscribers(
             webhooks,
-            crate::storage::CALLBACK_LIST_TOPIC,
+            crate::domain::Topic::CallbackList,
         ));
         Self {
             store,

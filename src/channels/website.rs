@@ -10,15 +10,11 @@ use crate::calendar_source::CalendarHandle;
 use crate::domain::website::{
     self, new_tracking_code, tracking_digest, MessageForm, ResponsePromise, ValidMessage,
 };
-use crate::domain::{Case, CaseNumber, FieldError, IntakeRules, PhoneNumber, Status};
+use crate::domain::{Case, CaseNumber, FieldError, IntakeRules, Notification, PhoneNumber, Status};
 use crate::storage::group_commit::{each_or_all, writer_stopped};
 use crate::storage::{
-    Batcher, NewOutboxMessage, RateCheck, Store, StoreError, StoreResult, WebsiteOutcome,
-    WebsiteSubmission,
+    Batcher, RateCheck, Store, StoreError, StoreResult, WebsiteOutcome, WebsiteSubmission,
 };
-
-/// The outbox topic of the confirmation e-mail.
-pub const CONFIRMATION_TOPIC: &str = "website_confirmation";
 
 #[derive(Clone)]
 pub struct WebsiteDesk {
@@ -137,8 +133,8 @@ impl WebsiteDesk {
         let code = new_tracking_code(&mut rand::thread_rng());
         let promise = ResponsePromise::for_arrival(&calendar, now)?;
         let confirmation = match (&self.mail_base_url, &message.email) {
-            (Some(base), Some(email)) => Some(NewOutboxMessage {
-                topic: CONFIRMATION_TOPIC.to_owned(),
+            (Some(base), Some(email)) => Some(Notification {
+                topic: crate::domain::Topic::WebsiteConfirmation,
                 recipient: email.clone(),
                 payload: serde_json::json!({
                     "tracking_code": code,

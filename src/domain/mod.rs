@@ -7,6 +7,7 @@ pub mod calendar;
 pub mod callback;
 pub mod case;
 pub mod citizen;
+pub mod notification;
 pub mod phone;
 pub mod registration;
 pub mod search;
@@ -16,8 +17,10 @@ pub mod website;
 pub use action::{decide, Action, ActionKind, Actor, Refusal, Transition};
 pub use calendar::WorkingCalendar;
 pub use case::{Callback, Case, CaseNumber, Citizen, Event, NewCase};
+pub use notification::Notification;
 pub use phone::{LocalDialing, PhoneNumber};
 pub use registration::{FieldError, IntakeRules, Matter, RegistrationForm};
 pub use vocab::{
     CallbackKind, Cause, Channel, EntryStatus, EventKind, Outcome, Rating, Role, Status, Tier,
+    Topic,
 };

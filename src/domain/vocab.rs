@@ -19,7 +19,7 @@ macro_rules! vocabulary {
         impl $name {
             pub const ALL: &'static [$name] = &[$($name::$variant,)+];
 
-            pub fn as_str(self) -> &'static str {
+            pub const fn as_str(self) -> &'static str {
                 match self { $($name::$variant => $code,)+ }
             }
 
@@ -254,6 +254,20 @@ pub fn sql_list<T: Copy>(codes: &[T], code: impl Fn(T) -> &'static str) -> Strin
         .map(|c| format!("'{}'", code(*c)))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+vocabulary! {
+    /// What an outbox row notifies of: each topic has its renderer (`notify::render`).
+    Topic {
+        /// A website visitor's receipt by e-mail.
+        WebsiteConfirmation => "website_confirmation", "留言确认", "Message confirmation";
+        /// The morning shift's callback list, at each opening.
+        CallbackList => "callback_list", "回访清单", "Callback list";
+        /// An escalation or an approval request for the day's duty leader.
+        AwaitingDecision => "awaiting_decision", "待领导决定", "Awaiting a decision";
+        /// A deadline coming or passed.
+        DeadlineAlert => "deadline_alert", "办结时限提醒", "Deadline alert";
+    }
 }
 
 vocabulary! {

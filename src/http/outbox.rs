@@ -14,7 +14,7 @@ use super::views::{local, ErrorBody};
 use super::AppState;
 use crate::domain::phone::mask_middle;
 use crate::domain::ActionKind;
-use crate::outbox::recipient_domain;
+use crate::notify::recipient_domain;
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/api/v1/outbox", get(list_outbox))

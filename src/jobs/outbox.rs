@@ -1,5 +1,5 @@
 //! `outbox`: delivers queued notifications (mail, webhooks) whenever a change queues one and
-//! every `mail.poll_seconds` besides (`OutboxWorker::run_due`). Off when neither mail nor a
+//! every `mail.poll_seconds` besides (`Notifier::run_due`). Off when neither mail nor a
 //! webhook is configured: the rows wait in the outbox.
 
 use std::sync::Arc;
@@ -8,18 +8,24 @@ use std::time::Duration;
 use tokio::task::JoinHandle;
 
 use super::{periodic, Context, Schedule, Stop};
-use crate::outbox::OutboxWorker;
+use crate::callbacks::mail::CallbackListMail;
+use crate::domain::Topic;
+use crate::notify::{Notifier, Renderers};
 
 pub fn spawn(ctx: &Context, stop: &Stop) -> anyhow::Result<Option<JoinHandle<()>>> {
     let settings = ctx.settings;
     if !settings.mail.enabled() && settings.webhooks.is_empty() {
         return Ok(None);
     }
-    let worker = Arc::new(OutboxWorker::new(
+    let renderers = Renderers::default().with(
+        Topic::CallbackList,
+        Arc::new(CallbackListMail(ctx.callbacks.clone())),
+    );
+    let worker = Arc::new(Notifier::new(
         ctx.store.clone(),
         settings.mail.clone(),
-        Some(ctx.callbacks.clone()),
         settings.webhooks.clone(),
+        renderers,
     )?);
     let schedule = Schedule {
         every: Duration::from_secs(settings.mail.poll_seconds.max(1)),

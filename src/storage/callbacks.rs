@@ -5,9 +5,6 @@ use chrono::{DateTime, Utc};
 
 use super::StoreResult;
 
-/// The outbox topic of the morning shift's list.
-pub const CALLBACK_LIST_TOPIC: &str = "callback_list";
-
 /// One generation of the callback list, at one opening.
 #[derive(Debug, Clone)]
 pub struct CallbackRun {
@@ -274,7 +271,7 @@ macro_rules! impl_callback_store {
                     .await?;
                 let payload = serde_json::json!({"list_date": list_date, "opening_at": run.opening_at});
                 for to in &run.notify {
-                    insert_outbox(&mut tx, None, $crate::storage::CALLBACK_LIST_TOPIC, to, &payload, now).await?;
+                    insert_outbox(&mut tx, None, $crate::domain::Topic::CallbackList, to, &payload, now).await?;
                 }
                 tx.commit().await?;
                 Ok(Some(fresh.len()))

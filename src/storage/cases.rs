@@ -3,7 +3,8 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{NewOutboxMessage, StoreResult};
+use super::StoreResult;
+use crate::domain::Notification;
 use crate::domain::{Case, CaseNumber, Event, EventKind, Transition};
 
 #[async_trait::async_trait]
@@ -21,7 +22,7 @@ pub trait CaseStore: Send + Sync {
         transition: &Transition,
         actor: &str,
         now: DateTime<Utc>,
-        notify: &[NewOutboxMessage],
+        notify: &[Notification],
     ) -> StoreResult<(Case, Event)>;
 
     /// Appends an event that changes nothing (an access, for the audit trail).
@@ -88,7 +89,7 @@ macro_rules! impl_case_store {
                 t: &$crate::domain::Transition,
                 actor: &str,
                 now: chrono::DateTime<chrono::Utc>,
-                notify: &[$crate::storage::NewOutboxMessage],
+                notify: &[$crate::domain::Notification],
             ) -> $crate::storage::StoreResult<($crate::domain::Case, $crate::domain::Event)> {
                 use $crate::storage::rows::{CaseRow, CASE_COLUMNS};
                 let mut tx = self.writer().begin().await?;
@@ -119,7 +120,7 @@ macro_rules! impl_case_store {
                         .await?;
                 // Who must hear of this change is told in the same transaction.
                 for n in notify {
-                    insert_outbox(&mut tx, Some(case.id), &n.topic, &n.recipient, &n.payload, now).await?;
+                    insert_outbox(&mut tx, Some(case.id), n.topic, &n.recipient, &n.payload, now).await?;
                 }
                 tx.commit().await?;
                 let event = $crate::domain::Event {

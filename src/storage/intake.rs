@@ -6,7 +6,8 @@
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
-use super::{NewOutboxMessage, StoreResult};
+use super::StoreResult;
+use crate::domain::Notification;
 use crate::domain::{Case, NewCase};
 
 /// A website message to store with its case, unless the same message came recently.
@@ -17,7 +18,7 @@ pub struct WebsiteSubmission {
     /// Fold into a website case with the same key registered since this instant.
     pub fold_since: DateTime<Utc>,
     /// The confirmation to mail, written to the outbox in the same transaction.
-    pub confirmation: Option<NewOutboxMessage>,
+    pub confirmation: Option<Notification>,
     /// The sender's per-address limit, checked and counted in the same transaction.
     pub rate: Option<RateCheck>,
 }
@@ -420,7 +421,7 @@ macro_rules! impl_intake_store {
                 if let Some(fields) = payload.as_object_mut() {
                     fields.insert("case_number".into(), case.number.as_str().into());
                 }
-                insert_outbox(tx, Some(case.id), &mail.topic, &mail.recipient, &payload, now).await?;
+                insert_outbox(tx, Some(case.id), mail.topic, &mail.recipient, &payload, now).await?;
             }
             Ok($crate::storage::WebsiteOutcome::Created(Box::new(case)))
         }

@@ -5,14 +5,6 @@ use chrono::{DateTime, Utc};
 
 use super::StoreResult;
 
-/// A notification to deliver, by topic (`website_confirmation`, ...).
-#[derive(Debug, Clone, PartialEq)]
-pub struct NewOutboxMessage {
-    pub topic: String,
-    pub recipient: String,
-    pub payload: serde_json::Value,
-}
-
 /// A claimed outbox row.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OutboxItem {

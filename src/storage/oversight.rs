@@ -3,8 +3,9 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{NewOutboxMessage, StoreResult, UserRecord};
+use super::{StoreResult, UserRecord};
 use crate::domain::Case;
+use crate::domain::Notification;
 
 #[async_trait::async_trait]
 pub trait OversightStore: Send + Sync {
@@ -34,7 +35,7 @@ pub trait OversightStore: Send + Sync {
         case_id: i64,
         kind: &str,
         deadline: DateTime<Utc>,
-        notifications: &[NewOutboxMessage],
+        notifications: &[Notification],
         now: DateTime<Utc>,
     ) -> StoreResult<bool>;
 
@@ -93,7 +94,7 @@ macro_rules! impl_oversight_store {
                 case_id: i64,
                 kind: &str,
                 deadline: chrono::DateTime<chrono::Utc>,
-                notifications: &[$crate::storage::NewOutboxMessage],
+                notifications: &[$crate::domain::Notification],
                 now: chrono::DateTime<chrono::Utc>,
             ) -> $crate::storage::StoreResult<bool> {
                 let mut tx = self.writer().begin().await?;
@@ -112,7 +113,7 @@ macro_rules! impl_oversight_store {
                     return Ok(false);
                 }
                 for n in notifications {
-                    insert_outbox(&mut tx, Some(case_id), &n.topic, &n.recipient, &n.payload, now).await?;
+                    insert_outbox(&mut tx, Some(case_id), n.topic, &n.recipient, &n.payload, now).await?;
                 }
                 tx.commit().await?;
                 Ok(true)

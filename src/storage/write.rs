@@ -82,7 +82,7 @@ macro_rules! impl_write_helpers {
         async fn insert_outbox(
             tx: &mut sqlx::Transaction<'_, $db>,
             case_id: Option<i64>,
-            topic: &str,
+            topic: $crate::domain::Topic,
             recipient: &str,
             payload: &serde_json::Value,
             now: chrono::DateTime<chrono::Utc>,
@@ -91,7 +91,7 @@ macro_rules! impl_write_helpers {
                 "insert into outbox (topic, case_id, recipient, payload, status, attempts, next_attempt_at, created_at) \
                  values ($1, $2, $3, $4, 'pending', 0, $5, $5)",
             )
-            .bind(topic)
+            .bind(topic.as_str())
             .bind(case_id)
             .bind(recipient)
             .bind(payload.to_string())

@@ -4,7 +4,10 @@
 
 use serde_json::json;
 use youmen::domain::Role;
-use youmen::oversight::{DeadlineScanner, ScanResult, DEADLINE_TOPIC};
+use youmen::domain::Topic;
+use youmen::oversight::{DeadlineScanner, ScanResult};
+
+const DEADLINE_TOPIC: &str = Topic::DeadlineAlert.as_str();
 
 use crate::helpers::{walk_in, Backend, TestApp};
 
@@ -456,7 +459,7 @@ async fn alarms_reach_a_wecom_robot_and_a_signed_json_hook(backend: Backend) {
             secret: String::new(),
             topics: vec![
                 DEADLINE_TOPIC.into(),
-                youmen::oversight::DECISION_TOPIC.into(),
+                Topic::AwaitingDecision.as_str().into(),
             ],
         },
     ];

@@ -539,7 +539,7 @@ async fn smtp_and_webhook_down_for_the_whole_run_then_each_notice_arrives_once(b
             url: format!("http://127.0.0.1:{hook_port}/hook"),
             format: "json".into(),
             secret: "s3cret".into(),
-            topics: vec![youmen::oversight::DECISION_TOPIC.into()],
+            topics: vec![youmen::domain::Topic::AwaitingDecision.as_str().into()],
         }];
     })
     .await;
@@ -891,7 +891,51 @@ async fn one_failing_message_does_not_take_its_batch_down(backend: Backend) {
     );
 }
 
+/// A laptop without an SMTP server: `mail.transport = "file"` writes each message youmen
+/// sends as an `.eml` file, the same message SMTP would have carried.
+async fn without_smtp_the_confirmation_is_written_as_an_eml_file(backend: Backend) {
+    let mail_dir = tempfile::tempdir().unwrap();
+    let dir = mail_dir.path().to_owned();
+    let app = TestApp::spawn_with(backend, |s| {
+        relaxed(s);
+        s.mail.transport = "file".into();
+        s.mail.file_dir = dir.clone();
+        s.mail.poll_seconds = 1;
+        s.website.public_base_url = "https://youmen.example.gov.cn".into();
+    })
+    .await;
+    let mut fields = good_form();
+    fields[2] = ("email", "wang.daye@example.com");
+    let (status, page) = post_form(&app, &fields).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("确认邮件已发往您填写的邮箱"));
+    let number = by_id(&page, "case-number");
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let eml = loop {
+        let files: Vec<_> = std::fs::read_dir(mail_dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "eml"))
+            .collect();
+        if let Some(file) = files.first() {
+            assert_eq!(files.len(), 1, "one message, written once");
+            break std::fs::read(file).unwrap();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no .eml file was written"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let message = mail_parser::MessageParser::default().parse(&eml).unwrap();
+    assert!(message.subject().unwrap().contains(&number));
+    assert!(message.body_text(0).unwrap().contains("查询码："));
+    let sent = app.store().outbox_list(Some("sent"), 10).await.unwrap();
+    assert_eq!(sent.len(), 1, "the row is settled as sent");
+}
+
 crate::on_both_backends!(
+    without_smtp_the_confirmation_is_written_as_an_eml_file,
     a_burst_of_messages_is_committed_together_and_each_gets_its_answer,
     one_failing_message_does_not_take_its_batch_down,
     a_visitor_fixes_a_mistake_then_sends_a_message,
