@@ -9,11 +9,13 @@ use tokio::net::TcpListener;
 
 use crate::calendar_source::{self, CalendarHandle};
 use crate::callbacks::CallbackService;
+use crate::cases::CaseDesk;
 use crate::channels::hotline::ingest::Ingestor;
 use crate::channels::website::WebsiteDesk;
 use crate::config::Settings;
 use crate::http::website::PublicSite;
 use crate::http::{self, AppState};
+use crate::oversight::DecisionNotices;
 use crate::storage::{self, GroupCommitter};
 use crate::work::{instance_id, Stop};
 use tokio::sync::Notify;
@@ -73,7 +75,18 @@ impl Application {
             settings.mail.enabled(),
             &settings.webhooks,
         );
+        let cases = CaseDesk::new(
+            store.clone(),
+            calendar.clone(),
+            DecisionNotices::new(
+                store.clone(),
+                calendar.clone(),
+                &settings.webhooks,
+                settings.mail.enabled(),
+            ),
+        );
         let state = AppState {
+            cases,
             store,
             calendar,
             rules,
@@ -84,12 +97,6 @@ impl Application {
             callbacks,
             staff: settings.staff.clone(),
             oversight: settings.oversight.clone(),
-            decision_hooks: crate::notify::subscribers(
-                &settings.webhooks,
-                crate::domain::Topic::AwaitingDecision,
-            )
-            .into(),
-            mail_enabled: settings.mail.enabled(),
             readiness: Arc::new(crate::http::health::Targets {
                 audio_dir: settings.hotline.audio_dir.clone(),
                 spool_dir: (!settings.hotline.spool_dir.as_os_str().is_empty())

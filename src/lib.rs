@@ -8,6 +8,7 @@ pub mod app;
 pub mod auth;
 pub mod calendar_source;
 pub mod callbacks;
+pub mod cases;
 pub mod channels;
 pub mod cli;
 pub mod clock;

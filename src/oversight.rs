@@ -1,6 +1,7 @@
-//! Oversight jobs and rules at the edge of the domain: the deadline scanner (reminders before
-//! a deadline, an alarm when it passes, to the case's owner and the day's duty leader, once
-//! each across instances) and the duty roster's gaps.
+//! Oversight at the edge of the domain: what the duty leader is told of escalations and
+//! approval requests, the deadline scanner (reminders before a deadline, an alarm when it
+//! passes, to the case's owner and the day's duty leader, once each across instances; the
+//! `deadline_scan` job runs it), and the duty roster's gaps.
 
 use std::sync::Arc;
 
@@ -12,50 +13,78 @@ use crate::domain::Notification;
 use crate::domain::{Case, Topic};
 use crate::storage::{Store, StoreResult};
 
-/// The notifications an escalation or an approval request owes the day's duty leader (by
-/// e-mail when the leader has an address and mail is on, and to subscribed webhooks).
-pub async fn to_duty_leader(
-    state: &crate::http::AppState,
-    case: &Case,
-    t: &crate::domain::Transition,
-    now: DateTime<Utc>,
-) -> StoreResult<Vec<Notification>> {
-    use crate::domain::ActionKind;
-    let what = match t.kind {
-        ActionKind::Escalate => "escalated",
-        ActionKind::RequestApproval => "approval",
-        _ => return Ok(Vec::new()),
-    };
-    let calendar = state.calendar.current();
-    let tz = calendar.timezone();
-    let mut to: Vec<String> = state.decision_hooks.to_vec();
-    if state.mail_enabled {
-        if let Some(leader) = state.store.duty_leader_on(calendar.local_date(now)).await? {
-            if let Some((_, Some(email))) = state
-                .store
-                .user_by_display_name(&leader.display_name)
-                .await?
-            {
-                to.push(email);
-            }
+/// The notifications an escalation or an approval request owes the day's duty leader: by
+/// e-mail when the leader has an address and mail is on, and to the webhooks subscribed to
+/// `awaiting_decision`.
+#[derive(Clone)]
+pub struct DecisionNotices {
+    store: Arc<dyn Store>,
+    calendar: CalendarHandle,
+    /// `webhook:<name>` recipients.
+    hooks: Arc<[String]>,
+    mail_enabled: bool,
+}
+
+impl DecisionNotices {
+    pub fn new(
+        store: Arc<dyn Store>,
+        calendar: CalendarHandle,
+        webhooks: &[crate::config::WebhookSettings],
+        mail_enabled: bool,
+    ) -> Self {
+        Self {
+            store,
+            calendar,
+            hooks: crate::notify::subscribers(webhooks, Topic::AwaitingDecision).into(),
+            mail_enabled,
         }
     }
-    let payload = serde_json::json!({
-        "case_number": case.number.as_str(),
-        "what": what,
-        "tier": t.tier.label_zh(),
-        "owner_group": t.tier.owner_group_zh(),
-        "deadline": t.deadline.with_timezone(&tz).format("%Y年%-m月%-d日 %H:%M").to_string(),
-        "note": t.note,
-    });
-    Ok(to
-        .into_iter()
-        .map(|recipient| Notification {
-            topic: Topic::AwaitingDecision,
-            recipient,
-            payload: payload.clone(),
-        })
-        .collect())
+
+    /// What `t`, about to be applied to `case`, owes the duty leader (nothing for most
+    /// changes).
+    pub async fn owed(
+        &self,
+        case: &Case,
+        t: &crate::domain::Transition,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<Notification>> {
+        use crate::domain::ActionKind;
+        let what = match t.kind {
+            ActionKind::Escalate => "escalated",
+            ActionKind::RequestApproval => "approval",
+            _ => return Ok(Vec::new()),
+        };
+        let calendar = self.calendar.current();
+        let tz = calendar.timezone();
+        let mut to: Vec<String> = self.hooks.to_vec();
+        if self.mail_enabled {
+            if let Some(leader) = self.store.duty_leader_on(calendar.local_date(now)).await? {
+                if let Some((_, Some(email))) = self
+                    .store
+                    .user_by_display_name(&leader.display_name)
+                    .await?
+                {
+                    to.push(email);
+                }
+            }
+        }
+        let payload = serde_json::json!({
+            "case_number": case.number.as_str(),
+            "what": what,
+            "tier": t.tier.label_zh(),
+            "owner_group": t.tier.owner_group_zh(),
+            "deadline": t.deadline.with_timezone(&tz).format("%Y年%-m月%-d日 %H:%M").to_string(),
+            "note": t.note,
+        });
+        Ok(to
+            .into_iter()
+            .map(|recipient| Notification {
+                topic: Topic::AwaitingDecision,
+                recipient,
+                payload: payload.clone(),
+            })
+            .collect())
+    }
 }
 
 #[derive(Clone)]

@@ -205,14 +205,8 @@ impl WebsiteDesk {
                 case.status,
                 Status::Resolved | Status::Closed | Status::Refused
             );
-        let replies = self
-            .store
-            .timeline(case.id)
-            .await?
-            .into_iter()
-            .filter(|e| e.action == crate::domain::EventKind::PublishNote)
-            .filter_map(|e| e.note.map(|n| (e.at, n)))
-            .collect();
+        let replies =
+            crate::cases::visibility::public_replies(&self.store.timeline(case.id).await?);
         Ok(Some(PublicStatus {
             overdue: case.is_overdue(now),
             case_number: case.number,

@@ -9,7 +9,7 @@ use base64::Engine;
 use chrono::{DateTime, NaiveDate, Utc};
 
 use super::error::{ApiError, Text};
-use super::extract::{forbidden, ApiJson, ApiPath, ApiQuery, Staff};
+use super::extract::{ApiJson, ApiPath, ApiQuery, Staff};
 use super::views::{
     ActionRequest, ActionResult, CaseDetail, CaseList, CaseView, ErrorBody, EventView,
     ListCasesParams, RecordingView, RegisterCaseRequest,
@@ -18,8 +18,8 @@ use super::AppState;
 use crate::clock::now;
 use crate::domain::citizen::plain_text;
 use crate::domain::registration::{register, RegistrationForm};
-use crate::domain::{decide, Action, ActionKind, Case, CaseNumber, PhoneNumber, Refusal};
-use crate::storage::{CaseQuery, Cursor, Sort, StoreError, TextQuery};
+use crate::domain::{Action, ActionKind, Case, CaseNumber, PhoneNumber};
+use crate::storage::{CaseQuery, Cursor, Sort, TextQuery};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -342,7 +342,7 @@ pub async fn list_cases(
     staff.require(ActionKind::Read)?;
     let now = now();
     let query = build_query(&params, &state, now)?;
-    let page = state.store.list_cases(&query).await?;
+    let page = state.cases.list(&query).await?;
     let tz = state.calendar.current().timezone();
     Ok(Json(CaseList {
         cases: page
@@ -352,24 +352,6 @@ pub async fn list_cases(
             .collect(),
         next_cursor: page.next.map(|c| encode_cursor(query.sort, &c)),
     }))
-}
-
-pub(crate) async fn load_case(state: &AppState, raw_number: &str) -> Result<Case, ApiError> {
-    let number = raw_number.parse::<CaseNumber>().map_err(|e| {
-        ApiError::invalid(
-            "number",
-            "invalid_case_number",
-            Text::new(
-                format!("案件编号格式不对（应类似 YM-20261128-0007）：{}", e.0),
-                e.to_string(),
-            ),
-        )
-    })?;
-    state
-        .store
-        .case_by_number(&number)
-        .await?
-        .ok_or_else(|| ApiError::not_found("该案件", "case"))
 }
 
 /// One case with its whole timeline.
@@ -385,26 +367,19 @@ pub async fn show_case(
     ApiPath(number): ApiPath<String>,
 ) -> Result<Json<CaseDetail>, ApiError> {
     staff.require(ActionKind::Read)?;
-    let case = load_case(&state, &number).await?;
-    let timeline = state.store.timeline(case.id).await?;
-    let recordings = state.store.recordings_of(case.id).await?;
+    let file = state.cases.show(&number, &staff.0).await?;
     let tz = state.calendar.current().timezone();
     Ok(Json(CaseDetail {
-        case: CaseView::new(&case, tz, now()),
-        recordings: recordings
+        case: CaseView::new(&file.case, tz, now()),
+        recordings: file
+            .recordings
             .iter()
             .map(|r| RecordingView::new(r, tz))
             .collect(),
-        timeline: timeline
+        timeline: file
+            .timeline
             .into_iter()
-            .map(|mut e| {
-                // Accountability is for leaders' eyes only.
-                if e.action.for_leaders_only() && !staff.0.may(ActionKind::Oversee) {
-                    e.note = None;
-                    e.after = serde_json::json!({});
-                }
-                EventView::new(e, tz)
-            })
+            .map(|entry| EventView::new(entry.event, tz))
             .collect(),
     }))
 }
@@ -496,48 +471,6 @@ pub(crate) fn parse_action(body: ActionRequest) -> Result<Action, ApiError> {
     })
 }
 
-pub(crate) fn refusal(r: Refusal) -> ApiError {
-    let conflict =
-        |code, zh: String, en: String| ApiError::new(StatusCode::CONFLICT, code, Text::new(zh, en));
-    match r {
-        Refusal::Forbidden(kind) => forbidden(kind),
-        Refusal::WrongStatus { action, status } => conflict(
-            "not_allowed_in_status",
-            format!(
-                "案件当前状态为“{}”，不能执行此操作（{}）",
-                status.label_zh(),
-                action.code()
-            ),
-            format!(
-                "Cannot {} a case that is {}",
-                action.code(),
-                status.label_en().to_lowercase()
-            ),
-        ),
-        Refusal::HighestTier => conflict(
-            "highest_tier",
-            "案件已在最高层级（疑难事项，5个工作日），不能再升级".into(),
-            r.to_string(),
-        ),
-        Refusal::AccountabilityMissing => conflict(
-            "accountability_missing",
-            "窗口人员原因的案件，须先由值班领导登记问责记录才能销号".into(),
-            r.to_string(),
-        ),
-        Refusal::CauseNotClassified => conflict(
-            "cause_not_classified",
-            "请先认定原因类别，再办结".into(),
-            r.to_string(),
-        ),
-        Refusal::Unchanged => conflict(
-            "unchanged",
-            "案件已经是这个值，无需修改".into(),
-            r.to_string(),
-        ),
-        Refusal::Calendar(e) => ApiError::internal(anyhow::Error::new(e)),
-    }
-}
-
 /// Act on a case: accept, classify, set_tier, escalate, add_note, publish_note, summon, one_time_notice, approve_missing_materials, meeting, request_approval, record_decision, record_accountability, resolve, refuse, close, reopen.
 #[utoipa::path(
     post, path = "/api/v1/cases/{number}/actions", tag = "cases",
@@ -561,48 +494,16 @@ pub async fn act_on_case(
     let expected_version = body.expected_version;
     let action = parse_action(body)?;
     staff.require(action.kind())?;
-    let (updated, event) = perform(&state, &staff.0, &number, &action, expected_version).await?;
+    let (updated, event) = state
+        .cases
+        .act(&staff.0, &number, &action, expected_version)
+        .await?;
     let tz = state.calendar.current().timezone();
     let now = now();
     Ok(Json(ActionResult {
         case: CaseView::new(&updated, tz, now),
         event: EventView::new(event, tz),
     }))
-}
-
-/// Carries out `action` on the case as `actor`, for the API and the staff pages alike.
-/// Optimistic concurrency: if someone changed the case between our read and our write,
-/// decide again on the fresh state (unless the caller pinned a version).
-pub(crate) async fn perform(
-    state: &AppState,
-    actor: &crate::domain::Actor,
-    number: &str,
-    action: &Action,
-    expected_version: Option<i64>,
-) -> Result<(Case, crate::domain::Event), ApiError> {
-    for _ in 0..3 {
-        let case = load_case(state, number).await?;
-        if expected_version.is_some_and(|v| v != case.version) {
-            return Err(StoreError::Conflict.into());
-        }
-        let now = now();
-        let calendar = state.calendar.current();
-        let transition = decide(&case, action, actor, now, &calendar).map_err(refusal)?;
-        let notify = crate::oversight::to_duty_leader(state, &case, &transition, now).await?;
-        match state
-            .store
-            .apply_transition(&case, &transition, &actor.name, now, &notify)
-            .await
-        {
-            Ok((updated, event)) => {
-                tracing::info!(case = %updated.number, action = transition.kind.code(), "case action");
-                return Ok((updated, event));
-            }
-            Err(StoreError::Conflict) if expected_version.is_none() => continue,
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Err(StoreError::Conflict.into())
 }
 
 #[cfg(test)]

@@ -13,7 +13,9 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde_json::json;
 
+use crate::cases::CaseError;
 use crate::domain::FieldError;
+use crate::domain::Refusal;
 use crate::storage::StoreError;
 
 /// The language of messages, from `Accept-Language`; Chinese unless English is preferred.
@@ -211,6 +213,69 @@ impl ApiError {
             "The service is temporarily unavailable; please try again shortly",
         );
         err
+    }
+}
+
+impl From<Refusal> for ApiError {
+    fn from(r: Refusal) -> Self {
+        let conflict = |code, zh: String, en: String| {
+            ApiError::new(StatusCode::CONFLICT, code, Text::new(zh, en))
+        };
+        match r {
+            Refusal::Forbidden(kind) => super::extract::forbidden(kind),
+            Refusal::WrongStatus { action, status } => conflict(
+                "not_allowed_in_status",
+                format!(
+                    "案件当前状态为“{}”，不能执行此操作（{}）",
+                    status.label_zh(),
+                    action.code()
+                ),
+                format!(
+                    "Cannot {} a case that is {}",
+                    action.code(),
+                    status.label_en().to_lowercase()
+                ),
+            ),
+            Refusal::HighestTier => conflict(
+                "highest_tier",
+                "案件已在最高层级（疑难事项，5个工作日），不能再升级".into(),
+                r.to_string(),
+            ),
+            Refusal::AccountabilityMissing => conflict(
+                "accountability_missing",
+                "窗口人员原因的案件，须先由值班领导登记问责记录才能销号".into(),
+                r.to_string(),
+            ),
+            Refusal::CauseNotClassified => conflict(
+                "cause_not_classified",
+                "请先认定原因类别，再办结".into(),
+                r.to_string(),
+            ),
+            Refusal::Unchanged => conflict(
+                "unchanged",
+                "案件已经是这个值，无需修改".into(),
+                r.to_string(),
+            ),
+            Refusal::Calendar(e) => ApiError::internal(anyhow::Error::new(e)),
+        }
+    }
+}
+
+impl From<CaseError> for ApiError {
+    fn from(e: CaseError) -> Self {
+        match e {
+            CaseError::InvalidNumber(raw) => ApiError::invalid(
+                "number",
+                "invalid_case_number",
+                Text::new(
+                    format!("案件编号格式不对（应类似 YM-20261128-0007）：{raw}"),
+                    format!("`{raw}` is not a case number (it looks like YM-20261128-0007)"),
+                ),
+            ),
+            CaseError::NotFound => ApiError::not_found("该案件", "case"),
+            CaseError::Refused(r) => r.into(),
+            CaseError::Store(e) => e.into(),
+        }
     }
 }
 

@@ -41,6 +41,8 @@ pub struct AppState {
     pub rules: Arc<IntakeRules>,
     pub case_prefix: Arc<str>,
     pub ingestor: Ingestor,
+    /// Every change and view of a case.
+    pub cases: crate::cases::CaseDesk,
     /// Registrations from the API go through one group-committing writer.
     pub registrations: crate::storage::GroupCommitter,
     /// The public website channel.
@@ -51,9 +53,6 @@ pub struct AppState {
     pub staff: crate::config::StaffSettings,
     /// Alerts and the follow-up of ratings.
     pub oversight: crate::config::OversightSettings,
-    /// Webhooks (`webhook:<name>`) told of escalations and approval requests.
-    pub decision_hooks: Arc<[String]>,
-    pub mail_enabled: bool,
     /// What /readyz checks beyond the database and the calendar.
     pub readiness: Arc<health::Targets>,
 }

@@ -8,7 +8,6 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::cases::load_case;
 use super::error::{ApiError, Text};
 use super::extract::{ApiJson, ApiPath, Staff};
 use super::views::{local, ErrorBody};
@@ -81,7 +80,7 @@ pub async fn record(
 ) -> Result<StatusCode, ApiError> {
     staff.require(ActionKind::AddNote)?;
     let level = parse_rating(&body.level)?;
-    let case = load_case(&state, &number).await?;
+    let case = state.cases.load(&number).await?;
     let comment = body
         .comment
         .map(|c| c.trim().to_owned())
@@ -179,7 +178,7 @@ pub async fn follow_up(
             ),
         ));
     }
-    let case = load_case(&state, &number).await?;
+    let case = state.cases.load(&number).await?;
     match state
         .store
         .follow_up_rating(case.id, outcome, &staff.0.name, crate::clock::now())

@@ -505,7 +505,78 @@ async fn the_duty_leader_sees_the_day_and_keeps_the_roster(backend: Backend) {
     assert_eq!(clerk_browser.get("/staff/statistics").await.0, 403);
 }
 
+/// One visibility rule for every view: a counter clerk reads no accountability record on
+/// the case page, in the printed referral form or through the API; the duty leader reads it
+/// everywhere.
+async fn a_clerk_reads_no_accountability_record_in_any_view(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.user("wang", "王芳", vec![Role::Counter], None).await;
+    app.user("zhao", "赵局长", vec![Role::DutyLeader], None)
+        .await;
+    let clerk = app.token("王芳", Role::Counter).await;
+    let leader = app.token("赵局长", Role::DutyLeader).await;
+    let (_, case) = app
+        .post_json("/api/v1/cases", &clerk, &crate::helpers::walk_in())
+        .await;
+    let number = case["number"].as_str().unwrap().to_owned();
+    let path = format!("/api/v1/cases/{number}/actions");
+    for (token, body) in [
+        (&clerk, json!({"action": "accept"})),
+        (&clerk, json!({"action": "classify", "cause": "staff_side"})),
+        (
+            &clerk,
+            json!({"action": "resolve", "outcome": "科长到窗口当场办结"}),
+        ),
+        (
+            &leader,
+            json!({"action": "record_accountability", "clerk": "养老科 孙某",
+            "department_head": "养老科 李科长", "leader_in_charge": "钱副局长",
+            "reason": "以系统故障为由拒绝受理", "outcome": "通报批评，扣减当月绩效"}),
+        ),
+    ] {
+        assert_eq!(app.post_json(&path, token, &body).await.0, 200, "{body}");
+    }
+    let secret = "通报批评";
+    let mut b = Browser::new(&app);
+    b.sign_in("wang", PASSWORD).await;
+    for view in [
+        format!("/staff/cases/{number}"),
+        format!("/staff/cases/{number}/referral"),
+    ] {
+        let (status, page, _) = b.get(&view).await;
+        assert_eq!(status, 200, "{view}");
+        assert!(!page.contains(secret), "{view} shows the clerk the record");
+        assert!(page.contains("仅值班领导和管理员可见"), "{view}");
+    }
+    let (_, detail) = app
+        .get_json(&format!("/api/v1/cases/{number}"), &clerk)
+        .await;
+    assert!(
+        !detail.to_string().contains(secret),
+        "the API shows the clerk the record"
+    );
+
+    let mut l = Browser::new(&app);
+    l.sign_in("zhao", PASSWORD).await;
+    for view in [
+        format!("/staff/cases/{number}"),
+        format!("/staff/cases/{number}/referral"),
+    ] {
+        let (status, page, _) = l.get(&view).await;
+        assert_eq!(status, 200, "{view}");
+        assert!(
+            page.contains(secret),
+            "{view} hides the record from the leader"
+        );
+    }
+    let (_, detail) = app
+        .get_json(&format!("/api/v1/cases/{number}"), &leader)
+        .await;
+    assert!(detail.to_string().contains(secret));
+}
+
 crate::on_both_backends!(
+    a_clerk_reads_no_accountability_record_in_any_view,
     the_duty_leader_sees_the_day_and_keeps_the_roster,
     a_one_time_notice_prints_as_a_checklist,
     signing_in_out_and_locking_out,

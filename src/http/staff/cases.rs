@@ -12,8 +12,9 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
 use super::StaffUser;
-use crate::domain::{Action, ActionKind, Case, Cause, Event, EventKind, Status, Tier};
-use crate::http::cases::{load_case, parse_action, perform};
+use crate::cases::TimelineEntry;
+use crate::domain::{Action, ActionKind, Case, Cause, EventKind, Status, Tier};
+use crate::http::cases::parse_action;
 use crate::http::error::ApiError;
 use crate::http::html::{page, Tr};
 use crate::http::views::{local, ActionRequest};
@@ -290,6 +291,27 @@ fn specs(case: &Case, user: &StaffUser, t: Tr) -> Vec<ActionSpec> {
         .collect()
 }
 
+/// A timeline entry as a row of the page or a print: what is withheld from the viewer says
+/// so, and nothing more.
+fn timeline_row(entry: TimelineEntry, tz: chrono_tz::Tz, t: Tr) -> TimelineRow {
+    let e = entry.event;
+    TimelineRow {
+        at: when(e.at, tz),
+        actor: e.actor,
+        action: t.t(e.action.label_zh(), e.action.label_en()).to_owned(),
+        note: match entry.withheld {
+            true => Some(
+                t.t(
+                    "（仅值班领导和管理员可见）",
+                    "(visible to duty leaders and administrators only)",
+                )
+                .to_owned(),
+            ),
+            false => e.note,
+        },
+    }
+}
+
 async fn render(
     state: &AppState,
     user: &StaffUser,
@@ -299,15 +321,11 @@ async fn render(
 ) -> Result<Response, ApiError> {
     let t = user.tr();
     let tz = state.calendar.current().timezone();
-    let recordings = state.store.recordings_of(case.id).await?;
+    let file = state.cases.file(case.clone(), &user.actor()).await?;
+    let recordings = file.recordings;
     let related = state
-        .store
-        .cases_of_person(
-            case.citizen.phone.as_ref().map(|p| p.e164()),
-            case.citizen.id_card_digest.as_deref(),
-            Some(case.id),
-            20,
-        )
+        .cases
+        .related(case, 20)
         .await?
         .into_iter()
         .map(|c| {
@@ -323,25 +341,14 @@ async fn render(
             )
         })
         .collect();
-    let events = state.store.timeline(case.id).await?;
-    let has_notice = events.iter().any(|e| e.action == EventKind::OneTimeNotice);
-    let timeline = events
+    let has_notice = file
+        .timeline
+        .iter()
+        .any(|e| e.event.action == EventKind::OneTimeNotice);
+    let timeline = file
+        .timeline
         .into_iter()
-        .map(|e: Event| TimelineRow {
-            at: when(e.at, tz),
-            actor: e.actor,
-            action: t.t(e.action.label_zh(), e.action.label_en()).to_owned(),
-            note: match e.action.for_leaders_only() && !user.may(ActionKind::Oversee) {
-                true => Some(
-                    t.t(
-                        "（仅值班领导和管理员可见）",
-                        "(visible to duty leaders and administrators only)",
-                    )
-                    .to_owned(),
-                ),
-                false => e.note,
-            },
-        })
+        .map(|entry| timeline_row(entry, tz, t))
         .collect();
     let matter = state
         .rules
@@ -380,7 +387,7 @@ pub async fn show(
         return r;
     }
     let result = async {
-        let case = load_case(&state, &number).await?;
+        let case = state.cases.load(&number).await?;
         render(&state, &user, &case, None, StatusCode::OK).await
     };
     result.await.unwrap_or_else(IntoResponse::into_response)
@@ -434,7 +441,10 @@ pub async fn act(
         if !user.may(action.kind()) {
             return Err(crate::http::extract::forbidden(action.kind()));
         }
-        perform(&state, &user.actor(), &number, &action, None).await
+        Ok(state
+            .cases
+            .act(&user.actor(), &number, &action, None)
+            .await?)
     };
     match outcome.await {
         Ok((case, _)) => {
@@ -444,11 +454,11 @@ pub async fn act(
             // The page again, with the reason in the user's language.
             let status = e.status();
             let message = e.message(user.tr().en);
-            match load_case(&state, &number).await {
+            match state.cases.load(&number).await {
                 Ok(case) => render(&state, &user, &case, Some(message), status)
                     .await
                     .unwrap_or_else(IntoResponse::into_response),
-                Err(e) => e.into_response(),
+                Err(e) => ApiError::from(e).into_response(),
             }
         }
     }
@@ -479,47 +489,41 @@ pub async fn referral(
         return r;
     }
     let result = async {
-        let case = load_case(&state, &number).await?;
+        let case = state.cases.load(&number).await?;
         let tz = state.calendar.current().timezone();
         let now = crate::clock::now();
-        let events = state.store.timeline(case.id).await?;
+        let entries = state.cases.timeline(&case, &user.actor()).await?;
         let zh = Tr { en: false };
         let note_of = |action: EventKind| {
-            events
+            entries
                 .iter()
                 .rev()
-                .find(|e| e.action == action)
-                .and_then(|e| e.note.clone())
+                .find(|e| e.event.action == action)
+                .and_then(|e| e.event.note.clone())
                 .unwrap_or_default()
         };
         let outcome = match case.status {
             Status::Refused => note_of(EventKind::Refuse),
             _ => note_of(EventKind::Resolve),
         };
-        let closed_at = events
+        let closed_at = entries
             .iter()
             .rev()
-            .find(|e| e.action == EventKind::Close)
-            .map(|e| when(e.at, tz))
+            .find(|e| e.event.action == EventKind::Close)
+            .map(|e| when(e.event.at, tz))
             .unwrap_or_default();
-        let process = events
+        let process = entries
             .iter()
-            .filter(|e| e.action != EventKind::Register && !e.action.is_access())
-            .map(|e| TimelineRow {
-                at: when(e.at, tz),
-                actor: e.actor.clone(),
-                action: zh.t(e.action.label_zh(), e.action.label_en()).to_owned(),
-                note: e.note.clone(),
-            })
+            .filter(|e| e.event.action != EventKind::Register && !e.event.action.is_access())
+            .map(|e| timeline_row(e.clone(), tz, zh))
             .collect();
         state
-            .store
+            .cases
             .record_access(
                 case.id,
                 &user.actor().name,
                 EventKind::PrintReferral,
                 "转办单",
-                now,
             )
             .await?;
         let html = ReferralPage {
@@ -567,7 +571,7 @@ pub async fn receipt(
         return r;
     }
     let result = async {
-        let case = load_case(&state, &number).await?;
+        let case = state.cases.load(&number).await?;
         let calendar = state.calendar.current();
         let tz = calendar.timezone();
         let now = crate::clock::now();
@@ -582,13 +586,12 @@ pub async fn receipt(
             )
             .await?;
         state
-            .store
+            .cases
             .record_access(
                 case.id,
                 &user.actor().name,
                 EventKind::PrintReceipt,
                 "回执（新查询码）",
-                now,
             )
             .await?;
         let base = state.site.settings.public_base_url.trim_end_matches('/');
@@ -640,11 +643,12 @@ pub async fn notice(
         return r;
     }
     let result = async {
-        let case = load_case(&state, &number).await?;
+        let case = state.cases.load(&number).await?;
         let tz = state.calendar.current().timezone();
-        let events = state.store.timeline(case.id).await?;
-        let Some(notice) = events
+        let entries = state.cases.timeline(&case, &user.actor()).await?;
+        let Some(notice) = entries
             .iter()
+            .map(|e| &e.event)
             .rev()
             .find(|e| e.action == EventKind::OneTimeNotice)
         else {

@@ -1,0 +1,166 @@
+//! The case service: every change and every view of a case goes through here, from the API,
+//! the staff pages and the channels alike. Changes are decided by the domain
+//! (`domain::action::decide`) and stored with their event and the notifications they owe, in
+//! one transaction, with optimistic concurrency; views apply the visibility rules of
+//! [`visibility`] once, whoever asks.
+
+pub mod visibility;
+
+use std::sync::Arc;
+
+use crate::calendar_source::CalendarHandle;
+use crate::domain::{decide, Action, Actor, Case, CaseNumber, Event, EventKind, Refusal};
+use crate::oversight::DecisionNotices;
+use crate::storage::{CasePage, CaseQuery, RecordingRecord, Store, StoreError};
+pub use visibility::TimelineEntry;
+
+/// How often a change is decided again when someone else changed the case in between.
+const RETRIES: usize = 3;
+
+#[derive(Clone)]
+pub struct CaseDesk {
+    store: Arc<dyn Store>,
+    calendar: CalendarHandle,
+    /// Who must hear of an escalation or an approval request.
+    decisions: DecisionNotices,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CaseError {
+    /// What was typed is not a case number (`YM-20261128-0007`).
+    #[error("`{0}` is not a case number")]
+    InvalidNumber(String),
+    #[error("no such case")]
+    NotFound,
+    #[error(transparent)]
+    Refused(#[from] Refusal),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A case with what a viewer may see of it.
+#[derive(Debug, Clone)]
+pub struct CaseFile {
+    pub case: Case,
+    pub timeline: Vec<TimelineEntry>,
+    pub recordings: Vec<RecordingRecord>,
+}
+
+impl CaseDesk {
+    pub fn new(
+        store: Arc<dyn Store>,
+        calendar: CalendarHandle,
+        decisions: DecisionNotices,
+    ) -> Self {
+        Self {
+            store,
+            calendar,
+            decisions,
+        }
+    }
+
+    /// The case a typed number names.
+    pub async fn load(&self, number: &str) -> Result<Case, CaseError> {
+        let number = number
+            .parse::<CaseNumber>()
+            .map_err(|e| CaseError::InvalidNumber(e.0))?;
+        self.store
+            .case_by_number(&number)
+            .await?
+            .ok_or(CaseError::NotFound)
+    }
+
+    /// Carries out `action` on the case as `actor`. If someone changed the case between our
+    /// read and our write, the domain decides again on the fresh state (unless the caller
+    /// pinned the version it saw).
+    pub async fn act(
+        &self,
+        actor: &Actor,
+        number: &str,
+        action: &Action,
+        expected_version: Option<i64>,
+    ) -> Result<(Case, Event), CaseError> {
+        for _ in 0..RETRIES {
+            let case = self.load(number).await?;
+            if expected_version.is_some_and(|v| v != case.version) {
+                return Err(StoreError::Conflict.into());
+            }
+            let now = crate::clock::now();
+            let calendar = self.calendar.current();
+            let transition = decide(&case, action, actor, now, &calendar)?;
+            let notify = self.decisions.owed(&case, &transition, now).await?;
+            match self
+                .store
+                .apply_transition(&case, &transition, &actor.name, now, &notify)
+                .await
+            {
+                Ok((updated, event)) => {
+                    tracing::info!(case = %updated.number, action = transition.kind.code(), "case action");
+                    return Ok((updated, event));
+                }
+                Err(StoreError::Conflict) if expected_version.is_none() => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(StoreError::Conflict.into())
+    }
+
+    /// A case's timeline as `viewer` may see it.
+    pub async fn timeline(
+        &self,
+        case: &Case,
+        viewer: &Actor,
+    ) -> Result<Vec<TimelineEntry>, CaseError> {
+        let events = self.store.timeline(case.id).await?;
+        Ok(visibility::timeline_for(viewer, events))
+    }
+
+    /// A case, its timeline as `viewer` may see it, and its recordings.
+    pub async fn show(&self, number: &str, viewer: &Actor) -> Result<CaseFile, CaseError> {
+        let case = self.load(number).await?;
+        self.file(case, viewer).await
+    }
+
+    /// The file of a case already loaded.
+    pub async fn file(&self, case: Case, viewer: &Actor) -> Result<CaseFile, CaseError> {
+        let timeline = self.timeline(&case, viewer).await?;
+        let recordings = self.store.recordings_of(case.id).await?;
+        Ok(CaseFile {
+            case,
+            timeline,
+            recordings,
+        })
+    }
+
+    /// The shared queue, filtered and paged.
+    pub async fn list(&self, query: &CaseQuery) -> Result<CasePage, CaseError> {
+        Ok(self.store.list_cases(query).await?)
+    }
+
+    /// Other cases of the same person (phone number or ID card), newest first.
+    pub async fn related(&self, case: &Case, limit: u32) -> Result<Vec<Case>, CaseError> {
+        Ok(self
+            .store
+            .cases_of_person(
+                case.citizen.phone.as_ref().map(|p| p.e164()),
+                case.citizen.id_card_digest.as_deref(),
+                Some(case.id),
+                limit,
+            )
+            .await?)
+    }
+
+    /// Writes an access on the case's timeline (a print, a recording played).
+    pub async fn record_access(
+        &self,
+        case_id: i64,
+        actor: &str,
+        kind: EventKind,
+        note: &str,
+    ) -> Result<(), CaseError> {
+        Ok(self
+            .store
+            .record_access(case_id, actor, kind, note, crate::clock::now())
+            .await?)
+    }
+}
