@@ -92,7 +92,11 @@ async fn measure(backend: &str, url: &str) -> (Duration, Duration, Duration, usi
     store.migrate().await.expect("migrate");
     let tz = chrono_tz::Asia::Shanghai;
     for chunk in arrivals().chunks(256) {
-        for r in store.register_cases(chunk, "YM", tz).await.expect("batch") {
+        let chunk: Vec<_> = chunk
+            .iter()
+            .map(|(case, at)| (youmen::domain::Admission::from(case.clone()), *at))
+            .collect();
+        for r in store.register(&chunk, "YM", tz).await.expect("batch") {
             r.expect("registered");
         }
     }

@@ -326,12 +326,16 @@ async fn main() {
         for i in 0..n {
             batch.push(generator.case(i, n));
             if batch.len() == 1000 || i + 1 == n {
+                let admitted: Vec<_> = batch
+                    .iter()
+                    .map(|(case, at)| (youmen::domain::Admission::from(case.clone()), *at))
+                    .collect();
                 for r in store
-                    .register_cases(&batch, "YM", chrono_tz::Asia::Shanghai)
+                    .register(&admitted, "YM", chrono_tz::Asia::Shanghai)
                     .await
                     .unwrap()
                 {
-                    let case = r.unwrap();
+                    let case = r.unwrap().into_case().expect("a typed case");
                     if case.id % 997 == 0 {
                         numbers.push(case.number.as_str().to_owned());
                         phones.push(case.citizen.phone.unwrap().original().to_owned());

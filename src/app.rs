@@ -15,8 +15,9 @@ use crate::channels::website::WebsiteDesk;
 use crate::config::Settings;
 use crate::http::website::PublicSite;
 use crate::http::{self, AppState};
+use crate::intake::Intake;
 use crate::oversight::DecisionNotices;
-use crate::storage::{self, GroupCommitter};
+use crate::storage;
 use crate::work::{instance_id, Stop};
 use tokio::sync::Notify;
 
@@ -24,6 +25,8 @@ pub struct Application {
     listener: TcpListener,
     state: AppState,
     settings: Settings,
+    /// Wakes the outbox worker when something queued a notification.
+    outbox_wake: Arc<Notify>,
 }
 
 impl Application {
@@ -42,32 +45,31 @@ impl Application {
         let calendar = CalendarHandle::new(calendar);
         let rules = Arc::new(settings.intake_rules());
         let case_prefix: Arc<str> = settings.intake.case_number_prefix.clone().into();
+        let outbox_wake = Arc::new(Notify::new());
+        let intake = Intake::spawn(
+            store.clone(),
+            calendar.clone(),
+            case_prefix,
+            outbox_wake.clone(),
+        );
         let ingestor = Ingestor::new(
             store.clone(),
-            calendar.clone(),
+            intake.clone(),
             rules.clone(),
-            case_prefix.clone(),
             &settings.hotline,
         )?;
-        let registrations =
-            GroupCommitter::spawn(store.clone(), case_prefix.clone(), settings.timezone()?);
-        let outbox_wake = Arc::new(Notify::new());
         let desk = WebsiteDesk::new(
             store.clone(),
+            intake.clone(),
             calendar.clone(),
             rules.clone(),
-            case_prefix.clone(),
             chrono::Duration::minutes(settings.website.fold_window_minutes as i64),
             settings
                 .mail
                 .enabled()
                 .then(|| settings.website.public_base_url.clone()),
         );
-        let site = Arc::new(PublicSite::new(
-            desk,
-            settings.website.clone(),
-            outbox_wake.clone(),
-        ));
+        let site = Arc::new(PublicSite::new(desk, settings.website.clone()));
         let callbacks = CallbackService::new(
             store.clone(),
             calendar.clone(),
@@ -84,15 +86,15 @@ impl Application {
                 &settings.webhooks,
                 settings.mail.enabled(),
             ),
+            outbox_wake.clone(),
         );
         let state = AppState {
             cases,
             store,
             calendar,
             rules,
-            case_prefix,
+            intake,
             ingestor,
-            registrations,
             site,
             callbacks,
             staff: settings.staff.clone(),
@@ -113,6 +115,7 @@ impl Application {
             listener,
             state,
             settings,
+            outbox_wake,
         })
     }
 
@@ -122,6 +125,11 @@ impl Application {
 
     pub fn state(&self) -> &AppState {
         &self.state
+    }
+
+    /// What wakes the outbox worker (a test or a tool that queued notifications itself).
+    pub fn outbox_wake(&self) -> Arc<Notify> {
+        self.outbox_wake.clone()
     }
 
     /// Serves until `shutdown` resolves, then lets requests in flight finish (bounded by
@@ -138,7 +146,7 @@ impl Application {
                 calendar: self.state.calendar.clone(),
                 ingestor: &self.state.ingestor,
                 callbacks: &self.state.callbacks,
-                outbox_wake: self.state.site.outbox_wake.clone(),
+                outbox_wake: self.outbox_wake.clone(),
             },
             &stop,
         )?;
@@ -207,11 +215,11 @@ pub async fn ingestor(settings: &Settings) -> anyhow::Result<Ingestor> {
     let store = storage::connect(&settings.database.url, settings.database.max_connections).await?;
     store.migrate().await.context("migrating the database")?;
     let prefix: Arc<str> = settings.intake.case_number_prefix.clone().into();
+    let intake = Intake::spawn(store.clone(), calendar, prefix, Arc::new(Notify::new()));
     Ingestor::new(
         store,
-        calendar,
+        intake,
         Arc::new(settings.intake_rules()),
-        prefix,
         &settings.hotline,
     )
 }

@@ -15,6 +15,7 @@ pub mod clock;
 pub mod config;
 pub mod domain;
 pub mod http;
+pub mod intake;
 pub mod jobs;
 pub mod notify;
 pub mod oversight;

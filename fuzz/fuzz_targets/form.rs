@@ -1,6 +1,7 @@
 //! Untrusted form input: an `application/x-www-form-urlencoded` body decoded into the
 //! website message form (`domain::website::validate`) and into a registration form
-//! (`domain::registration::register`, the staff/hotline API path).
+//! (`domain::registration::register`, the staff/hotline API path), and each admitted
+//! (`domain::submission::Submission::admit`).
 //!
 //! The HTTP layer's own decoding struct (`http::website::pages::MessageFields`) and its
 //! `consent()` helper are private, so this harness mirrors them: same field names, same
@@ -99,14 +100,21 @@ fuzz_target!(|data: &[u8]| {
             _ => {}
         }
     }
-    match validate(&form, &RULES, &CALENDAR, now) {
+    match validate(&form, &RULES, now) {
         Ok(message) => {
-            assert!(message.case.callback.is_some());
+            assert!(message.submission.callback.is_some());
             assert_eq!(message.fold_key.len(), 64);
+            // Admission may refuse a time the calendar cannot count from, never panic.
+            if let Ok(admission) = message.submission.admit(&CALENDAR) {
+                assert!(admission.case.callback.is_some());
+            }
         }
         Err(errors) => assert!(!errors.is_empty()),
     }
-    if let Err(errors) = register(reg, &RULES, &CALENDAR, "fuzz", now) {
-        assert!(!errors.is_empty());
+    match register(reg, &RULES, "fuzz", now) {
+        Ok(submission) => {
+            let _ = submission.admit(&CALENDAR);
+        }
+        Err(errors) => assert!(!errors.is_empty()),
     }
 });

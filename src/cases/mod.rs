@@ -8,6 +8,8 @@ pub mod visibility;
 
 use std::sync::Arc;
 
+use tokio::sync::Notify;
+
 use crate::calendar_source::CalendarHandle;
 use crate::domain::{decide, Action, Actor, Case, CaseNumber, Event, EventKind, Refusal};
 use crate::oversight::DecisionNotices;
@@ -23,6 +25,8 @@ pub struct CaseDesk {
     calendar: CalendarHandle,
     /// Who must hear of an escalation or an approval request.
     decisions: DecisionNotices,
+    /// Woken after a change that queued notifications.
+    outbox_wake: Arc<Notify>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -51,11 +55,13 @@ impl CaseDesk {
         store: Arc<dyn Store>,
         calendar: CalendarHandle,
         decisions: DecisionNotices,
+        outbox_wake: Arc<Notify>,
     ) -> Self {
         Self {
             store,
             calendar,
             decisions,
+            outbox_wake,
         }
     }
 
@@ -95,6 +101,9 @@ impl CaseDesk {
                 .await
             {
                 Ok((updated, event)) => {
+                    if !notify.is_empty() {
+                        self.outbox_wake.notify_one();
+                    }
                     tracing::info!(case = %updated.number, action = transition.kind.code(), "case action");
                     return Ok((updated, event));
                 }

@@ -10,17 +10,18 @@ use crate::calendar_source::CalendarHandle;
 use crate::domain::website::{
     self, new_tracking_code, tracking_digest, MessageForm, ResponsePromise, ValidMessage,
 };
-use crate::domain::{Case, CaseNumber, FieldError, IntakeRules, Notification, PhoneNumber, Status};
-use crate::storage::group_commit::{each_or_all, writer_stopped};
-use crate::storage::{
-    Batcher, RateCheck, Store, StoreError, StoreResult, WebsiteOutcome, WebsiteSubmission,
+use crate::domain::{
+    Case, CaseNumber, Evidence, FieldError, IntakeRules, Notification, PhoneNumber, RateCheck,
+    Status, WebsiteForm,
 };
+use crate::intake::{Intake, IntakeError};
+use crate::storage::{Registered, Store, StoreError};
 
 #[derive(Clone)]
 pub struct WebsiteDesk {
     store: Arc<dyn Store>,
     /// Messages arriving together are committed together (one fsync for the batch).
-    writer: Batcher<(WebsiteSubmission, DateTime<Utc>), StoreResult<WebsiteOutcome>>,
+    intake: Intake,
     calendar: CalendarHandle,
     rules: Arc<IntakeRules>,
     fold_window: Duration,
@@ -73,24 +74,15 @@ pub struct PublicStatus {
 impl WebsiteDesk {
     pub fn new(
         store: Arc<dyn Store>,
+        intake: Intake,
         calendar: CalendarHandle,
         rules: Arc<IntakeRules>,
-        prefix: Arc<str>,
         fold_window: Duration,
         mail_base_url: Option<String>,
     ) -> Self {
-        let batch_store = store.clone();
-        let tz = calendar.current().timezone();
-        let writer = Batcher::spawn(move |items: Vec<(WebsiteSubmission, DateTime<Utc>)>| {
-            let (store, prefix) = (batch_store.clone(), prefix.clone());
-            async move {
-                let result = store.submit_website_messages(&items, &prefix, tz).await;
-                each_or_all(items.len(), result, "website message")
-            }
-        });
         Self {
             store,
-            writer,
+            intake,
             calendar,
             rules,
             fold_window,
@@ -108,7 +100,7 @@ impl WebsiteDesk {
         form: &MessageForm,
         now: DateTime<Utc>,
     ) -> Result<ValidMessage, Vec<FieldError>> {
-        website::validate(form, &self.rules, &self.calendar.current(), now)
+        website::validate(form, &self.rules, now)
     }
 
     /// Validates and stores a message.
@@ -146,21 +138,26 @@ impl WebsiteDesk {
             _ => None,
         };
         let confirmation_queued = confirmation.is_some();
-        let submission = WebsiteSubmission {
+        let mut submission = message.submission;
+        submission.evidence = Evidence::Website(WebsiteForm {
             tracking_digest: tracking_digest(&code),
+            email: message.email,
+            fold_key: message.fold_key,
             fold_since: now - self.fold_window,
-            message,
-            confirmation,
-            rate,
-        };
-        let outcome = self
-            .writer
-            .submit((submission, now))
+            limit: rate,
+        });
+        submission.notify = confirmation.into_iter().collect();
+        let registered = self
+            .intake
+            .submit(submission, now)
             .await
-            .unwrap_or_else(|| Err(writer_stopped()))?;
-        match outcome {
-            WebsiteOutcome::Limited => Err(SubmitError::Limited),
-            WebsiteOutcome::Created(case) => Ok(Receipt {
+            .map_err(|e| match e {
+                IntakeError::Calendar(e) => SubmitError::Invalid(website::calendar_error(e)),
+                IntakeError::Store(e) => SubmitError::Store(e),
+            })?;
+        match registered {
+            Registered::Limited => Err(SubmitError::Limited),
+            Registered::Created { case, .. } => Ok(Receipt {
                 case_number: case.number,
                 tracking_code: Some(code),
                 promise,
@@ -168,7 +165,12 @@ impl WebsiteDesk {
                 received_at: case.received_at,
                 confirmation_queued,
             }),
-            WebsiteOutcome::Folded(case) => {
+            Registered::Attached { .. } | Registered::Already => {
+                Err(SubmitError::Store(StoreError::Other(anyhow::anyhow!(
+                    "a website message was taken for a voicemail"
+                ))))
+            }
+            Registered::Folded(case) => {
                 // The first message's promise, unless its time has passed.
                 let promise = match case.callback {
                     Some(cb) if cb.due_at >= now => {

@@ -11,6 +11,7 @@ pub mod notification;
 pub mod phone;
 pub mod registration;
 pub mod search;
+pub mod submission;
 pub mod vocab;
 pub mod website;
 
@@ -20,6 +21,9 @@ pub use case::{Callback, Case, CaseNumber, Citizen, Event, NewCase};
 pub use notification::Notification;
 pub use phone::{LocalDialing, PhoneNumber};
 pub use registration::{FieldError, IntakeRules, Matter, RegistrationForm};
+pub use submission::{
+    Admission, Evidence, NewRecording, RateCheck, Submission, VoicemailEvidence, WebsiteForm,
+};
 pub use vocab::{
     CallbackKind, Cause, Channel, EntryStatus, EventKind, Outcome, Rating, Role, Status, Tier,
     Topic,

@@ -1,12 +1,13 @@
-//! Registration: turning what staff typed into a [`NewCase`], or saying plainly what is wrong.
+//! Registration: turning what staff typed into a [`Submission`], or saying plainly what is
+//! wrong.
 
 use chrono::{DateTime, Duration, Utc};
 
-use super::calendar::WorkingCalendar;
-use super::case::{Citizen, NewCase};
+use super::case::Citizen;
 use super::citizen::{plain_text, IdCardNumber, InvalidIdCard, TextError};
 use super::phone::{LocalDialing, PhoneNumber};
-use super::vocab::{Channel, Tier};
+use super::submission::{Evidence, Submission};
+use super::vocab::Channel;
 
 /// A matter category of the configured list, with its labels.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -120,10 +121,9 @@ pub fn parse_phone(
 pub fn register(
     form: RegistrationForm,
     rules: &IntakeRules,
-    calendar: &WorkingCalendar,
     registered_by: &str,
     now: DateTime<Utc>,
-) -> Result<NewCase, Vec<FieldError>> {
+) -> Result<Submission, Vec<FieldError>> {
     let mut errors = Vec::new();
     let channel = form.channel.parse::<Channel>().map_err(|_| {
         FieldError::new(
@@ -224,18 +224,7 @@ pub fn register(
         return Err(errors);
     };
 
-    let tier = Tier::Simple;
-    let due = calendar
-        .add_working_days(received_at, tier.working_days())
-        .map_err(|e| {
-            vec![FieldError::new(
-                "received_at",
-                "calendar",
-                format!("无法计算办结时限：{e}"),
-                e.to_string(),
-            )]
-        })?;
-    Ok(NewCase {
+    Ok(Submission {
         channel,
         received_at,
         citizen: Citizen {
@@ -246,14 +235,12 @@ pub fn register(
         },
         matter: matter.code,
         description,
-        tier,
-        deadline: due.at,
-        deadline_provisional: due.provisional,
-        off_hours: !calendar.is_working_time(received_at),
         urgent: false,
         callback: None,
-        consultation: None,
+        answer: None,
         registered_by: registered_by.to_owned(),
+        evidence: Evidence::Typed,
+        notify: Vec::new(),
     })
 }
 
@@ -292,7 +279,11 @@ mod tests {
     #[test]
     fn a_complete_form_becomes_a_simple_case_due_the_next_working_day() {
         let now = at("2026-11-27T10:00:00+08:00");
-        let c = register(form(), &rules(), &calendar(), "counter-1", now).unwrap();
+        let c = register(form(), &rules(), "counter-1", now)
+            .unwrap()
+            .admit(&calendar())
+            .unwrap()
+            .case;
         assert_eq!(c.citizen.phone.unwrap().e164(), "+8613800138000");
         assert_eq!(
             c.citizen.id_card_masked.as_deref(),
@@ -310,8 +301,11 @@ mod tests {
             ..form()
         };
         assert!(
-            register(f, &rules(), &calendar(), "x", now)
+            register(f, &rules(), "x", now)
                 .unwrap()
+                .admit(&calendar())
+                .unwrap()
+                .case
                 .off_hours
         );
     }
@@ -327,8 +321,7 @@ mod tests {
             received_at: Some(at("2030-01-01T00:00:00Z")),
             ..form()
         };
-        let errors =
-            register(f, &rules(), &calendar(), "x", at("2026-11-27T10:00:00Z")).unwrap_err();
+        let errors = register(f, &rules(), "x", at("2026-11-27T10:00:00Z")).unwrap_err();
         let fields: Vec<_> = errors.iter().map(|e| e.field).collect();
         assert_eq!(
             fields,

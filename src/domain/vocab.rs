@@ -142,6 +142,20 @@ vocabulary! {
     }
 }
 
+impl CallbackKind {
+    /// The call back owed for two arrivals of one caller joined into one case: about a
+    /// message if either left one.
+    pub fn joined(a: Option<CallbackKind>, b: Option<CallbackKind>) -> CallbackKind {
+        match (a, b) {
+            (Some(CallbackKind::Message), _) | (_, Some(CallbackKind::Message)) => {
+                CallbackKind::Message
+            }
+            (Some(kind), _) | (None, Some(kind)) => kind,
+            (None, None) => CallbackKind::Message,
+        }
+    }
+}
+
 vocabulary! {
     /// What a staff member does at the window; a user or token holds one or more.
     Role {

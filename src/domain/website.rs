@@ -1,12 +1,15 @@
 //! Website messages (官网留言): the public form's rules, tracking codes, duplicate folding
-//! and the promise of when the window will respond.
+//! (and the plan of a whole batch: limits and folds), and the promise of when the window
+//! will respond.
 
 use chrono::{DateTime, Datelike, NaiveDate, NaiveTime, Utc, Weekday};
 use sha2::{Digest, Sha256};
 
+use std::collections::HashMap;
+
 use super::calendar::{CalendarError, WorkingCalendar};
-use super::case::{Callback, NewCase};
 use super::registration::{register, FieldError, IntakeRules, RegistrationForm};
+use super::submission::Submission;
 use super::vocab::{CallbackKind, Channel};
 
 /// The actor recorded on the timeline for messages from the public.
@@ -23,10 +26,11 @@ pub struct MessageForm {
     pub consent: bool,
 }
 
-/// A message that passed every rule, ready to be stored.
+/// A message that passed every rule, ready to be submitted (the channel adds its evidence).
 #[derive(Debug, Clone)]
 pub struct ValidMessage {
-    pub case: NewCase,
+    /// Owing a call back: the window answers every message.
+    pub submission: Submission,
     pub email: Option<String>,
     /// The same phone with the same text gives the same key.
     pub fold_key: String,
@@ -37,7 +41,6 @@ pub struct ValidMessage {
 pub fn validate(
     form: &MessageForm,
     rules: &IntakeRules,
-    calendar: &WorkingCalendar,
     now: DateTime<Utc>,
 ) -> Result<ValidMessage, Vec<FieldError>> {
     let mut errors = Vec::new();
@@ -78,7 +81,6 @@ pub fn validate(
             received_at: None,
         },
         rules,
-        calendar,
         WEBSITE_ACTOR,
         now,
     );
@@ -112,19 +114,12 @@ pub fn validate(
     let order = ["name", "phone", "email", "matter", "description", "consent"];
     errors.sort_by_key(|e| order.iter().position(|f| *f == e.field));
     match case {
-        Some(mut case) if errors.is_empty() => {
-            let due_at = match case.off_hours {
-                true => calendar.next_opening(now).map_err(calendar_error)?.at,
-                false => now,
-            };
-            case.callback = Some(Callback {
-                due_at,
-                kind: CallbackKind::Message,
-            });
-            let phone = case.citizen.phone.as_ref().map_or("", |p| p.e164());
-            let fold_key = fold_key(phone, &case.description);
+        Some(mut submission) if errors.is_empty() => {
+            submission.callback = Some(CallbackKind::Message);
+            let phone = submission.citizen.phone.as_ref().map_or("", |p| p.e164());
+            let fold_key = fold_key(phone, &submission.description);
             Ok(ValidMessage {
-                case,
+                submission,
                 email,
                 fold_key,
             })
@@ -133,7 +128,9 @@ pub fn validate(
     }
 }
 
-fn calendar_error(e: CalendarError) -> Vec<FieldError> {
+/// What a message that cannot be given its terms (a calendar that cannot count from its
+/// arrival) is told.
+pub fn calendar_error(e: CalendarError) -> Vec<FieldError> {
     vec![FieldError::new(
         "description",
         "calendar",
@@ -189,6 +186,90 @@ pub fn tracking_digest(typed: &str) -> String {
         })
         .collect();
     hex::encode(Sha256::digest(normal.as_bytes()))
+}
+
+/// What one message of a batch becomes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Plan {
+    /// Over its sender's limit: nothing is stored.
+    Limited,
+    /// Folded into a stored case with the same key: that case's id.
+    FoldStored(i64),
+    /// Folded into the new case of an earlier message of the batch: its place among the new
+    /// cases.
+    FoldBatch(usize),
+    /// A new case: its place among the new cases.
+    New(usize),
+}
+
+/// One message of a batch, as the plan sees it.
+#[derive(Debug, Clone, Copy)]
+pub struct Planned<'a> {
+    pub fold_key: &'a str,
+    /// Folds only into what was registered since then.
+    pub fold_since: DateTime<Utc>,
+    /// The keyed digest of the sender's address, when a limit applies.
+    pub sender: Option<&'a str>,
+}
+
+/// A batch's plan: each message's fate, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BatchPlan {
+    pub plans: Vec<Plan>,
+    /// The messages that make new cases, in order (a [`Plan::New`]'s place indexes this).
+    pub creating: Vec<usize>,
+    /// The messages let through their sender's limit: each is a hit to count.
+    pub counted: Vec<usize>,
+}
+
+/// Decides a whole batch of website messages from what was read beforehand: each sender's
+/// hits per window of `limits` (`counts`, keyed by sender; the batch's own messages are
+/// counted on top, in order), and the stored messages each key could fold into (`earlier`:
+/// key → when it was registered, its case). A message over its sender's limit is refused;
+/// otherwise it folds into a recent stored message with its key, or into an earlier message
+/// of the batch, or becomes a new case.
+pub fn plan_batch(
+    messages: &[Planned<'_>],
+    limits: &[(chrono::Duration, u32)],
+    mut counts: HashMap<String, Vec<i64>>,
+    earlier: &HashMap<String, (DateTime<Utc>, i64)>,
+) -> BatchPlan {
+    let mut plan = BatchPlan {
+        plans: Vec::with_capacity(messages.len()),
+        creating: Vec::new(),
+        counted: Vec::new(),
+    };
+    let mut first_of_key: HashMap<&str, usize> = HashMap::new();
+    for (i, m) in messages.iter().enumerate() {
+        if let Some(sender) = m.sender {
+            let hits = counts
+                .entry(sender.to_owned())
+                .or_insert_with(|| vec![0; limits.len()]);
+            let over = limits
+                .iter()
+                .zip(hits.iter())
+                .any(|((_, most), n)| *n >= i64::from(*most));
+            if over {
+                plan.plans.push(Plan::Limited);
+                continue;
+            }
+            hits.iter_mut().for_each(|n| *n += 1);
+            plan.counted.push(i);
+        }
+        let stored = earlier
+            .get(m.fold_key)
+            .filter(|(at, _)| *at >= m.fold_since);
+        plan.plans.push(if let Some((_, case_id)) = stored {
+            Plan::FoldStored(*case_id)
+        } else if let Some(&j) = first_of_key.get(m.fold_key) {
+            Plan::FoldBatch(j)
+        } else {
+            first_of_key.insert(m.fold_key, plan.creating.len());
+            plan.creating.push(i);
+            Plan::New(plan.creating.len() - 1)
+        });
+    }
+    plan
 }
 
 /// When the window will answer a message received at some moment.
@@ -307,10 +388,11 @@ mod tests {
     #[test]
     fn an_evening_message_is_due_at_the_next_opening_on_the_website_channel() {
         let now = at("2026-09-30T20:00:00+08:00");
-        let m = validate(&form(), &rules(), &calendar(), now).unwrap();
-        assert_eq!(m.case.channel, Channel::Website);
-        assert!(m.case.off_hours);
-        let cb = m.case.callback.unwrap();
+        let m = validate(&form(), &rules(), now).unwrap();
+        assert_eq!(m.submission.channel, Channel::Website);
+        let case = m.submission.admit(&calendar()).unwrap().case;
+        assert!(case.off_hours);
+        let cb = case.callback.unwrap();
         assert_eq!(cb.due_at, at("2026-10-08T08:30:00+08:00"));
         assert_eq!(cb.kind, CallbackKind::Message);
     }
@@ -320,7 +402,6 @@ mod tests {
         let errors = validate(
             &MessageForm::default(),
             &rules(),
-            &calendar(),
             at("2026-11-27T10:00:00+08:00"),
         )
         .unwrap_err();
@@ -339,14 +420,77 @@ mod tests {
             email: "wang at qq".into(),
             ..form()
         };
-        let errors = validate(&bad, &rules(), &calendar(), now).unwrap_err();
+        let errors = validate(&bad, &rules(), now).unwrap_err();
         assert_eq!(errors[0].field, "email");
         let good = MessageForm {
             email: " wang@qq.com ".into(),
             ..form()
         };
-        let m = validate(&good, &rules(), &calendar(), now).unwrap();
+        let m = validate(&good, &rules(), now).unwrap();
         assert_eq!(m.email.as_deref(), Some("wang@qq.com"));
+    }
+
+    #[test]
+    fn a_batch_counts_its_own_messages_against_each_sender_and_folds_repeats() {
+        let t = at("2026-11-30T10:00:00+08:00");
+        let since = t - chrono::Duration::minutes(10);
+        let m = |key, sender| Planned {
+            fold_key: key,
+            fold_since: since,
+            sender: Some(sender),
+        };
+        // At most 2 an hour: sender A has 1 already, B none.
+        let limits = [(chrono::Duration::hours(1), 2)];
+        let counts = HashMap::from([("A".to_owned(), vec![1])]);
+        let earlier = HashMap::from([
+            ("stored".to_owned(), (t - chrono::Duration::minutes(5), 42)),
+            ("old".to_owned(), (t - chrono::Duration::hours(2), 7)),
+        ]);
+        let batch = [
+            m("k1", "A"),     // A's second: through, new
+            m("k2", "A"),     // A's third: over the limit
+            m("stored", "B"), // a recent stored repeat
+            m("k1", "B"),     // the batch's own repeat
+            m("old", "B"),    // B's third: over the limit
+        ];
+        let plan = plan_batch(&batch, &limits, counts, &earlier);
+        assert_eq!(
+            plan.plans,
+            [
+                Plan::New(0),
+                Plan::Limited,
+                Plan::FoldStored(42),
+                Plan::FoldBatch(0),
+                Plan::Limited
+            ]
+        );
+        assert_eq!(plan.creating, [0]);
+        assert_eq!(
+            plan.counted,
+            [0, 2, 3],
+            "a repeat counts against its sender too"
+        );
+        // Alone, its stored copy is too old to fold into: a new case.
+        assert_eq!(
+            plan_batch(&batch[4..], &limits, HashMap::new(), &earlier).plans,
+            [Plan::New(0)]
+        );
+    }
+
+    #[test]
+    fn without_limits_nothing_is_counted() {
+        let t = at("2026-11-30T10:00:00+08:00");
+        let batch = [Planned {
+            fold_key: "k",
+            fold_since: t,
+            sender: None,
+        }; 3];
+        let plan = plan_batch(&batch, &[], HashMap::new(), &HashMap::new());
+        assert_eq!(
+            plan.plans,
+            [Plan::New(0), Plan::FoldBatch(0), Plan::FoldBatch(0)]
+        );
+        assert!(plan.counted.is_empty());
     }
 
     #[test]

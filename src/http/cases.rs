@@ -19,7 +19,7 @@ use crate::clock::now;
 use crate::domain::citizen::plain_text;
 use crate::domain::registration::{register, RegistrationForm};
 use crate::domain::{Action, ActionKind, Case, CaseNumber, PhoneNumber};
-use crate::storage::{CaseQuery, Cursor, Sort, TextQuery};
+use crate::storage::{CaseQuery, Cursor, Registered, Sort, TextQuery};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -71,6 +71,13 @@ fn parse_instant_or_day(
     ))
 }
 
+/// The case a typed registration made (it is always a new one).
+pub(super) fn registered_case(registered: Registered) -> Result<Case, ApiError> {
+    registered
+        .into_case()
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("a typed registration made no case")))
+}
+
 /// 201 with the new case and where it lives.
 pub(super) fn created(case: &Case, tz: chrono_tz::Tz, now: DateTime<Utc>) -> Response {
     let location = format!("/api/v1/cases/{}", case.number);
@@ -117,9 +124,8 @@ pub async fn register_case(
         received_at,
     };
     let now = now();
-    let new =
-        register(form, &state.rules, &calendar, &staff.0.name, now).map_err(ApiError::fields)?;
-    let case = state.registrations.register(new, now).await?;
+    let submission = register(form, &state.rules, &staff.0.name, now).map_err(ApiError::fields)?;
+    let case = registered_case(state.intake.submit(submission, now).await?)?;
     tracing::info!(case = %case.number, channel = %case.channel, off_hours = case.off_hours, "case registered");
     Ok(created(&case, calendar.timezone(), now))
 }

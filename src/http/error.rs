@@ -16,6 +16,7 @@ use serde_json::json;
 use crate::cases::CaseError;
 use crate::domain::FieldError;
 use crate::domain::Refusal;
+use crate::intake::IntakeError;
 use crate::storage::StoreError;
 
 /// The language of messages, from `Accept-Language`; Chinese unless English is preferred.
@@ -275,6 +276,20 @@ impl From<CaseError> for ApiError {
             CaseError::NotFound => ApiError::not_found("该案件", "case"),
             CaseError::Refused(r) => r.into(),
             CaseError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<IntakeError> for ApiError {
+    fn from(e: IntakeError) -> Self {
+        match e {
+            IntakeError::Calendar(e) => ApiError::fields(vec![FieldError::new(
+                "received_at",
+                "calendar",
+                format!("无法计算办结时限：{e}"),
+                e.to_string(),
+            )]),
+            IntakeError::Store(e) => e.into(),
         }
     }
 }

@@ -217,7 +217,7 @@ pub(crate) async fn log_call_as(
         received_at,
     };
     let now = now();
-    let mut new = register(form, &state.rules, &calendar, actor, now).map_err(|errors| {
+    let mut submission = register(form, &state.rules, actor, now).map_err(|errors| {
         // The form's field names are the generic ones; say them as this request does.
         let renamed = errors
             .into_iter()
@@ -234,9 +234,9 @@ pub(crate) async fn log_call_as(
         ApiError::fields(renamed)
     })?;
     if answered {
-        new.consultation = Some(answer.unwrap_or_else(|| "电话中已解答".to_owned()));
+        submission.answer = Some(answer.unwrap_or_else(|| "电话中已解答".to_owned()));
     }
-    let case = state.registrations.register(new, now).await?;
+    let case = super::cases::registered_case(state.intake.submit(submission, now).await?)?;
     tracing::info!(case = %case.number, channel = %case.channel, answered, "hotline call logged");
     Ok(case)
 }

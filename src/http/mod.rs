@@ -39,12 +39,11 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     pub calendar: CalendarHandle,
     pub rules: Arc<IntakeRules>,
-    pub case_prefix: Arc<str>,
     pub ingestor: Ingestor,
     /// Every change and view of a case.
     pub cases: crate::cases::CaseDesk,
-    /// Registrations from the API go through one group-committing writer.
-    pub registrations: crate::storage::GroupCommitter,
+    /// The one intake path, which every channel registers through.
+    pub intake: crate::intake::Intake,
     /// The public website channel.
     pub site: Arc<website::PublicSite>,
     /// The next-morning callback list.

@@ -10,18 +10,14 @@
 //! when the database answers. (Measured together with the session's other writer changes,
 //! not alone: docs/BENCHMARKS.md.)
 //!
-//! Two writers use it: staff registrations (`GroupCommitter`) and website messages
-//! (`channels::website::WebsiteDesk`).
+//! One writer uses it: the intake path (`intake::Intake`), for every channel.
 
 use std::future::Future;
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 
-use chrono::{DateTime, Utc};
-use chrono_tz::Tz;
 use tokio::sync::{mpsc, oneshot};
 
-use super::{Store, StoreError, StoreResult};
-use crate::domain::{Case, NewCase};
+use super::{StoreError, StoreResult};
 
 /// The most items one transaction takes.
 const MAX_BATCH: usize = 256;
@@ -120,33 +116,6 @@ pub fn each_or_all<T>(
 
 fn stopped() -> StoreError {
     StoreError::Other(anyhow::anyhow!("the writer has stopped"))
-}
-
-/// Staff registrations, group-committed.
-#[derive(Clone)]
-pub struct GroupCommitter {
-    batcher: Batcher<(NewCase, DateTime<Utc>), StoreResult<Case>>,
-}
-
-impl GroupCommitter {
-    pub fn spawn(store: Arc<dyn Store>, prefix: Arc<str>, tz: Tz) -> Self {
-        let batcher = Batcher::spawn(move |items: Vec<(NewCase, DateTime<Utc>)>| {
-            let (store, prefix) = (store.clone(), prefix.clone());
-            async move {
-                let result = store.register_cases(&items, &prefix, tz).await;
-                each_or_all(items.len(), result, "registration")
-            }
-        });
-        Self { batcher }
-    }
-
-    /// Registers one case; returns once it is committed (or failed).
-    pub async fn register(&self, new: NewCase, now: DateTime<Utc>) -> StoreResult<Case> {
-        self.batcher
-            .submit((new, now))
-            .await
-            .unwrap_or_else(|| Err(stopped()))
-    }
 }
 
 /// The error for a batcher whose task has stopped.

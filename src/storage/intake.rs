@@ -1,54 +1,49 @@
-//! Registering: staff registrations (numbered per local day, gap-free, each batch of
-//! concurrent requests in one transaction) and website messages (the sender's limit, the
-//! fold into a recent identical message, the website record and the confirmation, all in the
-//! transaction that registers the case), with the tracking codes citizens follow them by.
+//! Registering: every channel's admitted submission goes through [`IntakeStore::register`],
+//! a batch at a time (group commit: one durable commit for the batch, each item with its own
+//! result). In the transaction that stores it, a submission is numbered (per local day,
+//! gap-free), folded into the same website message received moments before, refused over its
+//! sender's limit, or attached to its caller's open voicemail case; its first events and the
+//! notifications it owes are written with it. A batch of website messages alone takes the
+//! multi-row fast path (`intake_batch.rs`); anything else goes one item at a time, each in a
+//! savepoint of the batch's transaction.
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
 use super::StoreResult;
-use crate::domain::Notification;
-use crate::domain::{Case, NewCase};
+use crate::domain::{Admission, Case};
 
-/// A website message to store with its case, unless the same message came recently.
+/// What became of one submission.
 #[derive(Debug, Clone)]
-pub struct WebsiteSubmission {
-    pub message: crate::domain::website::ValidMessage,
-    pub tracking_digest: String,
-    /// Fold into a website case with the same key registered since this instant.
-    pub fold_since: DateTime<Utc>,
-    /// The confirmation to mail, written to the outbox in the same transaction.
-    pub confirmation: Option<Notification>,
-    /// The sender's per-address limit, checked and counted in the same transaction.
-    pub rate: Option<RateCheck>,
-}
-
-/// A per-address limit: at most `most` hits per window, for the keyed digest of an address.
-#[derive(Debug, Clone)]
-pub struct RateCheck {
-    pub scope: String,
-    pub key: String,
-    pub limits: Vec<(chrono::Duration, u32)>,
-}
-
-impl RateCheck {
-    /// The longest window: hits older than it count for nothing.
-    pub fn longest(&self) -> chrono::Duration {
-        self.limits
-            .iter()
-            .map(|(w, _)| *w)
-            .max()
-            .unwrap_or_default()
-    }
-}
-
-#[derive(Debug, Clone)]
-pub enum WebsiteOutcome {
-    Created(Box<Case>),
-    /// The same message was already received: its case, unchanged.
+pub enum Registered {
+    /// A new case (and, for a voicemail, its recording).
+    Created {
+        case: Box<Case>,
+        recording_id: Option<i64>,
+    },
+    /// The same website message was received moments before: its case, unchanged.
     Folded(Box<Case>),
+    /// A voicemail joined its caller's open case of the same stretch.
+    Attached {
+        case: Box<Case>,
+        recording_id: Option<i64>,
+    },
+    /// This voicemail was taken in before (through another door, or by another instance).
+    Already,
     /// Over the sender's limit: nothing stored.
     Limited,
+}
+
+impl Registered {
+    /// The case it went to, if any.
+    pub fn into_case(self) -> Option<Case> {
+        match self {
+            Registered::Created { case, .. }
+            | Registered::Attached { case, .. }
+            | Registered::Folded(case) => Some(*case),
+            Registered::Already | Registered::Limited => None,
+        }
+    }
 }
 
 /// What the website channel keeps beside a case.
@@ -62,40 +57,21 @@ pub struct WebsiteRecord {
 /// messages (32 clients at once make batches of about 16) writes each table with one
 /// statement, one round trip. Every length up to it is a statement shape of its own, prepared
 /// once per connection, so the statement cache holds them all ([`STATEMENT_CACHE`]).
+///
+/// [`STATEMENT_CACHE`]: super::STATEMENT_CACHE
 pub const BATCH_RUN: usize = 32;
 
 #[async_trait::async_trait]
 pub trait IntakeStore: Send + Sync {
-    /// Numbers the case (per local day of `now`, gap-free) and stores it with its first
-    /// timeline event, in one transaction. Durable when this returns.
-    async fn register_case(
+    /// Registers a batch of admitted submissions in one transaction, each with its own
+    /// result, in order. `Err` on the outside means the whole batch failed and nothing was
+    /// stored. Durable when this returns.
+    async fn register(
         &self,
-        new: &NewCase,
+        batch: &[(Admission, DateTime<Utc>)],
         prefix: &str,
         tz: Tz,
-        now: DateTime<Utc>,
-    ) -> StoreResult<Case>;
-
-    /// Registers several cases in one transaction (a group commit: one durable commit for
-    /// the batch). Each case is inside its own savepoint, so one failing leaves the others,
-    /// and numbers stay gap-free. Results come back in the order given; `Err` on the outside
-    /// means the whole batch failed and nothing was stored.
-    async fn register_cases(
-        &self,
-        batch: &[(NewCase, DateTime<Utc>)],
-        prefix: &str,
-        tz: Tz,
-    ) -> StoreResult<Vec<StoreResult<Case>>>;
-
-    /// Registers website messages (each with its case, its confirmation mail and its
-    /// sender's rate-limit hit), or for each the case the same message already opened, or
-    /// `Limited`: all in one transaction (group commit), each with its own result, in order.
-    async fn submit_website_messages(
-        &self,
-        batch: &[(WebsiteSubmission, DateTime<Utc>)],
-        prefix: &str,
-        tz: Tz,
-    ) -> StoreResult<Vec<StoreResult<WebsiteOutcome>>>;
+    ) -> StoreResult<Vec<StoreResult<Registered>>>;
 
     async fn website_record(&self, case_id: i64) -> StoreResult<Option<WebsiteRecord>>;
 
@@ -122,132 +98,99 @@ pub trait IntakeStore: Send + Sync {
     ) -> StoreResult<bool>;
 }
 
+/// The keys a batch locks up front (PostgreSQL): a website message's fold key, a voicemail's
+/// identity and its caller on its line. Sorted, so two instances' batches never wait for each
+/// other in a cycle; every wait of a batch on another then happens here, before it holds the
+/// day's counter or any row.
+pub(crate) fn lock_keys(batch: &[(Admission, DateTime<Utc>)]) -> Vec<String> {
+    use crate::domain::Evidence;
+    let mut keys: Vec<String> = Vec::new();
+    for (a, _) in batch {
+        match &a.evidence {
+            Evidence::Typed => {}
+            Evidence::Website(form) => keys.push(form.fold_key.clone()),
+            Evidence::Voicemail(v) => {
+                keys.push(v.identity.clone());
+                if let Some(phone) = &a.case.citizen.phone {
+                    keys.push(format!("{}|{}", phone.e164(), a.case.channel.as_str()));
+                }
+            }
+        }
+    }
+    keys.sort_unstable();
+    keys.dedup();
+    keys
+}
+
 /// Implements [`IntakeStore`] for an engine's store (see `impl_store!` in `storage/mod.rs`).
 macro_rules! impl_intake_store {
     ($store:ty, $db:ty) => {
         #[async_trait::async_trait]
         impl $crate::storage::IntakeStore for $store {
-            async fn register_case(
+            async fn register(
                 &self,
-                new: &$crate::domain::NewCase,
+                batch: &[($crate::domain::Admission, chrono::DateTime<chrono::Utc>)],
                 prefix: &str,
                 tz: chrono_tz::Tz,
-                now: chrono::DateTime<chrono::Utc>,
-            ) -> $crate::storage::StoreResult<$crate::domain::Case> {
-                let mut tx = self.writer().begin().await?;
-                let case = insert_case(&mut tx, new, prefix, tz, now).await?;
-                tx.commit().await?;
-                Ok(case)
-            }
-
-            async fn register_cases(
-                &self,
-                batch: &[($crate::domain::NewCase, chrono::DateTime<chrono::Utc>)],
-                prefix: &str,
-                tz: chrono_tz::Tz,
-            ) -> $crate::storage::StoreResult<Vec<$crate::storage::StoreResult<$crate::domain::Case>>> {
+            ) -> $crate::storage::StoreResult<Vec<$crate::storage::StoreResult<$crate::storage::Registered>>> {
                 use sqlx::Connection;
-                let mut tx = self.writer().begin().await?;
-                let mut results = Vec::with_capacity(batch.len());
-                for (new, now) in batch {
-                    let mut savepoint = tx.begin().await?;
-                    match insert_case(&mut savepoint, new, prefix, tz, *now).await {
-                        Ok(case) => {
-                            savepoint.commit().await?;
-                            results.push(Ok(case));
-                        }
-                        Err(e) => {
-                            savepoint.rollback().await?;
-                            results.push(Err(e));
-                        }
-                    }
-                }
-                tx.commit().await?;
-                Ok(results)
-            }
-
-            async fn submit_website_messages(
-                &self,
-                batch: &[($crate::storage::WebsiteSubmission, chrono::DateTime<chrono::Utc>)],
-                prefix: &str,
-                tz: chrono_tz::Tz,
-            ) -> $crate::storage::StoreResult<Vec<$crate::storage::StoreResult<$crate::storage::WebsiteOutcome>>> {
-                use sqlx::Connection;
-                // Two identical submissions at once on two instances: the second waits for
-                // the first's commit and folds. The batch takes its keys' locks up front, in
-                // one order, before the day's counter row: batches on two instances never
-                // wait for each other in a cycle.
-                async fn lock_keys(
-                    tx: &mut sqlx::Transaction<'_, $db>,
-                    batch: &[($crate::storage::WebsiteSubmission, chrono::DateTime<chrono::Utc>)],
-                ) -> Result<(), sqlx::Error> {
-                    let batch_lock: Option<&str> = BATCH_LOCK;
-                    let (Some(lock), false) = (batch_lock, batch.is_empty()) else {
-                        return Ok(());
-                    };
-                    let mut keys: Vec<&str> = batch.iter().map(|(s, _)| s.message.fold_key.as_str()).collect();
-                    keys.sort_unstable();
-                    keys.dedup();
-                    // One statement; the VALUES rows are scanned (and locked) in key order.
-                    let mut q = sqlx::QueryBuilder::<$db>::new(format!("select count({lock}) from (values "));
-                    let mut list = q.separated(", ");
-                    for key in keys {
-                        list.push("(").push_bind_unseparated(key).push_unseparated(")");
-                    }
-                    q.push(") as v(k)");
-                    q.build().execute(&mut **tx).await?;
-                    Ok(())
-                }
-                // The fast path writes the whole batch with a few multi-row statements,
-                // straight in the transaction (a savepoint around it would copy every page it
-                // touches into SQLite's sub-journal: a sixth of the writer's time). If any
-                // statement fails, the transaction is rolled back and the batch done again
-                // in a new one, one savepoint per message, so each gets its own answer.
+                use $crate::domain::Evidence;
                 let memory = self.sender_limits();
-                let mut tx = self.writer().begin().await?;
-                lock_keys(&mut tx, batch).await?;
-                match submit_website_batch(&mut tx, batch, prefix, tz, memory).await {
-                    Ok(Some(results)) => {
-                        tx.commit().await?;
-                        // Limits kept in memory count the messages let through once they
-                        // are stored (in the database, they are rows of the transaction).
-                        if let Some(memory) = memory {
-                            for ((s, now), result) in batch.iter().zip(&results) {
-                                let through = !matches!(result, Ok($crate::storage::WebsiteOutcome::Limited));
-                                if let (Some(r), true) = (&s.rate, through) {
-                                    memory.record(&r.scope, &r.key, *now, r.longest());
+                let websites_only = batch.iter().all(|(a, _)| matches!(a.evidence, Evidence::Website(_)));
+                if websites_only && !batch.is_empty() {
+                    // The fast path writes the whole batch with a few multi-row statements,
+                    // straight in the transaction (a savepoint around it would copy every page
+                    // it touches into SQLite's sub-journal: a sixth of the writer's time). If
+                    // any statement fails, the transaction is rolled back and the batch done
+                    // again one item at a time, so each gets its own answer.
+                    let mut tx = self.writer().begin().await?;
+                    lock_batch(&mut tx, batch).await?;
+                    match register_website_batch(&mut tx, batch, prefix, tz, memory).await {
+                        Ok(Some(results)) => {
+                            tx.commit().await?;
+                            // Limits kept in memory count the messages let through once they
+                            // are stored (in the database, they are rows of the transaction).
+                            if let Some(memory) = memory {
+                                for ((a, now), result) in batch.iter().zip(&results) {
+                                    let through = !matches!(result, Ok($crate::storage::Registered::Limited));
+                                    if let (Evidence::Website(form), true) = (&a.evidence, through) {
+                                        if let Some(r) = &form.limit {
+                                            memory.record(&r.scope, &r.key, *now, r.longest());
+                                        }
+                                    }
                                 }
                             }
+                            return Ok(results);
                         }
-                        return Ok(results);
+                        Ok(None) => {
+                            metrics::counter!("youmen_batch_fallbacks_total", "reason" => "uncommon").increment(1);
+                        }
+                        Err(e) => {
+                            metrics::counter!("youmen_batch_fallbacks_total", "reason" => "error").increment(1);
+                            tracing::warn!(error = format!("{e:#}"), size = batch.len(), "website batch written one by one");
+                        }
                     }
-                    Ok(None) => {
-                        metrics::counter!("youmen_batch_fallbacks_total", "reason" => "uncommon").increment(1);
-                    }
-                    Err(e) => {
-                        metrics::counter!("youmen_batch_fallbacks_total", "reason" => "error").increment(1);
-                        tracing::warn!(error = format!("{e:#}"), size = batch.len(), "website batch written one by one");
-                    }
+                    tx.rollback().await?;
                 }
-                tx.rollback().await?;
                 let mut tx = self.writer().begin().await?;
-                lock_keys(&mut tx, batch).await?;
+                lock_batch(&mut tx, batch).await?;
                 let mut results = Vec::with_capacity(batch.len());
                 // Hits counted in memory as each message is stored, taken back if the
                 // transaction does not commit.
                 let mut counted = Vec::new();
-                for (submission, now) in batch {
+                for (admission, now) in batch {
                     let mut savepoint = tx.begin().await?;
-                    match submit_website_in(&mut savepoint, submission, prefix, tz, *now, memory).await {
-                        Ok(outcome) => {
+                    match register_one_in(&mut savepoint, admission, prefix, tz, *now, memory).await {
+                        Ok(registered) => {
                             savepoint.commit().await?;
-                            if let (Some(memory), Some(r)) = (memory, &submission.rate) {
-                                if !matches!(outcome, $crate::storage::WebsiteOutcome::Limited) {
+                            let through = !matches!(registered, $crate::storage::Registered::Limited);
+                            if let (Some(memory), Evidence::Website(form), true) = (memory, &admission.evidence, through) {
+                                if let Some(r) = &form.limit {
                                     memory.record(&r.scope, &r.key, *now, r.longest());
                                     counted.push((r, *now));
                                 }
                             }
-                            results.push(Ok(outcome));
+                            results.push(Ok(registered));
                         }
                         Err(e) => {
                             savepoint.rollback().await?;
@@ -322,7 +265,6 @@ macro_rules! impl_intake_store {
             }
         }
 
-        /// Numbers and inserts a case with its first events, inside the caller's transaction.
         /// Counts a hit against a per-address limit inside the caller's transaction; false
         /// (and nothing counted) when the address is over it.
         async fn rate_hit_in(
@@ -366,24 +308,88 @@ macro_rules! impl_intake_store {
         /// One website message inside the caller's transaction: the sender's limit, then
         /// the fold into a recent identical message, else a new case with its website
         /// record and confirmation.
-        async fn submit_website_in(
+
+        /// Takes the batch's locks (see `lock_keys`) in one statement, where the engine
+        /// needs them.
+        async fn lock_batch(
             tx: &mut sqlx::Transaction<'_, $db>,
-            submission: &$crate::storage::WebsiteSubmission,
+            batch: &[($crate::domain::Admission, chrono::DateTime<chrono::Utc>)],
+        ) -> Result<(), sqlx::Error> {
+            let batch_lock: Option<&str> = BATCH_LOCK;
+            let Some(lock) = batch_lock else {
+                return Ok(());
+            };
+            let keys = $crate::storage::intake::lock_keys(batch);
+            if keys.is_empty() {
+                return Ok(());
+            }
+            // The VALUES rows are scanned (and locked) in key order.
+            let mut q = sqlx::QueryBuilder::<$db>::new(format!("select count({lock}) from (values "));
+            let mut list = q.separated(", ");
+            for key in &keys {
+                list.push("(").push_bind_unseparated(key.as_str()).push_unseparated(")");
+            }
+            q.push(") as v(k)");
+            q.build().execute(&mut **tx).await?;
+            Ok(())
+        }
+
+        /// One admitted submission inside the caller's transaction, by its evidence.
+        async fn register_one_in(
+            tx: &mut sqlx::Transaction<'_, $db>,
+            admission: &$crate::domain::Admission,
             prefix: &str,
             tz: chrono_tz::Tz,
             now: chrono::DateTime<chrono::Utc>,
             memory: Option<&$crate::storage::sender_limits::SenderLimits>,
-        ) -> $crate::storage::StoreResult<$crate::storage::WebsiteOutcome> {
+        ) -> $crate::storage::StoreResult<$crate::storage::Registered> {
+            use $crate::domain::Evidence;
+            match &admission.evidence {
+                Evidence::Typed => {
+                    let case = insert_case(tx, &admission.case, prefix, tz, now).await?;
+                    notify_created(tx, &case, &admission.notify, now).await?;
+                    Ok($crate::storage::Registered::Created { case: Box::new(case), recording_id: None })
+                }
+                Evidence::Website(form) => register_website_in(tx, admission, form, prefix, tz, now, memory).await,
+                Evidence::Voicemail(voicemail) => register_voicemail_in(tx, admission, voicemail, prefix, tz, now).await,
+            }
+        }
+
+        /// Queues what a new case owes, each payload with its number.
+        async fn notify_created(
+            tx: &mut sqlx::Transaction<'_, $db>,
+            case: &$crate::domain::Case,
+            notify: &[$crate::domain::Notification],
+            now: chrono::DateTime<chrono::Utc>,
+        ) -> Result<(), sqlx::Error> {
+            let rows: Vec<_> = notify
+                .iter()
+                .map(|n| (Some(case.id), n.topic, n.recipient.as_str(), $crate::storage::write::with_case_number(&n.payload, case).to_string(), now))
+                .collect();
+            insert_outbox_rows(tx, &rows).await
+        }
+
+        /// One website message inside the caller's transaction: the sender's limit, then
+        /// the fold into a recent identical message, else a new case with its website
+        /// record and confirmation.
+        async fn register_website_in(
+            tx: &mut sqlx::Transaction<'_, $db>,
+            admission: &$crate::domain::Admission,
+            form: &$crate::domain::WebsiteForm,
+            prefix: &str,
+            tz: chrono_tz::Tz,
+            now: chrono::DateTime<chrono::Utc>,
+            memory: Option<&$crate::storage::sender_limits::SenderLimits>,
+        ) -> $crate::storage::StoreResult<$crate::storage::Registered> {
             use $crate::storage::rows::{CaseRow, CASE_COLUMNS};
-            let message = &submission.message;
-            if let Some(rate) = &submission.rate {
+            if let Some(rate) = &form.limit {
                 // In memory, the caller counts the hit once the message is stored.
                 let allowed = match memory {
                     Some(memory) => memory.allows(&rate.scope, &rate.key, &rate.limits, now),
                     None => rate_hit_in(tx, &rate.scope, &rate.key, &rate.limits, now).await?,
                 };
                 if !allowed {
-                    return Ok($crate::storage::WebsiteOutcome::Limited);
+                    return Ok($crate::storage::Registered::Limited);
                 }
             }
             // Found through the phone index, as in the batch path.
@@ -393,37 +399,30 @@ macro_rules! impl_intake_store {
                  and w.created_at >= $2 order by w.created_at desc limit 1)"
             );
             let earlier: Option<CaseRow> = sqlx::query_as(&sql)
-                .bind(&message.fold_key)
-                .bind(submission.fold_since)
-                .bind(message.case.citizen.phone.as_ref().map(|p| p.e164()))
+                .bind(&form.fold_key)
+                .bind(form.fold_since)
+                .bind(admission.case.citizen.phone.as_ref().map(|p| p.e164()))
                 .fetch_optional(&mut **tx)
                 .await?;
             if let Some(row) = earlier {
-                return Ok($crate::storage::WebsiteOutcome::Folded(Box::new(
+                return Ok($crate::storage::Registered::Folded(Box::new(
                     $crate::domain::Case::try_from(row)?,
                 )));
             }
-            let case = insert_case(tx, &message.case, prefix, tz, now).await?;
+            let case = insert_case(tx, &admission.case, prefix, tz, now).await?;
             sqlx::query(
                 "insert into website_messages (case_id, tracking_digest, email, fold_key, created_at) \
                  values ($1, $2, $3, $4, $5)",
             )
             .bind(case.id)
-            .bind(&submission.tracking_digest)
-            .bind(message.email.as_deref())
-            .bind(&message.fold_key)
+            .bind(&form.tracking_digest)
+            .bind(form.email.as_deref())
+            .bind(&form.fold_key)
             .bind(now)
             .execute(&mut **tx)
             .await?;
-            if let Some(mail) = &submission.confirmation {
-                // The case number is known only now: stamped into the payload.
-                let mut payload = mail.payload.clone();
-                if let Some(fields) = payload.as_object_mut() {
-                    fields.insert("case_number".into(), case.number.as_str().into());
-                }
-                insert_outbox(tx, Some(case.id), mail.topic, &mail.recipient, &payload, now).await?;
-            }
-            Ok($crate::storage::WebsiteOutcome::Created(Box::new(case)))
+            notify_created(tx, &case, &admission.notify, now).await?;
+            Ok($crate::storage::Registered::Created { case: Box::new(case), recording_id: None })
         }
     };
 }

@@ -37,7 +37,7 @@ pub use accounts::*;
 pub use audit::*;
 pub use callbacks::*;
 pub use cases::*;
-pub use group_commit::{Batcher, GroupCommitter};
+pub use group_commit::Batcher;
 pub use intake::*;
 pub use outbox::*;
 pub use oversight::*;
@@ -174,10 +174,9 @@ pub trait Store:
 
 /// Implements [`Store`] (every area's trait) for an engine's store `$store`, whose
 /// `writer()` and `reader()` return `&sqlx::Pool<$db>`; `$migrator` is its migrator and
-/// `$name` its name. The engine's module defines `ATTACH_LOCK` and `BATCH_LOCK`: a statement
-/// taking a transaction-scoped lock on one key (`$1`), and the same lock as an expression
-/// over a column `k` for many keys in one statement; None where a single writer makes locks
-/// unnecessary (SQLite). It also provides `search_ready`, `index_chunk`, `gram_candidates`
+/// `$name` its name. The engine's module defines `BATCH_LOCK`: an expression taking a
+/// transaction-scoped lock on each key of a column `k`, for a batch's keys in one statement;
+/// None where a single writer makes locks unnecessary (SQLite). It also provides `search_ready`, `index_chunk`, `gram_candidates`
 /// and `sender_limits`, where the engines really differ.
 macro_rules! impl_store {
     ($store:ty, $db:ty, $migrator:expr, $name:literal) => {

@@ -109,8 +109,8 @@ impl PostgresStore {
     }
 }
 
-/// A transaction-scoped advisory lock on one key, and the same over a column `k`.
-const ATTACH_LOCK: Option<&str> = Some("select pg_advisory_xact_lock(hashtext($1))");
+/// A transaction-scoped advisory lock on each key of a column `k` (a batch's keys, see
+/// `storage::intake::lock_keys`).
 const BATCH_LOCK: Option<&str> = Some("pg_advisory_xact_lock(hashtext(k))");
 
 impl_store!(PostgresStore, Postgres, MIGRATOR, "postgres");

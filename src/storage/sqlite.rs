@@ -370,7 +370,6 @@ pub async fn attach_search(
 }
 
 /// One writer serializes every transaction: no locks needed.
-const ATTACH_LOCK: Option<&str> = None;
 const BATCH_LOCK: Option<&str> = None;
 
 impl_store!(SqliteStore, Sqlite, MIGRATOR, "sqlite");

@@ -3,27 +3,9 @@
 //! recordings, and the durable queue of recordings to download.
 
 use chrono::{DateTime, Utc};
-use chrono_tz::Tz;
 
 use super::StoreResult;
-use crate::domain::{Case, CaseNumber, Channel, NewCase};
-
-/// A recording to store with its probe, already saved in the audio folder by content hash.
-#[derive(Debug, Clone)]
-pub struct NewRecording {
-    pub sha256: String,
-    /// `asterisk`, `push` or `twilio`.
-    pub source: &'static str,
-    pub media_type: String,
-    pub bytes: i64,
-    pub duration_ms: i64,
-    pub sample_rate: i64,
-    pub channels: i64,
-    pub rms: f64,
-    pub peak: f64,
-    pub silent: bool,
-    pub received_at: DateTime<Utc>,
-}
+use crate::domain::{CaseNumber, Channel};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct RecordingRecord {
@@ -42,31 +24,6 @@ pub struct RecordingRecord {
     pub received_at: DateTime<Utc>,
     /// When the audio was deleted under the retention rules (the row stays).
     pub purged_at: Option<DateTime<Utc>>,
-}
-
-/// One voicemail to ingest exactly once.
-#[derive(Debug, Clone)]
-pub struct VoicemailIngest {
-    /// Stable across rescans, renumbering and instances (`asterisk:<context>/<mailbox>:<msg_id>`).
-    pub identity: String,
-    /// The quarantine entry this settles (the identity itself, or the spool's key).
-    pub quarantine_key: String,
-    pub source_path: String,
-    /// The case to open, unless an open case from the same number in the same off-hours
-    /// stretch takes the recording.
-    pub case: NewCase,
-    /// None for a call that left no recording (a missed call reported by a webhook).
-    pub recording: Option<NewRecording>,
-}
-
-#[derive(Debug, Clone)]
-pub enum IngestOutcome {
-    Ingested {
-        case: Box<Case>,
-        attached: bool,
-        recording_id: Option<i64>,
-    },
-    AlreadyIngested,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -106,17 +63,6 @@ pub struct DownloadJob {
 pub trait VoicemailStore: Send + Sync {
     /// Whether a voicemail with this identity is already in.
     async fn is_ingested(&self, identity: &str) -> StoreResult<bool>;
-
-    /// In one transaction: records the identity as ingested (or finds it already was),
-    /// opens the case or attaches to the caller's open case of the same stretch, stores the
-    /// recording, and resolves any quarantine entry of the same identity.
-    async fn ingest_voicemail(
-        &self,
-        ingest: &VoicemailIngest,
-        prefix: &str,
-        tz: Tz,
-        now: DateTime<Utc>,
-    ) -> StoreResult<IngestOutcome>;
 
     /// The case an ingested identity went to.
     async fn ingested_case_number(&self, identity: &str) -> StoreResult<Option<CaseNumber>>;
@@ -176,129 +122,6 @@ macro_rules! impl_voicemail_store {
                 .fetch_optional(self.reader())
                 .await?;
                 Ok(row.is_some())
-            }
-
-            async fn ingest_voicemail(
-                &self,
-                ingest: &$crate::storage::VoicemailIngest,
-                prefix: &str,
-                tz: chrono_tz::Tz,
-                now: chrono::DateTime<chrono::Utc>,
-            ) -> $crate::storage::StoreResult<$crate::storage::IngestOutcome> {
-                use $crate::storage::rows::{CaseRow, CASE_COLUMNS};
-                let mut tx = self.writer().begin().await?;
-                // Claim the identity first: a second instance blocks here until the first
-                // commits, then finds the row and does nothing.
-                let claimed: Option<(String,)> = sqlx::query_as(
-                    "insert into voicemail_ingests (identity, source_path, created_at) values ($1, $2, $3) \
-                     on conflict (identity) do nothing returning identity",
-                )
-                .bind(&ingest.identity)
-                .bind(&ingest.source_path)
-                .bind(now)
-                .fetch_optional(&mut *tx)
-                .await?;
-                if claimed.is_none() {
-                    tx.rollback().await?;
-                    return Ok($crate::storage::IngestOutcome::AlreadyIngested);
-                }
-                let new = &ingest.case;
-                // Two doors may bring the same caller's messages at once: serialize the
-                // "is there an open case" check per caller and hotline where the engine
-                // does not already (SQLite has one writer).
-                let attach_lock: Option<&str> = ATTACH_LOCK;
-                if let (Some(lock), Some(phone)) = (attach_lock, new.citizen.phone.as_ref()) {
-                    sqlx::query(lock)
-                        .bind(format!("{}|{}", phone.e164(), new.channel.as_str()))
-                        .execute(&mut *tx)
-                        .await?;
-                }
-                let open: Option<CaseRow> = match (new.off_hours, new.citizen.phone.as_ref(), new.callback) {
-                    (true, Some(phone), Some(callback)) => {
-                        let sql = format!(
-                            "select {CASE_COLUMNS} from cases where phone_e164 = $1 and channel = $2 \
-                             and status = 'new' and consultation = $3 and callback_due_at = $4 \
-                             order by id limit 1"
-                        );
-                        sqlx::query_as(&sql)
-                            .bind(phone.e164())
-                            .bind(new.channel.as_str())
-                            .bind(false)
-                            .bind(callback.due_at)
-                            .fetch_optional(&mut *tx)
-                            .await?
-                    }
-                    _ => None,
-                };
-                let (case, attached) = match open {
-                    Some(row) => {
-                        let existing = $crate::domain::Case::try_from(row)?;
-                        let urgent = existing.urgent || new.urgent;
-                        let kind = match (existing.callback, new.callback) {
-                            (Some(a), Some(b)) if a.kind == $crate::domain::CallbackKind::Message
-                                || b.kind == $crate::domain::CallbackKind::Message => $crate::domain::CallbackKind::Message,
-                            (Some(a), _) => a.kind,
-                            (None, Some(b)) => b.kind,
-                            (None, None) => $crate::domain::CallbackKind::Message,
-                        };
-                        let sql = format!(
-                            "update cases set urgent = $1, callback_kind = $2, updated_at = $3, \
-                             version = version + 1 where id = $4 returning {CASE_COLUMNS}"
-                        );
-                        let row: CaseRow = sqlx::query_as(&sql)
-                            .bind(urgent)
-                            .bind(kind.as_str())
-                            .bind(now)
-                            .bind(existing.id)
-                            .fetch_one(&mut *tx)
-                            .await?;
-                        let updated = $crate::domain::Case::try_from(row)?;
-                        let before = serde_json::json!({"urgent": existing.urgent, "callback_kind": existing.callback.map(|c| c.kind)});
-                        let after = serde_json::json!({"urgent": updated.urgent, "callback_kind": updated.callback.map(|c| c.kind)});
-                        insert_event(&mut tx, updated.id, now, &new.registered_by, $crate::domain::EventKind::AttachRecording, &before, &after, Some(&new.description))
-                            .await?;
-                        (updated, true)
-                    }
-                    None => (insert_case(&mut tx, new, prefix, tz, now).await?, false),
-                };
-                let mut recording_id = None;
-                if let Some(r) = &ingest.recording {
-                let (id,): (i64,) = sqlx::query_as(
-                    "insert into recordings (case_id, sha256, source, media_type, bytes, duration_ms, \
-                     sample_rate, channels, rms, peak, silent, received_at, created_at) \
-                     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) returning id",
-                )
-                .bind(case.id)
-                .bind(&r.sha256)
-                .bind(r.source)
-                .bind(&r.media_type)
-                .bind(r.bytes)
-                .bind(r.duration_ms)
-                .bind(r.sample_rate)
-                .bind(r.channels)
-                .bind(r.rms)
-                .bind(r.peak)
-                .bind(r.silent)
-                .bind(r.received_at)
-                .bind(now)
-                .fetch_one(&mut *tx)
-                .await?;
-                recording_id = Some(id);
-                }
-                sqlx::query("update voicemail_ingests set case_id = $1, recording_id = $2 where identity = $3")
-                    .bind(case.id)
-                    .bind(recording_id)
-                    .bind(&ingest.identity)
-                    .execute(&mut *tx)
-                    .await?;
-                sqlx::query("update quarantine set resolved_at = $1 where identity in ($2, $3) and resolved_at is null")
-                    .bind(now)
-                    .bind(&ingest.identity)
-                    .bind(&ingest.quarantine_key)
-                    .execute(&mut *tx)
-                    .await?;
-                tx.commit().await?;
-                Ok($crate::storage::IngestOutcome::Ingested { case: Box::new(case), attached, recording_id })
             }
 
             async fn ingested_case_number(
@@ -448,6 +271,125 @@ macro_rules! impl_voicemail_store {
                 .await?;
                 Ok(())
             }
+        }
+
+        /// One voicemail inside the caller's transaction, exactly once: its identity is
+        /// claimed first (a second instance waits for the first's commit, then finds the row
+        /// and does nothing); then it opens a case, or joins the open case of the same caller
+        /// on the same line in the same off-hours stretch; its recording is stored, and any
+        /// quarantine entry it settles is resolved.
+        async fn register_voicemail_in(
+            tx: &mut sqlx::Transaction<'_, $db>,
+            admission: &$crate::domain::Admission,
+            ingest: &$crate::domain::VoicemailEvidence,
+            prefix: &str,
+            tz: chrono_tz::Tz,
+            now: chrono::DateTime<chrono::Utc>,
+        ) -> $crate::storage::StoreResult<$crate::storage::Registered> {
+            use $crate::storage::rows::{CaseRow, CASE_COLUMNS};
+            // Claim the identity first: a second instance blocks here until the first
+            // commits, then finds the row and does nothing.
+            let claimed: Option<(String,)> = sqlx::query_as(
+                "insert into voicemail_ingests (identity, source_path, created_at) values ($1, $2, $3) \
+                 on conflict (identity) do nothing returning identity",
+            )
+            .bind(&ingest.identity)
+            .bind(&ingest.source_path)
+            .bind(now)
+            .fetch_optional(&mut **tx)
+            .await?;
+            if claimed.is_none() {
+                return Ok($crate::storage::Registered::Already);
+            }
+            let new = &admission.case;
+            // Two doors may bring the same caller's messages at once: the batch locked
+            // this caller on this line up front (`lock_keys`; SQLite has one writer), so
+            // the "is there an open case" question below has one answer.
+            let open: Option<CaseRow> = match (new.off_hours, new.citizen.phone.as_ref(), new.callback) {
+                (true, Some(phone), Some(callback)) => {
+                    let sql = format!(
+                        "select {CASE_COLUMNS} from cases where phone_e164 = $1 and channel = $2 \
+                         and status = 'new' and consultation = $3 and callback_due_at = $4 \
+                         order by id limit 1"
+                    );
+                    sqlx::query_as(&sql)
+                        .bind(phone.e164())
+                        .bind(new.channel.as_str())
+                        .bind(false)
+                        .bind(callback.due_at)
+                        .fetch_optional(&mut **tx)
+                        .await?
+                }
+                _ => None,
+            };
+            let (case, attached) = match open {
+                Some(row) => {
+                    let existing = $crate::domain::Case::try_from(row)?;
+                    let urgent = existing.urgent || new.urgent;
+                    let kind = $crate::domain::CallbackKind::joined(
+                        existing.callback.map(|c| c.kind),
+                        new.callback.map(|c| c.kind),
+                    );
+                    let sql = format!(
+                        "update cases set urgent = $1, callback_kind = $2, updated_at = $3, \
+                         version = version + 1 where id = $4 returning {CASE_COLUMNS}"
+                    );
+                    let row: CaseRow = sqlx::query_as(&sql)
+                        .bind(urgent)
+                        .bind(kind.as_str())
+                        .bind(now)
+                        .bind(existing.id)
+                        .fetch_one(&mut **tx)
+                        .await?;
+                    let updated = $crate::domain::Case::try_from(row)?;
+                    let before = serde_json::json!({"urgent": existing.urgent, "callback_kind": existing.callback.map(|c| c.kind)});
+                    let after = serde_json::json!({"urgent": updated.urgent, "callback_kind": updated.callback.map(|c| c.kind)});
+                    insert_event(tx, updated.id, now, &new.registered_by, $crate::domain::EventKind::AttachRecording, &before, &after, Some(&new.description))
+                        .await?;
+                    (updated, true)
+                }
+                None => (insert_case(tx, new, prefix, tz, now).await?, false),
+            };
+            let mut recording_id = None;
+            if let Some(r) = &ingest.recording {
+            let (id,): (i64,) = sqlx::query_as(
+                "insert into recordings (case_id, sha256, source, media_type, bytes, duration_ms, \
+                 sample_rate, channels, rms, peak, silent, received_at, created_at) \
+                 values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) returning id",
+            )
+            .bind(case.id)
+            .bind(&r.sha256)
+            .bind(r.source)
+            .bind(&r.media_type)
+            .bind(r.bytes)
+            .bind(r.duration_ms)
+            .bind(r.sample_rate)
+            .bind(r.channels)
+            .bind(r.rms)
+            .bind(r.peak)
+            .bind(r.silent)
+            .bind(r.received_at)
+            .bind(now)
+            .fetch_one(&mut **tx)
+            .await?;
+            recording_id = Some(id);
+            }
+            sqlx::query("update voicemail_ingests set case_id = $1, recording_id = $2 where identity = $3")
+                .bind(case.id)
+                .bind(recording_id)
+                .bind(&ingest.identity)
+                .execute(&mut **tx)
+                .await?;
+            sqlx::query("update quarantine set resolved_at = $1 where identity in ($2, $3) and resolved_at is null")
+                .bind(now)
+                .bind(&ingest.identity)
+                .bind(&ingest.quarantine_key)
+                .execute(&mut **tx)
+                .await?;
+            Ok(match attached {
+                true => $crate::storage::Registered::Attached { case: Box::new(case), recording_id },
+                false => $crate::storage::Registered::Created { case: Box::new(case), recording_id },
+            })
         }
     };
 }

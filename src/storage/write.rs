@@ -1,10 +1,134 @@
-//! What every write shares, inside the caller's transaction: a case numbered and inserted
-//! with its first events, a timeline event linked into the hash chain, and a notification
-//! queued in the outbox. Expanded once per engine by `impl_store!`.
+//! What every write shares, inside the caller's transaction: cases numbered and inserted,
+//! timeline events linked into the hash chain, notifications queued in the outbox. The
+//! one-by-one and the batch paths of registration, and every change of a case, go through
+//! these same helpers, so they cannot drift apart. Expanded once per engine by
+//! `impl_store!`.
+
+use chrono::{DateTime, Utc};
+
+use crate::domain::{Case, EventKind};
+
+/// A timeline event to append.
+pub(crate) struct NewEvent<'a> {
+    pub case_id: i64,
+    pub at: DateTime<Utc>,
+    pub actor: &'a str,
+    pub action: EventKind,
+    /// JSON objects of the fields the action changed.
+    pub before: String,
+    pub after: String,
+    pub note: Option<&'a str>,
+}
+
+/// A notification's payload for a case just numbered: the number is known only now.
+pub(crate) fn with_case_number(payload: &serde_json::Value, case: &Case) -> serde_json::Value {
+    let mut payload = payload.clone();
+    if let Some(fields) = payload.as_object_mut() {
+        fields.insert("case_number".into(), case.number.as_str().into());
+    }
+    payload
+}
 
 /// The transaction helpers for an engine's pool type `$db`.
 macro_rules! impl_write_helpers {
     ($db:ty) => {
+        /// The next `n` case numbers of `day`, advancing the day's counter once. The counter
+        /// row stays locked by this upsert until commit: numbers are unique across instances,
+        /// and a rolled-back registration leaves no gap.
+        async fn next_numbers(
+            tx: &mut sqlx::Transaction<'_, $db>,
+            prefix: &str,
+            day: chrono::NaiveDate,
+            n: usize,
+            now: chrono::DateTime<chrono::Utc>,
+        ) -> $crate::storage::StoreResult<Vec<$crate::domain::CaseNumber>> {
+            let n = n as i64;
+            let (last,): (i64,) = sqlx::query_as(
+                "insert into case_counters (day, last_seq, created_at) values ($1, $2, $3) \
+                 on conflict (day) do update set last_seq = case_counters.last_seq + excluded.last_seq \
+                 returning last_seq",
+            )
+            .bind(day.format("%Y-%m-%d").to_string())
+            .bind(n)
+            .bind(now)
+            .fetch_one(&mut **tx)
+            .await?;
+            (last - n + 1..=last)
+                .map(|seq| {
+                    u32::try_from(seq)
+                        .map(|seq| $crate::domain::CaseNumber::new(prefix, day, seq))
+                        .map_err(|e| anyhow::anyhow!("day counter overflow: {e}").into())
+                })
+                .collect()
+        }
+
+        /// Inserts new cases under their numbers (registered at each item's instant) in
+        /// multi-row statements, and puts each in the search backlog (the indexer writes
+        /// their bigrams later, in bulk). Returns them in the order given.
+        async fn insert_cases(
+            tx: &mut sqlx::Transaction<'_, $db>,
+            items: &[(&$crate::domain::NewCase, &$crate::domain::CaseNumber, chrono::DateTime<chrono::Utc>)],
+        ) -> $crate::storage::StoreResult<Vec<$crate::domain::Case>> {
+            use std::collections::HashMap;
+            use $crate::storage::rows::{CaseRow, CASE_COLUMNS, CASE_INSERT_COLUMNS};
+            let mut rows: Vec<CaseRow> = Vec::with_capacity(items.len());
+            for run in items.chunks($crate::storage::BATCH_RUN) {
+                let mut insert = sqlx::QueryBuilder::<$db>::new(format!("insert into cases ({CASE_INSERT_COLUMNS}) "));
+                insert.push_values(run, |mut b, &(new, number, now)| {
+                    let phone = new.citizen.phone.as_ref();
+                    b.push_bind(number.as_str().to_owned())
+                        .push_bind(new.channel.as_str())
+                        .push_bind(new.received_at)
+                        .push_bind(new.citizen.name.clone())
+                        .push_bind(phone.map(|p| p.e164().to_owned()))
+                        .push_bind(phone.map(|p| p.original().to_owned()))
+                        .push_bind(new.citizen.id_card_masked.clone())
+                        .push_bind(new.citizen.id_card_digest.clone())
+                        .push_bind(new.matter.clone())
+                        .push_bind(new.description.clone())
+                        .push_bind($crate::domain::Cause::Unclassified.as_str())
+                        .push_bind(new.tier.as_str())
+                        .push_bind(new.status().as_str())
+                        .push_bind(new.owner().map(str::to_owned))
+                        .push_bind(new.deadline)
+                        .push_bind(new.deadline_provisional)
+                        .push_bind(new.off_hours)
+                        .push_bind(new.consultation.is_some())
+                        .push_bind(new.urgent)
+                        .push_bind(new.callback.map(|c| c.due_at))
+                        .push_bind(new.callback.map(|c| c.kind.as_str()))
+                        .push_bind(now)
+                        .push_bind(now)
+                        .push_bind(1_i64);
+                });
+                insert.push(format!(" returning {CASE_COLUMNS}"));
+                rows.extend(insert.build_query_as::<CaseRow>().fetch_all(&mut **tx).await?);
+            }
+            let mut by_number: HashMap<String, $crate::domain::Case> = HashMap::with_capacity(rows.len());
+            for row in rows {
+                let case = $crate::domain::Case::try_from(row)?;
+                by_number.insert(case.number.as_str().to_owned(), case);
+            }
+            let cases = items
+                .iter()
+                .map(|(_, number, _)| {
+                    by_number
+                        .remove(number.as_str())
+                        .ok_or_else(|| anyhow::anyhow!("case {number} missing after its insert").into())
+                })
+                .collect::<$crate::storage::StoreResult<Vec<_>>>()?;
+            for run in cases.chunks($crate::storage::BATCH_RUN) {
+                let mut insert = sqlx::QueryBuilder::<$db>::new("insert into search_backlog (case_id) ");
+                insert.push_values(run, |mut b, case| {
+                    b.push_bind(case.id);
+                });
+                insert.build().execute(&mut **tx).await?;
+            }
+            Ok(cases)
+        }
+
+        /// Numbers and inserts one case with its first events (registered; answered and
+        /// closed, for a consultation), inside the caller's transaction.
         async fn insert_case(
             tx: &mut sqlx::Transaction<'_, $db>,
             new: &$crate::domain::NewCase,
@@ -12,59 +136,9 @@ macro_rules! impl_write_helpers {
             tz: chrono_tz::Tz,
             now: chrono::DateTime<chrono::Utc>,
         ) -> $crate::storage::StoreResult<$crate::domain::Case> {
-            use $crate::storage::rows::{CaseRow, CASE_COLUMNS};
             let day = now.with_timezone(&tz).date_naive();
-            // The day's counter row is locked by this upsert until commit: numbers are
-            // unique across instances, and a rolled-back registration leaves no gap.
-            let (seq,): (i64,) = sqlx::query_as(
-                "insert into case_counters (day, last_seq, created_at) values ($1, 1, $2) \
-                 on conflict (day) do update set last_seq = case_counters.last_seq + 1 \
-                 returning last_seq",
-            )
-            .bind(day.format("%Y-%m-%d").to_string())
-            .bind(now)
-            .fetch_one(&mut **tx)
-            .await?;
-            let seq = u32::try_from(seq).map_err(|e| anyhow::anyhow!("day counter overflow: {e}"))?;
-            let number = $crate::domain::CaseNumber::new(prefix, day, seq);
-            let phone = new.citizen.phone.as_ref();
-            let sql = format!(
-                "insert into cases ({}) \
-                 values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
-                 $17, $18, $19, $20, $21, $22, $22, 1) returning {CASE_COLUMNS}",
-                $crate::storage::rows::CASE_INSERT_COLUMNS
-            );
-            let row: CaseRow = sqlx::query_as(&sql)
-                .bind(number.as_str())
-                .bind(new.channel.as_str())
-                .bind(new.received_at)
-                .bind(new.citizen.name.as_deref())
-                .bind(phone.map(|p| p.e164()))
-                .bind(phone.map(|p| p.original()))
-                .bind(new.citizen.id_card_masked.as_deref())
-                .bind(new.citizen.id_card_digest.as_deref())
-                .bind(&new.matter)
-                .bind(&new.description)
-                .bind($crate::domain::Cause::Unclassified.as_str())
-                .bind(new.tier.as_str())
-                .bind(new.status().as_str())
-                .bind(new.owner())
-                .bind(new.deadline)
-                .bind(new.deadline_provisional)
-                .bind(new.off_hours)
-                .bind(new.consultation.is_some())
-                .bind(new.urgent)
-                .bind(new.callback.map(|c| c.due_at))
-                .bind(new.callback.map(|c| c.kind.as_str()))
-                .bind(now)
-                .fetch_one(&mut **tx)
-                .await?;
-            // Its search grams are written later, in bulk, by the indexer.
-            let case = $crate::domain::Case::try_from(row)?;
-            sqlx::query("insert into search_backlog (case_id) values ($1)")
-                .bind(case.id)
-                .execute(&mut **tx)
-                .await?;
+            let numbers = next_numbers(tx, prefix, day, 1, now).await?;
+            let case = insert_cases(tx, &[(new, &numbers[0], now)]).await?.remove(0);
             let after = $crate::storage::rows::registered_state(&case);
             let empty = serde_json::json!({});
             insert_event(tx, case.id, now, &new.registered_by, $crate::domain::EventKind::Register, &empty, &after, None).await?;
@@ -77,8 +151,32 @@ macro_rules! impl_write_helpers {
             Ok(case)
         }
 
-        /// Queues a notification inside the caller's transaction: it is sent only if the
-        /// change that causes it commits.
+        /// Queues notifications inside the caller's transaction, in multi-row statements:
+        /// each is sent only if the change that causes it commits.
+        async fn insert_outbox_rows(
+            tx: &mut sqlx::Transaction<'_, $db>,
+            rows: &[(Option<i64>, $crate::domain::Topic, &str, String, chrono::DateTime<chrono::Utc>)],
+        ) -> Result<(), sqlx::Error> {
+            for run in rows.chunks($crate::storage::BATCH_RUN) {
+                let mut insert = sqlx::QueryBuilder::<$db>::new(
+                    "insert into outbox (topic, case_id, recipient, payload, status, attempts, next_attempt_at, created_at) ",
+                );
+                insert.push_values(run, |mut b, (case_id, topic, recipient, payload, now)| {
+                    b.push_bind(topic.as_str())
+                        .push_bind(*case_id)
+                        .push_bind(*recipient)
+                        .push_bind(payload.as_str())
+                        .push_bind("pending")
+                        .push_bind(0_i64)
+                        .push_bind(*now)
+                        .push_bind(*now);
+                });
+                insert.build().execute(&mut **tx).await?;
+            }
+            Ok(())
+        }
+
+        /// Queues one notification inside the caller's transaction.
         async fn insert_outbox(
             tx: &mut sqlx::Transaction<'_, $db>,
             case_id: Option<i64>,
@@ -87,21 +185,59 @@ macro_rules! impl_write_helpers {
             payload: &serde_json::Value,
             now: chrono::DateTime<chrono::Utc>,
         ) -> Result<(), sqlx::Error> {
-            sqlx::query(
-                "insert into outbox (topic, case_id, recipient, payload, status, attempts, next_attempt_at, created_at) \
-                 values ($1, $2, $3, $4, 'pending', 0, $5, $5)",
-            )
-            .bind(topic.as_str())
-            .bind(case_id)
-            .bind(recipient)
-            .bind(payload.to_string())
-            .bind(now)
-            .execute(&mut **tx)
-            .await?;
-            Ok(())
+            insert_outbox_rows(tx, &[(case_id, topic, recipient, payload.to_string(), now)]).await
         }
 
-        /// Appends one timeline event inside the caller's transaction.
+        /// Appends events to the timelines inside the caller's transaction, linked into the
+        /// hash chain in the order given (hashed in memory, written in multi-row statements).
+        /// None when the database handed the ids back out of that order (the chain would not
+        /// follow them): the caller must not keep this transaction.
+        async fn insert_events(
+            tx: &mut sqlx::Transaction<'_, $db>,
+            events: &[$crate::storage::write::NewEvent<'_>],
+        ) -> Result<Option<Vec<i64>>, sqlx::Error> {
+            let mut prev = chain_prev(tx, "case_events").await?;
+            let mut links = Vec::with_capacity(events.len());
+            for e in events {
+                let hash = $crate::domain::audit::event_hash(
+                    &prev, &e.case_id.to_string(), e.at, e.actor, e.action.as_str(), &e.before, &e.after, e.note,
+                );
+                links.push((prev, hash.clone()));
+                prev = hash;
+            }
+            let mut ids: Vec<(i64, i64)> = Vec::with_capacity(events.len());
+            for (run, run_links) in events.chunks($crate::storage::BATCH_RUN).zip(links.chunks($crate::storage::BATCH_RUN)) {
+                let mut insert = sqlx::QueryBuilder::<$db>::new(
+                    "insert into case_events (case_id, at, actor, action, before_state, after_state, note, created_at, prev_hash, hash) ",
+                );
+                insert.push_values(run.iter().zip(run_links), |mut b, (e, (prev, hash))| {
+                    b.push_bind(e.case_id)
+                        .push_bind(e.at)
+                        .push_bind(e.actor)
+                        .push_bind(e.action.as_str())
+                        .push_bind(e.before.as_str())
+                        .push_bind(e.after.as_str())
+                        .push_bind(e.note)
+                        .push_bind(e.at)
+                        .push_bind(prev.as_str())
+                        .push_bind(hash.as_str());
+                });
+                insert.push(" returning id, case_id");
+                ids.extend(insert.build_query_as::<(i64, i64)>().fetch_all(&mut **tx).await?);
+            }
+            let in_order = ids.len() == events.len()
+                && ids.windows(2).all(|w| w[0].0 < w[1].0)
+                && ids.iter().zip(events).all(|((_, case_id), e)| *case_id == e.case_id);
+            if !in_order {
+                return Ok(None);
+            }
+            if let Some((last_id, _)) = ids.last() {
+                chain_advance(tx, "case_events", *last_id, &prev).await?;
+            }
+            Ok(Some(ids.into_iter().map(|(id, _)| id).collect()))
+        }
+
+        /// Appends one event to a case's timeline inside the caller's transaction.
         #[allow(clippy::too_many_arguments)]
         async fn insert_event(
             tx: &mut sqlx::Transaction<'_, $db>,
@@ -113,26 +249,19 @@ macro_rules! impl_write_helpers {
             after: &serde_json::Value,
             note: Option<&str>,
         ) -> Result<i64, sqlx::Error> {
-            let (before, after) = (before.to_string(), after.to_string());
-            let prev = chain_prev(tx, "case_events").await?;
-            let hash = $crate::domain::audit::event_hash(&prev, &case_id.to_string(), at, actor, action.as_str(), &before, &after, note);
-            let (id,): (i64,) = sqlx::query_as(
-                "insert into case_events (case_id, at, actor, action, before_state, after_state, note, created_at, prev_hash, hash) \
-                 values ($1, $2, $3, $4, $5, $6, $7, $2, $8, $9) returning id",
-            )
-            .bind(case_id)
-            .bind(at)
-            .bind(actor)
-            .bind(action.as_str())
-            .bind(before)
-            .bind(after)
-            .bind(note)
-            .bind(&prev)
-            .bind(&hash)
-            .fetch_one(&mut **tx)
-            .await?;
-            chain_advance(tx, "case_events", id, &hash).await?;
-            Ok(id)
+            let event = $crate::storage::write::NewEvent {
+                case_id,
+                at,
+                actor,
+                action,
+                before: before.to_string(),
+                after: after.to_string(),
+                note,
+            };
+            insert_events(tx, &[event])
+                .await?
+                .and_then(|ids| ids.first().copied())
+                .ok_or_else(|| sqlx::Error::Protocol("no id came back for the event".into()))
         }
 
         /// The hash the next event of `chain` links to; the head row stays locked until the

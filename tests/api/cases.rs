@@ -462,11 +462,7 @@ async fn a_group_commit_numbers_its_batch_without_gaps_even_when_one_fails(backe
         (case("bad\u{0}text"), now),
         (case("三"), now),
     ];
-    let results = app
-        .store()
-        .register_cases(&batch, "YM", chrono_tz::Asia::Shanghai)
-        .await
-        .unwrap();
+    let results = crate::helpers::register_typed(app.store().as_ref(), &batch).await;
     let sequences: Vec<u32> = results
         .iter()
         .filter_map(|r| r.as_ref().ok())

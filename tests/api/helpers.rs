@@ -91,6 +91,7 @@ pub struct TestApp {
     pub database_url: String,
     backend: Backend,
     state: youmen::http::AppState,
+    outbox_wake: std::sync::Arc<tokio::sync::Notify>,
     _dir: tempfile::TempDir,
     pg_database: Option<String>,
 }
@@ -123,6 +124,7 @@ impl TestApp {
         let app = Application::build(settings).await.expect("app builds");
         let address = format!("http://127.0.0.1:{}", app.port());
         let state = app.state().clone();
+        let outbox_wake = app.outbox_wake();
         tokio::spawn(app.run_until(std::future::pending()));
         TestApp {
             address,
@@ -130,6 +132,7 @@ impl TestApp {
             database_url,
             backend,
             state,
+            outbox_wake,
             _dir: dir,
             pg_database,
         }
@@ -157,6 +160,11 @@ impl TestApp {
                 .await
                 .unwrap();
         }
+    }
+
+    /// Tells the outbox worker to look now (after queueing notifications by hand).
+    pub fn wake_outbox(&self) {
+        self.outbox_wake.notify_one();
     }
 
     pub fn state(&self) -> &youmen::http::AppState {
@@ -497,6 +505,25 @@ pub async fn sqlite_raw_pool(url: &str) -> Result<sqlx::SqlitePool, sqlx::Error>
 }
 
 /// A website case for the store directly (no HTTP), with `description` as its text.
+/// Registers typed cases (their terms already decided) through the one intake path of
+/// storage, in one batch: each case, or its error.
+pub async fn register_typed(
+    store: &dyn youmen::storage::Store,
+    batch: &[(youmen::domain::NewCase, chrono::DateTime<chrono::Utc>)],
+) -> Vec<youmen::storage::StoreResult<youmen::domain::Case>> {
+    let batch: Vec<_> = batch
+        .iter()
+        .map(|(case, now)| (youmen::domain::Admission::from(case.clone()), *now))
+        .collect();
+    store
+        .register(&batch, "YM", chrono_tz::Asia::Shanghai)
+        .await
+        .expect("the batch's transaction")
+        .into_iter()
+        .map(|r| r.map(|r| r.into_case().expect("a typed case is always new")))
+        .collect()
+}
+
 pub fn new_case(description: &str, now: chrono::DateTime<chrono::Utc>) -> youmen::domain::NewCase {
     use youmen::domain::{Channel, Citizen, NewCase, Tier};
     NewCase {

@@ -495,7 +495,7 @@ async fn alarms_reach_a_wecom_robot_and_a_signed_json_hook(backend: Backend) {
         result.notifications, 2,
         "no mail configured: the two hooks only"
     );
-    app.state().site.outbox_wake.notify_one();
+    app.wake_outbox();
 
     let deadline_wait = std::time::Instant::now() + std::time::Duration::from_secs(20);
     loop {
@@ -562,7 +562,7 @@ async fn alarms_reach_a_wecom_robot_and_a_signed_json_hook(backend: Backend) {
         )
         .await;
     assert_eq!(status, 200);
-    app.state().site.outbox_wake.notify_one();
+    app.wake_outbox();
     let until = std::time::Instant::now() + std::time::Duration::from_secs(15);
     loop {
         let decided = receiver_log.lock().unwrap().iter().any(|(p, _, body, _)| {

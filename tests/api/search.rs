@@ -164,9 +164,9 @@ async fn postgres_upgrade_carries_the_search_index_over() {
     let now = chrono::Utc::now();
     let texts = ["工资拖欠三个月", "养老金认证", "失业金没到账"];
     for text in texts {
-        let case = store
-            .register_case(&new_case(text, now), "YM", chrono_tz::Asia::Shanghai, now)
+        let case = crate::helpers::register_typed(store.as_ref(), &[(new_case(text, now), now)])
             .await
+            .remove(0)
             .unwrap();
         // Indexed the old way: a row per bigram, the backlog row gone.
         for gram in
@@ -233,9 +233,9 @@ async fn sqlite_rebuilds_a_lost_search_index_file() {
         let store = youmen::storage::connect(&url, 2).await.unwrap();
         store.migrate().await.unwrap();
         for text in ["工资拖欠三个月", "养老金认证", "失业金没到账"] {
-            store
-                .register_case(&new_case(text, now), "YM", chrono_tz::Asia::Shanghai, now)
+            crate::helpers::register_typed(store.as_ref(), &[(new_case(text, now), now)])
                 .await
+                .remove(0)
                 .unwrap();
         }
         while store.index_search_backlog(100).await.unwrap() > 0 {}
@@ -294,15 +294,13 @@ async fn sqlite_intake_does_not_wait_for_the_search_index_writer() {
         .unwrap();
     let registered = tokio::time::timeout(
         std::time::Duration::from_secs(2),
-        store.register_case(
-            &new_case("工资拖欠", chrono::Utc::now()),
-            "YM",
-            chrono_tz::Asia::Shanghai,
-            chrono::Utc::now(),
+        crate::helpers::register_typed(
+            store.as_ref(),
+            &[(new_case("工资拖欠", chrono::Utc::now()), chrono::Utc::now())],
         ),
     )
     .await
     .expect("intake waited for the search index's write lock");
-    assert!(registered.is_ok(), "{registered:?}");
+    assert!(registered.iter().all(Result::is_ok), "{registered:?}");
     sqlx::query("rollback").execute(&mut holder).await.unwrap();
 }

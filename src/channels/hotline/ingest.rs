@@ -17,14 +17,14 @@ use chrono::{DateTime, Utc};
 use super::asterisk_message::{parse_message, CallerId, MessageMeta};
 use super::audio::{probe_wav, AudioProbe};
 use super::spool::{self, SpoolMessage};
-use crate::calendar_source::CalendarHandle;
 use crate::config::{HotlineLine, HotlineSettings, TwilioSettings};
 use crate::domain::{
-    Callback, CallbackKind, Channel, Citizen, IntakeRules, NewCase, PhoneNumber, Tier,
-    WorkingCalendar,
+    CallbackKind, Channel, Citizen, Evidence, IntakeRules, NewRecording, PhoneNumber, Submission,
+    VoicemailEvidence,
 };
+use crate::intake::Intake;
 use crate::recordings::{sha256_hex, AudioStore};
-use crate::storage::{IngestOutcome, NewRecording, Store, VoicemailIngest};
+use crate::storage::{Registered, Store};
 
 /// The metadata file is a few hundred bytes; anything this large is not one.
 const MAX_TXT_BYTES: u64 = 64 * 1024;
@@ -102,9 +102,8 @@ enum Outcome {
 #[derive(Clone)]
 pub struct Ingestor {
     store: Arc<dyn Store>,
-    calendar: CalendarHandle,
+    intake: Intake,
     rules: Arc<IntakeRules>,
-    prefix: Arc<str>,
     audio: AudioStore,
     lines: Vec<(Channel, HotlineLine)>,
     max_bytes: u64,
@@ -116,9 +115,8 @@ pub struct Ingestor {
 impl Ingestor {
     pub fn new(
         store: Arc<dyn Store>,
-        calendar: CalendarHandle,
+        intake: Intake,
         rules: Arc<IntakeRules>,
-        prefix: Arc<str>,
         settings: &HotlineSettings,
     ) -> anyhow::Result<Self> {
         let lines = settings
@@ -128,9 +126,8 @@ impl Ingestor {
             .collect::<anyhow::Result<Vec<_>>>()?;
         Ok(Self {
             store,
-            calendar,
+            intake,
             rules,
-            prefix,
             audio: AudioStore::new(&settings.audio_dir),
             lines,
             max_bytes: settings.max_recording_bytes,
@@ -423,7 +420,8 @@ impl Ingestor {
         Ok(prepared)
     }
 
-    /// The database step: opens or extends the case, exactly once per identity.
+    /// The database step: the arrival is submitted through the one intake path, which opens
+    /// or extends its case, exactly once per identity.
     async fn register(
         &self,
         arrival: Arrival,
@@ -433,59 +431,36 @@ impl Ingestor {
             Some(a) => (Some(a.recording), Some(a.probe)),
             None => (None, None),
         };
-        let calendar = self.calendar.current();
-        let case = self.new_case(&arrival, probe.as_ref(), &calendar)?;
-        let ingest = VoicemailIngest {
-            identity: arrival.identity.clone(),
-            quarantine_key: arrival
-                .quarantine_key
-                .clone()
-                .unwrap_or_else(|| arrival.identity.clone()),
-            source_path: arrival.source_path,
-            case,
-            recording,
-        };
-        let outcome = self
-            .store
-            .ingest_voicemail(
-                &ingest,
-                &self.prefix,
-                calendar.timezone(),
-                crate::clock::now(),
-            )
-            .await?;
-        Ok(match outcome {
-            IngestOutcome::Ingested {
-                case,
-                attached,
-                recording_id,
-            } => {
-                tracing::info!(case = %case.number, channel = %case.channel, attached, source = arrival.source, "voicemail ingested");
-                TakenIn::Ingested {
-                    case,
-                    attached,
-                    recording_id,
-                }
+        let submission = self.submission(&arrival, probe.as_ref(), recording)?;
+        let registered = self.intake.submit(submission, crate::clock::now()).await?;
+        let (case, attached, recording_id) = match registered {
+            Registered::Created { case, recording_id } => (case, false, recording_id),
+            Registered::Attached { case, recording_id } => (case, true, recording_id),
+            Registered::Already => {
+                return Ok(TakenIn::Already {
+                    number: self.store.ingested_case_number(&arrival.identity).await?,
+                })
             }
-            IngestOutcome::AlreadyIngested => TakenIn::Already {
-                number: self.store.ingested_case_number(&arrival.identity).await?,
-            },
+            Registered::Folded(_) | Registered::Limited => {
+                anyhow::bail!("a voicemail was taken for a website message")
+            }
+        };
+        tracing::info!(case = %case.number, channel = %case.channel, attached, source = arrival.source, "voicemail ingested");
+        Ok(TakenIn::Ingested {
+            case,
+            attached,
+            recording_id,
         })
     }
 
-    fn new_case(
+    /// What the arrival asks of the window: a call back, about its message, or about a
+    /// missed call when the recording is silent or there is none.
+    fn submission(
         &self,
         arrival: &Arrival,
         probe: Option<&AudioProbe>,
-        calendar: &WorkingCalendar,
-    ) -> anyhow::Result<NewCase> {
-        let received_at = arrival.received_at;
-        let off_hours = !calendar.is_working_time(received_at);
-        let due_at = if off_hours {
-            calendar.next_opening(received_at)?.at
-        } else {
-            received_at
-        };
+        recording: Option<NewRecording>,
+    ) -> anyhow::Result<Submission> {
         let silent = probe.is_none_or(AudioProbe::is_silent);
         // A number that is not a phone number (garbage caller ID) is no callback number:
         // the case is still opened and listed among the unreachable.
@@ -506,10 +481,9 @@ impl Ingestor {
             .or_else(|| self.rules.matters.last())
             .map(|m| m.code.clone())
             .context("no matter category configured")?;
-        let due = calendar.add_working_days(received_at, Tier::Simple.working_days())?;
-        Ok(NewCase {
+        Ok(Submission {
             channel: arrival.channel,
-            received_at,
+            received_at: arrival.received_at,
             citizen: Citizen {
                 name: arrival.caller.name.clone(),
                 phone,
@@ -518,21 +492,23 @@ impl Ingestor {
             },
             matter,
             description,
-            tier: Tier::Simple,
-            deadline: due.at,
-            deadline_provisional: due.provisional,
-            off_hours,
             urgent: arrival.urgent,
-            callback: Some(Callback {
-                due_at,
-                kind: if silent {
-                    CallbackKind::MissedCall
-                } else {
-                    CallbackKind::Message
-                },
+            callback: Some(match silent {
+                true => CallbackKind::MissedCall,
+                false => CallbackKind::Message,
             }),
-            consultation: None,
+            answer: None,
             registered_by: format!("voicemail:{}", arrival.source),
+            evidence: Evidence::Voicemail(VoicemailEvidence {
+                identity: arrival.identity.clone(),
+                quarantine_key: arrival
+                    .quarantine_key
+                    .clone()
+                    .unwrap_or_else(|| arrival.identity.clone()),
+                source_path: arrival.source_path.clone(),
+                recording,
+            }),
+            notify: Vec::new(),
         })
     }
 }

@@ -139,7 +139,6 @@ pub async fn register_submit(
         return r;
     }
     let t = user.tr();
-    let calendar = state.calendar.current();
     let now = crate::clock::now();
     let actor = user.actor().name;
     let result = register(
@@ -153,17 +152,22 @@ pub async fn register_submit(
             received_at: None,
         },
         &state.rules,
-        &calendar,
         &actor,
         now,
     );
     match result {
-        Ok(new) => match state.registrations.register(new, now).await {
+        Ok(submission) => match state
+            .intake
+            .submit(submission, now)
+            .await
+            .map_err(ApiError::from)
+            .and_then(crate::http::cases::registered_case)
+        {
             Ok(case) => {
                 tracing::info!(case = %case.number, "walk-in registered");
                 Redirect::to(&format!("/staff/cases/{}", case.number)).into_response()
             }
-            Err(e) => ApiError::from(e).into_response(),
+            Err(e) => e.into_response(),
         },
         Err(errors) => {
             let earlier = earlier_cases(&state, t, &form.phone, &form.id_card).await;

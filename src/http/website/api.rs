@@ -120,9 +120,6 @@ pub async fn api_submit(
         other => other.map_err(submit_error)?,
     };
     log_receipt(&receipt);
-    if receipt.confirmation_queued {
-        site.outbox_wake.notify_one();
-    }
     let tz = state.calendar.current().timezone();
     let view = WebsiteReceiptView {
         case_number: receipt.case_number.to_string(),

@@ -2,13 +2,11 @@
 //! counted in the database, and the client address behind an optional trusted proxy.
 
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
 
 use axum::http::HeaderMap;
 use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
-use tokio::sync::Notify;
 
 use crate::channels::website::WebsiteDesk;
 use crate::config::WebsiteSettings;
@@ -23,12 +21,10 @@ pub struct PublicSite {
     pub desk: WebsiteDesk,
     pub settings: WebsiteSettings,
     form_key: [u8; 32],
-    /// Wakes the outbox worker when a confirmation was queued.
-    pub outbox_wake: Arc<Notify>,
 }
 
 impl PublicSite {
-    pub fn new(desk: WebsiteDesk, settings: WebsiteSettings, outbox_wake: Arc<Notify>) -> Self {
+    pub fn new(desk: WebsiteDesk, settings: WebsiteSettings) -> Self {
         let form_key: [u8; 32] = match settings.form_secret.is_empty() {
             true => rand::random(),
             false => Sha256::digest(settings.form_secret.as_bytes()).into(),
@@ -40,7 +36,6 @@ impl PublicSite {
             desk,
             settings,
             form_key,
-            outbox_wake,
         }
     }
 
@@ -92,8 +87,8 @@ impl PublicSite {
     }
 
     /// The submission limits of an address, checked and counted with the message itself.
-    pub(super) fn submit_rate(&self, ip: IpAddr) -> crate::storage::RateCheck {
-        crate::storage::RateCheck {
+    pub(super) fn submit_rate(&self, ip: IpAddr) -> crate::domain::RateCheck {
+        crate::domain::RateCheck {
             scope: SUBMIT_SCOPE.to_owned(),
             key: self.address_key(ip),
             limits: vec![

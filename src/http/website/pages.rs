@@ -380,9 +380,6 @@ pub(super) async fn submit_form(
     {
         Ok(receipt) => {
             log_receipt(&receipt);
-            if receipt.confirmation_queued {
-                site.outbox_wake.notify_one();
-            }
             let tz = state.calendar.current().timezone();
             page(
                 StatusCode::OK,
