@@ -10,13 +10,16 @@ use tokio::net::TcpListener;
 use crate::calendar_source::{self, CalendarHandle};
 use crate::callbacks::CallbackService;
 use crate::cases::CaseDesk;
+use crate::channels::counter::Counter;
 use crate::channels::hotline::ingest::Ingestor;
+use crate::channels::hotline::Hotline;
+use crate::channels::website::routes::PublicSite;
 use crate::channels::website::WebsiteDesk;
 use crate::config::Settings;
-use crate::http::website::PublicSite;
 use crate::http::{self, AppState};
 use crate::intake::Intake;
 use crate::oversight::DecisionNotices;
+use crate::ratings::Ratings;
 use crate::storage;
 use crate::work::{instance_id, Stop};
 use tokio::sync::Notify;
@@ -58,9 +61,11 @@ impl Application {
             rules.clone(),
             &settings.hotline,
         )?;
+        let ratings = Ratings::new(store.clone(), calendar.clone(), settings.oversight.clone());
         let desk = WebsiteDesk::new(
             store.clone(),
             intake.clone(),
+            ratings.clone(),
             calendar.clone(),
             rules.clone(),
             chrono::Duration::minutes(settings.website.fold_window_minutes as i64),
@@ -88,16 +93,35 @@ impl Application {
             ),
             outbox_wake.clone(),
         );
+        let auth = crate::web::Auth {
+            store: store.clone(),
+            staff: Arc::new(settings.staff.clone()),
+        };
+        let counter = Counter {
+            intake: intake.clone(),
+            rules: rules.clone(),
+            calendar: calendar.clone(),
+            store: store.clone(),
+        };
+        let hotline = Hotline {
+            intake: intake.clone(),
+            rules: rules.clone(),
+            calendar: calendar.clone(),
+            store: store.clone(),
+            ingestor,
+        };
         let state = AppState {
             cases,
             store,
             calendar,
             rules,
             intake,
-            ingestor,
+            counter,
+            hotline,
             site,
+            ratings,
             callbacks,
-            staff: settings.staff.clone(),
+            auth,
             oversight: settings.oversight.clone(),
             readiness: Arc::new(crate::http::health::Targets {
                 audio_dir: settings.hotline.audio_dir.clone(),
@@ -144,7 +168,7 @@ impl Application {
                 settings: &self.settings,
                 store: self.state.store.clone(),
                 calendar: self.state.calendar.clone(),
-                ingestor: &self.state.ingestor,
+                ingestor: &self.state.hotline.ingestor,
                 callbacks: &self.state.callbacks,
                 outbox_wake: self.outbox_wake.clone(),
             },

@@ -24,4 +24,5 @@ pub mod recordings;
 pub mod retention;
 pub mod storage;
 pub mod telemetry;
+pub mod web;
 pub mod work;

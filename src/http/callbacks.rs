@@ -13,13 +13,13 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::error::{ApiError, Text};
-use super::extract::{ApiJson, ApiPath, ApiQuery, Staff};
-use super::views::ErrorBody;
 use super::AppState;
 use crate::callbacks::export::{to_csv, to_xlsx};
 use crate::callbacks::{CallbackError, DayList, ListEntry};
 use crate::domain::{ActionKind, Outcome};
+use crate::web::error::{ApiError, Text};
+use crate::web::extract::{ApiJson, ApiPath, ApiQuery, Staff};
+use crate::web::views::ErrorBody;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -284,7 +284,7 @@ pub async fn export(
             "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
             "xlsx",
         ),
-        other => return Err(super::html::unknown_format(other)),
+        other => return Err(crate::web::html::unknown_format(other)),
     };
     state
         .store
@@ -297,7 +297,7 @@ pub async fn export(
         )
         .await?;
     let filename = format!("callbacks-{date}.{extension}");
-    Ok(super::html::download(content_type, &filename, body))
+    Ok(crate::web::html::download(content_type, &filename, body))
 }
 
 #[derive(Template)]

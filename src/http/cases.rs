@@ -1,93 +1,32 @@
 //! The case queue over HTTP: register, list, show, act.
 
 use axum::extract::State;
-use axum::http::{header, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use base64::Engine;
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 
-use super::error::{ApiError, Text};
-use super::extract::{ApiJson, ApiPath, ApiQuery, Staff};
-use super::views::{
-    ActionRequest, ActionResult, CaseDetail, CaseList, CaseView, ErrorBody, EventView,
-    ListCasesParams, RecordingView, RegisterCaseRequest,
-};
 use super::AppState;
 use crate::clock::now;
 use crate::domain::citizen::plain_text;
 use crate::domain::registration::{register, RegistrationForm};
-use crate::domain::{Action, ActionKind, Case, CaseNumber, PhoneNumber};
-use crate::storage::{CaseQuery, Cursor, Registered, Sort, TextQuery};
+use crate::domain::{Action, ActionKind, CaseNumber, PhoneNumber};
+use crate::storage::{CaseQuery, Cursor, Sort, TextQuery};
+use crate::web::error::{ApiError, Text};
+use crate::web::extract::{ApiJson, ApiPath, ApiQuery, Staff};
+use crate::web::time::{parse_instant, parse_instant_or_day};
+use crate::web::views::{created, registered_case};
+use crate::web::views::{
+    ActionRequest, ActionResult, CaseDetail, CaseList, CaseView, ErrorBody, EventView,
+    ListCasesParams, RecordingView, RegisterCaseRequest,
+};
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/v1/cases", post(register_case).get(list_cases))
         .route("/api/v1/cases/{number}", get(show_case))
         .route("/api/v1/cases/{number}/actions", post(act_on_case))
-}
-
-pub(super) fn parse_instant(
-    field: &str,
-    raw: &str,
-    tz: chrono_tz::Tz,
-) -> Result<DateTime<Utc>, ApiError> {
-    parse_instant_or_day(field, raw, tz, 0)
-}
-
-/// An RFC 3339 instant, or a local date meaning the start of that day plus `days_after`
-/// days (1 for an inclusive "to" date: the start of the next day).
-fn parse_instant_or_day(
-    field: &str,
-    raw: &str,
-    tz: chrono_tz::Tz,
-    days_after: u64,
-) -> Result<DateTime<Utc>, ApiError> {
-    use chrono::SubsecRound;
-    let raw = raw.trim();
-    if let Ok(t) = DateTime::parse_from_rfc3339(raw) {
-        // Microseconds: what both databases keep.
-        return Ok(t.with_timezone(&Utc).trunc_subsecs(6));
-    }
-    if let Some(d) = NaiveDate::parse_from_str(raw, "%Y-%m-%d")
-        .ok()
-        .and_then(|d| d.checked_add_days(chrono::Days::new(days_after)))
-    {
-        if let Some(t) = d
-            .and_hms_opt(0, 0, 0)
-            .and_then(|n| n.and_local_timezone(tz).earliest())
-        {
-            return Ok(t.with_timezone(&Utc));
-        }
-    }
-    Err(ApiError::invalid(
-        field,
-        "invalid_time",
-        Text::new(
-            format!("时间格式不对：请用 2026-11-28T09:30:00+08:00 或 2026-11-28（{raw}）"),
-            format!("Not a time: use 2026-11-28T09:30:00+08:00 or 2026-11-28 (got `{raw}`)"),
-        ),
-    ))
-}
-
-/// The case a typed registration made (it is always a new one).
-pub(super) fn registered_case(registered: Registered) -> Result<Case, ApiError> {
-    registered
-        .into_case()
-        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("a typed registration made no case")))
-}
-
-/// 201 with the new case and where it lives.
-pub(super) fn created(case: &Case, tz: chrono_tz::Tz, now: DateTime<Utc>) -> Response {
-    let location = format!("/api/v1/cases/{}", case.number);
-    let view = CaseView::new(case, tz, now);
-    (
-        StatusCode::CREATED,
-        [(header::LOCATION, location)],
-        Json(view),
-    )
-        .into_response()
 }
 
 /// Register a case (编号登记).

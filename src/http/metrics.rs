@@ -11,8 +11,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 
-use super::error::ApiError;
 use super::AppState;
+use crate::web::error::ApiError;
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/metrics", get(scrape))

@@ -2,11 +2,7 @@
 
 mod callbacks;
 mod cases;
-pub mod error;
-mod extract;
 pub mod health;
-pub(crate) mod hotline;
-pub mod html;
 pub mod metrics;
 pub mod openapi;
 mod outbox;
@@ -14,14 +10,10 @@ mod ratings;
 pub(crate) mod roster;
 pub mod staff;
 mod statistics;
-mod twilio_callback;
-pub mod views;
-mod voicemail_push;
-pub mod website;
 
 use std::sync::Arc;
 
-use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::extract::{DefaultBodyLimit, FromRef, MatchedPath, Request};
 use axum::http::HeaderName;
 use axum::{middleware, Router};
 use tower::ServiceBuilder;
@@ -30,7 +22,7 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::trace::TraceLayer;
 
 use crate::calendar_source::CalendarHandle;
-use crate::channels::hotline::ingest::Ingestor;
+use crate::channels::website::routes::PublicSite;
 use crate::domain::IntakeRules;
 use crate::storage::Store;
 
@@ -39,21 +31,49 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     pub calendar: CalendarHandle,
     pub rules: Arc<IntakeRules>,
-    pub ingestor: Ingestor,
+    /// The channels as their routes see them.
+    pub counter: crate::channels::counter::Counter,
+    pub hotline: crate::channels::hotline::Hotline,
     /// Every change and view of a case.
     pub cases: crate::cases::CaseDesk,
     /// The one intake path, which every channel registers through.
     pub intake: crate::intake::Intake,
     /// The public website channel.
-    pub site: Arc<website::PublicSite>,
+    pub site: Arc<PublicSite>,
+    /// Ratings given by the public or taken by staff.
+    pub ratings: crate::ratings::Ratings,
     /// The next-morning callback list.
     pub callbacks: crate::callbacks::CallbackService,
-    /// Sessions and sign-in for the staff pages.
-    pub staff: crate::config::StaffSettings,
+    /// Tokens and sessions: what authenticates a request.
+    pub auth: crate::web::Auth,
     /// Alerts and the follow-up of ratings.
     pub oversight: crate::config::OversightSettings,
     /// What /readyz checks beyond the database and the calendar.
     pub readiness: Arc<health::Targets>,
+}
+
+impl FromRef<AppState> for crate::channels::counter::Counter {
+    fn from_ref(state: &AppState) -> Self {
+        state.counter.clone()
+    }
+}
+
+impl FromRef<AppState> for crate::channels::hotline::Hotline {
+    fn from_ref(state: &AppState) -> Self {
+        state.hotline.clone()
+    }
+}
+
+impl FromRef<AppState> for Arc<PublicSite> {
+    fn from_ref(state: &AppState) -> Self {
+        state.site.clone()
+    }
+}
+
+impl FromRef<AppState> for crate::web::Auth {
+    fn from_ref(state: &AppState) -> Self {
+        state.auth.clone()
+    }
 }
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -78,7 +98,7 @@ pub fn router(state: AppState, body_limit: usize, max_recording_bytes: u64) -> R
         .on_response(tower_http::trace::DefaultOnResponse::new().level(tracing::Level::INFO))
         .on_request(());
     let public = match state.site.settings.enabled {
-        true => website::router(&state.site.settings),
+        true => crate::channels::website::routes::router(&state.site.settings),
         false => Router::new(),
     };
     Router::new()
@@ -90,24 +110,26 @@ pub fn router(state: AppState, body_limit: usize, max_recording_bytes: u64) -> R
         .merge(ratings::router())
         .merge(statistics::router())
         .merge(staff::router())
-        .merge(hotline::router())
-        .merge(twilio_callback::router())
+        .merge(crate::channels::counter::router())
+        .merge(crate::channels::hotline::routes::router())
         .merge(health::router())
         .merge(metrics::router())
         .merge(openapi::router())
         .layer(DefaultBodyLimit::max(body_limit))
         // After the general limit: recordings are larger than any JSON body.
-        .merge(voicemail_push::router(max_recording_bytes))
-        .fallback(error::no_route)
-        .method_not_allowed_fallback(error::wrong_method)
+        .merge(crate::channels::hotline::routes::push_router(
+            max_recording_bytes,
+        ))
+        .fallback(crate::web::error::no_route)
+        .method_not_allowed_fallback(crate::web::error::wrong_method)
         .layer(
             ServiceBuilder::new()
                 .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
                 .layer(trace)
                 .layer(PropagateRequestIdLayer::new(REQUEST_ID))
                 .layer(middleware::from_fn(metrics::track))
-                .layer(middleware::from_fn(error::render_errors))
-                .layer(CatchPanicLayer::custom(error::panic_response)),
+                .layer(middleware::from_fn(crate::web::error::render_errors))
+                .layer(CatchPanicLayer::custom(crate::web::error::panic_response)),
         )
         .with_state(state)
 }

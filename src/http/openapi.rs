@@ -7,10 +7,9 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
-use super::{
-    callbacks, cases, health, hotline, outbox, ratings, roster, statistics, twilio_callback, views,
-    voicemail_push, website, AppState,
-};
+use super::{callbacks, cases, health, outbox, ratings, roster, statistics, AppState};
+use crate::channels::hotline::routes::{calls, push, recordings, twilio};
+use crate::web::views;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -20,9 +19,9 @@ use super::{
     ),
     paths(
         cases::register_case, cases::list_cases, cases::show_case, cases::act_on_case,
-        hotline::log_call, hotline::list_quarantine, hotline::play_recording,
-        voicemail_push::push_voicemail, twilio_callback::recording_callback,
-        website::api::api_submit,
+        calls::log_call, recordings::list_quarantine, recordings::play_recording,
+        push::push_voicemail, twilio::recording_callback,
+        crate::channels::website::routes::api::api_submit,
         outbox::list_outbox,
         roster::show, roster::set, roster::import,
         ratings::record, ratings::follow_ups, ratings::follow_up,

@@ -8,13 +8,13 @@ use chrono::{DateTime, FixedOffset};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::error::{ApiError, Text};
-use super::extract::{ApiQuery, Staff};
-use super::views::{local, ErrorBody};
 use super::AppState;
 use crate::domain::phone::mask_middle;
 use crate::domain::ActionKind;
 use crate::notify::recipient_domain;
+use crate::web::error::{ApiError, Text};
+use crate::web::extract::{ApiQuery, Staff};
+use crate::web::views::{local, ErrorBody};
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/api/v1/outbox", get(list_outbox))

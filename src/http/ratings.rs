@@ -8,12 +8,12 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::error::{ApiError, Text};
-use super::extract::{ApiJson, ApiPath, Staff};
-use super::views::{local, ErrorBody};
 use super::AppState;
 use crate::domain::{ActionKind, Rating};
 use crate::ratings::RatingError;
+use crate::web::error::{ApiError, Text};
+use crate::web::extract::{ApiJson, ApiPath, Staff};
+use crate::web::views::{local, ErrorBody};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -85,18 +85,17 @@ pub async fn record(
         .comment
         .map(|c| c.trim().to_owned())
         .filter(|c| !c.is_empty());
-    crate::ratings::rate(
-        state.store.as_ref(),
-        &state.calendar.current(),
-        &state.oversight,
-        &case,
-        level,
-        comment,
-        "staff",
-        &staff.0.name,
-        crate::clock::now(),
-    )
-    .await?;
+    state
+        .ratings
+        .rate(
+            &case,
+            level,
+            comment,
+            "staff",
+            &staff.0.name,
+            crate::clock::now(),
+        )
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -11,11 +11,11 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::error::{ApiError, Text};
-use super::extract::{ApiJson, ApiPath, ApiQuery, Staff};
-use super::views::ErrorBody;
 use super::AppState;
 use crate::domain::{ActionKind, Role};
+use crate::web::error::{ApiError, Text};
+use crate::web::extract::{ApiJson, ApiPath, ApiQuery, Staff};
+use crate::web::views::ErrorBody;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -189,7 +189,7 @@ pub async fn import(
                 "The roster must be CSV text in UTF-8",
             ),
         ),
-        other => super::extract::unreadable_body(other.status(), other.body_text()),
+        other => crate::web::extract::unreadable_body(other.status(), other.body_text()),
     })?;
     let imported = import_checked(&state, &staff.0.name, &body).await?;
     Ok(Json(ImportResult { imported }))

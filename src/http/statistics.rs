@@ -13,14 +13,14 @@ use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Schema, SchemaType, T
 use utoipa::openapi::RefOr;
 use utoipa::{IntoParams, ToSchema};
 
-use super::error::{ApiError, Text};
-use super::extract::{ApiQuery, Staff};
-use super::html::{page, Tr};
-use super::staff::StaffUser;
-use super::views::ErrorBody;
 use super::AppState;
 use crate::domain::{ActionKind, Cause, Channel, Rating, Status, Tier};
 use crate::storage::Statistics;
+use crate::web::error::{ApiError, Text};
+use crate::web::extract::{ApiQuery, Staff};
+use crate::web::html::{page, Tr};
+use crate::web::session::StaffUser;
+use crate::web::views::ErrorBody;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -302,7 +302,7 @@ pub async fn export(
             }
             (out, "text/csv; charset=utf-8", "csv")
         }
-        other => return Err(super::html::unknown_format(other)),
+        other => return Err(crate::web::html::unknown_format(other)),
     };
     state
         .store
@@ -314,7 +314,7 @@ pub async fn export(
             crate::clock::now(),
         )
         .await?;
-    Ok(super::html::download(
+    Ok(crate::web::html::download(
         content_type,
         &format!("statistics-{from_day}-{to_day}.{ext}"),
         body,

@@ -68,7 +68,7 @@ fn actions(case: &Value) -> Vec<String> {
 fn retention(app: &TestApp) -> Retention {
     Retention::new(
         app.store(),
-        app.state().ingestor.audio().clone(),
+        app.state().hotline.ingestor.audio().clone(),
         RetentionSettings {
             recordings_days: 180,
             anonymize_after_years: 3,
@@ -91,7 +91,7 @@ async fn closed_cases_lose_recordings_then_personal_data_and_statistics_stay(bac
     for number in [&a, &c, &e] {
         close(&app, &leader, number).await;
     }
-    let audio = app.state().ingestor.audio().clone();
+    let audio = app.state().hotline.ingestor.audio().clone();
     let sha_a = sha256(&app, &case(&app, &leader, &a).await).await;
     let sha_c = sha256(&app, &case(&app, &leader, &c).await).await;
     assert!(audio.path_of(&sha_a).is_file() && audio.path_of(&sha_c).is_file());
@@ -225,7 +225,7 @@ async fn the_dry_run_lists_what_a_date_will_purge_and_changes_nothing() {
     let leader = app.token("赵局长", Role::DutyLeader).await;
     let number = voicemail(&app, &pbx, "13912345678", wav(1.0, 0.5), "vm-1").await;
     close(&app, &leader, &number).await;
-    let audio_dir = app.state().ingestor.audio().path_of("x");
+    let audio_dir = app.state().hotline.ingestor.audio().path_of("x");
     let audio_dir = audio_dir.parent().unwrap().parent().unwrap();
     let as_of = (Utc::now() + Duration::days(200))
         .format("%Y-%m-%d")

@@ -93,7 +93,7 @@ async fn a_sqlite_database_moves_to_postgresql_with_everything() {
 
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("youmen-export.jsonl");
-    let audio = old.state().ingestor.audio().path_of("00");
+    let audio = old.state().hotline.ingestor.audio().path_of("00");
     let audio = audio.parent().unwrap().parent().unwrap();
     let out = youmen(
         &["export", "--to", file.to_str().unwrap()],

@@ -160,9 +160,18 @@ impl Ingestor {
         )
     }
 
-    /// Tells the download worker a job is waiting.
-    pub fn wake_downloads(&self) {
-        self.download_wake.notify_one();
+    /// Queues the download of a recording a provider announced, and wakes the download
+    /// worker; false when it was already queued.
+    pub async fn announce_download(
+        &self,
+        download: &crate::storage::NewDownload,
+        now: DateTime<Utc>,
+    ) -> Result<bool, crate::storage::StoreError> {
+        let queued = self.store.enqueue_download(download, now).await?;
+        if queued {
+            self.download_wake.notify_one();
+        }
+        Ok(queued)
     }
 
     pub fn audio(&self) -> &AudioStore {

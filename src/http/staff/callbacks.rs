@@ -8,12 +8,12 @@ use axum::Form;
 use chrono::NaiveDate;
 use serde::Deserialize;
 
-use super::StaffUser;
 use crate::callbacks::{CallbackError, DayList, ListEntry};
 use crate::domain::{ActionKind, Outcome};
-use crate::http::error::ApiError;
-use crate::http::html::{page, Tr};
 use crate::http::AppState;
+use crate::web::error::ApiError;
+use crate::web::html::{page, Tr};
+use crate::web::session::StaffUser;
 
 #[derive(Template)]
 #[template(path = "staff/callbacks.html", config = "src/templates/askama.toml")]
@@ -114,7 +114,7 @@ pub async fn page_handler(
             };
             rows.push((
                 c.number.to_string(),
-                super::cases::when(c.received_at, tz),
+                crate::web::html::when(c.received_at, tz),
                 status.to_owned(),
             ));
         }
@@ -165,7 +165,7 @@ pub struct EntryForm {
 }
 
 fn back_to(date: &str, id: i64, notice: Option<&str>) -> Response {
-    let date = crate::http::staff::urlencode(date);
+    let date = crate::web::session::urlencode(date);
     let notice = notice.map(|n| format!("&notice={n}")).unwrap_or_default();
     Redirect::to(&format!("/staff/callbacks?date={date}{notice}#entry-{id}")).into_response()
 }

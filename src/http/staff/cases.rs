@@ -8,18 +8,18 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
-use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
-use super::StaffUser;
 use crate::cases::TimelineEntry;
 use crate::domain::{Action, ActionKind, Case, Cause, EventKind, Status, Tier};
 use crate::http::cases::parse_action;
-use crate::http::error::ApiError;
-use crate::http::html::{page, Tr};
-use crate::http::views::{local, ActionRequest};
 use crate::http::AppState;
 use crate::storage::RecordingRecord;
+use crate::web::error::ApiError;
+use crate::web::html::when;
+use crate::web::html::{page, Tr};
+use crate::web::session::StaffUser;
+use crate::web::views::ActionRequest;
 
 /// A form field an action needs.
 pub struct Field {
@@ -66,10 +66,6 @@ struct CasePage<'a> {
     error: Option<String>,
     causes: &'static [Cause],
     tiers: &'static [Tier],
-}
-
-pub fn when(t: DateTime<Utc>, tz: chrono_tz::Tz) -> String {
-    local(t, tz).format("%Y年%-m月%-d日 %H:%M").to_string()
 }
 
 /// A sample of each action, to ask the domain where it is allowed.
@@ -439,7 +435,7 @@ pub async fn act(
     let outcome = async {
         let action = parse_action(request)?;
         if !user.may(action.kind()) {
-            return Err(crate::http::extract::forbidden(action.kind()));
+            return Err(crate::web::extract::forbidden(action.kind()));
         }
         Ok(state
             .cases

@@ -9,13 +9,13 @@ use axum::Form;
 use chrono::NaiveDate;
 use serde::Deserialize;
 
-use super::cases::when;
-use super::StaffUser;
 use crate::domain::{ActionKind, Status, Tier};
-use crate::http::error::ApiError;
-use crate::http::html::{page, Tr};
 use crate::http::AppState;
 use crate::storage::{CaseQuery, Sort};
+use crate::web::error::ApiError;
+use crate::web::html::when;
+use crate::web::html::{page, Tr};
+use crate::web::session::StaffUser;
 
 pub struct Line {
     pub number: String,
@@ -223,7 +223,7 @@ pub async fn roster(
             Err(_) => Err(ApiError::invalid(
                 "date",
                 "invalid_date",
-                crate::http::error::Text::new("请选择日期", "Choose a date"),
+                crate::web::error::Text::new("请选择日期", "Choose a date"),
             )),
         },
         false => crate::http::roster::import_checked(&state, &actor, &form.csv)

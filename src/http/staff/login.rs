@@ -8,10 +8,10 @@ use axum::Form;
 use chrono::Duration;
 use serde::Deserialize;
 
-use super::{session_cookie, session_of, session_secret, StaffUser};
 use crate::auth;
-use crate::http::html::{page, Tr};
 use crate::http::AppState;
+use crate::web::html::{page, Tr};
+use crate::web::session::{session_cookie, session_of, session_secret, StaffUser};
 
 #[derive(Template)]
 #[template(path = "staff/login.html", config = "src/templates/askama.toml")]
@@ -42,7 +42,7 @@ pub async fn show(
     headers: HeaderMap,
     Query(q): Query<LoginQuery>,
 ) -> Response {
-    if let Ok(Some(_)) = session_of(&state, &headers).await {
+    if let Ok(Some(_)) = session_of(&state.auth, &headers).await {
         return Redirect::to(&safe_next(&q.next)).into_response();
     }
     let t = Tr::pick(q.lang.as_deref(), &headers);
@@ -101,7 +101,7 @@ pub async fn submit(
     let wrong = t.t("用户名或密码不对", "Wrong username or password");
     let user = match state.store.user_by_username(&username).await {
         Ok(user) => user,
-        Err(e) => return crate::http::error::ApiError::from(e).into_response(),
+        Err(e) => return crate::web::error::ApiError::from(e).into_response(),
     };
     let Some(user) = user.filter(|u| !u.disabled) else {
         let _ = auth::verify_password(form.password, dummy_hash().await).await;
@@ -116,24 +116,24 @@ pub async fn submit(
         ));
     }
     if !auth::verify_password(form.password, user.password_hash.clone()).await {
-        let lock_until = now + Duration::minutes(state.staff.lock_minutes.max(1));
+        let lock_until = now + Duration::minutes(state.auth.staff.lock_minutes.max(1));
         if let Err(e) = state
             .store
             .login_failed(
                 user.id,
-                state.staff.lock_after_failures.max(1),
+                state.auth.staff.lock_after_failures.max(1),
                 lock_until,
                 now,
             )
             .await
         {
-            return crate::http::error::ApiError::from(e).into_response();
+            return crate::web::error::ApiError::from(e).into_response();
         }
         tracing::info!(user = user.id, "sign-in refused: wrong password");
         return fail(wrong);
     }
     let secret = auth::random_secret();
-    let expires = now + Duration::hours(state.staff.session_max_hours.max(1));
+    let expires = now + Duration::hours(state.auth.staff.session_max_hours.max(1));
     let created = async {
         state.store.login_succeeded(user.id, now).await?;
         state
@@ -152,13 +152,14 @@ pub async fn submit(
             .await
     };
     if let Err(e) = created.await {
-        return crate::http::error::ApiError::from(e).into_response();
+        return crate::web::error::ApiError::from(e).into_response();
     }
     tracing::info!(user = user.id, "signed in");
     let mut response = Redirect::to(&safe_next(&form.next)).into_response();
-    response
-        .headers_mut()
-        .insert(header::SET_COOKIE, session_cookie(&state, Some(&secret)));
+    response.headers_mut().insert(
+        header::SET_COOKIE,
+        session_cookie(&state.auth, Some(&secret)),
+    );
     response
 }
 
@@ -181,13 +182,13 @@ pub async fn logout(
     }
     if let Some(secret) = session_secret(&headers) {
         if let Err(e) = state.store.delete_session(&auth::hash_token(&secret)).await {
-            return crate::http::error::ApiError::from(e).into_response();
+            return crate::web::error::ApiError::from(e).into_response();
         }
     }
     let mut response = Redirect::to("/staff/login").into_response();
     response
         .headers_mut()
-        .insert(header::SET_COOKIE, session_cookie(&state, None));
+        .insert(header::SET_COOKIE, session_cookie(&state.auth, None));
     response
 }
 
@@ -205,7 +206,7 @@ pub async fn set_lang(
         .set_user_lang(user.session.user.id, lang, crate::clock::now())
         .await
     {
-        return crate::http::error::ApiError::from(e).into_response();
+        return crate::web::error::ApiError::from(e).into_response();
     }
     Redirect::to(&safe_next(&form.back)).into_response()
 }

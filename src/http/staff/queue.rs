@@ -7,12 +7,12 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
-use super::StaffUser;
 use crate::domain::{ActionKind, Case, Cause, Channel, Status, Tier};
 use crate::http::cases::{build_query, encode_cursor};
-use crate::http::html::{page, Tr};
-use crate::http::views::ListCasesParams;
 use crate::http::AppState;
+use crate::web::html::{page, Tr};
+use crate::web::session::StaffUser;
+use crate::web::views::ListCasesParams;
 
 #[derive(Debug, Default, Deserialize, Clone)]
 #[serde(default)]
@@ -93,8 +93,8 @@ fn row(
         tier: c.tier,
         owner: c.owner.clone().unwrap_or_default(),
         name: c.citizen.name.clone().unwrap_or_default(),
-        received: super::cases::when(c.received_at, tz),
-        deadline: super::cases::when(c.deadline, tz),
+        received: crate::web::html::when(c.received_at, tz),
+        deadline: crate::web::html::when(c.deadline, tz),
         overdue: c.is_overdue(now),
         due_soon: c.status.is_open() && c.deadline > now && c.deadline - now <= soon,
         urgent: c.urgent,
@@ -134,7 +134,7 @@ pub async fn show(
     let result = async {
         let query = build_query(&params, &state, now)?;
         let found = state.store.list_cases(&query).await?;
-        Ok::<_, crate::http::error::ApiError>((query.sort, found))
+        Ok::<_, crate::web::error::ApiError>((query.sort, found))
     };
     let (rows, next, error, status) = match result.await {
         Ok((sort, found)) => (

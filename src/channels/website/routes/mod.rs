@@ -1,5 +1,6 @@
-//! The public website channel: the message form (`/message`), tracking (`/track`), the
-//! privacy notice, and `POST /api/v1/website/messages` for the bureau's own website.
+//! The website channel's routes: the message form (`/message`), tracking (`/track`), the
+//! privacy notice, and `POST /api/v1/website/messages` for the bureau's own website. Each
+//! handler takes the site ([`PublicSite`]) from the application's state by `FromRef`.
 //!
 //! Pages are server-rendered (askama, escaped by default) and work with JavaScript off.
 //! Spam defence without foreign services: a honeypot field, a signed form token with a
@@ -10,18 +11,24 @@ pub mod api;
 mod guard;
 mod pages;
 
+use std::sync::Arc;
+
+use axum::extract::FromRef;
 use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::routing::{get, post};
 use axum::Router;
 
 pub use guard::PublicSite;
 
-use super::error::ApiError;
-use super::AppState;
 use crate::channels::website::{Receipt, SubmitError};
 use crate::config::WebsiteSettings;
+use crate::web::error::ApiError;
 
-pub fn router(settings: &WebsiteSettings) -> Router<AppState> {
+pub fn router<S>(settings: &WebsiteSettings) -> Router<S>
+where
+    Arc<PublicSite>: FromRef<S>,
+    S: Clone + Send + Sync + 'static,
+{
     // OPTIONS is routed explicitly so that CORS preflights reach the CORS layer.
     let mut api = Router::new().route(
         "/api/v1/website/messages",
@@ -72,7 +79,7 @@ fn submit_error(e: SubmitError) -> ApiError {
         SubmitError::Limited => ApiError::new(
             axum::http::StatusCode::TOO_MANY_REQUESTS,
             "rate_limited",
-            crate::http::error::Text::new(
+            crate::web::error::Text::new(
                 "从该地址提交的留言太多，请稍后再试",
                 "Too many messages from this address; try again later",
             ),

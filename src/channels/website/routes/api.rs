@@ -1,6 +1,8 @@
 //! `POST /api/v1/website/messages`: the same message, fields and rules as the form, as JSON
 //! for the bureau's own website.
 
+use std::sync::Arc;
+
 use std::net::SocketAddr;
 
 use axum::extract::{ConnectInfo, State};
@@ -10,13 +12,12 @@ use axum::Json;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{log_receipt, submit_error};
+use super::{log_receipt, submit_error, PublicSite};
 use crate::channels::website::SubmitError;
 use crate::domain::website::MessageForm;
-use crate::http::error::{ApiError, Text};
-use crate::http::extract::ApiJson;
-use crate::http::views::ErrorBody;
-use crate::http::AppState;
+use crate::web::error::{ApiError, Text};
+use crate::web::extract::ApiJson;
+use crate::web::views::ErrorBody;
 
 // ---- the JSON API -------------------------------------------------------------------
 
@@ -75,12 +76,11 @@ pub struct WebsiteReceiptView {
     )
 )]
 pub async fn api_submit(
-    State(state): State<AppState>,
+    State(site): State<Arc<PublicSite>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     ApiJson(body): ApiJson<WebsiteMessageRequest>,
 ) -> Result<Response, ApiError> {
-    let site = &state.site;
     if body.homepage.as_deref().is_some_and(|h| !h.is_empty()) {
         tracing::info!("website API message refused: honeypot filled");
         return Err(ApiError::new(
@@ -120,7 +120,7 @@ pub async fn api_submit(
         other => other.map_err(submit_error)?,
     };
     log_receipt(&receipt);
-    let tz = state.calendar.current().timezone();
+    let tz = site.desk.timezone();
     let view = WebsiteReceiptView {
         case_number: receipt.case_number.to_string(),
         tracking_code: receipt.tracking_code,
@@ -129,7 +129,7 @@ pub async fn api_submit(
             zh: receipt.promise.zh(),
             en: receipt.promise.en(),
         },
-        received_at: crate::http::views::local(receipt.received_at, tz),
+        received_at: crate::web::views::local(receipt.received_at, tz),
         confirmation_queued: receipt.confirmation_queued,
     };
     let status = match receipt.duplicate {

@@ -1,5 +1,6 @@
-//! Registering at the counter and logging a call: fast forms, every mistake shown next to its
-//! field with what was typed kept, and a banner when the phone or ID number has come before.
+//! Registering a walk-in at the counter (`/staff/register`): a fast form, every mistake
+//! shown next to its field with what was typed kept, and a banner when the phone or ID
+//! number has come before.
 
 use askama::Template;
 use axum::extract::{Query, State};
@@ -8,32 +9,15 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use serde::Deserialize;
 
-use super::cases::when;
-use super::StaffUser;
+use super::Counter;
 use crate::domain::citizen::IdCardNumber;
 use crate::domain::registration::{register, RegistrationForm};
 use crate::domain::{ActionKind, PhoneNumber};
-use crate::http::error::ApiError;
-use crate::http::html::{page, Tr};
-use crate::http::views::LogCallRequest;
-use crate::http::AppState;
-
-pub struct MatterOption {
-    pub code: String,
-    pub label: String,
-}
-
-fn matters(state: &AppState, t: Tr) -> Vec<MatterOption> {
-    state
-        .rules
-        .matters
-        .iter()
-        .map(|m| MatterOption {
-            code: m.code.clone(),
-            label: t.t(&m.zh, &m.en).to_owned(),
-        })
-        .collect()
-}
+use crate::web::error::ApiError;
+use crate::web::html::when;
+use crate::web::html::{matter_options, MatterOption};
+use crate::web::html::{page, Tr};
+use crate::web::session::StaffUser;
 
 /// Earlier cases of the same person, for the banner.
 pub struct Earlier {
@@ -42,15 +26,15 @@ pub struct Earlier {
     pub status: String,
 }
 
-async fn earlier_cases(state: &AppState, t: Tr, phone: &str, id_card: &str) -> Vec<Earlier> {
-    let phone = PhoneNumber::parse(phone, &state.rules.dialing)
+async fn earlier_cases(counter: &Counter, t: Tr, phone: &str, id_card: &str) -> Vec<Earlier> {
+    let phone = PhoneNumber::parse(phone, &counter.rules.dialing)
         .ok()
         .flatten();
     let digest = IdCardNumber::parse(id_card.trim())
         .ok()
-        .map(|id| id.digest(&state.rules.id_card_pepper));
-    let tz = state.calendar.current().timezone();
-    state
+        .map(|id| id.digest(&counter.rules.id_card_pepper));
+    let tz = counter.calendar.current().timezone();
+    counter
         .store
         .cases_of_person(
             phone.as_ref().map(|p| p.e164()),
@@ -107,7 +91,7 @@ impl RegisterPage<'_> {
     }
 }
 
-pub async fn register_page(State(state): State<AppState>, user: StaffUser) -> Response {
+pub async fn register_page(State(counter): State<Counter>, user: StaffUser) -> Response {
     if let Err(r) = user.require(ActionKind::Register) {
         return r;
     }
@@ -121,14 +105,14 @@ pub async fn register_page(State(state): State<AppState>, user: StaffUser) -> Re
             back: "/staff/register".into(),
             form: WalkInForm::default(),
             errors: Vec::new(),
-            matters: matters(&state, t),
+            matters: matter_options(&counter.rules, t),
             earlier: Vec::new(),
         },
     )
 }
 
 pub async fn register_submit(
-    State(state): State<AppState>,
+    State(counter): State<Counter>,
     user: StaffUser,
     Form(form): Form<WalkInForm>,
 ) -> Response {
@@ -151,17 +135,17 @@ pub async fn register_submit(
             description: form.description.clone(),
             received_at: None,
         },
-        &state.rules,
+        &counter.rules,
         &actor,
         now,
     );
     match result {
-        Ok(submission) => match state
+        Ok(submission) => match counter
             .intake
             .submit(submission, now)
             .await
             .map_err(ApiError::from)
-            .and_then(crate::http::cases::registered_case)
+            .and_then(crate::web::views::registered_case)
         {
             Ok(case) => {
                 tracing::info!(case = %case.number, "walk-in registered");
@@ -170,7 +154,7 @@ pub async fn register_submit(
             Err(e) => e.into_response(),
         },
         Err(errors) => {
-            let earlier = earlier_cases(&state, t, &form.phone, &form.id_card).await;
+            let earlier = earlier_cases(&counter, t, &form.phone, &form.id_card).await;
             let errors = errors
                 .into_iter()
                 .map(|e| {
@@ -191,7 +175,7 @@ pub async fn register_submit(
                     back: "/staff/register".into(),
                     form,
                     errors,
-                    matters: matters(&state, t),
+                    matters: matter_options(&counter.rules, t),
                     earlier,
                 },
             )
@@ -218,7 +202,7 @@ struct RepeatBanner {
 
 /// The repeat-visitor banner for what is typed so far (fetched as the clerk types).
 pub async fn repeat_banner(
-    State(state): State<AppState>,
+    State(counter): State<Counter>,
     user: StaffUser,
     Query(q): Query<RepeatQuery>,
 ) -> Response {
@@ -226,117 +210,6 @@ pub async fn repeat_banner(
         return r;
     }
     let t = user.tr();
-    let earlier = earlier_cases(&state, t, &q.phone, &q.id_card).await;
+    let earlier = earlier_cases(&counter, t, &q.phone, &q.id_card).await;
     page(StatusCode::OK, &RepeatBanner { t, earlier })
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct CallForm {
-    csrf: String,
-    hotline: String,
-    caller_number: String,
-    caller_name: String,
-    matter: String,
-    summary: String,
-    outcome: String,
-    answer: String,
-}
-
-#[derive(Template)]
-#[template(path = "staff/call.html", config = "src/templates/askama.toml")]
-struct CallPage<'a> {
-    t: Tr,
-    user: &'a StaffUser,
-    nav: &'static str,
-    back: String,
-    form: CallForm,
-    errors: Vec<(String, String)>,
-    matters: Vec<MatterOption>,
-    logged: Option<String>,
-}
-
-impl CallPage<'_> {
-    fn error(&self, field: &str) -> Option<&str> {
-        self.errors
-            .iter()
-            .find(|(f, _)| f == field)
-            .map(|(_, m)| m.as_str())
-    }
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct LoggedQuery {
-    logged: String,
-}
-
-pub async fn call_page(
-    State(state): State<AppState>,
-    user: StaffUser,
-    Query(q): Query<LoggedQuery>,
-) -> Response {
-    if let Err(r) = user.require(ActionKind::LogCall) {
-        return r;
-    }
-    let t = user.tr();
-    page(
-        StatusCode::OK,
-        &CallPage {
-            t,
-            user: &user,
-            nav: "calls",
-            back: "/staff/calls".into(),
-            form: CallForm {
-                hotline: "complaint".into(),
-                outcome: "answered".into(),
-                ..CallForm::default()
-            },
-            errors: Vec::new(),
-            matters: matters(&state, t),
-            logged: Some(q.logged).filter(|l| !l.is_empty()),
-        },
-    )
-}
-
-pub async fn call_submit(
-    State(state): State<AppState>,
-    user: StaffUser,
-    Form(form): Form<CallForm>,
-) -> Response {
-    if let Err(r) = user
-        .check_csrf(&form.csrf)
-        .and(user.require(ActionKind::LogCall))
-    {
-        return r;
-    }
-    let t = user.tr();
-    let request = LogCallRequest {
-        hotline: form.hotline.clone(),
-        caller_number: Some(form.caller_number.clone()),
-        caller_name: Some(form.caller_name.clone()),
-        matter: form.matter.clone(),
-        summary: form.summary.clone(),
-        outcome: form.outcome.clone(),
-        answer: Some(form.answer.clone()),
-        received_at: None,
-    };
-    match crate::http::hotline::log_call_as(&state, &user.actor().name, request).await {
-        // A fresh form for the next call, with the last one's number to click.
-        Ok(case) => Redirect::to(&format!("/staff/calls?logged={}", case.number)).into_response(),
-        Err(e) if e.status() == StatusCode::UNPROCESSABLE_ENTITY => page(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            &CallPage {
-                t,
-                user: &user,
-                nav: "calls",
-                back: "/staff/calls".into(),
-                errors: e.field_messages(t.en),
-                form,
-                matters: matters(&state, t),
-                logged: None,
-            },
-        ),
-        Err(e) => e.into_response(),
-    }
 }

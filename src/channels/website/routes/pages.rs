@@ -2,6 +2,8 @@
 //! Server-rendered with askama (escaped by default); they work with JavaScript off and follow
 //! the GOV.UK Design System's patterns for forms and error summaries, in Chinese.
 
+use std::sync::Arc;
+
 use std::net::SocketAddr;
 
 use askama::Template;
@@ -18,9 +20,8 @@ use crate::channels::website::SubmitError;
 use crate::channels::website::WebsiteDesk;
 use crate::domain::website::MessageForm;
 use crate::domain::{FieldError, Status};
-use crate::http::error::ApiError;
-use crate::http::html::{page, Tr};
-use crate::http::AppState;
+use crate::web::error::ApiError;
+use crate::web::html::{page, Tr};
 
 // ---- language and rendering ---------------------------------------------------------
 
@@ -248,20 +249,17 @@ pub struct LangQuery {
 }
 
 pub(super) async fn show_form(
-    State(state): State<AppState>,
+    State(site): State<Arc<PublicSite>>,
     Query(q): Query<LangQuery>,
     headers: HeaderMap,
 ) -> Response {
     let t = Tr::pick(q.lang.as_deref(), &headers);
     let empty = FormValues::from(&MessageFields::default());
-    page(
-        StatusCode::OK,
-        &message_page(&state.site, t, empty, &[], None),
-    )
+    page(StatusCode::OK, &message_page(&site, t, empty, &[], None))
 }
 
 pub(super) async fn privacy(
-    State(state): State<AppState>,
+    State(site): State<Arc<PublicSite>>,
     Query(q): Query<LangQuery>,
     headers: HeaderMap,
 ) -> Response {
@@ -272,7 +270,7 @@ pub(super) async fn privacy(
             t,
             has_errors: false,
             switch_path: "/message/privacy",
-            contact: state.site.settings.privacy_contact.clone(),
+            contact: site.settings.privacy_contact.clone(),
         },
     )
 }
@@ -315,12 +313,11 @@ fn unreadable_form(t: Tr, rejection: FormRejection) -> Response {
 }
 
 pub(super) async fn submit_form(
-    State(state): State<AppState>,
+    State(site): State<Arc<PublicSite>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     form: Result<Form<MessageFields>, FormRejection>,
 ) -> Response {
-    let site = &state.site;
     let fields = match form {
         Ok(Form(fields)) => fields,
         Err(rejection) => return unreadable_form(Tr::pick(None, &headers), rejection),
@@ -340,7 +337,7 @@ pub(super) async fn submit_form(
             .to_owned();
         return page(
             StatusCode::OK,
-            &message_page(site, t, FormValues::from(&fields), &[], Some(notice)),
+            &message_page(&site, t, FormValues::from(&fields), &[], Some(notice)),
         );
     }
     if token == TokenCheck::Expired {
@@ -352,7 +349,7 @@ pub(super) async fn submit_form(
             .to_owned();
         return page(
             StatusCode::OK,
-            &message_page(site, t, FormValues::from(&fields), &[], Some(notice)),
+            &message_page(&site, t, FormValues::from(&fields), &[], Some(notice)),
         );
     }
     let form = MessageForm {
@@ -368,7 +365,7 @@ pub(super) async fn submit_form(
         Err(errors) => {
             return page(
                 StatusCode::UNPROCESSABLE_ENTITY,
-                &message_page(site, t, FormValues::from(&fields), &errors, None),
+                &message_page(&site, t, FormValues::from(&fields), &errors, None),
             )
         }
     };
@@ -380,7 +377,7 @@ pub(super) async fn submit_form(
     {
         Ok(receipt) => {
             log_receipt(&receipt);
-            let tz = state.calendar.current().timezone();
+            let tz = site.desk.timezone();
             page(
                 StatusCode::OK,
                 &ConfirmationPage {
@@ -406,7 +403,7 @@ pub(super) async fn submit_form(
                 .to_owned();
             let mut response = page(
                 StatusCode::TOO_MANY_REQUESTS,
-                &message_page(site, t, FormValues::from(&fields), &[], Some(notice)),
+                &message_page(&site, t, FormValues::from(&fields), &[], Some(notice)),
             );
             response
                 .headers_mut()
@@ -431,7 +428,7 @@ pub struct TrackFields {
 }
 
 pub(super) async fn track_page(
-    State(state): State<AppState>,
+    State(site): State<Arc<PublicSite>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     Query(q): Query<TrackFields>,
@@ -441,11 +438,11 @@ pub(super) async fn track_page(
     if q.case.is_empty() && secret.is_empty() {
         return page(StatusCode::OK, &track_form_page(t, "", "", Vec::new()));
     }
-    track(&state, peer, &headers, t, q.case, secret).await
+    track(&site, peer, &headers, t, q.case, secret).await
 }
 
 pub(super) async fn track_form(
-    State(state): State<AppState>,
+    State(site): State<Arc<PublicSite>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     form: Result<Form<TrackFields>, FormRejection>,
@@ -460,7 +457,7 @@ pub(super) async fn track_form(
     } else {
         fields.code
     };
-    track(&state, peer, &headers, t, fields.case, secret).await
+    track(&site, peer, &headers, t, fields.case, secret).await
 }
 
 fn track_form_page(
@@ -488,14 +485,13 @@ fn track_form_page(
 }
 
 async fn track(
-    state: &AppState,
+    site: &PublicSite,
     peer: SocketAddr,
     headers: &HeaderMap,
     t: Tr,
     case: String,
     secret: String,
 ) -> Response {
-    let site = &state.site;
     let mut errors = Vec::new();
     if case.trim().is_empty() {
         errors.push((
@@ -520,10 +516,7 @@ async fn track(
         );
     }
     let ip = site.client_ip(peer, headers);
-    match site
-        .allow(state, TRACK_SCOPE, ip, &site.track_limits())
-        .await
-    {
+    match site.allow(TRACK_SCOPE, ip, &site.track_limits()).await {
         Ok(true) => {}
         Ok(false) => {
             let mut response = refused(
@@ -560,7 +553,7 @@ async fn track(
             &track_form_page(t, &case, &secret, vec![("case", message)]),
         );
     };
-    let tz = state.calendar.current().timezone();
+    let tz = site.desk.timezone();
     let matter = site
         .desk
         .rules()
@@ -616,7 +609,7 @@ pub struct RateFields {
 
 /// The citizen rates a finished case from the tracking page (with the same proof as tracking).
 pub(super) async fn rate(
-    State(state): State<AppState>,
+    State(site): State<Arc<PublicSite>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     form: Result<Form<RateFields>, FormRejection>,
@@ -626,12 +619,8 @@ pub(super) async fn rate(
         Err(rejection) => return unreadable_form(Tr::pick(None, &headers), rejection),
     };
     let t = Tr::pick(Some(&fields.lang), &headers);
-    let site = &state.site;
     let ip = site.client_ip(peer, &headers);
-    match site
-        .allow(&state, TRACK_SCOPE, ip, &site.track_limits())
-        .await
-    {
+    match site.allow(TRACK_SCOPE, ip, &site.track_limits()).await {
         Ok(true) => {}
         Ok(false) => {
             return refused(
@@ -655,26 +644,15 @@ pub(super) async fn rate(
         Err(e) => return ApiError::from(e).into_response(),
     };
     let Ok(level) = fields.level.parse::<crate::domain::Rating>() else {
-        return track(&state, peer, &headers, t, fields.case, fields.secret).await;
+        return track(&site, peer, &headers, t, fields.case, fields.secret).await;
     };
     let comment = Some(fields.comment.trim().to_owned())
         .filter(|c| !c.is_empty())
         .and_then(|c| crate::domain::citizen::plain_text(&c, 500).ok());
-    let result = crate::ratings::rate(
-        state.store.as_ref(),
-        &state.calendar.current(),
-        &state.oversight,
-        &case,
-        level,
-        comment,
-        "citizen",
-        "citizen",
-        now,
-    )
-    .await;
+    let result = site.desk.rate(&case, level, comment, now).await;
     match result {
         Ok(()) | Err(crate::ratings::RatingError::AlreadyRated) => {
-            track(&state, peer, &headers, t, fields.case, fields.secret).await
+            track(&site, peer, &headers, t, fields.case, fields.secret).await
         }
         Err(e) => ApiError::from(e).into_response(),
     }

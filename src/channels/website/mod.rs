@@ -1,6 +1,10 @@
 //! The website channel: a message from the public form or the bureau's own website becomes
 //! a case (or folds into the one the same message opened), with a tracking code, a promise of
-//! when we will respond, and a confirmation e-mail queued in the same transaction.
+//! when we will respond, and a confirmation e-mail queued in the same transaction. This file
+//! is the adapter (the form into a `Submission`, tracking and ratings for the public); its
+//! routes are in [`routes`]; the form's rules are `domain::website`.
+
+pub mod routes;
 
 use std::sync::Arc;
 
@@ -15,6 +19,7 @@ use crate::domain::{
     Status, WebsiteForm,
 };
 use crate::intake::{Intake, IntakeError};
+use crate::ratings::{RatingError, Ratings};
 use crate::storage::{Registered, Store, StoreError};
 
 #[derive(Clone)]
@@ -22,6 +27,7 @@ pub struct WebsiteDesk {
     store: Arc<dyn Store>,
     /// Messages arriving together are committed together (one fsync for the batch).
     intake: Intake,
+    ratings: Ratings,
     calendar: CalendarHandle,
     rules: Arc<IntakeRules>,
     fold_window: Duration,
@@ -75,6 +81,7 @@ impl WebsiteDesk {
     pub fn new(
         store: Arc<dyn Store>,
         intake: Intake,
+        ratings: Ratings,
         calendar: CalendarHandle,
         rules: Arc<IntakeRules>,
         fold_window: Duration,
@@ -83,6 +90,7 @@ impl WebsiteDesk {
         Self {
             store,
             intake,
+            ratings,
             calendar,
             rules,
             fold_window,
@@ -92,6 +100,36 @@ impl WebsiteDesk {
 
     pub fn rules(&self) -> &IntakeRules {
         &self.rules
+    }
+
+    /// The time zone pages show times in.
+    pub fn timezone(&self) -> chrono_tz::Tz {
+        self.calendar.current().timezone()
+    }
+
+    /// Counts one request of an address (its keyed digest) against `limits` in `scope`;
+    /// false, and nothing counted, when it is over them.
+    pub async fn limit_hit(
+        &self,
+        scope: &str,
+        key: &str,
+        limits: &[(chrono::Duration, u32)],
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        self.store.rate_hit(scope, key, limits, now).await
+    }
+
+    /// The visitor's rating of their finished case (the case proven theirs by its code).
+    pub async fn rate(
+        &self,
+        case: &Case,
+        level: crate::domain::Rating,
+        comment: Option<String>,
+        now: DateTime<Utc>,
+    ) -> Result<(), RatingError> {
+        self.ratings
+            .rate(case, level, comment, "citizen", "citizen", now)
+            .await
     }
 
     /// Checks a message against the form's rules, without storing anything.

@@ -5,7 +5,13 @@ use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+
+use super::error::ApiError;
 use crate::domain::{CallbackKind, Case, Cause, Channel, Event, Status, Tier};
+use crate::storage::Registered;
 
 /// Instants are stored in UTC and shown in the window's time zone.
 pub fn local(t: DateTime<Utc>, tz: Tz) -> DateTime<FixedOffset> {
@@ -349,4 +355,23 @@ pub struct ErrorField {
     pub field: String,
     pub code: String,
     pub message: String,
+}
+
+/// The case a typed registration made (it is always a new one).
+pub fn registered_case(registered: Registered) -> Result<Case, ApiError> {
+    registered
+        .into_case()
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("a typed registration made no case")))
+}
+
+/// 201 with the new case and where it lives.
+pub fn created(case: &Case, tz: chrono_tz::Tz, now: DateTime<Utc>) -> Response {
+    let location = format!("/api/v1/cases/{}", case.number);
+    let view = CaseView::new(case, tz, now);
+    (
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        Json(view),
+    )
+        .into_response()
 }

@@ -3,13 +3,13 @@
 
 use axum::extract::path::ErrorKind;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
-use axum::extract::{FromRequest, FromRequestParts, RawPathParams, Request};
+use axum::extract::{FromRef, FromRequest, FromRequestParts, RawPathParams, Request};
 use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 use serde::de::DeserializeOwned;
 
 use super::error::{ApiError, Text};
-use super::AppState;
+use super::Auth;
 use crate::auth;
 use crate::domain::{ActionKind, Actor};
 
@@ -184,13 +184,15 @@ pub fn forbidden(kind: ActionKind) -> ApiError {
     )
 }
 
-impl FromRequestParts<AppState> for Staff {
+impl<S> FromRequestParts<S> for Staff
+where
+    Auth: FromRef<S>,
+    S: Send + Sync,
+{
     type Rejection = ApiError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let auth = Auth::from_ref(state);
         let unauthenticated = |code, zh: &str, en: &str| {
             ApiError::new(StatusCode::UNAUTHORIZED, code, Text::new(zh, en))
         };
@@ -199,7 +201,7 @@ impl FromRequestParts<AppState> for Staff {
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
         else {
-            return session_staff(parts, state).await;
+            return session_staff(parts, &auth).await;
         };
         let token = header
             .strip_prefix("Bearer ")
@@ -213,7 +215,7 @@ impl FromRequestParts<AppState> for Staff {
                     "The Authorization header must be a Bearer token",
                 )
             })?;
-        let record = state
+        let record = auth
             .store
             .token_by_hash(&auth::hash_token(token))
             .await?
@@ -237,10 +239,10 @@ impl FromRequestParts<AppState> for Staff {
 /// A signed-in staff member's browser calling the API (the recordings the pages play, for
 /// instance). Reading needs the session; changing anything also needs the session's CSRF
 /// token in `X-CSRF-Token`.
-async fn session_staff(parts: &Parts, state: &AppState) -> Result<Staff, ApiError> {
-    let session = super::staff::session_of(state, &parts.headers)
+async fn session_staff(parts: &Parts, auth: &Auth) -> Result<Staff, ApiError> {
+    let session = super::session::session_of(auth, &parts.headers)
         .await?
-        .ok_or_else(super::staff::unauthenticated)?;
+        .ok_or_else(super::session::unauthenticated)?;
     let safe = matches!(
         parts.method,
         axum::http::Method::GET | axum::http::Method::HEAD

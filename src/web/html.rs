@@ -104,3 +104,28 @@ pub fn unknown_format(other: &str) -> ApiError {
         ),
     )
 }
+
+/// An instant as staff read it: `2026年11月30日 08:30`, local time.
+pub fn when(t: DateTime<Utc>, tz: chrono_tz::Tz) -> String {
+    super::views::local(t, tz)
+        .format("%Y年%-m月%-d日 %H:%M")
+        .to_string()
+}
+
+/// A matter category as a form's option.
+pub struct MatterOption {
+    pub code: String,
+    pub label: String,
+}
+
+/// The configured matters as a form's options, in the reader's language.
+pub fn matter_options(rules: &crate::domain::IntakeRules, t: Tr) -> Vec<MatterOption> {
+    rules
+        .matters
+        .iter()
+        .map(|m| MatterOption {
+            code: m.code.clone(),
+            label: t.t(&m.zh, &m.en).to_owned(),
+        })
+        .collect()
+}

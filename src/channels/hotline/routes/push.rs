@@ -1,34 +1,23 @@
 //! HTTP push for PBXs that post their recordings: `POST /api/v1/hotline/voicemails`,
 //! multipart, idempotent by the PBX's own message id.
 
-use axum::extract::{DefaultBodyLimit, Multipart, State};
+use axum::extract::{Multipart, State};
 use axum::http::StatusCode;
-use axum::routing::post;
-use axum::{Json, Router};
+use axum::Json;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::cases::parse_instant;
-use super::error::{ApiError, Text};
-use super::extract::Staff;
-use super::hotline::hotline_channel;
-use super::views::ErrorBody;
-use super::AppState;
+use super::super::Hotline;
+use super::calls::hotline_channel;
 use crate::channels::hotline::asterisk_message::{decode_text, parse_callerid};
 use crate::channels::hotline::ingest::{Arrival, TakenIn};
 use crate::clock::now;
 use crate::domain::citizen::plain_text;
 use crate::domain::ActionKind;
-
-pub fn router(max_recording_bytes: u64) -> Router<AppState> {
-    // Room for the audio and the form fields around it.
-    let limit = usize::try_from(max_recording_bytes)
-        .unwrap_or(usize::MAX)
-        .saturating_add(64 * 1024);
-    Router::new()
-        .route("/api/v1/hotline/voicemails", post(push_voicemail))
-        .layer(DefaultBodyLimit::max(limit))
-}
+use crate::web::error::{ApiError, Text};
+use crate::web::extract::Staff;
+use crate::web::time::parse_instant;
+use crate::web::views::ErrorBody;
 
 /// The multipart form, for the API description.
 #[derive(ToSchema)]
@@ -77,7 +66,7 @@ fn field_error(field: &str, zh: &str, en: &str) -> ApiError {
     security(("bearer" = []))
 )]
 pub async fn push_voicemail(
-    State(state): State<AppState>,
+    State(hotline): State<Hotline>,
     staff: Staff,
     mut form: Multipart,
 ) -> Result<(StatusCode, Json<PushVoicemailResult>), ApiError> {
@@ -101,7 +90,7 @@ pub async fn push_voicemail(
         )
     })?;
     let channel = hotline_channel(fields.get("hotline").map(String::as_str).unwrap_or(""))?;
-    let tz = state.calendar.current().timezone();
+    let tz = hotline.calendar.current().timezone();
     let received_at = match fields.get("received_at").filter(|s| !s.is_empty()) {
         Some(raw) => parse_instant("received_at", raw, tz)?,
         None => {
@@ -154,7 +143,7 @@ pub async fn push_voicemail(
             .is_some_and(|u| u == "true" || u == "1"),
         quarantine_key: None,
     };
-    let ingestor = &state.ingestor;
+    let ingestor = &hotline.ingestor;
     let taken = ingestor
         .take_in(arrival, Some(audio.clone()))
         .await
@@ -188,7 +177,7 @@ pub async fn push_voicemail(
                 .await
                 .map_err(|e| ApiError::internal(e.into()))?
                 .map_err(ApiError::internal)?;
-            state
+            hotline
                 .store
                 .quarantine(
                     &identity,

@@ -5,24 +5,16 @@
 use axum::extract::{OriginalUri, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
-use axum::{Form, Router};
+use axum::Form;
 
-use super::error::{ApiError, Text};
-use super::views::ErrorBody;
-use super::AppState;
+use super::super::Hotline;
 use crate::channels::hotline::downloads;
 use crate::channels::hotline::twilio::verify;
 use crate::clock::now;
 use crate::domain::{Channel, PhoneNumber};
 use crate::storage::NewDownload;
-
-pub fn router() -> Router<AppState> {
-    Router::new().route(
-        "/api/v1/hotline/recording-callback",
-        post(recording_callback),
-    )
-}
+use crate::web::error::{ApiError, Text};
+use crate::web::views::ErrorBody;
 
 const EMPTY_TWIML: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response/>";
 
@@ -36,10 +28,10 @@ fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
 
 /// The hotline a call was made to, by the `To` number; the first configured line when the
 /// number is not one of ours (logged: the call is kept, not dropped).
-fn hotline_of(state: &AppState, to: Option<&str>) -> Channel {
-    let dialing = &state.rules.dialing;
+fn hotline_of(hotline: &Hotline, to: Option<&str>) -> Channel {
+    let dialing = &hotline.rules.dialing;
     let to = to.and_then(|t| PhoneNumber::parse(t, dialing).ok().flatten());
-    let lines = state.ingestor.lines();
+    let lines = hotline.ingestor.lines();
     let found = to.as_ref().and_then(|to| {
         lines.iter().find(|(_, line)| {
             PhoneNumber::parse(&line.number, dialing)
@@ -88,12 +80,12 @@ pub struct RecordingCallbackForm {
     )
 )]
 pub async fn recording_callback(
-    State(state): State<AppState>,
+    State(hotline): State<Hotline>,
     OriginalUri(uri): OriginalUri,
     headers: HeaderMap,
     Form(params): Form<Vec<(String, String)>>,
 ) -> Result<Response, ApiError> {
-    let settings = state.ingestor.twilio();
+    let settings = hotline.ingestor.twilio();
     // Not configured: the route is as good as absent (like the website API when disabled).
     // Not a 5xx: nothing is wrong with the service, and a provider must not retry.
     if settings.auth_token.is_empty() {
@@ -156,7 +148,7 @@ pub async fn recording_callback(
         recording_sid: recording_sid.to_owned(),
         call_sid: param(&params, "CallSid").map(str::to_owned),
         url: param(&params, "RecordingUrl").unwrap_or("").to_owned(),
-        channel: hotline_of(&state, param(&params, "To")),
+        channel: hotline_of(&hotline, param(&params, "To")),
         caller: param(&params, "From").map(str::to_owned),
         // When the recording started, if the provider says (RFC 2822); the callback itself
         // may come minutes later, across the end of working hours.
@@ -168,12 +160,10 @@ pub async fn recording_callback(
     };
     let status = param(&params, "RecordingStatus").unwrap_or("completed");
     if status == "completed" && !download.url.is_empty() {
-        if state.store.enqueue_download(&download, now()).await? {
-            state.ingestor.wake_downloads();
-        }
+        hotline.ingestor.announce_download(&download, now()).await?;
     } else if matches!(status, "absent" | "failed" | "completed") {
         // No recording (too short, silent, failed): still a caller to call back.
-        state
+        hotline
             .ingestor
             .take_in(downloads::arrival(&download), None)
             .await

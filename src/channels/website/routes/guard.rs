@@ -10,8 +10,7 @@ use sha2::{Digest, Sha256};
 
 use crate::channels::website::WebsiteDesk;
 use crate::config::WebsiteSettings;
-use crate::http::error::ApiError;
-use crate::http::AppState;
+use crate::web::error::ApiError;
 
 pub(super) const SUBMIT_SCOPE: &str = "website_submit";
 pub(super) const TRACK_SCOPE: &str = "website_track";
@@ -75,14 +74,13 @@ impl PublicSite {
 
     pub(super) async fn allow(
         &self,
-        state: &AppState,
         scope: &str,
         ip: IpAddr,
         limits: &[(chrono::Duration, u32)],
     ) -> Result<bool, ApiError> {
-        Ok(state
-            .store
-            .rate_hit(scope, &self.address_key(ip), limits, crate::clock::now())
+        Ok(self
+            .desk
+            .limit_hit(scope, &self.address_key(ip), limits, crate::clock::now())
             .await?)
     }
 

@@ -1,0 +1,253 @@
+//! Calls logged by operators while they talk, through the API (`POST /api/v1/hotline/calls`)
+//! or the operators' page (`/staff/calls`): each becomes a submission, answered on the phone
+//! (registered closed, as a consultation) or opened for follow-up.
+
+use askama::Template;
+use axum::extract::Query;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::response::{IntoResponse, Redirect};
+use axum::Form;
+use serde::Deserialize;
+
+use crate::web::html::{matter_options, page, MatterOption, Tr};
+use crate::web::session::StaffUser;
+
+use super::super::Hotline;
+use crate::clock::now;
+use crate::domain::citizen::plain_text;
+use crate::domain::registration::{register, RegistrationForm};
+use crate::domain::{ActionKind, Channel};
+use crate::web::error::{ApiError, Text};
+use crate::web::extract::{ApiJson, Staff};
+use crate::web::time::parse_instant;
+use crate::web::views::created;
+use crate::web::views::{CaseView, ErrorBody, LogCallRequest};
+
+pub(super) fn hotline_channel(raw: &str) -> Result<Channel, ApiError> {
+    match raw.trim() {
+        "complaint" | "complaint_hotline" | "3105883" => Ok(Channel::ComplaintHotline),
+        "business" | "business_hotline" | "6912333" => Ok(Channel::BusinessHotline),
+        other => Err(ApiError::invalid(
+            "hotline",
+            "unknown_hotline",
+            Text::new(
+                format!("热线 `{other}` 无效，可选：complaint（投诉热线）或 business（业务热线）"),
+                format!("Unknown hotline `{other}`; use complaint or business"),
+            ),
+        )),
+    }
+}
+
+/// Log a call on either hotline while talking.
+#[utoipa::path(
+    post, path = "/api/v1/hotline/calls", tag = "hotline",
+    request_body = LogCallRequest,
+    responses(
+        (status = 201, description = "Registered (closed at once when answered)", body = CaseView),
+        (status = 403, body = ErrorBody), (status = 422, body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn log_call(
+    State(hotline): State<Hotline>,
+    staff: Staff,
+    ApiJson(body): ApiJson<LogCallRequest>,
+) -> Result<Response, ApiError> {
+    staff.require(ActionKind::LogCall)?;
+    let case = log_call_as(&hotline, &staff.0.name, body).await?;
+    Ok(created(&case, hotline.calendar.current().timezone(), now()))
+}
+
+/// Logs a call for `actor`: the API and the operators' page alike.
+pub(crate) async fn log_call_as(
+    hotline: &Hotline,
+    actor: &str,
+    body: LogCallRequest,
+) -> Result<crate::domain::Case, ApiError> {
+    let channel = hotline_channel(&body.hotline)?;
+    let answered = match body.outcome.trim() {
+        "answered" => true,
+        "follow_up" => false,
+        other => {
+            return Err(ApiError::invalid(
+                "outcome",
+                "unknown_outcome",
+                Text::new(
+                    format!("处理结果 `{other}` 无效，可选：answered（电话中已解答）或 follow_up（需后续办理）"),
+                    format!("Unknown outcome `{other}`; use answered or follow_up"),
+                ),
+            ))
+        }
+    };
+    let answer = match body
+        .answer
+        .as_deref()
+        .map(str::trim)
+        .filter(|a| !a.is_empty())
+    {
+        Some(a) => Some(
+            plain_text(a, hotline.rules.description_max_chars).map_err(|e| {
+                ApiError::invalid(
+                    "answer",
+                    "invalid_input",
+                    Text::new("解答内容过长或含有无法显示的字符", format!("answer {e}")),
+                )
+            })?,
+        ),
+        None => None,
+    };
+    let calendar = hotline.calendar.current();
+    let received_at = body
+        .received_at
+        .as_deref()
+        .filter(|s| !s.trim().is_empty())
+        .map(|s| parse_instant("received_at", s, calendar.timezone()))
+        .transpose()?;
+    let form = RegistrationForm {
+        channel: channel.as_str().to_owned(),
+        citizen_name: body.caller_name,
+        phone: body.caller_number,
+        id_card: None,
+        matter: body.matter,
+        description: body.summary,
+        received_at,
+    };
+    let now = now();
+    let mut submission = register(form, &hotline.rules, actor, now).map_err(|errors| {
+        // The form's field names are the generic ones; say them as this request does.
+        let renamed = errors
+            .into_iter()
+            .map(|mut e| {
+                e.field = match e.field {
+                    "phone" => "caller_number",
+                    "citizen_name" => "caller_name",
+                    "description" => "summary",
+                    other => other,
+                };
+                e
+            })
+            .collect();
+        ApiError::fields(renamed)
+    })?;
+    if answered {
+        submission.answer = Some(answer.unwrap_or_else(|| "电话中已解答".to_owned()));
+    }
+    let case = crate::web::views::registered_case(hotline.intake.submit(submission, now).await?)?;
+    tracing::info!(case = %case.number, channel = %case.channel, answered, "hotline call logged");
+    Ok(case)
+}
+
+// ---- the operators' page -------------------------------------------------------------
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct CallForm {
+    csrf: String,
+    hotline: String,
+    caller_number: String,
+    caller_name: String,
+    matter: String,
+    summary: String,
+    outcome: String,
+    answer: String,
+}
+
+#[derive(Template)]
+#[template(path = "staff/call.html", config = "src/templates/askama.toml")]
+struct CallPage<'a> {
+    t: Tr,
+    user: &'a StaffUser,
+    nav: &'static str,
+    back: String,
+    form: CallForm,
+    errors: Vec<(String, String)>,
+    matters: Vec<MatterOption>,
+    logged: Option<String>,
+}
+
+impl CallPage<'_> {
+    fn error(&self, field: &str) -> Option<&str> {
+        self.errors
+            .iter()
+            .find(|(f, _)| f == field)
+            .map(|(_, m)| m.as_str())
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct LoggedQuery {
+    logged: String,
+}
+
+pub async fn call_page(
+    State(hotline): State<Hotline>,
+    user: StaffUser,
+    Query(q): Query<LoggedQuery>,
+) -> Response {
+    if let Err(r) = user.require(ActionKind::LogCall) {
+        return r;
+    }
+    let t = user.tr();
+    page(
+        StatusCode::OK,
+        &CallPage {
+            t,
+            user: &user,
+            nav: "calls",
+            back: "/staff/calls".into(),
+            form: CallForm {
+                hotline: "complaint".into(),
+                outcome: "answered".into(),
+                ..CallForm::default()
+            },
+            errors: Vec::new(),
+            matters: matter_options(&hotline.rules, t),
+            logged: Some(q.logged).filter(|l| !l.is_empty()),
+        },
+    )
+}
+
+pub async fn call_submit(
+    State(hotline): State<Hotline>,
+    user: StaffUser,
+    Form(form): Form<CallForm>,
+) -> Response {
+    if let Err(r) = user
+        .check_csrf(&form.csrf)
+        .and(user.require(ActionKind::LogCall))
+    {
+        return r;
+    }
+    let t = user.tr();
+    let request = LogCallRequest {
+        hotline: form.hotline.clone(),
+        caller_number: Some(form.caller_number.clone()),
+        caller_name: Some(form.caller_name.clone()),
+        matter: form.matter.clone(),
+        summary: form.summary.clone(),
+        outcome: form.outcome.clone(),
+        answer: Some(form.answer.clone()),
+        received_at: None,
+    };
+    match log_call_as(&hotline, &user.actor().name, request).await {
+        // A fresh form for the next call, with the last one's number to click.
+        Ok(case) => Redirect::to(&format!("/staff/calls?logged={}", case.number)).into_response(),
+        Err(e) if e.status() == StatusCode::UNPROCESSABLE_ENTITY => page(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &CallPage {
+                t,
+                user: &user,
+                nav: "calls",
+                back: "/staff/calls".into(),
+                errors: e.field_messages(t.en),
+                form,
+                matters: matter_options(&hotline.rules, t),
+                logged: None,
+            },
+        ),
+        Err(e) => e.into_response(),
+    }
+}
