@@ -8,6 +8,7 @@ mod callbacks;
 mod cases;
 mod leader;
 mod login;
+mod prints;
 mod queue;
 
 use axum::http::header;
@@ -33,9 +34,9 @@ pub fn router() -> Router<AppState> {
         .route("/staff/callbacks/{id}/attempt", post(callbacks::attempt))
         .route("/staff/cases/{number}", get(cases::show))
         .route("/staff/cases/{number}/act", post(cases::act))
-        .route("/staff/cases/{number}/referral", get(cases::referral))
-        .route("/staff/cases/{number}/notice", get(cases::notice))
-        .route("/staff/cases/{number}/receipt", post(cases::receipt))
+        .route("/staff/cases/{number}/referral", get(prints::referral))
+        .route("/staff/cases/{number}/notice", get(prints::notice))
+        .route("/staff/cases/{number}/receipt", post(prints::receipt))
         .route("/assets/staff.css", get(css))
         .route("/assets/staff.js", get(js))
 }

@@ -10,6 +10,7 @@
 pub mod api;
 mod guard;
 mod pages;
+mod track;
 
 use std::sync::Arc;
 
@@ -54,8 +55,8 @@ where
         )
         .route("/message", get(pages::show_form).post(pages::submit_form))
         .route("/message/privacy", get(pages::privacy))
-        .route("/track", get(pages::track_page).post(pages::track_form))
-        .route("/track/rate", post(pages::rate))
+        .route("/track", get(track::track_page).post(track::track_form))
+        .route("/track/rate", post(track::rate))
         .route("/assets/site.css", get(pages::css))
         .route("/assets/site.js", get(pages::js))
         .merge(api)

@@ -1,0 +1,235 @@
+//! The prints of a case, A4: the referral form (受理问题转办单), the walk-in's receipt with
+//! a tracking code and its QR code, and the one-time notice (一次性告知书). Each print is on
+//! the case's timeline; what the printer may not read is withheld, as on the page.
+
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Form;
+
+use crate::domain::{ActionKind, Case, EventKind, Status};
+use crate::http::AppState;
+use crate::web::error::ApiError;
+use crate::web::html::when;
+use crate::web::html::{page, Tr};
+use crate::web::session::StaffUser;
+
+/// A form field an action needs.
+use super::cases::{timeline_row, ActForm, TimelineRow};
+
+/// The referral form (受理问题转办单), A4.
+#[derive(Template)]
+#[template(path = "staff/referral.html", config = "src/templates/askama.toml")]
+struct ReferralPage<'a> {
+    case: &'a Case,
+    received: String,
+    deadline: String,
+    matter: String,
+    handler: String,
+    process: Vec<TimelineRow>,
+    outcome: String,
+    closed_at: String,
+    printed_by: String,
+    printed_at: String,
+}
+
+pub async fn referral(
+    State(state): State<AppState>,
+    user: StaffUser,
+    Path(number): Path<String>,
+) -> Response {
+    if let Err(r) = user.require(ActionKind::Read) {
+        return r;
+    }
+    let result = async {
+        let case = state.cases.load(&number).await?;
+        let tz = state.calendar.current().timezone();
+        let now = crate::clock::now();
+        let entries = state.cases.timeline(&case, &user.actor()).await?;
+        let zh = Tr { en: false };
+        let note_of = |action: EventKind| {
+            entries
+                .iter()
+                .rev()
+                .find(|e| e.event.action == action)
+                .and_then(|e| e.event.note.clone())
+                .unwrap_or_default()
+        };
+        let outcome = match case.status {
+            Status::Refused => note_of(EventKind::Refuse),
+            _ => note_of(EventKind::Resolve),
+        };
+        let closed_at = entries
+            .iter()
+            .rev()
+            .find(|e| e.event.action == EventKind::Close)
+            .map(|e| when(e.event.at, tz))
+            .unwrap_or_default();
+        let process = entries
+            .iter()
+            .filter(|e| e.event.action != EventKind::Register && !e.event.action.is_access())
+            .map(|e| timeline_row(e.clone(), tz, zh))
+            .collect();
+        state
+            .cases
+            .record_access(
+                case.id,
+                &user.actor().name,
+                EventKind::PrintReferral,
+                "转办单",
+            )
+            .await?;
+        let html = ReferralPage {
+            received: when(case.received_at, tz),
+            deadline: when(case.deadline, tz),
+            matter: state
+                .rules
+                .matter(&case.matter)
+                .map_or(case.matter.clone(), |m| m.zh.clone()),
+            handler: case.owner.clone().unwrap_or_default(),
+            process,
+            outcome,
+            closed_at,
+            printed_by: user.actor().name,
+            printed_at: when(now, tz),
+            case: &case,
+        };
+        Ok::<_, ApiError>(page(StatusCode::OK, &html))
+    };
+    result.await.unwrap_or_else(IntoResponse::into_response)
+}
+
+/// The walk-in receipt: case number, a fresh tracking code and a QR code to the tracking page.
+#[derive(Template)]
+#[template(path = "staff/receipt.html", config = "src/templates/askama.toml")]
+struct ReceiptPage<'a> {
+    case: &'a Case,
+    received: String,
+    promise: String,
+    code: String,
+    track_url: String,
+    qr_svg: String,
+}
+
+pub async fn receipt(
+    State(state): State<AppState>,
+    user: StaffUser,
+    Path(number): Path<String>,
+    Form(form): Form<ActForm>,
+) -> Response {
+    if let Err(r) = user
+        .check_csrf(&form.csrf)
+        .and(user.require(ActionKind::Register))
+    {
+        return r;
+    }
+    let result = async {
+        let case = state.cases.load(&number).await?;
+        let calendar = state.calendar.current();
+        let tz = calendar.timezone();
+        let now = crate::clock::now();
+        // A new code each print: the old one stops working, so a lost receipt can be replaced.
+        let code = crate::domain::website::new_tracking_code(&mut rand::thread_rng());
+        state
+            .store
+            .set_tracking_code(
+                case.id,
+                &crate::domain::website::tracking_digest(&code),
+                now,
+            )
+            .await?;
+        state
+            .cases
+            .record_access(
+                case.id,
+                &user.actor().name,
+                EventKind::PrintReceipt,
+                "回执（新查询码）",
+            )
+            .await?;
+        let base = state.site.settings.public_base_url.trim_end_matches('/');
+        let track_url = format!("{base}/track?case={}&code={code}", case.number);
+        let qr_svg = qrcode::QrCode::new(track_url.as_bytes())
+            .map_err(|e| ApiError::internal(anyhow::anyhow!("QR code: {e}")))?
+            .render::<qrcode::render::svg::Color>()
+            .min_dimensions(160, 160)
+            .build();
+        // Inline in HTML: the XML declaration is not wanted.
+        let qr_svg = qr_svg[qr_svg.find("<svg").unwrap_or(0)..].to_owned();
+        let promise = format!(
+            "{}前办结（{}个工作日）",
+            when(case.deadline, tz),
+            case.tier.working_days()
+        );
+        Ok::<_, ApiError>(page(
+            StatusCode::OK,
+            &ReceiptPage {
+                received: when(case.received_at, tz),
+                promise,
+                code,
+                track_url,
+                qr_svg,
+                case: &case,
+            },
+        ))
+    };
+    result.await.unwrap_or_else(IntoResponse::into_response)
+}
+
+/// The one-time notice (一次性告知书): the latest one issued, as a printable checklist.
+#[derive(Template)]
+#[template(path = "staff/notice.html", config = "src/templates/askama.toml")]
+struct NoticePage<'a> {
+    case: &'a Case,
+    matter: String,
+    items: Vec<String>,
+    issued_by: String,
+    issued_at: String,
+}
+
+pub async fn notice(
+    State(state): State<AppState>,
+    user: StaffUser,
+    Path(number): Path<String>,
+) -> Response {
+    if let Err(r) = user.require(ActionKind::Read) {
+        return r;
+    }
+    let result = async {
+        let case = state.cases.load(&number).await?;
+        let tz = state.calendar.current().timezone();
+        let entries = state.cases.timeline(&case, &user.actor()).await?;
+        let Some(notice) = entries
+            .iter()
+            .map(|e| &e.event)
+            .rev()
+            .find(|e| e.action == EventKind::OneTimeNotice)
+        else {
+            return Err(ApiError::not_found("一次性告知", "one-time notice"));
+        };
+        let items = notice
+            .note
+            .as_deref()
+            .unwrap_or("")
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(str::to_owned)
+            .collect();
+        Ok(page(
+            StatusCode::OK,
+            &NoticePage {
+                matter: state
+                    .rules
+                    .matter(&case.matter)
+                    .map_or(case.matter.clone(), |m| m.zh.clone()),
+                items,
+                issued_by: notice.actor.clone(),
+                issued_at: when(notice.at, tz),
+                case: &case,
+            },
+        ))
+    };
+    result.await.unwrap_or_else(IntoResponse::into_response)
+}
