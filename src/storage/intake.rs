@@ -305,9 +305,9 @@ macro_rules! impl_intake_store {
             Ok(true)
         }
 
-        /// One website message inside the caller's transaction: the sender's limit, then
-        /// the fold into a recent identical message, else a new case with its website
-        /// record and confirmation.
+        /// One website message inside the caller's transaction, planned as a batch of one:
+        /// refused over its sender's limit, folded into a recent identical message, or a new
+        /// case with its website record and confirmation.
 
         /// Takes the batch's locks (see `lock_keys`) in one statement, where the engine
         /// needs them.
@@ -369,9 +369,9 @@ macro_rules! impl_intake_store {
             insert_outbox_rows(tx, &rows).await
         }
 
-        /// One website message inside the caller's transaction: the sender's limit, then
-        /// the fold into a recent identical message, else a new case with its website
-        /// record and confirmation.
+        /// One website message inside the caller's transaction, planned as a batch of one:
+        /// refused over its sender's limit, folded into a recent identical message, or a new
+        /// case with its website record and confirmation.
         async fn register_website_in(
             tx: &mut sqlx::Transaction<'_, $db>,
             admission: &$crate::domain::Admission,
@@ -381,33 +381,34 @@ macro_rules! impl_intake_store {
             now: chrono::DateTime<chrono::Utc>,
             memory: Option<&$crate::storage::sender_limits::SenderLimits>,
         ) -> $crate::storage::StoreResult<$crate::storage::Registered> {
+            use $crate::domain::website::{plan_batch, Plan, Planned};
             use $crate::storage::rows::{CaseRow, CASE_COLUMNS};
-            if let Some(rate) = &form.limit {
-                // In memory, the caller counts the hit once the message is stored.
-                let allowed = match memory {
-                    Some(memory) => memory.allows(&rate.scope, &rate.key, &rate.limits, now),
-                    None => rate_hit_in(tx, &rate.scope, &rate.key, &rate.limits, now).await?,
-                };
-                if !allowed {
-                    return Ok($crate::storage::Registered::Limited);
-                }
+            // The same reads and the same plan as a whole batch, for one message.
+            let counts = match &form.limit {
+                Some(rate) => sender_counts(tx, rate, &[rate.key.as_str()], now, now, memory).await?,
+                None => Default::default(),
+            };
+            let phones: Vec<&str> = admission.case.citizen.phone.iter().map(|p| p.e164()).collect();
+            let earlier = fold_candidates(tx, &phones, form.fold_since).await?;
+            let planned = Planned {
+                fold_key: &form.fold_key,
+                fold_since: form.fold_since,
+                sender: form.limit.as_ref().map(|r| r.key.as_str()),
+            };
+            let limits = form.limit.as_ref().map(|r| r.limits.as_slice()).unwrap_or(&[]);
+            let plan = plan_batch(&[planned], limits, counts, &earlier);
+            // In memory, the caller counts the hit once the message is stored.
+            if let (Some(rate), None, false) = (&form.limit, memory, plan.counted.is_empty()) {
+                insert_hits(tx, &rate.scope, &[(rate.key.as_str(), now)]).await?;
             }
-            // Found through the phone index, as in the batch path.
-            let sql = format!(
-                "select {CASE_COLUMNS} from cases where id = (select w.case_id from website_messages w \
-                 join cases c on c.id = w.case_id where c.phone_e164 = $3 and w.fold_key = $1 \
-                 and w.created_at >= $2 order by w.created_at desc limit 1)"
-            );
-            let earlier: Option<CaseRow> = sqlx::query_as(&sql)
-                .bind(&form.fold_key)
-                .bind(form.fold_since)
-                .bind(admission.case.citizen.phone.as_ref().map(|p| p.e164()))
-                .fetch_optional(&mut **tx)
-                .await?;
-            if let Some(row) = earlier {
-                return Ok($crate::storage::Registered::Folded(Box::new(
-                    $crate::domain::Case::try_from(row)?,
-                )));
+            match plan.plans[0] {
+                Plan::Limited => return Ok($crate::storage::Registered::Limited),
+                Plan::FoldStored(id) => {
+                    let sql = format!("select {CASE_COLUMNS} from cases where id = $1");
+                    let row: CaseRow = sqlx::query_as(&sql).bind(id).fetch_one(&mut **tx).await?;
+                    return Ok($crate::storage::Registered::Folded(Box::new($crate::domain::Case::try_from(row)?)));
+                }
+                Plan::FoldBatch(_) | Plan::New(_) => {}
             }
             let case = insert_case(tx, &admission.case, prefix, tz, now).await?;
             sqlx::query(

@@ -1,8 +1,10 @@
-//! A batch of website messages in a few multi-row statements (the fast path of
-//! `IntakeStore::register`): the senders' hits and the messages each could fold into are
-//! read first, the domain plans the batch from them (`domain::website::plan_batch`), then
-//! the day's counter is advanced once and each table written by one statement, through the
-//! same helpers as one registration (`write.rs`). Expanded once per engine by `impl_store!`.
+//! Website messages: what the senders' limits and the folds of a batch are decided from (each
+//! sender's hits, the stored messages each message could fold into), read before the domain
+//! plans the batch (`domain::website::plan_batch`), and a whole batch written in a few
+//! multi-row statements (the fast path of `IntakeStore::register`): the day's counter advanced
+//! once and each table written by one statement, through the same helpers as one
+//! registration (`write.rs`). The one-by-one path (`intake.rs`) reads and plans its message
+//! with the same helpers and the same plan. Expanded once per engine by `impl_store!`.
 
 /// The batch writer for an engine's pool type `$db`.
 macro_rules! impl_website_batch {
@@ -47,88 +49,25 @@ macro_rules! impl_website_batch {
                     return Ok(None);
                 }
             }
-            // 1. The senders' hits per window, where the engine keeps them (in memory, or
-            //    rows of `rate_hits` with the old ones dropped first).
+            // 1. The senders' hits per window, where the engine keeps them; 2. the stored
+            //    messages each could fold into.
             let mut counts: HashMap<String, Vec<i64>> = HashMap::new();
             if let Some(r) = rate {
-                let latest = batch.iter().map(|(_, n)| *n).max().unwrap_or(*first_now);
                 let mut keys: Vec<&str> = forms.iter().filter_map(|f| f.limit.as_ref().map(|r| r.key.as_str())).collect();
                 keys.sort_unstable();
                 keys.dedup();
-                match memory {
-                    Some(memory) => {
-                        let windows: Vec<chrono::Duration> = r.limits.iter().map(|(w, _)| *w).collect();
-                        for key in &keys {
-                            counts.insert((*key).to_owned(), memory.counts(&r.scope, key, &windows, latest));
-                        }
-                    }
-                    None => {
-                        let earliest = batch.iter().map(|(_, n)| *n).min().unwrap_or(*first_now);
-                        let mut rows = Vec::new();
-                        for run in keys.chunks($crate::storage::BATCH_RUN) {
-                            let mut delete = sqlx::QueryBuilder::<$db>::new("delete from rate_hits where scope = ");
-                            delete.push_bind(&r.scope).push(" and at < ").push_bind(earliest - r.longest()).push(" and key in (");
-                            let mut list = delete.separated(", ");
-                            for k in run {
-                                list.push_bind(*k);
-                            }
-                            delete.push(")");
-                            delete.build().execute(&mut **tx).await?;
-                            let mut count = sqlx::QueryBuilder::<$db>::new("select key");
-                            for (window, _) in &r.limits {
-                                count.push(", sum(case when at > ").push_bind(latest - *window).push(" then 1 else 0 end)");
-                            }
-                            count.push(" from rate_hits where scope = ").push_bind(&r.scope).push(" and key in (");
-                            let mut list = count.separated(", ");
-                            for k in run {
-                                list.push_bind(*k);
-                            }
-                            count.push(") group by key");
-                            rows.extend(count.build().fetch_all(&mut **tx).await?);
-                        }
-                        for row in rows {
-                            use sqlx::Row;
-                            let key: String = row.try_get(0)?;
-                            let per_window = (0..r.limits.len())
-                                .map(|i| row.try_get::<Option<i64>, _>(i + 1).map(|n| n.unwrap_or(0)))
-                                .collect::<Result<Vec<i64>, _>>()?;
-                            counts.insert(key, per_window);
-                        }
-                    }
-                }
+                let earliest = batch.iter().map(|(_, n)| *n).min().unwrap_or(*first_now);
+                let latest = batch.iter().map(|(_, n)| *n).max().unwrap_or(*first_now);
+                counts = sender_counts(tx, r, &keys, earliest, latest, memory).await?;
             }
-            // 2. The stored messages each could fold into. A key is the phone and the text, so
-            //    they are found through the cases' phone index (the key itself has no index:
-            //    one randomly keyed entry fewer per message).
             let mut phones: Vec<&str> = batch
                 .iter()
                 .filter_map(|(a, _)| a.case.citizen.phone.as_ref().map(|p| p.e164()))
                 .collect();
             phones.sort_unstable();
             phones.dedup();
-            let mut earlier: HashMap<String, (Ts, i64)> = HashMap::new();
-            if !phones.is_empty() {
-                let since = forms.iter().map(|f| f.fold_since).min().unwrap_or(*first_now);
-                let mut rows: Vec<(String, Ts, i64)> = Vec::new();
-                for run in phones.chunks($crate::storage::BATCH_RUN) {
-                    let mut q = sqlx::QueryBuilder::<$db>::new(
-                        "select w.fold_key, w.created_at, w.case_id from cases c \
-                         join website_messages w on w.case_id = c.id where w.created_at >= ",
-                    );
-                    q.push_bind(since).push(" and c.phone_e164 in (");
-                    let mut list = q.separated(", ");
-                    for phone in run {
-                        list.push_bind(*phone);
-                    }
-                    q.push(")");
-                    rows.extend(q.build_query_as::<(String, Ts, i64)>().fetch_all(&mut **tx).await?);
-                }
-                for (key, at, case_id) in rows {
-                    if earlier.get(&key).is_none_or(|(seen, _)| at > *seen) {
-                        earlier.insert(key, (at, case_id));
-                    }
-                }
-            }
+            let since = forms.iter().map(|f| f.fold_since).min().unwrap_or(*first_now);
+            let earlier = fold_candidates(tx, &phones, since).await?;
             // 3. What each message becomes, decided by the domain.
             let planned: Vec<Planned<'_>> = forms
                 .iter()
@@ -206,13 +145,7 @@ macro_rules! impl_website_batch {
                     .iter()
                     .filter_map(|&i| forms[i].limit.as_ref().map(|l| (l.key.as_str(), batch[i].1)))
                     .collect();
-                for run in hits.chunks($crate::storage::BATCH_RUN) {
-                    let mut insert = sqlx::QueryBuilder::<$db>::new("insert into rate_hits (scope, key, at) ");
-                    insert.push_values(run, |mut b, (key, at)| {
-                        b.push_bind(r.scope.as_str()).push_bind(*key).push_bind(*at);
-                    });
-                    insert.build().execute(&mut **tx).await?;
-                }
+                insert_hits(tx, &r.scope, &hits).await?;
             }
             // 7. The answers, in order.
             let mut stored: HashMap<i64, $crate::domain::Case> = HashMap::new();
@@ -238,6 +171,105 @@ macro_rules! impl_website_batch {
                     })
                     .collect(),
             ))
+        }
+
+        /// Each sender's hits per window of `rate`'s limits (`keys`: their keyed digests), where
+        /// the engine keeps them: in memory, or rows of `rate_hits` (the ones older than the
+        /// longest window dropped first).
+        async fn sender_counts(
+            tx: &mut sqlx::Transaction<'_, $db>,
+            rate: &$crate::domain::RateCheck,
+            keys: &[&str],
+            earliest: chrono::DateTime<chrono::Utc>,
+            latest: chrono::DateTime<chrono::Utc>,
+            memory: Option<&$crate::storage::sender_limits::SenderLimits>,
+        ) -> Result<std::collections::HashMap<String, Vec<i64>>, sqlx::Error> {
+            let mut counts = std::collections::HashMap::new();
+            if let Some(memory) = memory {
+                let windows: Vec<chrono::Duration> = rate.limits.iter().map(|(w, _)| *w).collect();
+                for key in keys {
+                    counts.insert((*key).to_owned(), memory.counts(&rate.scope, key, &windows, latest));
+                }
+                return Ok(counts);
+            }
+            let mut rows = Vec::new();
+            for run in keys.chunks($crate::storage::BATCH_RUN) {
+                let mut delete = sqlx::QueryBuilder::<$db>::new("delete from rate_hits where scope = ");
+                delete.push_bind(&rate.scope).push(" and at < ").push_bind(earliest - rate.longest()).push(" and key in (");
+                let mut list = delete.separated(", ");
+                for k in run {
+                    list.push_bind(*k);
+                }
+                delete.push(")");
+                delete.build().execute(&mut **tx).await?;
+                let mut count = sqlx::QueryBuilder::<$db>::new("select key");
+                for (window, _) in &rate.limits {
+                    count.push(", sum(case when at > ").push_bind(latest - *window).push(" then 1 else 0 end)");
+                }
+                count.push(" from rate_hits where scope = ").push_bind(&rate.scope).push(" and key in (");
+                let mut list = count.separated(", ");
+                for k in run {
+                    list.push_bind(*k);
+                }
+                count.push(") group by key");
+                rows.extend(count.build().fetch_all(&mut **tx).await?);
+            }
+            for row in rows {
+                use sqlx::Row;
+                let key: String = row.try_get(0)?;
+                let per_window = (0..rate.limits.len())
+                    .map(|i| row.try_get::<Option<i64>, _>(i + 1).map(|n| n.unwrap_or(0)))
+                    .collect::<Result<Vec<i64>, _>>()?;
+                counts.insert(key, per_window);
+            }
+            Ok(counts)
+        }
+
+        /// The stored website messages of these phones since `since`, the latest of each fold
+        /// key (key → when it was registered, its case). A key is the phone and the text, so
+        /// they are found through the cases' phone index (the key itself has no index: one
+        /// randomly keyed entry fewer per message).
+        async fn fold_candidates(
+            tx: &mut sqlx::Transaction<'_, $db>,
+            phones: &[&str],
+            since: chrono::DateTime<chrono::Utc>,
+        ) -> Result<std::collections::HashMap<String, (chrono::DateTime<chrono::Utc>, i64)>, sqlx::Error> {
+            let mut earlier: std::collections::HashMap<String, (chrono::DateTime<chrono::Utc>, i64)> = std::collections::HashMap::new();
+            for run in phones.chunks($crate::storage::BATCH_RUN) {
+                let mut q = sqlx::QueryBuilder::<$db>::new(
+                    "select w.fold_key, w.created_at, w.case_id from cases c \
+                     join website_messages w on w.case_id = c.id where w.created_at >= ",
+                );
+                q.push_bind(since).push(" and c.phone_e164 in (");
+                let mut list = q.separated(", ");
+                for phone in run {
+                    list.push_bind(*phone);
+                }
+                q.push(")");
+                let rows = q.build_query_as::<(String, chrono::DateTime<chrono::Utc>, i64)>().fetch_all(&mut **tx).await?;
+                for (key, at, case_id) in rows {
+                    if earlier.get(&key).is_none_or(|(seen, _)| at > *seen) {
+                        earlier.insert(key, (at, case_id));
+                    }
+                }
+            }
+            Ok(earlier)
+        }
+
+        /// The limit hits of messages let through, where they are rows.
+        async fn insert_hits(
+            tx: &mut sqlx::Transaction<'_, $db>,
+            scope: &str,
+            hits: &[(&str, chrono::DateTime<chrono::Utc>)],
+        ) -> Result<(), sqlx::Error> {
+            for run in hits.chunks($crate::storage::BATCH_RUN) {
+                let mut insert = sqlx::QueryBuilder::<$db>::new("insert into rate_hits (scope, key, at) ");
+                insert.push_values(run, |mut b, (key, at)| {
+                    b.push_bind(scope).push_bind(*key).push_bind(*at);
+                });
+                insert.build().execute(&mut **tx).await?;
+            }
+            Ok(())
         }
     };
 }

@@ -213,14 +213,17 @@ fn realistic_spool(spool: &Spool) -> PathBuf {
     truncated
 }
 
-fn run_ingest(dir: &Path, database_url: &str, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_youmen"))
+/// The CLI as its own process. Awaited, not waited on: the test's server shares this
+/// test's runtime, and must keep serving (and finish what it holds) while the CLI runs.
+async fn run_ingest(dir: &Path, database_url: &str, args: &[&str]) -> Output {
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_youmen"))
         .args(["ingest", "voicemail"])
         .args(args)
         .current_dir(dir)
         .env("YOUMEN__DATABASE__URL", database_url)
         .env("YOUMEN__HOTLINE__AUDIO_DIR", dir.join("audio"))
         .output()
+        .await
         .unwrap()
 }
 
@@ -251,17 +254,9 @@ async fn a_night_of_voicemail_becomes_cases_once_and_the_bad_files_wait_in_quara
     let truncated = realistic_spool(&spool);
     let spool_arg = spool.root.display().to_string();
 
-    let first = text(&run_ingest(
-        dir.path(),
-        &app.database_url,
-        &["--spool", &spool_arg],
-    ));
+    let first = text(&run_ingest(dir.path(), &app.database_url, &["--spool", &spool_arg]).await);
     assert!(first.contains("13 messages seen: 6 ingested (1 added to an existing case), 0 already ingested, 6 quarantined, 1 in unmapped mailboxes, 1 orphaned audio files"), "{first}");
-    let again = text(&run_ingest(
-        dir.path(),
-        &app.database_url,
-        &["--spool", &spool_arg],
-    ));
+    let again = text(&run_ingest(dir.path(), &app.database_url, &["--spool", &spool_arg]).await);
     assert!(
         again.contains("6 already ingested, 6 quarantined"),
         "{again}"
@@ -339,11 +334,7 @@ async fn a_night_of_voicemail_becomes_cases_once_and_the_bad_files_wait_in_quara
             .all(|q| Path::new(q["path"].as_str().unwrap()).exists()),
         "the spool is never touched"
     );
-    let listed = text(&run_ingest(
-        dir.path(),
-        &app.database_url,
-        &["--quarantine"],
-    ));
+    let listed = text(&run_ingest(dir.path(), &app.database_url, &["--quarantine"]).await);
     assert!(
         listed.contains("msg0004.wav") && listed.contains("truncated"),
         "{listed}"
@@ -351,11 +342,7 @@ async fn a_night_of_voicemail_becomes_cases_once_and_the_bad_files_wait_in_quara
 
     // The PBX administrator fixes the truncated recording: the next pass takes it in.
     std::fs::write(truncated.with_extension("wav"), wav(2.0, 0.5)).unwrap();
-    let fixed = text(&run_ingest(
-        dir.path(),
-        &app.database_url,
-        &["--spool", &spool_arg],
-    ));
+    let fixed = text(&run_ingest(dir.path(), &app.database_url, &["--spool", &spool_arg]).await);
     assert!(fixed.contains("1 ingested"), "{fixed}");
     let (_, quarantine) = app.get_json("/api/v1/hotline/quarantine", &token).await;
     assert!(quarantine
@@ -381,11 +368,14 @@ async fn a_recording_plays_with_ranges_and_every_play_is_on_the_timeline() {
     let audio_dir = dir.path().join("audio");
     let app = TestApp::spawn_with(Backend::Sqlite, |s| s.hotline.audio_dir = audio_dir).await;
     let token = app.token("早班", Role::Callback).await;
-    text(&run_ingest(
-        dir.path(),
-        &app.database_url,
-        &["--spool", &spool.root.display().to_string()],
-    ));
+    text(
+        &run_ingest(
+            dir.path(),
+            &app.database_url,
+            &["--spool", &spool.root.display().to_string()],
+        )
+        .await,
+    );
     let case = &cases(&app, &token, "").await[0];
     let shown = detail(&app, &token, case["number"].as_str().unwrap()).await;
     let url = shown["recordings"][0]["url"].as_str().unwrap().to_owned();
@@ -698,7 +688,7 @@ async fn a_recording_over_the_size_cap_is_quarantined_unread() {
         metadata("13800138000", FRIDAY_NIGHT, Some("7-7")).as_bytes(),
         &[("wav", &wav(2.0, 0.5))],
     );
-    let out = Command::new(env!("CARGO_BIN_EXE_youmen"))
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_youmen"))
         .args(["ingest", "voicemail", "--spool"])
         .arg(&spool.root)
         .current_dir(dir.path())
@@ -706,13 +696,10 @@ async fn a_recording_over_the_size_cap_is_quarantined_unread() {
         .env("YOUMEN__HOTLINE__AUDIO_DIR", dir.path().join("audio"))
         .env("YOUMEN__HOTLINE__MAX_RECORDING_BYTES", "10000")
         .output()
+        .await
         .unwrap();
     assert!(text(&out).contains("0 ingested"));
-    let listed = text(&run_ingest(
-        dir.path(),
-        &app.database_url,
-        &["--quarantine"],
-    ));
+    let listed = text(&run_ingest(dir.path(), &app.database_url, &["--quarantine"]).await);
     assert!(listed.contains("over the limit of 10000 bytes"), "{listed}");
 }
 
@@ -729,17 +716,11 @@ async fn a_fixed_metadata_file_is_taken_in_and_its_quarantine_entry_settled(back
         &[("wav", &wav(2.0, 0.5))],
     );
     let spool_arg = spool.root.display().to_string();
-    assert!(text(&run_ingest(
-        dir.path(),
-        &app.database_url,
-        &["--spool", &spool_arg]
-    ))
-    .contains("1 quarantined"));
-    let again = text(&run_ingest(
-        dir.path(),
-        &app.database_url,
-        &["--spool", &spool_arg],
-    ));
+    assert!(
+        text(&run_ingest(dir.path(), &app.database_url, &["--spool", &spool_arg]).await)
+            .contains("1 quarantined")
+    );
+    let again = text(&run_ingest(dir.path(), &app.database_url, &["--spool", &spool_arg]).await);
     assert!(again.contains("1 quarantined"), "{again}");
     let (_, q) = app.get_json("/api/v1/hotline/quarantine", &token).await;
     assert_eq!(q.as_array().unwrap().len(), 1, "one entry, seen twice: {q}");
@@ -750,12 +731,10 @@ async fn a_fixed_metadata_file_is_taken_in_and_its_quarantine_entry_settled(back
         metadata("13800138000", FRIDAY_NIGHT, Some("5-5")),
     )
     .unwrap();
-    assert!(text(&run_ingest(
-        dir.path(),
-        &app.database_url,
-        &["--spool", &spool_arg]
-    ))
-    .contains("1 ingested"));
+    assert!(
+        text(&run_ingest(dir.path(), &app.database_url, &["--spool", &spool_arg]).await)
+            .contains("1 ingested")
+    );
     let (_, q) = app.get_json("/api/v1/hotline/quarantine", &token).await;
     assert!(q.as_array().unwrap().is_empty(), "{q}");
     let (_, all) = app
@@ -794,18 +773,14 @@ async fn an_unwritable_audio_folder_fails_clearly_and_the_voicemail_waits_in_the
     );
     let spool_arg = spool.root.display().to_string();
     std::fs::write(dir.path().join("audio"), b"not a folder").unwrap();
-    let failed = run_ingest(dir.path(), &database_url, &["--spool", &spool_arg]);
+    let failed = run_ingest(dir.path(), &database_url, &["--spool", &spool_arg]).await;
     assert!(!failed.status.success());
     let stderr = String::from_utf8_lossy(&failed.stderr);
     assert!(
         stderr.contains(&dir.path().join("audio").display().to_string()),
         "{stderr}"
     );
-    let listed = text(&run_ingest(
-        dir.path(),
-        &database_url,
-        &["--quarantine", "--all"],
-    ));
+    let listed = text(&run_ingest(dir.path(), &database_url, &["--quarantine", "--all"]).await);
     assert!(!listed.contains("msg0000"), "not quarantined: {listed}");
     assert!(
         spool
@@ -816,11 +791,7 @@ async fn an_unwritable_audio_folder_fails_clearly_and_the_voicemail_waits_in_the
     );
 
     std::fs::remove_file(dir.path().join("audio")).unwrap();
-    let fixed = text(&run_ingest(
-        dir.path(),
-        &database_url,
-        &["--spool", &spool_arg],
-    ));
+    let fixed = text(&run_ingest(dir.path(), &database_url, &["--spool", &spool_arg]).await);
     assert!(fixed.contains("1 messages seen: 1 ingested"), "{fixed}");
 }
 
@@ -882,11 +853,7 @@ async fn an_ingest_killed_midway_takes_every_message_exactly_once_on_the_next_pa
         "killed mid-way: {before} of {MESSAGES} in"
     );
 
-    let out = text(&run_ingest(
-        dir.path(),
-        &database_url,
-        &["--spool", &spool_arg],
-    ));
+    let out = text(&run_ingest(dir.path(), &database_url, &["--spool", &spool_arg]).await);
     assert!(
         out.contains(&format!(
             "{MESSAGES} messages seen: {} ingested",
