@@ -15,7 +15,7 @@ use crate::domain::{Action, ActionKind, CaseNumber, PhoneNumber};
 use crate::storage::{CaseQuery, Cursor, Sort, TextQuery};
 use crate::web::error::{ApiError, Text};
 use crate::web::extract::{ApiJson, ApiPath, ApiQuery, Staff};
-use crate::web::time::{parse_instant, parse_instant_or_day};
+use crate::web::time::optional_instant;
 use crate::web::views::{created, registered_case};
 use crate::web::views::{
     ActionRequest, ActionResult, CaseDetail, CaseList, CaseView, ErrorBody, EventView,
@@ -47,12 +47,12 @@ pub async fn register_case(
 ) -> Result<Response, ApiError> {
     staff.require(ActionKind::Register)?;
     let calendar = state.calendar.current();
-    let received_at = body
-        .received_at
-        .as_deref()
-        .filter(|s| !s.trim().is_empty())
-        .map(|s| parse_instant("received_at", s, calendar.timezone()))
-        .transpose()?;
+    let received_at = optional_instant(
+        "received_at",
+        body.received_at.as_deref(),
+        calendar.timezone(),
+        0,
+    )?;
     let form = RegistrationForm {
         channel: body.channel,
         citizen_name: body.citizen_name,
@@ -240,18 +240,9 @@ pub(crate) fn build_query(
         causes: parse_list("cause", &p.cause)?,
         tiers: parse_list("tier", &p.tier)?,
         overdue,
-        received_from: p
-            .received_from
-            .as_deref()
-            .filter(|s| !s.trim().is_empty())
-            .map(|s| parse_instant("received_from", s, tz))
-            .transpose()?,
-        received_to: p
-            .received_to
-            .as_deref()
-            .filter(|s| !s.trim().is_empty())
-            .map(|s| parse_instant_or_day("received_to", s, tz, 1))
-            .transpose()?,
+        received_from: optional_instant("received_from", p.received_from.as_deref(), tz, 0)?,
+        // A date "to" includes its day: up to the start of the next.
+        received_to: optional_instant("received_to", p.received_to.as_deref(), tz, 1)?,
         text,
         owner: p
             .owner

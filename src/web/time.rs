@@ -4,6 +4,18 @@ use chrono::{DateTime, NaiveDate, Utc};
 
 use super::error::{ApiError, Text};
 
+/// An optional instant: absent or blank is None; otherwise as [`parse_instant_or_day`].
+pub fn optional_instant(
+    field: &str,
+    raw: Option<&str>,
+    tz: chrono_tz::Tz,
+    days_after: u64,
+) -> Result<Option<DateTime<Utc>>, ApiError> {
+    raw.filter(|s| !s.trim().is_empty())
+        .map(|s| parse_instant_or_day(field, s, tz, days_after))
+        .transpose()
+}
+
 /// An RFC 3339 instant or a local date (its start), for the field `field`.
 pub fn parse_instant(field: &str, raw: &str, tz: chrono_tz::Tz) -> Result<DateTime<Utc>, ApiError> {
     parse_instant_or_day(field, raw, tz, 0)

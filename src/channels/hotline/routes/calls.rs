@@ -21,7 +21,7 @@ use crate::domain::registration::{register, RegistrationForm};
 use crate::domain::{ActionKind, Channel};
 use crate::web::error::{ApiError, Text};
 use crate::web::extract::{ApiJson, Staff};
-use crate::web::time::parse_instant;
+use crate::web::time::optional_instant;
 use crate::web::views::created;
 use crate::web::views::{CaseView, ErrorBody, LogCallRequest};
 
@@ -99,12 +99,12 @@ pub(crate) async fn log_call_as(
         None => None,
     };
     let calendar = hotline.calendar.current();
-    let received_at = body
-        .received_at
-        .as_deref()
-        .filter(|s| !s.trim().is_empty())
-        .map(|s| parse_instant("received_at", s, calendar.timezone()))
-        .transpose()?;
+    let received_at = optional_instant(
+        "received_at",
+        body.received_at.as_deref(),
+        calendar.timezone(),
+        0,
+    )?;
     let form = RegistrationForm {
         channel: channel.as_str().to_owned(),
         citizen_name: body.caller_name,
