@@ -148,6 +148,8 @@ async fn http_intake(database_url: String) -> (Run, Run, Run, Batches) {
     settings.server.port = 0;
     settings.database.url = database_url.clone();
     settings.log.level = "warn".into();
+    // A key of the run's own, not one generated into the working folder.
+    settings.secrets.key = "bench-only key, at least thirty-two bytes long".into();
     // Citizens come from many addresses: the load generator names one per client through
     // the proxy header, so the per-address limits are checked (and written) as in production.
     settings.website.trust_forwarded_for = true;

@@ -91,6 +91,7 @@ async fn main() {
     let mut settings = Settings::load(None).unwrap();
     settings.database.url = format!("sqlite://{}", dir.path().join("youmen.db").display());
     settings.hotline.audio_dir = dir.path().join("audio");
+    settings.secrets.dir = dir.path().join("secrets");
     let ingestor = youmen::app::ingestor(&settings).await.unwrap();
     let start = Instant::now();
     let summary = ingestor.ingest_spool(&spool, &|_, _| {}).await.unwrap();

@@ -20,7 +20,9 @@ use crate::http::{self, AppState};
 use crate::intake::Intake;
 use crate::oversight::DecisionNotices;
 use crate::ratings::Ratings;
+use crate::secrets::Secrets;
 use crate::storage;
+use crate::web::client::AddressKeys;
 use crate::work::{instance_id, Stop};
 use tokio::sync::Notify;
 
@@ -46,7 +48,9 @@ impl Application {
             .await
             .with_context(|| format!("listening on {address}"))?;
         let calendar = CalendarHandle::new(calendar);
-        let rules = Arc::new(settings.intake_rules());
+        let secrets = Secrets::load(&settings)?;
+        let rules = Arc::new(settings.intake_rules(&secrets));
+        crate::cases::rekey_old_id_cards(store.as_ref(), &rules).await?;
         let case_prefix: Arc<str> = settings.intake.case_number_prefix.clone().into();
         let outbox_wake = Arc::new(Notify::new());
         let intake = Intake::spawn(
@@ -74,7 +78,7 @@ impl Application {
                 .enabled()
                 .then(|| settings.website.public_base_url.clone()),
         );
-        let site = Arc::new(PublicSite::new(desk, settings.website.clone()));
+        let site = Arc::new(PublicSite::new(desk, settings.website.clone(), &secrets));
         let callbacks = CallbackService::new(
             store.clone(),
             calendar.clone(),
@@ -96,6 +100,8 @@ impl Application {
         let auth = crate::web::Auth {
             store: store.clone(),
             staff: Arc::new(settings.staff.clone()),
+            addresses: AddressKeys::new(secrets.derive("client-address")),
+            trust_forwarded_for: settings.website.trust_forwarded_for,
         };
         let counter = Counter {
             intake: intake.clone(),
@@ -240,10 +246,11 @@ pub async fn ingestor(settings: &Settings) -> anyhow::Result<Ingestor> {
     store.migrate().await.context("migrating the database")?;
     let prefix: Arc<str> = settings.intake.case_number_prefix.clone().into();
     let intake = Intake::spawn(store.clone(), calendar, prefix, Arc::new(Notify::new()));
+    let secrets = Secrets::load(settings)?;
     Ingestor::new(
         store,
         intake,
-        Arc::new(settings.intake_rules()),
+        Arc::new(settings.intake_rules(&secrets)),
         &settings.hotline,
     )
 }

@@ -27,10 +27,28 @@ pub struct Settings {
     pub staff: StaffSettings,
     pub oversight: OversightSettings,
     pub retention: RetentionSettings,
+    pub secrets: SecretSettings,
     /// Group-robot and other webhooks that receive alerts.
     #[serde(default)]
     pub webhooks: Vec<WebhookSettings>,
     pub log: LogSettings,
+}
+
+/// The instance's secret key (see `secrets`).
+#[derive(Clone, Deserialize)]
+pub struct SecretSettings {
+    /// At least 32 bytes; empty: generated into `dir` on first start.
+    pub key: String,
+    pub dir: PathBuf,
+}
+
+impl std::fmt::Debug for SecretSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SecretSettings")
+            .field("key", &if self.key.is_empty() { "" } else { "…" })
+            .field("dir", &self.dir)
+            .finish()
+    }
 }
 
 /// How long personal data of closed cases is kept (PIPL); 0 keeps it.
@@ -76,9 +94,12 @@ pub struct StaffSettings {
     pub session_idle_minutes: i64,
     /// And any session ends this long after sign-in.
     pub session_max_hours: i64,
-    /// Failed sign-ins in a row before the account is locked for `lock_minutes`.
-    pub lock_after_failures: i64,
-    pub lock_minutes: i64,
+    /// Wrong passwords in a row an account may have before each next attempt waits (1, 2,
+    /// 4… seconds, at most `sign_in_delay_max_seconds`).
+    pub sign_in_free_failures: i64,
+    pub sign_in_delay_max_seconds: i64,
+    /// Sign-in attempts one client address may make in 15 minutes, whatever the accounts.
+    pub sign_in_per_address: u32,
     /// Send the session cookie only over HTTPS (browsers also accept it on localhost).
     pub secure_cookies: bool,
 }
@@ -348,7 +369,8 @@ impl Settings {
         })
     }
 
-    pub fn intake_rules(&self) -> IntakeRules {
+    /// The intake rules, ID-card digests keyed under the instance's secrets.
+    pub fn intake_rules(&self, secrets: &crate::secrets::Secrets) -> IntakeRules {
         IntakeRules {
             dialing: LocalDialing {
                 area_code: self.intake.area_code.clone(),
@@ -367,6 +389,7 @@ impl Settings {
             description_max_chars: self.intake.description_max_chars,
             name_max_chars: self.intake.name_max_chars,
             id_card_pepper: self.intake.id_card_pepper.clone(),
+            id_card_key: secrets.derive("id-card-digest"),
             future_tolerance: Duration::minutes(5),
         }
     }

@@ -22,6 +22,7 @@ pub mod oversight;
 pub mod ratings;
 pub mod recordings;
 pub mod retention;
+pub mod secrets;
 pub mod storage;
 pub mod telemetry;
 pub mod web;

@@ -16,6 +16,31 @@ use crate::oversight::DecisionNotices;
 use crate::storage::{CasePage, CaseQuery, RecordingRecord, Store, StoreError};
 pub use visibility::TimelineEntry;
 
+/// Re-keys the ID-card digests made before digests were keyed, and masks their numbers as
+/// masks are now: all of them, a thousand at a time (done once; at start-up).
+pub async fn rekey_old_id_cards(
+    store: &dyn Store,
+    rules: &crate::domain::IntakeRules,
+) -> Result<usize, StoreError> {
+    let key = rules.id_card_key;
+    let rekey = move |unkeyed: &str| crate::domain::citizen::rekey_digest(&key, unkeyed);
+    let mut done = 0;
+    loop {
+        let n = store.rekey_id_cards(&rekey, 1000).await?;
+        done += n;
+        if n == 0 {
+            break;
+        }
+    }
+    if done > 0 {
+        tracing::info!(
+            cases = done,
+            "ID-card digests re-keyed under the secret key"
+        );
+    }
+    Ok(done)
+}
+
 /// How often a change is decided again when someone else changed the case in between.
 const RETRIES: usize = 3;
 

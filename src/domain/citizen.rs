@@ -52,19 +52,38 @@ impl IdCardNumber {
         Ok(Self(normalized))
     }
 
-    /// For display: region code and last four kept, birth date hidden (`210602********123X`).
+    /// For display: two characters at each end, the region, birth date and sequence hidden
+    /// (`21**************3X`).
     pub fn masked(&self) -> String {
-        mask_middle(&self.0, 6, 4)
+        mask_middle(&self.0, 2, 2)
     }
 
-    /// A keyed digest that finds a repeat visitor without storing the number itself.
-    pub fn digest(&self, pepper: &str) -> String {
+    /// A keyed digest that finds a repeat visitor without storing the number itself:
+    /// HMAC-SHA256 under `key` (the instance's, derived from its secret) over the salted hash
+    /// the digests were before they were keyed, so that those are re-keyed in place
+    /// ([`rekey_digest`]) and keep matching. Without the key, a copy of the database does not
+    /// let anyone try the few billion possible numbers.
+    pub fn digest(&self, pepper: &str, key: &[u8; 32]) -> String {
         let mut hasher = Sha256::new();
         hasher.update(pepper.as_bytes());
         hasher.update(b":");
         hasher.update(self.0.as_bytes());
-        hex::encode(hasher.finalize())
+        rekey_digest(key, &hex::encode(hasher.finalize()))
     }
+}
+
+/// The keyed digest of an ID card number from its unkeyed one (made before digests were
+/// keyed).
+pub fn rekey_digest(key: &[u8; 32], unkeyed: &str) -> String {
+    use hmac::{Hmac, Mac};
+    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes any key length");
+    mac.update(unkeyed.as_bytes());
+    hex::encode(mac.finalize().into_bytes())
+}
+
+/// A stored mask made when masks showed more (`210602********123X`), masked as masks are now.
+pub fn remask(stored: &str) -> String {
+    mask_middle(stored, 2, 2)
 }
 
 impl std::fmt::Debug for IdCardNumber {
@@ -111,7 +130,7 @@ mod tests {
     fn a_valid_id_card_number_passes_and_is_shown_masked() {
         // A published sample number with a correct check digit.
         let id = IdCardNumber::parse("11010519491231002x").unwrap();
-        assert_eq!(id.masked(), "110105********002X");
+        assert_eq!(id.masked(), "11**************2X");
         assert!(!format!("{id:?}").contains("19491231"));
     }
 
@@ -144,10 +163,20 @@ mod tests {
     }
 
     #[test]
-    fn digests_depend_on_the_pepper() {
+    fn digests_are_keyed_and_old_ones_rekey_to_the_same() {
         let id = IdCardNumber::parse("11010519491231002X").unwrap();
-        assert_ne!(id.digest("a"), id.digest("b"));
-        assert_eq!(id.digest("a"), id.digest("a"));
+        let (k1, k2) = ([1u8; 32], [2u8; 32]);
+        assert_ne!(id.digest("p", &k1), id.digest("p", &k2), "keyed");
+        assert_eq!(id.digest("p", &k1), id.digest("p", &k1));
+        let unkeyed = hex::encode(Sha256::digest(b"p:11010519491231002X"));
+        assert_eq!(rekey_digest(&k1, &unkeyed), id.digest("p", &k1));
+    }
+
+    #[test]
+    fn masks_show_two_characters_at_each_end() {
+        let id = IdCardNumber::parse("11010519491231002X").unwrap();
+        assert_eq!(id.masked(), "11**************2X");
+        assert_eq!(remask("110105********002X"), "11**************2X");
     }
 
     #[test]

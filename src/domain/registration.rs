@@ -24,7 +24,10 @@ pub struct IntakeRules {
     pub matters: Vec<Matter>,
     pub description_max_chars: usize,
     pub name_max_chars: usize,
+    /// The salt of ID-card digests (as it always was: digests made with it keep matching).
     pub id_card_pepper: String,
+    /// The key ID-card digests are made under (derived from the instance's secret).
+    pub id_card_key: [u8; 32],
     /// How far in the future a `received_at` may be (clock skew between machines).
     pub future_tolerance: Duration,
 }
@@ -231,7 +234,9 @@ pub fn register(
             name,
             phone,
             id_card_masked: id_card.as_ref().map(IdCardNumber::masked),
-            id_card_digest: id_card.as_ref().map(|id| id.digest(&rules.id_card_pepper)),
+            id_card_digest: id_card
+                .as_ref()
+                .map(|id| id.digest(&rules.id_card_pepper, &rules.id_card_key)),
         },
         matter: matter.code,
         description,
@@ -260,6 +265,7 @@ mod tests {
             description_max_chars: 2000,
             name_max_chars: 50,
             id_card_pepper: "test".into(),
+            id_card_key: [9; 32],
             future_tolerance: Duration::minutes(5),
         }
     }
@@ -287,7 +293,7 @@ mod tests {
         assert_eq!(c.citizen.phone.unwrap().e164(), "+8613800138000");
         assert_eq!(
             c.citizen.id_card_masked.as_deref(),
-            Some("110105********002X")
+            Some("11**************2X")
         );
         assert_eq!(c.deadline, at("2026-11-30T17:00:00+08:00"));
         assert!(!c.off_hours);

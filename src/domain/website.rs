@@ -370,6 +370,7 @@ mod tests {
             description_max_chars: 2000,
             name_max_chars: 50,
             id_card_pepper: "test".into(),
+            id_card_key: [9; 32],
             future_tolerance: chrono::Duration::minutes(5),
         }
     }

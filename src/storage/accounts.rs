@@ -70,6 +70,8 @@ pub trait AccountStore: Send + Sync {
     ) -> StoreResult<Option<(UserRecord, Option<String>)>>;
 
     /// False when there is no such user.
+    /// A new password ends the user's sessions and lifts any delay. False when there is no
+    /// such user.
     async fn set_password(
         &self,
         username: &str,
@@ -94,13 +96,26 @@ pub trait AccountStore: Send + Sync {
         now: DateTime<Utc>,
     ) -> StoreResult<bool>;
 
-    /// Counts a failed sign-in; at `lock_after` failures in a row the account is locked
-    /// until `lock_until`.
-    async fn login_failed(
+    /// Reserves the account's next sign-in attempt before its password is checked: the
+    /// account's next attempt is held off until `hold_until`, so that parallel guesses get one
+    /// try between them. Returns the failures in a row so far; None when the account's next
+    /// attempt is not due yet (its delay, or an attempt in flight).
+    async fn reserve_sign_in(
         &self,
         user_id: i64,
-        lock_after: i64,
-        lock_until: DateTime<Utc>,
+        hold_until: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<i64>>;
+
+    /// Hands back a reservation whose password was never checked (the server was busy): the
+    /// account's next attempt is due at once.
+    async fn release_sign_in(&self, user_id: i64, now: DateTime<Utc>) -> StoreResult<()>;
+
+    /// Counts a wrong password; the account's next attempt waits until `next_at`.
+    async fn sign_in_failed(
+        &self,
+        user_id: i64,
+        next_at: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> StoreResult<()>;
 
@@ -218,14 +233,20 @@ macro_rules! impl_account_store {
             }
 
             async fn set_password(&self, username: &str, hash: &str, now: chrono::DateTime<chrono::Utc>) -> $crate::storage::StoreResult<bool> {
+                let mut tx = self.writer().begin().await?;
                 let done = sqlx::query(
                     "update users set password_hash = $1, failed_logins = 0, locked_until = null, updated_at = $2 where username = $3",
                 )
                 .bind(hash)
                 .bind(now)
                 .bind(username)
-                .execute(self.writer())
+                .execute(&mut *tx)
                 .await?;
+                sqlx::query("delete from sessions where user_id = (select id from users where username = $1)")
+                    .bind(username)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
                 Ok(done.rows_affected() == 1)
             }
 
@@ -267,20 +288,44 @@ macro_rules! impl_account_store {
                 Ok(done.rows_affected() == 1)
             }
 
-            async fn login_failed(
+            async fn reserve_sign_in(
                 &self,
                 user_id: i64,
-                lock_after: i64,
-                lock_until: chrono::DateTime<chrono::Utc>,
+                hold_until: chrono::DateTime<chrono::Utc>,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::storage::StoreResult<Option<i64>> {
+                // `locked_until` is when the account's next attempt is due.
+                let row: Option<(i64,)> = sqlx::query_as(
+                    "update users set locked_until = $1, updated_at = $2 \
+                     where id = $3 and (locked_until is null or locked_until <= $2) returning failed_logins",
+                )
+                .bind(hold_until)
+                .bind(now)
+                .bind(user_id)
+                .fetch_optional(self.writer())
+                .await?;
+                Ok(row.map(|(n,)| n))
+            }
+
+            async fn release_sign_in(&self, user_id: i64, now: chrono::DateTime<chrono::Utc>) -> $crate::storage::StoreResult<()> {
+                sqlx::query("update users set locked_until = null, updated_at = $1 where id = $2")
+                    .bind(now)
+                    .bind(user_id)
+                    .execute(self.writer())
+                    .await?;
+                Ok(())
+            }
+
+            async fn sign_in_failed(
+                &self,
+                user_id: i64,
+                next_at: chrono::DateTime<chrono::Utc>,
                 now: chrono::DateTime<chrono::Utc>,
             ) -> $crate::storage::StoreResult<()> {
                 sqlx::query(
-                    "update users set failed_logins = failed_logins + 1, \
-                     locked_until = case when failed_logins + 1 >= $1 then $2 else locked_until end, \
-                     updated_at = $3 where id = $4",
+                    "update users set failed_logins = failed_logins + 1, locked_until = $1, updated_at = $2 where id = $3",
                 )
-                .bind(lock_after)
-                .bind(lock_until)
+                .bind(next_at)
                 .bind(now)
                 .bind(user_id)
                 .execute(self.writer())

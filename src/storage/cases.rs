@@ -48,6 +48,15 @@ pub trait CaseStore: Send + Sync {
     /// The cases of each of these phone numbers (E.164), newest first, in one query.
     async fn cases_of_phones(&self, phones: &[String]) -> StoreResult<Vec<Case>>;
 
+    /// Re-keys up to `limit` ID-card digests made before digests were keyed (`rekey` turns
+    /// one into its keyed form), and masks their stored numbers as masks are now; each row once
+    /// (a second instance doing the same finds it done). Returns how many it did.
+    async fn rekey_id_cards(
+        &self,
+        rekey: &(dyn for<'a> Fn(&'a str) -> String + Send + Sync),
+        limit: u32,
+    ) -> StoreResult<usize>;
+
     /// Open cases whose deadline is before `until` (the overdue ones included), oldest
     /// deadline first.
     async fn cases_due_before(&self, until: DateTime<Utc>, limit: u32) -> StoreResult<Vec<Case>>;
@@ -191,6 +200,37 @@ macro_rules! impl_case_store {
                     }
                 }
                 Ok(cases)
+            }
+
+            async fn rekey_id_cards(
+                &self,
+                rekey: &(dyn for<'a> Fn(&'a str) -> String + Send + Sync),
+                limit: u32,
+            ) -> $crate::storage::StoreResult<usize> {
+                let rows: Vec<(i64, String, Option<String>)> = sqlx::query_as(
+                    "select id, id_card_digest, id_card_masked from cases \
+                     where id_card_digest is not null and id_card_keyed = $1 order by id limit $2",
+                )
+                .bind(false)
+                .bind(i64::from(limit))
+                .fetch_all(self.reader())
+                .await?;
+                let mut tx = self.writer().begin().await?;
+                for (id, digest, masked) in &rows {
+                    sqlx::query(
+                        "update cases set id_card_digest = $1, id_card_masked = $2, id_card_keyed = $3 \
+                         where id = $4 and id_card_keyed = $5",
+                    )
+                    .bind(rekey(digest))
+                    .bind(masked.as_deref().map($crate::domain::citizen::remask))
+                    .bind(true)
+                    .bind(*id)
+                    .bind(false)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                tx.commit().await?;
+                Ok(rows.len())
             }
 
             async fn cases_due_before(&self, until: chrono::DateTime<chrono::Utc>, limit: u32) -> $crate::storage::StoreResult<Vec<$crate::domain::Case>> {

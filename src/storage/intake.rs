@@ -88,7 +88,7 @@ pub trait IntakeStore: Send + Sync {
     async fn tracking_code(&self, case_id: i64) -> StoreResult<Option<String>>;
 
     /// Counts one request against `limits` (window, most allowed in it) for `key` in
-    /// `scope`. False, and nothing counted, when a limit is already reached.
+    /// `scope`, atomically. False, and nothing counted, when a limit is already reached.
     async fn rate_hit(
         &self,
         scope: &str,
@@ -96,6 +96,10 @@ pub trait IntakeStore: Send + Sync {
         limits: &[(chrono::Duration, u32)],
         now: DateTime<Utc>,
     ) -> StoreResult<bool>;
+
+    /// Takes back the hit counted at `at` (a request that turned out to deserve no count:
+    /// the right tracking code after a hit reserved the try).
+    async fn rate_forgive(&self, scope: &str, key: &str, at: DateTime<Utc>) -> StoreResult<()>;
 }
 
 /// The keys a batch locks up front (PostgreSQL): a website message's fold key, a voicemail's
@@ -258,10 +262,33 @@ macro_rules! impl_intake_store {
                 if let Some(memory) = self.sender_limits() {
                     return Ok(memory.hit(scope, key, limits, now));
                 }
+                // Counted, then added to, under the key's lock: two instances counting one
+                // address at once cannot both let its last request through.
                 let mut tx = self.writer().begin().await?;
+                let lock_key = format!("{scope}|{key}");
+                lock_keys_in(&mut tx, &[lock_key.as_str()]).await?;
                 let allowed = rate_hit_in(&mut tx, scope, key, limits, now).await?;
                 tx.commit().await?;
                 Ok(allowed)
+            }
+
+            async fn rate_forgive(
+                &self,
+                scope: &str,
+                key: &str,
+                at: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::storage::StoreResult<()> {
+                if let Some(memory) = self.sender_limits() {
+                    memory.forget(scope, key, at);
+                    return Ok(());
+                }
+                sqlx::query("delete from rate_hits where scope = $1 and key = $2 and at = $3")
+                    .bind(scope)
+                    .bind(key)
+                    .bind(at)
+                    .execute(self.writer())
+                    .await?;
+                Ok(())
             }
         }
 
@@ -315,19 +342,23 @@ macro_rules! impl_intake_store {
             tx: &mut sqlx::Transaction<'_, $db>,
             batch: &[($crate::domain::Admission, chrono::DateTime<chrono::Utc>)],
         ) -> Result<(), sqlx::Error> {
+            let keys = $crate::storage::intake::lock_keys(batch);
+            let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+            lock_keys_in(tx, &keys).await
+        }
+
+        /// Takes a transaction-scoped lock on each of `keys` (sorted) in one statement, where
+        /// the engine needs locks (`BATCH_LOCK`; SQLite's one writer needs none).
+        async fn lock_keys_in(tx: &mut sqlx::Transaction<'_, $db>, keys: &[&str]) -> Result<(), sqlx::Error> {
             let batch_lock: Option<&str> = BATCH_LOCK;
-            let Some(lock) = batch_lock else {
+            let (Some(lock), false) = (batch_lock, keys.is_empty()) else {
                 return Ok(());
             };
-            let keys = $crate::storage::intake::lock_keys(batch);
-            if keys.is_empty() {
-                return Ok(());
-            }
             // The VALUES rows are scanned (and locked) in key order.
             let mut q = sqlx::QueryBuilder::<$db>::new(format!("select count({lock}) from (values "));
             let mut list = q.separated(", ");
-            for key in &keys {
-                list.push("(").push_bind_unseparated(key.as_str()).push_unseparated(")");
+            for key in keys {
+                list.push("(").push_bind_unseparated(*key).push_unseparated(")");
             }
             q.push(") as v(k)");
             q.build().execute(&mut **tx).await?;

@@ -11,7 +11,7 @@ use super::{QuarantineItem, RecordingRecord, TokenRecord};
 pub const CASE_INSERT_COLUMNS: &str = "number, channel, received_at, citizen_name, phone_e164, \
     phone_original, id_card_masked, id_card_digest, matter, description, cause, tier, status, \
     owner, deadline, deadline_provisional, off_hours, consultation, urgent, callback_due_at, \
-    callback_kind, created_at, updated_at, version";
+    callback_kind, created_at, updated_at, version, id_card_keyed";
 
 /// What the register event records of a new case (its `after` state), for both paths.
 pub fn registered_state(case: &Case) -> serde_json::Value {

@@ -99,7 +99,9 @@ macro_rules! impl_write_helpers {
                         .push_bind(new.callback.map(|c| c.kind.as_str()))
                         .push_bind(now)
                         .push_bind(now)
-                        .push_bind(1_i64);
+                        .push_bind(1_i64)
+                        // Digests are made keyed (`IdCardNumber::digest`).
+                        .push_bind(true);
                 });
                 insert.push(format!(" returning {CASE_COLUMNS}"));
                 rows.extend(insert.build_query_as::<CaseRow>().fetch_all(&mut **tx).await?);

@@ -7,6 +7,7 @@
 //! A router takes what it needs from the application's state by `FromRef`: the
 //! authentication extractors need only [`Auth`].
 
+pub mod client;
 pub mod error;
 pub mod extract;
 pub mod html;
@@ -19,9 +20,13 @@ use std::sync::Arc;
 use crate::config::StaffSettings;
 use crate::storage::Store;
 
-/// What authenticates a request: tokens and sessions in the store, and how sessions behave.
+/// What authenticates a request: tokens and sessions in the store, how sessions behave, and
+/// how a client's address is known (for the limits on signing in).
 #[derive(Clone)]
 pub struct Auth {
     pub store: Arc<dyn Store>,
     pub staff: Arc<StaffSettings>,
+    pub addresses: client::AddressKeys,
+    /// Behind a reverse proxy: believe the address it appends to `X-Forwarded-For`.
+    pub trust_forwarded_for: bool,
 }

@@ -481,7 +481,66 @@ async fn a_group_commit_numbers_its_batch_without_gaps_even_when_one_fails(backe
     assert_eq!(results[1].is_err(), backend == Backend::Postgres);
 }
 
+/// ID-card digests made before they were keyed (a salted SHA-256 whose salt shipped in the
+/// defaults) are re-keyed under the instance's secret at start-up, so the repeat visitor is
+/// still recognised, and the number is shown masked as numbers now are.
+async fn an_id_card_registered_before_digests_were_keyed_is_still_recognised(backend: Backend) {
+    use sha2::Digest;
+    let old = TestApp::spawn(backend).await;
+    let clerk = old.token("王芳", Role::Counter).await;
+    let mut body = walk_in();
+    body["id_card"] = json!("11010519491231002X");
+    let (status, case) = old.post_json("/api/v1/cases", &clerk, &body).await;
+    assert_eq!(status, 201, "{case}");
+    // As the row was before: the unkeyed digest, the older mask.
+    let settings = youmen::config::Settings::load(None).unwrap();
+    let unkeyed = hex::encode(sha2::Sha256::digest(
+        format!("{}:11010519491231002X", settings.intake.id_card_pepper).as_bytes(),
+    ));
+    old.raw_execute(&format!(
+        "update cases set id_card_digest = '{unkeyed}', id_card_masked = '110105********002X', \
+         id_card_keyed = false"
+    ))
+    .await
+    .unwrap();
+    let (url, dir) = (old.database_url.clone(), old.data_dir().join("secrets"));
+    let upgraded = TestApp::spawn_with(backend, |s| {
+        s.database.url = url.clone();
+        s.secrets.dir = dir.clone();
+    })
+    .await;
+    let (_, detail) = upgraded
+        .get_json(
+            &format!("/api/v1/cases/{}", case["number"].as_str().unwrap()),
+            &clerk,
+        )
+        .await;
+    assert_eq!(detail["citizen"]["id_card_masked"], "11**************2X");
+    let mut settings = youmen::config::Settings::load(None).unwrap();
+    settings.secrets.dir = dir;
+    let secrets = youmen::secrets::Secrets::load(&settings).unwrap();
+    let rules = settings.intake_rules(&secrets);
+    let digest = youmen::domain::citizen::IdCardNumber::parse("11010519491231002X")
+        .unwrap()
+        .digest(&rules.id_card_pepper, &rules.id_card_key);
+    assert_ne!(digest, unkeyed);
+    let found = upgraded
+        .store()
+        .cases_of_person(None, Some(&digest), None, 10)
+        .await
+        .unwrap();
+    assert_eq!(found.len(), 1, "the repeat visitor is recognised");
+    assert_eq!(found[0].number.as_str(), case["number"].as_str().unwrap());
+    assert_eq!(
+        upgraded
+            .raw_count("select count(*) from cases where id_card_keyed = false")
+            .await,
+        0
+    );
+}
+
 crate::on_both_backends!(
+    an_id_card_registered_before_digests_were_keyed_is_still_recognised,
     a_group_commit_numbers_its_batch_without_gaps_even_when_one_fails,
     a_search_no_database_accepts_is_refused_with_a_422,
     a_bare_to_date_includes_that_whole_day,

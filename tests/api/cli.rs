@@ -269,7 +269,7 @@ fn staff_accounts_are_managed_from_the_command_line() {
         ],
         "short\n",
     );
-    assert!(String::from_utf8_lossy(&short.stderr).contains("at least 10 characters"));
+    assert!(String::from_utf8_lossy(&short.stderr).contains("at least 12 characters"));
     let machine = youmen_with_stdin(
         dir.path(),
         &[

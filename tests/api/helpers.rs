@@ -118,6 +118,7 @@ impl TestApp {
         // they choose, so the jobs wait an hour before their first round.
         settings.callbacks.check_seconds = 3600;
         settings.hotline.audio_dir = dir.path().join("audio");
+        settings.secrets.dir = dir.path().join("secrets");
         settings.oversight.scan_seconds = 3600;
         adjust(&mut settings);
         let database_url = settings.database.url.clone();
@@ -169,6 +170,11 @@ impl TestApp {
 
     pub fn state(&self) -> &youmen::http::AppState {
         &self.state
+    }
+
+    /// The folder of this app's files (its SQLite database, audio, secrets).
+    pub fn data_dir(&self) -> &std::path::Path {
+        self._dir.path()
     }
 
     pub fn store(&self) -> std::sync::Arc<dyn youmen::storage::Store> {

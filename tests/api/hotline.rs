@@ -501,6 +501,7 @@ async fn two_instances_ingesting_one_spool_take_each_message_once(backend: Backe
     let mut settings = youmen::config::Settings::load(None).unwrap();
     settings.database.url = app.database_url.clone();
     settings.hotline.audio_dir = audio_dir;
+    settings.secrets.key = "test-only key, at least thirty-two bytes long".into();
     let (a, b) = (
         youmen::app::ingestor(&settings).await.unwrap(),
         youmen::app::ingestor(&settings).await.unwrap(),

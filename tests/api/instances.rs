@@ -38,6 +38,8 @@ impl Instance {
             .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
             .env("YOUMEN__SERVER__PORT", port.to_string())
             .env("YOUMEN__LOG__FORMAT", "json")
+            // Every instance reads the one key file (created by whichever starts first).
+            .env("YOUMEN__SECRETS__DIR", dir.join("secrets"))
             .env("RUST_LOG", "info")
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).unwrap())

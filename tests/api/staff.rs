@@ -10,11 +10,15 @@ use youmen::domain::Role;
 use crate::helpers::{json, Backend, TestApp, PASSWORD};
 use crate::hotline::wav;
 
-/// A browser that does not follow redirects, so that each step can be seen.
+/// A browser that does not follow redirects, so that each step can be seen. It keeps the
+/// session cookie and the sign-in form's cookie, and may claim to be behind a proxy that
+/// names its address (`X-Forwarded-For`).
 struct Browser {
     client: Client,
     base: String,
     cookie: Option<String>,
+    sign_in_cookie: Option<String>,
+    forwarded_for: Option<String>,
 }
 
 impl Browser {
@@ -23,15 +27,54 @@ impl Browser {
             client: Client::builder().redirect(Policy::none()).build().unwrap(),
             base: app.address.clone(),
             cookie: None,
+            sign_in_cookie: None,
+            forwarded_for: None,
         }
     }
 
-    async fn get(&self, path: &str) -> (u16, String, Option<String>) {
+    fn cookies(&self) -> Option<String> {
+        let jar: Vec<String> = [
+            self.cookie.as_ref().map(|c| format!("youmen_session={c}")),
+            self.sign_in_cookie
+                .as_ref()
+                .map(|c| format!("youmen_sign_in={c}")),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        (!jar.is_empty()).then(|| jar.join("; "))
+    }
+
+    fn keep_cookies(&mut self, r: &reqwest::Response) {
+        for set in r.headers().get_all(SET_COOKIE) {
+            let set = set.to_str().unwrap();
+            assert!(
+                set.contains("HttpOnly")
+                    && set.contains("SameSite=Strict")
+                    && set.contains("Secure"),
+                "{set}"
+            );
+            let pair = set.split(';').next().unwrap();
+            let (name, value) = pair.split_once('=').unwrap();
+            let value = (!value.is_empty()).then(|| value.to_owned());
+            match name {
+                "youmen_session" => self.cookie = value,
+                "youmen_sign_in" => self.sign_in_cookie = value,
+                other => panic!("an unexpected cookie {other}"),
+            }
+        }
+    }
+
+    async fn get(&mut self, path: &str) -> (u16, String, Option<String>) {
         let mut r = self.client.get(format!("{}{path}", self.base));
-        if let Some(c) = &self.cookie {
-            r = r.header(COOKIE, format!("youmen_session={c}"));
+        if let Some(c) = self.cookies() {
+            r = r.header(COOKIE, c);
+        }
+        if let Some(ip) = &self.forwarded_for {
+            r = r.header("x-forwarded-for", ip);
         }
         let r = r.send().await.unwrap();
+        self.keep_cookies(&r);
         let location = r
             .headers()
             .get(LOCATION)
@@ -41,25 +84,14 @@ impl Browser {
 
     async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> (u16, String, Option<String>) {
         let mut r = self.client.post(format!("{}{path}", self.base)).form(form);
-        if let Some(c) = &self.cookie {
-            r = r.header(COOKIE, format!("youmen_session={c}"));
+        if let Some(c) = self.cookies() {
+            r = r.header(COOKIE, c);
+        }
+        if let Some(ip) = &self.forwarded_for {
+            r = r.header("x-forwarded-for", ip);
         }
         let r = r.send().await.unwrap();
-        if let Some(set) = r.headers().get(SET_COOKIE) {
-            let set = set.to_str().unwrap();
-            assert!(
-                set.contains("HttpOnly")
-                    && set.contains("SameSite=Strict")
-                    && set.contains("Secure"),
-                "{set}"
-            );
-            let value = set
-                .split(';')
-                .next()
-                .unwrap()
-                .trim_start_matches("youmen_session=");
-            self.cookie = (!value.is_empty()).then(|| value.to_owned());
-        }
+        self.keep_cookies(&r);
         let location = r
             .headers()
             .get(LOCATION)
@@ -67,10 +99,28 @@ impl Browser {
         (r.status().as_u16(), r.text().await.unwrap(), location)
     }
 
+    /// Signs in as a person does: the form first (its CSRF token and cookie), then the post.
     async fn sign_in(&mut self, username: &str, password: &str) -> (u16, String, Option<String>) {
+        let token = self.sign_in_form().await;
+        self.post_sign_in(&token, username, password).await
+    }
+
+    /// The sign-in form's CSRF token (its cookie kept).
+    async fn sign_in_form(&mut self) -> String {
+        let (_, form, _) = self.get("/staff/login").await;
+        csrf(&form)
+    }
+
+    async fn post_sign_in(
+        &mut self,
+        token: &str,
+        username: &str,
+        password: &str,
+    ) -> (u16, String, Option<String>) {
         self.post(
             "/staff/login",
             &[
+                ("csrf", token),
                 ("username", username),
                 ("password", password),
                 ("next", "/staff/callbacks"),
@@ -78,6 +128,14 @@ impl Browser {
         )
         .await
     }
+}
+
+/// The error a page shows.
+fn error_of(page: &str) -> String {
+    let start = page
+        .find("id=\"login-error\">")
+        .expect("an error on the page");
+    page[start..start + page[start..].find("</p>").unwrap()].to_owned()
 }
 
 fn csrf(page: &str) -> String {
@@ -103,10 +161,24 @@ async fn signing_in_out_and_locking_out(backend: Backend) {
     let (status, page, _) = b.sign_in("li", "not the password").await;
     assert_eq!(status, 401);
     assert!(page.contains("用户名或密码不对"));
-    let (status, page, _) = b.sign_in("nobody", PASSWORD).await;
+    let (status, unknown, _) = b.sign_in("nobody", PASSWORD).await;
     assert_eq!(status, 401, "an unknown user gets the same answer");
-    assert!(page.contains("用户名或密码不对"));
+    assert_eq!(error_of(&unknown), error_of(&page));
     assert!(b.cookie.is_none());
+    // A sign-in form posted from elsewhere carries no sign-in cookie.
+    let mut forged = Browser::new(&app);
+    let (status, _, _) = forged
+        .post(
+            "/staff/login",
+            &[
+                ("csrf", "forged"),
+                ("username", "li"),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(status, 403);
+    assert!(forged.cookie.is_none());
 
     let (status, _, location) = b.sign_in("li", PASSWORD).await;
     assert_eq!(
@@ -125,20 +197,20 @@ async fn signing_in_out_and_locking_out(backend: Backend) {
     assert_eq!(status, 303);
     assert!(b.cookie.is_none());
 
-    // Five wrong passwords lock the account; the right one is then refused too.
-    for _ in 0..5 {
-        b.sign_in("li", "wrong wrong wrong").await;
-    }
-    let (status, page, _) = b.sign_in("li", PASSWORD).await;
-    assert_eq!(status, 401);
-    assert!(page.contains("暂时锁定"), "{page}");
-    // An administrator's new password lifts the lock.
+    // A new password (by an administrator) ends the sessions the old one opened.
+    assert_eq!(b.sign_in("li", PASSWORD).await.0, 303);
+    assert_eq!(b.get("/staff/callbacks").await.0, 200);
     let hash = youmen::auth::hash_password(PASSWORD.into()).await.unwrap();
     assert!(app
         .store()
         .set_password("li", &hash, chrono::Utc::now())
         .await
         .unwrap());
+    assert_eq!(
+        b.get("/staff/callbacks").await.0,
+        303,
+        "the old session ended"
+    );
     assert_eq!(b.sign_in("li", PASSWORD).await.0, 303);
     // Disabling ends the session at once.
     app.store()
@@ -575,7 +647,106 @@ async fn a_clerk_reads_no_accountability_record_in_any_view(backend: Backend) {
     assert!(detail.to_string().contains(secret));
 }
 
+/// Guessing a clerk's password is slow and limited, and locks nobody out: parallel guesses
+/// get one try between them, wrong passwords delay the account's next attempt, an address
+/// that tries too often is turned away before any hashing, and every refusal reads the same.
+async fn guessing_a_password_is_slowed_and_limited_without_locking_anyone_out(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |s| {
+        s.website.trust_forwarded_for = true;
+        s.staff.sign_in_per_address = 12;
+    })
+    .await;
+    app.user("li", "李早班", vec![Role::Callback], None).await;
+    let failures = |app: &TestApp| {
+        let store = app.store();
+        async move {
+            store
+                .user_by_username("li")
+                .await
+                .unwrap()
+                .unwrap()
+                .failed_logins
+        }
+    };
+    // Ten guesses at once, from ten places: one is checked, the others are refused unchecked
+    // (401, or 429 when every core is busy hashing).
+    let mut guessers = Vec::new();
+    for i in 0..10 {
+        let mut b = Browser::new(&app);
+        b.forwarded_for = Some(format!("198.51.100.{}", i + 10));
+        let token = b.sign_in_form().await;
+        guessers.push((b, token));
+    }
+    let guesses = guessers.iter_mut().map(|(b, token)| {
+        let token = token.clone();
+        async move { b.post_sign_in(&token, "li", "a wrong guess at it").await.0 }
+    });
+    let statuses = futures_util::future::join_all(guesses).await;
+    assert!(
+        statuses.iter().all(|s| *s == 401 || *s == 429),
+        "{statuses:?}"
+    );
+    assert_eq!(
+        failures(&app).await,
+        1,
+        "one guess was checked, nine refused unchecked"
+    );
+
+    // Wrong passwords in a row: after the third, each next attempt waits; even the right
+    // password is refused, in the same words, until the wait is over.
+    let mut clerk = Browser::new(&app);
+    clerk.forwarded_for = Some("203.0.113.5".into());
+    app.raw_execute("update users set locked_until = null")
+        .await
+        .unwrap();
+    assert_eq!(clerk.sign_in("li", "still not it at all").await.0, 401);
+    app.raw_execute("update users set locked_until = null")
+        .await
+        .unwrap();
+    assert_eq!(clerk.sign_in("li", "still not it at all").await.0, 401);
+    assert_eq!(failures(&app).await, 3);
+    let (status, refused, _) = clerk.sign_in("li", PASSWORD).await;
+    assert_eq!(status, 401, "not due yet");
+    let (_, wrong, _) = clerk.sign_in("nobody-at-all", PASSWORD).await;
+    assert_eq!(
+        error_of(&refused),
+        error_of(&wrong),
+        "the same words as an unknown user"
+    );
+    // The wait over (a second, here moved by hand), the clerk is in: nobody was locked out.
+    let past = (chrono::Utc::now() - chrono::Duration::seconds(1)).to_rfc3339();
+    app.raw_execute(&format!("update users set locked_until = '{past}'"))
+        .await
+        .unwrap();
+    assert_eq!(clerk.sign_in("li", PASSWORD).await.0, 303);
+    assert_eq!(failures(&app).await, 0, "a sign-in clears the count");
+
+    // One address trying too often is turned away with 429 before any password is checked,
+    // whatever the account; another address is not.
+    let mut flood = Browser::new(&app);
+    flood.forwarded_for = Some("2001:db8:77:1::1".into());
+    let mut seen = Vec::new();
+    for i in 0..13 {
+        // Another address of the same /64 each time: one client.
+        flood.forwarded_for = Some(format!("2001:db8:77:1::{:x}", i + 1));
+        seen.push(
+            flood
+                .sign_in(&format!("user{i}"), "guess guess guess")
+                .await
+                .0,
+        );
+    }
+    assert_eq!(seen.iter().filter(|s| **s == 429).count(), 1, "{seen:?}");
+    let (status, page, _) = flood.sign_in("li", PASSWORD).await;
+    assert_eq!(status, 429, "even the right password, from there");
+    assert!(page.contains("15"), "{page}");
+    let mut elsewhere = Browser::new(&app);
+    elsewhere.forwarded_for = Some("2001:db8:77:2::1".into());
+    assert_eq!(elsewhere.sign_in("li", PASSWORD).await.0, 303);
+}
+
 crate::on_both_backends!(
+    guessing_a_password_is_slowed_and_limited_without_locking_anyone_out,
     a_clerk_reads_no_accountability_record_in_any_view,
     the_duty_leader_sees_the_day_and_keeps_the_roster,
     a_one_time_notice_prints_as_a_checklist,

@@ -177,9 +177,27 @@ async fn a_sqlite_database_moves_to_postgresql_with_everything() {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
+    let form = client
+        .get(format!("{}/staff/login", new.address))
+        .send()
+        .await
+        .unwrap();
+    let cookie = form.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let page = form.text().await.unwrap();
+    let marker = "name=\"csrf\" value=\"";
+    let start = page.find(marker).unwrap() + marker.len();
+    let token = &page[start..start + page[start..].find('"').unwrap()];
     let r = client
         .post(format!("{}/staff/login", new.address))
+        .header("cookie", cookie)
         .form(&[
+            ("csrf", token),
             ("username", "wangfang"),
             ("password", crate::helpers::PASSWORD),
         ])

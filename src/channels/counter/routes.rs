@@ -32,7 +32,7 @@ async fn earlier_cases(counter: &Counter, t: Tr, phone: &str, id_card: &str) -> 
         .flatten();
     let digest = IdCardNumber::parse(id_card.trim())
         .ok()
-        .map(|id| id.digest(&counter.rules.id_card_pepper));
+        .map(|id| id.digest(&counter.rules.id_card_pepper, &counter.rules.id_card_key));
     let tz = counter.calendar.current().timezone();
     counter
         .store

@@ -10,6 +10,8 @@ use sha2::{Digest, Sha256};
 
 use crate::channels::website::WebsiteDesk;
 use crate::config::WebsiteSettings;
+use crate::secrets::Secrets;
+use crate::web::client::{client_ip, AddressKeys};
 use crate::web::error::ApiError;
 
 pub(super) const SUBMIT_SCOPE: &str = "website_submit";
@@ -20,21 +22,22 @@ pub struct PublicSite {
     pub desk: WebsiteDesk,
     pub settings: WebsiteSettings,
     form_key: [u8; 32],
+    addresses: AddressKeys,
 }
 
 impl PublicSite {
-    pub fn new(desk: WebsiteDesk, settings: WebsiteSettings) -> Self {
+    /// Form tokens are signed with `website.form_secret` when one is set, otherwise with a key
+    /// derived from the instance's secret (shared by instances that share it).
+    pub fn new(desk: WebsiteDesk, settings: WebsiteSettings, secrets: &Secrets) -> Self {
         let form_key: [u8; 32] = match settings.form_secret.is_empty() {
-            true => rand::random(),
+            true => secrets.derive("website-form-token"),
             false => Sha256::digest(settings.form_secret.as_bytes()).into(),
         };
-        if settings.form_secret.is_empty() {
-            tracing::warn!("website.form_secret is empty: form tokens are signed with a key of this process only; set one shared key when several instances serve the site");
-        }
         Self {
             desk,
             settings,
             form_key,
+            addresses: AddressKeys::new(secrets.derive("client-address")),
         }
     }
 
@@ -49,27 +52,14 @@ impl PublicSite {
         }
     }
 
-    /// A digest of the client's address: limits need to recognise it, not to store it.
+    /// A digest of the client's address (an IPv6 client's /64): limits need to recognise
+    /// it, not to store it.
     fn address_key(&self, ip: IpAddr) -> String {
-        let mut hasher = Sha256::new();
-        hasher.update(self.form_key);
-        hasher.update(ip.to_string().as_bytes());
-        hex::encode(&hasher.finalize()[..16])
+        self.addresses.of(ip)
     }
 
     pub(super) fn client_ip(&self, peer: SocketAddr, headers: &HeaderMap) -> IpAddr {
-        if self.settings.trust_forwarded_for {
-            // The proxy appends the address it saw: the last entry is the one it vouches for.
-            let forwarded = headers
-                .get("x-forwarded-for")
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.rsplit(',').next())
-                .and_then(|v| v.trim().parse().ok());
-            if let Some(ip) = forwarded {
-                return ip;
-            }
-        }
-        peer.ip()
+        client_ip(peer, headers, self.settings.trust_forwarded_for)
     }
 
     pub(super) async fn allow(
