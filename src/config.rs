@@ -130,6 +130,10 @@ pub struct WebsiteSettings {
     pub per_ip_per_hour: u32,
     pub per_ip_per_day: u32,
     pub track_per_ip_per_hour: u32,
+    /// Wrong tracking codes one case number takes in an hour, from all addresses together.
+    pub track_failures_per_case_per_hour: u32,
+    /// The number the public pages give for help (a lost tracking code, say).
+    pub help_phone: String,
     pub fold_window_minutes: u64,
     /// Origins allowed to call the JSON API from a browser (CORS). Empty: none.
     pub cors_origins: Vec<String>,

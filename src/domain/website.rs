@@ -173,6 +173,13 @@ pub fn new_tracking_code(rng: &mut impl rand::Rng) -> String {
     format!("{}-{}", &symbols[..5], &symbols[5..])
 }
 
+/// The link that opens a case's tracking page with its code: both ride in the fragment,
+/// which browsers never send to a server, so no access log on the way records the code.
+/// `track_url` is the tracking page's address (`https://…/track`).
+pub fn tracking_link(track_url: &str, case_number: &str, code: &str) -> String {
+    format!("{track_url}#case={case_number}&code={code}")
+}
+
 /// The digest stored for a tracking code as typed: case, spaces and dashes do not matter,
 /// and the letters people confuse with digits are read as those digits.
 pub fn tracking_digest(typed: &str) -> String {

@@ -35,6 +35,19 @@ pub trait CaseStore: Send + Sync {
         now: DateTime<Utc>,
     ) -> StoreResult<()>;
 
+    /// Like `record_access`, unless `actor` already has the same access (kind and note) on
+    /// the case's timeline since `since`: one entry per person, thing and time window, under
+    /// a lock so that a burst of parallel requests writes one. True if it wrote one.
+    async fn record_access_once(
+        &self,
+        case_id: i64,
+        actor: &str,
+        action: EventKind,
+        note: &str,
+        since: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool>;
+
     /// Cases of the same person (the same phone number or ID card digest), newest first,
     /// without `exclude`.
     async fn cases_of_person(
@@ -157,6 +170,38 @@ macro_rules! impl_case_store {
                 insert_event(&mut tx, case_id, now, actor, action, &empty, &empty, Some(note)).await?;
                 tx.commit().await?;
                 Ok(())
+            }
+
+            async fn record_access_once(
+                &self,
+                case_id: i64,
+                actor: &str,
+                action: $crate::domain::EventKind,
+                note: &str,
+                since: chrono::DateTime<chrono::Utc>,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::storage::StoreResult<bool> {
+                let mut tx = self.writer().begin().await?;
+                let key = format!("access|{case_id}|{actor}|{}|{note}", action.as_str());
+                lock_keys_in(&mut tx, &[key.as_str()]).await?;
+                let seen: Option<i64> = sqlx::query_scalar(
+                    "select id from case_events where case_id = $1 and action = $2 and actor = $3 \
+                     and note = $4 and at >= $5 limit 1",
+                )
+                .bind(case_id)
+                .bind(action.as_str())
+                .bind(actor)
+                .bind(note)
+                .bind(since)
+                .fetch_optional(&mut *tx)
+                .await?;
+                if seen.is_some() {
+                    return Ok(false);
+                }
+                let empty = serde_json::json!({});
+                insert_event(&mut tx, case_id, now, actor, action, &empty, &empty, Some(note)).await?;
+                tx.commit().await?;
+                Ok(true)
             }
 
             async fn cases_of_person(

@@ -64,6 +64,14 @@ async fn metrics_count_requests_and_report_the_queue_without_personal_data() {
     body["phone"] = serde_json::json!("13912345678");
     let (status, _) = app.post_json("/api/v1/cases", &token, &body).await;
     assert_eq!(status, 201);
+    // A method a client makes up is counted, but adds no label of its own.
+    let invented = reqwest::Method::from_bytes(b"FROBNICATE").unwrap();
+    let r = reqwest::Client::new()
+        .request(invented, format!("{}/healthz", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_client_error());
     let r = app.get("/metrics").send().await.unwrap();
     assert_eq!(r.status(), 200);
     assert!(r.headers()["content-type"]
@@ -79,6 +87,10 @@ async fn metrics_count_requests_and_report_the_queue_without_personal_data() {
         "{text}"
     );
     assert!(text.contains("youmen_http_request_duration_seconds_bucket"));
+    assert!(
+        !text.contains("FROBNICATE") && text.contains("method=\"OTHER\""),
+        "{text}"
+    );
     assert!(
         text.contains("youmen_open_cases{status=\"new\",tier=\"simple\"} 1"),
         "{text}"

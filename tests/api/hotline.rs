@@ -352,8 +352,10 @@ async fn a_night_of_voicemail_becomes_cases_once_and_the_bad_files_wait_in_quara
         .all(|q| !q["path"].as_str().unwrap().contains("msg0004")));
 }
 
-#[tokio::test]
-async fn a_recording_plays_with_ranges_and_every_play_is_on_the_timeline() {
+/// A recording is played in ranges from anywhere (a player resumes at `bytes=1-`, seeks, or
+/// asks for the end); each person's listening is one play on the timeline, whatever ranges
+/// it asked for, and a burst of parallel requests writes one.
+async fn a_recording_plays_with_ranges_and_each_listener_is_on_the_timeline_once(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
     let spool = Spool::new(dir.path());
     let voice = wav(2.0, 0.5);
@@ -366,7 +368,7 @@ async fn a_recording_plays_with_ranges_and_every_play_is_on_the_timeline() {
     );
     // The served app and the CLI share the database and the audio folder.
     let audio_dir = dir.path().join("audio");
-    let app = TestApp::spawn_with(Backend::Sqlite, |s| s.hotline.audio_dir = audio_dir).await;
+    let app = TestApp::spawn_with(backend, |s| s.hotline.audio_dir = audio_dir).await;
     let token = app.token("早班", Role::Callback).await;
     text(
         &run_ingest(
@@ -379,6 +381,29 @@ async fn a_recording_plays_with_ranges_and_every_play_is_on_the_timeline() {
     let case = &cases(&app, &token, "").await[0];
     let shown = detail(&app, &token, case["number"].as_str().unwrap()).await;
     let url = shown["recordings"][0]["url"].as_str().unwrap().to_owned();
+
+    let plays = || async {
+        let shown = detail(&app, &token, case["number"].as_str().unwrap()).await;
+        let listeners: Vec<String> = shown["timeline"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["action"] == "play_recording")
+            .map(|e| e["actor"].as_str().unwrap().to_owned())
+            .collect();
+        listeners
+    };
+    // Resumed from the second byte: that is a play too.
+    let resumed = app
+        .get(&url)
+        .bearer_auth(&token)
+        .header("range", "bytes=1-")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resumed.status(), 206);
+    assert_eq!(resumed.bytes().await.unwrap().as_ref(), &voice[1..]);
+    assert_eq!(plays().await, ["早班"]);
 
     let whole = app.get(&url).bearer_auth(&token).send().await.unwrap();
     assert_eq!(whole.status(), 200);
@@ -397,18 +422,25 @@ async fn a_recording_plays_with_ranges_and_every_play_is_on_the_timeline() {
         format!("bytes 100-199/{}", voice.len()).as_str()
     );
     assert_eq!(part.bytes().await.unwrap().as_ref(), &voice[100..200]);
+    assert_eq!(plays().await, ["早班"], "seeking is the same play");
 
-    let shown = detail(&app, &token, case["number"].as_str().unwrap()).await;
-    let plays = shown["timeline"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|e| e["action"] == "play_recording")
-        .count();
-    assert_eq!(
-        plays, 1,
-        "the whole-file request is the access; the seek is not another"
-    );
+    // Another listener asks only for the end, in a burst of parallel requests: one play.
+    let other = app.token("值班领导", Role::DutyLeader).await;
+    let burst = (0..6).map(|_| {
+        app.get(&url)
+            .bearer_auth(&other)
+            .header("range", "bytes=-100")
+            .send()
+    });
+    for r in futures_util::future::join_all(burst).await {
+        let r = r.unwrap();
+        assert_eq!(r.status(), 206);
+        assert_eq!(
+            r.bytes().await.unwrap().as_ref(),
+            &voice[voice.len() - 100..]
+        );
+    }
+    assert_eq!(plays().await, ["早班", "值班领导"]);
     let (status, _) = json(app.get(&url).send().await.unwrap()).await;
     assert_eq!(status, 401);
     let (status, r) = app.get_json("/api/v1/recordings/999", &token).await;
@@ -749,6 +781,7 @@ crate::on_both_backends!(
     a_night_of_voicemail_becomes_cases_once_and_the_bad_files_wait_in_quarantine,
     a_fixed_metadata_file_is_taken_in_and_its_quarantine_entry_settled,
     a_pbx_pushes_a_recording_once_even_when_it_posts_twice,
+    a_recording_plays_with_ranges_and_each_listener_is_on_the_timeline_once,
 );
 
 /// The audio folder cannot be written (here: a file stands where the folder should be; the

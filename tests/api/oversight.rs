@@ -230,12 +230,30 @@ async fn a_bad_rating_from_the_tracking_page_is_followed_up(backend: Backend) {
         );
         async move { app.post_json(&path, &token, &body).await.0 }
     };
-    // Not finished yet: no rating form, and no rating.
-    let r = app
-        .get(&format!("/track?case={number}&code=13800138000"))
-        .send()
+    // The code a printed receipt carries (issued as the receipt print issues it).
+    let code = "K7QM3-XPA9D";
+    let store = app.store();
+    let id = store
+        .case_by_number(&number.parse().unwrap())
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    store
+        .set_tracking_code(
+            id,
+            &youmen::domain::website::tracking_digest(code),
+            chrono::Utc::now(),
+        )
         .await
         .unwrap();
+    let track = || {
+        app.post("/track")
+            .form(&[("case", number.as_str()), ("code", code)])
+            .send()
+    };
+    // Not finished yet: no rating form, and no rating.
+    let r = track().await.unwrap();
     let page = r.text().await.unwrap();
     assert!(page.contains("正在办理") || page.contains("等待受理"));
     assert!(!page.contains("您对这次办理满意吗"));
@@ -257,11 +275,7 @@ async fn a_bad_rating_from_the_tracking_page_is_followed_up(backend: Backend) {
     ] {
         assert_eq!(act(body).await, 200);
     }
-    let r = app
-        .get(&format!("/track?case={number}&code=13800138000"))
-        .send()
-        .await
-        .unwrap();
+    let r = track().await.unwrap();
     assert!(
         r.text().await.unwrap().contains("您对这次办理满意吗"),
         "a finished case asks for a rating"
@@ -270,7 +284,7 @@ async fn a_bad_rating_from_the_tracking_page_is_followed_up(backend: Backend) {
         .post("/track/rate")
         .form(&[
             ("case", number.as_str()),
-            ("secret", "138 0013 8000"),
+            ("code", "k7qm3 xpa9d"),
             ("level", "very_dissatisfied"),
             ("comment", "跑了三趟才办成"),
         ])
@@ -283,12 +297,12 @@ async fn a_bad_rating_from_the_tracking_page_is_followed_up(backend: Backend) {
         page.contains("您的评价：<strong>非常不满意</strong>"),
         "{page}"
     );
-    // Someone without the proof cannot rate.
+    // Someone with only the complainant's phone number cannot rate.
     let r = app
         .post("/track/rate")
         .form(&[
             ("case", number.as_str()),
-            ("secret", "13999999999"),
+            ("code", "13800138000"),
             ("level", "very_satisfied"),
         ])
         .send()

@@ -49,6 +49,7 @@ fn fuzzable(s: &mut Settings) {
     s.website.per_ip_per_hour = 1_000_000;
     s.website.per_ip_per_day = 1_000_000;
     s.website.track_per_ip_per_hour = 1_000_000;
+    s.website.track_failures_per_case_per_hour = 1_000_000;
     s.hotline.twilio.auth_token = "schemathesis-twilio-secret".into();
 }
 

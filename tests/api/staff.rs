@@ -745,7 +745,87 @@ async fn guessing_a_password_is_slowed_and_limited_without_locking_anyone_out(ba
     assert_eq!(elsewhere.sign_in("li", PASSWORD).await.0, 303);
 }
 
+/// Search words and the numbers a clerk types reach the server in bodies (with the CSRF
+/// token), never in an address a proxy or a browser's history would keep.
+async fn phone_and_id_numbers_never_ride_in_a_staff_address(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.user("wang", "王芳", vec![Role::Counter], None).await;
+    let clerk = app.token("王芳", Role::Counter).await;
+    let mut body = crate::helpers::walk_in();
+    body["id_card"] = json!("11010519491231002X");
+    let (_, case) = app.post_json("/api/v1/cases", &clerk, &body).await;
+    let number = case["number"].as_str().unwrap().to_owned();
+    let (_, other) = app
+        .post_json(
+            "/api/v1/cases",
+            &clerk,
+            &json!({"channel": "counter", "citizen_name": "李四", "phone": "13912345678",
+                    "matter": "wages", "description": "工资拖欠两个月"}),
+        )
+        .await;
+    let other = other["number"].as_str().unwrap().to_owned();
+    let mut b = Browser::new(&app);
+    b.sign_in("wang", PASSWORD).await;
+
+    // Words in the address are not searched for, nor written back into the page.
+    let (status, page, _) = b.get("/staff/queue?q=13800138000").await;
+    assert_eq!(status, 200);
+    assert!(!page.contains("13800138000"));
+    assert!(page.contains(&number) && page.contains(&other));
+    let token = csrf(&page);
+    // Posted with the page's token, they are; a forged post is refused.
+    let (status, _, _) = b
+        .post("/staff/queue", &[("csrf", "forged"), ("q", "13800138000")])
+        .await;
+    assert_eq!(status, 403);
+    let (status, page, _) = b
+        .post("/staff/queue", &[("csrf", &token), ("q", "138 0013 8000")])
+        .await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains(&number) && !page.contains(&other));
+    // The refresh posts the same search again, and gets the rows alone.
+    assert!(page.contains("id=\"queue-refresh\""));
+    let (status, rows, _) = b
+        .post(
+            "/staff/queue",
+            &[("csrf", &token), ("q", "138 0013 8000"), ("partial", "1")],
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert!(rows.contains(&number) && !rows.contains("<html"));
+
+    // The repeat-visitor check as the clerk types: posted, with the token.
+    let (status, _, _) = b
+        .get("/staff/register/repeat?phone=13800138000&id_card=")
+        .await;
+    assert_eq!(status, 405);
+    let (status, _, _) = b
+        .post(
+            "/staff/register/repeat",
+            &[
+                ("csrf", "forged"),
+                ("phone", ""),
+                ("id_card", "11010519491231002X"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 403);
+    let (status, banner, _) = b
+        .post(
+            "/staff/register/repeat",
+            &[
+                ("csrf", &token),
+                ("phone", ""),
+                ("id_card", "11010519491231002X"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert!(banner.contains(&number), "{banner}");
+}
+
 crate::on_both_backends!(
+    phone_and_id_numbers_never_ride_in_a_staff_address,
     guessing_a_password_is_slowed_and_limited_without_locking_anyone_out,
     a_clerk_reads_no_accountability_record_in_any_view,
     the_duty_leader_sees_the_day_and_keeps_the_roster,

@@ -253,12 +253,80 @@ async fn limits_per_address_answer_429_and_keep_the_text(backend: Backend) {
     assert_eq!(staff_cases(&app).await.len(), 2);
     // Tracking look-ups have their own limit.
     for _ in 0..2 {
-        let (status, _) = get_page(&app, "/track?case=YM-20260101-0001&code=AAAAA-AAAAA").await;
+        let (status, _) = track(&app, "YM-20260101-0001", "AAAAA-AAAAA", None).await;
         assert_eq!(status, 404);
     }
-    let (status, page) = get_page(&app, "/track?case=YM-20260101-0001&code=AAAAA-AAAAA").await;
+    let (status, page) = track(&app, "YM-20260101-0001", "AAAAA-AAAAA", None).await;
     assert_eq!(status, 429);
     assert!(page.contains("查询的次数太多了"));
+}
+
+/// Posts the tracking form, from `from` (an address the proxy vouches for) if given.
+async fn track(app: &TestApp, case: &str, code: &str, from: Option<&str>) -> (u16, String) {
+    let mut request = app.post("/track").form(&[("case", case), ("code", code)]);
+    if let Some(ip) = from {
+        request = request.header("x-forwarded-for", ip);
+    }
+    let r = request.send().await.unwrap();
+    (r.status().as_u16(), r.text().await.unwrap())
+}
+
+/// Someone who knows a complainant's phone number learns nothing from it, and a case number
+/// guessed at from many addresses stops answering before a code could be guessed: wrong
+/// codes count against the case, right ones do not.
+async fn only_the_tracking_code_proves_a_case_and_wrong_codes_count_per_case(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |s| {
+        relaxed(s);
+        s.website.trust_forwarded_for = true;
+        s.website.track_failures_per_case_per_hour = 4;
+    })
+    .await;
+    let (_, page) = post_form(&app, &good_form()).await;
+    let number = by_id(&page, "case-number");
+    let code = by_id(&page, "tracking-code");
+
+    // The phone number given, in any shape, proves nothing.
+    for phone in ["13800138000", "138 0013 8000", "+86 138 0013 8000"] {
+        let (status, page) = track(&app, &number, phone, Some("203.0.113.1")).await;
+        assert_eq!(status, 404, "{phone} tracked the case");
+        assert!(!page.contains("id=\"status\""));
+    }
+    // Right codes, however many, are not failures.
+    for _ in 0..5 {
+        let (status, page) = track(&app, &number, &code, Some("203.0.113.2")).await;
+        assert_eq!(status, 200);
+        assert!(page.contains("id=\"status\""));
+    }
+    // A fourth wrong code (from yet another address) fills the case's hour; then even the
+    // right code waits, and is told why.
+    let (status, _) = track(&app, &number, "AAAAA-AAAAA", Some("2001:db8::1")).await;
+    assert_eq!(status, 404);
+    let (status, page) = track(&app, &number, &code, Some("203.0.113.3")).await;
+    assert_eq!(status, 429, "{page}");
+    assert!(page.contains("暂停查询一小时"));
+    // Other cases are untouched, and rating needs the same proof under the same limit.
+    let mut fields = good_form();
+    fields[4] = ("description", "另一件事：失业金迟迟没有到账");
+    let (_, other) = post_form(&app, &fields).await;
+    let (status, _) = track(
+        &app,
+        &by_id(&other, "case-number"),
+        &by_id(&other, "tracking-code"),
+        Some("203.0.113.3"),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let r = app
+        .post("/track/rate")
+        .form(&[
+            ("case", number.as_str()),
+            ("code", code.as_str()),
+            ("level", "satisfied"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 429);
 }
 
 async fn tracking_shows_public_replies_and_nothing_else(backend: Backend) {
@@ -278,22 +346,23 @@ async fn tracking_shows_public_replies_and_nothing_else(backend: Backend) {
         assert_eq!(status, 200, "{r}");
     }
 
-    // By tracking code (typed in lower case), from the e-mail link.
-    let (status, page) = get_page(
-        &app,
-        &format!("/track?case={number}&code={}", code.to_lowercase()),
-    )
-    .await;
+    // A link of the older kind fills the form and looks nothing up until it is sent.
+    let (status, page) = get_page(&app, &format!("/track?case={number}&code={code}")).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains(&format!("value=\"{code}\"")) && !page.contains("id=\"status\""));
+    assert!(page.contains("查询码丢了？") && page.contains("3105883"));
+    // By tracking code, typed in lower case.
+    let (status, page) = track(&app, &number, &code.to_lowercase(), None).await;
     assert_eq!(status, 200, "{page}");
     assert!(page.contains("正在办理"));
     assert!(page.contains("已联系社保卡中心，本周五前为您补办 &#60;b&#62;完毕&#60;/b&#62;"));
     for private in ["内部", "张某某", "周科长", "王大爷", "13800138000"] {
         assert!(!page.contains(private), "the public page shows {private}");
     }
-    // By the phone number given, posted from the form.
+    // A form served before the field was renamed still works.
     let r = app
         .post("/track")
-        .form(&[("case", number.as_str()), ("secret", "13800138000")])
+        .form(&[("case", number.as_str()), ("secret", code.as_str())])
         .send()
         .await
         .unwrap();
@@ -334,11 +403,7 @@ async fn english_by_switch_and_by_browser(backend: Backend) {
         .send()
         .await
         .unwrap();
-    assert!(r
-        .text()
-        .await
-        .unwrap()
-        .contains("Tracking code or phone number"));
+    assert!(r.text().await.unwrap().contains("Lost your tracking code?"));
     let (_, page) = get_page(&app, "/message/privacy").await;
     assert!(page.contains("个人信息保护说明"));
 }
@@ -422,7 +487,7 @@ async fn a_confirmation_email_arrives_at_a_real_smtp_server(backend: Backend) {
     assert!(subject.contains(&number), "{subject}");
     assert!(text.contains(&format!("查询码：{code}")), "{text}");
     assert!(text.contains(&format!(
-        "https://youmen.example.gov.cn/track?case={number}&code={code}"
+        "https://youmen.example.gov.cn/track#case={number}&code={code}"
     )));
     assert!(text.contains("与您联系"));
     assert!(html.contains(&number) && html.contains("<strong>"));
@@ -943,6 +1008,7 @@ crate::on_both_backends!(
     the_same_message_twice_folds_into_one_case,
     limits_per_address_answer_429_and_keep_the_text,
     tracking_shows_public_replies_and_nothing_else,
+    only_the_tracking_code_proves_a_case_and_wrong_codes_count_per_case,
     english_by_switch_and_by_browser,
     cors_only_for_configured_origins_and_size_limits,
     a_confirmation_email_arrives_at_a_real_smtp_server,

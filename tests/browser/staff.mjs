@@ -108,8 +108,10 @@ try {
   await receipt.close();
   // The code on the receipt opens the public tracking page.
   const visitor = await browser.newPage({ locale: "zh-CN" });
-  await visitor.goto(`${base}/track?case=${walkIn}&code=${code}`);
-  check((await visitor.locator("#status").innerText()).includes("等待受理"), "the receipt's code tracks the case");
+  await visitor.goto(`${base}/track#case=${walkIn}&code=${code}`);
+  await visitor.waitForSelector("#status");
+  check((await visitor.locator("#status").innerText()).includes("等待受理"), "the receipt's link tracks the case");
+  check(!visitor.url().includes(code), "and the code leaves the address bar");
   await visitor.close();
 
   // The same phone again: the repeat-visitor banner, as the clerk types.

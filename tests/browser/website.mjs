@@ -102,7 +102,7 @@ try {
   await page.waitForSelector("#case");
   await axe(page, "/track");
   await page.getByLabel("案件编号").fill(caseNumber.toLowerCase());
-  await page.getByLabel("查询码或电话号码").fill(code);
+  await page.getByLabel("查询码", { exact: true }).fill(code);
   await page.getByRole("button", { name: "查询" }).click();
   await page.waitForSelector("#status");
   check((await page.locator("#status").innerText()).includes("等待受理"), "tracking shows the status");
@@ -111,7 +111,7 @@ try {
   // A wrong code: explained, not revealing whether the case exists.
   await page.goto(`${base}/track`);
   await page.getByLabel("案件编号").fill(caseNumber);
-  await page.getByLabel("查询码或电话号码").fill("AAAAA-AAAAA");
+  await page.getByLabel("查询码", { exact: true }).fill("AAAAA-AAAAA");
   await page.getByRole("button", { name: "查询" }).click();
   await page.waitForSelector(".error-summary");
   check((await page.locator(".error-summary").innerText()).includes("没有找到"), "a wrong code is told plainly");

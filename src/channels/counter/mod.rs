@@ -7,7 +7,7 @@ pub mod routes;
 use std::sync::Arc;
 
 use axum::extract::FromRef;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 
 use crate::calendar_source::CalendarHandle;
@@ -38,5 +38,5 @@ where
             "/staff/register",
             get(routes::register_page).post(routes::register_submit),
         )
-        .route("/staff/register/repeat", get(routes::repeat_banner))
+        .route("/staff/register/repeat", post(routes::repeat_banner))
 }

@@ -3,7 +3,7 @@
 //! number has come before.
 
 use askama::Template;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
@@ -188,6 +188,7 @@ pub async fn register_submit(
 pub struct RepeatQuery {
     phone: String,
     id_card: String,
+    csrf: String,
 }
 
 #[derive(Template)]
@@ -200,13 +201,14 @@ struct RepeatBanner {
     earlier: Vec<Earlier>,
 }
 
-/// The repeat-visitor banner for what is typed so far (fetched as the clerk types).
+/// The repeat-visitor banner for what is typed so far (posted as the clerk types, so the
+/// phone and ID numbers travel in a body, never in an address).
 pub async fn repeat_banner(
     State(counter): State<Counter>,
     user: StaffUser,
-    Query(q): Query<RepeatQuery>,
+    Form(q): Form<RepeatQuery>,
 ) -> Response {
-    if let Err(r) = user.require(ActionKind::Read) {
+    if let Err(r) = user.check_csrf(&q.csrf).and(user.require(ActionKind::Read)) {
         return r;
     }
     let t = user.tr();

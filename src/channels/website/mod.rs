@@ -15,8 +15,8 @@ use crate::domain::website::{
     self, new_tracking_code, tracking_digest, MessageForm, ResponsePromise, ValidMessage,
 };
 use crate::domain::{
-    Case, CaseNumber, Evidence, FieldError, IntakeRules, Notification, PhoneNumber, RateCheck,
-    Status, WebsiteForm,
+    Case, CaseNumber, Evidence, FieldError, IntakeRules, Notification, RateCheck, Status,
+    WebsiteForm,
 };
 use crate::intake::{Intake, IntakeError};
 use crate::ratings::{RatingError, Ratings};
@@ -117,6 +117,16 @@ impl WebsiteDesk {
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
         self.store.rate_hit(scope, key, limits, now).await
+    }
+
+    /// Takes back the hit counted at `at` (a look-up that proved its case).
+    pub async fn limit_forgive(
+        &self,
+        scope: &str,
+        key: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.store.rate_forgive(scope, key, at).await
     }
 
     /// The visitor's rating of their finished case (the case proven theirs by its code).
@@ -228,17 +238,12 @@ impl WebsiteDesk {
         }
     }
 
-    /// The public status of a case, if `secret` (its tracking code, or the phone number
-    /// given) matches it. A wrong secret and an unknown case give the same `None`.
-    pub async fn track(
+    /// The public status of a case proven the visitor's (see [`Self::case_if_matches`]).
+    pub async fn status_of(
         &self,
-        number: &str,
-        secret: &str,
+        case: &Case,
         now: DateTime<Utc>,
-    ) -> Result<Option<PublicStatus>, StoreError> {
-        let Some(case) = self.case_if_matches(number, secret).await? else {
-            return Ok(None);
-        };
+    ) -> Result<PublicStatus, StoreError> {
         let rating = self.store.rating_of(case.id).await?.map(|r| r.level);
         let can_rate = rating.is_none()
             && matches!(
@@ -247,25 +252,26 @@ impl WebsiteDesk {
             );
         let replies =
             crate::cases::visibility::public_replies(&self.store.timeline(case.id).await?);
-        Ok(Some(PublicStatus {
+        Ok(PublicStatus {
             overdue: case.is_overdue(now),
-            case_number: case.number,
+            case_number: case.number.clone(),
             status: case.status,
-            matter: case.matter,
+            matter: case.matter.clone(),
             received_at: case.received_at,
             deadline: case.deadline,
             replies,
             rating,
             can_rate,
-        }))
+        })
     }
 
-    /// The case, if `secret` proves it is the visitor's; None otherwise (the same for an
-    /// unknown case).
+    /// The case, if `code` is its tracking code (the one on the latest printed receipt, or
+    /// else the website's); None otherwise, the same for an unknown case. Only the code proves
+    /// a case: a phone number is known to too many people (an employer, a landlord).
     pub async fn case_if_matches(
         &self,
         number: &str,
-        secret: &str,
+        code: &str,
     ) -> Result<Option<Case>, StoreError> {
         let Ok(number) = number.parse::<CaseNumber>() else {
             return Ok(None);
@@ -273,30 +279,23 @@ impl WebsiteDesk {
         let Some(case) = self.store.case_by_number(&number).await? else {
             return Ok(None);
         };
-        Ok(self.matches(&case, secret).await?.then_some(case))
+        Ok(self.matches(&case, code).await?.then_some(case))
     }
 
-    async fn matches(&self, case: &Case, secret: &str) -> Result<bool, StoreError> {
-        let by_phone = match (
-            PhoneNumber::parse(secret, &self.rules.dialing),
-            &case.citizen.phone,
-        ) {
-            (Ok(Some(typed)), Some(known)) => typed.e164() == known.e164(),
-            _ => false,
+    async fn matches(&self, case: &Case, code: &str) -> Result<bool, StoreError> {
+        let digest = tracking_digest(code);
+        // A receipt printed by staff replaces every earlier code, the website's included.
+        let known = match self.store.tracking_code(case.id).await? {
+            Some(issued) => Some(issued),
+            None => self
+                .store
+                .website_record(case.id)
+                .await?
+                .map(|r| r.tracking_digest),
         };
-        if by_phone {
-            return Ok(true);
-        }
-        let digest = tracking_digest(secret);
-        let website = self
-            .store
-            .website_record(case.id)
-            .await?
-            .map(|r| r.tracking_digest);
-        let issued = self.store.tracking_code(case.id).await?;
-        Ok([website, issued]
-            .into_iter()
-            .flatten()
-            .any(|known| crate::auth::same_secret(known.as_bytes(), digest.as_bytes())))
+        Ok(
+            known
+                .is_some_and(|known| crate::auth::same_secret(known.as_bytes(), digest.as_bytes())),
+        )
     }
 }

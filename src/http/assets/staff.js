@@ -12,16 +12,20 @@ document.addEventListener("DOMContentLoaded", function () {
     });
   });
 });
-// The queue refreshes its rows in place (same filters, same URL) without a reload.
+// The queue refreshes its rows in place (the filters and search applied, posted again from
+// the page's hidden copy of them, so search words never enter an address) without a reload.
 document.addEventListener("DOMContentLoaded", function () {
   var body = document.querySelector("[data-refresh]");
-  if (!body || !window.fetch) return;
+  var applied = document.getElementById("queue-refresh");
+  if (!body || !applied || !window.fetch) return;
   var seconds = parseInt(body.getAttribute("data-refresh"), 10) || 15;
   setInterval(function () {
     if (document.hidden) return;
-    var url = new URL(window.location.href);
-    url.searchParams.set("partial", "1");
-    fetch(url, { credentials: "same-origin" }).then(function (r) {
+    fetch(applied.action, {
+      method: "POST",
+      credentials: "same-origin",
+      body: new URLSearchParams(new FormData(applied)),
+    }).then(function (r) {
       return r.ok ? r.text() : null;
     }).then(function (html) {
       if (html !== null) body.innerHTML = html;
@@ -37,8 +41,9 @@ document.addEventListener("DOMContentLoaded", function () {
     var phone = form.querySelector("#phone").value.trim();
     var id = form.querySelector("#id_card").value.trim();
     if (phone.length < 7 && id.length < 18) return;
-    var url = "/staff/register/repeat?phone=" + encodeURIComponent(phone) + "&id_card=" + encodeURIComponent(id);
-    fetch(url, { credentials: "same-origin" }).then(function (r) { return r.ok ? r.text() : ""; })
+    var body = new URLSearchParams({ phone: phone, id_card: id, csrf: form.elements["csrf"].value });
+    fetch("/staff/register/repeat", { method: "POST", credentials: "same-origin", body: body })
+      .then(function (r) { return r.ok ? r.text() : ""; })
       .then(function (html) { banner.innerHTML = html; });
   };
   form.querySelector("#phone").addEventListener("change", check);

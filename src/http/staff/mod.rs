@@ -26,7 +26,7 @@ pub fn router() -> Router<AppState> {
         .route("/staff/logout", post(login::logout))
         .route("/staff/lang", post(login::set_lang))
         .route("/staff", get(home))
-        .route("/staff/queue", get(queue::show))
+        .route("/staff/queue", get(queue::show).post(queue::search))
         .route("/staff/leader", get(leader::show))
         .route("/staff/leader/roster", post(leader::roster))
         .route("/staff/callbacks", get(callbacks::show))

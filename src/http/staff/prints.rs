@@ -149,7 +149,11 @@ pub async fn receipt(
             )
             .await?;
         let base = state.site.settings.public_base_url.trim_end_matches('/');
-        let track_url = format!("{base}/track?case={}&code={code}", case.number);
+        let track_url = crate::domain::website::tracking_link(
+            &format!("{base}/track"),
+            &case.number.to_string(),
+            &code,
+        );
         let qr_svg = qrcode::QrCode::new(track_url.as_bytes())
             .map_err(|e| ApiError::internal(anyhow::anyhow!("QR code: {e}")))?
             .render::<qrcode::render::svg::Color>()

@@ -5,6 +5,7 @@ use askama::Template;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use axum::Form;
 use serde::Deserialize;
 
 use crate::domain::{ActionKind, Case, Cause, Channel, Status, Tier};
@@ -30,6 +31,8 @@ pub struct QueueParams {
     pub off_hours: String,
     /// `1`: only the rows, for the refresh.
     pub partial: String,
+    /// Posted searches carry the session's CSRF token.
+    pub csrf: String,
 }
 
 fn opt(s: &str) -> Option<String> {
@@ -103,11 +106,31 @@ fn row(
     }
 }
 
+/// The queue by the filters in the address. Search words are not among them: they can be a
+/// phone, ID or name, which has no place in an address that proxies and browsers record.
 pub async fn show(
     State(state): State<AppState>,
     user: StaffUser,
-    Query(p): Query<QueueParams>,
+    Query(mut p): Query<QueueParams>,
 ) -> Response {
+    p.q.clear();
+    render(state, user, p).await
+}
+
+/// The queue searched: the filters and the search words posted (with the CSRF token), so
+/// the words stay out of addresses. Paging and the refresh post them again.
+pub async fn search(
+    State(state): State<AppState>,
+    user: StaffUser,
+    Form(p): Form<QueueParams>,
+) -> Response {
+    if let Err(r) = user.check_csrf(&p.csrf) {
+        return r;
+    }
+    render(state, user, p).await
+}
+
+async fn render(state: AppState, user: StaffUser, p: QueueParams) -> Response {
     if let Err(r) = user.require(ActionKind::Read) {
         return r;
     }

@@ -47,9 +47,10 @@ impl Render for Confirmation {
         let permanent = |e: String| DeliveryError::Permanent(e);
         let c: ConfirmationFields = serde_json::from_value(item.payload.clone())
             .map_err(|e| permanent(format!("the payload of a confirmation is incomplete: {e}")))?;
-        let track_url = format!(
-            "{}?case={}&code={}",
-            c.track_url_base, c.case_number, c.tracking_code
+        let track_url = crate::domain::website::tracking_link(
+            &c.track_url_base,
+            &c.case_number,
+            &c.tracking_code,
         );
         let sender = "“办不成事”反映窗口";
         let text = ConfirmationText {
@@ -106,7 +107,7 @@ mod tests {
         assert!(mail.subject.contains("YM-20261128-0001"));
         assert!(mail.text.contains("查询码：K7QM3-XPA9D"));
         assert!(mail.html.contains(
-            "https://youmen.example.gov.cn/track?case=YM-20261128-0001&#38;code=K7QM3-XPA9D"
+            "https://youmen.example.gov.cn/track#case=YM-20261128-0001&#38;code=K7QM3-XPA9D"
         ));
         assert!(mail.html.contains("星期一"));
     }

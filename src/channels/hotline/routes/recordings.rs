@@ -49,6 +49,10 @@ pub async fn list_quarantine(
     ))
 }
 
+/// How long one play lasts on the timeline: more requests for the same recording by the same
+/// person within it (seeking, replaying a passage) are that play.
+const PLAY_WINDOW: chrono::Duration = chrono::Duration::minutes(15);
+
 /// A recording as audio/wav, with HTTP Range support for seeking. Every access is written
 /// on the case's timeline.
 #[utoipa::path(
@@ -90,21 +94,20 @@ pub async fn play_recording(
             "recording {id} is missing from the audio folder"
         )));
     }
-    // A player seeking sends a series of ranges; the one from the start is the access.
-    let range = request.headers().get(header::RANGE);
-    if range.is_none_or(|r| r.as_bytes().starts_with(b"bytes=0-")) {
-        let note = format!("recording #{id}");
-        hotline
-            .store
-            .record_access(
-                recording.case_id,
-                &staff.0.name,
-                crate::domain::EventKind::PlayRecording,
-                &note,
-                now(),
-            )
-            .await?;
-    }
+    // A player fetches a recording in ranges, from anywhere, as it seeks; each person's
+    // listening is one play on the timeline per recording and window, whatever was asked for.
+    let now = now();
+    hotline
+        .store
+        .record_access_once(
+            recording.case_id,
+            &staff.0.name,
+            crate::domain::EventKind::PlayRecording,
+            &format!("recording #{id}"),
+            now - PLAY_WINDOW,
+            now,
+        )
+        .await?;
     let mut response = ServeFile::new(&path)
         .oneshot(request)
         .await

@@ -157,6 +157,8 @@ mod tests {
             per_ip_per_hour: 5,
             per_ip_per_day: 20,
             track_per_ip_per_hour: 20,
+            track_failures_per_case_per_hour: 10,
+            help_phone: "3105883".into(),
             fold_window_minutes: 60,
             cors_origins: Vec::new(),
             trust_forwarded_for: false,

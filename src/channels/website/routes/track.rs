@@ -1,5 +1,4 @@
-//! Tracking (`/track`): a visitor follows their case by its number and tracking code (or
-//! the phone number given), sees the replies staff published and nothing else, and rates
+//! Tracking (`/track`): a visitor follows their case by its number and tracking code, sees the replies staff published and nothing else, and rates
 //! the case once it is finished.
 
 use std::sync::Arc;
@@ -15,7 +14,7 @@ use axum::Form;
 use serde::Deserialize;
 
 use super::guard::{PublicSite, TRACK_SCOPE};
-use crate::domain::Status;
+use crate::domain::{Case, CaseNumber, Status};
 use crate::web::error::ApiError;
 use crate::web::html::{page, Tr};
 
@@ -30,9 +29,9 @@ pub struct StatusView {
     pub replies: Vec<(String, String)>,
     /// The rating given, in words.
     pub rating: Option<String>,
-    /// Finished and not rated: the rating form is shown (it posts the secret back).
+    /// Finished and not rated: the rating form is shown (it posts the code back).
     pub can_rate: bool,
-    pub secret: String,
+    pub code: String,
     pub levels: Vec<(&'static str, &'static str)>,
 }
 
@@ -45,7 +44,8 @@ struct TrackPage {
     errors: Vec<ErrorLink>,
     field_errors: Vec<(&'static str, String)>,
     case: String,
-    secret: String,
+    code: String,
+    help_phone: String,
     status: Option<StatusView>,
 }
 
@@ -58,31 +58,35 @@ impl TrackPage {
     }
 }
 
+/// Wrong codes counted per case number, from every address together.
+const CASE_SCOPE: &str = "website_track_case";
+
 // ---- tracking -----------------------------------------------------------------------
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 pub struct TrackFields {
     case: String,
-    /// A tracking code or a phone number.
-    secret: String,
-    /// The tracking link in the e-mail says `code`.
+    /// The tracking code (`secret` in forms served before the field was renamed).
+    #[serde(alias = "secret")]
     code: String,
     lang: String,
 }
 
+/// The tracking form. Links carry the case and code in the fragment (`/track#case=…&code=…`),
+/// which browsers never send, so no log on the way records them; the page's script fills
+/// the form from it and sends it. A link of the older kind (`?case=…&code=…`) fills the
+/// form too, but looks nothing up until the visitor sends it.
 pub(super) async fn track_page(
     State(site): State<Arc<PublicSite>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     Query(q): Query<TrackFields>,
 ) -> Response {
     let t = Tr::pick(Some(&q.lang), &headers);
-    let secret = if q.code.is_empty() { q.secret } else { q.code };
-    if q.case.is_empty() && secret.is_empty() {
-        return page(StatusCode::OK, &track_form_page(t, "", "", Vec::new()));
-    }
-    track(&site, peer, &headers, t, q.case, secret).await
+    page(
+        StatusCode::OK,
+        &track_form_page(&site, t, &q.case, &q.code, Vec::new()),
+    )
 }
 
 pub(super) async fn track_form(
@@ -96,18 +100,17 @@ pub(super) async fn track_form(
         Err(rejection) => return unreadable_form(Tr::pick(None, &headers), rejection),
     };
     let t = Tr::pick(Some(&fields.lang), &headers);
-    let secret = if fields.code.is_empty() {
-        fields.secret
-    } else {
-        fields.code
-    };
-    track(&site, peer, &headers, t, fields.case, secret).await
+    match prove(&site, peer, &headers, t, &fields.case, &fields.code).await {
+        Ok(case) => status_page(&site, t, &case, &fields.code).await,
+        Err(response) => response,
+    }
 }
 
 fn track_form_page(
+    site: &PublicSite,
     t: Tr,
     case: &str,
-    secret: &str,
+    code: &str,
     errors: Vec<(&'static str, String)>,
 ) -> TrackPage {
     TrackPage {
@@ -123,19 +126,36 @@ fn track_form_page(
             .collect(),
         field_errors: errors,
         case: case.to_owned(),
-        secret: secret.to_owned(),
+        code: code.to_owned(),
+        help_phone: site.settings.help_phone.clone(),
         status: None,
     }
 }
 
-async fn track(
+fn too_many(t: Tr, message: &str) -> Response {
+    let mut response = refused(
+        t,
+        StatusCode::TOO_MANY_REQUESTS,
+        t.t("查询次数太多", "Too many look-ups"),
+        message,
+    );
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("3600"));
+    response
+}
+
+/// The case the visitor proved theirs by its number and tracking code, or the page that
+/// answers them. Each try counts against the visitor's address; a wrong code also counts
+/// against the case number, so that many addresses together cannot guess at one case.
+async fn prove(
     site: &PublicSite,
     peer: SocketAddr,
     headers: &HeaderMap,
     t: Tr,
-    case: String,
-    secret: String,
-) -> Response {
+    case: &str,
+    code: &str,
+) -> Result<Case, Response> {
     let mut errors = Vec::new();
     if case.trim().is_empty() {
         errors.push((
@@ -143,59 +163,85 @@ async fn track(
             t.t("请填写案件编号", "Enter the case number").to_owned(),
         ));
     }
-    if secret.trim().is_empty() {
+    if code.trim().is_empty() {
         errors.push((
-            "secret",
-            t.t(
-                "请填写查询码或电话号码",
-                "Enter the tracking code or the phone number",
-            )
-            .to_owned(),
+            "code",
+            t.t("请填写查询码", "Enter the tracking code").to_owned(),
         ));
     }
     if !errors.is_empty() {
-        return page(
+        return Err(page(
             StatusCode::UNPROCESSABLE_ENTITY,
-            &track_form_page(t, &case, &secret, errors),
-        );
+            &track_form_page(site, t, case, code, errors),
+        ));
     }
     let ip = site.client_ip(peer, headers);
     match site.allow(TRACK_SCOPE, ip, &site.track_limits()).await {
         Ok(true) => {}
         Ok(false) => {
-            let mut response = refused(
+            return Err(too_many(
                 t,
-                StatusCode::TOO_MANY_REQUESTS,
-                t.t("查询次数太多", "Too many look-ups"),
                 t.t(
                     "从您这里查询的次数太多了，请一小时后再试。",
                     "Too many look-ups from your connection. Please try again in an hour.",
                 ),
-            );
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("3600"));
-            return response;
+            ))
         }
-        Err(e) => return e.into_response(),
+        Err(e) => return Err(e.into_response()),
     }
     let now = crate::clock::now();
-    let found = match site.desk.track(&case, &secret, now).await {
-        Ok(found) => found,
+    // An unreadable number matches no case and is counted against the address alone.
+    let case_key = case.parse::<CaseNumber>().ok().map(|n| n.to_string());
+    if let Some(key) = &case_key {
+        let limits = [(
+            chrono::Duration::hours(1),
+            site.settings.track_failures_per_case_per_hour,
+        )];
+        match site.desk.limit_hit(CASE_SCOPE, key, &limits, now).await {
+            Ok(true) => {}
+            Ok(false) => {
+                return Err(too_many(
+                    t,
+                    t.t(
+                        "这个案件编号近一小时内查询码输错的次数太多，为保护留言人的信息，暂停查询一小时。如急需了解进度，请拨打热线。",
+                        "Wrong tracking codes have been entered for this case number too many times in the last hour. To protect the person who wrote, look-ups of it are paused for an hour. If you need to know now, please call us.",
+                    ),
+                ))
+            }
+            Err(e) => return Err(ApiError::from(e).into_response()),
+        }
+    }
+    match site.desk.case_if_matches(case, code).await {
+        Ok(Some(found)) => {
+            if let Some(key) = &case_key {
+                // A right code is no failure: its count is taken back.
+                if let Err(e) = site.desk.limit_forgive(CASE_SCOPE, key, now).await {
+                    return Err(ApiError::from(e).into_response());
+                }
+            }
+            Ok(found)
+        }
+        Ok(None) => {
+            // The same words whether the case does not exist or the code is wrong.
+            let message = t
+                .t(
+                    "没有找到与您填写的案件编号和查询码相符的案件，请核对后再试",
+                    "No case matches that case number and tracking code. Please check them and try again",
+                )
+                .to_owned();
+            Err(page(
+                StatusCode::NOT_FOUND,
+                &track_form_page(site, t, case, code, vec![("case", message)]),
+            ))
+        }
+        Err(e) => Err(ApiError::from(e).into_response()),
+    }
+}
+
+async fn status_page(site: &PublicSite, t: Tr, case: &Case, code: &str) -> Response {
+    let s = match site.desk.status_of(case, crate::clock::now()).await {
+        Ok(s) => s,
         Err(e) => return ApiError::from(e).into_response(),
-    };
-    let Some(s) = found else {
-        // The same words whether the case does not exist or the code is wrong.
-        let message = t
-            .t(
-                "没有找到与您填写的案件编号和查询码（或电话号码）相符的留言，请核对后再试",
-                "No message matches that case number and tracking code (or phone number). Please check them and try again",
-            )
-            .to_owned();
-        return page(
-            StatusCode::NOT_FOUND,
-            &track_form_page(t, &case, &secret, vec![("case", message)]),
-        );
     };
     let tz = site.desk.timezone();
     let matter = site
@@ -216,13 +262,13 @@ async fn track(
             .collect(),
         rating: s.rating.map(|r| t.t(r.label_zh(), r.label_en()).to_owned()),
         can_rate: s.can_rate,
-        secret: secret.clone(),
+        code: code.to_owned(),
         levels: crate::domain::Rating::ALL
             .iter()
             .map(|r| (r.as_str(), t.t(r.label_zh(), r.label_en())))
             .collect(),
     };
-    let mut page_data = track_form_page(t, "", "", Vec::new());
+    let mut page_data = track_form_page(site, t, "", "", Vec::new());
     page_data.status = Some(view);
     page(StatusCode::OK, &page_data)
 }
@@ -245,7 +291,8 @@ fn public_status(status: Status, t: Tr) -> &'static str {
 #[serde(default)]
 pub struct RateFields {
     case: String,
-    secret: String,
+    #[serde(alias = "secret")]
+    code: String,
     level: String,
     comment: String,
     lang: String,
@@ -263,41 +310,28 @@ pub(super) async fn rate(
         Err(rejection) => return unreadable_form(Tr::pick(None, &headers), rejection),
     };
     let t = Tr::pick(Some(&fields.lang), &headers);
-    let ip = site.client_ip(peer, &headers);
-    match site.allow(TRACK_SCOPE, ip, &site.track_limits()).await {
-        Ok(true) => {}
-        Ok(false) => {
-            return refused(
-                t,
-                StatusCode::TOO_MANY_REQUESTS,
-                t.t("操作次数太多", "Too many attempts"),
-                t.t("请一小时后再试。", "Please try again in an hour."),
-            )
+    let case = match prove(&site, peer, &headers, t, &fields.case, &fields.code).await {
+        Ok(case) => case,
+        Err(response) => return response,
+    };
+    if let Ok(level) = fields.level.parse::<crate::domain::Rating>() {
+        let comment = Some(fields.comment.trim().to_owned())
+            .filter(|c| !c.is_empty())
+            .and_then(|c| crate::domain::citizen::plain_text(&c, 500).ok());
+        match site
+            .desk
+            .rate(&case, level, comment, crate::clock::now())
+            .await
+        {
+            Ok(()) | Err(crate::ratings::RatingError::AlreadyRated) => {}
+            Err(e) => return ApiError::from(e).into_response(),
         }
-        Err(e) => return e.into_response(),
     }
-    let now = crate::clock::now();
-    let case = match site.desk.case_if_matches(&fields.case, &fields.secret).await {
+    // Rated, or no level chosen: the status page again (with the rating, or the form).
+    let case = match site.desk.case_if_matches(&fields.case, &fields.code).await {
         Ok(Some(case)) => case,
-        Ok(None) => {
-            return page(
-                StatusCode::NOT_FOUND,
-                &track_form_page(t, &fields.case, "", vec![("case", t.t("没有找到与您填写的案件编号和查询码（或电话号码）相符的留言，请核对后再试", "No message matches that case number and tracking code (or phone number). Please check them and try again").to_owned())]),
-            )
-        }
+        Ok(None) => return StatusCode::NOT_FOUND.into_response(),
         Err(e) => return ApiError::from(e).into_response(),
     };
-    let Ok(level) = fields.level.parse::<crate::domain::Rating>() else {
-        return track(&site, peer, &headers, t, fields.case, fields.secret).await;
-    };
-    let comment = Some(fields.comment.trim().to_owned())
-        .filter(|c| !c.is_empty())
-        .and_then(|c| crate::domain::citizen::plain_text(&c, 500).ok());
-    let result = site.desk.rate(&case, level, comment, now).await;
-    match result {
-        Ok(()) | Err(crate::ratings::RatingError::AlreadyRated) => {
-            track(&site, peer, &headers, t, fields.case, fields.secret).await
-        }
-        Err(e) => ApiError::from(e).into_response(),
-    }
+    status_page(&site, t, &case, &fields.code).await
 }
