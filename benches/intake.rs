@@ -182,6 +182,7 @@ async fn http_intake(database_url: String) -> (Run, Run, Run, Batches) {
             "bench",
             Role::Counter,
             &youmen::auth::hash_token(&token),
+            None,
             chrono::Utc::now(),
         )
         .await

@@ -102,6 +102,7 @@ impl Application {
             staff: Arc::new(settings.staff.clone()),
             addresses: AddressKeys::new(secrets.derive("client-address")),
             trust_forwarded_for: settings.website.trust_forwarded_for,
+            token_uses: Default::default(),
         };
         let counter = Counter {
             intake: intake.clone(),

@@ -26,6 +26,38 @@ pub fn hash_token(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
+/// The longest a token may be issued for, in days.
+pub const MAX_TOKEN_DAYS: u32 = 3650;
+
+/// Issues a token: the secret (to be shown once) and its stored record. `expires_in_days`
+/// None: until revoked.
+pub async fn issue_token(
+    store: &dyn crate::storage::Store,
+    name: &str,
+    role: crate::domain::Role,
+    expires_in_days: Option<u32>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<(String, crate::storage::TokenRecord)> {
+    let name = name.trim();
+    anyhow::ensure!(!name.is_empty(), "a token needs a name");
+    anyhow::ensure!(
+        name.chars().count() <= 100,
+        "a token's name is at most 100 characters"
+    );
+    if let Some(days) = expires_in_days {
+        anyhow::ensure!(
+            (1..=MAX_TOKEN_DAYS).contains(&days),
+            "a token expires in 1 to {MAX_TOKEN_DAYS} days"
+        );
+    }
+    let expires_at = expires_in_days.map(|d| now + chrono::Duration::days(i64::from(d)));
+    let token = generate_token();
+    let record = store
+        .insert_token(name, role, &hash_token(&token), expires_at, now)
+        .await?;
+    Ok((token, record))
+}
+
 /// Compares two secrets (a CSRF token, a tracking-code digest) in constant time.
 pub fn same_secret(a: &[u8], b: &[u8]) -> bool {
     use subtle::ConstantTimeEq;

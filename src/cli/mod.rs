@@ -126,9 +126,7 @@ async fn execute(cli: Cli) -> anyhow::Result<()> {
             println!("migrations applied ({})", store.backend());
             Ok(())
         }
-        Command::Token(token::TokenCommand::Create { name, role }) => {
-            token::create_token(&settings, &name, &role).await
-        }
+        Command::Token(command) => token::token(&settings, command).await,
         Command::Calendar(command) => calendar::calendar(&settings, command),
         Command::User(command) => user::user(&settings, command).await,
         Command::Audit(audit::AuditCommand::Verify) => audit::audit_verify(&settings).await,

@@ -124,10 +124,12 @@ pub enum ActionKind {
     Oversee,
     /// Work the next-morning callback list: read it, claim entries, record attempts, export.
     WorkCallbacks,
+    /// Run the system: API tokens (and, in time, staff accounts). Administrators only.
+    Administer,
 }
 
 impl ActionKind {
-    pub const ALL: [ActionKind; 23] = [
+    pub const ALL: [ActionKind; 24] = [
         ActionKind::Register,
         ActionKind::LogCall,
         ActionKind::PushVoicemail,
@@ -151,6 +153,7 @@ impl ActionKind {
         ActionKind::Reopen,
         ActionKind::Oversee,
         ActionKind::WorkCallbacks,
+        ActionKind::Administer,
     ];
 
     pub fn code(self) -> &'static str {
@@ -178,6 +181,7 @@ impl ActionKind {
             ActionKind::Reopen => "reopen",
             ActionKind::Oversee => "oversee",
             ActionKind::WorkCallbacks => "work_callbacks",
+            ActionKind::Administer => "administer",
         }
     }
 }
@@ -188,7 +192,7 @@ impl ActionKind {
 pub fn permitted(role: Role, kind: ActionKind) -> bool {
     match (role, kind) {
         (Role::Pbx, kind) => kind == ActionKind::PushVoicemail,
-        (_, ActionKind::PushVoicemail) => role == Role::Admin,
+        (_, ActionKind::PushVoicemail | ActionKind::Administer) => role == Role::Admin,
         (Role::Admin | Role::DutyLeader, _) => true,
         (
             _,
@@ -668,7 +672,7 @@ mod tests {
             );
             assert_eq!(
                 permitted(Role::DutyLeader, kind),
-                kind != ActionKind::PushVoicemail
+                !matches!(kind, ActionKind::PushVoicemail | ActionKind::Administer)
             );
         }
     }

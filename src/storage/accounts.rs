@@ -38,12 +38,17 @@ pub struct SessionRecord {
 }
 
 /// An API token as stored: only the hash of the secret.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct TokenRecord {
     pub id: i64,
     pub name: String,
     pub role: Role,
     pub created_at: DateTime<Utc>,
+    /// None: until revoked.
+    pub expires_at: Option<DateTime<Utc>>,
+    /// Written at most every few minutes per instance (see `web::extract`).
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
 }
 
 #[async_trait::async_trait]
@@ -53,10 +58,26 @@ pub trait AccountStore: Send + Sync {
         name: &str,
         role: Role,
         token_hash: &str,
+        expires_at: Option<DateTime<Utc>>,
         now: DateTime<Utc>,
     ) -> StoreResult<TokenRecord>;
 
-    async fn token_by_hash(&self, token_hash: &str) -> StoreResult<Option<TokenRecord>>;
+    /// The token with this hash if it is neither revoked nor expired at `now`.
+    async fn token_by_hash(
+        &self,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<TokenRecord>>;
+
+    /// Every token, the revoked and expired ones too, newest first.
+    async fn list_tokens(&self) -> StoreResult<Vec<TokenRecord>>;
+
+    /// Revokes a token for good; None if there is no such token, else whether this call
+    /// revoked it (false: it already was).
+    async fn revoke_token(&self, id: i64, now: DateTime<Utc>) -> StoreResult<Option<bool>>;
+
+    /// Records that the token was used at `now`.
+    async fn touch_token(&self, id: i64, now: DateTime<Utc>) -> StoreResult<()>;
 
     /// `Duplicate` when the username is taken.
     async fn create_user(&self, user: &NewUser, now: DateTime<Utc>) -> StoreResult<UserRecord>;
@@ -152,15 +173,17 @@ macro_rules! impl_account_store {
                 name: &str,
                 role: $crate::domain::Role,
                 token_hash: &str,
+                expires_at: Option<chrono::DateTime<chrono::Utc>>,
                 now: chrono::DateTime<chrono::Utc>,
             ) -> $crate::storage::StoreResult<$crate::storage::TokenRecord> {
-                let row: $crate::storage::rows::TokenRow = sqlx::query_as(
-                    "insert into api_tokens (name, role, token_hash, created_at) values ($1, $2, $3, $4) \
-                     returning id, name, role, created_at",
-                )
+                let row: $crate::storage::rows::TokenRow = sqlx::query_as(&format!(
+                    "insert into api_tokens (name, role, token_hash, expires_at, created_at) \
+                     values ($1, $2, $3, $4, $5) returning {TOKEN_COLUMNS}"
+                ))
                 .bind(name)
                 .bind(role.as_str())
                 .bind(token_hash)
+                .bind(expires_at)
                 .bind(now)
                 .fetch_one(self.writer())
                 .await?;
@@ -170,15 +193,67 @@ macro_rules! impl_account_store {
             async fn token_by_hash(
                 &self,
                 token_hash: &str,
+                now: chrono::DateTime<chrono::Utc>,
             ) -> $crate::storage::StoreResult<Option<$crate::storage::TokenRecord>> {
-                let row: Option<$crate::storage::rows::TokenRow> = sqlx::query_as(
-                    "select id, name, role, created_at from api_tokens \
-                     where token_hash = $1 and revoked_at is null",
-                )
+                let row: Option<$crate::storage::rows::TokenRow> = sqlx::query_as(&format!(
+                    "select {TOKEN_COLUMNS} from api_tokens where token_hash = $1 \
+                     and revoked_at is null and (expires_at is null or expires_at > $2)"
+                ))
                 .bind(token_hash)
+                .bind(now)
                 .fetch_optional(self.reader())
                 .await?;
                 Ok(row.map(TryInto::try_into).transpose()?)
+            }
+
+            async fn list_tokens(
+                &self,
+            ) -> $crate::storage::StoreResult<Vec<$crate::storage::TokenRecord>> {
+                let rows: Vec<$crate::storage::rows::TokenRow> = sqlx::query_as(&format!(
+                    "select {TOKEN_COLUMNS} from api_tokens order by id desc"
+                ))
+                .fetch_all(self.reader())
+                .await?;
+                Ok(rows
+                    .into_iter()
+                    .map(TryInto::try_into)
+                    .collect::<anyhow::Result<_>>()?)
+            }
+
+            async fn revoke_token(
+                &self,
+                id: i64,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::storage::StoreResult<Option<bool>> {
+                let revoked = sqlx::query(
+                    "update api_tokens set revoked_at = $1 where id = $2 and revoked_at is null",
+                )
+                .bind(now)
+                .bind(id)
+                .execute(self.writer())
+                .await?
+                .rows_affected();
+                if revoked > 0 {
+                    return Ok(Some(true));
+                }
+                let exists: Option<i64> = sqlx::query_scalar("select id from api_tokens where id = $1")
+                    .bind(id)
+                    .fetch_optional(self.writer())
+                    .await?;
+                Ok(exists.map(|_| false))
+            }
+
+            async fn touch_token(
+                &self,
+                id: i64,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::storage::StoreResult<()> {
+                sqlx::query("update api_tokens set last_used_at = $1 where id = $2")
+                    .bind(now)
+                    .bind(id)
+                    .execute(self.writer())
+                    .await?;
+                Ok(())
             }
 
             async fn create_user(
@@ -415,6 +490,8 @@ macro_rules! impl_account_store {
                 Ok(())
             }
         }
+
+        const TOKEN_COLUMNS: &str = $crate::storage::rows::TOKEN_COLUMNS;
 
         const USER_COLUMNS: &str = "u.id, u.username, u.display_name, u.password_hash, u.roles, u.disabled, \
              u.failed_logins, u.locked_until, u.lang";

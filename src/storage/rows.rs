@@ -209,7 +209,13 @@ pub struct TokenRow {
     name: String,
     role: String,
     created_at: DateTime<Utc>,
+    expires_at: Option<DateTime<Utc>>,
+    last_used_at: Option<DateTime<Utc>>,
+    revoked_at: Option<DateTime<Utc>>,
 }
+
+/// The columns a [`TokenRow`] reads.
+pub const TOKEN_COLUMNS: &str = "id, name, role, created_at, expires_at, last_used_at, revoked_at";
 
 impl TryFrom<TokenRow> for TokenRecord {
     type Error = anyhow::Error;
@@ -223,6 +229,9 @@ impl TryFrom<TokenRow> for TokenRecord {
                 .with_context(|| format!("token {} has an unknown role", r.id))?,
             name: r.name,
             created_at: r.created_at,
+            expires_at: r.expires_at,
+            last_used_at: r.last_used_at,
+            revoked_at: r.revoked_at,
         })
     }
 }

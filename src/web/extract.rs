@@ -215,17 +215,21 @@ where
                     "The Authorization header must be a Bearer token",
                 )
             })?;
+        let now = crate::clock::now();
         let record = auth
             .store
-            .token_by_hash(&auth::hash_token(token))
+            .token_by_hash(&auth::hash_token(token), now)
             .await?
             .ok_or_else(|| {
                 unauthenticated(
                     "invalid_token",
-                    "访问令牌无效或已被吊销",
-                    "The access token is invalid or revoked",
+                    "访问令牌无效、已过期或已被吊销",
+                    "The access token is invalid, expired or revoked",
                 )
             })?;
+        if auth.token_uses.due(record.id, now) {
+            auth.store.touch_token(record.id, now).await?;
+        }
         Ok(Staff(
             Actor {
                 name: record.name,

@@ -17,6 +17,8 @@ pub mod views;
 
 use std::sync::Arc;
 
+use chrono::{DateTime, Utc};
+
 use crate::config::StaffSettings;
 use crate::storage::Store;
 
@@ -29,4 +31,27 @@ pub struct Auth {
     pub addresses: client::AddressKeys,
     /// Behind a reverse proxy: believe the address it appends to `X-Forwarded-For`.
     pub trust_forwarded_for: bool,
+    /// When this instance last wrote each token's last use.
+    pub token_uses: TokenUses,
+}
+
+/// A token's last use is written at most once per [`TokenUses::EVERY`] per instance, so an
+/// integration calling many times a second does not turn each call into a write.
+#[derive(Clone, Default)]
+pub struct TokenUses(Arc<std::sync::Mutex<std::collections::HashMap<i64, DateTime<Utc>>>>);
+
+impl TokenUses {
+    pub const EVERY: chrono::Duration = chrono::Duration::minutes(5);
+
+    /// True if the use at `now` should be written (and it is counted as written).
+    pub fn due(&self, id: i64, now: DateTime<Utc>) -> bool {
+        let mut written = self.0.lock().expect("token uses lock");
+        match written.get(&id) {
+            Some(at) if now - *at < Self::EVERY => false,
+            _ => {
+                written.insert(id, now);
+                true
+            }
+        }
+    }
 }

@@ -193,6 +193,81 @@ async fn serve_starts_on_a_fresh_folder_with_sqlite_and_stops_cleanly() {
     assert_eq!(status, 201, "{case}");
     assert_eq!(case["citizen"]["name"], json!("张三"));
 
+    // Tokens are listed (with their last use) and revoked from the command line too.
+    let made = youmen(
+        dir.path(),
+        &[
+            "token",
+            "create",
+            "--name",
+            "区政务服务网",
+            "--role",
+            "counter",
+            "--expires-days",
+            "30",
+        ],
+        &[],
+    );
+    assert!(
+        String::from_utf8_lossy(&made.stderr).contains("until 20"),
+        "an expiry date"
+    );
+    let bad_days = youmen(
+        dir.path(),
+        &[
+            "token",
+            "create",
+            "--name",
+            "x",
+            "--role",
+            "counter",
+            "--expires-days",
+            "0",
+        ],
+        &[],
+    );
+    assert!(!bad_days.status.success());
+    assert!(String::from_utf8_lossy(&bad_days.stderr).contains("1 to 3650 days"));
+    let list = stdout(&youmen(dir.path(), &["token", "list"], &[]));
+    // Columns: id, role, created, expires, last used, revoked, name.
+    let fields = |name: &str| -> Vec<String> {
+        list.lines()
+            .find(|l| l.ends_with(name))
+            .unwrap_or_else(|| panic!("{name} in {list}"))
+            .split("  ")
+            .map(str::trim)
+            .filter(|f| !f.is_empty())
+            .map(str::to_owned)
+            .collect()
+    };
+    let used = fields("王芳");
+    assert_eq!(
+        (used[3].as_str(), used[5].as_str()),
+        ("never", "-"),
+        "{list}"
+    );
+    assert!(
+        used[4].starts_with("20"),
+        "the used token shows when: {list}"
+    );
+    let unused = fields("区政务服务网");
+    assert!(
+        unused[3].starts_with("20") && unused[4] == "never",
+        "{list}"
+    );
+    let id = used[0].clone();
+    let revoked = stdout(&youmen(dir.path(), &["token", "revoke", &id], &[]));
+    assert!(revoked.contains("revoked"));
+    let missing = youmen(dir.path(), &["token", "revoke", "99999"], &[]);
+    assert!(!missing.status.success());
+    let r = client
+        .get(format!("{base}/api/v1/cases"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401, "a revoked token stops working at once");
+
     let pid = server.id().to_string();
     assert!(Command::new("kill")
         .args(["-TERM", &pid])

@@ -190,6 +190,7 @@ impl TestApp {
                 name,
                 role,
                 &youmen::auth::hash_token(&token),
+                None,
                 chrono::Utc::now(),
             )
             .await

@@ -376,6 +376,7 @@ async fn two_instances_share_the_work_once_and_survive_a_kill() {
             "admin",
             Role::Admin,
             &youmen::auth::hash_token(&admin),
+            None,
             chrono::Utc::now(),
         )
         .await

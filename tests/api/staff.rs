@@ -824,7 +824,197 @@ async fn phone_and_id_numbers_never_ride_in_a_staff_address(backend: Backend) {
     assert!(banner.contains(&number), "{banner}");
 }
 
+/// An administrator issues a token in the page (seen once), sees when it was last used, and
+/// revokes it; it stops working at once. Every other role is refused the page and its forms,
+/// a forged form is refused, and bad input is explained.
+async fn an_administrator_issues_sees_and_revokes_api_tokens_in_the_page(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.user("root", "系统管理员", vec![Role::Admin], None)
+        .await;
+    let mut admin = Browser::new(&app);
+    admin.sign_in("root", PASSWORD).await;
+    let (status, page, _) = admin.get("/staff/admin/tokens").await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("还没有令牌"));
+    let token = csrf(&page);
+
+    for (form, says) in [
+        (
+            vec![("name", "区政务服务网"), ("role", ""), ("days", "")],
+            "请选择角色",
+        ),
+        (
+            vec![
+                ("name", "区政务服务网"),
+                ("role", "counter"),
+                ("days", "abc"),
+            ],
+            "有效天数",
+        ),
+        (
+            vec![("name", "区政务服务网"), ("role", "counter"), ("days", "0")],
+            "有效天数",
+        ),
+        (
+            vec![("name", "  "), ("role", "counter"), ("days", "")],
+            "使用者",
+        ),
+    ] {
+        let mut fields = form.clone();
+        fields.push(("csrf", &token));
+        let (status, page, _) = admin.post("/staff/admin/tokens", &fields).await;
+        assert_eq!(status, 422, "{form:?}");
+        assert!(page.contains(says), "{form:?}: {page}");
+    }
+    let (status, _, _) = admin
+        .post(
+            "/staff/admin/tokens",
+            &[
+                ("csrf", "forged"),
+                ("name", "x"),
+                ("role", "admin"),
+                ("days", ""),
+            ],
+        )
+        .await;
+    assert_eq!(status, 403);
+
+    let (status, page, _) = admin
+        .post(
+            "/staff/admin/tokens",
+            &[
+                ("csrf", &token),
+                ("name", "区政务服务网"),
+                ("role", "counter"),
+                ("days", "30"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 200, "{page}");
+    let start = page.find("id=\"issued-secret\">").unwrap() + "id=\"issued-secret\">".len();
+    let secret = page[start..start + page[start..].find('<').unwrap()].to_owned();
+    assert!(secret.starts_with("ym_"));
+    assert!(page.contains("从未使用"));
+    // Shown once: the list does not show it again.
+    let (_, page, _) = admin.get("/staff/admin/tokens").await;
+    assert!(!page.contains(&secret) && page.contains("区政务服务网"));
+
+    let (status, _) = app.get_json("/api/v1/cases", &secret).await;
+    assert_eq!(status, 200);
+    let (_, page, _) = admin.get("/staff/admin/tokens").await;
+    assert!(!page.contains("从未使用"), "its last use is shown");
+    let id = app.store().list_tokens().await.unwrap()[0].id;
+    let revoke = format!("/staff/admin/tokens/{id}/revoke");
+
+    // Every other role: no page, no form.
+    for (i, role) in [
+        Role::Counter,
+        Role::Hotline,
+        Role::Callback,
+        Role::DutyLeader,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let username = format!("user{i}");
+        app.user(&username, &format!("员工{i}"), vec![role], None)
+            .await;
+        let mut b = Browser::new(&app);
+        b.sign_in(&username, PASSWORD).await;
+        let (status, _, _) = b.get("/staff/admin/tokens").await;
+        assert_eq!(status, 403, "{role} sees the tokens");
+        let (_, queue, _) = b.get("/staff/queue").await;
+        assert!(
+            !queue.contains("/staff/admin/tokens"),
+            "{role} is offered the page"
+        );
+        let theirs = csrf(&queue);
+        let (status, _, _) = b
+            .post(
+                "/staff/admin/tokens",
+                &[
+                    ("csrf", &theirs),
+                    ("name", "x"),
+                    ("role", "admin"),
+                    ("days", ""),
+                ],
+            )
+            .await;
+        assert_eq!(status, 403, "{role} issues a token");
+        let (status, _, _) = b.post(&revoke, &[("csrf", &theirs)]).await;
+        assert_eq!(status, 403, "{role} revokes a token");
+    }
+    let mut nobody = Browser::new(&app);
+    let (status, _, location) = nobody.get("/staff/admin/tokens").await;
+    assert_eq!(status, 303);
+    assert!(location.unwrap().starts_with("/staff/login"));
+
+    let (status, _, _) = admin.post(&revoke, &[("csrf", "forged")]).await;
+    assert_eq!(status, 403);
+    let (status, _, _) = admin
+        .post("/staff/admin/tokens/999999/revoke", &[("csrf", &token)])
+        .await;
+    assert_eq!(status, 404);
+    let (status, _, location) = admin.post(&revoke, &[("csrf", &token)]).await;
+    assert_eq!(
+        (status, location.as_deref()),
+        (303, Some("/staff/admin/tokens"))
+    );
+    let (status, body) = app.get_json("/api/v1/cases", &secret).await;
+    assert_eq!(status, 401, "{body}");
+    let (_, page, _) = admin.get("/staff/admin/tokens").await;
+    assert!(page.contains("已吊销"));
+    assert!(app
+        .store()
+        .verify_chain("audit_events")
+        .await
+        .unwrap()
+        .broken
+        .is_none());
+}
+
+/// A token past its expiry is refused like a revoked one; its last use is recorded.
+async fn an_expired_token_stops_working_and_a_used_one_records_when(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let store = app.store();
+    let now = chrono::Utc::now();
+    let (live, record) =
+        youmen::auth::issue_token(store.as_ref(), "区政务服务网", Role::Counter, Some(1), now)
+            .await
+            .unwrap();
+    assert!(record.expires_at.unwrap() > now + chrono::Duration::hours(23));
+    let expired = youmen::auth::generate_token();
+    store
+        .insert_token(
+            "旧系统",
+            Role::Counter,
+            &youmen::auth::hash_token(&expired),
+            Some(now - chrono::Duration::minutes(1)),
+            now - chrono::Duration::days(30),
+        )
+        .await
+        .unwrap();
+    let (status, body) = app.get_json("/api/v1/cases", &expired).await;
+    assert_eq!(status, 401);
+    assert!(
+        body["error"]["message"].as_str().unwrap().contains("过期"),
+        "{body}"
+    );
+    assert_eq!(app.get_json("/api/v1/cases", &live).await.0, 200);
+    let tokens = store.list_tokens().await.unwrap();
+    let used = |name: &str| tokens.iter().find(|t| t.name == name).unwrap().last_used_at;
+    assert!(used("区政务服务网").is_some_and(|at| at >= now - chrono::Duration::seconds(5)));
+    assert!(used("旧系统").is_none(), "a refused token was not used");
+    assert!(
+        youmen::auth::issue_token(store.as_ref(), "x", Role::Counter, Some(0), now)
+            .await
+            .is_err()
+    );
+}
+
 crate::on_both_backends!(
+    an_expired_token_stops_working_and_a_used_one_records_when,
+    an_administrator_issues_sees_and_revokes_api_tokens_in_the_page,
     phone_and_id_numbers_never_ride_in_a_staff_address,
     guessing_a_password_is_slowed_and_limited_without_locking_anyone_out,
     a_clerk_reads_no_accountability_record_in_any_view,

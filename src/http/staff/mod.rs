@@ -1,6 +1,6 @@
 //! The staff web UI under `/staff`: sign-in (sessions are `web::session`), and the desk's
 //! pages: the shared queue, the case page and its prints, the callback list, the leader's
-//! page. The channels' own pages (the counter's walk-in form, the operators' call form) are
+//! page, the administrators' tokens. The channels' own pages (the counter's walk-in form, the operators' call form) are
 //! in their folders. Every form carries the session's CSRF token; authorization is the
 //! same matrix as the API's (`domain::action::permitted`).
 
@@ -10,6 +10,7 @@ mod leader;
 mod login;
 mod prints;
 mod queue;
+mod tokens;
 
 use axum::http::header;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -37,6 +38,11 @@ pub fn router() -> Router<AppState> {
         .route("/staff/cases/{number}/referral", get(prints::referral))
         .route("/staff/cases/{number}/notice", get(prints::notice))
         .route("/staff/cases/{number}/receipt", post(prints::receipt))
+        .route(
+            "/staff/admin/tokens",
+            get(tokens::show).post(tokens::create),
+        )
+        .route("/staff/admin/tokens/{id}/revoke", post(tokens::revoke))
         .route("/assets/staff.css", get(css))
         .route("/assets/staff.js", get(js))
 }
