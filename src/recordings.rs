@@ -45,6 +45,18 @@ impl AudioStore {
         Ok(path)
     }
 
+    /// The file at `path` if it is one `keep_rejected` wrote (so youmen's to delete); None
+    /// for anything else, such as a file in the PBX's spool.
+    pub fn kept_rejected(&self, path: &Path) -> Option<PathBuf> {
+        let folder = self.dir.join("quarantine");
+        let name = path.file_name()?.to_str()?;
+        let ours = path.parent() == Some(folder.as_path())
+            && name.len() == 68
+            && name.ends_with(".bin")
+            && name[..64].bytes().all(|b| b.is_ascii_hexdigit());
+        ours.then(|| folder.join(name))
+    }
+
     pub fn is_writable(&self) -> bool {
         std::fs::create_dir_all(&self.dir).is_ok()
             && tempfile::NamedTempFile::new_in(&self.dir).is_ok()

@@ -1,6 +1,9 @@
-//! Personal data kept no longer than allowed (PIPL): a closed case's recordings are deleted
-//! `recordings_days` after it closed, and its personal fields anonymized
-//! `anonymize_after_years` after; the case rows stay, so the statistics still count them.
+//! Personal data kept no longer than allowed (PIPL): a finished case's recordings are deleted
+//! `recordings_days` after it closed (or was resolved or refused and never closed), and its
+//! personal fields anonymized `anonymize_after_years` after; the case rows stay, so the
+//! statistics still count them. After `recordings_days` too: quarantine entries not seen
+//! since (with the bytes youmen kept of a pushed recording it could not use), and the caller
+//! numbers and provider addresses of announced recordings fetched or given up on.
 //! Every purge is an event on the case's (hash-chained) timeline and every run that did
 //! something an audit event; `plan` lists what a run would do without doing it.
 //!
@@ -41,6 +44,10 @@ pub struct Plan {
     pub anonymize_closed_before: Option<DateTime<Utc>>,
     pub recordings: Vec<RetentionItem>,
     pub cases: Vec<RetentionItem>,
+    /// Quarantine entries to delete: (id, path).
+    pub quarantine: Vec<(i64, String)>,
+    /// Announced recordings whose caller and address are to be cleared.
+    pub downloads: u64,
 }
 
 /// What a run did.
@@ -49,7 +56,10 @@ pub struct Done {
     pub recordings_purged: usize,
     pub bytes_freed: i64,
     pub cases_anonymized: usize,
-    /// Recordings whose file could not be deleted (left for the next run, logged).
+    pub quarantine_purged: usize,
+    pub downloads_scrubbed: u64,
+    /// Recordings or quarantined files that could not be deleted (left for the next run,
+    /// logged).
     pub failures: usize,
 }
 
@@ -57,11 +67,15 @@ impl std::fmt::Display for Done {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "{} recordings purged ({} bytes), {} cases anonymized",
-            self.recordings_purged, self.bytes_freed, self.cases_anonymized
+            "{} recordings purged ({} bytes), {} cases anonymized, {} quarantine entries deleted, {} announced recordings cleared",
+            self.recordings_purged,
+            self.bytes_freed,
+            self.cases_anonymized,
+            self.quarantine_purged,
+            self.downloads_scrubbed
         )?;
         if self.failures > 0 {
-            write!(f, ", {} recordings could not be deleted", self.failures)?;
+            write!(f, ", {} files could not be deleted", self.failures)?;
         }
         Ok(())
     }
@@ -108,11 +122,20 @@ impl Retention {
             Some(before) => self.store.cases_to_anonymize(before, limit).await?,
             None => Vec::new(),
         };
+        let (quarantine, downloads) = match recordings_before {
+            Some(before) => (
+                self.store.quarantine_to_purge(before, limit).await?,
+                self.store.downloads_to_scrub(before).await?,
+            ),
+            None => (Vec::new(), 0),
+        };
         Ok(Plan {
             recordings_closed_before: recordings_before,
             anonymize_closed_before: anonymize_before,
             recordings,
             cases,
+            quarantine,
+            downloads,
         })
     }
 
@@ -146,6 +169,8 @@ impl Retention {
                     break;
                 }
             }
+            self.purge_quarantine(before, stop, &mut done).await?;
+            done.downloads_scrubbed = self.store.scrub_downloads(before).await?;
         }
         if let Some(before) = anonymize_before {
             'cases: loop {
@@ -163,7 +188,8 @@ impl Retention {
                 }
             }
         }
-        if done.recordings_purged + done.cases_anonymized > 0 {
+        let changed = done.recordings_purged + done.cases_anonymized + done.quarantine_purged;
+        if changed > 0 || done.downloads_scrubbed > 0 {
             tracing::info!(summary = %done, "retention run");
             self.store
                 .audit(
@@ -176,6 +202,46 @@ impl Retention {
                 .await?;
         }
         Ok(done)
+    }
+
+    /// Quarantine entries not seen since `before`: the bytes youmen kept (in the audio folder's
+    /// `quarantine/`) deleted, then the entry. A file elsewhere (the PBX's spool) is not
+    /// youmen's to delete: once the PBX purges it, rescans stop seeing it and its entry goes.
+    async fn purge_quarantine(
+        &self,
+        before: DateTime<Utc>,
+        stop: &Stop,
+        done: &mut Done,
+    ) -> anyhow::Result<()> {
+        loop {
+            let batch = self.store.quarantine_to_purge(before, BATCH).await?;
+            let mut progressed = false;
+            for (id, path) in &batch {
+                if stop.is_cancelled() {
+                    return Ok(());
+                }
+                if let Some(kept) = self.audio.kept_rejected(std::path::Path::new(path)) {
+                    let removed =
+                        tokio::task::spawn_blocking(move || match std::fs::remove_file(&kept) {
+                            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+                            _ => Ok(()),
+                        })
+                        .await?;
+                    if let Err(e) = removed {
+                        done.failures += 1;
+                        tracing::warn!(quarantine = id, error = %e, "quarantined file not deleted; retried next run");
+                        continue;
+                    }
+                }
+                if self.store.delete_quarantine(*id).await? {
+                    done.quarantine_purged += 1;
+                }
+                progressed = true;
+            }
+            if !progressed || (batch.len() as u32) < BATCH {
+                return Ok(());
+            }
+        }
     }
 
     /// Deletes the file (unless another live recording shares it), then marks the row.

@@ -85,6 +85,13 @@ enum Command {
         #[arg(long, default_value = "table")]
         format: String,
     },
+    /// Check that a running instance answers (for a container's HEALTHCHECK): exits 0 when
+    /// `GET /healthz` answers 200 within 3 seconds.
+    Health {
+        /// Default: http://127.0.0.1:<server.port>/healthz
+        #[arg(long, value_name = "URL")]
+        url: Option<String>,
+    },
     /// The next-morning callback list of a working day (today by default).
     #[command(args_conflicts_with_subcommands = true)]
     Callbacks {
@@ -142,6 +149,23 @@ async fn execute(cli: Cli) -> anyhow::Result<()> {
             date,
             format,
         } => callbacks::callbacks(&settings, command, date, &format).await,
+        Command::Health { url } => {
+            let url =
+                url.unwrap_or_else(|| format!("http://127.0.0.1:{}/healthz", settings.server.port));
+            let response = reqwest::Client::builder()
+                .timeout(std::time::Duration::from_secs(3))
+                .build()?
+                .get(&url)
+                .send()
+                .await?;
+            anyhow::ensure!(
+                response.status().is_success(),
+                "{url} answered {}",
+                response.status()
+            );
+            println!("ok");
+            Ok(())
+        }
         Command::Ingest(ingest::IngestCommand::Voicemail {
             spool,
             quarantine,

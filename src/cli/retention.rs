@@ -44,7 +44,7 @@ pub(super) async fn retention(
         }
         anyhow::ensure!(
             done.failures == 0,
-            "{} recordings could not be deleted (see the log); run again after fixing the audio folder",
+            "{} files could not be deleted (see the log); run again after fixing the audio folder",
             done.failures
         );
         return Ok(());
@@ -60,31 +60,42 @@ pub(super) async fn retention(
         None => println!("Recordings are kept (retention.recordings_days = 0)."),
         Some(before) => {
             println!(
-                "Recordings of cases closed before {} would be deleted: {}",
+                "Recordings of cases finished before {} would be deleted: {}",
                 day(before),
                 plan.recordings.len()
             );
             for r in &plan.recordings {
                 println!(
-                    "  {}  recording #{}  {} bytes  closed {}",
+                    "  {}  recording #{}  {} bytes  finished {}",
                     r.case_number,
                     r.id,
                     r.bytes.unwrap_or(0),
                     day(r.closed_at)
                 );
             }
+            println!(
+                "Quarantine entries not seen since then would be deleted: {}",
+                plan.quarantine.len()
+            );
+            for (id, path) in &plan.quarantine {
+                println!("  #{id}  {path}");
+            }
+            println!(
+                "Announced recordings received before then whose caller and address would be cleared: {}",
+                plan.downloads
+            );
         }
     }
     match plan.anonymize_closed_before {
         None => println!("Cases are never anonymized (retention.anonymize_after_years = 0)."),
         Some(before) => {
             println!(
-                "Cases closed before {} would be anonymized: {}",
+                "Cases finished before {} would be anonymized: {}",
                 day(before),
                 plan.cases.len()
             );
             for c in &plan.cases {
-                println!("  {}  closed {}", c.case_number, day(c.closed_at));
+                println!("  {}  finished {}", c.case_number, day(c.closed_at));
             }
         }
     }

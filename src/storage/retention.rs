@@ -1,5 +1,6 @@
-//! Retention: recordings of closed cases deleted, closed cases anonymized, each marked once
-//! across instances with an event on the case's timeline.
+//! Retention: recordings of finished cases deleted, finished cases anonymized, each marked
+//! once across instances with an event on the case's timeline; quarantine entries and the
+//! callers and addresses of announced recordings cleared after the same time as recordings.
 
 use chrono::{DateTime, Utc};
 
@@ -23,8 +24,8 @@ pub struct RetentionItem {
 
 #[async_trait::async_trait]
 pub trait RetentionStore: Send + Sync {
-    /// Recordings of closed cases last changed before `closed_before`, not yet purged,
-    /// oldest first.
+    /// Recordings of finished cases (closed, or resolved or refused and never closed) last
+    /// changed before `closed_before`, not yet purged, oldest first.
     async fn recordings_to_purge(
         &self,
         closed_before: DateTime<Utc>,
@@ -46,7 +47,7 @@ pub trait RetentionStore: Send + Sync {
         now: DateTime<Utc>,
     ) -> StoreResult<bool>;
 
-    /// Closed cases last changed before `closed_before`, not yet anonymized, oldest first.
+    /// Finished cases last changed before `closed_before`, not yet anonymized, oldest first.
     async fn cases_to_anonymize(
         &self,
         closed_before: DateTime<Utc>,
@@ -56,8 +57,26 @@ pub trait RetentionStore: Send + Sync {
     /// Removes a closed case's personal data (name, phone numbers, ID card, description,
     /// e-mail, tracking code, search index, rating comment, the callback entry's number)
     /// and keeps what the statistics count; an event on its timeline says so. False when
-    /// it was already done or the case is not closed.
+    /// it was already done or the case is not finished.
     async fn anonymize_case(&self, id: i64, actor: &str, now: DateTime<Utc>) -> StoreResult<bool>;
+
+    /// Quarantine entries last seen before `before` (their file gone from the spool since, or
+    /// kept by youmen itself), oldest first: (id, path).
+    async fn quarantine_to_purge(
+        &self,
+        before: DateTime<Utc>,
+        limit: u32,
+    ) -> StoreResult<Vec<(i64, String)>>;
+
+    /// Deletes a quarantine entry; false when it was already gone.
+    async fn delete_quarantine(&self, id: i64) -> StoreResult<bool>;
+
+    /// Announced recordings (fetched, or given up on) received before `before` whose caller
+    /// number or address is still kept: how many.
+    async fn downloads_to_scrub(&self, before: DateTime<Utc>) -> StoreResult<u64>;
+
+    /// Clears those callers and addresses; how many rows it cleared.
+    async fn scrub_downloads(&self, before: DateTime<Utc>) -> StoreResult<u64>;
 }
 
 /// Implements [`RetentionStore`] for an engine's store (see `impl_store!` in `storage/mod.rs`).
@@ -73,8 +92,8 @@ macro_rules! impl_retention_store {
                 let rows: Vec<(i64, i64, String, chrono::DateTime<chrono::Utc>, String, i64)> = sqlx::query_as(
                     "select r.id, c.id, c.number, c.updated_at, r.sha256, r.bytes from recordings r \
                      join cases c on c.id = r.case_id \
-                     where c.status = 'closed' and c.updated_at < $1 and r.purged_at is null \
-                     order by c.updated_at, r.id limit $2",
+                     where c.status in ('closed', 'resolved', 'refused') and c.updated_at < $1 \
+                     and r.purged_at is null order by c.updated_at, r.id limit $2",
                 )
                 .bind(closed_before)
                 .bind(i64::from(limit))
@@ -138,8 +157,8 @@ macro_rules! impl_retention_store {
             ) -> $crate::storage::StoreResult<Vec<$crate::storage::RetentionItem>> {
                 let rows: Vec<(i64, String, chrono::DateTime<chrono::Utc>)> = sqlx::query_as(
                     "select id, number, updated_at from cases \
-                     where status = 'closed' and updated_at < $1 and anonymized_at is null \
-                     order by updated_at, id limit $2",
+                     where status in ('closed', 'resolved', 'refused') and updated_at < $1 \
+                     and anonymized_at is null order by updated_at, id limit $2",
                 )
                 .bind(closed_before)
                 .bind(i64::from(limit))
@@ -165,7 +184,7 @@ macro_rules! impl_retention_store {
                     "update cases set citizen_name = null, phone_e164 = null, phone_original = null, \
                      id_card_masked = null, id_card_digest = null, description = '', \
                      anonymized_at = $1, version = version + 1 \
-                     where id = $2 and status = 'closed' and anonymized_at is null",
+                     where id = $2 and status in ('closed', 'resolved', 'refused') and anonymized_at is null",
                 )
                 .bind(now)
                 .bind(id)
@@ -203,6 +222,57 @@ macro_rules! impl_retention_store {
                 insert_event(&mut tx, id, now, actor, $crate::domain::EventKind::Anonymize, &empty, &after, None).await?;
                 tx.commit().await?;
                 Ok(true)
+            }
+
+            async fn quarantine_to_purge(
+                &self,
+                before: chrono::DateTime<chrono::Utc>,
+                limit: u32,
+            ) -> $crate::storage::StoreResult<Vec<(i64, String)>> {
+                Ok(sqlx::query_as(
+                    "select id, path from quarantine where last_seen_at < $1 order by last_seen_at, id limit $2",
+                )
+                .bind(before)
+                .bind(i64::from(limit))
+                .fetch_all(self.reader())
+                .await?)
+            }
+
+            async fn delete_quarantine(&self, id: i64) -> $crate::storage::StoreResult<bool> {
+                Ok(sqlx::query("delete from quarantine where id = $1")
+                    .bind(id)
+                    .execute(self.writer())
+                    .await?
+                    .rows_affected()
+                    > 0)
+            }
+
+            async fn downloads_to_scrub(
+                &self,
+                before: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::storage::StoreResult<u64> {
+                let n: i64 = sqlx::query_scalar(
+                    "select count(*) from recording_downloads where status in ('done', 'dead') \
+                     and received_at < $1 and (caller is not null or url <> '')",
+                )
+                .bind(before)
+                .fetch_one(self.reader())
+                .await?;
+                Ok(n as u64)
+            }
+
+            async fn scrub_downloads(
+                &self,
+                before: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::storage::StoreResult<u64> {
+                Ok(sqlx::query(
+                    "update recording_downloads set caller = null, url = '' where status in ('done', 'dead') \
+                     and received_at < $1 and (caller is not null or url <> '')",
+                )
+                .bind(before)
+                .execute(self.writer())
+                .await?
+                .rows_affected())
             }
         }
     };

@@ -180,6 +180,13 @@ async fn serve_starts_on_a_fresh_folder_with_sqlite_and_stops_cleanly() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert!(up, "youmen serve did not come up");
+    // What a container's HEALTHCHECK runs.
+    let health = youmen(
+        dir.path(),
+        &["health", "--url", &format!("{base}/healthz")],
+        &[],
+    );
+    assert!(health.status.success(), "{health:?}");
     let (status, case) = json(
         client
             .post(format!("{base}/api/v1/cases"))
@@ -438,8 +445,7 @@ fn the_compose_file_passes_docker_compose_config() {
             "--quiet",
         ])
         .env("POSTGRES_PASSWORD", "example")
-        .env("FORM_SECRET", "example")
-        .env("ID_CARD_PEPPER", "example")
+        .env("SECRET_KEY", "an example key of at least 32 bytes long")
         .output()
         .unwrap();
     assert!(

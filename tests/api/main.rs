@@ -5,6 +5,7 @@ mod browser;
 mod callbacks;
 mod cases;
 mod cli;
+mod deploy;
 mod errors;
 mod health;
 mod helpers;

@@ -215,7 +215,129 @@ async fn closed_cases_lose_recordings_then_personal_data_and_statistics_stay(bac
     }
 }
 
-crate::on_both_backends!(closed_cases_lose_recordings_then_personal_data_and_statistics_stay);
+/// What retention once missed: a case resolved (or refused) and never closed, the bytes of a
+/// pushed recording youmen could not use, quarantine entries, and the callers and provider
+/// addresses of announced recordings. A file in the PBX's spool is not youmen's to delete.
+async fn finished_but_unclosed_cases_quarantine_and_announced_callers_are_purged_too(
+    backend: Backend,
+) {
+    let app = TestApp::spawn(backend).await;
+    let pbx = app.token("freepbx", Role::Pbx).await;
+    let leader = app.token("赵局长", Role::DutyLeader).await;
+    let resolved = voicemail(&app, &pbx, "13912345678", wav(3.0, 0.5), "vm-r").await;
+    let path = format!("/api/v1/cases/{resolved}/actions");
+    for body in [
+        json!({"action": "accept"}),
+        json!({"action": "classify", "cause": "citizen_side"}),
+        json!({"action": "resolve", "outcome": "已回电解释"}),
+    ] {
+        assert_eq!(app.post_json(&path, &leader, &body).await.0, 200);
+    }
+    // A pushed recording that is not audio: kept in quarantine, bytes and all.
+    let r = app
+        .post("/api/v1/hotline/voicemails")
+        .bearer_auth(&pbx)
+        .multipart(crate::hotline::voicemail_form(
+            b"not a wav file at all, but a caller's voice all the same".to_vec(),
+            ("complaint", "13800001111", "2026-11-20T20:00:00+08:00"),
+            "vm-bad",
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+    let store = app.store();
+    let kept = store.quarantine_list(true).await.unwrap()[0].path.clone();
+    assert!(std::path::Path::new(&kept).is_file());
+    // An entry for a file in the PBX's spool (not youmen's).
+    let spool = tempfile::tempdir().unwrap();
+    let spool_file = spool.path().join("msg0001.txt");
+    std::fs::write(&spool_file, b"[message]\ncallerid=13800002222\n").unwrap();
+    store
+        .quarantine(
+            "spool:msg0001",
+            "asterisk",
+            &spool_file.display().to_string(),
+            "no audio beside it",
+            Utc::now(),
+        )
+        .await
+        .unwrap();
+    // Recordings a provider announced: one fetched, one given up on, one still pending.
+    for (sid, status) in [("RE1", "done"), ("RE2", "dead"), ("RE3", "pending")] {
+        let download = youmen::storage::NewDownload {
+            recording_sid: sid.into(),
+            call_sid: Some(format!("CA{sid}")),
+            url: format!("https://api.twilio.com/2010-04-01/Accounts/AC1/Recordings/{sid}"),
+            channel: youmen::domain::Channel::ComplaintHotline,
+            caller: Some("+8613800003333".into()),
+            received_at: Utc::now(),
+        };
+        assert!(store.enqueue_download(&download, Utc::now()).await.unwrap());
+        app.raw_execute(&format!(
+            "update recording_downloads set status = '{status}' where recording_sid = '{sid}'"
+        ))
+        .await
+        .unwrap();
+    }
+
+    let retention = retention(&app);
+    let later = Utc::now() + Duration::days(200);
+    let plan = retention.plan(later, 100).await.unwrap();
+    assert_eq!(
+        plan.recordings.len(),
+        1,
+        "the resolved case's recording is due"
+    );
+    assert_eq!(plan.recordings[0].case_number, resolved);
+    assert_eq!(plan.quarantine.len(), 2);
+    assert_eq!(plan.downloads, 2, "the pending one is still needed");
+    let done = retention
+        .run(later, "system:retention", &Stop::new())
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            done.recordings_purged,
+            done.quarantine_purged,
+            done.downloads_scrubbed
+        ),
+        (1, 2, 2),
+        "{done:?}"
+    );
+    assert!(
+        !std::path::Path::new(&kept).exists(),
+        "youmen's copy is deleted"
+    );
+    assert!(spool_file.is_file(), "the PBX's file is the PBX's to purge");
+    assert!(store.quarantine_list(true).await.unwrap().is_empty());
+    let kept_callers = app
+        .raw_count("select count(*) from recording_downloads where caller is not null or url <> ''")
+        .await;
+    assert_eq!(
+        kept_callers, 1,
+        "only the pending download keeps its caller"
+    );
+
+    let years = Utc::now() + Duration::days(3 * 366 + 1);
+    let done = retention
+        .run(years, "system:retention", &Stop::new())
+        .await
+        .unwrap();
+    assert_eq!(done.cases_anonymized, 1, "{done:?}");
+    let shown = case(&app, &leader, &resolved).await;
+    assert_eq!(shown["status"], "resolved");
+    assert!(shown["citizen"]["phone"].is_null(), "{shown}");
+    for chain in ["case_events", "audit_events"] {
+        let report = app.store().verify_chain(chain).await.unwrap();
+        assert!(report.broken.is_none(), "{chain}: {:?}", report.broken);
+    }
+}
+
+crate::on_both_backends!(
+    closed_cases_lose_recordings_then_personal_data_and_statistics_stay,
+    finished_but_unclosed_cases_quarantine_and_announced_callers_are_purged_too,
+);
 
 /// The administrator's dry run through the real binary: what goes by a date, nothing changed.
 #[tokio::test]
