@@ -197,22 +197,24 @@ impl Application {
         let store = self.state.store.clone();
         let router = http::router(
             self.state,
-            self.settings.server.body_limit_bytes,
+            &self.settings.server,
             self.settings.hotline.max_recording_bytes,
         );
-        let server = axum::serve(
+        let header_read_timeout =
+            Duration::from_secs(self.settings.server.header_read_timeout_seconds.max(1));
+        let server = tokio::spawn(http::serve::serve(
             self.listener,
-            router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-        )
-        .with_graceful_shutdown(signal);
-        let server = tokio::spawn(async move { server.await });
+            router,
+            header_read_timeout,
+            signal,
+        ));
         let deadline = async {
             let _ = stopping_rx.await;
             tokio::time::sleep(grace).await
         };
         tokio::pin!(deadline);
         let result = tokio::select! {
-            r = server => r.context("server task")?.context("serving"),
+            r = server => r.context("server task"),
             _ = &mut deadline => {
                 tracing::warn!(seconds = grace.as_secs(), "requests still in flight after the grace period; exiting");
                 Ok(())

@@ -216,6 +216,9 @@ pub struct ServerSettings {
     pub port: u16,
     pub body_limit_bytes: usize,
     pub shutdown_grace_seconds: u64,
+    pub header_read_timeout_seconds: u64,
+    pub request_timeout_seconds: u64,
+    pub max_concurrent_requests: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]

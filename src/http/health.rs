@@ -66,7 +66,8 @@ const CALENDAR_HORIZON_DAYS: u64 = 30;
 /// Ready to serve: the database answers; and whether the calendar is official for today and
 /// the next 30 days, the audio folder is writable, the spool readable and the SMTP server
 /// reachable (when configured). Only the database takes the instance out of service; the rest
-/// is reported as degraded with the reason (deadlines are then provisional, mail waits).
+/// is reported as degraded with the reason (deadlines are then provisional, mail waits). The
+/// answer is public: it names no folder, host or port (the log does).
 #[utoipa::path(
     get, path = "/readyz", tag = "health",
     responses((status = 200, description = "Serving (maybe with warnings)", body = Readiness),
@@ -114,9 +115,13 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Readines
     checks.push(Check {
         name: "audio_folder",
         ok: audio.is_ok(),
+        // Public: what is wrong, not where (the folder's path and the error go to the log).
         detail: match &audio {
-            Ok(()) => format!("{} is writable", targets.audio_dir.display()),
-            Err(e) => format!("{} is not writable: {e}", targets.audio_dir.display()),
+            Ok(()) => "writable".into(),
+            Err(e) => {
+                tracing::warn!(dir = %targets.audio_dir.display(), error = %e, "readiness: the audio folder is not writable");
+                "not writable: recordings cannot be stored (see the log)".into()
+            }
         },
     });
     let mut others_ok = audio.is_ok();
@@ -127,8 +132,11 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Readines
             name: "voicemail_spool",
             ok: readable.is_ok(),
             detail: match &readable {
-                Ok(_) => format!("{} is readable", spool.display()),
-                Err(e) => format!("{} cannot be read: {e}", spool.display()),
+                Ok(_) => "readable".into(),
+                Err(e) => {
+                    tracing::warn!(dir = %spool.display(), error = %e, "readiness: the voicemail spool cannot be read");
+                    "cannot be read: voicemail waits in the spool (see the log)".into()
+                }
             },
         });
     }
@@ -144,8 +152,11 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Readines
             name: "smtp",
             ok,
             detail: match ok {
-                true => format!("{host}:{port} answers"),
-                false => format!("{host}:{port} does not answer: mail waits in the outbox"),
+                true => "answers".into(),
+                false => {
+                    tracing::warn!(host, port, "readiness: the SMTP server does not answer");
+                    "does not answer: mail waits in the outbox (see the log)".into()
+                }
             },
         });
     }

@@ -8,17 +8,23 @@ pub mod openapi;
 mod outbox;
 mod ratings;
 pub(crate) mod roster;
+pub mod serve;
 pub mod staff;
 mod statistics;
 
 use std::sync::Arc;
 
 use axum::extract::{DefaultBodyLimit, FromRef, MatchedPath, Request};
-use axum::http::HeaderName;
+use std::time::Duration;
+
+use axum::http::{header, HeaderName, HeaderValue, StatusCode};
 use axum::{middleware, Router};
+use tower::limit::GlobalConcurrencyLimitLayer;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::calendar_source::CalendarHandle;
@@ -78,7 +84,12 @@ impl FromRef<AppState> for crate::web::Auth {
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-pub fn router(state: AppState, body_limit: usize, max_recording_bytes: u64) -> Router {
+pub fn router(
+    state: AppState,
+    server: &crate::config::ServerSettings,
+    max_recording_bytes: u64,
+) -> Router {
+    let body_limit = server.body_limit_bytes;
     crate::telemetry::metrics::handle();
     let trace = TraceLayer::new_for_http()
         .make_span_with(|req: &Request| {
@@ -129,6 +140,23 @@ pub fn router(state: AppState, body_limit: usize, max_recording_bytes: u64) -> R
                 .layer(PropagateRequestIdLayer::new(REQUEST_ID))
                 .layer(middleware::from_fn(metrics::track))
                 .layer(middleware::from_fn(crate::web::error::render_errors))
+                // Every answer, JSON and audio included: never cached unless it says so (the
+                // static assets), never sniffed as another type.
+                .layer(SetResponseHeaderLayer::if_not_present(
+                    header::CACHE_CONTROL,
+                    HeaderValue::from_static("no-store"),
+                ))
+                .layer(SetResponseHeaderLayer::overriding(
+                    header::X_CONTENT_TYPE_OPTIONS,
+                    HeaderValue::from_static("nosniff"),
+                ))
+                .layer(TimeoutLayer::with_status_code(
+                    StatusCode::REQUEST_TIMEOUT,
+                    Duration::from_secs(server.request_timeout_seconds.max(1)),
+                ))
+                .layer(GlobalConcurrencyLimitLayer::new(
+                    server.max_concurrent_requests.max(1),
+                ))
                 .layer(CatchPanicLayer::custom(crate::web::error::panic_response)),
         )
         .with_state(state)

@@ -132,3 +132,109 @@ async fn readyz_names_an_unreachable_mail_server_and_an_unreadable_spool() {
         .unwrap()
         .contains("mail waits in the outbox"));
 }
+
+/// Every answer, JSON, pages, errors and audio alike, says not to cache it and not to sniff
+/// it; `/readyz` names no folder or host to the public.
+#[tokio::test]
+async fn every_answer_is_uncached_and_unsniffed_and_readyz_names_no_path() {
+    let spool = tempfile::tempdir().unwrap();
+    let spool_dir = spool.path().join("voicemail");
+    let app = TestApp::spawn_with(Backend::Sqlite, |s| {
+        s.hotline.spool_dir = spool_dir.clone();
+        s.mail.smtp_host = "127.0.0.1".into();
+        s.mail.smtp_port = crate::smtp::free_port();
+    })
+    .await;
+    let token = app.token("王芳", youmen::domain::Role::Counter).await;
+    for (path, bearer) in [
+        ("/healthz", false),
+        ("/readyz", false),
+        ("/api/v1/cases", true),
+        ("/api/v1/cases", false),
+        ("/no/such/page", false),
+        ("/message", false),
+        ("/api/openapi.json", false),
+    ] {
+        let mut request = app.get(path);
+        if bearer {
+            request = request.bearer_auth(&token);
+        }
+        let r = request.send().await.unwrap();
+        assert_eq!(r.headers()["x-content-type-options"], "nosniff", "{path}");
+        assert_eq!(r.headers()["cache-control"], "no-store", "{path}");
+    }
+    let r = app.get("/readyz").send().await.unwrap();
+    let text = r.text().await.unwrap();
+    assert!(
+        text.contains("voicemail_spool") && text.contains("smtp"),
+        "{text}"
+    );
+    for secret in [
+        spool.path().display().to_string(),
+        app.data_dir().display().to_string(),
+        "127.0.0.1".to_owned(),
+    ] {
+        assert!(!text.contains(&secret), "/readyz shows {secret}: {text}");
+    }
+}
+
+/// A client that sends its headers slowly is cut off; a request whose body dribbles in past
+/// the request deadline gets 408; and beyond the concurrency limit requests wait their turn.
+#[tokio::test]
+async fn slow_clients_are_cut_off_and_requests_wait_beyond_the_limit() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = TestApp::spawn_with(Backend::Sqlite, |s| {
+        s.server.header_read_timeout_seconds = 1;
+        s.server.request_timeout_seconds = 1;
+        s.server.max_concurrent_requests = 1;
+    })
+    .await;
+    let host = app.address.trim_start_matches("http://").to_owned();
+
+    // Headers never finished: the connection is closed within the deadline.
+    let mut slow = tokio::net::TcpStream::connect(&host).await.unwrap();
+    slow.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let mut buf = Vec::new();
+    let read = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        slow.read_to_end(&mut buf),
+    )
+    .await;
+    assert!(read.is_ok(), "the server kept the slow connection open");
+    assert!(started.elapsed() < std::time::Duration::from_secs(3));
+
+    // A body that dribbles: 408 once the request deadline passes. Meanwhile it holds the one
+    // slot, so a probe sent after it waits for it.
+    let mut dribble = tokio::net::TcpStream::connect(&host).await.unwrap();
+    dribble
+        .write_all(
+            b"POST /api/v1/website/messages HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{",
+        )
+        .await
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let probe = tokio::spawn({
+        let url = format!("{}/healthz", app.address);
+        async move {
+            let r = reqwest::get(url).await.unwrap();
+            (r.status().as_u16(), std::time::Instant::now())
+        }
+    });
+    let mut answer = vec![0u8; 4096];
+    let n = tokio::time::timeout(std::time::Duration::from_secs(5), dribble.read(&mut answer))
+        .await
+        .expect("an answer within the deadline")
+        .unwrap();
+    let dribbled_at = std::time::Instant::now();
+    let head = String::from_utf8_lossy(&answer[..n]);
+    assert!(head.starts_with("HTTP/1.1 408"), "{head}");
+    let (status, probed_at) = probe.await.unwrap();
+    assert_eq!(status, 200);
+    assert!(
+        probed_at + std::time::Duration::from_millis(50) >= dribbled_at,
+        "the probe waited for the slot"
+    );
+}
