@@ -73,10 +73,14 @@ impl Application {
             calendar.clone(),
             rules.clone(),
             chrono::Duration::minutes(settings.website.fold_window_minutes as i64),
-            settings
-                .mail
-                .enabled()
-                .then(|| settings.website.public_base_url.clone()),
+            crate::channels::website::Confirmations {
+                base_url: settings
+                    .mail
+                    .enabled()
+                    .then(|| settings.website.public_base_url.clone()),
+                per_recipient_per_day: settings.website.confirmations_per_recipient_per_day,
+                key: secrets.derive("mail-recipient"),
+            },
         );
         let site = Arc::new(PublicSite::new(desk, settings.website.clone(), &secrets));
         let callbacks = CallbackService::new(

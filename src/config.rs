@@ -134,6 +134,8 @@ pub struct WebsiteSettings {
     pub track_failures_per_case_per_hour: u32,
     /// The number the public pages give for help (a lost tracking code, say).
     pub help_phone: String,
+    /// Confirmation e-mails one address receives in a day.
+    pub confirmations_per_recipient_per_day: u32,
     pub fold_window_minutes: u64,
     /// Origins allowed to call the JSON API from a browser (CORS). Empty: none.
     pub cors_origins: Vec<String>,
@@ -196,9 +198,33 @@ pub struct TwilioSettings {
     pub auth_token: String,
     pub public_base_url: String,
     pub account_sid: String,
+    /// The hosts recordings are fetched from (a host, or any name under it); a callback
+    /// naming another is taken as a call without its recording.
+    pub media_hosts: Vec<String>,
+    /// Fetch recordings over plain http too (a test's or a lab's media server only).
+    pub allow_http_media: bool,
     pub download_timeout_seconds: u64,
     pub retry_base_seconds: u64,
     pub max_attempts: u32,
+}
+
+impl TwilioSettings {
+    /// Whether recordings may be fetched from `url`, with the account's credentials: https
+    /// (or http when allowed) to one of `media_hosts`.
+    pub fn media_url_allowed(&self, url: &str) -> bool {
+        let Ok(url) = reqwest::Url::parse(url) else {
+            return false;
+        };
+        let scheme_ok =
+            url.scheme() == "https" || (self.allow_http_media && url.scheme() == "http");
+        let host = url.host_str().unwrap_or("").to_ascii_lowercase();
+        scheme_ok
+            && url.username().is_empty()
+            && self.media_hosts.iter().any(|allowed| {
+                let allowed = allowed.trim().trim_start_matches('.').to_ascii_lowercase();
+                !allowed.is_empty() && (host == allowed || host.ends_with(&format!(".{allowed}")))
+            })
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -284,7 +310,8 @@ impl Settings {
                     .try_parsing(true)
                     .list_separator(",")
                     .with_list_parse_key("calendar.working_periods")
-                    .with_list_parse_key("website.cors_origins"),
+                    .with_list_parse_key("website.cors_origins")
+                    .with_list_parse_key("hotline.twilio.media_hosts"),
             )
             .build()
             .context("reading the configuration")?
@@ -399,5 +426,49 @@ impl Settings {
             id_card_key: secrets.derive("id-card-digest"),
             future_tolerance: Duration::minutes(5),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn twilio(hosts: &[&str], allow_http: bool) -> TwilioSettings {
+        TwilioSettings {
+            auth_token: "t".into(),
+            public_base_url: String::new(),
+            account_sid: "AC1".into(),
+            media_hosts: hosts.iter().map(|h| (*h).to_owned()).collect(),
+            allow_http_media: allow_http,
+            download_timeout_seconds: 30,
+            retry_base_seconds: 10,
+            max_attempts: 8,
+        }
+    }
+
+    #[test]
+    fn media_is_fetched_over_https_from_the_listed_hosts_and_names_under_them_only() {
+        let s = twilio(&["api.twilio.com", "signalwire.com"], false);
+        for ok in [
+            "https://api.twilio.com/2010-04-01/Accounts/AC1/Recordings/RE1",
+            "https://API.Twilio.com/x",
+            "https://example.signalwire.com/api/laml/recordings/1",
+        ] {
+            assert!(s.media_url_allowed(ok), "{ok}");
+        }
+        for refused in [
+            "http://api.twilio.com/x",
+            "https://api.twilio.com.evil.example/x",
+            "https://evilsignalwire.com/x",
+            "https://user:pass@api.twilio.com/x",
+            "https://169.254.169.254/latest/meta-data",
+            "file:///etc/passwd",
+            "not a url",
+            "",
+        ] {
+            assert!(!s.media_url_allowed(refused), "{refused}");
+        }
+        assert!(twilio(&["127.0.0.1"], true).media_url_allowed("http://127.0.0.1:9/x"));
+        assert!(!twilio(&[""], true).media_url_allowed("http://127.0.0.1:9/x"));
     }
 }

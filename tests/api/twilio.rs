@@ -68,6 +68,9 @@ async fn twilio_app_on(backend: Backend, max_attempts: u32) -> TestApp {
         s.hotline.twilio.auth_token = TOKEN.into();
         s.hotline.twilio.retry_base_seconds = 0;
         s.hotline.twilio.max_attempts = max_attempts;
+        // The local media server stands in for the provider's.
+        s.hotline.twilio.media_hosts = vec!["127.0.0.1".into()];
+        s.hotline.twilio.allow_http_media = true;
     })
     .await
 }
@@ -226,6 +229,41 @@ async fn the_time_of_the_call_comes_from_the_recording_start_not_the_callback() 
     let cases = wait_for_cases(&app, &staff, 1).await;
     assert_eq!(cases[0]["received_at"], "2026-05-08T22:15:00+08:00");
     assert_eq!(cases[0]["callback"]["due_at"], "2026-05-09T08:30:00+08:00");
+}
+
+/// A signed callback naming a host outside `media_hosts`, or plain http where that is not
+/// allowed, is not fetched (the account's credentials go nowhere else); the caller is still
+/// called back.
+#[tokio::test]
+async fn a_recording_elsewhere_than_the_providers_media_hosts_is_not_fetched() {
+    let (media, hits) = media_server(0).await;
+    let app = twilio_app(8).await;
+    let staff = app.token("早班", Role::Callback).await;
+    let elsewhere = media.replace("127.0.0.1", "localhost");
+    assert_eq!(
+        callback(&app, &params("RE5", &elsewhere, "completed"), TOKEN).await,
+        200
+    );
+    let cases = wait_for_cases(&app, &staff, 1).await;
+    assert_eq!(cases[0]["callback"]["kind"], "missed_call");
+
+    let strict = TestApp::spawn_with(Backend::Sqlite, |s| {
+        s.hotline.twilio.auth_token = TOKEN.into();
+        s.hotline.twilio.media_hosts = vec!["127.0.0.1".into()];
+    })
+    .await;
+    let staff = strict.token("早班", Role::Callback).await;
+    assert_eq!(
+        callback(&strict, &params("RE6", &media, "completed"), TOKEN).await,
+        200
+    );
+    let cases = wait_for_cases(&strict, &staff, 1).await;
+    assert_eq!(
+        cases[0]["callback"]["kind"], "missed_call",
+        "http is refused"
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(hits.load(Ordering::SeqCst), 0, "nothing was fetched");
 }
 
 crate::on_both_backends!(a_signed_callback_fetches_the_recording_through_a_media_outage);

@@ -176,6 +176,16 @@ async fn bots_are_refused_quietly(backend: Backend) {
     let r = app.post("/message").form(&fields).send().await.unwrap();
     assert!(r.text().await.unwrap().contains("id=\"case-number\""));
     assert_eq!(staff_cases(&app).await.len(), 1);
+    // Once: the same token again, with another message, is refused quietly.
+    let mut fields = good_form();
+    fields[4] = ("description", "另一条留言，用同一张表单再发一次");
+    fields.push(("form_token", &token));
+    let r = app.post("/message").form(&fields).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let page = r.text().await.unwrap();
+    assert!(page.contains("这张表单已经提交过了"), "{page}");
+    assert_ne!(hidden(&page, "form_token"), token, "with a fresh token");
+    assert_eq!(staff_cases(&app).await.len(), 1);
 }
 
 async fn the_same_message_twice_folds_into_one_case(backend: Backend) {
@@ -997,6 +1007,28 @@ async fn without_smtp_the_confirmation_is_written_as_an_eml_file(backend: Backen
     assert!(message.body_text(0).unwrap().contains("查询码："));
     let sent = app.store().outbox_list(Some("sent"), 10).await.unwrap();
     assert_eq!(sent.len(), 1, "the row is settled as sent");
+
+    // One address gets at most three confirmations a day, however many messages give it
+    // (in any case of letters); the messages themselves are all registered.
+    for (i, text) in ["第二条留言", "第三条留言", "第四条留言"]
+        .into_iter()
+        .enumerate()
+    {
+        let mut fields = good_form();
+        fields[2] = ("email", "Wang.Daye@Example.com");
+        fields[4] = ("description", text);
+        let (status, page) = post_form(&app, &fields).await;
+        assert_eq!(status, 200, "{page}");
+        assert!(page.contains("id=\"case-number\""));
+        assert_eq!(
+            page.contains("确认邮件已发往您填写的邮箱"),
+            i < 2,
+            "message {}",
+            i + 2
+        );
+    }
+    let queued = app.store().outbox_list(None, 100).await.unwrap();
+    assert_eq!(queued.len(), 3, "three confirmations in all");
 }
 
 crate::on_both_backends!(

@@ -63,11 +63,22 @@ impl Downloader {
         max_bytes: u64,
         wake: Arc<Notify>,
     ) -> anyhow::Result<Self> {
+        // Redirects (a provider's media may move to its storage) are followed over https only;
+        // reqwest drops the credentials when one leaves the host.
+        let allow_http = settings.allow_http_media;
+        let redirects = reqwest::redirect::Policy::custom(move |attempt| {
+            let secure = attempt.url().scheme() == "https" || allow_http;
+            match (secure, attempt.previous().len() < 5) {
+                (true, true) => attempt.follow(),
+                _ => attempt.stop(),
+            }
+        });
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(
                 settings.download_timeout_seconds.max(1),
             ))
             .connect_timeout(Duration::from_secs(10))
+            .redirect(redirects)
             .build()?;
         Ok(Self {
             store,
@@ -183,6 +194,12 @@ impl Downloader {
     }
 
     async fn fetch(&self, url: &str) -> Result<Vec<u8>, FetchError> {
+        // Announced before the media hosts were checked, or since taken off the list.
+        if !self.settings.media_url_allowed(url) {
+            return Err(FetchError::Permanent(
+                "the recording's host is not in hotline.twilio.media_hosts (or not https)".into(),
+            ));
+        }
         let mut request = self.client.get(url);
         if !self.settings.account_sid.is_empty() {
             request =

@@ -31,9 +31,33 @@ pub struct WebsiteDesk {
     calendar: CalendarHandle,
     rules: Arc<IntakeRules>,
     fold_window: Duration,
-    /// None: mail is not configured, so no confirmation is queued.
-    mail_base_url: Option<String>,
+    confirmations: Confirmations,
 }
+
+/// The confirmation e-mail a visitor may ask for.
+#[derive(Clone)]
+pub struct Confirmations {
+    /// The public site's address, for the tracking link; None: mail is not configured, so
+    /// no confirmation is queued.
+    pub base_url: Option<String>,
+    /// Confirmations one recipient address gets in a day, however many messages name it (so
+    /// the form cannot be used to flood someone's mailbox).
+    pub per_recipient_per_day: u32,
+    /// Keys the digest the cap counts an address by (the address itself is not kept there).
+    pub key: [u8; 32],
+}
+
+impl Confirmations {
+    fn recipient_key(&self, email: &str) -> String {
+        use hmac::{Hmac, Mac};
+        let mut mac =
+            Hmac::<sha2::Sha256>::new_from_slice(&self.key).expect("HMAC takes any key length");
+        mac.update(email.trim().to_lowercase().as_bytes());
+        hex::encode(&mac.finalize().into_bytes()[..16])
+    }
+}
+
+const CONFIRMATION_SCOPE: &str = "website_confirmation";
 
 /// What the visitor is told after submitting.
 #[derive(Debug, Clone)]
@@ -85,7 +109,7 @@ impl WebsiteDesk {
         calendar: CalendarHandle,
         rules: Arc<IntakeRules>,
         fold_window: Duration,
-        mail_base_url: Option<String>,
+        confirmations: Confirmations,
     ) -> Self {
         Self {
             store,
@@ -94,7 +118,7 @@ impl WebsiteDesk {
             calendar,
             rules,
             fold_window,
-            mail_base_url,
+            confirmations,
         }
     }
 
@@ -172,8 +196,27 @@ impl WebsiteDesk {
         let calendar = self.calendar.current();
         let code = new_tracking_code(&mut rand::thread_rng());
         let promise = ResponsePromise::for_arrival(&calendar, now)?;
-        let confirmation = match (&self.mail_base_url, &message.email) {
-            (Some(base), Some(email)) => Some(Notification {
+        let wanted = match (&self.confirmations.base_url, &message.email) {
+            (Some(base), Some(email)) => Some((base, email)),
+            _ => None,
+        };
+        let allowed = match wanted {
+            Some((_, email)) => {
+                let key = self.confirmations.recipient_key(email);
+                let cap = [(Duration::days(1), self.confirmations.per_recipient_per_day)];
+                let allowed = self
+                    .store
+                    .rate_hit(CONFIRMATION_SCOPE, &key, &cap, now)
+                    .await?;
+                if !allowed {
+                    tracing::warn!("confirmation e-mail not sent: its address had its share today");
+                }
+                allowed
+            }
+            None => false,
+        };
+        let confirmation = match wanted.filter(|_| allowed) {
+            Some((base, email)) => Some(Notification {
                 topic: crate::domain::Topic::WebsiteConfirmation,
                 recipient: email.clone(),
                 payload: serde_json::json!({

@@ -159,7 +159,16 @@ pub async fn recording_callback(
             .unwrap_or_else(now),
     };
     let status = param(&params, "RecordingStatus").unwrap_or("completed");
-    if status == "completed" && !download.url.is_empty() {
+    // The account's credentials go only to the provider's own media hosts: a recording
+    // elsewhere is not fetched, and the call is taken as one without its recording.
+    let fetchable = settings.media_url_allowed(&download.url);
+    if status == "completed" && !download.url.is_empty() && !fetchable {
+        tracing::warn!(
+            recording = %download.recording_sid,
+            "recording callback names a media host outside hotline.twilio.media_hosts (or not https): the call is registered without its recording"
+        );
+    }
+    if status == "completed" && fetchable {
         hotline.ingestor.announce_download(&download, now()).await?;
     } else if matches!(status, "absent" | "failed" | "completed") {
         // No recording (too short, silent, failed): still a caller to call back.

@@ -16,6 +16,7 @@ use crate::web::error::ApiError;
 
 pub(super) const SUBMIT_SCOPE: &str = "website_submit";
 pub(super) const TRACK_SCOPE: &str = "website_track";
+const FORM_TOKEN_SCOPE: &str = "website_form_token";
 
 /// The public site's shared parts.
 pub struct PublicSite {
@@ -86,6 +87,16 @@ impl PublicSite {
         }
     }
 
+    /// Spends a fresh form token: true the first time, false when it was used already (a
+    /// replay). Kept as long as a token lives, across instances.
+    pub(super) async fn spend(&self, token: &str, now: DateTime<Utc>) -> Result<bool, ApiError> {
+        let life = chrono::Duration::hours(self.settings.form_max_age_hours as i64 + 1);
+        Ok(self
+            .desk
+            .limit_hit(FORM_TOKEN_SCOPE, token, &[(life, 1)], now)
+            .await?)
+    }
+
     pub(super) fn track_limits(&self) -> [(chrono::Duration, u32); 1] {
         [(
             chrono::Duration::hours(1),
@@ -94,34 +105,38 @@ impl PublicSite {
     }
 }
 
-/// Signed form tokens: the time the form was served, with an HMAC over it.
+/// Signed form tokens: the time the form was served and a random nonce, with an HMAC over
+/// them. Each is good for one message (`PublicSite::spend`).
 pub(super) struct FormTokens<'a> {
     key: &'a [u8; 32],
     settings: &'a WebsiteSettings,
 }
 
 impl FormTokens<'_> {
-    fn mac(&self) -> Hmac<Sha256> {
-        Hmac::<Sha256>::new_from_slice(self.key).expect("HMAC takes any key length")
+    fn mac(&self, issued: i64, nonce: &str) -> Hmac<Sha256> {
+        let mut mac = Hmac::<Sha256>::new_from_slice(self.key).expect("HMAC takes any key length");
+        mac.update(format!("form|{issued}|{nonce}").as_bytes());
+        mac
     }
 
     fn issue(&self, now: DateTime<Utc>) -> String {
         let issued = now.timestamp();
-        let mut mac = self.mac();
-        mac.update(format!("form|{issued}").as_bytes());
-        format!("{issued}.{}", hex::encode(mac.finalize().into_bytes()))
+        let nonce = hex::encode(rand::random::<[u8; 8]>());
+        let signature = hex::encode(self.mac(issued, &nonce).finalize().into_bytes());
+        format!("{issued}.{nonce}.{signature}")
     }
 
     pub(super) fn check(&self, token: &str, now: DateTime<Utc>) -> TokenCheck {
-        let Some((issued, signature)) = token.split_once('.') else {
+        let mut parts = token.splitn(3, '.');
+        let (Some(issued), Some(nonce), Some(signature)) =
+            (parts.next(), parts.next(), parts.next())
+        else {
             return TokenCheck::Invalid;
         };
         let (Ok(issued), Ok(signature)) = (issued.parse::<i64>(), hex::decode(signature)) else {
             return TokenCheck::Invalid;
         };
-        let mut mac = self.mac();
-        mac.update(format!("form|{issued}").as_bytes());
-        if mac.verify_slice(&signature).is_err() {
+        if self.mac(issued, nonce).verify_slice(&signature).is_err() {
             return TokenCheck::Invalid;
         }
         let age = now.timestamp() - issued;
@@ -159,6 +174,7 @@ mod tests {
             track_per_ip_per_hour: 20,
             track_failures_per_case_per_hour: 10,
             help_phone: "3105883".into(),
+            confirmations_per_recipient_per_day: 3,
             fold_window_minutes: 60,
             cors_origins: Vec::new(),
             trust_forwarded_for: false,
@@ -195,5 +211,17 @@ mod tests {
         );
         assert_eq!(site_like.check(&forged, t0), TokenCheck::Invalid);
         assert_eq!(site_like.check("nonsense", t0), TokenCheck::Invalid);
+        let (issued, rest) = token.split_once('.').unwrap();
+        let (_, signature) = rest.split_once('.').unwrap();
+        let other_nonce = format!("{issued}.0000000000000000.{signature}");
+        assert_eq!(
+            site_like.check(&other_nonce, t0 + chrono::Duration::seconds(10)),
+            TokenCheck::Invalid
+        );
+        assert_ne!(
+            site_like.issue(t0),
+            token,
+            "two forms served in the same second differ"
+        );
     }
 }

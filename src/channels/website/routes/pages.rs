@@ -332,6 +332,25 @@ pub(super) async fn submit_form(
             )
         }
     };
+    // One message per form served: a token sent again (a replay, or a second click) is
+    // refused quietly, with the form and a fresh token.
+    match site.spend(&fields.form_token, now).await {
+        Ok(true) => {}
+        Ok(false) => {
+            tracing::info!("website form token sent again; refused quietly");
+            let notice = t
+                .t(
+                    "这张表单已经提交过了。如果刚才没有看到案件编号，请核对内容后再提交一次；同样的留言不会重复登记。",
+                    "This form was already sent. If you did not see a case number, check your details and send it again; the same message is never registered twice.",
+                )
+                .to_owned();
+            return page(
+                StatusCode::OK,
+                &message_page(&site, t, FormValues::from(&fields), &[], Some(notice)),
+            );
+        }
+        Err(e) => return e.into_response(),
+    }
     let ip = site.client_ip(peer, &headers);
     match site
         .desk
