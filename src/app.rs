@@ -40,6 +40,7 @@ impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let calendar = calendar_source::load(&settings)?;
         warn_about_provisional_years(&calendar);
+        warn_about_plain_mail(&settings.mail);
         let store =
             storage::connect(&settings.database.url, settings.database.max_connections).await?;
         store.migrate().await.context("migrating the database")?;
@@ -260,6 +261,18 @@ pub async fn ingestor(settings: &Settings) -> anyhow::Result<Ingestor> {
         Arc::new(settings.intake_rules(&secrets)),
         &settings.hotline,
     )
+}
+
+/// Mail to a server elsewhere without TLS crosses the network in clear: say so.
+fn warn_about_plain_mail(mail: &crate::config::MailSettings) {
+    let host = mail.smtp_host.trim();
+    let local = matches!(host, "localhost" | "127.0.0.1" | "::1");
+    if mail.smtp() && mail.tls == "none" && !local {
+        tracing::warn!(
+            host,
+            "mail.tls = \"none\": mail to {host} (names, case numbers, tracking codes) crosses the network unencrypted; set mail.tls to starttls or tls"
+        );
+    }
 }
 
 fn warn_about_provisional_years(calendar: &crate::domain::WorkingCalendar) {

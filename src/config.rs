@@ -68,10 +68,14 @@ pub struct WebhookSettings {
     pub url: String,
     /// `json` (youmen's own body), `wecom` (企业微信 group robot) or `dingtalk` (钉钉 robot).
     pub format: String,
-    /// HMAC-SHA256 key: `X-Youmen-Signature: sha256=<hex>` over the body (json, wecom); for
-    /// dingtalk, the robot's own signed timestamp in the URL.
+    /// HMAC-SHA256 key. json (required) and wecom: `X-Youmen-Timestamp: <unix seconds>` and
+    /// `X-Youmen-Signature: sha256=<hex>` over `<timestamp>.<body>`; for dingtalk, the robot's
+    /// own signed timestamp in the URL.
     #[serde(default)]
     pub secret: String,
+    /// Post to a plain `http://` URL (a receiver on the same host or a lab only).
+    #[serde(default)]
+    pub allow_http: bool,
     /// Which alerts it receives: deadline_alert, callback_list.
     pub topics: Vec<String>,
 }
@@ -368,9 +372,17 @@ impl Settings {
                 "webhooks `{}`: format must be json, wecom or dingtalk",
                 hook.name
             );
+            let scheme = reqwest::Url::parse(&hook.url)
+                .map(|u| u.scheme().to_owned())
+                .unwrap_or_default();
             anyhow::ensure!(
-                hook.url.starts_with("http://") || hook.url.starts_with("https://"),
-                "webhooks `{}`: url must be http(s)",
+                scheme == "https" || (scheme == "http" && hook.allow_http),
+                "webhooks `{}`: url must be https:// (set allow_http = true for a plain http receiver you trust, such as one on the same host)",
+                hook.name
+            );
+            anyhow::ensure!(
+                hook.format != "json" || hook.secret.len() >= 16,
+                "webhooks `{}`: a json webhook needs a secret of at least 16 characters; it signs every post (X-Youmen-Signature) so the receiver can tell youmen's from anyone's",
                 hook.name
             );
         }
@@ -470,5 +482,37 @@ mod tests {
         }
         assert!(twilio(&["127.0.0.1"], true).media_url_allowed("http://127.0.0.1:9/x"));
         assert!(!twilio(&[""], true).media_url_allowed("http://127.0.0.1:9/x"));
+    }
+
+    #[test]
+    fn webhooks_need_https_and_json_ones_a_secret() {
+        let hook = |url: &str, format: &str, secret: &str, allow_http: bool| WebhookSettings {
+            name: "ops".into(),
+            url: url.into(),
+            format: format.into(),
+            secret: secret.into(),
+            allow_http,
+            topics: vec!["deadline_alert".into()],
+        };
+        let check = |h: WebhookSettings| {
+            let mut s = Settings::load(None).unwrap();
+            s.webhooks = vec![h];
+            s.validate()
+        };
+        let secret = "a-long-enough-secret";
+        assert!(check(hook("https://ops.example/hook", "json", secret, false)).is_ok());
+        let e = check(hook("http://ops.example/hook", "json", secret, false)).unwrap_err();
+        assert!(e.to_string().contains("https://"), "{e}");
+        assert!(check(hook("http://127.0.0.1/hook", "json", secret, true)).is_ok());
+        let e = check(hook("https://ops.example/hook", "json", "", false)).unwrap_err();
+        assert!(e.to_string().contains("needs a secret"), "{e}");
+        assert!(check(hook(
+            "https://qyapi.weixin.qq.com/x?key=1",
+            "wecom",
+            "",
+            false
+        ))
+        .is_ok());
+        assert!(check(hook("ftp://ops.example", "json", secret, true)).is_err());
     }
 }

@@ -61,13 +61,18 @@ impl Webhooks {
             );
             request = self.http.post(&url);
         } else if !hook.secret.is_empty() {
+            // The time is signed with the body, so a post captured on the way cannot be
+            // replayed later: receivers refuse a timestamp more than a few minutes off.
+            let timestamp = Utc::now().timestamp();
             let mut mac = Hmac::<sha2::Sha256>::new_from_slice(hook.secret.as_bytes())
                 .map_err(|e| DeliveryError::Permanent(e.to_string()))?;
-            mac.update(body.as_bytes());
-            request = request.header(
-                "X-Youmen-Signature",
-                format!("sha256={}", hex::encode(mac.finalize().into_bytes())),
-            );
+            mac.update(format!("{timestamp}.{body}").as_bytes());
+            request = request
+                .header("X-Youmen-Timestamp", timestamp.to_string())
+                .header(
+                    "X-Youmen-Signature",
+                    format!("sha256={}", hex::encode(mac.finalize().into_bytes())),
+                );
         }
         let response = request
             .header("content-type", "application/json")

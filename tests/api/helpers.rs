@@ -120,6 +120,8 @@ impl TestApp {
         settings.hotline.audio_dir = dir.path().join("audio");
         settings.secrets.dir = dir.path().join("secrets");
         settings.oversight.scan_seconds = 3600;
+        // The test SMTP server speaks plain SMTP on the loopback.
+        settings.mail.tls = "none".into();
         adjust(&mut settings);
         let database_url = settings.database.url.clone();
         let app = Application::build(settings).await.expect("app builds");

@@ -226,6 +226,7 @@ async fn two_instances_share_the_work_once_and_survive_a_kill() {
         ),
         ("YOUMEN__HOTLINE__RESCAN_SECONDS", "1".into()),
         ("YOUMEN__MAIL__SMTP_HOST", "127.0.0.1".into()),
+        ("YOUMEN__MAIL__TLS", "none".into()),
         ("YOUMEN__MAIL__SMTP_PORT", smtp.port.to_string()),
         ("YOUMEN__MAIL__POLL_SECONDS", "1".into()),
         ("YOUMEN__MAIL__LEASE_SECONDS", "3".into()),
@@ -570,6 +571,7 @@ async fn acknowledged_intake_survives_kill_9_twenty_times(backend: Backend) {
         ),
         // Mail on (to a port nobody listens on): every message queues its confirmation.
         ("YOUMEN__MAIL__SMTP_HOST", "127.0.0.1".into()),
+        ("YOUMEN__MAIL__TLS", "none".into()),
         ("YOUMEN__MAIL__SMTP_PORT", free_port().to_string()),
         ("YOUMEN__MAIL__RETRY_BASE_SECONDS", "3600".into()),
         ("YOUMEN__WEBSITE__PER_IP_PER_HOUR", "1000000".into()),

@@ -436,9 +436,11 @@ async fn receiver() -> (
             let path = uri.path().to_owned();
             let first = !seen.iter().any(|(p, ..)| *p == path);
             let status = if path == "/flaky" && first { 503 } else { 200 };
-            let signature = headers
-                .get("x-youmen-signature")
-                .map(|v| v.to_str().unwrap().to_owned());
+            // "<timestamp>|<signature>"
+            let signature = headers.get("x-youmen-signature").map(|v| {
+                let ts = headers["x-youmen-timestamp"].to_str().unwrap();
+                format!("{ts}|{}", v.to_str().unwrap())
+            });
             seen.push((
                 path,
                 signature,
@@ -463,7 +465,8 @@ async fn alarms_reach_a_wecom_robot_and_a_signed_json_hook(backend: Backend) {
             name: "ops".into(),
             url: format!("{base}/flaky"),
             format: "json".into(),
-            secret: "s3cret".into(),
+            secret: "s3cret-of-16-bytes".into(),
+            allow_http: true,
             topics: vec![DEADLINE_TOPIC.into()],
         },
         youmen::config::WebhookSettings {
@@ -471,6 +474,7 @@ async fn alarms_reach_a_wecom_robot_and_a_signed_json_hook(backend: Backend) {
             url: format!("{base}/wecom?key=abc"),
             format: "wecom".into(),
             secret: String::new(),
+            allow_http: true,
             topics: vec![
                 DEADLINE_TOPIC.into(),
                 Topic::AwaitingDecision.as_str().into(),
@@ -544,15 +548,15 @@ async fn alarms_reach_a_wecom_robot_and_a_signed_json_hook(backend: Backend) {
         .iter()
         .find(|(p, .., s)| p == "/flaky" && *s == 200)
         .unwrap();
-    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(b"s3cret").unwrap();
-    mac.update(body.as_bytes());
+    let (timestamp, signature) = signature.as_deref().unwrap().split_once('|').unwrap();
+    let age = chrono::Utc::now().timestamp() - timestamp.parse::<i64>().unwrap();
+    assert!((0..120).contains(&age), "a fresh timestamp: {timestamp}");
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(b"s3cret-of-16-bytes").unwrap();
+    mac.update(format!("{timestamp}.{body}").as_bytes());
     assert_eq!(
-        signature.as_deref(),
-        Some(format!(
-            "sha256={}",
-            hex::encode(mac.finalize().into_bytes())
-        ))
-        .as_deref()
+        signature,
+        format!("sha256={}", hex::encode(mac.finalize().into_bytes())),
+        "the timestamp and the body are signed together"
     );
     let json: serde_json::Value = serde_json::from_str(body).unwrap();
     assert_eq!(json["topic"], DEADLINE_TOPIC);

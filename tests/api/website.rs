@@ -613,7 +613,8 @@ async fn smtp_and_webhook_down_for_the_whole_run_then_each_notice_arrives_once(b
             name: "duty-group".into(),
             url: format!("http://127.0.0.1:{hook_port}/hook"),
             format: "json".into(),
-            secret: "s3cret".into(),
+            secret: "s3cret-of-16-bytes".into(),
+            allow_http: true,
             topics: vec![youmen::domain::Topic::AwaitingDecision.as_str().into()],
         }];
     })
