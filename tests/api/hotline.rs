@@ -736,6 +736,68 @@ async fn a_recording_over_the_size_cap_is_quarantined_unread() {
     assert!(listed.contains("over the limit of 10000 bytes"), "{listed}");
 }
 
+/// A spool file that is a symbolic link (to a file the PBX never wrote) or not a regular file
+/// is quarantined with the reason, and what it points at is neither read nor touched.
+#[tokio::test]
+async fn symbolic_links_and_fifos_in_the_spool_are_quarantined_unread() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let dir = tempfile::tempdir().unwrap();
+    let spool = Spool::new(dir.path());
+    let elsewhere = dir.path().join("not-the-pbx.txt");
+    std::fs::write(&elsewhere, b"secrets youmen must not take in").unwrap();
+    // The recording is a link.
+    let base = spool.message(
+        "default/3105883",
+        "INBOX",
+        0,
+        metadata("13800138000", FRIDAY_NIGHT, Some("8-1")).as_bytes(),
+        &[],
+    );
+    std::os::unix::fs::symlink(&elsewhere, base.with_extension("wav")).unwrap();
+    // The metadata is a link.
+    let other = spool.message(
+        "default/3105883",
+        "INBOX",
+        1,
+        b"",
+        &[("wav", &wav(2.0, 0.5))],
+    );
+    std::fs::remove_file(other.with_extension("txt")).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, other.with_extension("txt")).unwrap();
+    // The recording is a FIFO: opening it must not hang the pass.
+    let fifo = spool.message(
+        "default/3105883",
+        "INBOX",
+        2,
+        metadata("13900139000", FRIDAY_NIGHT, Some("8-3")).as_bytes(),
+        &[],
+    );
+    let made = std::process::Command::new("mkfifo")
+        .arg(fifo.with_extension("wav"))
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let out = tokio::time::timeout(
+        std::time::Duration::from_secs(60),
+        run_ingest(
+            dir.path(),
+            &app.database_url,
+            &["--spool", &spool.root.display().to_string()],
+        ),
+    )
+    .await
+    .expect("the pass does not hang on a FIFO");
+    assert!(text(&out).contains("0 ingested"), "{}", text(&out));
+    let listed = text(&run_ingest(dir.path(), &app.database_url, &["--quarantine"]).await);
+    assert_eq!(listed.matches("symbolic link").count(), 2, "{listed}");
+    // The FIFO is not taken for audio at all: its message waits without one.
+    assert!(listed.contains("msg0002.txt"), "{listed}");
+    assert_eq!(
+        std::fs::read(&elsewhere).unwrap(),
+        b"secrets youmen must not take in"
+    );
+}
+
 async fn a_fixed_metadata_file_is_taken_in_and_its_quarantine_entry_settled(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let token = app.token("早班", Role::Callback).await;
