@@ -79,6 +79,7 @@ fn arrivals() -> Vec<(NewCase, DateTime<Utc>)> {
                 }),
                 consultation: None,
                 registered_by: "bench".into(),
+                registered_by_id: None,
             };
             (case, received)
         })

@@ -162,6 +162,7 @@ impl Generator {
                 callback: None,
                 consultation: None,
                 registered_by: "bench".into(),
+                registered_by_id: None,
             },
             received,
         )

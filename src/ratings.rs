@@ -61,7 +61,7 @@ impl Ratings {
         level: Rating,
         comment: Option<String>,
         source: &'static str,
-        by: &str,
+        by: crate::domain::By<'_>,
         now: DateTime<Utc>,
     ) -> Result<(), RatingError> {
         if !matches!(
@@ -93,7 +93,8 @@ impl Ratings {
                     level,
                     comment,
                     source,
-                    recorded_by: by.to_owned(),
+                    recorded_by: by.name.to_owned(),
+                    recorded_by_id: by.id.map(str::to_owned),
                     verify_due,
                     rectify_due,
                 },

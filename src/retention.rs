@@ -141,7 +141,12 @@ impl Retention {
 
     /// Purges and anonymizes everything due at `now`, in batches, stopping early if `stop`
     /// is cancelled between two items.
-    pub async fn run(&self, now: DateTime<Utc>, actor: &str, stop: &Stop) -> anyhow::Result<Done> {
+    pub async fn run(
+        &self,
+        now: DateTime<Utc>,
+        actor: crate::domain::By<'_>,
+        stop: &Stop,
+    ) -> anyhow::Result<Done> {
         let (recordings_before, anonymize_before) = self.cutoffs(now);
         let mut done = Done::default();
         if let Some(before) = recordings_before {
@@ -248,7 +253,7 @@ impl Retention {
     async fn purge_recording(
         &self,
         item: &RetentionItem,
-        actor: &str,
+        actor: crate::domain::By<'_>,
         now: DateTime<Utc>,
     ) -> anyhow::Result<bool> {
         let sha256 = item.sha256.clone().unwrap_or_default();

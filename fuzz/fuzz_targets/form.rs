@@ -112,7 +112,7 @@ fuzz_target!(|data: &[u8]| {
         }
         Err(errors) => assert!(!errors.is_empty()),
     }
-    match register(reg, &RULES, "fuzz", now) {
+    match register(reg, &RULES, "fuzz".into(), now) {
         Ok(submission) => {
             let _ = submission.admit(&CALENDAR);
         }

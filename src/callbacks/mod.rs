@@ -16,7 +16,7 @@ use crate::config::CallbackSettings;
 use crate::domain::callback::{
     after_attempt, calling_order, first_thing_deadline, group, Progress, RetryPolicy,
 };
-use crate::domain::{CallbackKind, EntryStatus, Outcome, WorkingCalendar};
+use crate::domain::{By, CallbackKind, EntryStatus, Outcome, WorkingCalendar};
 use crate::storage::{
     AttemptWrite, CallbackEntryRecord, CallbackRun, ClaimResult, EntryCase, EntryRecording, Store,
     StoreError,
@@ -195,7 +195,7 @@ impl CallbackService {
     pub async fn generate_day(
         &self,
         date: NaiveDate,
-        actor: &str,
+        actor: By<'_>,
         now: DateTime<Utc>,
     ) -> Result<usize, CallbackError> {
         let calendar = self.calendar.current();
@@ -334,7 +334,7 @@ impl CallbackService {
     pub async fn claim(
         &self,
         id: i64,
-        actor: &str,
+        actor: By<'_>,
         now: DateTime<Utc>,
     ) -> Result<ListEntry, CallbackError> {
         let until = now + Duration::minutes(i64::from(self.settings.claim_minutes.max(1)));
@@ -350,7 +350,7 @@ impl CallbackService {
     pub async fn attempt(
         &self,
         id: i64,
-        actor: &str,
+        actor: By<'_>,
         outcome: Outcome,
         note: Option<String>,
         now: DateTime<Utc>,
@@ -364,7 +364,7 @@ impl CallbackService {
             return Err(CallbackError::Finished);
         }
         if let (Some(by), Some(until)) = (&entry.claimed_by, entry.claimed_until) {
-            if by != actor && until >= now {
+            if by != actor.name && until >= now {
                 return Err(CallbackError::HeldBy(by.clone(), until));
             }
         }
@@ -374,7 +374,8 @@ impl CallbackService {
             .record_callback_attempt(&AttemptWrite {
                 entry_id: id,
                 expected_attempts: entry.attempts,
-                actor: actor.to_owned(),
+                actor: actor.name.to_owned(),
+                actor_id: actor.id.map(str::to_owned),
                 outcome,
                 note,
                 after,

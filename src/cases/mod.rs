@@ -122,7 +122,7 @@ impl CaseDesk {
             let notify = self.decisions.owed(&case, &transition, now).await?;
             match self
                 .store
-                .apply_transition(&case, &transition, &actor.name, now, &notify)
+                .apply_transition(&case, &transition, actor.by(), now, &notify)
                 .await
             {
                 Ok((updated, event)) => {
@@ -188,7 +188,7 @@ impl CaseDesk {
     pub async fn record_access(
         &self,
         case_id: i64,
-        actor: &str,
+        actor: crate::domain::By<'_>,
         kind: EventKind,
         note: &str,
     ) -> Result<(), CaseError> {

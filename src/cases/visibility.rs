@@ -69,6 +69,7 @@ mod tests {
         Actor {
             name: "x".into(),
             roles: vec![role],
+            id: None,
         }
     }
 

@@ -45,7 +45,9 @@ pub(super) async fn callbacks(
             "cli:{}",
             std::env::var("USER").unwrap_or_else(|_| "unknown".into())
         );
-        let created = service.generate_day(date, &actor, now).await?;
+        let created = service
+            .generate_day(date, actor.as_str().into(), now)
+            .await?;
         println!("{date}: {created} new entries");
         return Ok(());
     }

@@ -36,7 +36,7 @@ pub(super) async fn retention(
     };
     if !dry_run {
         let done = retention
-            .run(now, "cli:retention", &crate::work::Stop::new())
+            .run(now, "cli:retention".into(), &crate::work::Stop::new())
             .await?;
         match format {
             "json" => println!("{}", serde_json::to_string_pretty(&done)?),

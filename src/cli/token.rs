@@ -45,7 +45,7 @@ pub(super) async fn token(settings: &Settings, command: TokenCommand) -> anyhow:
                 auth::issue_token(store.as_ref(), &name, role, expires_days, now).await?;
             store
                 .audit(
-                    CLI_ACTOR,
+                    CLI_ACTOR.into(),
                     "create_token",
                     &format!("token #{}", record.id),
                     Some(&format!("{} ({})", record.name, role.as_str())),
@@ -91,7 +91,7 @@ pub(super) async fn token(settings: &Settings, command: TokenCommand) -> anyhow:
             Some(true) => {
                 store
                     .audit(
-                        CLI_ACTOR,
+                        CLI_ACTOR.into(),
                         "revoke_token",
                         &format!("token #{id}"),
                         None,

@@ -31,7 +31,7 @@ pub(super) enum UserCommand {
         #[arg(long)]
         email: Option<String>,
     },
-    /// Set a new password (and lift a lock-out).
+    /// Set a new password (at least 12 characters); the user's sessions end.
     Passwd {
         #[arg(long)]
         username: String,

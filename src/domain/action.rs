@@ -14,9 +14,20 @@ use super::vocab::{Cause, EventKind, Role, Status, Tier};
 pub struct Actor {
     pub name: String,
     pub roles: Vec<Role>,
+    /// Who is behind the name: `user:<users.id>` or `token:<api_tokens.id>`; None for the
+    /// system's own work.
+    pub id: Option<String>,
 }
 
 impl Actor {
+    /// The actor as events and claims store it.
+    pub fn by(&self) -> super::audit::By<'_> {
+        super::audit::By {
+            name: &self.name,
+            id: self.id.as_deref(),
+        }
+    }
+
     pub fn may(&self, kind: ActionKind) -> bool {
         self.roles.iter().any(|r| permitted(*r, kind))
     }
@@ -516,6 +527,7 @@ mod tests {
         Actor {
             name: "王芳".into(),
             roles: vec![role],
+            id: None,
         }
     }
 
@@ -682,10 +694,12 @@ mod tests {
         let clerk = Actor {
             name: "王芳".into(),
             roles: vec![Role::Counter, Role::Callback, Role::Hotline],
+            id: None,
         };
         let leader = Actor {
             name: "赵局".into(),
             roles: vec![Role::DutyLeader],
+            id: None,
         };
         let approve = Action::ApproveMissingMaterials {
             missing: "户口本复印件".into(),
@@ -706,6 +720,7 @@ mod tests {
         let clerk = Actor {
             name: "王芳".into(),
             roles: vec![Role::Counter],
+            id: None,
         };
         let summon = Action::Summon {
             who: "养老保险科 李科长".into(),

@@ -6,6 +6,22 @@
 use chrono::{DateTime, SubsecRound, Utc};
 use sha2::{Digest, Sha256};
 
+/// Who wrote an event or holds a claim, as stored: the name shown, and the id behind it
+/// (`user:<id>` for a signed-in staff member, `token:<id>` for an API token; None for the
+/// system's own work, `system:retention` and the like).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct By<'a> {
+    pub name: &'a str,
+    pub id: Option<&'a str>,
+}
+
+impl<'a> From<&'a str> for By<'a> {
+    /// A system actor: a name and no id.
+    fn from(name: &'a str) -> By<'a> {
+        By { name, id: None }
+    }
+}
+
 /// What is hashed of an event (case events and audit events alike).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChainedEvent {
@@ -18,12 +34,18 @@ pub struct ChainedEvent {
     pub before: String,
     pub after: String,
     pub note: Option<String>,
+    /// The id behind the actor; None for system actors and events written before ids were.
+    pub actor_id: Option<String>,
     /// As stored; None for events written before the chain existed.
     pub prev_hash: Option<String>,
     pub hash: Option<String>,
 }
 
-/// The hash of an event's content linked to the previous event's hash.
+/// The hash of an event's content linked to the previous event's hash. The actor's id is
+/// folded in only when there is one, so events written before ids were hash as they did. It
+/// goes first, tagged and with its length: the content without an id begins with `prev` (hex,
+/// or the separator for the first event), never with the tag, so no event with an id hashes
+/// like one without (moving the id into a note, say).
 #[allow(clippy::too_many_arguments)]
 pub fn event_hash(
     prev: &str,
@@ -34,8 +56,14 @@ pub fn event_hash(
     before: &str,
     after: &str,
     note: Option<&str>,
+    actor_id: Option<&str>,
 ) -> String {
     let mut h = Sha256::new();
+    if let Some(id) = actor_id {
+        h.update([2]);
+        h.update((id.len() as u64).to_be_bytes());
+        h.update(id.as_bytes());
+    }
     let at = at
         .trunc_subsecs(6)
         .format("%Y-%m-%dT%H:%M:%S%.6fZ")
@@ -109,6 +137,7 @@ impl Verifier {
             &e.before,
             &e.after,
             e.note.as_deref(),
+            e.actor_id.as_deref(),
         );
         if expected != *hash {
             return Err(Break::Edited { id: e.id });
@@ -139,7 +168,7 @@ mod tests {
         (1..=n)
             .map(|id| {
                 let at: DateTime<Utc> = "2026-11-28T01:00:00Z".parse().unwrap();
-                let hash = event_hash(&prev, "7", at, "王芳", "accept", "{}", "{}", None);
+                let hash = event_hash(&prev, "7", at, "王芳", "accept", "{}", "{}", None, None);
                 let e = ChainedEvent {
                     id,
                     subject: "7".into(),
@@ -149,6 +178,7 @@ mod tests {
                     before: "{}".into(),
                     after: "{}".into(),
                     note: None,
+                    actor_id: None,
                     prev_hash: Some(prev.clone()),
                     hash: Some(hash.clone()),
                 };
@@ -188,5 +218,95 @@ mod tests {
             verify(&c[..4], &head),
             Err(Break::Truncated { after_id: 4 })
         );
+    }
+
+    #[test]
+    fn an_event_without_an_actor_id_hashes_as_before_ids_were_stored() {
+        // Computed by the hash as it was before actor ids: chains written then still verify.
+        let at: DateTime<Utc> = "2026-11-28T01:00:00Z".parse().unwrap();
+        let mut old = Sha256::new();
+        for part in [
+            "",
+            "7",
+            "2026-11-28T01:00:00.000000Z",
+            "王芳",
+            "accept",
+            "{}",
+            "{}",
+        ] {
+            old.update(part.as_bytes());
+            old.update([0x1f]);
+        }
+        old.update([1]);
+        old.update("已联系".as_bytes());
+        let old = hex::encode(old.finalize());
+        let none = event_hash(
+            "",
+            "7",
+            at,
+            "王芳",
+            "accept",
+            "{}",
+            "{}",
+            Some("已联系"),
+            None,
+        );
+        assert_eq!(none, old);
+        let with_id = event_hash(
+            "",
+            "7",
+            at,
+            "王芳",
+            "accept",
+            "{}",
+            "{}",
+            Some("已联系"),
+            Some("user:3"),
+        );
+        assert_ne!(with_id, old);
+    }
+
+    #[test]
+    fn an_edited_actor_id_breaks_the_chain() {
+        let at: DateTime<Utc> = "2026-11-28T01:00:00Z".parse().unwrap();
+        let mut prev = String::new();
+        let mut events = Vec::new();
+        for (id, actor_id) in [(1, Some("token:4")), (2, None), (3, Some("user:9"))] {
+            let hash = event_hash(&prev, "7", at, "王芳", "accept", "{}", "{}", None, actor_id);
+            events.push(ChainedEvent {
+                id,
+                subject: "7".into(),
+                at,
+                actor: "王芳".into(),
+                action: "accept".into(),
+                before: "{}".into(),
+                after: "{}".into(),
+                note: None,
+                actor_id: actor_id.map(Into::into),
+                prev_hash: Some(prev.clone()),
+                hash: Some(hash.clone()),
+            });
+            prev = hash;
+        }
+        assert_eq!(verify(&events, &prev), Ok(3));
+        for (i, forged) in [
+            (0, Some("user:1")),
+            (0, None),
+            (1, Some("token:4")),
+            (2, None),
+        ] {
+            let mut edited = events.clone();
+            edited[i].actor_id = forged.map(Into::into);
+            assert_eq!(
+                verify(&edited, &prev),
+                Err(Break::Edited { id: edited[i].id }),
+                "{i} {forged:?}"
+            );
+        }
+        // Nor can the id be moved into the note: the event without one hashes differently.
+        let mut moved = events.clone();
+        moved[0].actor_id = None;
+        moved[0].note = Some("\u{2}token:4".into());
+        assert_eq!(verify(&moved, &prev), Err(Break::Edited { id: 1 }));
     }
 }

@@ -134,6 +134,16 @@ impl NewCase {
     }
 }
 
+impl NewCase {
+    /// Who registered it, as its events store it.
+    pub fn registered_by(&self) -> super::audit::By<'_> {
+        super::audit::By {
+            name: &self.registered_by,
+            id: self.registered_by_id.as_deref(),
+        }
+    }
+}
+
 impl Case {
     pub fn is_overdue(&self, now: DateTime<Utc>) -> bool {
         self.status.is_open() && self.deadline < now
@@ -167,6 +177,9 @@ pub struct NewCase {
     pub consultation: Option<String>,
     /// Who registered it (the first event's actor).
     pub registered_by: String,
+    /// The id behind `registered_by` (`user:<id>`, `token:<id>`); None for a channel's own
+    /// intake (the website, the voicemail pick-up).
+    pub registered_by_id: Option<String>,
 }
 
 /// One entry of a case's append-only timeline.

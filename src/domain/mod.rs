@@ -16,6 +16,7 @@ pub mod vocab;
 pub mod website;
 
 pub use action::{decide, Action, ActionKind, Actor, Refusal, Transition};
+pub use audit::By;
 pub use calendar::WorkingCalendar;
 pub use case::{Callback, Case, CaseNumber, Citizen, Event, NewCase};
 pub use notification::Notification;

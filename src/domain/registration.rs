@@ -124,7 +124,7 @@ pub fn parse_phone(
 pub fn register(
     form: RegistrationForm,
     rules: &IntakeRules,
-    registered_by: &str,
+    registered_by: super::audit::By<'_>,
     now: DateTime<Utc>,
 ) -> Result<Submission, Vec<FieldError>> {
     let mut errors = Vec::new();
@@ -243,7 +243,8 @@ pub fn register(
         urgent: false,
         callback: None,
         answer: None,
-        registered_by: registered_by.to_owned(),
+        registered_by: registered_by.name.to_owned(),
+        registered_by_id: registered_by.id.map(str::to_owned),
         evidence: Evidence::Typed,
         notify: Vec::new(),
     })
@@ -285,7 +286,7 @@ mod tests {
     #[test]
     fn a_complete_form_becomes_a_simple_case_due_the_next_working_day() {
         let now = at("2026-11-27T10:00:00+08:00");
-        let c = register(form(), &rules(), "counter-1", now)
+        let c = register(form(), &rules(), "counter-1".into(), now)
             .unwrap()
             .admit(&calendar())
             .unwrap()
@@ -307,7 +308,7 @@ mod tests {
             ..form()
         };
         assert!(
-            register(f, &rules(), "x", now)
+            register(f, &rules(), "x".into(), now)
                 .unwrap()
                 .admit(&calendar())
                 .unwrap()
@@ -327,7 +328,7 @@ mod tests {
             received_at: Some(at("2030-01-01T00:00:00Z")),
             ..form()
         };
-        let errors = register(f, &rules(), "x", at("2026-11-27T10:00:00Z")).unwrap_err();
+        let errors = register(f, &rules(), "x".into(), at("2026-11-27T10:00:00Z")).unwrap_err();
         let fields: Vec<_> = errors.iter().map(|e| e.field).collect();
         assert_eq!(
             fields,

@@ -27,8 +27,9 @@ pub struct Submission {
     pub callback: Option<CallbackKind>,
     /// Answered on the spot: registered closed, as a consultation, with this answer.
     pub answer: Option<String>,
-    /// Who registered it (the first event's actor).
+    /// Who registered it (the first event's actor), and the id behind the name.
     pub registered_by: String,
+    pub registered_by_id: Option<String>,
     pub evidence: Evidence,
     /// Notifications owed once it is stored (the website's confirmation), written in the
     /// same transaction; each payload gets the case number when it is known.
@@ -158,6 +159,7 @@ impl Submission {
                 callback,
                 consultation: self.answer,
                 registered_by: self.registered_by,
+                registered_by_id: self.registered_by_id,
             },
             evidence: self.evidence,
             notify: self.notify,
@@ -186,6 +188,7 @@ mod tests {
             callback,
             answer: None,
             registered_by: "voicemail:asterisk".into(),
+            registered_by_id: None,
             evidence: Evidence::Typed,
             notify: Vec::new(),
         }

@@ -81,7 +81,7 @@ pub fn validate(
             received_at: None,
         },
         rules,
-        WEBSITE_ACTOR,
+        WEBSITE_ACTOR.into(),
         now,
     );
     let case = match registration {

@@ -145,7 +145,7 @@ pub async fn generate(
     let date = parse_date(Some(&body.date), &state)?;
     let created = state
         .callbacks
-        .generate_day(date, &staff.0.name, crate::clock::now())
+        .generate_day(date, staff.0.by(), crate::clock::now())
         .await?;
     Ok(Json(Generated { date, created }))
 }
@@ -170,7 +170,7 @@ pub async fn claim(
     Ok(Json(
         state
             .callbacks
-            .claim(id, &staff.0.name, crate::clock::now())
+            .claim(id, staff.0.by(), crate::clock::now())
             .await?,
     ))
 }
@@ -239,7 +239,7 @@ pub async fn attempt(
     Ok(Json(
         state
             .callbacks
-            .attempt(id, &staff.0.name, outcome, note, crate::clock::now())
+            .attempt(id, staff.0.by(), outcome, note, crate::clock::now())
             .await?,
     ))
 }
@@ -289,7 +289,7 @@ pub async fn export(
     state
         .store
         .audit(
-            &staff.0.name,
+            staff.0.by(),
             "export_callbacks",
             &date.to_string(),
             Some(extension),
@@ -345,7 +345,7 @@ pub async fn print(
     state
         .store
         .audit(
-            &staff.0.name,
+            staff.0.by(),
             "export_callbacks",
             &date.to_string(),
             Some("print"),

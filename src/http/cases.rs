@@ -63,7 +63,7 @@ pub async fn register_case(
         received_at,
     };
     let now = now();
-    let submission = register(form, &state.rules, &staff.0.name, now).map_err(ApiError::fields)?;
+    let submission = register(form, &state.rules, staff.0.by(), now).map_err(ApiError::fields)?;
     let case = registered_case(state.intake.submit(submission, now).await?)?;
     tracing::info!(case = %case.number, channel = %case.channel, off_hours = case.off_hours, "case registered");
     Ok(created(&case, calendar.timezone(), now))

@@ -92,7 +92,7 @@ pub async fn record(
             level,
             comment,
             "staff",
-            &staff.0.name,
+            staff.0.by(),
             crate::clock::now(),
         )
         .await?;
@@ -180,7 +180,7 @@ pub async fn follow_up(
     let case = state.cases.load(&number).await?;
     match state
         .store
-        .follow_up_rating(case.id, outcome, &staff.0.name, crate::clock::now())
+        .follow_up_rating(case.id, outcome, staff.0.by(), crate::clock::now())
         .await?
     {
         true => Ok(StatusCode::NO_CONTENT),

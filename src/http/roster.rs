@@ -134,14 +134,14 @@ pub async fn set(
 ) -> Result<StatusCode, ApiError> {
     staff.require(ActionKind::Oversee)?;
     let day = date("date", &raw)?;
-    set_checked(&state, &staff.0.name, day, body.username.trim()).await?;
+    set_checked(&state, staff.0.by(), day, body.username.trim()).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// Puts a duty leader on a date, after checking the account may lead; audited.
 pub(crate) async fn set_checked(
     state: &AppState,
-    actor: &str,
+    actor: crate::domain::By<'_>,
     day: NaiveDate,
     username: &str,
 ) -> Result<(), ApiError> {
@@ -191,14 +191,14 @@ pub async fn import(
         ),
         other => crate::web::extract::unreadable_body(other.status(), other.body_text()),
     })?;
-    let imported = import_checked(&state, &staff.0.name, &body).await?;
+    let imported = import_checked(&state, staff.0.by(), &body).await?;
     Ok(Json(ImportResult { imported }))
 }
 
 /// Imports `date,username` lines, all or nothing; audited.
 pub(crate) async fn import_checked(
     state: &AppState,
-    actor: &str,
+    actor: crate::domain::By<'_>,
     body: &str,
 ) -> Result<usize, ApiError> {
     let mut rows = Vec::new();

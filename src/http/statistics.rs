@@ -307,7 +307,7 @@ pub async fn export(
     state
         .store
         .audit(
-            &staff.0.name,
+            staff.0.by(),
             "export_statistics",
             &format!("{from_day}..{to_day}"),
             Some(ext),

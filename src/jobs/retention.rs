@@ -27,7 +27,7 @@ pub fn spawn(ctx: &Context, stop: &Stop) -> Option<JoinHandle<()>> {
     Some(periodic("retention", schedule, stop.clone(), move || {
         let (retention, stop) = (retention.clone(), job_stop.clone());
         async move {
-            retention.run(Utc::now(), JOB_ACTOR, &stop).await?;
+            retention.run(Utc::now(), JOB_ACTOR.into(), &stop).await?;
             Ok(())
         }
     }))

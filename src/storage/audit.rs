@@ -19,7 +19,7 @@ pub trait AuditStore: Send + Sync {
     /// Writes an event that belongs to no single case (an export, a generation by hand).
     async fn audit(
         &self,
-        actor: &str,
+        actor: crate::domain::By<'_>,
         action: &str,
         subject: &str,
         note: Option<&str>,
@@ -37,7 +37,7 @@ macro_rules! impl_audit_store {
         impl $crate::storage::AuditStore for $store {
             async fn audit(
                 &self,
-                actor: &str,
+                actor: $crate::domain::By<'_>,
                 action: &str,
                 subject: &str,
                 note: Option<&str>,
@@ -45,18 +45,19 @@ macro_rules! impl_audit_store {
             ) -> $crate::storage::StoreResult<()> {
                 let mut tx = self.writer().begin().await?;
                 let prev = chain_prev(&mut tx, "audit_events").await?;
-                let hash = $crate::domain::audit::event_hash(&prev, subject, now, actor, action, "", "", note);
+                let hash = $crate::domain::audit::event_hash(&prev, subject, now, actor.name, action, "", "", note, actor.id);
                 let (id,): (i64,) = sqlx::query_as(
-                    "insert into audit_events (at, actor, action, subject, note, prev_hash, hash) \
-                     values ($1, $2, $3, $4, $5, $6, $7) returning id",
+                    "insert into audit_events (at, actor, action, subject, note, prev_hash, hash, actor_id) \
+                     values ($1, $2, $3, $4, $5, $6, $7, $8) returning id",
                 )
                 .bind(now)
-                .bind(actor)
+                .bind(actor.name)
                 .bind(action)
                 .bind(subject)
                 .bind(note)
                 .bind(&prev)
                 .bind(&hash)
+                .bind(actor.id)
                 .fetch_one(&mut *tx)
                 .await?;
                 chain_advance(&mut tx, "audit_events", id, &hash).await?;
@@ -69,9 +70,9 @@ macro_rules! impl_audit_store {
                 chain: &str,
             ) -> $crate::storage::StoreResult<$crate::storage::ChainReport> {
                 let sql = match chain {
-                    "case_events" => "select id, cast(case_id as text), at, actor, action, before_state, after_state, note, prev_hash, hash \
+                    "case_events" => "select id, cast(case_id as text), at, actor, action, before_state, after_state, note, actor_id, prev_hash, hash \
                                       from case_events where id > $1 order by id limit 1000",
-                    "audit_events" => "select id, subject, at, actor, action, '', '', note, prev_hash, hash \
+                    "audit_events" => "select id, subject, at, actor, action, '', '', note, actor_id, prev_hash, hash \
                                        from audit_events where id > $1 order by id limit 1000",
                     other => return Err(anyhow::anyhow!("no chain named {other}").into()),
                 };
@@ -85,14 +86,14 @@ macro_rules! impl_audit_store {
                 let mut after = 0i64;
                 loop {
                     #[allow(clippy::type_complexity)]
-                    let rows: Vec<(i64, String, chrono::DateTime<chrono::Utc>, String, String, String, String, Option<String>, Option<String>, Option<String>)> =
+                    let rows: Vec<(i64, String, chrono::DateTime<chrono::Utc>, String, String, String, String, Option<String>, Option<String>, Option<String>, Option<String>)> =
                         sqlx::query_as(sql).bind(after).fetch_all(self.reader()).await?;
                     let Some(last) = rows.last().map(|r| r.0) else { break };
-                    for (id, subject, at, actor, action, before, after_state, note, prev_hash, hash) in rows {
+                    for (id, subject, at, actor, action, before, after_state, note, actor_id, prev_hash, hash) in rows {
                         if id > head_id {
                             break;
                         }
-                        let e = $crate::domain::audit::ChainedEvent { id, subject, at, actor, action, before, after: after_state, note, prev_hash, hash };
+                        let e = $crate::domain::audit::ChainedEvent { id, subject, at, actor, action, before, after: after_state, note, actor_id, prev_hash, hash };
                         if let Err(b) = verifier.check(&e) {
                             return Ok($crate::storage::ChainReport { checked: verifier.checked, legacy: verifier.legacy, broken: Some(b) });
                         }

@@ -90,6 +90,8 @@ pub struct AttemptWrite {
     /// The entry's attempt count when it was read: a change since is a conflict.
     pub expected_attempts: i64,
     pub actor: String,
+    /// The id behind `actor` (`user:<id>`, `token:<id>`).
+    pub actor_id: Option<String>,
     pub outcome: crate::domain::Outcome,
     pub note: Option<String>,
     pub after: crate::domain::callback::AfterAttempt,
@@ -132,7 +134,7 @@ pub trait CallbackStore: Send + Sync {
     async fn claim_callback(
         &self,
         id: i64,
-        actor: &str,
+        actor: crate::domain::By<'_>,
         until: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> StoreResult<ClaimResult>;
@@ -362,19 +364,20 @@ macro_rules! impl_callback_store {
             async fn claim_callback(
                 &self,
                 id: i64,
-                actor: &str,
+                actor: $crate::domain::By<'_>,
                 until: chrono::DateTime<chrono::Utc>,
                 now: chrono::DateTime<chrono::Utc>,
             ) -> $crate::storage::StoreResult<$crate::storage::ClaimResult> {
                 let done = sqlx::query(
-                    "update callback_entries set claimed_by = $1, claimed_until = $2, updated_at = $3 \
+                    "update callback_entries set claimed_by = $1, claimed_until = $2, updated_at = $3, claimed_by_id = $5 \
                      where id = $4 and finished_at is null \
                      and (claimed_by is null or claimed_until < $3 or claimed_by = $1)",
                 )
-                .bind(actor)
+                .bind(actor.name)
                 .bind(until)
                 .bind(now)
                 .bind(id)
+                .bind(actor.id)
                 .execute(self.writer())
                 .await?;
                 if done.rows_affected() == 1 {
@@ -405,7 +408,7 @@ macro_rules! impl_callback_store {
                      first_attempt_at = coalesce(first_attempt_at, $3), \
                      reached_at = case when $4 then $3 else reached_at end, \
                      finished_at = case when $5 then $3 else null end, \
-                     claimed_by = null, claimed_until = null, updated_at = $3 \
+                     claimed_by = null, claimed_by_id = null, claimed_until = null, updated_at = $3 \
                      where id = $6 and attempts = $7 and finished_at is null \
                      and (claimed_by is null or claimed_by = $8 or claimed_until < $3)",
                 )
@@ -423,12 +426,13 @@ macro_rules! impl_callback_store {
                     tx.rollback().await?;
                     return Err($crate::storage::StoreError::Conflict);
                 }
-                sqlx::query("insert into callback_attempts (entry_id, at, actor, outcome, note) values ($1, $2, $3, $4, $5)")
+                sqlx::query("insert into callback_attempts (entry_id, at, actor, outcome, note, actor_id) values ($1, $2, $3, $4, $5, $6)")
                     .bind(a.entry_id)
                     .bind(a.at)
                     .bind(&a.actor)
                     .bind(a.outcome.as_str())
                     .bind(a.note.as_deref())
+                    .bind(a.actor_id.as_deref())
                     .execute(&mut *tx)
                     .await?;
                 let cases: Vec<(i64,)> = sqlx::query_as("select case_id from callback_entry_cases where entry_id = $1")
@@ -441,8 +445,9 @@ macro_rules! impl_callback_store {
                     Some(n) => format!("{}：{n}", a.outcome.label_zh()),
                     None => a.outcome.label_zh().to_owned(),
                 };
+                let by = $crate::domain::By { name: &a.actor, id: a.actor_id.as_deref() };
                 for (case_id,) in cases {
-                    insert_event(&mut tx, case_id, a.at, &a.actor, $crate::domain::EventKind::CallbackAttempt, &empty, &after, Some(&note)).await?;
+                    insert_event(&mut tx, case_id, a.at, by, $crate::domain::EventKind::CallbackAttempt, &empty, &after, Some(&note)).await?;
                 }
                 tx.commit().await?;
                 Ok(())

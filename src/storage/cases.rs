@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 
 use super::StoreResult;
 use crate::domain::Notification;
-use crate::domain::{Case, CaseNumber, Event, EventKind, Transition};
+use crate::domain::{By, Case, CaseNumber, Event, EventKind, Transition};
 
 #[async_trait::async_trait]
 pub trait CaseStore: Send + Sync {
@@ -20,7 +20,7 @@ pub trait CaseStore: Send + Sync {
         &self,
         case: &Case,
         transition: &Transition,
-        actor: &str,
+        actor: By<'_>,
         now: DateTime<Utc>,
         notify: &[Notification],
     ) -> StoreResult<(Case, Event)>;
@@ -29,19 +29,20 @@ pub trait CaseStore: Send + Sync {
     async fn record_access(
         &self,
         case_id: i64,
-        actor: &str,
+        actor: By<'_>,
         action: EventKind,
         note: &str,
         now: DateTime<Utc>,
     ) -> StoreResult<()>;
 
-    /// Like `record_access`, unless `actor` already has the same access (kind and note) on
-    /// the case's timeline since `since`: one entry per person, thing and time window, under
-    /// a lock so that a burst of parallel requests writes one. True if it wrote one.
+    /// Like `record_access`, unless `actor` (name and id) already has the same access (kind
+    /// and note) on the case's timeline since `since`: one entry per person, thing and time
+    /// window, under a lock so that a burst of parallel requests writes one. True if it wrote
+    /// one.
     async fn record_access_once(
         &self,
         case_id: i64,
-        actor: &str,
+        actor: By<'_>,
         action: EventKind,
         note: &str,
         since: DateTime<Utc>,
@@ -109,7 +110,7 @@ macro_rules! impl_case_store {
                 &self,
                 case: &$crate::domain::Case,
                 t: &$crate::domain::Transition,
-                actor: &str,
+                actor: $crate::domain::By<'_>,
                 now: chrono::DateTime<chrono::Utc>,
                 notify: &[$crate::domain::Notification],
             ) -> $crate::storage::StoreResult<($crate::domain::Case, $crate::domain::Event)> {
@@ -148,7 +149,7 @@ macro_rules! impl_case_store {
                 let event = $crate::domain::Event {
                     id: event_id,
                     at: now,
-                    actor: actor.to_owned(),
+                    actor: actor.name.to_owned(),
                     action: t.event,
                     before: t.before.clone(),
                     after: t.after.clone(),
@@ -160,7 +161,7 @@ macro_rules! impl_case_store {
             async fn record_access(
                 &self,
                 case_id: i64,
-                actor: &str,
+                actor: $crate::domain::By<'_>,
                 action: $crate::domain::EventKind,
                 note: &str,
                 now: chrono::DateTime<chrono::Utc>,
@@ -175,24 +176,28 @@ macro_rules! impl_case_store {
             async fn record_access_once(
                 &self,
                 case_id: i64,
-                actor: &str,
+                actor: $crate::domain::By<'_>,
                 action: $crate::domain::EventKind,
                 note: &str,
                 since: chrono::DateTime<chrono::Utc>,
                 now: chrono::DateTime<chrono::Utc>,
             ) -> $crate::storage::StoreResult<bool> {
                 let mut tx = self.writer().begin().await?;
-                let key = format!("access|{case_id}|{actor}|{}|{note}", action.as_str());
+                // The same person: the same name and the same id behind it (two people may
+                // share a name).
+                let id = actor.id.unwrap_or("");
+                let key = format!("access|{case_id}|{}|{id}|{}|{note}", actor.name, action.as_str());
                 lock_keys_in(&mut tx, &[key.as_str()]).await?;
                 let seen: Option<i64> = sqlx::query_scalar(
                     "select id from case_events where case_id = $1 and action = $2 and actor = $3 \
-                     and note = $4 and at >= $5 limit 1",
+                     and note = $4 and at >= $5 and coalesce(actor_id, '') = $6 limit 1",
                 )
                 .bind(case_id)
                 .bind(action.as_str())
-                .bind(actor)
+                .bind(actor.name)
                 .bind(note)
                 .bind(since)
+                .bind(id)
                 .fetch_optional(&mut *tx)
                 .await?;
                 if seen.is_some() {

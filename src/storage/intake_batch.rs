@@ -100,7 +100,7 @@ macro_rules! impl_website_batch {
                     .map(|((case, &i), after)| $crate::storage::write::NewEvent {
                         case_id: case.id,
                         at: batch[i].1,
-                        actor: &batch[i].0.case.registered_by,
+                        actor: batch[i].0.case.registered_by(),
                         action: $crate::domain::EventKind::Register,
                         before: "{}".to_owned(),
                         after: after.clone(),

@@ -30,6 +30,8 @@ pub struct NewRating {
     /// `citizen` or `staff`.
     pub source: &'static str,
     pub recorded_by: String,
+    /// The id behind `recorded_by` (on the timeline's event); None for a citizen.
+    pub recorded_by_id: Option<String>,
     pub verify_due: Option<DateTime<Utc>>,
     pub rectify_due: Option<DateTime<Utc>>,
 }
@@ -50,7 +52,7 @@ pub trait RatingStore: Send + Sync {
         &self,
         case_id: i64,
         outcome: &str,
-        by: &str,
+        by: crate::domain::By<'_>,
         now: DateTime<Utc>,
     ) -> StoreResult<bool>;
 }
@@ -81,7 +83,7 @@ macro_rules! impl_rating_store {
                     Some(c) => format!("{}：{c}", r.level.label_zh()),
                     None => r.level.label_zh().to_owned(),
                 };
-                insert_event(&mut tx, r.case_id, now, &r.recorded_by, $crate::domain::EventKind::Rate, &serde_json::json!({}), &after, Some(&note)).await?;
+                insert_event(&mut tx, r.case_id, now, $crate::domain::By { name: &r.recorded_by, id: r.recorded_by_id.as_deref() }, $crate::domain::EventKind::Rate, &serde_json::json!({}), &after, Some(&note)).await?;
                 tx.commit().await?;
                 Ok(())
             }
@@ -100,14 +102,14 @@ macro_rules! impl_rating_store {
                 .await
             }
 
-            async fn follow_up_rating(&self, case_id: i64, outcome: &str, by: &str, now: chrono::DateTime<chrono::Utc>) -> $crate::storage::StoreResult<bool> {
+            async fn follow_up_rating(&self, case_id: i64, outcome: &str, by: $crate::domain::By<'_>, now: chrono::DateTime<chrono::Utc>) -> $crate::storage::StoreResult<bool> {
                 let mut tx = self.writer().begin().await?;
                 let done = sqlx::query(
                     "update ratings set follow_up = $1, followed_up_by = $2, followed_up_at = $3 \
                      where case_id = $4 and followed_up_at is null and level in ('dissatisfied', 'very_dissatisfied')",
                 )
                 .bind(outcome)
-                .bind(by)
+                .bind(by.name)
                 .bind(now)
                 .bind(case_id)
                 .execute(&mut *tx)

@@ -43,7 +43,7 @@ pub trait RetentionStore: Send + Sync {
     async fn mark_recording_purged(
         &self,
         id: i64,
-        actor: &str,
+        actor: crate::domain::By<'_>,
         now: DateTime<Utc>,
     ) -> StoreResult<bool>;
 
@@ -58,7 +58,12 @@ pub trait RetentionStore: Send + Sync {
     /// e-mail, tracking code, search index, rating comment, the callback entry's number)
     /// and keeps what the statistics count; an event on its timeline says so. False when
     /// it was already done or the case is not finished.
-    async fn anonymize_case(&self, id: i64, actor: &str, now: DateTime<Utc>) -> StoreResult<bool>;
+    async fn anonymize_case(
+        &self,
+        id: i64,
+        actor: crate::domain::By<'_>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool>;
 
     /// Quarantine entries last seen before `before` (their file gone from the spool since, or
     /// kept by youmen itself), oldest first: (id, path).
@@ -129,7 +134,7 @@ macro_rules! impl_retention_store {
             async fn mark_recording_purged(
                 &self,
                 id: i64,
-                actor: &str,
+                actor: $crate::domain::By<'_>,
                 now: chrono::DateTime<chrono::Utc>,
             ) -> $crate::storage::StoreResult<bool> {
                 let mut tx = self.writer().begin().await?;
@@ -175,7 +180,7 @@ macro_rules! impl_retention_store {
             async fn anonymize_case(
                 &self,
                 id: i64,
-                actor: &str,
+                actor: $crate::domain::By<'_>,
                 now: chrono::DateTime<chrono::Utc>,
             ) -> $crate::storage::StoreResult<bool> {
                 let mut tx = self.writer().begin().await?;

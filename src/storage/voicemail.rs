@@ -344,7 +344,7 @@ macro_rules! impl_voicemail_store {
                     let updated = $crate::domain::Case::try_from(row)?;
                     let before = serde_json::json!({"urgent": existing.urgent, "callback_kind": existing.callback.map(|c| c.kind)});
                     let after = serde_json::json!({"urgent": updated.urgent, "callback_kind": updated.callback.map(|c| c.kind)});
-                    insert_event(tx, updated.id, now, &new.registered_by, $crate::domain::EventKind::AttachRecording, &before, &after, Some(&new.description))
+                    insert_event(tx, updated.id, now, new.registered_by(), $crate::domain::EventKind::AttachRecording, &before, &after, Some(&new.description))
                         .await?;
                     (updated, true)
                 }

@@ -6,13 +6,13 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::domain::{Case, EventKind};
+use crate::domain::{By, Case, EventKind};
 
 /// A timeline event to append.
 pub(crate) struct NewEvent<'a> {
     pub case_id: i64,
     pub at: DateTime<Utc>,
-    pub actor: &'a str,
+    pub actor: By<'a>,
     pub action: EventKind,
     /// JSON objects of the fields the action changed.
     pub before: String,
@@ -143,11 +143,11 @@ macro_rules! impl_write_helpers {
             let case = insert_cases(tx, &[(new, &numbers[0], now)]).await?.remove(0);
             let after = $crate::storage::rows::registered_state(&case);
             let empty = serde_json::json!({});
-            insert_event(tx, case.id, now, &new.registered_by, $crate::domain::EventKind::Register, &empty, &after, None).await?;
+            insert_event(tx, case.id, now, new.registered_by(), $crate::domain::EventKind::Register, &empty, &after, None).await?;
             if let Some(answer) = &new.consultation {
                 let before = serde_json::json!({"status": $crate::domain::Status::New});
                 let closed = serde_json::json!({"status": case.status, "consultation": true});
-                insert_event(tx, case.id, now, &new.registered_by, $crate::domain::EventKind::AnswerAndClose, &before, &closed, Some(answer))
+                insert_event(tx, case.id, now, new.registered_by(), $crate::domain::EventKind::AnswerAndClose, &before, &closed, Some(answer))
                     .await?;
             }
             Ok(case)
@@ -202,7 +202,7 @@ macro_rules! impl_write_helpers {
             let mut links = Vec::with_capacity(events.len());
             for e in events {
                 let hash = $crate::domain::audit::event_hash(
-                    &prev, &e.case_id.to_string(), e.at, e.actor, e.action.as_str(), &e.before, &e.after, e.note,
+                    &prev, &e.case_id.to_string(), e.at, e.actor.name, e.action.as_str(), &e.before, &e.after, e.note, e.actor.id,
                 );
                 links.push((prev, hash.clone()));
                 prev = hash;
@@ -210,19 +210,20 @@ macro_rules! impl_write_helpers {
             let mut ids: Vec<(i64, i64)> = Vec::with_capacity(events.len());
             for (run, run_links) in events.chunks($crate::storage::BATCH_RUN).zip(links.chunks($crate::storage::BATCH_RUN)) {
                 let mut insert = sqlx::QueryBuilder::<$db>::new(
-                    "insert into case_events (case_id, at, actor, action, before_state, after_state, note, created_at, prev_hash, hash) ",
+                    "insert into case_events (case_id, at, actor, action, before_state, after_state, note, created_at, prev_hash, hash, actor_id) ",
                 );
                 insert.push_values(run.iter().zip(run_links), |mut b, (e, (prev, hash))| {
                     b.push_bind(e.case_id)
                         .push_bind(e.at)
-                        .push_bind(e.actor)
+                        .push_bind(e.actor.name)
                         .push_bind(e.action.as_str())
                         .push_bind(e.before.as_str())
                         .push_bind(e.after.as_str())
                         .push_bind(e.note)
                         .push_bind(e.at)
                         .push_bind(prev.as_str())
-                        .push_bind(hash.as_str());
+                        .push_bind(hash.as_str())
+                        .push_bind(e.actor.id);
                 });
                 insert.push(" returning id, case_id");
                 ids.extend(insert.build_query_as::<(i64, i64)>().fetch_all(&mut **tx).await?);
@@ -245,7 +246,7 @@ macro_rules! impl_write_helpers {
             tx: &mut sqlx::Transaction<'_, $db>,
             case_id: i64,
             at: chrono::DateTime<chrono::Utc>,
-            actor: &str,
+            actor: $crate::domain::By<'_>,
             action: $crate::domain::EventKind,
             before: &serde_json::Value,
             after: &serde_json::Value,

@@ -234,6 +234,7 @@ where
             Actor {
                 name: record.name,
                 roles: vec![record.role],
+                id: Some(format!("token:{}", record.id)),
             },
             record.id,
         ))
@@ -266,6 +267,7 @@ async fn session_staff(parts: &Parts, auth: &Auth) -> Result<Staff, ApiError> {
         Actor {
             name: session.user.display_name,
             roles: session.user.roles,
+            id: Some(format!("user:{}", session.user.id)),
         },
         -session.user.id,
     ))

@@ -28,6 +28,7 @@ impl StaffUser {
         Actor {
             name: self.session.user.display_name.clone(),
             roles: self.session.user.roles.clone(),
+            id: Some(format!("user:{}", self.session.user.id)),
         }
     }
 

@@ -554,5 +554,6 @@ pub fn new_case(description: &str, now: chrono::DateTime<chrono::Utc>) -> youmen
         callback: None,
         consultation: None,
         registered_by: "test".into(),
+        registered_by_id: None,
     }
 }

@@ -122,8 +122,8 @@ async fn closed_cases_lose_recordings_then_personal_data_and_statistics_stay(bac
     // Two instances purging at once: each recording once.
     let (other, stop) = (retention.clone(), Stop::new());
     let (one, two) = tokio::join!(
-        retention.run(later, "system:retention", &stop),
-        other.run(later, "system:retention", &stop)
+        retention.run(later, "system:retention".into(), &stop),
+        other.run(later, "system:retention".into(), &stop)
     );
     let (one, two) = (one.unwrap(), two.unwrap());
     assert_eq!(
@@ -152,7 +152,7 @@ async fn closed_cases_lose_recordings_then_personal_data_and_statistics_stay(bac
         200
     );
     let again = retention
-        .run(later, "system:retention", &Stop::new())
+        .run(later, "system:retention".into(), &Stop::new())
         .await
         .unwrap();
     assert_eq!(again.recordings_purged, 0);
@@ -168,7 +168,7 @@ async fn closed_cases_lose_recordings_then_personal_data_and_statistics_stay(bac
     assert!(app.raw_count(indexed_anonymized).await > 0);
     let years = now + Duration::days(3 * 366 + 1);
     let done = retention
-        .run(years, "system:retention", &Stop::new())
+        .run(years, "system:retention".into(), &Stop::new())
         .await
         .unwrap();
     assert_eq!(done.cases_anonymized, 3, "{done:?}");
@@ -293,7 +293,7 @@ async fn finished_but_unclosed_cases_quarantine_and_announced_callers_are_purged
     assert_eq!(plan.quarantine.len(), 2);
     assert_eq!(plan.downloads, 2, "the pending one is still needed");
     let done = retention
-        .run(later, "system:retention", &Stop::new())
+        .run(later, "system:retention".into(), &Stop::new())
         .await
         .unwrap();
     assert_eq!(
@@ -321,7 +321,7 @@ async fn finished_but_unclosed_cases_quarantine_and_announced_callers_are_purged
 
     let years = Utc::now() + Duration::days(3 * 366 + 1);
     let done = retention
-        .run(years, "system:retention", &Stop::new())
+        .run(years, "system:retention".into(), &Stop::new())
         .await
         .unwrap();
     assert_eq!(done.cases_anonymized, 1, "{done:?}");

@@ -13,7 +13,7 @@ use crate::hotline::wav;
 /// A browser that does not follow redirects, so that each step can be seen. It keeps the
 /// session cookie and the sign-in form's cookie, and may claim to be behind a proxy that
 /// names its address (`X-Forwarded-For`).
-struct Browser {
+pub(crate) struct Browser {
     client: Client,
     base: String,
     cookie: Option<String>,
@@ -22,7 +22,7 @@ struct Browser {
 }
 
 impl Browser {
-    fn new(app: &TestApp) -> Browser {
+    pub(crate) fn new(app: &TestApp) -> Browser {
         Browser {
             client: Client::builder().redirect(Policy::none()).build().unwrap(),
             base: app.address.clone(),
@@ -65,7 +65,7 @@ impl Browser {
         }
     }
 
-    async fn get(&mut self, path: &str) -> (u16, String, Option<String>) {
+    pub(crate) async fn get(&mut self, path: &str) -> (u16, String, Option<String>) {
         let mut r = self.client.get(format!("{}{path}", self.base));
         if let Some(c) = self.cookies() {
             r = r.header(COOKIE, c);
@@ -82,7 +82,11 @@ impl Browser {
         (r.status().as_u16(), r.text().await.unwrap(), location)
     }
 
-    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> (u16, String, Option<String>) {
+    pub(crate) async fn post(
+        &mut self,
+        path: &str,
+        form: &[(&str, &str)],
+    ) -> (u16, String, Option<String>) {
         let mut r = self.client.post(format!("{}{path}", self.base)).form(form);
         if let Some(c) = self.cookies() {
             r = r.header(COOKIE, c);
@@ -100,7 +104,11 @@ impl Browser {
     }
 
     /// Signs in as a person does: the form first (its CSRF token and cookie), then the post.
-    async fn sign_in(&mut self, username: &str, password: &str) -> (u16, String, Option<String>) {
+    pub(crate) async fn sign_in(
+        &mut self,
+        username: &str,
+        password: &str,
+    ) -> (u16, String, Option<String>) {
         let token = self.sign_in_form().await;
         self.post_sign_in(&token, username, password).await
     }
@@ -138,7 +146,7 @@ fn error_of(page: &str) -> String {
     page[start..start + page[start..].find("</p>").unwrap()].to_owned()
 }
 
-fn csrf(page: &str) -> String {
+pub(crate) fn csrf(page: &str) -> String {
     let marker = "name=\"csrf\" value=\"";
     let start = page.find(marker).expect("a CSRF field") + marker.len();
     page[start..start + page[start..].find('"').unwrap()].to_owned()
@@ -297,7 +305,7 @@ async fn roles_and_forged_forms_are_refused(backend: Backend) {
     assert_eq!(r.status(), 403);
 }
 
-async fn push(app: &TestApp, pbx: &str, caller: &str, at: &str, _what: &str) -> String {
+pub(crate) async fn push(app: &TestApp, pbx: &str, caller: &str, at: &str, _what: &str) -> String {
     let form = reqwest::multipart::Form::new()
         .part(
             "audio",
@@ -323,7 +331,7 @@ async fn push(app: &TestApp, pbx: &str, caller: &str, at: &str, _what: &str) -> 
     body["case_number"].as_str().unwrap().to_owned()
 }
 
-fn entry_id(page: &str) -> String {
+pub(crate) fn entry_id(page: &str) -> String {
     let marker = "id=\"entry-";
     let start = page.find(marker).expect("an entry") + marker.len();
     page[start..start + page[start..].find('"').unwrap()].to_owned()

@@ -124,7 +124,7 @@ pub async fn register_submit(
     }
     let t = user.tr();
     let now = crate::clock::now();
-    let actor = user.actor().name;
+    let actor = user.actor();
     let result = register(
         RegistrationForm {
             channel: "counter".into(),
@@ -136,7 +136,7 @@ pub async fn register_submit(
             received_at: None,
         },
         &counter.rules,
-        &actor,
+        actor.by(),
         now,
     );
     match result {

@@ -16,7 +16,7 @@ use chrono::{DateTime, Utc};
 
 use super::asterisk_message::{parse_message, CallerId, MessageMeta};
 use super::audio::{probe_wav, AudioProbe};
-use super::spool::{self, SpoolMessage};
+use super::spool::{self, read_capped, SpoolMessage};
 use crate::config::{HotlineLine, HotlineSettings, TwilioSettings};
 use crate::domain::{
     CallbackKind, Channel, Citizen, Evidence, IntakeRules, NewRecording, PhoneNumber, Submission,
@@ -508,6 +508,7 @@ impl Ingestor {
             }),
             answer: None,
             registered_by: format!("voicemail:{}", arrival.source),
+            registered_by_id: None,
             evidence: Evidence::Voicemail(VoicemailEvidence {
                 identity: arrival.identity.clone(),
                 quarantine_key: arrival
@@ -569,47 +570,4 @@ fn identity_of(message: &SpoolMessage, meta: &MessageMeta, txt: &[u8], audio: &[
             format!("asterisk-sha256:{}", sha256_hex(&both))
         }
     }
-}
-
-/// Reads a file, refusing empty files and files over `cap` with a reason a person reads.
-/// Reads a spool file of at most `cap` bytes, in one open: a symbolic link is refused (a
-/// spool file must be the PBX's own, not a pointer to some other file youmen can read), so is
-/// anything but a regular file, and the read stops past the cap whatever the size said before.
-async fn read_capped(path: &Path, cap: u64) -> Result<Vec<u8>, String> {
-    use tokio::io::AsyncReadExt;
-    let mut options = tokio::fs::OpenOptions::new();
-    options.read(true);
-    // O_NONBLOCK: opening a FIFO put in the spool returns at once instead of waiting.
-    #[cfg(unix)]
-    options.custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK);
-    let file = options.open(path).await.map_err(|e| {
-        #[cfg(unix)]
-        if e.raw_os_error() == Some(libc::ELOOP) {
-            return "the file is a symbolic link: refused (spool files must be the PBX's own)"
-                .to_owned();
-        }
-        format!("cannot read {}: {e}", path.display())
-    })?;
-    let meta = file
-        .metadata()
-        .await
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    if !meta.is_file() {
-        return Err("not a regular file: refused".into());
-    }
-    let mut bytes = Vec::with_capacity(meta.len().min(cap) as usize);
-    file.take(cap + 1)
-        .read_to_end(&mut bytes)
-        .await
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    if bytes.is_empty() {
-        return Err("the file is empty (0 bytes)".into());
-    }
-    if bytes.len() as u64 > cap {
-        return Err(format!(
-            "the file is over the limit of {cap} bytes ({} bytes or more)",
-            cap + 1
-        ));
-    }
-    Ok(bytes)
 }

@@ -162,7 +162,7 @@ impl WebsiteDesk {
         now: DateTime<Utc>,
     ) -> Result<(), RatingError> {
         self.ratings
-            .rate(case, level, comment, "citizen", "citizen", now)
+            .rate(case, level, comment, "citizen", "citizen".into(), now)
             .await
     }
 

@@ -193,7 +193,7 @@ pub async fn claim(
     }
     match state
         .callbacks
-        .claim(id, &user.session.user.display_name, crate::clock::now())
+        .claim(id, user.actor().by(), crate::clock::now())
         .await
     {
         Ok(_) => back_to(&form.date, id, None),
@@ -224,13 +224,7 @@ pub async fn attempt(
         .and_then(|n| crate::domain::citizen::plain_text(n, 2000).ok());
     match state
         .callbacks
-        .attempt(
-            id,
-            &user.session.user.display_name,
-            outcome,
-            note,
-            crate::clock::now(),
-        )
+        .attempt(id, user.actor().by(), outcome, note, crate::clock::now())
         .await
     {
         Ok(_) => back_to(&form.date, id, None),

@@ -214,11 +214,12 @@ pub async fn roster(
     {
         return r;
     }
-    let actor = user.actor().name;
+    let actor = user.actor();
     let result = match form.csv.trim().is_empty() {
         true => match NaiveDate::parse_from_str(form.date.trim(), "%Y-%m-%d") {
             Ok(day) => {
-                crate::http::roster::set_checked(&state, &actor, day, form.username.trim()).await
+                crate::http::roster::set_checked(&state, actor.by(), day, form.username.trim())
+                    .await
             }
             Err(_) => Err(ApiError::invalid(
                 "date",
@@ -226,7 +227,7 @@ pub async fn roster(
                 crate::web::error::Text::new("请选择日期", "Choose a date"),
             )),
         },
-        false => crate::http::roster::import_checked(&state, &actor, &form.csv)
+        false => crate::http::roster::import_checked(&state, actor.by(), &form.csv)
             .await
             .map(|_| ()),
     };

@@ -290,7 +290,16 @@ pub async fn submit(
             .await?;
         state
             .store
-            .audit(&user.display_name, "sign_in", &user.username, None, now)
+            .audit(
+                crate::domain::By {
+                    name: &user.display_name,
+                    id: Some(&format!("user:{}", user.id)),
+                },
+                "sign_in",
+                &user.username,
+                None,
+                now,
+            )
             .await
     };
     if let Err(e) = created.await {

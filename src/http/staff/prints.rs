@@ -75,7 +75,7 @@ pub async fn referral(
             .cases
             .record_access(
                 case.id,
-                &user.actor().name,
+                user.actor().by(),
                 EventKind::PrintReferral,
                 "转办单",
             )
@@ -143,7 +143,7 @@ pub async fn receipt(
             .cases
             .record_access(
                 case.id,
-                &user.actor().name,
+                user.actor().by(),
                 EventKind::PrintReceipt,
                 "回执（新查询码）",
             )

@@ -166,7 +166,7 @@ pub async fn create(
         state
             .store
             .audit(
-                &user.actor().name,
+                user.actor().by(),
                 "create_token",
                 &format!("token #{}", record.id),
                 Some(&format!("{} ({})", record.name, role.as_str())),
@@ -227,7 +227,7 @@ pub async fn revoke(
             Some(true) => Ok(state
                 .store
                 .audit(
-                    &user.actor().name,
+                    user.actor().by(),
                     "revoke_token",
                     &format!("token #{id}"),
                     None,

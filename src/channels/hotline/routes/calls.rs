@@ -56,14 +56,14 @@ pub async fn log_call(
     ApiJson(body): ApiJson<LogCallRequest>,
 ) -> Result<Response, ApiError> {
     staff.require(ActionKind::LogCall)?;
-    let case = log_call_as(&hotline, &staff.0.name, body).await?;
+    let case = log_call_as(&hotline, staff.0.by(), body).await?;
     Ok(created(&case, hotline.calendar.current().timezone(), now()))
 }
 
 /// Logs a call for `actor`: the API and the operators' page alike.
 pub(crate) async fn log_call_as(
     hotline: &Hotline,
-    actor: &str,
+    actor: crate::domain::By<'_>,
     body: LogCallRequest,
 ) -> Result<crate::domain::Case, ApiError> {
     let channel = hotline_channel(&body.hotline)?;
@@ -232,7 +232,7 @@ pub async fn call_submit(
         answer: Some(form.answer.clone()),
         received_at: None,
     };
-    match log_call_as(&hotline, &user.actor().name, request).await {
+    match log_call_as(&hotline, user.actor().by(), request).await {
         // A fresh form for the next call, with the last one's number to click.
         Ok(case) => Redirect::to(&format!("/staff/calls?logged={}", case.number)).into_response(),
         Err(e) if e.status() == StatusCode::UNPROCESSABLE_ENTITY => page(

@@ -101,7 +101,7 @@ pub async fn play_recording(
         .store
         .record_access_once(
             recording.case_id,
-            &staff.0.name,
+            staff.0.by(),
             crate::domain::EventKind::PlayRecording,
             &format!("recording #{id}"),
             now - PLAY_WINDOW,
