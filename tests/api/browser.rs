@@ -36,7 +36,11 @@ async fn a_visitor_in_chromium_sends_and_tracks_a_message() {
     }
     // The real defaults, minimum fill time included: the script waits like a person.
     let app = TestApp::spawn(Backend::Sqlite).await;
-    let output = tokio::process::Command::new("node")
+    let mut command = tokio::process::Command::new("node");
+    if let Some(shots) = std::env::var_os("YOUMEN_SCREENSHOTS") {
+        command.env("SCREENSHOTS", shots);
+    }
+    let output = command
         .arg(dir.join("website.mjs"))
         .arg(&app.address)
         .env("CHROMIUM", chromium())
@@ -70,6 +74,7 @@ async fn staff_work_their_main_paths_in_chromium() {
         ("zhou", "周敏", Role::Hotline),
         ("zhao", "赵局长", Role::DutyLeader),
         ("li", "李早班", Role::Callback),
+        ("root", "系统管理员", Role::Admin),
     ] {
         app.user(username, name, vec![role], None).await;
     }

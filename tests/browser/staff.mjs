@@ -205,6 +205,26 @@ try {
   check(onCase, "the case page plays the voicemail");
   check((await page.locator("table").last().innerText()).includes("回访"), "the callback is on the case's timeline");
   await context.close();
+
+  // ---- administrator: an API token issued, seen once, and revoked ----------------------
+  ({ context, page } = await signIn("root"));
+  await page.getByRole("link", { name: "访问令牌" }).click();
+  await page.waitForSelector("#tokens");
+  await axe(page, "the tokens page");
+  await page.getByLabel("使用者").fill("区政务服务网");
+  await page.getByLabel("角色").selectOption("counter");
+  await page.getByLabel("有效天数（留空为直到吊销）").fill("365");
+  await page.getByRole("button", { name: "签发" }).click();
+  await page.waitForSelector("#issued-secret");
+  const secret = (await page.locator("#issued-secret").innerText()).trim();
+  check(secret.startsWith("ym_"), "the new token is shown once");
+  await axe(page, "the tokens page with a new token");
+  await shot(page, "tokens");
+  await page.getByRole("button", { name: /^吊销令牌/ }).first().click();
+  await page.waitForSelector("#tokens");
+  check((await page.locator("#tokens").innerText()).includes("已吊销"), "the token is revoked");
+  check(!(await page.content()).includes(secret), "and its secret is never shown again");
+  await context.close();
   console.log("all staff browser checks passed");
 } finally {
   await browser.close();

@@ -115,6 +115,8 @@ try {
   await page.getByRole("button", { name: "查询" }).click();
   await page.waitForSelector(".error-summary");
   check((await page.locator(".error-summary").innerText()).includes("没有找到"), "a wrong code is told plainly");
+  check((await page.locator("#lost-code").count()) === 1, "and what to do if the code is lost");
+  if (process.env.SCREENSHOTS) await page.screenshot({ path: `${process.env.SCREENSHOTS}/track.png` });
   await axe(page, "/track with an error");
 
   // English by the visible switch.
