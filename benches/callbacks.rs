@@ -108,6 +108,12 @@ async fn measure(backend: &str, url: &str) -> (Duration, Duration, Duration, usi
         settings.callbacks.clone(),
         false,
         &[],
+        youmen::callbacks::CaseTerms {
+            rules: std::sync::Arc::new(
+                settings.intake_rules(&youmen::secrets::Secrets::load(&settings).expect("secrets")),
+            ),
+            prefix: "YM".into(),
+        },
     );
     let opening = tz
         .with_ymd_and_hms(2026, 11, 30, 8, 30, 0)

@@ -54,12 +54,15 @@ impl Application {
         crate::cases::rekey_old_id_cards(store.as_ref(), &rules).await?;
         let case_prefix: Arc<str> = settings.intake.case_number_prefix.clone().into();
         let outbox_wake = Arc::new(Notify::new());
+        // An arrival in working hours owed a call back wakes the list job at once.
+        let daytime_wake = Arc::new(Notify::new());
         let intake = Intake::spawn(
             store.clone(),
             calendar.clone(),
             case_prefix,
             outbox_wake.clone(),
-        );
+        )
+        .wake_callbacks(daytime_wake.clone());
         let ingestor = Ingestor::new(
             store.clone(),
             intake.clone(),
@@ -80,7 +83,6 @@ impl Application {
                     .enabled()
                     .then(|| settings.website.public_base_url.clone()),
                 per_recipient_per_day: settings.website.confirmations_per_recipient_per_day,
-                key: secrets.derive("mail-recipient"),
             },
         );
         let site = Arc::new(PublicSite::new(desk, settings.website.clone(), &secrets));
@@ -90,7 +92,12 @@ impl Application {
             settings.callbacks.clone(),
             settings.mail.enabled(),
             &settings.webhooks,
-        );
+            crate::callbacks::CaseTerms {
+                rules: rules.clone(),
+                prefix: settings.intake.case_number_prefix.clone(),
+            },
+        )
+        .with_daytime_wake(daytime_wake);
         let cases = CaseDesk::new(
             store.clone(),
             calendar.clone(),

@@ -22,6 +22,9 @@ pub struct Intake {
     writer: Batcher<(Admission, DateTime<Utc>), StoreResult<Registered>>,
     calendar: CalendarHandle,
     outbox_wake: Arc<Notify>,
+    /// Woken when an arrival in working hours is owed a call back: the day's list takes it
+    /// at once.
+    callbacks_wake: Option<Arc<Notify>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -54,7 +57,14 @@ impl Intake {
             writer,
             calendar,
             outbox_wake,
+            callbacks_wake: None,
         }
+    }
+
+    /// Wakes `notify` whenever an arrival in working hours is owed a call back.
+    pub fn wake_callbacks(mut self, notify: Arc<Notify>) -> Self {
+        self.callbacks_wake = Some(notify);
+        self
     }
 
     /// Admits and registers one submission; returns once it is committed (or failed).
@@ -65,6 +75,7 @@ impl Intake {
     ) -> Result<Registered, IntakeError> {
         let admission = submission.admit(&self.calendar.current())?;
         let notifies = !admission.notify.is_empty();
+        let daytime_callback = admission.case.callback.is_some() && !admission.case.off_hours;
         let registered = self
             .writer
             .submit((admission, now))
@@ -72,6 +83,9 @@ impl Intake {
             .unwrap_or_else(|| Err(writer_stopped()))?;
         if notifies && matches!(registered, Registered::Created { .. }) {
             self.outbox_wake.notify_one();
+        }
+        if let (true, Some(wake)) = (daytime_callback, &self.callbacks_wake) {
+            wake.notify_one();
         }
         Ok(registered)
     }

@@ -103,6 +103,8 @@ pub struct ScanResult {
     pub due_soon: usize,
     pub overdue: usize,
     pub notifications: usize,
+    /// Callback entries past their deadline, told to the duty leader this scan.
+    pub late_callbacks: usize,
 }
 
 impl DeadlineScanner {
@@ -182,6 +184,21 @@ impl DeadlineScanner {
                     "overdue" => result.overdue += 1,
                     _ => result.due_soon += 1,
                 }
+            }
+        }
+        // Callers not called back by the end of "first thing": the duty leader, once each.
+        let late_to: Vec<String> = leader_email
+            .into_iter()
+            .filter(|_| self.mail_enabled)
+            .chain(self.webhooks.iter().cloned())
+            .collect();
+        if !late_to.is_empty() {
+            result.late_callbacks = self.store.alert_late_callbacks(now, &late_to, tz).await?;
+            if result.late_callbacks > 0 {
+                tracing::info!(
+                    entries = result.late_callbacks,
+                    "late callbacks told to the duty leader"
+                );
             }
         }
         Ok(result)

@@ -93,24 +93,21 @@ impl Secrets {
 }
 
 /// Writes a new random key to `path` (its folder made if needed), readable by its owner only.
+/// The key is written whole to a temporary file first and then linked into place, so another
+/// instance starting at the same moment reads either nothing or the whole key, never half.
 fn generate(path: &Path) -> anyhow::Result<Vec<u8>> {
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let mut bytes = [0u8; 48];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
     let key = hex::encode(bytes).into_bytes();
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut file = options
-        .open(path)
-        .with_context(|| format!("creating {}", path.display()))?;
+    // Temporary files are created readable by their owner only (0600).
+    let mut file = tempfile::NamedTempFile::new_in(dir)
+        .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
     file.write_all(&key)?;
-    file.sync_all()?;
+    file.as_file().sync_all()?;
+    file.persist_noclobber(path)
+        .with_context(|| format!("creating {}", path.display()))?;
     tracing::warn!(
         file = %path.display(),
         "no secrets.key configured: a new one was generated; keep this file with the data (and \

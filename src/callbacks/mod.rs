@@ -4,6 +4,9 @@
 
 pub mod export;
 pub mod mail;
+mod work;
+
+pub use work::{AttemptInput, CaseTerms};
 
 use std::sync::Arc;
 
@@ -13,13 +16,11 @@ use serde::Serialize;
 
 use crate::calendar_source::CalendarHandle;
 use crate::config::CallbackSettings;
-use crate::domain::callback::{
-    after_attempt, calling_order, first_thing_deadline, group, Progress, RetryPolicy,
-};
+use crate::domain::callback::{calling_order, first_thing_deadline, group, Progress, RetryPolicy};
 use crate::domain::{By, CallbackKind, EntryStatus, Outcome, WorkingCalendar};
 use crate::storage::{
-    AttemptWrite, CallbackEntryRecord, CallbackRun, ClaimResult, EntryCase, EntryRecording, Store,
-    StoreError,
+    CallbackEntryRecord, CallbackRun, ClaimResult, EntryCall, EntryCase, EntryRecording, ListTimes,
+    Store, StoreError,
 };
 
 #[derive(Clone)]
@@ -29,6 +30,10 @@ pub struct CallbackService {
     settings: CallbackSettings,
     /// Who is told at opening: the morning shift's address, webhooks (`webhook:<name>`).
     notify: Vec<String>,
+    /// The matters a caller-back may give, and case numbers for missed calls made cases.
+    terms: CaseTerms,
+    /// Woken by the intake when an arrival in working hours is owed a call back.
+    daytime_wake: Arc<tokio::sync::Notify>,
 }
 
 /// One entry as shown: stored, or (before the list exists) a preview without an id.
@@ -43,6 +48,13 @@ pub struct ListEntry {
     pub status: EntryStatus,
     /// From an earlier day's list, not reached yet.
     pub carried_over: bool,
+    /// When it first fell due (the opening of the list it was first on, or its arrival
+    /// during the working day).
+    pub original_due_at: DateTime<FixedOffset>,
+    /// How many days' lists it has been on, this one included.
+    pub lists: u32,
+    /// Listed during the working day (an arrival in working hours, every line busy).
+    pub daytime: bool,
     pub first_arrival_at: DateTime<FixedOffset>,
     pub due_at: DateTime<FixedOffset>,
     pub deadline_at: DateTime<FixedOffset>,
@@ -50,8 +62,12 @@ pub struct ListEntry {
     pub attempts: i64,
     pub next_attempt_at: Option<DateTime<FixedOffset>>,
     pub claimed_by: Option<String>,
+    /// Who holds it, by id (`user:<id>`, `token:<id>`).
+    pub claimed_by_id: Option<String>,
     pub claimed_until: Option<DateTime<FixedOffset>>,
     pub cases: Vec<ListCase>,
+    /// Missed calls (no message, so no case yet).
+    pub calls: Vec<ListCall>,
     pub recordings: Vec<ListRecording>,
     pub attempt_log: Vec<ListAttempt>,
 }
@@ -62,6 +78,17 @@ pub struct ListCase {
     pub channel: crate::domain::Channel,
     pub received_at: DateTime<FixedOffset>,
     pub description: String,
+    pub status: crate::domain::Status,
+    /// Only a message nobody has worked yet: an answer on the call back closes it.
+    pub only_a_message: bool,
+}
+
+/// A missed call on an entry: a call without a message, not a case until someone has
+/// spoken to the caller.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ListCall {
+    pub channel: crate::domain::Channel,
+    pub received_at: DateTime<FixedOffset>,
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -91,6 +118,9 @@ pub struct DayList {
     pub progress: Progress,
     /// Numbers to call, in calling order.
     pub entries: Vec<ListEntry>,
+    /// Arrivals during the working day (voicemail left while every line was busy, missed
+    /// calls), in calling order.
+    pub daytime: Vec<ListEntry>,
     /// Callers without a number: they count, and they are visible.
     pub unknown_numbers: Vec<ListEntry>,
 }
@@ -107,8 +137,22 @@ pub enum CallbackError {
     NotFound,
     #[error("the entry is finished")]
     Finished,
+    /// Someone else is calling this person, until then (local time).
     #[error("{0} is calling this person (until {1})")]
-    HeldBy(String, DateTime<Utc>),
+    HeldBy(String, DateTime<FixedOffset>),
+    /// Tried too recently: the next try is allowed from then (local time).
+    #[error("the next try is allowed from {0}")]
+    TooSoon(DateTime<FixedOffset>),
+    /// A detail the outcome needs is missing: the field.
+    #[error("`{0}` is needed for this outcome")]
+    Missing(&'static str),
+    #[error("`{0}` is not a configured matter")]
+    UnknownMatter(String),
+    /// A leader's override of the waiting time needs a reason.
+    #[error("an override needs a reason")]
+    OverrideNeedsReason,
+    #[error("only a duty leader may override the waiting time")]
+    OverrideNotAllowed,
 }
 
 impl CallbackService {
@@ -118,6 +162,7 @@ impl CallbackService {
         settings: CallbackSettings,
         mail_enabled: bool,
         webhooks: &[crate::config::WebhookSettings],
+        terms: CaseTerms,
     ) -> Self {
         let mut notify: Vec<String> = (mail_enabled
             && !settings.morning_shift_email.trim().is_empty())
@@ -133,7 +178,20 @@ impl CallbackService {
             calendar,
             settings,
             notify,
+            terms,
+            daytime_wake: Arc::new(tokio::sync::Notify::new()),
         }
+    }
+
+    /// Lists the day's arrivals when `wake` is notified (by the intake).
+    pub fn with_daytime_wake(mut self, wake: Arc<tokio::sync::Notify>) -> Self {
+        self.daytime_wake = wake;
+        self
+    }
+
+    /// What the intake wakes when an arrival in working hours is owed a call back.
+    pub fn daytime_wake(&self) -> Arc<tokio::sync::Notify> {
+        self.daytime_wake.clone()
     }
 
     pub fn policy(&self) -> RetryPolicy {
@@ -177,16 +235,48 @@ impl CallbackService {
         let run = CallbackRun {
             opening_at: opening,
             list_date: calendar.local_date(opening),
-            deadline_at: first_thing_deadline(
-                &calendar,
-                opening,
-                self.settings.deadline_working_minutes,
-            )?,
             notify: self.notify.clone(),
         };
-        let created = self.store.generate_callbacks(&run, now).await?;
+        // Each entry falls due at the opening after its first arrival: this one, or (for an
+        // arrival a list missed) an earlier one, which it then carries over from.
+        let due_for = |first: DateTime<Utc>| {
+            calendar
+                .next_opening(first)
+                .map_or(opening, |o| o.at.min(opening))
+        };
+        let deadline_for = |due| self.deadline_after(&calendar, due);
+        let times = ListTimes {
+            due_for: &due_for,
+            deadline_for: &deadline_for,
+            tz: calendar.timezone(),
+        };
+        let created = self.store.generate_callbacks(&run, &times, now).await?;
         if let Some(n) = created {
             tracing::info!(date = %run.list_date, opening = %opening, entries = n, "callback list generated");
+        }
+        Ok(created)
+    }
+
+    /// The end of "first thing" after `due`.
+    fn deadline_after(&self, calendar: &WorkingCalendar, due: DateTime<Utc>) -> DateTime<Utc> {
+        first_thing_deadline(calendar, due, self.settings.deadline_working_minutes)
+            .unwrap_or(due + Duration::hours(2))
+    }
+
+    /// Lists the arrivals of the working day so far (voicemail left while every line was
+    /// busy, missed calls) at once, each due at its arrival.
+    pub async fn generate_daytime(&self, now: DateTime<Utc>) -> Result<usize, CallbackError> {
+        let calendar = self.calendar.current();
+        let due_for = |first: DateTime<Utc>| first;
+        let deadline_for = |due| self.deadline_after(&calendar, due);
+        let times = ListTimes {
+            due_for: &due_for,
+            deadline_for: &deadline_for,
+            tz: calendar.timezone(),
+        };
+        let created = self.store.generate_daytime(now, &times, now).await?;
+        if created > 0 {
+            tracing::info!(entries = created, "arrivals of the working day listed");
         }
         Ok(created)
     }
@@ -234,7 +324,7 @@ impl CallbackService {
                 .callback_entries(date, opening)
                 .await?
                 .into_iter()
-                .map(|e| stored_entry(e, date, now, calendar.timezone()))
+                .map(|e| stored_entry(e, date, now, &calendar))
                 .collect()
         } else {
             // What the coming opening will hold: the pending arrivals, and the entries of
@@ -245,7 +335,7 @@ impl CallbackService {
                     .callback_entries(date, opening)
                     .await?
                     .into_iter()
-                    .map(|e| stored_entry(e, date, now, calendar.timezone())),
+                    .map(|e| stored_entry(e, date, now, &calendar)),
             );
             entries
         };
@@ -264,6 +354,7 @@ impl CallbackService {
             key(a).cmp(&key(b))
         });
         let progress = progress(&entries);
+        let (daytime, entries): (Vec<_>, Vec<_>) = entries.into_iter().partition(|e| e.daytime);
         let (entries, unknown_numbers) = entries.into_iter().partition(|e| e.phone.is_some());
         Ok(DayList {
             date,
@@ -271,6 +362,7 @@ impl CallbackService {
             generated,
             progress,
             entries,
+            daytime,
             unknown_numbers,
         })
     }
@@ -291,7 +383,11 @@ impl CallbackService {
         let arrivals: Vec<_> = pending.iter().map(|p| p.arrival.clone()).collect();
         let mut cases: std::collections::HashMap<i64, (&EntryCase, &Vec<EntryRecording>)> = pending
             .iter()
-            .map(|p| (p.case.case_id, (&p.case, &p.recordings)))
+            .filter_map(|p| p.case.as_ref().map(|c| (c.case_id, (c, &p.recordings))))
+            .collect();
+        let mut calls: std::collections::HashMap<i64, &EntryCall> = pending
+            .iter()
+            .filter_map(|p| p.call.as_ref().map(|c| (c.id, c)))
             .collect();
         let mut entries = Vec::new();
         for d in group(&arrivals) {
@@ -303,8 +399,17 @@ impl CallbackService {
                     recordings.extend(recs.iter().map(list_recording));
                 }
             }
-            // The opening it falls due at: the first of the day for anything older.
-            let due = calendar.next_opening(d.first_arrival_at)?.at.max(first);
+            let listed_calls = d
+                .call_ids
+                .iter()
+                .filter_map(|id| calls.remove(id))
+                .map(|c| list_call(c, tz))
+                .collect();
+            // The opening it fell due at; anything older than the day's first opening was
+            // not called back on its own day's list and carries over (the list a service
+            // that was down would have made, and the generated list will say the same).
+            let original = calendar.next_opening(d.first_arrival_at)?.at;
+            let due = original.max(first);
             let deadline =
                 first_thing_deadline(calendar, due, self.settings.deadline_working_minutes)?;
             entries.push(ListEntry {
@@ -313,7 +418,10 @@ impl CallbackService {
                 urgent: d.urgent,
                 kind: d.kind,
                 status: EntryStatus::Open,
-                carried_over: false,
+                carried_over: original < first,
+                original_due_at: local(original, tz),
+                lists: lists_between(calendar, calendar.local_date(original), date),
+                daytime: false,
                 first_arrival_at: local(d.first_arrival_at, tz),
                 due_at: local(due, tz),
                 deadline_at: local(deadline, tz),
@@ -321,8 +429,10 @@ impl CallbackService {
                 attempts: 0,
                 next_attempt_at: None,
                 claimed_by: None,
+                claimed_by_id: None,
                 claimed_until: None,
                 cases: listed_cases,
+                calls: listed_calls,
                 recordings,
                 attempt_log: Vec::new(),
             });
@@ -342,48 +452,11 @@ impl CallbackService {
             ClaimResult::Claimed => self.entry(id, now).await,
             ClaimResult::NotFound => Err(CallbackError::NotFound),
             ClaimResult::Finished => Err(CallbackError::Finished),
-            ClaimResult::HeldBy(by, until) => Err(CallbackError::HeldBy(by, until)),
+            ClaimResult::HeldBy(by, until) => Err(CallbackError::HeldBy(
+                by,
+                local(until, self.calendar.current().timezone()),
+            )),
         }
-    }
-
-    /// Records an attempt: the domain decides the entry's new state.
-    pub async fn attempt(
-        &self,
-        id: i64,
-        actor: By<'_>,
-        outcome: Outcome,
-        note: Option<String>,
-        now: DateTime<Utc>,
-    ) -> Result<ListEntry, CallbackError> {
-        let entry = self
-            .store
-            .callback_entry(id)
-            .await?
-            .ok_or(CallbackError::NotFound)?;
-        if entry.status.is_finished() {
-            return Err(CallbackError::Finished);
-        }
-        if let (Some(by), Some(until)) = (&entry.claimed_by, entry.claimed_until) {
-            if by != actor.name && until >= now {
-                return Err(CallbackError::HeldBy(by.clone(), until));
-            }
-        }
-        let attempts = u32::try_from(entry.attempts + 1).unwrap_or(u32::MAX);
-        let after = after_attempt(outcome, attempts, self.policy(), now);
-        self.store
-            .record_callback_attempt(&AttemptWrite {
-                entry_id: id,
-                expected_attempts: entry.attempts,
-                actor: actor.name.to_owned(),
-                actor_id: actor.id.map(str::to_owned),
-                outcome,
-                note,
-                after,
-                at: now,
-            })
-            .await?;
-        tracing::info!(entry = id, outcome = %outcome, status = %after.status, "callback attempt recorded");
-        self.entry(id, now).await
     }
 
     pub async fn entry(&self, id: i64, now: DateTime<Utc>) -> Result<ListEntry, CallbackError> {
@@ -393,21 +466,26 @@ impl CallbackService {
             .await?
             .ok_or(CallbackError::NotFound)?;
         let date = e.list_date;
-        Ok(stored_entry(
-            e,
-            date,
-            now,
-            self.calendar.current().timezone(),
-        ))
+        Ok(stored_entry(e, date, now, &self.calendar.current()))
     }
 }
 
 fn list_case(c: &EntryCase, tz: Tz) -> ListCase {
+    let linked = crate::domain::callback_result::LinkedCase {
+        case_id: c.case_id,
+        number: c.number.clone(),
+        channel: c.channel,
+        status: c.status,
+        tier: crate::domain::Tier::Simple,
+        callback: c.callback,
+    };
     ListCase {
         number: c.number.clone(),
         channel: c.channel,
         received_at: local(c.received_at, tz),
         description: c.description.clone(),
+        status: c.status,
+        only_a_message: linked.only_a_message(),
     }
 }
 
@@ -419,20 +497,50 @@ fn list_recording(r: &EntryRecording) -> ListRecording {
     }
 }
 
-fn local(t: DateTime<Utc>, tz: Tz) -> DateTime<FixedOffset> {
+pub(crate) fn local(t: DateTime<Utc>, tz: Tz) -> DateTime<FixedOffset> {
     t.with_timezone(&tz).fixed_offset()
+}
+
+fn list_call(c: &EntryCall, tz: Tz) -> ListCall {
+    ListCall {
+        channel: c.channel,
+        received_at: local(c.received_at, tz),
+    }
+}
+
+/// How many working days' lists an entry first due on `from` has been on by `to`, both
+/// included (1: only its own).
+fn lists_between(calendar: &WorkingCalendar, from: NaiveDate, to: NaiveDate) -> u32 {
+    let mut day = from;
+    let mut lists = 0;
+    while day <= to && lists < 400 {
+        if calendar.is_working_day(day) {
+            lists += 1;
+        }
+        day = match day.succ_opt() {
+            Some(next) => next,
+            None => break,
+        };
+    }
+    lists.max(1)
 }
 
 fn stored_entry(
     e: CallbackEntryRecord,
     viewed_date: NaiveDate,
     now: DateTime<Utc>,
-    tz: Tz,
+    calendar: &WorkingCalendar,
 ) -> ListEntry {
+    let tz = calendar.timezone();
     // Late: not reached by the deadline (or, not reached yet and the deadline has passed).
     let late = match e.reached_at {
         Some(t) => t > e.deadline_at,
         None => e.status == EntryStatus::Open && now > e.deadline_at,
+    };
+    // On the lists of the days it stayed open, up to the one viewed.
+    let last_day = match e.finished_at {
+        Some(t) => calendar.local_date(t).min(viewed_date),
+        None => viewed_date,
     };
     ListEntry {
         id: Some(e.id),
@@ -441,6 +549,9 @@ fn stored_entry(
         kind: e.kind,
         status: e.status,
         carried_over: e.list_date < viewed_date,
+        original_due_at: local(e.opening_at, tz),
+        lists: lists_between(calendar, e.list_date, last_day),
+        daytime: e.daytime && e.list_date == viewed_date,
         first_arrival_at: local(e.first_arrival_at, tz),
         due_at: local(e.opening_at, tz),
         deadline_at: local(e.deadline_at, tz),
@@ -448,8 +559,10 @@ fn stored_entry(
         attempts: e.attempts,
         next_attempt_at: e.next_attempt_at.map(|t| local(t, tz)),
         claimed_by: e.claimed_by,
+        claimed_by_id: e.claimed_by_id,
         claimed_until: e.claimed_until.map(|t| local(t, tz)),
         cases: e.cases.iter().map(|c| list_case(c, tz)).collect(),
+        calls: e.calls.iter().map(|c| list_call(c, tz)).collect(),
         recordings: e.recordings.iter().map(list_recording).collect(),
         attempt_log: e
             .attempt_log

@@ -27,12 +27,17 @@ pub(super) async fn callbacks(
     let calendar = calendar_source::CalendarHandle::new(calendar_source::load(settings)?);
     let store = storage::connect(&settings.database.url, 2).await?;
     store.migrate().await?;
+    let secrets = crate::secrets::Secrets::load(settings)?;
     let service = CallbackService::new(
         store,
         calendar.clone(),
         settings.callbacks.clone(),
         settings.mail.enabled(),
         &settings.webhooks,
+        crate::callbacks::CaseTerms {
+            rules: std::sync::Arc::new(settings.intake_rules(&secrets)),
+            prefix: settings.intake.case_number_prefix.clone(),
+        },
     );
     let parse = |d: &str| {
         NaiveDate::parse_from_str(d.trim(), "%Y-%m-%d")

@@ -1,6 +1,7 @@
-//! The next-morning callback list (非工作时间……次日上班第一时间回复): which off-hours arrivals
-//! make one entry, in which order they are called, what an attempt changes, and when "first
-//! thing" ends. Pure: the storage layer feeds arrivals in and stores what comes out.
+//! The callback list (非工作时间……次日上班第一时间回复): which arrivals make one entry, in
+//! which order they are called, what an attempt changes (on the entry and on its cases), when
+//! another try is allowed, and when "first thing" ends. Pure: the storage layer feeds arrivals
+//! in and stores what comes out.
 
 use std::collections::HashMap;
 
@@ -10,10 +11,18 @@ use serde::Serialize;
 use super::calendar::{CalendarError, WorkingCalendar};
 use super::vocab::{CallbackKind, Channel, EntryStatus, Outcome};
 
-/// One off-hours arrival waiting for a callback (a case with a callback due).
+/// What waits for a call back: a case (a voicemail, a website message), or a missed call
+/// that is no case yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Arrived {
+    Case(i64),
+    Call(i64),
+}
+
+/// One arrival waiting for a callback.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PendingArrival {
-    pub case_id: i64,
+    pub arrived: Arrived,
     /// E.164; None when the caller could not be identified (no callback number).
     pub phone: Option<String>,
     pub channel: Channel,
@@ -33,6 +42,8 @@ pub struct EntryDraft {
     pub kind: CallbackKind,
     pub first_arrival_at: DateTime<Utc>,
     pub case_ids: Vec<i64>,
+    /// Missed calls (no case yet).
+    pub call_ids: Vec<i64>,
 }
 
 /// Groups arrivals by phone number, so that nobody is called twice for two voicemails.
@@ -40,9 +51,10 @@ pub struct EntryDraft {
 pub fn group(arrivals: &[PendingArrival]) -> Vec<EntryDraft> {
     let mut by_key: HashMap<String, EntryDraft> = HashMap::new();
     for a in arrivals {
-        let key = match &a.phone {
-            Some(p) => p.clone(),
-            None => format!("case:{}", a.case_id),
+        let key = match (&a.phone, a.arrived) {
+            (Some(p), _) => p.clone(),
+            (None, Arrived::Case(id)) => format!("case:{id}"),
+            (None, Arrived::Call(id)) => format!("call:{id}"),
         };
         let entry = by_key.entry(key.clone()).or_insert_with(|| EntryDraft {
             key,
@@ -51,17 +63,22 @@ pub fn group(arrivals: &[PendingArrival]) -> Vec<EntryDraft> {
             kind: CallbackKind::MissedCall,
             first_arrival_at: a.received_at,
             case_ids: Vec::new(),
+            call_ids: Vec::new(),
         });
         entry.urgent |= a.urgent;
         if a.kind == CallbackKind::Message {
             entry.kind = CallbackKind::Message;
         }
         entry.first_arrival_at = entry.first_arrival_at.min(a.received_at);
-        entry.case_ids.push(a.case_id);
+        match a.arrived {
+            Arrived::Case(id) => entry.case_ids.push(id),
+            Arrived::Call(id) => entry.call_ids.push(id),
+        }
     }
     let mut entries: Vec<EntryDraft> = by_key.into_values().collect();
     for e in &mut entries {
         e.case_ids.sort_unstable();
+        e.call_ids.sort_unstable();
     }
     entries.sort_by(|a, b| {
         calling_order(a.kind, a.urgent, a.first_arrival_at, &a.key).cmp(&calling_order(
@@ -210,7 +227,7 @@ mod tests {
         t: &str,
     ) -> PendingArrival {
         PendingArrival {
-            case_id: id,
+            arrived: Arrived::Case(id),
             phone: phone.map(str::to_owned),
             channel: Channel::ComplaintHotline,
             kind,

@@ -5,6 +5,7 @@ pub mod action;
 pub mod audit;
 pub mod calendar;
 pub mod callback;
+pub mod callback_result;
 pub mod case;
 pub mod citizen;
 pub mod notification;

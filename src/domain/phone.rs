@@ -109,6 +109,11 @@ impl PhoneNumber {
         &self.original
     }
 
+    /// The number as staff read and dial it (see [`for_staff`]).
+    pub fn for_staff(&self) -> String {
+        for_staff(&self.e164)
+    }
+
     /// The number with its middle hidden, for logs and lists: `+86138****8000`.
     pub fn masked(&self) -> String {
         mask_middle(&self.e164, 6, 4)
@@ -118,6 +123,32 @@ impl PhoneNumber {
 impl fmt::Debug for PhoneNumber {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "PhoneNumber({})", self.masked())
+    }
+}
+
+/// A stored number (E.164) the way staff read and dial it: a Chinese mobile as
+/// `139 0415 1234`, a Chinese landline with its trunk 0 and area code as `0415-2123456` (or
+/// `010-12345678`), anything else in international format. E.164 stays the stored form and
+/// the `tel:` link.
+pub fn for_staff(e164: &str) -> String {
+    if let Some(national) = e164.strip_prefix("+86") {
+        let digits = national.as_bytes();
+        let all_digits = digits.iter().all(u8::is_ascii_digit);
+        if all_digits && digits.len() == 11 && digits[0] == b'1' && digits[1] != b'0' {
+            return format!("{} {} {}", &national[..3], &national[3..7], &national[7..]);
+        }
+        if all_digits && digits.len() >= 9 {
+            // Beijing (10) and the 2x cities have two-digit area codes; the rest three.
+            let area = match (digits[0], digits[1]) {
+                (b'1', b'0') | (b'2', _) => 2,
+                _ => 3,
+            };
+            return format!("0{}-{}", &national[..area], &national[area..]);
+        }
+    }
+    match phonenumber::parse(None, e164) {
+        Ok(number) => number.format().mode(Mode::International).to_string(),
+        Err(_) => e164.to_owned(),
     }
 }
 
@@ -173,6 +204,17 @@ pub fn mask_middle(text: &str, keep_start: usize, keep_end: usize) -> String {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn staff_read_numbers_the_chinese_way() {
+        assert_eq!(for_staff("+8613904151234"), "139 0415 1234");
+        assert_eq!(for_staff("+864152123456"), "0415-2123456");
+        assert_eq!(for_staff("+861012345678"), "010-12345678");
+        assert_eq!(for_staff("+862187654321"), "021-87654321");
+        assert_eq!(for_staff("+14155552671"), "+1 415-555-2671");
+        assert_eq!(for_staff("not a number"), "not a number");
+    }
+
     use super::*;
 
     #[test]

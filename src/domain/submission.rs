@@ -57,6 +57,9 @@ pub struct WebsiteForm {
     pub fold_since: DateTime<Utc>,
     /// The sender's per-address limit, checked and counted in the same transaction.
     pub limit: Option<RateCheck>,
+    /// Confirmation e-mails one recipient address gets in a day, counted in the same
+    /// transaction; over it the message is registered without one.
+    pub confirmations_per_day: u32,
 }
 
 /// A voicemail (or a call that left none), taken in exactly once by its identity.

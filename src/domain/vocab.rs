@@ -226,6 +226,12 @@ vocabulary! {
         AttachRecording => "attach_recording", "追加录音", "Recording added";
         PlayRecording => "play_recording", "播放录音", "Recording played";
         CallbackAttempt => "callback_attempt", "回访", "Callback";
+        /// The caller was answered on the call back, and the case closed: a consultation.
+        AnsweredByCallback => "answered_by_callback", "回访中答复并办结", "Answered on the call back";
+        /// The call back found what the caller wants: the case goes on with the caller-back.
+        CallbackContinues => "callback_continues", "回访后继续办理", "Continued after the call back";
+        /// A missed call whose caller could not be reached: closed, and counted.
+        ClosedUnreachable => "closed_unreachable", "无法联系，销号", "Closed: caller unreachable";
         PrintReferral => "print_referral", "打印转办单", "Referral form printed";
         PrintReceipt => "print_receipt", "打印回执", "Receipt printed";
         PurgeRecording => "purge_recording", "删除录音（保存期满）", "Recording deleted (retention)";
@@ -236,10 +242,11 @@ vocabulary! {
 impl EventKind {
     /// The events that finish a case's handling, for on-time counting: resolved, refused, or
     /// answered at once.
-    pub const FINISHING: [EventKind; 3] = [
+    pub const FINISHING: [EventKind; 4] = [
         EventKind::Resolve,
         EventKind::Refuse,
         EventKind::AnswerAndClose,
+        EventKind::AnsweredByCallback,
     ];
 
     /// The answers to an approval request: it is approved, or the matter refused.
@@ -281,6 +288,8 @@ vocabulary! {
         AwaitingDecision => "awaiting_decision", "待领导决定", "Awaiting a decision";
         /// A deadline coming or passed.
         DeadlineAlert => "deadline_alert", "办结时限提醒", "Deadline alert";
+        /// A caller not called back by the end of "first thing".
+        CallbackLate => "callback_late", "回访超时", "Callback late";
     }
 }
 

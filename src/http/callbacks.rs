@@ -15,7 +15,8 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::AppState;
 use crate::callbacks::export::{to_csv, to_xlsx};
-use crate::callbacks::{CallbackError, DayList, ListEntry};
+use crate::callbacks::{AttemptInput, CallbackError, DayList, ListEntry};
+use crate::domain::callback_result::CallDetails;
 use crate::domain::{ActionKind, Outcome};
 use crate::web::error::{ApiError, Text};
 use crate::web::extract::{ApiJson, ApiPath, ApiQuery, Staff};
@@ -77,11 +78,51 @@ impl From<CallbackError> for ApiError {
                 StatusCode::CONFLICT,
                 "callback_claimed",
                 Text::new(
-                    format!("{by} 正在联系此人（至 {}）", until.format("%H:%M UTC")),
+                    format!("{by} 正在联系此人（至 {}）", until.format("%H:%M")),
+                    format!("{by} is calling this person (until {})", until.format("%H:%M")),
+                ),
+            ),
+            CallbackError::TooSoon(next) => ApiError::new(
+                StatusCode::CONFLICT,
+                "too_soon",
+                Text::new(
                     format!(
-                        "{by} is calling this person (until {} UTC)",
-                        until.format("%H:%M")
+                        "两次回拨至少间隔一段时间，{} 以后才能再拨（值班领导可注明理由提前重拨）",
+                        next.format("%-m月%-d日 %H:%M")
                     ),
+                    format!(
+                        "Calls to one person are spaced out: the next try is allowed from {} (a duty leader may override it, with a reason)",
+                        next.format("%d %b %H:%M")
+                    ),
+                ),
+            ),
+            CallbackError::Missing(field) => {
+                let (zh, en) = match field {
+                    "answer" => ("请填写向来电人答复的内容", "Say what the caller was told"),
+                    "matter" => ("请选择来电人反映的事项类别", "Choose the caller's matter"),
+                    _ => ("请简要写明来电人的诉求", "Summarise what the caller wants"),
+                };
+                ApiError::invalid(field, "required", Text::new(zh, en))
+            }
+            CallbackError::UnknownMatter(code) => ApiError::invalid(
+                "matter",
+                "unknown_matter",
+                Text::new(
+                    format!("事项类别 `{code}` 未配置"),
+                    format!("`{code}` is not a configured matter"),
+                ),
+            ),
+            CallbackError::OverrideNeedsReason => ApiError::invalid(
+                "override_reason",
+                "required",
+                Text::new("提前重拨须注明理由", "An override needs a reason"),
+            ),
+            CallbackError::OverrideNotAllowed => ApiError::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                Text::new(
+                    "只有值班领导可以提前重拨",
+                    "Only a duty leader may override the waiting time",
                 ),
             ),
             CallbackError::Store(e) => e.into(),
@@ -182,9 +223,26 @@ pub struct AttemptRequest {
     #[schema(example = "no_answer")]
     pub outcome: String,
     pub note: Option<String>,
+    /// reached_resolved: what the caller was told (required). Every case of the entry that is
+    /// only a message closes as a consultation answered by callback; missed calls become
+    /// such cases.
+    pub answer: Option<String>,
+    /// reached_continues: the caller's matter (a configured code) and what they want
+    /// (required). The entry's messages take them, owned by the caller-back, due in their
+    /// tier's working days from now; missed calls become such cases.
+    pub matter: Option<String>,
+    pub summary: Option<String>,
+    /// reached_resolved: other cases of the entry (a website message, a case being worked)
+    /// the answer settles too, by number.
+    #[serde(default)]
+    pub close: Vec<String>,
+    /// A duty leader's reason to try again before the waiting time is up.
+    pub override_reason: Option<String>,
 }
 
-/// Record a callback attempt; after the last failed one the entry is unreachable.
+/// Record a callback attempt. Its outcome is the next step of the entry's cases: answered
+/// (closed as consultations), continuing (the caller's matter and summary, owned by the
+/// caller-back), or, after the last failed try, unreachable.
 #[utoipa::path(
     post, path = "/api/v1/callbacks/{id}/attempts", tag = "callbacks",
     params(("id" = i64, Path, description = "Entry id")),
@@ -192,8 +250,9 @@ pub struct AttemptRequest {
     responses(
         (status = 200, description = "The entry after the attempt", body = ListEntry),
         (status = 404, body = ErrorBody),
-        (status = 409, description = "Someone else holds it, or it is finished", body = ErrorBody),
-        (status = 422, description = "An unknown outcome, or a note too long", body = ErrorBody),
+        (status = 403, description = "Not a caller-back; or an override by someone not a duty leader", body = ErrorBody),
+        (status = 409, description = "Someone else holds it, it is finished, or the next try is not allowed yet (the answer says when)", body = ErrorBody),
+        (status = 422, description = "An unknown outcome or matter, a missing answer, matter or summary, or a text too long", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]
@@ -214,32 +273,39 @@ pub async fn attempt(
             ),
         )
     })?;
-    let note = match body
-        .note
-        .as_deref()
-        .map(str::trim)
-        .filter(|n| !n.is_empty())
-    {
-        None => None,
-        Some(n) => Some(
-            crate::domain::citizen::plain_text(n, state.rules.description_max_chars).map_err(
-                |_| {
+    let limit = state.rules.description_max_chars;
+    let text = |field: &'static str, value: &Option<String>| -> Result<Option<String>, ApiError> {
+        match value.as_deref().map(str::trim).filter(|v| !v.is_empty()) {
+            None => Ok(None),
+            Some(v) => crate::domain::citizen::plain_text(v, limit)
+                .map(Some)
+                .map_err(|_| {
                     ApiError::invalid(
-                        "note",
-                        "invalid_note",
+                        field,
+                        "invalid_text",
                         Text::new(
-                            "备注太长或含有无法显示的字符",
-                            "The note is too long or has control characters",
+                            "内容太长或含有无法显示的字符",
+                            "Too long, or has control characters",
                         ),
                     )
-                },
-            )?,
-        ),
+                }),
+        }
+    };
+    let input = AttemptInput {
+        outcome,
+        note: text("note", &body.note)?,
+        details: CallDetails {
+            answer: text("answer", &body.answer)?,
+            matter: text("matter", &body.matter)?,
+            summary: text("summary", &body.summary)?,
+            also_close: body.close.iter().map(|n| n.trim().to_uppercase()).collect(),
+        },
+        override_reason: text("override_reason", &body.override_reason)?,
     };
     Ok(Json(
         state
             .callbacks
-            .attempt(id, staff.0.by(), outcome, note, crate::clock::now())
+            .attempt(id, &staff.0, input, crate::clock::now())
             .await?,
     ))
 }

@@ -1,11 +1,11 @@
 //! `callback_generation`: the next-morning callback list of each opening, generated once
-//! across instances (`CallbackService::generate_due`). The first round comes an interval
-//! after start: an opening missed while the service was down is generated within
-//! `callbacks.check_seconds` of starting.
+//! across instances (`CallbackService::generate_due`), and the arrivals of the working day
+//! listed at once (`generate_daytime`: woken by the intake when one comes). The first round
+//! comes an interval after start: an opening missed while the service was down is generated
+//! within `callbacks.check_seconds` of starting.
 
 use std::time::Duration;
 
-use chrono::Utc;
 use tokio::task::JoinHandle;
 
 use super::{periodic, Context, Schedule, Stop};
@@ -14,13 +14,15 @@ pub fn spawn(ctx: &Context, stop: &Stop) -> JoinHandle<()> {
     let schedule = Schedule {
         every: Duration::from_secs(ctx.settings.callbacks.check_seconds.max(1)),
         wait_first: true,
-        wake: None,
+        wake: Some(ctx.callbacks.daytime_wake()),
     };
     let service = ctx.callbacks.clone();
     periodic("callback_generation", schedule, stop.clone(), move || {
         let service = service.clone();
         async move {
-            service.generate_due(Utc::now()).await?;
+            let now = crate::clock::now();
+            service.generate_due(now).await?;
+            service.generate_daytime(now).await?;
             Ok(())
         }
     })

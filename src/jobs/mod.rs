@@ -73,8 +73,8 @@ pub fn spawn_all(ctx: &Context, stop: &Stop) -> anyhow::Result<Vec<JoinHandle<()
 #[derive(Clone)]
 pub struct Schedule {
     pub every: Duration,
-    /// Wait one interval before the first round (jobs that should not race a starting
-    /// instance's own requests), or start at once.
+    /// Wait one interval (or a wake) before the first round (jobs that should not race a
+    /// starting instance's own requests), or start at once.
     pub wait_first: bool,
     /// Woken early when new work is queued (the outbox, downloads).
     pub wake: Option<Arc<Notify>>,
@@ -97,7 +97,7 @@ where
     Fut: Future<Output = anyhow::Result<()>> + Send,
 {
     tokio::spawn(async move {
-        if schedule.wait_first && !pause(&schedule, &stop, false).await {
+        if schedule.wait_first && !pause(&schedule, &stop).await {
             return;
         }
         loop {
@@ -108,7 +108,7 @@ where
             if let Err(e) = result {
                 span.in_scope(|| tracing::error!(error = format!("{e:#}"), "job round failed"));
             }
-            if !pause(&schedule, &stop, true).await {
+            if !pause(&schedule, &stop).await {
                 tracing::debug!(job = name, "job stopped");
                 return;
             }
@@ -117,14 +117,14 @@ where
 }
 
 /// Waits for the next round; false when the job is to stop.
-async fn pause(schedule: &Schedule, stop: &Stop, wakeable: bool) -> bool {
+async fn pause(schedule: &Schedule, stop: &Stop) -> bool {
     if stop.is_cancelled() {
         return false;
     }
     let woken = async {
-        match (&schedule.wake, wakeable) {
-            (Some(n), true) => n.notified().await,
-            _ => std::future::pending().await,
+        match &schedule.wake {
+            Some(n) => n.notified().await,
+            None => std::future::pending().await,
         }
     };
     tokio::select! {

@@ -11,10 +11,20 @@ pub struct CallbackRun {
     pub opening_at: DateTime<Utc>,
     /// The working day whose list the entries join.
     pub list_date: chrono::NaiveDate,
-    /// "First thing" ends here for the entries of this run.
-    pub deadline_at: DateTime<Utc>,
     /// Who is told through the outbox: the morning shift's address, `webhook:<name>`s.
     pub notify: Vec<String>,
+}
+
+/// When a new entry falls due and when "first thing" ends for it: from the calendar, which
+/// storage does not hold.
+pub struct ListTimes<'a> {
+    /// The entry's due time, from its first arrival: the opening after it (an arrival the
+    /// list of its own day missed keeps that day as its first), or the arrival itself
+    /// during the working day.
+    pub due_for: &'a (dyn Fn(DateTime<Utc>) -> DateTime<Utc> + Send + Sync),
+    /// The end of "first thing" after a due time.
+    pub deadline_for: &'a (dyn Fn(DateTime<Utc>) -> DateTime<Utc> + Send + Sync),
+    pub tz: chrono_tz::Tz,
 }
 
 /// A case of an entry, as the list shows it.
@@ -25,6 +35,8 @@ pub struct EntryCase {
     pub channel: crate::domain::Channel,
     pub received_at: DateTime<Utc>,
     pub description: String,
+    pub status: crate::domain::Status,
+    pub callback: Option<crate::domain::CallbackKind>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -59,18 +71,26 @@ pub struct CallbackEntryRecord {
     pub first_attempt_at: Option<DateTime<Utc>>,
     pub reached_at: Option<DateTime<Utc>>,
     pub claimed_by: Option<String>,
+    /// The id behind `claimed_by` (`user:<id>`, `token:<id>`).
+    pub claimed_by_id: Option<String>,
     pub claimed_until: Option<DateTime<Utc>>,
     pub finished_at: Option<DateTime<Utc>>,
+    /// Listed during the working day (an arrival in working hours), not at an opening.
+    pub daytime: bool,
     pub cases: Vec<EntryCase>,
+    /// Missed calls waiting on it (not cases yet).
+    pub calls: Vec<super::EntryCall>,
     pub recordings: Vec<EntryRecording>,
     pub attempt_log: Vec<CallbackAttemptRecord>,
 }
 
-/// An off-hours arrival not yet on any list (for the preview before opening).
+/// An off-hours arrival not yet on any list (for the preview before opening): a case, or a
+/// missed call.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PendingCallback {
     pub arrival: crate::domain::callback::PendingArrival,
-    pub case: EntryCase,
+    pub case: Option<EntryCase>,
+    pub call: Option<super::EntryCall>,
     pub recordings: Vec<EntryRecording>,
 }
 
@@ -83,21 +103,6 @@ pub enum ClaimResult {
     HeldBy(String, DateTime<Utc>),
 }
 
-/// One attempt to store, decided by the domain from the entry as it was read.
-#[derive(Debug, Clone)]
-pub struct AttemptWrite {
-    pub entry_id: i64,
-    /// The entry's attempt count when it was read: a change since is a conflict.
-    pub expected_attempts: i64,
-    pub actor: String,
-    /// The id behind `actor` (`user:<id>`, `token:<id>`).
-    pub actor_id: Option<String>,
-    pub outcome: crate::domain::Outcome,
-    pub note: Option<String>,
-    pub after: crate::domain::callback::AfterAttempt,
-    pub at: DateTime<Utc>,
-}
-
 #[async_trait::async_trait]
 pub trait CallbackStore: Send + Sync {
     /// Generates the callback entries of one opening from every off-hours arrival due by
@@ -106,6 +111,7 @@ pub trait CallbackStore: Send + Sync {
     async fn generate_callbacks(
         &self,
         run: &CallbackRun,
+        times: &ListTimes<'_>,
         now: DateTime<Utc>,
     ) -> StoreResult<Option<usize>>;
 
@@ -138,11 +144,6 @@ pub trait CallbackStore: Send + Sync {
         until: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> StoreResult<ClaimResult>;
-
-    /// Stores an attempt, the entry's new state and an event on each of its cases; the
-    /// claim is released. `Conflict` if the entry changed since it was read or another
-    /// person holds it.
-    async fn record_callback_attempt(&self, attempt: &AttemptWrite) -> StoreResult<()>;
 }
 
 /// Implements [`CallbackStore`] for an engine's store (see `impl_store!` in `storage/mod.rs`).
@@ -153,9 +154,9 @@ macro_rules! impl_callback_store {
             async fn generate_callbacks(
                 &self,
                 run: &$crate::storage::CallbackRun,
+                times: &$crate::storage::ListTimes<'_>,
                 now: chrono::DateTime<chrono::Utc>,
             ) -> $crate::storage::StoreResult<Option<usize>> {
-                use std::collections::HashMap;
                 let list_date = run.list_date.format("%Y-%m-%d").to_string();
                 let mut tx = self.writer().begin().await?;
                 // The run's row first: a second instance waits here, then finds it and stops.
@@ -172,102 +173,11 @@ macro_rules! impl_callback_store {
                     tx.rollback().await?;
                     return Ok(None);
                 }
-                let rows: Vec<(i64, Option<String>, String, Option<String>, bool, chrono::DateTime<chrono::Utc>)> = sqlx::query_as(
-                    "select c.id, c.phone_e164, c.channel, c.callback_kind, c.urgent, c.received_at from cases c \
-                     where c.callback_due_at is not null and c.callback_due_at <= $1 and c.off_hours = $2 \
-                     and c.consultation = $3 \
-                     and not exists (select 1 from callback_entry_cases x where x.case_id = c.id) \
-                     order by c.received_at, c.id",
-                )
-                .bind(run.opening_at)
-                .bind(true)
-                .bind(false)
-                .fetch_all(&mut *tx)
-                .await?;
-                let arrivals = rows
-                    .into_iter()
-                    .map(|(case_id, phone, channel, kind, urgent, received_at)| {
-                        Ok($crate::domain::callback::PendingArrival {
-                            case_id,
-                            phone,
-                            channel: channel.parse().map_err(anyhow::Error::new)?,
-                            kind: kind.as_deref().unwrap_or("message").parse().map_err(anyhow::Error::new)?,
-                            urgent,
-                            received_at,
-                        })
-                    })
-                    .collect::<anyhow::Result<Vec<_>>>()?;
+                let arrivals = pending_arrivals_in(&mut tx, run.opening_at, true).await?;
                 let drafts = $crate::domain::callback::group(&arrivals);
-                // A person still on an earlier list (not reached yet) is not listed twice:
-                // the new arrivals join that entry.
-                let open: Vec<(i64, String, bool, String, chrono::DateTime<chrono::Utc>)> = sqlx::query_as(
-                    "select id, phone_e164, urgent, kind, first_arrival_at from callback_entries \
-                     where status = 'open' and phone_e164 is not null",
-                )
-                .fetch_all(&mut *tx)
-                .await?;
-                let open: HashMap<String, (i64, bool, String, chrono::DateTime<chrono::Utc>)> = open
-                    .into_iter()
-                    .map(|(id, phone, urgent, kind, first)| (phone, (id, urgent, kind, first)))
-                    .collect();
-                let mut links: Vec<(i64, i64)> = Vec::new();
-                let mut fresh = Vec::new();
-                for d in &drafts {
-                    match d.phone.as_ref().and_then(|p| open.get(p)) {
-                        Some((id, urgent, kind, first)) => {
-                            let kind = if d.kind == $crate::domain::CallbackKind::Message { "message" } else { kind.as_str() };
-                            sqlx::query(
-                                "update callback_entries set urgent = $1, kind = $2, first_arrival_at = $3, updated_at = $4 where id = $5",
-                            )
-                            .bind(*urgent || d.urgent)
-                            .bind(kind)
-                            .bind((*first).min(d.first_arrival_at))
-                            .bind(now)
-                            .bind(*id)
-                            .execute(&mut *tx)
-                            .await?;
-                            links.extend(d.case_ids.iter().map(|c| (*c, *id)));
-                        }
-                        None => fresh.push(d),
-                    }
-                }
-                let mut ids: HashMap<String, i64> = HashMap::new();
-                for chunk in fresh.chunks(500) {
-                    let mut insert = sqlx::QueryBuilder::<$db>::new(
-                        "insert into callback_entries (list_date, opening_at, group_key, phone_e164, urgent, kind, \
-                         first_arrival_at, deadline_at, status, attempts, created_at, updated_at) ",
-                    );
-                    insert.push_values(chunk, |mut b, d| {
-                        b.push_bind(&list_date)
-                            .push_bind(run.opening_at)
-                            .push_bind(&d.key)
-                            .push_bind(d.phone.as_deref())
-                            .push_bind(d.urgent)
-                            .push_bind(d.kind.as_str())
-                            .push_bind(d.first_arrival_at)
-                            .push_bind(run.deadline_at)
-                            .push_bind("open")
-                            .push_bind(0i64)
-                            .push_bind(now)
-                            .push_bind(now);
-                    });
-                    insert.push(" returning id, group_key");
-                    let created: Vec<(i64, String)> = insert.build_query_as().fetch_all(&mut *tx).await?;
-                    ids.extend(created.into_iter().map(|(id, key)| (key, id)));
-                }
-                for d in &fresh {
-                    let id = ids[&d.key];
-                    links.extend(d.case_ids.iter().map(|c| (*c, id)));
-                }
-                for chunk in links.chunks(1000) {
-                    let mut insert = sqlx::QueryBuilder::<$db>::new("insert into callback_entry_cases (case_id, entry_id) ");
-                    insert.push_values(chunk, |mut b, (case_id, entry_id)| {
-                        b.push_bind(*case_id).push_bind(*entry_id);
-                    });
-                    insert.build().execute(&mut *tx).await?;
-                }
+                let created = list_drafts(&mut tx, &drafts, times, false, now).await?;
                 sqlx::query("update callback_runs set entries = $1 where opening_at = $2")
-                    .bind(fresh.len() as i64)
+                    .bind(created as i64)
                     .bind(run.opening_at)
                     .execute(&mut *tx)
                     .await?;
@@ -276,7 +186,7 @@ macro_rules! impl_callback_store {
                     insert_outbox(&mut tx, None, $crate::domain::Topic::CallbackList, to, &payload, now).await?;
                 }
                 tx.commit().await?;
-                Ok(Some(fresh.len()))
+                Ok(Some(created))
             }
 
             async fn callback_runs_on(&self, date: chrono::NaiveDate) -> $crate::storage::StoreResult<usize> {
@@ -316,49 +226,54 @@ macro_rules! impl_callback_store {
                 up_to: chrono::DateTime<chrono::Utc>,
             ) -> $crate::storage::StoreResult<Vec<$crate::storage::PendingCallback>> {
                 use std::collections::HashMap;
-                let pending = "c.callback_due_at is not null and c.callback_due_at <= $1 and c.off_hours = $2 \
-                     and c.consultation = $3 and not exists (select 1 from callback_entry_cases x where x.case_id = c.id)";
-                let rows: Vec<(i64, Option<String>, String, Option<String>, bool, chrono::DateTime<chrono::Utc>, String, String)> =
-                    sqlx::query_as(&format!(
-                        "select c.id, c.phone_e164, c.channel, c.callback_kind, c.urgent, c.received_at, c.number, c.description \
-                         from cases c where {pending} order by c.received_at, c.id"
-                    ))
-                    .bind(up_to)
-                    .bind(true)
-                    .bind(false)
-                    .fetch_all(self.reader())
-                    .await?;
-                let recordings: Vec<(i64, i64, i64)> = sqlx::query_as(&format!(
-                    "select r.id, r.case_id, r.duration_ms from recordings r join cases c on c.id = r.case_id \
-                     where {pending} order by r.id"
-                ))
-                .bind(up_to)
-                .bind(true)
-                .bind(false)
-                .fetch_all(self.reader())
-                .await?;
+                use $crate::domain::callback::Arrived;
+                let mut tx = self.reader().begin().await?;
+                let arrivals = pending_arrivals_in(&mut tx, up_to, true).await?;
+                let case_ids: Vec<i64> = arrivals.iter().filter_map(|a| match a.arrived { Arrived::Case(id) => Some(id), _ => None }).collect();
+                let mut cases: HashMap<i64, $crate::storage::EntryCase> = HashMap::new();
                 let mut by_case: HashMap<i64, Vec<$crate::storage::EntryRecording>> = HashMap::new();
-                for (id, case_id, duration_ms) in recordings {
-                    by_case.entry(case_id).or_default().push($crate::storage::EntryRecording { id, case_id, duration_ms });
+                for chunk in case_ids.chunks(500) {
+                    let mut q = sqlx::QueryBuilder::<$db>::new("select id, number, channel, received_at, description, status, callback_kind from cases where id in (");
+                    let mut list = q.separated(", ");
+                    for id in chunk {
+                        list.push_bind(*id);
+                    }
+                    q.push(")");
+                    let rows: Vec<(i64, String, String, chrono::DateTime<chrono::Utc>, String, String, Option<String>)> = q.build_query_as().fetch_all(&mut *tx).await?;
+                    for (case_id, number, channel, received_at, description, status, callback) in rows {
+                        let channel = channel.parse().map_err(anyhow::Error::new)?;
+                        let status = status.parse().map_err(anyhow::Error::new)?;
+                        let callback = callback.as_deref().map(str::parse).transpose().map_err(anyhow::Error::new)?;
+                        cases.insert(case_id, $crate::storage::EntryCase { case_id, number, channel, received_at, description, status, callback });
+                    }
+                    let mut q = sqlx::QueryBuilder::<$db>::new("select id, case_id, duration_ms from recordings where case_id in (");
+                    let mut list = q.separated(", ");
+                    for id in chunk {
+                        list.push_bind(*id);
+                    }
+                    q.push(") order by id");
+                    let rows: Vec<(i64, i64, i64)> = q.build_query_as().fetch_all(&mut *tx).await?;
+                    for (id, case_id, duration_ms) in rows {
+                        by_case.entry(case_id).or_default().push($crate::storage::EntryRecording { id, case_id, duration_ms });
+                    }
                 }
-                rows.into_iter()
-                    .map(|(case_id, phone, channel, kind, urgent, received_at, number, description)| {
-                        let channel: $crate::domain::Channel = channel.parse().map_err(anyhow::Error::new)?;
-                        Ok($crate::storage::PendingCallback {
-                            arrival: $crate::domain::callback::PendingArrival {
-                                case_id,
-                                phone,
-                                channel,
-                                kind: kind.as_deref().unwrap_or("message").parse().map_err(anyhow::Error::new)?,
-                                urgent,
-                                received_at,
-                            },
-                            case: $crate::storage::EntryCase { case_id, number, channel, received_at, description },
-                            recordings: by_case.remove(&case_id).unwrap_or_default(),
-                        })
+                tx.rollback().await?;
+                Ok(arrivals
+                    .into_iter()
+                    .map(|arrival| {
+                        let (case, call, recordings) = match arrival.arrived {
+                            Arrived::Case(id) => (cases.remove(&id), None, by_case.remove(&id).unwrap_or_default()),
+                            Arrived::Call(id) => (None, Some($crate::storage::EntryCall {
+                                id,
+                                channel: arrival.channel,
+                                phone: arrival.phone.clone(),
+                                received_at: arrival.received_at,
+                                urgent: arrival.urgent,
+                            }), Vec::new()),
+                        };
+                        $crate::storage::PendingCallback { arrival, case, call, recordings }
                     })
-                    .collect::<anyhow::Result<Vec<_>>>()
-                    .map_err(Into::into)
+                    .collect())
             }
 
             async fn claim_callback(
@@ -371,7 +286,8 @@ macro_rules! impl_callback_store {
                 let done = sqlx::query(
                     "update callback_entries set claimed_by = $1, claimed_until = $2, updated_at = $3, claimed_by_id = $5 \
                      where id = $4 and finished_at is null \
-                     and (claimed_by is null or claimed_until < $3 or claimed_by = $1)",
+                     and (claimed_by is null or claimed_until < $3 or claimed_by_id = $5 \
+                          or (claimed_by_id is null and $5 is null and claimed_by = $1))",
                 )
                 .bind(actor.name)
                 .bind(until)
@@ -395,63 +311,152 @@ macro_rules! impl_callback_store {
                     Some(_) => $crate::storage::ClaimResult::Finished,
                 })
             }
+        }
 
-            async fn record_callback_attempt(
-                &self,
-                a: &$crate::storage::AttemptWrite,
-            ) -> $crate::storage::StoreResult<()> {
-                let mut tx = self.writer().begin().await?;
-                let finished = a.after.status.is_finished();
-                let reached = matches!(a.outcome, $crate::domain::Outcome::ReachedResolved | $crate::domain::Outcome::ReachedContinues);
-                let done = sqlx::query(
-                    "update callback_entries set status = $1, attempts = attempts + 1, next_attempt_at = $2, \
-                     first_attempt_at = coalesce(first_attempt_at, $3), \
-                     reached_at = case when $4 then $3 else reached_at end, \
-                     finished_at = case when $5 then $3 else null end, \
-                     claimed_by = null, claimed_by_id = null, claimed_until = null, updated_at = $3 \
-                     where id = $6 and attempts = $7 and finished_at is null \
-                     and (claimed_by is null or claimed_by = $8 or claimed_until < $3)",
-                )
-                .bind(a.after.status.as_str())
-                .bind(a.after.next_attempt_at)
-                .bind(a.at)
-                .bind(reached)
-                .bind(finished)
-                .bind(a.entry_id)
-                .bind(a.expected_attempts)
-                .bind(&a.actor)
-                .execute(&mut *tx)
-                .await?;
-                if done.rows_affected() != 1 {
-                    tx.rollback().await?;
-                    return Err($crate::storage::StoreError::Conflict);
-                }
-                sqlx::query("insert into callback_attempts (entry_id, at, actor, outcome, note, actor_id) values ($1, $2, $3, $4, $5, $6)")
-                    .bind(a.entry_id)
-                    .bind(a.at)
-                    .bind(&a.actor)
-                    .bind(a.outcome.as_str())
-                    .bind(a.note.as_deref())
-                    .bind(a.actor_id.as_deref())
-                    .execute(&mut *tx)
-                    .await?;
-                let cases: Vec<(i64,)> = sqlx::query_as("select case_id from callback_entry_cases where entry_id = $1")
-                    .bind(a.entry_id)
-                    .fetch_all(&mut *tx)
-                    .await?;
-                let after = serde_json::json!({"callback": a.after.status, "outcome": a.outcome});
-                let empty = serde_json::json!({});
-                let note = match &a.note {
-                    Some(n) => format!("{}：{n}", a.outcome.label_zh()),
-                    None => a.outcome.label_zh().to_owned(),
-                };
-                let by = $crate::domain::By { name: &a.actor, id: a.actor_id.as_deref() };
-                for (case_id,) in cases {
-                    insert_event(&mut tx, case_id, a.at, by, $crate::domain::EventKind::CallbackAttempt, &empty, &after, Some(&note)).await?;
-                }
-                tx.commit().await?;
-                Ok(())
+        /// Arrivals due by `up_to` on no list yet (cases and missed calls with a number), off
+        /// hours or in working hours.
+        async fn pending_arrivals_in(
+            tx: &mut sqlx::Transaction<'_, $db>,
+            up_to: chrono::DateTime<chrono::Utc>,
+            off_hours: bool,
+        ) -> $crate::storage::StoreResult<Vec<$crate::domain::callback::PendingArrival>> {
+            use $crate::domain::callback::{Arrived, PendingArrival};
+            type Row = (i64, Option<String>, String, Option<String>, bool, chrono::DateTime<chrono::Utc>);
+            let cases: Vec<Row> = sqlx::query_as(
+                "select c.id, c.phone_e164, c.channel, c.callback_kind, c.urgent, c.received_at from cases c \
+                 where c.callback_due_at is not null and c.callback_due_at <= $1 and c.off_hours = $2 \
+                 and c.consultation = $3 \
+                 and not exists (select 1 from callback_entry_cases x where x.case_id = c.id) \
+                 order by c.received_at, c.id",
+            )
+            .bind(up_to)
+            .bind(off_hours)
+            .bind(false)
+            .fetch_all(&mut **tx)
+            .await?;
+            let calls: Vec<Row> = sqlx::query_as(
+                "select id, phone_e164, channel, 'missed_call', urgent, received_at from missed_calls \
+                 where entry_id is null and outcome is null and phone_e164 is not null \
+                 and callback_due_at <= $1 and off_hours = $2 order by received_at, id",
+            )
+            .bind(up_to)
+            .bind(off_hours)
+            .fetch_all(&mut **tx)
+            .await?;
+            let arrival = |arrived: Arrived, (_, phone, channel, kind, urgent, received_at): Row| -> anyhow::Result<PendingArrival> {
+                Ok(PendingArrival {
+                    arrived,
+                    phone,
+                    channel: channel.parse()?,
+                    kind: kind.as_deref().unwrap_or("message").parse()?,
+                    urgent,
+                    received_at,
+                })
+            };
+            let mut out = Vec::with_capacity(cases.len() + calls.len());
+            for row in cases {
+                out.push(arrival(Arrived::Case(row.0), row)?);
             }
+            for row in calls {
+                out.push(arrival(Arrived::Call(row.0), row)?);
+            }
+            Ok(out)
+        }
+
+        /// Stores grouped arrivals: each joins its phone's entry still open from an earlier
+        /// list or earlier today, or makes a new one, due at `due_for` its first arrival (the
+        /// opening after it, or the arrival itself during the day) on the list of that day,
+        /// with the deadline `deadline_for` that due time. Returns how many entries are new.
+        async fn list_drafts(
+            tx: &mut sqlx::Transaction<'_, $db>,
+            drafts: &[$crate::domain::callback::EntryDraft],
+            times: &$crate::storage::ListTimes<'_>,
+            daytime: bool,
+            now: chrono::DateTime<chrono::Utc>,
+        ) -> $crate::storage::StoreResult<usize> {
+            use std::collections::HashMap;
+            // A person still on a list (not reached yet) is not listed twice: the new
+            // arrivals join that entry.
+            let open: Vec<(i64, String, bool, String, chrono::DateTime<chrono::Utc>)> = sqlx::query_as(
+                "select id, phone_e164, urgent, kind, first_arrival_at from callback_entries \
+                 where status = 'open' and phone_e164 is not null",
+            )
+            .fetch_all(&mut **tx)
+            .await?;
+            let open: HashMap<String, (i64, bool, String, chrono::DateTime<chrono::Utc>)> = open
+                .into_iter()
+                .map(|(id, phone, urgent, kind, first)| (phone, (id, urgent, kind, first)))
+                .collect();
+            let mut links: Vec<(i64, i64)> = Vec::new();
+            let mut call_links: Vec<(i64, i64)> = Vec::new();
+            let mut fresh = Vec::new();
+            for d in drafts {
+                match d.phone.as_ref().and_then(|p| open.get(p)) {
+                    Some((id, urgent, kind, first)) => {
+                        let kind = if d.kind == $crate::domain::CallbackKind::Message { "message" } else { kind.as_str() };
+                        sqlx::query(
+                            "update callback_entries set urgent = $1, kind = $2, first_arrival_at = $3, updated_at = $4 where id = $5",
+                        )
+                        .bind(*urgent || d.urgent)
+                        .bind(kind)
+                        .bind((*first).min(d.first_arrival_at))
+                        .bind(now)
+                        .bind(*id)
+                        .execute(&mut **tx)
+                        .await?;
+                        links.extend(d.case_ids.iter().map(|c| (*c, *id)));
+                        call_links.extend(d.call_ids.iter().map(|c| (*c, *id)));
+                    }
+                    None => fresh.push(d),
+                }
+            }
+            let mut ids: HashMap<String, i64> = HashMap::new();
+            for chunk in fresh.chunks(500) {
+                let mut insert = sqlx::QueryBuilder::<$db>::new(
+                    "insert into callback_entries (list_date, opening_at, group_key, phone_e164, urgent, kind, \
+                     first_arrival_at, deadline_at, status, attempts, created_at, updated_at, daytime) ",
+                );
+                insert.push_values(chunk, |mut b, d| {
+                    let due = (times.due_for)(d.first_arrival_at);
+                    let list_date = due.with_timezone(&times.tz).date_naive().format("%Y-%m-%d").to_string();
+                    b.push_bind(list_date)
+                        .push_bind(due)
+                        .push_bind(&d.key)
+                        .push_bind(d.phone.as_deref())
+                        .push_bind(d.urgent)
+                        .push_bind(d.kind.as_str())
+                        .push_bind(d.first_arrival_at)
+                        .push_bind((times.deadline_for)(due))
+                        .push_bind("open")
+                        .push_bind(0i64)
+                        .push_bind(now)
+                        .push_bind(now)
+                        .push_bind(daytime);
+                });
+                insert.push(" returning id, group_key");
+                let created: Vec<(i64, String)> = insert.build_query_as().fetch_all(&mut **tx).await?;
+                ids.extend(created.into_iter().map(|(id, key)| (key, id)));
+            }
+            for d in &fresh {
+                let id = ids[&d.key];
+                links.extend(d.case_ids.iter().map(|c| (*c, id)));
+                call_links.extend(d.call_ids.iter().map(|c| (*c, id)));
+            }
+            for chunk in links.chunks(1000) {
+                let mut insert = sqlx::QueryBuilder::<$db>::new("insert into callback_entry_cases (case_id, entry_id) ");
+                insert.push_values(chunk, |mut b, (case_id, entry_id)| {
+                    b.push_bind(*case_id).push_bind(*entry_id);
+                });
+                insert.build().execute(&mut **tx).await?;
+            }
+            for (call_id, entry_id) in call_links {
+                sqlx::query("update missed_calls set entry_id = $1 where id = $2")
+                    .bind(entry_id)
+                    .bind(call_id)
+                    .execute(&mut **tx)
+                    .await?;
+            }
+            Ok(fresh.len())
         }
 
         /// Which entries to load: a day's list, or one entry.
@@ -472,8 +477,30 @@ macro_rules! impl_callback_store {
             }
         }
 
+        #[derive(sqlx::FromRow)]
+        struct EntryRow {
+            id: i64,
+            list_date: String,
+            opening_at: chrono::DateTime<chrono::Utc>,
+            phone_e164: Option<String>,
+            urgent: bool,
+            kind: String,
+            first_arrival_at: chrono::DateTime<chrono::Utc>,
+            deadline_at: chrono::DateTime<chrono::Utc>,
+            status: String,
+            attempts: i64,
+            next_attempt_at: Option<chrono::DateTime<chrono::Utc>>,
+            first_attempt_at: Option<chrono::DateTime<chrono::Utc>>,
+            reached_at: Option<chrono::DateTime<chrono::Utc>>,
+            claimed_by: Option<String>,
+            claimed_by_id: Option<String>,
+            claimed_until: Option<chrono::DateTime<chrono::Utc>>,
+            finished_at: Option<chrono::DateTime<chrono::Utc>>,
+            daytime: bool,
+        }
+
         /// Entries matching `filter` (over `e`, the entries), with their cases, recordings
-        /// and attempts, in four queries.
+        /// missed calls and attempts, in five queries.
         async fn load_entries(
             pool: &sqlx::Pool<$db>,
             filter: &str,
@@ -481,17 +508,24 @@ macro_rules! impl_callback_store {
         ) -> $crate::storage::StoreResult<Vec<$crate::storage::CallbackEntryRecord>> {
             use std::collections::HashMap;
             type Ts = chrono::DateTime<chrono::Utc>;
-            #[allow(clippy::type_complexity)]
-            let rows: Vec<(i64, String, Ts, Option<String>, bool, String, Ts, Ts, String, i64, Option<Ts>, Option<Ts>, Option<Ts>, Option<String>, Option<Ts>, Option<Ts>)> =
+            let rows: Vec<EntryRow> =
                 bind_key(sqlx::query_as(&format!(
                     "select e.id, e.list_date, e.opening_at, e.phone_e164, e.urgent, e.kind, e.first_arrival_at, \
                      e.deadline_at, e.status, e.attempts, e.next_attempt_at, e.first_attempt_at, e.reached_at, \
-                     e.claimed_by, e.claimed_until, e.finished_at from callback_entries e where {filter}"
+                     e.claimed_by, e.claimed_by_id, e.claimed_until, e.finished_at, e.daytime \
+                     from callback_entries e where {filter}"
                 )), &key)
                 .fetch_all(pool)
                 .await?;
-            let cases: Vec<(i64, i64, String, String, Ts, String)> = bind_key(sqlx::query_as(&format!(
-                "select x.entry_id, c.id, c.number, c.channel, c.received_at, c.description from callback_entry_cases x \
+            let calls: Vec<(i64, i64, String, Option<String>, Ts, bool)> = bind_key(sqlx::query_as(&format!(
+                "select m.entry_id, m.id, m.channel, m.phone_e164, m.received_at, m.urgent from missed_calls m \
+                 join callback_entries e on e.id = m.entry_id where {filter} order by m.received_at, m.id"
+            )), &key)
+            .fetch_all(pool)
+            .await?;
+            let cases: Vec<(i64, i64, String, String, Ts, String, String, Option<String>)> = bind_key(sqlx::query_as(&format!(
+                "select x.entry_id, c.id, c.number, c.channel, c.received_at, c.description, c.status, c.callback_kind \
+                 from callback_entry_cases x \
                  join callback_entries e on e.id = x.entry_id join cases c on c.id = x.case_id where {filter} \
                  order by c.received_at, c.id"
             )), &key)
@@ -512,36 +546,46 @@ macro_rules! impl_callback_store {
             .await?;
             let mut entries: Vec<$crate::storage::CallbackEntryRecord> = Vec::with_capacity(rows.len());
             let mut index: HashMap<i64, usize> = HashMap::new();
-            for (id, list_date, opening_at, phone, urgent, kind, first_arrival_at, deadline_at, status, attempts_n,
-                 next_attempt_at, first_attempt_at, reached_at, claimed_by, claimed_until, finished_at) in rows
-            {
-                index.insert(id, entries.len());
+            for r in rows {
+                index.insert(r.id, entries.len());
                 entries.push($crate::storage::CallbackEntryRecord {
-                    id,
-                    list_date: chrono::NaiveDate::parse_from_str(&list_date, "%Y-%m-%d").map_err(anyhow::Error::new)?,
-                    opening_at,
-                    phone,
-                    urgent,
-                    kind: kind.parse().map_err(anyhow::Error::new)?,
-                    first_arrival_at,
-                    deadline_at,
-                    status: status.parse().map_err(anyhow::Error::new)?,
-                    attempts: attempts_n,
-                    next_attempt_at,
-                    first_attempt_at,
-                    reached_at,
-                    claimed_by,
-                    claimed_until,
-                    finished_at,
+                    id: r.id,
+                    list_date: chrono::NaiveDate::parse_from_str(&r.list_date, "%Y-%m-%d").map_err(anyhow::Error::new)?,
+                    opening_at: r.opening_at,
+                    phone: r.phone_e164,
+                    urgent: r.urgent,
+                    kind: r.kind.parse().map_err(anyhow::Error::new)?,
+                    first_arrival_at: r.first_arrival_at,
+                    deadline_at: r.deadline_at,
+                    status: r.status.parse().map_err(anyhow::Error::new)?,
+                    attempts: r.attempts,
+                    next_attempt_at: r.next_attempt_at,
+                    first_attempt_at: r.first_attempt_at,
+                    reached_at: r.reached_at,
+                    claimed_by: r.claimed_by,
+                    claimed_by_id: r.claimed_by_id,
+                    claimed_until: r.claimed_until,
+                    finished_at: r.finished_at,
+                    daytime: r.daytime,
                     cases: Vec::new(),
+                    calls: Vec::new(),
                     recordings: Vec::new(),
                     attempt_log: Vec::new(),
                 });
             }
-            for (entry_id, case_id, number, channel, received_at, description) in cases {
+            for (entry_id, id, channel, phone, received_at, urgent) in calls {
+                if let Some(&i) = index.get(&entry_id) {
+                    entries[i].calls.push($crate::storage::EntryCall {
+                        id, channel: channel.parse().map_err(anyhow::Error::new)?, phone, received_at, urgent,
+                    });
+                }
+            }
+            for (entry_id, case_id, number, channel, received_at, description, status, callback) in cases {
                 if let Some(&i) = index.get(&entry_id) {
                     entries[i].cases.push($crate::storage::EntryCase {
                         case_id, number, channel: channel.parse().map_err(anyhow::Error::new)?, received_at, description,
+                        status: status.parse().map_err(anyhow::Error::new)?,
+                        callback: callback.as_deref().map(str::parse).transpose().map_err(anyhow::Error::new)?,
                     });
                 }
             }

@@ -286,7 +286,10 @@ macro_rules! impl_case_store {
             async fn cases_due_before(&self, until: chrono::DateTime<chrono::Utc>, limit: u32) -> $crate::storage::StoreResult<Vec<$crate::domain::Case>> {
                 use $crate::storage::rows::{CaseRow, CASE_COLUMNS};
                 let rows: Vec<CaseRow> = sqlx::query_as(&format!(
+                    // A case registered as a missed call (before missed calls waited as callback
+                    // entries) waits for its call back, not its deadline: never an alarm.
                     "select {CASE_COLUMNS} from cases where status in ('new', 'in_progress') and deadline < $1 \
+                     and not (status = 'new' and callback_kind is not null and callback_kind = 'missed_call') \
                      order by deadline, id limit $2"
                 ))
                 .bind(until)

@@ -16,10 +16,12 @@ use crate::domain::{Admission, Case};
 /// What became of one submission.
 #[derive(Debug, Clone)]
 pub enum Registered {
-    /// A new case (and, for a voicemail, its recording).
+    /// A new case (and, for a voicemail, its recording). `notified`: every notification it
+    /// owes was queued (a confirmation over its recipient's daily share is not).
     Created {
         case: Box<Case>,
         recording_id: Option<i64>,
+        notified: bool,
     },
     /// The same website message was received moments before: its case, unchanged.
     Folded(Box<Case>),
@@ -28,6 +30,9 @@ pub enum Registered {
         case: Box<Case>,
         recording_id: Option<i64>,
     },
+    /// A call that left no message: it waits as a missed call (not a case) on the callback
+    /// list.
+    Missed { call_id: i64 },
     /// This voicemail was taken in before (through another door, or by another instance).
     Already,
     /// Over the sender's limit: nothing stored.
@@ -41,7 +46,7 @@ impl Registered {
             Registered::Created { case, .. }
             | Registered::Attached { case, .. }
             | Registered::Folded(case) => Some(*case),
-            Registered::Already | Registered::Limited => None,
+            Registered::Missed { .. } | Registered::Already | Registered::Limited => None,
         }
     }
 }
@@ -379,7 +384,7 @@ macro_rules! impl_intake_store {
                 Evidence::Typed => {
                     let case = insert_case(tx, &admission.case, prefix, tz, now).await?;
                     notify_created(tx, &case, &admission.notify, now).await?;
-                    Ok($crate::storage::Registered::Created { case: Box::new(case), recording_id: None })
+                    Ok($crate::storage::Registered::Created { case: Box::new(case), recording_id: None, notified: true })
                 }
                 Evidence::Website(form) => register_website_in(tx, admission, form, prefix, tz, now, memory).await,
                 Evidence::Voicemail(voicemail) => register_voicemail_in(tx, admission, voicemail, prefix, tz, now).await,
@@ -453,8 +458,16 @@ macro_rules! impl_intake_store {
             .bind(now)
             .execute(&mut **tx)
             .await?;
-            notify_created(tx, &case, &admission.notify, now).await?;
-            Ok($crate::storage::Registered::Created { case: Box::new(case), recording_id: None })
+            let rows: Vec<_> = admission
+                .notify
+                .iter()
+                .map(|n| (Some(case.id), n.topic, n.recipient.as_str(), $crate::storage::write::with_case_number(&n.payload, &case).to_string(), now))
+                .collect();
+            let owed = rows.len();
+            let rows = cap_confirmations(tx, rows, form.confirmations_per_day, now).await?;
+            let notified = rows.len() == owed;
+            insert_outbox_rows(tx, &rows).await?;
+            Ok($crate::storage::Registered::Created { case: Box::new(case), recording_id: None, notified })
         }
     };
 }

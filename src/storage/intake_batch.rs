@@ -83,6 +83,8 @@ macro_rules! impl_website_batch {
             //    locked until commit, as for one registration), inserted, put in the search
             //    backlog; their register events chained in memory and written in one insert.
             let mut cases: Vec<$crate::domain::Case> = Vec::new();
+            // New cases whose confirmation was over its recipient's daily share.
+            let mut unnotified: std::collections::HashSet<i64> = std::collections::HashSet::new();
             if !plan.creating.is_empty() {
                 let numbers = next_numbers(tx, prefix, day, plan.creating.len(), *first_now).await?;
                 let items: Vec<_> = plan
@@ -135,6 +137,14 @@ macro_rules! impl_website_batch {
                         })
                     })
                     .collect();
+                let owed: Vec<Option<i64>> = mails.iter().map(|m| m.0).collect();
+                // Every message of a batch shares its instance's settings: the first says.
+                let cap = forms.first().map_or(u32::MAX, |f| f.confirmations_per_day);
+                let latest = batch.iter().map(|(_, at)| *at).max().unwrap_or(*first_now);
+                let mails = cap_confirmations(tx, mails, cap, latest).await?;
+                for missing in owed.iter().filter(|id| !mails.iter().any(|m| m.0 == **id)) {
+                    unnotified.insert(missing.unwrap_or_default());
+                }
                 insert_outbox_rows(tx, &mails).await?;
             }
             // 6. The limit hits of every message let through, where they are rows (limits
@@ -166,7 +176,11 @@ macro_rules! impl_website_batch {
                             Plan::Limited => Registered::Limited,
                             Plan::FoldStored(id) => Registered::Folded(Box::new(stored[id].clone())),
                             Plan::FoldBatch(k) => Registered::Folded(Box::new(cases[*k].clone())),
-                            Plan::New(k) => Registered::Created { case: Box::new(cases[*k].clone()), recording_id: None },
+                            Plan::New(k) => Registered::Created {
+                                case: Box::new(cases[*k].clone()),
+                                recording_id: None,
+                                notified: !unnotified.contains(&cases[*k].id),
+                            },
                         })
                     })
                     .collect(),

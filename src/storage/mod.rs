@@ -4,7 +4,7 @@
 //! [`Store`] is the sum of one trait per area, each in its own file with its record types and
 //! its SQL: [`cases`], [`queue`] (the shared queue and its search), [`intake`] (registering,
 //! with [`intake_batch`], a website batch's multi-row statements), [`voicemail`],
-//! [`callbacks`], [`outbox`], [`accounts`], [`oversight`], [`ratings`], [`retention`],
+//! [`callbacks`] (with [`callback_work`], an attempt and what it does), [`outbox`], [`accounts`], [`oversight`], [`ratings`], [`retention`],
 //! [`audit`] and [`statistics`]. What every write shares (a case, an event in the hash chain,
 //! an outbox row) is in [`write`]. Both engines run the same SQL: `impl_store!` stamps each
 //! area's queries out for an engine's pool type, and [`sqlite`] and [`postgres`] hold only
@@ -12,6 +12,7 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod callback_work;
 pub mod callbacks;
 pub mod cases;
 pub mod group_commit;
@@ -35,6 +36,7 @@ use std::sync::Arc;
 
 pub use accounts::*;
 pub use audit::*;
+pub use callback_work::*;
 pub use callbacks::*;
 pub use cases::*;
 pub use group_commit::Batcher;
@@ -150,6 +152,7 @@ pub trait Store:
     AccountStore
     + AuditStore
     + CallbackStore
+    + CallbackWorkStore
     + CaseStore
     + IntakeStore
     + OutboxStore
@@ -218,6 +221,7 @@ macro_rules! impl_store {
         $crate::storage::accounts::impl_account_store!($store, $db);
         $crate::storage::audit::impl_audit_store!($store, $db);
         $crate::storage::callbacks::impl_callback_store!($store, $db);
+        $crate::storage::callback_work::impl_callback_work_store!($store, $db);
         $crate::storage::cases::impl_case_store!($store, $db);
         $crate::storage::intake::impl_intake_store!($store, $db);
         $crate::storage::outbox::impl_outbox_store!($store, $db);

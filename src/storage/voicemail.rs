@@ -302,6 +302,35 @@ macro_rules! impl_voicemail_store {
                 return Ok($crate::storage::Registered::Already);
             }
             let new = &admission.case;
+            // A call without a message waits as a missed call, not a case, until someone
+            // speaks to the caller (the callback list makes it a case, or closes it).
+            if let (Some(callback), None) = (new.callback, &ingest.recording) {
+                if callback.kind == $crate::domain::CallbackKind::MissedCall {
+                    let source = new.registered_by.strip_prefix("voicemail:").unwrap_or(&new.registered_by);
+                    let (call_id,): (i64,) = sqlx::query_as(
+                        "insert into missed_calls (identity, source, channel, phone_e164, received_at, off_hours, \
+                         urgent, callback_due_at, created_at) values ($1, $2, $3, $4, $5, $6, $7, $8, $9) returning id",
+                    )
+                    .bind(&ingest.identity)
+                    .bind(source)
+                    .bind(new.channel.as_str())
+                    .bind(new.citizen.phone.as_ref().map(|p| p.e164()))
+                    .bind(new.received_at)
+                    .bind(new.off_hours)
+                    .bind(new.urgent)
+                    .bind(callback.due_at)
+                    .bind(now)
+                    .fetch_one(&mut **tx)
+                    .await?;
+                    sqlx::query("update quarantine set resolved_at = $1 where identity in ($2, $3) and resolved_at is null")
+                        .bind(now)
+                        .bind(&ingest.identity)
+                        .bind(&ingest.quarantine_key)
+                        .execute(&mut **tx)
+                        .await?;
+                    return Ok($crate::storage::Registered::Missed { call_id });
+                }
+            }
             // Two doors may bring the same caller's messages at once: the batch locked
             // this caller on this line up front (`lock_keys`; SQLite has one writer), so
             // the "is there an open case" question below has one answer.
@@ -388,7 +417,7 @@ macro_rules! impl_voicemail_store {
                 .await?;
             Ok(match attached {
                 true => $crate::storage::Registered::Attached { case: Box::new(case), recording_id },
-                false => $crate::storage::Registered::Created { case: Box::new(case), recording_id },
+                false => $crate::storage::Registered::Created { case: Box::new(case), recording_id, notified: true },
             })
         }
     };

@@ -153,6 +153,48 @@ macro_rules! impl_write_helpers {
             Ok(case)
         }
 
+        /// Drops the website confirmations of `rows` whose recipient has had `cap` of them in
+        /// the day before `now` (counting those earlier in `rows`), so that the form cannot be
+        /// used to flood someone's mailbox. One query, inside the registration's transaction.
+        async fn cap_confirmations<'r>(
+            tx: &mut sqlx::Transaction<'_, $db>,
+            rows: Vec<(Option<i64>, $crate::domain::Topic, &'r str, String, chrono::DateTime<chrono::Utc>)>,
+            cap: u32,
+            now: chrono::DateTime<chrono::Utc>,
+        ) -> Result<Vec<(Option<i64>, $crate::domain::Topic, &'r str, String, chrono::DateTime<chrono::Utc>)>, sqlx::Error> {
+            use std::collections::HashMap;
+            let topic = $crate::domain::Topic::WebsiteConfirmation;
+            let mut recipients: Vec<&str> = rows.iter().filter(|r| r.1 == topic).map(|r| r.2).collect();
+            if recipients.is_empty() || cap == u32::MAX {
+                return Ok(rows);
+            }
+            recipients.sort_unstable();
+            recipients.dedup();
+            let mut q = sqlx::QueryBuilder::<$db>::new("select lower(recipient), count(*) from outbox where topic = ");
+            q.push_bind(topic.as_str())
+                .push(" and created_at > ")
+                .push_bind(now - chrono::Duration::days(1))
+                .push(" and lower(recipient) in (");
+            let mut list = q.separated(", ");
+            for r in &recipients {
+                list.push_bind(r.to_lowercase());
+            }
+            q.push(") group by lower(recipient)");
+            let sent: Vec<(String, i64)> = q.build_query_as().fetch_all(&mut **tx).await?;
+            let mut counts: HashMap<String, i64> = sent.into_iter().collect();
+            Ok(rows
+                .into_iter()
+                .filter(|r| {
+                    if r.1 != topic {
+                        return true;
+                    }
+                    let n = counts.entry(r.2.to_lowercase()).or_insert(0);
+                    *n += 1;
+                    *n <= i64::from(cap)
+                })
+                .collect())
+        }
+
         /// Queues notifications inside the caller's transaction, in multi-row statements:
         /// each is sent only if the change that causes it commits.
         async fn insert_outbox_rows(

@@ -206,6 +206,8 @@ async fn every_event_and_claim_stores_who_is_behind_it(backend: Backend) {
                 ("csrf", &csrf(&page)),
                 ("date", "2026-11-27"),
                 ("outcome", "reached_continues"),
+                ("matter", "pensions"),
+                ("summary", "养老金认证，约周一来窗口"),
                 ("note", "已约周一来窗口"),
             ],
         )

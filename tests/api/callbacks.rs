@@ -27,7 +27,8 @@ impl<'a> Night<'a> {
         }
     }
 
-    /// A voicemail as the PBX pushes it; `amplitude` 0 is a silent hang-up (a missed call).
+    /// A voicemail as the PBX pushes it; `amplitude` 0 is a silent hang-up (a missed call,
+    /// which is no case: its number is empty).
     async fn voicemail(
         &mut self,
         hotline: &str,
@@ -54,8 +55,27 @@ impl<'a> Night<'a> {
         )
         .await;
         assert_eq!(status, 201, "{body}");
-        body["case_number"].as_str().unwrap().to_owned()
+        match amplitude == 0.0 {
+            true => {
+                assert_eq!(body["status"], "missed_call", "{body}");
+                String::new()
+            }
+            false => body["case_number"].as_str().unwrap().to_owned(),
+        }
     }
+}
+
+/// The day's list once the arrivals of its working day are listed (the intake wakes the job
+/// that lists them; it answers within moments).
+async fn daytime_listed(app: &TestApp, token: &str, date: &str, n: usize) -> Value {
+    for _ in 0..100 {
+        let day = list(app, token, date).await;
+        if day["daytime"].as_array().unwrap().len() >= n {
+            return day;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the day's arrivals were not listed within 10 s");
 }
 
 async fn list(app: &TestApp, token: &str, date: &str) -> Value {
@@ -280,7 +300,8 @@ async fn a_spring_festival_week_is_one_list_one_entry_per_person_in_order(backen
     // No caller ID: listed apart, still counted.
     n.voicemail("business", "", "2026-02-19T11:00:00+08:00", false, 0.5)
         .await;
-    // In working hours (Friday morning): answered in the day, not on any next-morning list.
+    // In working hours (Friday morning, every line busy): on that Friday's list at once, in
+    // the section of the day's arrivals; not reached, it carries over.
     n.voicemail(
         "complaint",
         "13900000009",
@@ -289,11 +310,32 @@ async fn a_spring_festival_week_is_one_list_one_entry_per_person_in_order(backen
         0.5,
     )
     .await;
+    let friday = daytime_listed(&app, &shift, "2026-02-13", 1).await;
+    assert_eq!(friday["daytime"][0]["phone"], "+8613900000009");
+    assert_eq!(friday["daytime"][0]["due_at"], "2026-02-13T10:00:00+08:00");
+    assert_eq!(
+        friday["daytime"][0]["deadline_at"], "2026-02-13T12:00:00+08:00",
+        "two working hours from the arrival"
+    );
 
     assert_eq!(generate(&app, &admin, "2026-02-24").await, 5);
     let day = list(&app, &shift, "2026-02-24").await;
+    let carried: Vec<&Value> = day["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["carried_over"] == true)
+        .collect();
+    assert_eq!(carried.len(), 1);
+    assert_eq!(carried[0]["phone"], "+8613900000009");
+    assert_eq!(carried[0]["original_due_at"], "2026-02-13T10:00:00+08:00");
     assert_eq!(
-        phones(&day),
+        carried[0]["lists"], 3,
+        "Friday the 13th's list, Saturday the 14th's (a make-up working day), then this one"
+    );
+    assert!(day["daytime"].as_array().unwrap().is_empty());
+    assert_eq!(
+        fresh_phones(&day),
         [
             "+8613900000003",
             "+8613900000001",
@@ -302,7 +344,16 @@ async fn a_spring_festival_week_is_one_list_one_entry_per_person_in_order(backen
         ],
         "urgent first, then oldest first, the missed call last"
     );
-    let wang = &day["entries"][1];
+    let by_phone = |p: &str| {
+        day["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["phone"] == p)
+            .unwrap()
+            .clone()
+    };
+    let wang = &by_phone("+8613900000001");
     let mut expected = vec![a1, a2, a3];
     expected.sort();
     expected.dedup();
@@ -310,10 +361,16 @@ async fn a_spring_festival_week_is_one_list_one_entry_per_person_in_order(backen
     got.sort();
     assert_eq!(got, expected, "three voicemails, one person, one call");
     assert_eq!(wang["recordings"].as_array().unwrap().len(), 3);
-    assert_eq!(day["entries"][3]["kind"], "missed_call");
+    let missed = by_phone("+8613900000004");
+    assert_eq!(missed["kind"], "missed_call");
+    assert!(
+        missed["cases"].as_array().unwrap().is_empty(),
+        "a missed call is no case"
+    );
+    assert_eq!(missed["calls"].as_array().unwrap().len(), 1);
     assert_eq!(day["unknown_numbers"].as_array().unwrap().len(), 1);
     assert!(day["unknown_numbers"][0]["phone"].is_null());
-    assert_eq!(day["progress"]["total"], 5);
+    assert_eq!(day["progress"]["total"], 6, "five new, one carried over");
     assert_eq!(generate(&app, &admin, "2026-02-13").await, 0);
 }
 
@@ -367,14 +424,13 @@ async fn the_morning_shift_claims_calls_and_carries_over(backend: Backend) {
         .await;
     assert_eq!(status, 409, "{body}");
     assert!(body["error"]["message"].as_str().unwrap().contains("李"));
-    let attempt = |id: i64, who: &str, outcome: &str| {
+    let attempt_with = |id: i64, who: &str, body: Value| {
         let app = &app;
-        let (path, who, body) = (
-            format!("/api/v1/callbacks/{id}/attempts"),
-            who.to_owned(),
-            json!({"outcome": outcome, "note": "早上8:40拨打"}),
-        );
+        let (path, who) = (format!("/api/v1/callbacks/{id}/attempts"), who.to_owned());
         async move { app.post_json(&path, &who, &body).await }
+    };
+    let attempt = |id: i64, who: &str, outcome: &str| {
+        attempt_with(id, who, json!({"outcome": outcome, "note": "早上8:40拨打"}))
     };
     assert_eq!(attempt(first, &zhou, "no_answer").await.0, 409);
     let (status, after) = attempt(first, &li, "no_answer").await;
@@ -388,10 +444,69 @@ async fn the_morning_shift_claims_calls_and_carries_over(backend: Backend) {
     assert!(after["next_attempt_at"].is_string());
     let (status, body) = attempt(first, &li, "callback_later").await;
     assert_eq!(status, 422, "{body}");
+    // Another try at once is refused, saying from when; a duty leader may override it, with
+    // a reason, and nobody else.
+    let (status, body) = attempt(first, &li, "busy").await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (409, Some("too_soon")),
+        "{body}"
+    );
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("以后才能再拨"));
+    let override_body = json!({"outcome": "busy", "override_reason": "来电人要求尽快回电"});
+    assert_eq!(attempt_with(first, &li, override_body.clone()).await.0, 403);
 
-    // The second person is reached: the case continues, and its timeline says so.
-    let (_, reached) = attempt(second, &zhou, "reached_continues").await;
+    // The second person is reached: the case continues, with what they want, owned by Zhou.
+    let (status, body) = attempt(second, &zhou, "reached_continues").await;
+    assert_eq!(
+        (status, body["error"]["field"].as_str()),
+        (422, Some("matter")),
+        "{body}"
+    );
+    let (status, body) = attempt_with(
+        second,
+        &zhou,
+        json!({"outcome": "reached_continues", "matter": "pensions"}),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"]["field"].as_str()),
+        (422, Some("summary")),
+        "{body}"
+    );
+    let (status, body) = attempt_with(
+        second,
+        &zhou,
+        json!({"outcome": "reached_continues", "matter": "astrology", "summary": "x"}),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"]["field"].as_str()),
+        (422, Some("matter")),
+        "{body}"
+    );
+    let (status, reached) = attempt_with(
+        second,
+        &zhou,
+        json!({"outcome": "reached_continues", "matter": "pensions", "summary": "养老金资格认证在手机上做不了，要求上门认证"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{reached}");
     assert_eq!(reached["status"], "reached");
+    let second_case = reached["cases"][0]["number"].as_str().unwrap().to_owned();
+    let (_, case) = app
+        .get_json(&format!("/api/v1/cases/{second_case}"), &admin)
+        .await;
+    assert_eq!(case["status"], "in_progress");
+    assert_eq!(case["matter"], "pensions");
+    assert_eq!(case["owner"], "周");
+    assert_eq!(
+        case["description"],
+        "养老金资格认证在手机上做不了，要求上门认证"
+    );
     let day = list(&app, &li, "2026-11-27").await;
     assert_eq!(day["progress"]["to_retry"], 1);
     assert_eq!(day["progress"]["reached"], 1);
@@ -407,17 +522,43 @@ async fn the_morning_shift_claims_calls_and_carries_over(backend: Backend) {
     assert_eq!(open.len(), 1, "{entries:?}");
     assert_eq!(open[0]["id"], first);
     assert_eq!(open[0]["carried_over"], true);
+    assert_eq!(open[0]["original_due_at"], "2026-11-27T08:30:00+08:00");
+    assert_eq!(open[0]["lists"], 2);
     assert!(
         entries
             .iter()
             .all(|e| e["id"] == first || (e["id"] == second && e["status"] == "reached")),
         "{entries:?}"
     );
-    // Two more failures: unreachable, for the duty leader.
-    attempt(first, &li, "busy").await;
-    let (_, last) = attempt(first, &li, "no_answer").await;
-    assert_eq!(last["status"], "unreachable");
-    assert_eq!(last["attempt_log"].as_array().unwrap().len(), 3);
+    // A duty leader overrides the wait, with a reason; then one more failure an hour later
+    // (the clock driven by the test, through the service): unreachable, for the leader.
+    let leader = app.token("值班领导", Role::DutyLeader).await;
+    let (status, body) = attempt_with(first, &leader, override_body).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body["attempt_log"][1]["note"]
+        .as_str()
+        .unwrap()
+        .contains("来电人要求尽快回电"));
+    let later = chrono::Utc::now() + chrono::Duration::hours(1);
+    let li_actor = youmen::domain::Actor {
+        name: "李".into(),
+        roles: vec![Role::Callback],
+        id: None,
+    };
+    let input = youmen::callbacks::AttemptInput {
+        outcome: youmen::domain::Outcome::NoAnswer,
+        note: None,
+        details: Default::default(),
+        override_reason: None,
+    };
+    let last = app
+        .state()
+        .callbacks
+        .attempt(first, &li_actor, input, later)
+        .await
+        .unwrap();
+    assert_eq!(last.status, youmen::domain::EntryStatus::Unreachable);
+    assert_eq!(last.attempt_log.len(), 3);
     let (status, _) = attempt(first, &li, "no_answer").await;
     assert_eq!(status, 409, "a finished entry takes no more attempts");
     let (_, case) = app
@@ -433,6 +574,10 @@ async fn the_morning_shift_claims_calls_and_carries_over(backend: Backend) {
         actions.iter().filter(|a| **a == "callback_attempt").count(),
         3,
         "{actions:?}"
+    );
+    assert_eq!(
+        case["status"], "new",
+        "a voicemail whose caller was unreachable stays for the leader"
     );
 }
 

@@ -400,6 +400,30 @@ async fn the_morning_shift_works_the_list_in_the_page(backend: Backend) {
         page.contains(&format!("action=\"/staff/callbacks/{id}/attempt\"")),
         "the claimer gets the form"
     );
+    // "It continues" without the caller's matter: the form comes back with the error next to
+    // the field and everything typed kept.
+    let (status, page, _) = li
+        .post(
+            &format!("/staff/callbacks/{id}/attempt"),
+            &[
+                ("csrf", &token),
+                ("date", "2026-11-27"),
+                ("outcome", "reached_continues"),
+                ("summary", "养老金资格认证办不了"),
+                ("note", "已约周一来窗口"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 422);
+    assert!(
+        page.contains(&format!("id=\"matter-error-{id}\"")),
+        "{page}"
+    );
+    assert!(page.contains("请选择来电人反映的事项类别"));
+    assert!(
+        page.contains(">养老金资格认证办不了</textarea>")
+            && page.contains("value=\"已约周一来窗口\"")
+    );
     let (status, _, _) = li
         .post(
             &format!("/staff/callbacks/{id}/attempt"),
@@ -407,6 +431,8 @@ async fn the_morning_shift_works_the_list_in_the_page(backend: Backend) {
                 ("csrf", &token),
                 ("date", "2026-11-27"),
                 ("outcome", "reached_continues"),
+                ("matter", "pensions"),
+                ("summary", "养老金资格认证办不了"),
                 ("note", "已约周一来窗口"),
             ],
         )

@@ -188,6 +188,8 @@ try {
   await page.getByRole("button", { name: "我来联系" }).first().click();
   await page.waitForSelector("form.attempt");
   await page.getByLabel("已联系，继续办理").check();
+  await page.getByLabel("事项类别").selectOption("pensions");
+  await page.getByLabel("诉求摘要").fill("养老金资格认证在手机上做不了，约周一上午来窗口");
   await page.getByLabel("备注").fill("已约周一上午来窗口");
   await page.getByRole("button", { name: "记录" }).click();
   await page.waitForSelector(".entry.done");

@@ -124,7 +124,7 @@ impl Downloader {
                 .take_in(arrival.clone(), Some(audio.clone()))
                 .await?
             {
-                TakenIn::Ingested { .. } | TakenIn::Already { .. } => {
+                TakenIn::Ingested { .. } | TakenIn::MissedCall { .. } | TakenIn::Already { .. } => {
                     self.store
                         .settle_download(job.id, "done", now, None)
                         .await?;

@@ -35,6 +35,8 @@ pub struct IngestSummary {
     pub ingested: usize,
     /// Attached to an open case of the same caller and stretch (part of `ingested`).
     pub attached: usize,
+    /// Calls that left no message: on the callback list as missed calls, not cases.
+    pub missed: usize,
     pub already: usize,
     pub quarantined: usize,
     /// In mailboxes no hotline is configured for.
@@ -46,11 +48,12 @@ impl std::fmt::Display for IngestSummary {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "{} messages seen: {} ingested ({} added to an existing case), {} already ingested, \
-             {} quarantined, {} in unmapped mailboxes, {} orphaned audio files",
+            "{} messages seen: {} ingested ({} added to an existing case), {} missed calls without a \
+             message, {} already ingested, {} quarantined, {} in unmapped mailboxes, {} orphaned audio files",
             self.seen,
             self.ingested,
             self.attached,
+            self.missed,
             self.already,
             self.quarantined,
             self.unmapped,
@@ -65,7 +68,8 @@ const PREPARE_AHEAD: usize = 4;
 /// Audio probed and stored, ready to be registered.
 #[derive(Debug)]
 pub struct PreparedAudio {
-    recording: NewRecording,
+    /// None for a silent recording: a missed call, whose silence is not kept.
+    recording: Option<NewRecording>,
     probe: AudioProbe,
 }
 
@@ -94,6 +98,7 @@ impl Prepared {
 
 enum Outcome {
     Ingested { attached: bool },
+    Missed,
     Already,
     Quarantined,
     Unmapped,
@@ -224,6 +229,7 @@ impl Ingestor {
                 Prepared::Ready { arrival, audio } => {
                     match self.register(*arrival, Some(audio)).await? {
                         TakenIn::Ingested { attached, .. } => Outcome::Ingested { attached },
+                        TakenIn::MissedCall { .. } => Outcome::Missed,
                         TakenIn::Already { .. } => Outcome::Already,
                         TakenIn::Rejected(_) => unreachable!("prepared audio is never rejected"),
                     }
@@ -234,6 +240,7 @@ impl Ingestor {
                     summary.ingested += 1;
                     summary.attached += usize::from(attached);
                 }
+                Outcome::Missed => summary.missed += 1,
                 Outcome::Already => summary.already += 1,
                 Outcome::Quarantined => summary.quarantined += 1,
                 Outcome::Unmapped => summary.unmapped += 1,
@@ -408,6 +415,13 @@ impl Ingestor {
                     Ok(p) => p,
                     Err(e) => return Ok(Err(e.to_string())),
                 };
+                // Silence (a hang-up after the tone) is no message: nothing to keep or play.
+                if probe.is_silent() {
+                    return Ok(Ok(PreparedAudio {
+                        recording: None,
+                        probe,
+                    }));
+                }
                 let sha = store.put(&audio)?;
                 let recording = NewRecording {
                     sha256: sha,
@@ -422,7 +436,10 @@ impl Ingestor {
                     silent: probe.is_silent(),
                     received_at,
                 };
-                Ok(Ok(PreparedAudio { recording, probe }))
+                Ok(Ok(PreparedAudio {
+                    recording: Some(recording),
+                    probe,
+                }))
             },
         )
         .await??;
@@ -437,14 +454,20 @@ impl Ingestor {
         audio: Option<PreparedAudio>,
     ) -> anyhow::Result<TakenIn> {
         let (recording, probe) = match audio {
-            Some(a) => (Some(a.recording), Some(a.probe)),
+            Some(a) => (a.recording, Some(a.probe)),
             None => (None, None),
         };
         let submission = self.submission(&arrival, probe.as_ref(), recording)?;
         let registered = self.intake.submit(submission, crate::clock::now()).await?;
         let (case, attached, recording_id) = match registered {
-            Registered::Created { case, recording_id } => (case, false, recording_id),
+            Registered::Created {
+                case, recording_id, ..
+            } => (case, false, recording_id),
             Registered::Attached { case, recording_id } => (case, true, recording_id),
+            Registered::Missed { call_id } => {
+                tracing::info!(call = call_id, channel = %arrival.channel, source = arrival.source, "missed call taken in for the callback list");
+                return Ok(TakenIn::MissedCall { call_id });
+            }
             Registered::Already => {
                 return Ok(TakenIn::Already {
                     number: self.store.ingested_case_number(&arrival.identity).await?,
@@ -546,6 +569,10 @@ pub enum TakenIn {
         case: Box<crate::domain::Case>,
         attached: bool,
         recording_id: Option<i64>,
+    },
+    /// A call that left no message (none, or silence): on the callback list, not a case.
+    MissedCall {
+        call_id: i64,
     },
     Already {
         number: Option<crate::domain::CaseNumber>,

@@ -41,23 +41,10 @@ pub struct Confirmations {
     /// no confirmation is queued.
     pub base_url: Option<String>,
     /// Confirmations one recipient address gets in a day, however many messages name it (so
-    /// the form cannot be used to flood someone's mailbox).
+    /// the form cannot be used to flood someone's mailbox); counted in the registration's own
+    /// transaction.
     pub per_recipient_per_day: u32,
-    /// Keys the digest the cap counts an address by (the address itself is not kept there).
-    pub key: [u8; 32],
 }
-
-impl Confirmations {
-    fn recipient_key(&self, email: &str) -> String {
-        use hmac::{Hmac, Mac};
-        let mut mac =
-            Hmac::<sha2::Sha256>::new_from_slice(&self.key).expect("HMAC takes any key length");
-        mac.update(email.trim().to_lowercase().as_bytes());
-        hex::encode(&mac.finalize().into_bytes()[..16])
-    }
-}
-
-const CONFIRMATION_SCOPE: &str = "website_confirmation";
 
 /// What the visitor is told after submitting.
 #[derive(Debug, Clone)]
@@ -200,22 +187,7 @@ impl WebsiteDesk {
             (Some(base), Some(email)) => Some((base, email)),
             _ => None,
         };
-        let allowed = match wanted {
-            Some((_, email)) => {
-                let key = self.confirmations.recipient_key(email);
-                let cap = [(Duration::days(1), self.confirmations.per_recipient_per_day)];
-                let allowed = self
-                    .store
-                    .rate_hit(CONFIRMATION_SCOPE, &key, &cap, now)
-                    .await?;
-                if !allowed {
-                    tracing::warn!("confirmation e-mail not sent: its address had its share today");
-                }
-                allowed
-            }
-            None => false,
-        };
-        let confirmation = match wanted.filter(|_| allowed) {
+        let confirmation = match wanted {
             Some((base, email)) => Some(Notification {
                 topic: crate::domain::Topic::WebsiteConfirmation,
                 recipient: email.clone(),
@@ -236,6 +208,7 @@ impl WebsiteDesk {
             fold_key: message.fold_key,
             fold_since: now - self.fold_window,
             limit: rate,
+            confirmations_per_day: self.confirmations.per_recipient_per_day,
         });
         submission.notify = confirmation.into_iter().collect();
         let registered = self
@@ -248,15 +221,15 @@ impl WebsiteDesk {
             })?;
         match registered {
             Registered::Limited => Err(SubmitError::Limited),
-            Registered::Created { case, .. } => Ok(Receipt {
+            Registered::Created { case, notified, .. } => Ok(Receipt {
                 case_number: case.number,
                 tracking_code: Some(code),
                 promise,
                 duplicate: false,
                 received_at: case.received_at,
-                confirmation_queued,
+                confirmation_queued: confirmation_queued && notified,
             }),
-            Registered::Attached { .. } | Registered::Already => {
+            Registered::Attached { .. } | Registered::Missed { .. } | Registered::Already => {
                 Err(SubmitError::Store(StoreError::Other(anyhow::anyhow!(
                     "a website message was taken for a voicemail"
                 ))))

@@ -32,6 +32,24 @@ document.addEventListener("DOMContentLoaded", function () {
     });
   }, seconds * 1000);
 });
+// A section that refreshes in place (the day's arrivals on the callback list): the page is
+// fetched again and the section swapped, unless the user is working inside it.
+document.addEventListener("DOMContentLoaded", function () {
+  document.querySelectorAll("[data-refresh-section]").forEach(function (section) {
+    if (!window.fetch || !window.DOMParser) return;
+    var seconds = parseInt(section.getAttribute("data-refresh-section"), 10) || 15;
+    setInterval(function () {
+      if (document.hidden || section.contains(document.activeElement)) return;
+      fetch(window.location.href, { credentials: "same-origin" }).then(function (r) {
+        return r.ok ? r.text() : null;
+      }).then(function (html) {
+        if (html === null || section.contains(document.activeElement)) return;
+        var fresh = new DOMParser().parseFromString(html, "text/html").getElementById(section.id);
+        if (fresh) section.innerHTML = fresh.innerHTML;
+      });
+    }, seconds * 1000);
+  });
+});
 // The repeat-visitor banner follows what the clerk types in the phone and ID fields.
 document.addEventListener("DOMContentLoaded", function () {
   var form = document.querySelector("[data-repeat-check]");

@@ -1,4 +1,7 @@
-//! The morning shift's page: the day's callback list, worked entry by entry.
+//! The morning shift's page: the day's callback list, worked entry by entry, with the
+//! arrivals of the working day in their own section (refreshed in place). Each entry the
+//! user holds has one short form: how the call went, and what that outcome needs (the answer
+//! given, or the caller's matter and what they want), kept with its error when it is short.
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
@@ -8,7 +11,8 @@ use axum::Form;
 use chrono::NaiveDate;
 use serde::Deserialize;
 
-use crate::callbacks::{CallbackError, DayList, ListEntry};
+use crate::callbacks::{AttemptInput, CallbackError, DayList, ListEntry};
+use crate::domain::callback_result::CallDetails;
 use crate::domain::{ActionKind, Outcome};
 use crate::http::AppState;
 use crate::web::error::ApiError;
@@ -25,13 +29,72 @@ struct CallbacksPage<'a> {
     list: DayList,
     notice: Option<String>,
     outcomes: &'static [Outcome],
+    /// The configured matters: code and label in the user's language.
+    matters: Vec<(String, String)>,
     /// Each caller's earlier cases (not on this entry), by phone.
     earlier: std::collections::HashMap<String, Vec<(String, String, String)>>,
+    /// An attempt that could not be recorded: what was typed, and why.
+    kept: Option<Kept>,
+    /// May override the waiting time between tries (a duty leader).
+    may_override: bool,
+}
+
+/// An attempt form sent back with what was typed and the error, next to its field.
+#[derive(Debug, Clone, Default)]
+pub struct Kept {
+    pub entry_id: i64,
+    pub outcome: String,
+    pub answer: String,
+    pub matter: String,
+    pub summary: String,
+    pub note: String,
+    pub override_reason: String,
+    pub close: Vec<String>,
+    /// The field at fault, and the message.
+    pub field: String,
+    pub message: String,
 }
 
 impl CallbacksPage<'_> {
     fn mine(&self, e: &ListEntry) -> bool {
-        e.claimed_by.as_deref() == Some(self.user.session.user.display_name.as_str())
+        match (&e.claimed_by_id, &self.user.actor().id) {
+            (Some(holder), Some(me)) => holder == me,
+            _ => e.claimed_by.as_deref() == Some(self.user.session.user.display_name.as_str()),
+        }
+    }
+
+    /// What was typed into this entry's form, if it came back with an error.
+    fn kept_for(&self, e: &ListEntry) -> Option<&Kept> {
+        self.kept.as_ref().filter(|k| Some(k.entry_id) == e.id)
+    }
+
+    fn kept_value(&self, e: &ListEntry, field: &str) -> String {
+        self.kept_for(e).map_or(String::new(), |k| match field {
+            "outcome" => k.outcome.clone(),
+            "answer" => k.answer.clone(),
+            "matter" => k.matter.clone(),
+            "summary" => k.summary.clone(),
+            "note" => k.note.clone(),
+            "override_reason" => k.override_reason.clone(),
+            _ => String::new(),
+        })
+    }
+
+    fn error_on(&self, e: &ListEntry, field: &str) -> Option<&str> {
+        self.kept_for(e)
+            .filter(|k| k.field == field)
+            .map(|k| k.message.as_str())
+    }
+
+    fn kept_close(&self, e: &ListEntry, number: &str) -> bool {
+        self.kept_for(e)
+            .is_some_and(|k| k.close.iter().any(|n| n == number))
+    }
+
+    /// A try is not allowed yet (the waiting time after the last one).
+    fn waiting(&self, e: &ListEntry) -> bool {
+        e.next_attempt_at
+            .is_some_and(|next| next.with_timezone(&chrono::Utc) > crate::clock::now())
     }
 
     fn held_by_other(&self, e: &ListEntry) -> bool {
@@ -64,6 +127,8 @@ pub async fn page_handler(
     state: &AppState,
     user: &StaffUser,
     q: PageQuery,
+    kept: Option<Kept>,
+    status: StatusCode,
 ) -> Result<Response, Response> {
     user.require(ActionKind::WorkCallbacks)?;
     let t = user.tr();
@@ -87,11 +152,13 @@ pub async fn page_handler(
     let phones: Vec<String> = list
         .entries
         .iter()
+        .chain(&list.daytime)
         .filter_map(|e| e.phone.clone())
         .collect();
     let listed: std::collections::HashSet<&str> = list
         .entries
         .iter()
+        .chain(&list.daytime)
         .flat_map(|e| e.cases.iter().map(|c| c.number.as_str()))
         .collect();
     let mut earlier: std::collections::HashMap<String, Vec<(String, String, String)>> =
@@ -132,8 +199,14 @@ pub async fn page_handler(
         "bad_outcome" => Some(t.t("请选择回访结果", "Choose how the call went")),
         _ => None,
     };
+    let matters = state
+        .rules
+        .matters
+        .iter()
+        .map(|m| (m.code.clone(), t.t(&m.zh, &m.en).to_owned()))
+        .collect();
     Ok(page(
-        StatusCode::OK,
+        status,
         &CallbacksPage {
             t,
             user,
@@ -142,7 +215,10 @@ pub async fn page_handler(
             list,
             notice: notice.map(str::to_owned),
             outcomes: Outcome::ALL,
+            matters,
             earlier,
+            kept,
+            may_override: user.may(ActionKind::Oversee),
         },
     ))
 }
@@ -152,7 +228,9 @@ pub async fn show(
     user: StaffUser,
     Query(q): Query<PageQuery>,
 ) -> Response {
-    page_handler(&state, &user, q).await.unwrap_or_else(|r| r)
+    page_handler(&state, &user, q, None, StatusCode::OK)
+        .await
+        .unwrap_or_else(|r| r)
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -160,8 +238,6 @@ pub async fn show(
 pub struct EntryForm {
     csrf: String,
     date: String,
-    outcome: String,
-    note: String,
 }
 
 fn back_to(date: &str, id: i64, notice: Option<&str>) -> Response {
@@ -204,33 +280,125 @@ pub async fn claim(
     }
 }
 
+/// One attempt, from the entry's form (read as pairs: the cases to close are repeated).
 pub async fn attempt(
     State(state): State<AppState>,
     user: StaffUser,
     Path(id): Path<i64>,
-    Form(form): Form<EntryForm>,
+    Form(pairs): Form<Vec<(String, String)>>,
 ) -> Response {
+    let field = |name: &str| {
+        pairs
+            .iter()
+            .find(|(k, _)| k == name)
+            .map_or(String::new(), |(_, v)| v.trim().to_owned())
+    };
     if let Err(r) = user
-        .check_csrf(&form.csrf)
+        .check_csrf(&field("csrf"))
         .and(user.require(ActionKind::WorkCallbacks))
     {
         return r;
     }
-    let Ok(outcome) = form.outcome.parse::<Outcome>() else {
-        return back_to(&form.date, id, Some("bad_outcome"));
+    let date = field("date");
+    let mut kept = Kept {
+        entry_id: id,
+        outcome: field("outcome"),
+        answer: field("answer"),
+        matter: field("matter"),
+        summary: field("summary"),
+        note: field("note"),
+        override_reason: field("override_reason"),
+        close: pairs
+            .iter()
+            .filter(|(k, _)| k == "close")
+            .map(|(_, v)| v.trim().to_owned())
+            .collect(),
+        ..Default::default()
     };
-    let note = Some(form.note.trim())
-        .filter(|n| !n.is_empty())
-        .and_then(|n| crate::domain::citizen::plain_text(n, 2000).ok());
+    let t = user.tr();
+    let Ok(outcome) = kept.outcome.parse::<Outcome>() else {
+        kept.field = "outcome".into();
+        kept.message = t.t("请选择回访结果", "Choose how the call went").to_owned();
+        return again(&state, &user, &date, kept).await;
+    };
+    let text = |v: &str| {
+        Some(v)
+            .filter(|v| !v.is_empty())
+            .and_then(|v| crate::domain::citizen::plain_text(v, 2000).ok())
+    };
+    let input = AttemptInput {
+        outcome,
+        note: text(&kept.note),
+        details: CallDetails {
+            answer: text(&kept.answer),
+            matter: text(&kept.matter),
+            summary: text(&kept.summary),
+            also_close: kept.close.clone(),
+        },
+        override_reason: text(&kept.override_reason),
+    };
     match state
         .callbacks
-        .attempt(id, user.actor().by(), outcome, note, crate::clock::now())
+        .attempt(id, &user.actor(), input, crate::clock::now())
         .await
     {
-        Ok(_) => back_to(&form.date, id, None),
-        Err(e) => match notice_for(&e) {
-            Some(n) => back_to(&form.date, id, Some(n)),
-            None => ApiError::from(e).into_response(),
-        },
+        Ok(_) => back_to(&date, id, None),
+        Err(e) => {
+            let (field, message) = match &e {
+                CallbackError::Missing(f) => (
+                    *f,
+                    match *f {
+                        "answer" => t.t("请填写向来电人答复的内容", "Say what the caller was told"),
+                        "matter" => t.t("请选择来电人反映的事项类别", "Choose the caller's matter"),
+                        _ => t.t("请简要写明来电人的诉求", "Summarise what the caller wants"),
+                    }
+                    .to_owned(),
+                ),
+                CallbackError::UnknownMatter(_) => (
+                    "matter",
+                    t.t("请选择列表中的事项类别", "Choose a matter from the list")
+                        .to_owned(),
+                ),
+                CallbackError::TooSoon(next) => (
+                    "outcome",
+                    match t.en {
+                        true => format!(
+                            "Too soon to call again: the next try is allowed from {}",
+                            next.format("%H:%M")
+                        ),
+                        false => format!(
+                            "两次回拨须间隔一段时间，{} 以后才能再拨",
+                            next.format("%H:%M")
+                        ),
+                    },
+                ),
+                CallbackError::OverrideNotAllowed => (
+                    "override_reason",
+                    t.t(
+                        "只有值班领导可以提前重拨",
+                        "Only a duty leader may override the waiting time",
+                    )
+                    .to_owned(),
+                ),
+                other => match notice_for(other) {
+                    Some(n) => return back_to(&date, id, Some(n)),
+                    None => return ApiError::from(e).into_response(),
+                },
+            };
+            kept.field = field.into();
+            kept.message = message;
+            again(&state, &user, &date, kept).await
+        }
     }
+}
+
+/// The list again, with the entry's form as it was typed and its error beside the field.
+async fn again(state: &AppState, user: &StaffUser, date: &str, kept: Kept) -> Response {
+    let q = PageQuery {
+        date: date.to_owned(),
+        ..Default::default()
+    };
+    page_handler(state, user, q, Some(kept), StatusCode::UNPROCESSABLE_ENTITY)
+        .await
+        .unwrap_or_else(|r| r)
 }

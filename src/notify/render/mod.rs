@@ -3,6 +3,7 @@
 //! morning list is read at delivery by the callback service's own renderer, registered here
 //! at start-up ([`Renderers::with`]), so this module depends on no service.
 
+mod callback_late;
 mod confirmation;
 mod deadline;
 mod decision;
@@ -44,6 +45,7 @@ impl Default for Renderers {
             )
             .with(Topic::AwaitingDecision, Arc::new(decision::Decision))
             .with(Topic::DeadlineAlert, Arc::new(deadline::DeadlineAlert))
+            .with(Topic::CallbackLate, Arc::new(callback_late::CallbackLate))
     }
 }
 

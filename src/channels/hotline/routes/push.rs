@@ -40,7 +40,8 @@ pub struct PushVoicemailForm {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PushVoicemailResult {
-    /// `ingested`, or `already_ingested` for a repeated external_id.
+    /// `ingested`; `missed_call` for a silent recording (a callback entry, no case); or
+    /// `already_ingested` for a repeated external_id.
     pub status: &'static str,
     pub case_number: Option<String>,
     pub recording_id: Option<i64>,
@@ -160,6 +161,15 @@ pub async fn push_voicemail(
                 case_number: Some(case.number.to_string()),
                 recording_id,
                 attached,
+            }),
+        )),
+        TakenIn::MissedCall { .. } => Ok((
+            StatusCode::CREATED,
+            Json(PushVoicemailResult {
+                status: "missed_call",
+                case_number: None,
+                recording_id: None,
+                attached: false,
             }),
         )),
         TakenIn::Already { number } => Ok((
