@@ -12,6 +12,7 @@
 
 pub mod accounts;
 pub mod audit;
+mod callback_lists;
 pub mod callback_work;
 pub mod callbacks;
 pub mod cases;
@@ -220,6 +221,7 @@ macro_rules! impl_store {
         $crate::storage::intake_batch::impl_website_batch!($db);
         $crate::storage::accounts::impl_account_store!($store, $db);
         $crate::storage::audit::impl_audit_store!($store, $db);
+        $crate::storage::callback_lists::impl_callback_list_helpers!($db);
         $crate::storage::callbacks::impl_callback_store!($store, $db);
         $crate::storage::callback_work::impl_callback_work_store!($store, $db);
         $crate::storage::cases::impl_case_store!($store, $db);
