@@ -23,6 +23,7 @@ const HEADERS: [&str; 12] = [
 fn rows(list: &DayList) -> Vec<[String; 12]> {
     list.entries
         .iter()
+        .chain(&list.daytime)
         .chain(&list.unknown_numbers)
         .enumerate()
         .map(|(i, e)| row(i + 1, e))
@@ -40,7 +41,9 @@ fn row(n: usize, e: &ListEntry) -> [String; 12] {
         });
     [
         n.to_string(),
-        e.phone.clone().unwrap_or_else(|| "（无来电号码）".into()),
+        e.phone
+            .as_deref()
+            .map_or_else(|| "（无来电号码）".into(), crate::domain::phone::for_staff),
         if e.urgent {
             "紧急".into()
         } else {

@@ -382,6 +382,7 @@ impl PrintPage<'_> {
         self.list
             .entries
             .iter()
+            .chain(&self.list.daytime)
             .chain(&self.list.unknown_numbers)
             .enumerate()
             .map(|(i, e)| (i + 1, e))

@@ -88,8 +88,12 @@ pub struct StatisticsView {
     pub ratings: Vec<CodeCount>,
     /// Staff-side causes per matter (the matter's department).
     pub staff_side_by_matter: Vec<CodeCount>,
-    /// Answered on the phone and closed at once.
+    /// Answered on the phone and closed at once, or answered on the call back.
     pub consultations: i64,
+    /// Of those, answered on the call back.
+    pub answered_by_callback: i64,
+    /// Calls that left no message, by how they ended.
+    pub missed_calls: crate::storage::MissedCallCounts,
 }
 
 impl From<Statistics> for StatisticsView {
@@ -107,6 +111,8 @@ impl From<Statistics> for StatisticsView {
             ratings,
             staff_side_by_matter,
             consultations,
+            answered_by_callback,
+            missed_calls,
         } = s;
         let pairs = |v: Vec<(String, i64)>| v.into_iter().map(|(c, n)| CodeCount(c, n)).collect();
         StatisticsView {
@@ -124,6 +130,8 @@ impl From<Statistics> for StatisticsView {
             ratings: pairs(ratings),
             staff_side_by_matter: pairs(staff_side_by_matter),
             consultations,
+            answered_by_callback,
+            missed_calls,
         }
     }
 }

@@ -20,8 +20,13 @@ pub struct Statistics {
     pub ratings: Vec<(String, i64)>,
     /// Staff-side causes per matter (the matter's department).
     pub staff_side_by_matter: Vec<(String, i64)>,
-    /// Answered on the phone and closed at once.
+    /// Answered on the phone and closed at once, or answered on the call back.
     pub consultations: i64,
+    /// Of those, answered on the call back.
+    pub answered_by_callback: i64,
+    /// Calls that left no message, by how they ended (not cases until someone spoke to the
+    /// caller).
+    pub missed_calls: super::MissedCallCounts,
 }
 
 /// What /metrics reports of the database at a scrape.
@@ -119,6 +124,17 @@ macro_rules! impl_statistics_store {
                 .bind(true)
                 .fetch_one(pool)
                 .await?;
+                let (answered_by_callback,): (i64,) = sqlx::query_as(
+                    "select count(*) from cases c where c.consultation = $3 and c.received_at >= $1 and c.received_at < $2 \
+                     and exists (select 1 from case_events e where e.case_id = c.id and e.action = $4)",
+                )
+                .bind(from)
+                .bind(to)
+                .bind(true)
+                .bind($crate::domain::EventKind::AnsweredByCallback.as_str())
+                .fetch_one(pool)
+                .await?;
+                let missed_calls = $crate::storage::CallbackWorkStore::missed_call_counts(self, from, to).await?;
                 Ok($crate::storage::Statistics {
                     total,
                     by_channel,
@@ -131,6 +147,8 @@ macro_rules! impl_statistics_store {
                     ratings,
                     staff_side_by_matter,
                     consultations,
+                    answered_by_callback,
+                    missed_calls,
                 })
             }
 

@@ -612,7 +612,8 @@ async fn exports_open_in_excel_and_are_audited(backend: Backend) {
     assert!(csv.starts_with(b"\xEF\xBB\xBF"), "a BOM for Excel");
     let text = String::from_utf8(csv[3..].to_vec()).unwrap();
     assert!(text.starts_with("序号,电话,紧急"));
-    assert!(text.contains("+8613600000001") && text.contains(&number) && text.contains("紧急"));
+    // Numbers as staff dial them (139 0415 1234), not E.164.
+    assert!(text.contains("136 0000 0001") && text.contains(&number) && text.contains("紧急"));
 
     let r = app
         .get("/api/v1/callbacks/export?date=2026-11-27&format=xlsx")
@@ -632,7 +633,7 @@ async fn exports_open_in_excel_and_are_audited(backend: Backend) {
             .unwrap_or_default()
     };
     assert_eq!(cell(1, 1), "电话");
-    assert_eq!(cell(2, 1), "+8613600000001");
+    assert_eq!(cell(2, 1), "136 0000 0001");
     assert_eq!(cell(2, 6), number);
     assert!(
         cell(0, 6).contains("早班 王"),
@@ -648,7 +649,7 @@ async fn exports_open_in_excel_and_are_audited(backend: Backend) {
     let page = r.text().await.unwrap();
     assert!(
         page.contains("size: A4")
-            && page.contains("+8613600000001")
+            && page.contains("136 0000 0001")
             && page.contains("打印人：早班 王")
     );
     let audited = app
@@ -729,7 +730,7 @@ async fn the_list_is_mailed_at_opening_and_generation_runs_once(backend: Backend
         Some("callbacks-2026-11-27.csv")
     );
     let csv = String::from_utf8_lossy(attachment.contents()).into_owned();
-    assert!(csv.contains("+8613500000001") && csv.contains("+8613500000002"));
+    assert!(csv.contains("135 0000 0001") && csv.contains("135 0000 0002"));
 }
 
 crate::on_both_backends!(
