@@ -100,6 +100,25 @@ async fn staff_work_their_main_paths_in_chromium() {
         .await
         .unwrap();
     assert_eq!(r.status(), 201);
+    // 孙先生 left a message on each line that night: two cases, one call to make.
+    for (n, hotline, at) in [
+        (2, "complaint", "2026-11-26T21:00:00+08:00"),
+        (3, "business", "2026-11-26T21:10:00+08:00"),
+    ] {
+        let form = crate::hotline::voicemail_form(
+            crate::hotline::wav(2.0, 0.5),
+            (hotline, "13900139000", at),
+            &format!("vm-browser-{n}"),
+        );
+        let r = app
+            .post("/api/v1/hotline/voicemails")
+            .bearer_auth(&pbx)
+            .multipart(form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201);
+    }
     let admin = app.token("admin", Role::Admin).await;
     let (status, _) = app
         .post_json(

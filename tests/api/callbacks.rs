@@ -12,14 +12,14 @@ use crate::helpers::{json, Backend, TestApp};
 use crate::hotline::wav;
 use crate::smtp::SmtpServer;
 
-struct Night<'a> {
+pub(crate) struct Night<'a> {
     app: &'a TestApp,
     pbx: String,
     seq: u32,
 }
 
 impl<'a> Night<'a> {
-    async fn new(app: &'a TestApp) -> Night<'a> {
+    pub(crate) async fn new(app: &'a TestApp) -> Night<'a> {
         Night {
             pbx: app.token("freepbx", Role::Pbx).await,
             app,
@@ -29,7 +29,7 @@ impl<'a> Night<'a> {
 
     /// A voicemail as the PBX pushes it; `amplitude` 0 is a silent hang-up (a missed call,
     /// which is no case: its number is empty).
-    async fn voicemail(
+    pub(crate) async fn voicemail(
         &mut self,
         hotline: &str,
         caller: &str,
@@ -67,7 +67,7 @@ impl<'a> Night<'a> {
 
 /// The day's list once the arrivals of its working day are listed (the intake wakes the job
 /// that lists them; it answers within moments).
-async fn daytime_listed(app: &TestApp, token: &str, date: &str, n: usize) -> Value {
+pub(crate) async fn daytime_listed(app: &TestApp, token: &str, date: &str, n: usize) -> Value {
     for _ in 0..100 {
         let day = list(app, token, date).await;
         if day["daytime"].as_array().unwrap().len() >= n {
@@ -78,7 +78,7 @@ async fn daytime_listed(app: &TestApp, token: &str, date: &str, n: usize) -> Val
     panic!("the day's arrivals were not listed within 10 s");
 }
 
-async fn list(app: &TestApp, token: &str, date: &str) -> Value {
+pub(crate) async fn list(app: &TestApp, token: &str, date: &str) -> Value {
     let (status, body) = app
         .get_json(&format!("/api/v1/callbacks?date={date}"), token)
         .await;
@@ -86,7 +86,7 @@ async fn list(app: &TestApp, token: &str, date: &str) -> Value {
     body
 }
 
-async fn generate(app: &TestApp, admin: &str, date: &str) -> u64 {
+pub(crate) async fn generate(app: &TestApp, admin: &str, date: &str) -> u64 {
     let (status, body) = app
         .post_json("/api/v1/callbacks/generate", admin, &json!({"date": date}))
         .await;

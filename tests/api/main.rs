@@ -2,6 +2,7 @@
 
 mod audit;
 mod browser;
+mod callback_loop;
 mod callbacks;
 mod cases;
 mod cli;
