@@ -7,6 +7,8 @@
 //!     cargo bench --bench callback_page
 //!     BENCH_BACKENDS=sqlite BENCH_REQUESTS=200 cargo bench --bench callback_page
 
+mod support;
+
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeZone, Utc};
@@ -20,11 +22,6 @@ const TWICE: usize = 100;
 /// Arrivals during Monday's working hours (all lines busy).
 const DAYTIME: usize = 50;
 const PASSWORD: &str = "bench password 1234";
-
-fn postgres_admin_url() -> String {
-    std::env::var("YOUMEN_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
-}
 
 fn requests() -> usize {
     std::env::var("BENCH_REQUESTS")
@@ -276,30 +273,8 @@ async fn main() {
     );
     println!("| --- | --- | --- | --- | --- | --- |");
     for backend in backends.split(',') {
-        let dir = tempfile::tempdir().unwrap();
-        let (url, pg) = match backend {
-            "sqlite" => (
-                format!("sqlite://{}", dir.path().join("bench.db").display()),
-                None,
-            ),
-            "postgres" => {
-                let name = format!("youmen_page_bench_{}", std::process::id());
-                let admin = sqlx::PgPool::connect(&postgres_admin_url())
-                    .await
-                    .expect("PostgreSQL");
-                sqlx::query(&format!("create database {name}"))
-                    .execute(&admin)
-                    .await
-                    .unwrap();
-                let base = postgres_admin_url();
-                let base = base
-                    .rsplit_once('/')
-                    .map(|(b, _)| b.to_owned())
-                    .unwrap_or(base);
-                (format!("{base}/{name}"), Some((admin, name)))
-            }
-            other => panic!("unknown backend {other}"),
-        };
+        let db = support::BenchDatabase::create(backend, "page_bench").await;
+        let url = db.url.clone();
         let f = measure(&url).await;
         println!(
             "| {backend} | {} + {} | {} / {} | {} / {} | {:.2}× | {} kB |",
@@ -312,11 +287,6 @@ async fn main() {
             f.html.1.as_secs_f64() / f.json.1.as_secs_f64(),
             f.html_kb,
         );
-        if let Some((admin, name)) = pg {
-            sqlx::query(&format!("drop database if exists {name} with (force)"))
-                .execute(&admin)
-                .await
-                .unwrap();
-        }
+        db.drop().await;
     }
 }

@@ -9,6 +9,8 @@
 //! Each measurement is the median of 5 rounds; the generated entries are deleted between
 //! rounds so that each round generates the whole list again.
 
+mod support;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -22,11 +24,6 @@ use youmen::storage::Store;
 const ARRIVALS: usize = 10_000;
 const NUMBERS: usize = 7_000;
 const ROUNDS: usize = 5;
-
-fn postgres_admin_url() -> String {
-    std::env::var("YOUMEN_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
-}
 
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
@@ -183,30 +180,8 @@ async fn main() {
     println!("| backend | read {ARRIVALS} pending rows (baseline) | generate the list | ratio | entries | read the day's list |");
     println!("| --- | --- | --- | --- | --- | --- |");
     for backend in backends.split(',') {
-        let dir = tempfile::tempdir().unwrap();
-        let (url, pg) = match backend {
-            "sqlite" => (
-                format!("sqlite://{}", dir.path().join("bench.db").display()),
-                None,
-            ),
-            "postgres" => {
-                let name = format!("youmen_bench_{}", std::process::id());
-                let admin = sqlx::PgPool::connect(&postgres_admin_url())
-                    .await
-                    .expect("PostgreSQL");
-                sqlx::query(&format!("create database {name}"))
-                    .execute(&admin)
-                    .await
-                    .unwrap();
-                let base = postgres_admin_url();
-                let base = base
-                    .rsplit_once('/')
-                    .map(|(b, _)| b.to_owned())
-                    .unwrap_or(base);
-                (format!("{base}/{name}"), Some((admin, name)))
-            }
-            other => panic!("unknown backend {other}"),
-        };
+        let db = support::BenchDatabase::create(backend, "bench").await;
+        let url = db.url.clone();
         let (baseline, generation, reading, entries) = measure(backend, &url).await;
         println!(
             "| {backend} | {:.0} ms | {:.0} ms | {:.2}× | {entries} | {:.0} ms |",
@@ -215,11 +190,6 @@ async fn main() {
             generation.as_secs_f64() / baseline.as_secs_f64(),
             reading.as_secs_f64() * 1000.0,
         );
-        if let Some((admin, name)) = pg {
-            sqlx::query(&format!("drop database if exists {name} with (force)"))
-                .execute(&admin)
-                .await
-                .unwrap();
-        }
+        db.drop().await;
     }
 }
