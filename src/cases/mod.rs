@@ -61,6 +61,9 @@ pub enum CaseError {
     InvalidNumber(String),
     #[error("no such case")]
     NotFound,
+    /// A reassignment to a user who does not exist or is disabled.
+    #[error("`{0}` is not an enabled user")]
+    UnknownUser(String),
     #[error(transparent)]
     Refused(#[from] Refusal),
     #[error(transparent)]
@@ -111,6 +114,10 @@ impl CaseDesk {
         action: &Action,
         expected_version: Option<i64>,
     ) -> Result<(Case, Event), CaseError> {
+        if !actor.may(action.kind()) {
+            return Err(Refusal::Forbidden(action.kind()).into());
+        }
+        let action = &self.resolve_user(action).await?;
         for _ in 0..RETRIES {
             let case = self.load(number).await?;
             if expected_version.is_some_and(|v| v != case.version) {
@@ -119,6 +126,16 @@ impl CaseDesk {
             let now = crate::clock::now();
             let calendar = self.calendar.current();
             let transition = decide(&case, action, actor, now, &calendar)?;
+            if matches!(action, Action::DeclineApproval { .. })
+                && !self
+                    .store
+                    .awaiting_approval()
+                    .await?
+                    .iter()
+                    .any(|(c, _)| c.id == case.id)
+            {
+                return Err(Refusal::NoPendingRequest.into());
+            }
             let notify = self.decisions.owed(&case, &transition, now).await?;
             match self
                 .store
@@ -137,6 +154,21 @@ impl CaseDesk {
             }
         }
         Err(StoreError::Conflict.into())
+    }
+
+    /// A reassignment names its new owner by username: the owner is that enabled user's
+    /// display name.
+    async fn resolve_user(&self, action: &Action) -> Result<Action, CaseError> {
+        let Action::Reassign { to, reason } = action else {
+            return Ok(action.clone());
+        };
+        match self.store.user_by_username(to.trim()).await? {
+            Some(user) if !user.disabled => Ok(Action::Reassign {
+                to: user.display_name,
+                reason: reason.clone(),
+            }),
+            _ => Err(CaseError::UnknownUser(to.trim().to_owned())),
+        }
     }
 
     /// A case's timeline as `viewer` may see it.

@@ -78,6 +78,16 @@ pub enum Action {
     RequestApproval {
         what: String,
     },
+    /// The duty leader declines the pending approval request, saying why.
+    DeclineApproval {
+        reason: String,
+    },
+    /// The duty leader gives the case to another person (its owner from now on), saying why.
+    /// `to` is the new owner's display name, an enabled user's (checked by the case desk).
+    Reassign {
+        to: String,
+        reason: String,
+    },
     /// The decision of the tier's body (the centre's party committee, the bureau's party group
     /// meeting) on an escalated case.
     RecordDecision {
@@ -125,6 +135,8 @@ pub enum ActionKind {
     ApproveMissingMaterials,
     Meeting,
     RequestApproval,
+    DeclineApproval,
+    Reassign,
     RecordDecision,
     RecordAccountability,
     Resolve,
@@ -140,7 +152,7 @@ pub enum ActionKind {
 }
 
 impl ActionKind {
-    pub const ALL: [ActionKind; 24] = [
+    pub const ALL: [ActionKind; 26] = [
         ActionKind::Register,
         ActionKind::LogCall,
         ActionKind::PushVoicemail,
@@ -156,6 +168,8 @@ impl ActionKind {
         ActionKind::ApproveMissingMaterials,
         ActionKind::Meeting,
         ActionKind::RequestApproval,
+        ActionKind::DeclineApproval,
+        ActionKind::Reassign,
         ActionKind::RecordDecision,
         ActionKind::RecordAccountability,
         ActionKind::Resolve,
@@ -184,6 +198,8 @@ impl ActionKind {
             ActionKind::ApproveMissingMaterials => "approve_missing_materials",
             ActionKind::Meeting => "meeting",
             ActionKind::RequestApproval => "request_approval",
+            ActionKind::DeclineApproval => "decline_approval",
+            ActionKind::Reassign => "reassign",
             ActionKind::RecordDecision => "record_decision",
             ActionKind::RecordAccountability => "record_accountability",
             ActionKind::Resolve => "resolve",
@@ -211,6 +227,8 @@ pub fn permitted(role: Role, kind: ActionKind) -> bool {
             | ActionKind::Reopen
             | ActionKind::Oversee
             | ActionKind::ApproveMissingMaterials
+            | ActionKind::DeclineApproval
+            | ActionKind::Reassign
             | ActionKind::RecordDecision
             | ActionKind::RecordAccountability,
         ) => false,
@@ -235,6 +253,8 @@ impl Action {
             Action::ApproveMissingMaterials { .. } => ActionKind::ApproveMissingMaterials,
             Action::Meeting { .. } => ActionKind::Meeting,
             Action::RequestApproval { .. } => ActionKind::RequestApproval,
+            Action::DeclineApproval { .. } => ActionKind::DeclineApproval,
+            Action::Reassign { .. } => ActionKind::Reassign,
             Action::RecordDecision { .. } => ActionKind::RecordDecision,
             Action::RecordAccountability { .. } => ActionKind::RecordAccountability,
             Action::Resolve { .. } => ActionKind::Resolve,
@@ -258,6 +278,8 @@ impl Action {
             Action::ApproveMissingMaterials { .. } => EventKind::ApproveMissingMaterials,
             Action::Meeting { .. } => EventKind::Meeting,
             Action::RequestApproval { .. } => EventKind::RequestApproval,
+            Action::DeclineApproval { .. } => EventKind::DeclineApproval,
+            Action::Reassign { .. } => EventKind::Reassign,
             Action::RecordDecision { .. } => EventKind::RecordDecision,
             Action::RecordAccountability { .. } => EventKind::RecordAccountability,
             Action::Resolve { .. } => EventKind::Resolve,
@@ -281,6 +303,8 @@ impl Action {
             | Action::ApproveMissingMaterials { .. }
             | Action::Meeting { .. }
             | Action::RequestApproval { .. }
+            | Action::DeclineApproval { .. }
+            | Action::Reassign { .. }
             | Action::RecordDecision { .. } => &[New, InProgress],
             Action::RecordAccountability { .. } => &[InProgress, Resolved, Closed],
             Action::AddNote { .. } | Action::PublishNote { .. } => {
@@ -309,6 +333,8 @@ pub enum Refusal {
     AccountabilityMissing,
     #[error("the case already has that value")]
     Unchanged,
+    #[error("no approval request is waiting on this case")]
+    NoPendingRequest,
     #[error("the working calendar cannot compute the deadline: {0}")]
     Calendar(#[from] CalendarError),
 }
@@ -433,6 +459,19 @@ pub fn decide(
         Action::RequestApproval { what } => {
             t.note = Some(what.clone());
             t.after = json!({"awaiting_approval": true});
+        }
+        Action::DeclineApproval { reason } => {
+            t.note = Some(reason.clone());
+            t.after = json!({"awaiting_approval": false});
+        }
+        Action::Reassign { to, reason } => {
+            if case.owner.as_deref() == Some(to.as_str()) {
+                return Err(Refusal::Unchanged);
+            }
+            // Given to someone, the case is theirs to the end, as if they had accepted it.
+            t.status = Status::InProgress;
+            t.owner = Some(to.clone());
+            t.note = Some(format!("改由 {to} 负责：{reason}"));
         }
         Action::RecordDecision { decision } => {
             t.note = Some(decision.clone());

@@ -214,6 +214,8 @@ vocabulary! {
         ApproveMissingMaterials => "approve_missing_materials", "容缺受理", "Accepted with missing materials";
         Meeting => "meeting", "研究室会议", "Research-room meeting";
         RequestApproval => "request_approval", "请求批准", "Approval requested";
+        DeclineApproval => "decline_approval", "不予批准", "Approval declined";
+        Reassign => "reassign", "改派", "Reassigned";
         RecordDecision => "record_decision", "上级决定", "Decision recorded";
         RecordAccountability => "record_accountability", "问责记录", "Accountability recorded";
         Resolve => "resolve", "办结", "Resolved";
@@ -249,9 +251,12 @@ impl EventKind {
         EventKind::AnsweredByCallback,
     ];
 
-    /// The answers to an approval request: it is approved, or the matter refused.
-    pub const ANSWERS_APPROVAL: [EventKind; 2] =
-        [EventKind::ApproveMissingMaterials, EventKind::Refuse];
+    /// The answers to an approval request: it is approved, declined, or the matter refused.
+    pub const ANSWERS_APPROVAL: [EventKind; 3] = [
+        EventKind::ApproveMissingMaterials,
+        EventKind::Refuse,
+        EventKind::DeclineApproval,
+    ];
 
     /// Accesses and housekeeping: on the timeline for the audit trail, not steps of the
     /// handling (the referral form leaves them out).

@@ -379,6 +379,11 @@ pub(crate) fn parse_action(body: ActionRequest) -> Result<Action, ApiError> {
         "approve_missing_materials" => Action::ApproveMissingMaterials { missing: required_text("text", body.text, "所缺材料")? },
         "request_approval" => Action::RequestApproval { what: required_text("text", body.text, "请求批准的事项和理由")? },
         "record_decision" => Action::RecordDecision { decision: required_text("text", body.text, "决定内容")? },
+        "decline_approval" => Action::DeclineApproval { reason: required_text("reason", body.reason, "不予批准的理由")? },
+        "reassign" => Action::Reassign {
+            to: code("to", body.to)?,
+            reason: required_text("reason", body.reason, "改派理由")?,
+        },
         "record_accountability" => Action::RecordAccountability {
             clerk: required_text("clerk", body.clerk, "经办人")?,
             department_head: required_text("department_head", body.department_head, "科室负责人")?,
@@ -399,15 +404,15 @@ pub(crate) fn parse_action(body: ActionRequest) -> Result<Action, ApiError> {
                 "action",
                 "unknown_action",
                 Text::new(
-                    format!("操作 `{other}` 无效，可选：accept, classify, set_tier, escalate, add_note, publish_note, summon, one_time_notice, approve_missing_materials, meeting, request_approval, record_decision, record_accountability, resolve, refuse, close, reopen"),
-                    format!("Unknown action `{other}`; use accept, classify, set_tier, escalate, add_note, publish_note, summon, one_time_notice, approve_missing_materials, meeting, request_approval, record_decision, record_accountability, resolve, refuse, close or reopen"),
+                    format!("操作 `{other}` 无效，可选：accept, classify, set_tier, escalate, add_note, publish_note, summon, one_time_notice, approve_missing_materials, meeting, request_approval, decline_approval, reassign, record_decision, record_accountability, resolve, refuse, close, reopen"),
+                    format!("Unknown action `{other}`; use accept, classify, set_tier, escalate, add_note, publish_note, summon, one_time_notice, approve_missing_materials, meeting, request_approval, decline_approval, reassign, record_decision, record_accountability, resolve, refuse, close or reopen"),
                 ),
             ))
         }
     })
 }
 
-/// Act on a case: accept, classify, set_tier, escalate, add_note, publish_note, summon, one_time_notice, approve_missing_materials, meeting, request_approval, record_decision, record_accountability, resolve, refuse, close, reopen.
+/// Act on a case: accept, classify, set_tier, escalate, add_note, publish_note, summon, one_time_notice, approve_missing_materials, meeting, request_approval, decline_approval (reason), reassign (to: a username, reason), record_decision, record_accountability, resolve, refuse, close, reopen.
 #[utoipa::path(
     post, path = "/api/v1/cases/{number}/actions", tag = "cases",
     params(("number" = String, Path, description = "Case number")),

@@ -84,6 +84,9 @@ pub trait AccountStore: Send + Sync {
 
     async fn user_by_username(&self, username: &str) -> StoreResult<Option<UserRecord>>;
 
+    /// Every account, enabled ones first, by display name.
+    async fn list_users(&self) -> StoreResult<Vec<UserRecord>>;
+
     /// The account whose display name is `name` (how owners are recorded on cases).
     async fn user_by_display_name(
         &self,
@@ -288,6 +291,15 @@ macro_rules! impl_account_store {
                     .fetch_optional(self.writer())
                     .await?;
                 row.map(user_record).transpose()
+            }
+
+            async fn list_users(&self) -> $crate::storage::StoreResult<Vec<$crate::storage::UserRecord>> {
+                let rows: Vec<UserRow> = sqlx::query_as(&format!(
+                    "select {USER_COLUMNS} from users u order by u.disabled, u.display_name, u.id"
+                ))
+                .fetch_all(self.reader())
+                .await?;
+                rows.into_iter().map(user_record).collect()
             }
 
             async fn user_by_display_name(&self, name: &str) -> $crate::storage::StoreResult<Option<($crate::storage::UserRecord, Option<String>)>> {

@@ -41,6 +41,10 @@ pub trait OversightStore: Send + Sync {
 
     /// Open cases whose latest approval request has no approval or refusal after it.
     async fn awaiting_approval(&self) -> StoreResult<Vec<(Case, String)>>;
+
+    /// Open complex and difficult cases with no decision recorded since they reached their
+    /// tier (escalated or set), earliest deadline first.
+    async fn awaiting_decision(&self, limit: u32) -> StoreResult<Vec<Case>>;
 }
 
 /// Implements [`OversightStore`] for an engine's store (see `impl_store!` in `storage/mod.rs`).
@@ -117,6 +121,31 @@ macro_rules! impl_oversight_store {
                 }
                 tx.commit().await?;
                 Ok(true)
+            }
+
+            async fn awaiting_decision(&self, limit: u32) -> $crate::storage::StoreResult<Vec<$crate::domain::Case>> {
+                use $crate::storage::rows::{CaseRow, CASE_COLUMNS};
+                use $crate::domain::{EventKind, Tier};
+                let columns = CASE_COLUMNS.split(", ").map(|c| format!("c.{}", c.trim())).collect::<Vec<_>>().join(", ");
+                let sql = format!(
+                    "select {columns} from cases c where c.status in ('new', 'in_progress') and c.tier in ($1, $2) \
+                     and not exists (select 1 from case_events d where d.case_id = c.id and d.action = $3 \
+                       and d.id > coalesce((select max(e.id) from case_events e where e.case_id = c.id and e.action in ($4, $5)), 0)) \
+                     order by c.deadline, c.id limit $6"
+                );
+                let rows: Vec<CaseRow> = sqlx::query_as(&sql)
+                    .bind(Tier::Complex.as_str())
+                    .bind(Tier::Difficult.as_str())
+                    .bind(EventKind::RecordDecision.as_str())
+                    .bind(EventKind::Escalate.as_str())
+                    .bind(EventKind::SetTier.as_str())
+                    .bind(i64::from(limit))
+                    .fetch_all(self.reader())
+                    .await?;
+                rows.into_iter()
+                    .map(|r| $crate::domain::Case::try_from(r))
+                    .collect::<anyhow::Result<Vec<_>>>()
+                    .map_err(Into::into)
             }
 
             async fn awaiting_approval(&self) -> $crate::storage::StoreResult<Vec<($crate::domain::Case, String)>> {

@@ -257,6 +257,11 @@ impl From<Refusal> for ApiError {
                 "案件已经是这个值，无需修改".into(),
                 r.to_string(),
             ),
+            Refusal::NoPendingRequest => conflict(
+                "no_pending_request",
+                "此案件没有待批准的请求（可能已批准或已不予批准）".into(),
+                r.to_string(),
+            ),
             Refusal::Calendar(e) => ApiError::internal(anyhow::Error::new(e)),
         }
     }
@@ -274,6 +279,14 @@ impl From<CaseError> for ApiError {
                 ),
             ),
             CaseError::NotFound => ApiError::not_found("该案件", "case"),
+            CaseError::UnknownUser(name) => ApiError::invalid(
+                "to",
+                "unknown_user",
+                Text::new(
+                    format!("没有名为 `{name}` 的在用账号，无法改派"),
+                    format!("`{name}` is not an enabled user: the case cannot be given to them"),
+                ),
+            ),
             CaseError::Refused(r) => r.into(),
             CaseError::Store(e) => e.into(),
         }

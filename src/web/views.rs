@@ -300,7 +300,8 @@ pub struct ListCasesParams {
 #[serde(deny_unknown_fields)]
 pub struct ActionRequest {
     /// accept, classify, set_tier, escalate, add_note, publish_note, summon, one_time_notice,
-    /// approve_missing_materials, meeting, resolve, refuse, close, reopen
+    /// approve_missing_materials, meeting, request_approval, decline_approval, reassign,
+    /// record_decision, record_accountability, resolve, refuse, close, reopen
     #[schema(example = "accept")]
     pub action: String,
     pub cause: Option<String>,
@@ -318,6 +319,8 @@ pub struct ActionRequest {
     pub clerk: Option<String>,
     pub department_head: Option<String>,
     pub leader_in_charge: Option<String>,
+    /// For reassign: the new owner's username.
+    pub to: Option<String>,
     /// If given, the action is refused with 409 when the case has changed since.
     pub expected_version: Option<i64>,
 }

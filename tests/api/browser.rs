@@ -151,3 +151,82 @@ async fn staff_work_their_main_paths_in_chromium() {
         "the staff browser checks failed:\n{stdout}\n{stderr}"
     );
 }
+
+/// Runs a journey script against `app`; its checks print as they pass, and `passed` is its
+/// last line.
+async fn journey(dir: &Path, script: &str, app: &TestApp, env: &[(&str, &str)], passed: &str) {
+    let mut command = tokio::process::Command::new("node");
+    command
+        .arg(dir.join(script))
+        .arg(&app.address)
+        .env("CHROMIUM", chromium())
+        .env("PASSWORD", crate::helpers::PASSWORD)
+        .envs(env.iter().copied())
+        .current_dir(dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    if let Some(shots) = std::env::var_os("YOUMEN_SCREENSHOTS") {
+        command.env("SCREENSHOTS", shots);
+    }
+    let output = command.output().await.expect("node runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    println!("{stdout}");
+    assert!(
+        output.status.success() && stdout.contains(passed),
+        "{script} failed:\n{stdout}\n{stderr}"
+    );
+}
+
+#[tokio::test]
+async fn a_duty_leader_declines_a_request_reassigns_a_case_records_accountability_and_closes_it() {
+    use serde_json::json;
+    use youmen::domain::Role;
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
+    if let Some(reason) = missing(&dir) {
+        assert!(!in_ci(), "the browser test is required in CI: {reason}");
+        eprintln!("skipping the leader's browser test: {reason}");
+        return;
+    }
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    for (username, name, role) in [
+        ("wang", "王芳", Role::Counter),
+        ("zhou", "周敏", Role::Counter),
+        ("zhao", "赵局长", Role::DutyLeader),
+    ] {
+        app.user(username, name, vec![role], None).await;
+    }
+    let clerk = app.token("王芳", Role::Counter).await;
+    let mut numbers = Vec::new();
+    for steps in [
+        vec![
+            json!({"action": "accept"}),
+            json!({"action": "request_approval", "text": "缺少户口本复印件，申请容缺受理"}),
+        ],
+        vec![
+            json!({"action": "accept"}),
+            json!({"action": "classify", "cause": "staff_side"}),
+            json!({"action": "resolve", "outcome": "已当场补办"}),
+        ],
+    ] {
+        let (_, case) = app
+            .post_json("/api/v1/cases", &clerk, &crate::helpers::walk_in())
+            .await;
+        let number = case["number"].as_str().unwrap().to_owned();
+        for step in steps {
+            let (status, body) = app
+                .post_json(&format!("/api/v1/cases/{number}/actions"), &clerk, &step)
+                .await;
+            assert_eq!(status, 200, "{body}");
+        }
+        numbers.push(number);
+    }
+    journey(
+        &dir,
+        "leader.mjs",
+        &app,
+        &[("REQUESTED", &numbers[0]), ("STAFF_SIDE", &numbers[1])],
+        "all leader browser checks passed",
+    )
+    .await;
+}

@@ -12,6 +12,7 @@ mod health;
 mod helpers;
 mod hotline;
 mod instances;
+mod leader;
 mod matrix;
 mod oversight;
 mod retention;

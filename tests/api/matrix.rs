@@ -32,6 +32,8 @@ fn expected(kind: ActionKind) -> [bool; 6] {
         | ApproveMissingMaterials
         | Oversee
         | RecordDecision
+        | DeclineApproval
+        | Reassign
         | RecordAccountability => [false, false, false, true, true, false],
         PushVoicemail => [false, false, false, false, true, true],
         Administer => [false, false, false, false, true, false],
@@ -63,6 +65,8 @@ fn action_body(kind: ActionKind) -> Option<Value> {
         Meeting => json!({"action": "meeting", "who": "w", "outcome": "o"}),
         RecordDecision => json!({"action": "record_decision", "text": "t"}),
         RequestApproval => json!({"action": "request_approval", "text": "t"}),
+        DeclineApproval => json!({"action": "decline_approval", "reason": "r"}),
+        Reassign => json!({"action": "reassign", "to": "admin-user", "reason": "r"}),
         RecordAccountability => json!({"action": "record_accountability", "clerk": "c",
             "department_head": "d", "leader_in_charge": "l", "reason": "r", "outcome": "o"}),
         Resolve => json!({"action": "resolve", "outcome": "o"}),

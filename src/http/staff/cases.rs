@@ -25,7 +25,7 @@ use crate::web::views::ActionRequest;
 pub struct Field {
     pub name: &'static str,
     pub label: String,
-    /// `text`, `textarea`, `cause` or `tier`.
+    /// `text`, `textarea`, `cause`, `tier` or `user` (a choice of the enabled accounts).
     pub kind: &'static str,
 }
 
@@ -61,6 +61,8 @@ struct CasePage<'a> {
     related: Vec<(String, String, String)>,
     timeline: Vec<TimelineRow>,
     actions: Vec<ActionSpec>,
+    /// The enabled accounts a case may be given to: (username, display name).
+    users: Vec<(String, String)>,
     /// A one-time notice was issued: it can be printed.
     has_notice: bool,
     error: Option<String>,
@@ -89,6 +91,11 @@ fn sample(code: &str) -> Option<Action> {
             conclusion: s(),
         },
         "request_approval" => Action::RequestApproval { what: s() },
+        "decline_approval" => Action::DeclineApproval { reason: s() },
+        "reassign" => Action::Reassign {
+            to: s(),
+            reason: s(),
+        },
         "record_decision" => Action::RecordDecision { decision: s() },
         "record_accountability" => Action::RecordAccountability {
             clerk: s(),
@@ -107,7 +114,7 @@ fn sample(code: &str) -> Option<Action> {
     })
 }
 
-fn specs(case: &Case, user: &StaffUser, t: Tr) -> Vec<ActionSpec> {
+fn specs(case: &Case, user: &StaffUser, pending_approval: bool, t: Tr) -> Vec<ActionSpec> {
     let field = |name, zh: &str, en: &str, kind| Field {
         name,
         label: t.t(zh, en).to_owned(),
@@ -189,6 +196,60 @@ fn specs(case: &Case, user: &StaffUser, t: Tr) -> Vec<ActionSpec> {
             ],
         ),
         (
+            "request_approval",
+            "请求值班领导批准（容缺受理、否定备案）",
+            "Ask the duty leader to approve (missing materials, a refusal)",
+            vec![field(
+                "text",
+                "请求批准的事项和理由",
+                "What is to be approved, and why",
+                "textarea",
+            )],
+        ),
+        (
+            "decline_approval",
+            "不予批准",
+            "Decline the request",
+            vec![field("reason", "不予批准的理由", "Why not", "textarea")],
+        ),
+        (
+            "reassign",
+            "改派给他人负责",
+            "Give the case to someone else",
+            vec![
+                field("to", "改由谁负责", "New owner", "user"),
+                field("reason", "改派理由", "Reason", "textarea"),
+            ],
+        ),
+        (
+            "record_decision",
+            "登记上级决定（中心党委会、局党组会）",
+            "Record the decision of the tier's body",
+            vec![field("text", "决定内容", "The decision", "textarea")],
+        ),
+        (
+            "record_accountability",
+            "登记问责记录",
+            "Record accountability",
+            vec![
+                field("clerk", "经办人", "The clerk", "text"),
+                field(
+                    "department_head",
+                    "科室负责人",
+                    "The department head",
+                    "text",
+                ),
+                field(
+                    "leader_in_charge",
+                    "分管领导",
+                    "The leader in charge",
+                    "text",
+                ),
+                field("reason", "存在的问题", "What went wrong", "textarea"),
+                field("outcome", "处理决定", "The decision", "textarea"),
+            ],
+        ),
+        (
             "publish_note",
             "公开答复（群众可在查询页看到）",
             "Publish a reply (shown on the tracking page)",
@@ -236,6 +297,8 @@ fn specs(case: &Case, user: &StaffUser, t: Tr) -> Vec<ActionSpec> {
                     ActionKind::SetTier
                         | ActionKind::Reopen
                         | ActionKind::ApproveMissingMaterials
+                        | ActionKind::DeclineApproval
+                        | ActionKind::Reassign
                         | ActionKind::RecordDecision
                         | ActionKind::RecordAccountability
                 );
@@ -269,6 +332,8 @@ fn specs(case: &Case, user: &StaffUser, t: Tr) -> Vec<ActionSpec> {
                     )
                     .to_owned(),
                 )
+            } else if kind == ActionKind::DeclineApproval && !pending_approval {
+                Some(t.t("没有待批准的请求", "No request is waiting").to_owned())
             } else if kind == ActionKind::Escalate && case.tier.next_up().is_none() {
                 Some(
                     t.t("已是最高层级", "Already at the highest tier")
@@ -341,6 +406,29 @@ async fn render(
         .timeline
         .iter()
         .any(|e| e.event.action == EventKind::OneTimeNotice);
+    // An approval request waits until it is approved, declined or the matter refused.
+    let pending_approval = file
+        .timeline
+        .iter()
+        .fold(false, |pending, e| match e.event.action {
+            EventKind::RequestApproval => true,
+            k if EventKind::ANSWERS_APPROVAL.contains(&k) => false,
+            _ => pending,
+        });
+    // What can be done now first; the rest below, each saying why not.
+    let mut actions = specs(case, user, pending_approval, t);
+    actions.sort_by_key(|a| a.unavailable.is_some());
+    let users = match user.may(ActionKind::Reassign) {
+        true => state
+            .store
+            .list_users()
+            .await?
+            .into_iter()
+            .filter(|u| !u.disabled)
+            .map(|u| (u.username, u.display_name))
+            .collect(),
+        false => Vec::new(),
+    };
     let timeline = file
         .timeline
         .into_iter()
@@ -365,7 +453,8 @@ async fn render(
             recordings,
             related,
             timeline,
-            actions: specs(case, user, t),
+            actions,
+            users,
             has_notice,
             error,
             causes: &Cause::ALL[1..],
@@ -404,6 +493,7 @@ pub struct ActForm {
     clerk: String,
     department_head: String,
     leader_in_charge: String,
+    to: String,
 }
 
 fn some(s: String) -> Option<String> {
@@ -430,6 +520,7 @@ pub async fn act(
         clerk: some(form.clerk),
         department_head: some(form.department_head),
         leader_in_charge: some(form.leader_in_charge),
+        to: some(form.to),
         expected_version: form.version,
     };
     let outcome = async {

@@ -9,7 +9,7 @@ use axum::Form;
 use chrono::NaiveDate;
 use serde::Deserialize;
 
-use crate::domain::{ActionKind, Status, Tier};
+use crate::domain::ActionKind;
 use crate::http::AppState;
 use crate::storage::{CaseQuery, Sort};
 use crate::web::error::ApiError;
@@ -53,19 +53,10 @@ async fn render(
     let calendar = state.calendar.current();
     let tz = calendar.timezone();
     let today = calendar.local_date(now);
-    let open = vec![Status::New, Status::InProgress];
     let escalated = state
         .store
-        .list_cases(&CaseQuery {
-            statuses: open.clone(),
-            tiers: vec![Tier::Complex, Tier::Difficult],
-            sort: Sort::Deadline,
-            limit: 100,
-            now: Some(now),
-            ..CaseQuery::default()
-        })
+        .awaiting_decision(100)
         .await?
-        .cases
         .into_iter()
         .map(|c| Line {
             what: format!(

@@ -1,0 +1,62 @@
+// A duty leader declines a request, reassigns a case, records accountability and closes the
+// staff-side case, in the pages alone (headless Chromium, 1366×768, axe-core on each page).
+//
+// Usage: node leader.mjs BASE_URL   (PASSWORD, REQUESTED, STAFF_SIDE and CHROMIUM from the environment)
+
+import { act, axe, check, launch, shot, signIn } from "./lib.mjs";
+
+const base = process.argv[2];
+const { PASSWORD: password, REQUESTED: requested, STAFF_SIDE: staffSide } = process.env;
+if (!base || !password || !requested || !staffSide) throw new Error("usage: PASSWORD=… REQUESTED=… STAFF_SIDE=… node leader.mjs BASE_URL");
+
+const browser = await launch();
+try {
+  const { context, page } = await signIn(browser, base, "zhao", password);
+  await page.goto(`${base}/staff/leader`);
+  await axe(page, "the leader's page");
+  check((await page.locator("#approvals").innerText()).includes(requested), "the request waits on the leader's page");
+  await page.getByRole("link", { name: requested }).click();
+  await page.waitForSelector("#case-number");
+
+  // Declined, with a reason; then the form says there is nothing left to decline.
+  await act(page, "不予批准", (d) => d.locator("textarea").fill("户口本是要件，不能容缺受理"));
+  check((await page.locator("table").last().innerText()).includes("户口本是要件"), "the decline and its reason are on the timeline");
+  check((await page.locator("summary", { hasText: "不予批准" }).innerText()).includes("没有待批准的请求"), "nothing is left to decline");
+
+  // Given to 周敏, chosen from the accounts.
+  await act(page, "改派给他人负责", async (d) => {
+    await d.getByLabel("改由谁负责").selectOption("zhou");
+    await d.getByLabel("改派理由").fill("王芳休假一周");
+  });
+  check((await page.locator(".facts").innerText()).includes("周敏"), "the case is 周敏's now");
+  check((await page.locator("table").last().innerText()).includes("改由 周敏 负责"), "the reassignment is on the timeline");
+  await axe(page, "the case page with the leader's actions");
+  await page.goto(`${base}/staff/leader`);
+  check(!(await page.locator("#approvals").innerText()).includes(requested), "the request no longer waits");
+
+  // The staff-side case: closing waits for accountability, recorded in the page.
+  await page.goto(`${base}/staff/cases/${staffSide}`);
+  check((await page.locator("summary", { hasText: "销号" }).innerText()).includes("须先登记问责记录"), "closing says accountability comes first");
+  await act(page, "登记问责记录", async (d) => {
+    await d.getByLabel("经办人").fill("王芳");
+    await d.getByLabel("科室负责人").fill("养老保险科 李科长");
+    await d.getByLabel("分管领导").fill("张副局长");
+    await d.getByLabel("存在的问题").fill("未一次性告知所需材料，群众往返三次");
+    await d.getByLabel("处理决定").fill("约谈提醒，全科通报");
+  });
+  await shot(page, "case-leader");
+  check((await page.locator("table").last().innerText()).includes("约谈提醒"), "the accountability record is on the timeline, for the leader");
+  await act(page, "销号");
+  check((await page.locator("#case-status").innerText()).includes("已销号"), "the staff-side case is closed");
+  await context.close();
+
+  // The clerk sees neither the record nor a way to decide.
+  const clerk = await signIn(browser, base, "wang", password);
+  await clerk.page.goto(`${base}/staff/cases/${staffSide}`);
+  check(!(await clerk.page.content()).includes("约谈提醒"), "a clerk does not read the accountability record");
+  check((await clerk.page.locator("summary", { hasText: "改派给他人负责" }).innerText()).includes("需由值班领导决定"), "a clerk is told reassigning is the leader's");
+  await clerk.context.close();
+  console.log("all leader browser checks passed");
+} finally {
+  await browser.close();
+}
