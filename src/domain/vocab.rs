@@ -201,8 +201,8 @@ vocabulary! {
     /// what channels, the callback list, ratings, prints and retention write.
     EventKind {
         Register => "register", "登记", "Registered";
-        /// Answered on the phone (or at once) and closed: a consultation.
-        AnswerAndClose => "answer_and_close", "电话中答复并办结", "Answered on the phone";
+        /// Answered at once (on the phone or at the counter) and closed: a consultation.
+        AnswerAndClose => "answer_and_close", "当即答复并办结", "Answered at once";
         Accept => "accept", "受理（首问负责）", "Accepted (owner)";
         Classify => "classify", "认定原因", "Cause classified";
         SetTier => "set_tier", "调整层级", "Tier set";

@@ -496,6 +496,50 @@ async fn a_one_time_notice_prints_as_a_checklist(backend: Backend) {
     assert!(page.contains("不能执行此操作"), "{page}");
 }
 
+async fn a_walk_in_answered_on_the_spot_is_a_closed_consultation(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.user("wang", "王芳", vec![Role::Counter], None).await;
+    let mut b = Browser::new(&app);
+    b.sign_in("wang", PASSWORD).await;
+    let (_, page, _) = b.get("/staff/register").await;
+    assert!(page.contains("当场解答"));
+    let form = |answer: &'static str| {
+        vec![
+            ("name", "刘大爷"),
+            ("phone", "13800138000"),
+            ("matter", "pensions"),
+            ("description", "问养老金认证在哪里办"),
+            ("outcome", "answered"),
+            ("answer", answer),
+        ]
+    };
+    // No answer: the form again, what was typed kept, the field named; nothing registered.
+    let mut fields = form("  ");
+    let token = csrf(&page);
+    fields.push(("csrf", &token));
+    let (status, again, _) = b.post("/staff/register", &fields).await;
+    assert_eq!(status, 422);
+    assert!(again.contains("answer-error") && again.contains("问养老金认证在哪里办"));
+    assert_eq!(app.raw_count("select count(*) from cases").await, 0);
+    let mut fields = form("可在手机“辽事通”上认证，已现场演示");
+    fields.push(("csrf", &token));
+    let (status, _, location) = b.post("/staff/register", &fields).await;
+    assert_eq!(status, 303);
+    let (_, case_page, _) = b.get(location.as_deref().unwrap()).await;
+    assert!(case_page.contains("当即答复并办结") && case_page.contains("已现场演示"));
+    let admin = app.token("admin", Role::Admin).await;
+    let (_, cases) = app.get_json("/api/v1/cases?status=closed", &admin).await;
+    let case = &cases["cases"][0];
+    assert_eq!(
+        (
+            case["channel"].as_str(),
+            case["consultation"].as_bool(),
+            case["owner"].as_str()
+        ),
+        (Some("counter"), Some(true), Some("王芳"))
+    );
+}
+
 async fn the_duty_leader_sees_the_day_and_keeps_the_roster(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     app.user("zhao", "赵局长", vec![Role::DutyLeader], None)
@@ -1047,6 +1091,7 @@ async fn an_expired_token_stops_working_and_a_used_one_records_when(backend: Bac
 }
 
 crate::on_both_backends!(
+    a_walk_in_answered_on_the_spot_is_a_closed_consultation,
     an_expired_token_stops_working_and_a_used_one_records_when,
     an_administrator_issues_sees_and_revokes_api_tokens_in_the_page,
     phone_and_id_numbers_never_ride_in_a_staff_address,

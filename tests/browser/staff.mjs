@@ -120,6 +120,20 @@ try {
   await page.getByLabel("姓名").focus();
   await page.waitForSelector("#repeat-banner .repeat");
   check((await page.locator("#repeat-banner").innerText()).includes(walkIn), "a repeat visitor is flagged with the earlier case");
+  // Another walk-in, answered on the spot: the answer is asked for, then the case closes.
+  await page.goto(`${base}/staff/register`);
+  await page.getByLabel("姓名").fill("刘大爷");
+  await page.getByLabel("电话").fill("13900001111");
+  await page.getByLabel("事项类别").selectOption("pensions");
+  await page.getByLabel("什么事没办成、在哪个窗口").fill("问养老金资格认证在哪里办");
+  await page.getByLabel("当场解答（咨询，登记后即办结）").check();
+  await page.getByRole("button", { name: "登记" }).click();
+  await page.waitForSelector("#answer-error");
+  check(await page.getByLabel("什么事没办成、在哪个窗口").inputValue() === "问养老金资格认证在哪里办", "a missing answer keeps what was typed");
+  await page.getByLabel("当场答复的内容").fill("可在手机上认证，已现场演示");
+  await page.getByRole("button", { name: "登记" }).click();
+  await page.waitForSelector("#case-number");
+  check((await page.locator("#case-status").innerText()).includes("已销号"), "a walk-in answered on the spot is closed at once");
   await context.close();
 
   // ---- hotline operator: a call -----------------------------------------------------

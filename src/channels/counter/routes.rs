@@ -67,6 +67,10 @@ pub struct WalkInForm {
     id_card: String,
     matter: String,
     description: String,
+    /// `open` (a case for follow-up, the default) or `answered` (answered on the spot).
+    outcome: String,
+    /// What the citizen was told, when answered on the spot.
+    answer: String,
 }
 
 #[derive(Template)]
@@ -103,7 +107,10 @@ pub async fn register_page(State(counter): State<Counter>, user: StaffUser) -> R
             user: &user,
             nav: "register",
             back: "/staff/register".into(),
-            form: WalkInForm::default(),
+            form: WalkInForm {
+                outcome: "open".into(),
+                ..WalkInForm::default()
+            },
             errors: Vec::new(),
             matters: matter_options(&counter.rules, t),
             earlier: Vec::new(),
@@ -125,6 +132,20 @@ pub async fn register_submit(
     let t = user.tr();
     let now = crate::clock::now();
     let actor = user.actor();
+    let answered = form.outcome == "answered";
+    let answer = match answered {
+        false => Ok(None),
+        true => {
+            crate::domain::citizen::plain_text(&form.answer, counter.rules.description_max_chars)
+                .map(Some)
+                .map_err(|e| crate::domain::FieldError {
+                    field: "answer",
+                    code: "invalid_input",
+                    zh: "当场答复的，请写明答复内容（不超过字数限制）".into(),
+                    en: format!("Write down what the citizen was told ({e})"),
+                })
+        }
+    };
     let result = register(
         RegistrationForm {
             channel: "counter".into(),
@@ -139,6 +160,18 @@ pub async fn register_submit(
         actor.by(),
         now,
     );
+    let result = match (result, answer) {
+        (Ok(mut submission), Ok(answer)) => {
+            submission.answer = answer;
+            Ok(submission)
+        }
+        (Ok(_), Err(e)) => Err(vec![e]),
+        (Err(mut errors), Err(e)) => {
+            errors.push(e);
+            Err(errors)
+        }
+        (Err(errors), Ok(_)) => Err(errors),
+    };
     match result {
         Ok(submission) => match counter
             .intake
@@ -148,7 +181,7 @@ pub async fn register_submit(
             .and_then(crate::web::views::registered_case)
         {
             Ok(case) => {
-                tracing::info!(case = %case.number, "walk-in registered");
+                tracing::info!(case = %case.number, answered, "walk-in registered");
                 Redirect::to(&format!("/staff/cases/{}", case.number)).into_response()
             }
             Err(e) => e.into_response(),
