@@ -281,6 +281,44 @@ async fn track(app: &TestApp, case: &str, code: &str, from: Option<&str>) -> (u1
     (r.status().as_u16(), r.text().await.unwrap())
 }
 
+/// A visitor's code keeps working until a clerk, having checked who is asking, confirms a new
+/// receipt; then the old one stops and the timeline says so.
+async fn a_new_receipt_replaces_a_visitors_code_only_when_the_clerk_confirms(backend: Backend) {
+    let app = TestApp::spawn_with(backend, relaxed).await;
+    app.user("wang", "王芳", vec![youmen::domain::Role::Counter], None)
+        .await;
+    let (_, page) = post_form(&app, &good_form()).await;
+    let number = by_id(&page, "case-number");
+    let code = by_id(&page, "tracking-code");
+    let mut b = crate::staff::Browser::new(&app);
+    b.sign_in("wang", crate::helpers::PASSWORD).await;
+    let (_, case_page, _) = b.get(&format!("/staff/cases/{number}")).await;
+    assert!(case_page.contains("换发新查询码"), "the page warns first");
+    let csrf = crate::staff::csrf(&case_page);
+    let receipt = format!("/staff/cases/{number}/receipt");
+    let (status, body, _) = b.post(&receipt, &[("csrf", &csrf)]).await;
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(
+        track(&app, &number, &code, None).await.0,
+        200,
+        "the old code still works"
+    );
+    let (status, printed, _) = b
+        .post(&receipt, &[("csrf", &csrf), ("reissue", "yes")])
+        .await;
+    assert_eq!(status, 200);
+    let new_code = by_id(&printed, "receipt-code");
+    assert_ne!(new_code.trim(), code);
+    assert_eq!(
+        track(&app, &number, &code, None).await.0,
+        404,
+        "the old code stops"
+    );
+    assert_eq!(track(&app, &number, new_code.trim(), None).await.0, 200);
+    let (_, case_page, _) = b.get(&format!("/staff/cases/{number}")).await;
+    assert!(case_page.contains("原查询码作废"));
+}
+
 /// Someone who knows a complainant's phone number learns nothing from it, and a case number
 /// guessed at from many addresses stops answering before a code could be guessed: wrong
 /// codes count against the case, right ones do not.
@@ -1033,6 +1071,7 @@ async fn without_smtp_the_confirmation_is_written_as_an_eml_file(backend: Backen
 }
 
 crate::on_both_backends!(
+    a_new_receipt_replaces_a_visitors_code_only_when_the_clerk_confirms,
     without_smtp_the_confirmation_is_written_as_an_eml_file,
     a_burst_of_messages_is_committed_together_and_each_gets_its_answer,
     one_failing_message_does_not_take_its_batch_down,

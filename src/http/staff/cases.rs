@@ -65,6 +65,8 @@ struct CasePage<'a> {
     users: Vec<(String, String)>,
     /// A one-time notice was issued: it can be printed.
     has_notice: bool,
+    /// The case has a tracking code already (a receipt or a website confirmation).
+    has_code: bool,
     error: Option<String>,
     causes: &'static [Cause],
     tiers: &'static [Tier],
@@ -456,6 +458,7 @@ async fn render(
             actions,
             users,
             has_notice,
+            has_code: super::prints::has_tracking_code(state, case.id).await?,
             error,
             causes: &Cause::ALL[1..],
             tiers: Tier::ALL,
@@ -494,6 +497,8 @@ pub struct ActForm {
     department_head: String,
     leader_in_charge: String,
     to: String,
+    /// On a receipt for a case that already has a tracking code: `yes` to issue a new one.
+    pub(super) reissue: String,
 }
 
 fn some(s: String) -> Option<String> {

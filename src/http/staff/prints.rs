@@ -100,6 +100,13 @@ pub async fn referral(
     result.await.unwrap_or_else(IntoResponse::into_response)
 }
 
+/// Whether the case has a tracking code already: a printed receipt's, or the one a website
+/// visitor was given (and perhaps mailed).
+pub(super) async fn has_tracking_code(state: &AppState, case_id: i64) -> Result<bool, ApiError> {
+    Ok(state.store.tracking_code(case_id).await?.is_some()
+        || state.store.website_record(case_id).await?.is_some())
+}
+
 /// The walk-in receipt: case number, a fresh tracking code and a QR code to the tracking page.
 #[derive(Template)]
 #[template(path = "staff/receipt.html", config = "src/templates/askama.toml")]
@@ -129,7 +136,20 @@ pub async fn receipt(
         let calendar = state.calendar.current();
         let tz = calendar.timezone();
         let now = crate::clock::now();
-        // A new code each print: the old one stops working, so a lost receipt can be replaced.
+        // A new code each print (only its digest is kept, so the old one cannot be printed
+        // again): the old one stops working. Where there is one, it may be in a visitor's
+        // e-mail, so the clerk must say so.
+        let had_code = has_tracking_code(&state, case.id).await?;
+        if had_code && form.reissue != "yes" {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "tracking_code_exists",
+                crate::web::error::Text::new(
+                    "此案件已有查询码。打印新回执会生成新的查询码，旧查询码（包括已发给群众的邮件中的链接）随即失效；请勾选确认后再打印。",
+                    "This case has a tracking code already. A new receipt issues a new code and the old one (in any e-mail already sent) stops working: confirm to print.",
+                ),
+            ));
+        }
         let code = crate::domain::website::new_tracking_code(&mut rand::thread_rng());
         state
             .store
@@ -145,7 +165,10 @@ pub async fn receipt(
                 case.id,
                 user.actor().by(),
                 EventKind::PrintReceipt,
-                "回执（新查询码）",
+                match had_code {
+                    true => "回执（新查询码，原查询码作废）",
+                    false => "回执（新查询码）",
+                },
             )
             .await?;
         let base = state.site.settings.public_base_url.trim_end_matches('/');
