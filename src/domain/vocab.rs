@@ -236,6 +236,7 @@ vocabulary! {
         ClosedUnreachable => "closed_unreachable", "无法联系，销号", "Closed: caller unreachable";
         PrintReferral => "print_referral", "打印转办单", "Referral form printed";
         PrintReceipt => "print_receipt", "打印回执", "Receipt printed";
+        PrintRefusal => "print_refusal", "打印否定备案告知书", "Refusal notice printed";
         PurgeRecording => "purge_recording", "删除录音（保存期满）", "Recording deleted (retention)";
         Anonymize => "anonymize", "匿名化（保存期满）", "Anonymized (retention)";
     }
@@ -263,7 +264,10 @@ impl EventKind {
     pub fn is_access(self) -> bool {
         matches!(
             self,
-            EventKind::PlayRecording | EventKind::PrintReferral | EventKind::PrintReceipt
+            EventKind::PlayRecording
+                | EventKind::PrintReferral
+                | EventKind::PrintReceipt
+                | EventKind::PrintRefusal
         )
     }
 

@@ -540,6 +540,55 @@ async fn a_walk_in_answered_on_the_spot_is_a_closed_consultation(backend: Backen
     );
 }
 
+async fn a_refused_case_prints_its_refusal_notice(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.user("wang", "王芳", vec![Role::Counter], None).await;
+    let mut b = Browser::new(&app);
+    b.sign_in("wang", PASSWORD).await;
+    let token = app.token("王芳", Role::Counter).await;
+    let (_, case) = app
+        .post_json("/api/v1/cases", &token, &crate::helpers::walk_in())
+        .await;
+    let number = case["number"].as_str().unwrap();
+    let refusal = format!("/staff/cases/{number}/refusal");
+    assert_eq!(b.get(&refusal).await.0, 404, "not refused yet");
+    let (_, page, _) = b.get(&format!("/staff/cases/{number}")).await;
+    assert!(!page.contains("打印否定备案告知书"));
+    let reason = "依据《社会保险法》第十六条，累计缴费不足十五年的，不能按月领取基本养老金";
+    let (status, _) = app
+        .post_json(
+            &format!("/api/v1/cases/{number}/actions"),
+            &token,
+            &json!({"action": "refuse", "reason": reason}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (_, page, _) = b.get(&format!("/staff/cases/{number}")).await;
+    assert!(page.contains("打印否定备案告知书"));
+    let (status, notice, _) = b.get(&refusal).await;
+    assert_eq!(status, 200);
+    assert!(
+        notice.contains("否定备案告知书")
+            && notice.contains(reason)
+            && notice.contains(number)
+            && notice.contains("行政复议")
+            && notice.contains("size: A4"),
+        "{notice}"
+    );
+    let (_, case) = app
+        .get_json(&format!("/api/v1/cases/{number}"), &token)
+        .await;
+    assert!(
+        case["timeline"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["action"] == "print_refusal" && e["actor"] == "王芳"),
+        "the print is on the timeline"
+    );
+    assert_eq!(b.get("/staff/cases/YM-20990101-0001/refusal").await.0, 404);
+}
+
 async fn the_duty_leader_sees_the_day_and_keeps_the_roster(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     app.user("zhao", "赵局长", vec![Role::DutyLeader], None)
@@ -1091,6 +1140,7 @@ async fn an_expired_token_stops_working_and_a_used_one_records_when(backend: Bac
 }
 
 crate::on_both_backends!(
+    a_refused_case_prints_its_refusal_notice,
     a_walk_in_answered_on_the_spot_is_a_closed_consultation,
     an_expired_token_stops_working_and_a_used_one_records_when,
     an_administrator_issues_sees_and_revokes_api_tokens_in_the_page,

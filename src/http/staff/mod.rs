@@ -37,6 +37,7 @@ pub fn router() -> Router<AppState> {
         .route("/staff/cases/{number}/act", post(cases::act))
         .route("/staff/cases/{number}/referral", get(prints::referral))
         .route("/staff/cases/{number}/notice", get(prints::notice))
+        .route("/staff/cases/{number}/refusal", get(prints::refusal))
         .route("/staff/cases/{number}/receipt", post(prints::receipt))
         .route(
             "/staff/admin/tokens",

@@ -260,3 +260,66 @@ pub async fn notice(
     };
     result.await.unwrap_or_else(IntoResponse::into_response)
 }
+
+/// The refusal notice (否定备案告知书) for a refused case: the legal basis and reason as
+/// recorded, and what the citizen can do next. Printing it is on the timeline.
+#[derive(Template)]
+#[template(path = "staff/refusal.html", config = "src/templates/askama.toml")]
+struct RefusalPage<'a> {
+    case: &'a Case,
+    matter: String,
+    received: String,
+    reason: String,
+    refused_by: String,
+    refused_at: String,
+}
+
+pub async fn refusal(
+    State(state): State<AppState>,
+    user: StaffUser,
+    Path(number): Path<String>,
+) -> Response {
+    if let Err(r) = user.require(ActionKind::Read) {
+        return r;
+    }
+    let result = async {
+        let case = state.cases.load(&number).await?;
+        if case.status != crate::domain::Status::Refused {
+            return Err(ApiError::not_found("否定备案告知书", "refusal notice"));
+        }
+        let tz = state.calendar.current().timezone();
+        let entries = state.cases.timeline(&case, &user.actor()).await?;
+        let Some(refused) = entries
+            .iter()
+            .map(|e| &e.event)
+            .rev()
+            .find(|e| e.action == EventKind::Refuse)
+        else {
+            return Err(ApiError::not_found("否定备案告知书", "refusal notice"));
+        };
+        state
+            .cases
+            .record_access(
+                case.id,
+                user.actor().by(),
+                EventKind::PrintRefusal,
+                "否定备案告知书",
+            )
+            .await?;
+        Ok(page(
+            StatusCode::OK,
+            &RefusalPage {
+                matter: state
+                    .rules
+                    .matter(&case.matter)
+                    .map_or(case.matter.clone(), |m| m.zh.clone()),
+                received: when(case.received_at, tz),
+                reason: refused.note.clone().unwrap_or_default(),
+                refused_by: refused.actor.clone(),
+                refused_at: when(refused.at, tz),
+                case: &case,
+            },
+        ))
+    };
+    result.await.unwrap_or_else(IntoResponse::into_response)
+}
