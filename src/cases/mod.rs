@@ -61,6 +61,9 @@ pub enum CaseError {
     InvalidNumber(String),
     #[error("no such case")]
     NotFound,
+    /// What was typed cannot be stored (a correction's fields).
+    #[error("invalid fields")]
+    Invalid(Vec<crate::domain::FieldError>),
     /// A reassignment to a user who does not exist or is disabled.
     #[error("`{0}` is not an enabled user")]
     UnknownUser(String),
@@ -150,6 +153,37 @@ impl CaseDesk {
                     return Ok((updated, event));
                 }
                 Err(StoreError::Conflict) if expected_version.is_none() => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(StoreError::Conflict.into())
+    }
+
+    /// Corrects what was registered on the case, as `actor`, with the intake's rules.
+    pub async fn correct(
+        &self,
+        actor: &Actor,
+        number: &str,
+        form: &crate::domain::correction::CorrectionForm,
+        rules: &crate::domain::IntakeRules,
+    ) -> Result<(Case, Event), CaseError> {
+        if !actor.may(crate::domain::ActionKind::Correct) {
+            return Err(Refusal::Forbidden(crate::domain::ActionKind::Correct).into());
+        }
+        for _ in 0..RETRIES {
+            let case = self.load(number).await?;
+            let correction = crate::domain::correction::correct(&case, form, rules)
+                .map_err(CaseError::Invalid)?;
+            match self
+                .store
+                .correct_case(&case, &correction, actor.by(), crate::clock::now())
+                .await
+            {
+                Ok(done) => {
+                    tracing::info!(case = %done.0.number, moved_callback = correction.phone_changed, "registration corrected");
+                    return Ok(done);
+                }
+                Err(StoreError::Conflict) => continue,
                 Err(e) => return Err(e.into()),
             }
         }

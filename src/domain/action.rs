@@ -135,6 +135,8 @@ pub enum ActionKind {
     ApproveMissingMaterials,
     Meeting,
     RequestApproval,
+    /// Correct what was registered (name, phone, ID card, matter, description), with a reason.
+    Correct,
     DeclineApproval,
     Reassign,
     RecordDecision,
@@ -152,7 +154,7 @@ pub enum ActionKind {
 }
 
 impl ActionKind {
-    pub const ALL: [ActionKind; 26] = [
+    pub const ALL: [ActionKind; 27] = [
         ActionKind::Register,
         ActionKind::LogCall,
         ActionKind::PushVoicemail,
@@ -168,6 +170,7 @@ impl ActionKind {
         ActionKind::ApproveMissingMaterials,
         ActionKind::Meeting,
         ActionKind::RequestApproval,
+        ActionKind::Correct,
         ActionKind::DeclineApproval,
         ActionKind::Reassign,
         ActionKind::RecordDecision,
@@ -198,6 +201,7 @@ impl ActionKind {
             ActionKind::ApproveMissingMaterials => "approve_missing_materials",
             ActionKind::Meeting => "meeting",
             ActionKind::RequestApproval => "request_approval",
+            ActionKind::Correct => "correct",
             ActionKind::DeclineApproval => "decline_approval",
             ActionKind::Reassign => "reassign",
             ActionKind::RecordDecision => "record_decision",

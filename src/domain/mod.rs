@@ -8,6 +8,7 @@ pub mod callback;
 pub mod callback_result;
 pub mod case;
 pub mod citizen;
+pub mod correction;
 pub mod notification;
 pub mod phone;
 pub mod registration;

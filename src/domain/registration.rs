@@ -75,7 +75,12 @@ impl FieldError {
     }
 }
 
-fn text_error(field: &'static str, label_zh: &str, label_en: &str, e: TextError) -> FieldError {
+pub(super) fn text_error(
+    field: &'static str,
+    label_zh: &str,
+    label_en: &str,
+    e: TextError,
+) -> FieldError {
     match e {
         TextError::Empty => FieldError::new(
             field,

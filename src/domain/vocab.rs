@@ -215,6 +215,8 @@ vocabulary! {
         Meeting => "meeting", "研究室会议", "Research-room meeting";
         RequestApproval => "request_approval", "请求批准", "Approval requested";
         DeclineApproval => "decline_approval", "不予批准", "Approval declined";
+        /// What was registered, corrected (before and after, with the reason).
+        Correct => "correct", "更正登记信息", "Registration corrected";
         Reassign => "reassign", "改派", "Reassigned";
         RecordDecision => "record_decision", "上级决定", "Decision recorded";
         RecordAccountability => "record_accountability", "问责记录", "Accountability recorded";

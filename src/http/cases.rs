@@ -27,6 +27,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/cases", post(register_case).get(list_cases))
         .route("/api/v1/cases/{number}", get(show_case))
         .route("/api/v1/cases/{number}/actions", post(act_on_case))
+        .route("/api/v1/cases/{number}/correction", post(correct_case))
 }
 
 /// Register a case (编号登记).
@@ -443,6 +444,66 @@ pub async fn act_on_case(
     let now = now();
     Ok(Json(ActionResult {
         case: CaseView::new(&updated, tz, now),
+        event: EventView::new(event, tz),
+    }))
+}
+
+/// A correction of what was registered: give only the fields to change, and the reason.
+#[derive(Debug, Default, serde::Deserialize, utoipa::ToSchema)]
+#[serde(default)]
+pub struct CorrectionRequest {
+    pub citizen_name: Option<String>,
+    /// The right number, in any common shape; the callback goes to it.
+    pub phone: Option<String>,
+    pub id_card: Option<String>,
+    /// A configured matter code.
+    pub matter: Option<String>,
+    pub description: Option<String>,
+    /// Why (required); on the timeline with each change, before and after.
+    pub reason: Option<String>,
+}
+
+impl From<CorrectionRequest> for crate::domain::correction::CorrectionForm {
+    fn from(r: CorrectionRequest) -> Self {
+        Self {
+            citizen_name: r.citizen_name,
+            phone: r.phone,
+            id_card: r.id_card,
+            matter: r.matter,
+            description: r.description,
+            reason: r.reason,
+        }
+    }
+}
+
+/// Correct what was registered (更正): name, phone, ID card, matter, description, with a reason.
+#[utoipa::path(
+    post, path = "/api/v1/cases/{number}/correction", tag = "cases",
+    params(("number" = String, Path, description = "Case number")),
+    request_body = CorrectionRequest,
+    responses(
+        (status = 200, body = ActionResult),
+        (status = 403, description = "The role may not correct", body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 409, description = "Changed meanwhile", body = ErrorBody),
+        (status = 422, description = "Every invalid field; or nothing to correct", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn correct_case(
+    State(state): State<AppState>,
+    staff: Staff,
+    ApiPath(number): ApiPath<String>,
+    ApiJson(body): ApiJson<CorrectionRequest>,
+) -> Result<Json<ActionResult>, ApiError> {
+    staff.require(crate::domain::ActionKind::Correct)?;
+    let (updated, event) = state
+        .cases
+        .correct(&staff.0, &number, &body.into(), &state.rules)
+        .await?;
+    let tz = state.calendar.current().timezone();
+    Ok(Json(ActionResult {
+        case: CaseView::new(&updated, tz, now()),
         event: EventView::new(event, tz),
     }))
 }

@@ -18,7 +18,7 @@ use crate::web::views;
         description = "One case queue for the can't-get-it-done window (办不成事反映窗口): counter, hotlines and website. Errors are `{\"error\":{\"code\",\"message\",\"field\"}}`, messages in Chinese unless Accept-Language prefers English."
     ),
     paths(
-        cases::register_case, cases::list_cases, cases::show_case, cases::act_on_case,
+        cases::register_case, cases::list_cases, cases::show_case, cases::act_on_case, cases::correct_case,
         calls::log_call, recordings::list_quarantine, recordings::play_recording,
         push::push_voicemail, twilio::recording_callback,
         crate::channels::website::routes::api::api_submit,

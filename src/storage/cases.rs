@@ -25,6 +25,18 @@ pub trait CaseStore: Send + Sync {
         notify: &[Notification],
     ) -> StoreResult<(Case, Event)>;
 
+    /// Stores a correction of what was registered, its event and the case's re-indexing; a
+    /// changed phone number takes the case off its unfinished callback entries (an entry
+    /// left with nothing is finished as unreachable: its number was wrong), so the next
+    /// list calls the new number. `Conflict` if the case changed since it was read.
+    async fn correct_case(
+        &self,
+        case: &Case,
+        correction: &crate::domain::correction::Correction,
+        actor: By<'_>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<(Case, Event)>;
+
     /// Appends an event that changes nothing (an access, for the audit trail).
     async fn record_access(
         &self,
@@ -154,6 +166,79 @@ macro_rules! impl_case_store {
                     before: t.before.clone(),
                     after: t.after.clone(),
                     note: t.note.clone(),
+                };
+                Ok((updated, event))
+            }
+
+            async fn correct_case(
+                &self,
+                case: &$crate::domain::Case,
+                c: &$crate::domain::correction::Correction,
+                actor: $crate::domain::By<'_>,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::storage::StoreResult<($crate::domain::Case, $crate::domain::Event)> {
+                use $crate::storage::rows::{CaseRow, CASE_COLUMNS};
+                let mut tx = self.writer().begin().await?;
+                let sql = format!(
+                    "update cases set citizen_name = $1, phone_e164 = $2, phone_original = $3, id_card_masked = $4, \
+                     id_card_digest = $5, matter = $6, description = $7, updated_at = $8, version = version + 1 \
+                     where id = $9 and version = $10 returning {CASE_COLUMNS}"
+                );
+                let row: Option<CaseRow> = sqlx::query_as(&sql)
+                    .bind(c.citizen.name.as_deref())
+                    .bind(c.citizen.phone.as_ref().map(|p| p.e164()))
+                    .bind(c.citizen.phone.as_ref().map(|p| p.original()))
+                    .bind(c.citizen.id_card_masked.as_deref())
+                    .bind(c.citizen.id_card_digest.as_deref())
+                    .bind(&c.matter)
+                    .bind(&c.description)
+                    .bind(now)
+                    .bind(case.id)
+                    .bind(case.version)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                let Some(row) = row else {
+                    return Err($crate::storage::StoreError::Conflict);
+                };
+                let updated = $crate::domain::Case::try_from(row)?;
+                let event = $crate::domain::EventKind::Correct;
+                let event_id = insert_event(&mut tx, case.id, now, actor, event, &c.before, &c.after, Some(&c.note)).await?;
+                sqlx::query("insert into search_backlog (case_id) values ($1) on conflict do nothing")
+                    .bind(case.id)
+                    .execute(&mut *tx)
+                    .await?;
+                if c.phone_changed {
+                    let left: Vec<(i64,)> = sqlx::query_as(
+                        "delete from callback_entry_cases where case_id = $1 and entry_id in \
+                         (select id from callback_entries where finished_at is null) returning entry_id",
+                    )
+                    .bind(case.id)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                    for (entry,) in left {
+                        sqlx::query(
+                            "update callback_entries set status = $1, finished_at = $2, updated_at = $2, \
+                             claimed_by = null, claimed_by_id = null, claimed_until = null \
+                             where id = $3 and finished_at is null \
+                             and not exists (select 1 from callback_entry_cases x where x.entry_id = $3) \
+                             and not exists (select 1 from missed_calls m where m.entry_id = $3)",
+                        )
+                        .bind($crate::domain::EntryStatus::Unreachable.as_str())
+                        .bind(now)
+                        .bind(entry)
+                        .execute(&mut *tx)
+                        .await?;
+                    }
+                }
+                tx.commit().await?;
+                let event = $crate::domain::Event {
+                    id: event_id,
+                    at: now,
+                    actor: actor.name.to_owned(),
+                    action: event,
+                    before: c.before.clone(),
+                    after: c.after.clone(),
+                    note: Some(c.note.clone()),
                 };
                 Ok((updated, event))
             }

@@ -279,6 +279,7 @@ impl From<CaseError> for ApiError {
                 ),
             ),
             CaseError::NotFound => ApiError::not_found("该案件", "case"),
+            CaseError::Invalid(errors) => ApiError::fields(errors),
             CaseError::UnknownUser(name) => ApiError::invalid(
                 "to",
                 "unknown_user",

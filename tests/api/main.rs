@@ -6,6 +6,7 @@ mod callback_loop;
 mod callbacks;
 mod cases;
 mod cli;
+mod corrections;
 mod deploy;
 mod errors;
 mod health;

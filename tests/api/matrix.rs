@@ -22,7 +22,7 @@ fn expected(kind: ActionKind) -> [bool; 6] {
     use ActionKind::*;
     match kind {
         Register | Read | Accept | Classify | Escalate | AddNote | PublishNote | Summon
-        | OneTimeNotice | Meeting | RequestApproval | Resolve | Refuse | Close => {
+        | OneTimeNotice | Meeting | RequestApproval | Correct | Resolve | Refuse | Close => {
             [true, true, true, true, true, false]
         }
         LogCall => [false, true, false, true, true, false],
@@ -105,6 +105,13 @@ async fn status_of(app: &TestApp, token: &str, kind: ActionKind, number: &str) -
                 .as_u16()
         }
         Read => app.get_json("/api/v1/cases", token).await.0,
+        // A bad number: anyone allowed gets 422, anyone not allowed 403; nothing changes.
+        Correct => {
+            let body = json!({"phone": "12", "reason": "r"});
+            app.post_json(&format!("/api/v1/cases/{number}/correction"), token, &body)
+                .await
+                .0
+        }
         Oversee => app.get_json("/api/v1/outbox", token).await.0,
         WorkCallbacks => {
             app.get_json("/api/v1/callbacks?date=2026-11-30", token)

@@ -134,6 +134,18 @@ try {
   await page.getByRole("button", { name: "登记" }).click();
   await page.waitForSelector("#case-number");
   check((await page.locator("#case-status").innerText()).includes("已销号"), "a walk-in answered on the spot is closed at once");
+  // The phone number was mistyped: corrected in the page, with a reason, by keyboard.
+  await page.locator("#correct summary").focus();
+  await page.keyboard.press("Enter");
+  await page.getByLabel("电话", { exact: true }).fill("139 0000 1112");
+  await page.getByLabel("更正理由").fill("群众核对后发现号码记错一位");
+  await page.locator("#correct").scrollIntoViewIfNeeded();
+  await shot(page, "case-correct");
+  await page.getByRole("button", { name: "更正", exact: true }).click();
+  await page.waitForSelector("#timeline");
+  check((await page.locator("#case-phone").innerText()).includes("139 0000 1112"), "the corrected number is on the case");
+  check((await page.locator("table").last().innerText()).includes("139 0000 1111 → 139 0000 1112"), "before and after are on the timeline");
+  await axe(page, "the case page after a correction");
   await context.close();
 
   // ---- hotline operator: a call -----------------------------------------------------

@@ -21,6 +21,22 @@ use crate::web::html::{page, Tr};
 use crate::web::session::StaffUser;
 use crate::web::views::ActionRequest;
 
+/// The correction form after a refused correction: what was typed, and each field's error.
+#[derive(Debug, Default)]
+pub(super) struct Correcting {
+    pub(super) form: Option<super::correct::CorrectForm>,
+    pub(super) errors: Vec<(String, String)>,
+}
+
+impl Correcting {
+    pub(super) fn error(&self, field: &str) -> Option<&str> {
+        self.errors
+            .iter()
+            .find(|(f, _)| f == field)
+            .map(|(_, m)| m.as_str())
+    }
+}
+
 /// A form field an action needs.
 pub struct Field {
     pub name: &'static str,
@@ -67,6 +83,10 @@ struct CasePage<'a> {
     has_notice: bool,
     /// The case has a tracking code already (a receipt or a website confirmation).
     has_code: bool,
+    /// The correction form: what was typed and its errors, after a refused correction.
+    correcting: Correcting,
+    /// The configured matters: (code, label).
+    matters: Vec<(String, String)>,
     error: Option<String>,
     causes: &'static [Cause],
     tiers: &'static [Tier],
@@ -375,12 +395,23 @@ pub(super) fn timeline_row(entry: TimelineEntry, tz: chrono_tz::Tz, t: Tr) -> Ti
     }
 }
 
-async fn render(
+pub(super) async fn render(
     state: &AppState,
     user: &StaffUser,
     case: &Case,
     error: Option<String>,
     status: StatusCode,
+) -> Result<Response, ApiError> {
+    render_with(state, user, case, error, status, Correcting::default()).await
+}
+
+pub(super) async fn render_with(
+    state: &AppState,
+    user: &StaffUser,
+    case: &Case,
+    error: Option<String>,
+    status: StatusCode,
+    correcting: Correcting,
 ) -> Result<Response, ApiError> {
     let t = user.tr();
     let tz = state.calendar.current().timezone();
@@ -459,6 +490,13 @@ async fn render(
             users,
             has_notice,
             has_code: super::prints::has_tracking_code(state, case.id).await?,
+            correcting,
+            matters: state
+                .rules
+                .matters
+                .iter()
+                .map(|m| (m.code.clone(), t.t(&m.zh, &m.en).to_owned()))
+                .collect(),
             error,
             causes: &Cause::ALL[1..],
             tiers: Tier::ALL,

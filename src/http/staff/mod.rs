@@ -6,6 +6,7 @@
 
 mod callbacks;
 mod cases;
+mod correct;
 mod leader;
 mod login;
 mod prints;
@@ -35,6 +36,7 @@ pub fn router() -> Router<AppState> {
         .route("/staff/callbacks/{id}/attempt", post(callbacks::attempt))
         .route("/staff/cases/{number}", get(cases::show))
         .route("/staff/cases/{number}/act", post(cases::act))
+        .route("/staff/cases/{number}/correct", post(correct::correct))
         .route("/staff/cases/{number}/referral", get(prints::referral))
         .route("/staff/cases/{number}/notice", get(prints::notice))
         .route("/staff/cases/{number}/refusal", get(prints::refusal))

@@ -1,0 +1,200 @@
+//! Correcting what was registered (更正): a mistyped name, phone number, ID card, matter or
+//! description, with a reason. Pure: validates the typed values as registration does, and
+//! says what changes, before and after, for the timeline.
+
+use serde_json::{json, Map, Value};
+
+use super::case::{Case, Citizen};
+use super::citizen::{plain_text, IdCardNumber, InvalidIdCard};
+use super::registration::{parse_phone, text_error, FieldError, IntakeRules};
+
+/// The correction form as typed: an empty field keeps the registered value.
+#[derive(Debug, Clone, Default)]
+pub struct CorrectionForm {
+    pub citizen_name: Option<String>,
+    pub phone: Option<String>,
+    pub id_card: Option<String>,
+    pub matter: Option<String>,
+    pub description: Option<String>,
+    pub reason: Option<String>,
+}
+
+/// What a correction changes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Correction {
+    pub citizen: Citizen,
+    pub matter: String,
+    pub description: String,
+    /// The changed fields before and after (the ID card masked).
+    pub before: Value,
+    pub after: Value,
+    /// For the timeline: the reason, then each change.
+    pub note: String,
+    /// The callback goes to the new number.
+    pub phone_changed: bool,
+}
+
+fn given(raw: &Option<String>) -> Option<&str> {
+    raw.as_deref().map(str::trim).filter(|s| !s.is_empty())
+}
+
+/// Validates the form against the case: every problem at once, as registration does.
+pub fn correct(
+    case: &Case,
+    form: &CorrectionForm,
+    rules: &IntakeRules,
+) -> Result<Correction, Vec<FieldError>> {
+    let mut errors = Vec::new();
+    let mut citizen = case.citizen.clone();
+    let mut matter = case.matter.clone();
+    let mut description = case.description.clone();
+    let reason = match given(&form.reason) {
+        Some(r) => plain_text(r, rules.description_max_chars)
+            .map_err(|e| errors.push(text_error("reason", "更正理由", "reason", e)))
+            .ok(),
+        None => {
+            errors.push(FieldError::new(
+                "reason",
+                "required",
+                "请写明更正理由",
+                "Say why it is corrected",
+            ));
+            None
+        }
+    };
+    if let Some(raw) = given(&form.citizen_name) {
+        match plain_text(raw, rules.name_max_chars) {
+            Ok(name) => citizen.name = Some(name),
+            Err(e) => errors.push(text_error("citizen_name", "姓名", "name", e)),
+        }
+    }
+    if let Some(raw) = given(&form.phone) {
+        match parse_phone("phone", raw, &rules.dialing) {
+            // The same number written another way is no change.
+            Ok(phone)
+                if phone.as_ref().map(|p| p.e164())
+                    == case.citizen.phone.as_ref().map(|p| p.e164()) => {}
+            Ok(phone) => citizen.phone = phone,
+            Err(e) => errors.push(e),
+        }
+    }
+    if let Some(raw) = given(&form.id_card) {
+        match IdCardNumber::parse(raw) {
+            Ok(id) => {
+                citizen.id_card_masked = Some(id.masked());
+                citizen.id_card_digest = Some(id.digest(&rules.id_card_pepper, &rules.id_card_key));
+            }
+            Err(e) => errors.push(FieldError::new(
+                "id_card",
+                "invalid_id_card",
+                match e {
+                    InvalidIdCard::Shape => "身份证号码应为18位：17位数字加1位数字或X",
+                    InvalidIdCard::BirthDate => "身份证号码中的出生日期不存在，请核对",
+                    InvalidIdCard::Checksum => "身份证号码校验位不对，请核对是否输错",
+                },
+                e.to_string(),
+            )),
+        }
+    }
+    if let Some(code) = given(&form.matter) {
+        match rules.matter(code) {
+            Some(m) => matter = m.code.clone(),
+            None => errors.push(FieldError::new(
+                "matter",
+                "unknown_matter",
+                "事项类别无效",
+                "Unknown matter category",
+            )),
+        }
+    }
+    if let Some(raw) = given(&form.description) {
+        match plain_text(raw, rules.description_max_chars) {
+            Ok(d) => description = d,
+            Err(e) => errors.push(text_error("description", "问题描述", "description", e)),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+
+    let phone = |c: &Citizen| c.phone.as_ref().map(|p| p.e164().to_owned());
+    let shown = |c: &Citizen| {
+        c.phone
+            .as_ref()
+            .map_or("（无）".to_owned(), |p| p.for_staff())
+    };
+    let mut before = Map::new();
+    let mut after = Map::new();
+    let mut lines = vec![format!("更正理由：{}", reason.unwrap_or_default())];
+    let mut change =
+        |field: &str, label: &str, old: Value, new: Value, old_shown: String, new_shown: String| {
+            if old != new {
+                before.insert(field.to_owned(), old);
+                after.insert(field.to_owned(), new);
+                lines.push(format!("{label}：{old_shown} → {new_shown}"));
+            }
+        };
+    let or_none = |v: &Option<String>| v.clone().unwrap_or_else(|| "（无）".into());
+    change(
+        "name",
+        "姓名",
+        json!(case.citizen.name),
+        json!(citizen.name),
+        or_none(&case.citizen.name),
+        or_none(&citizen.name),
+    );
+    change(
+        "phone",
+        "电话",
+        json!(phone(&case.citizen)),
+        json!(phone(&citizen)),
+        shown(&case.citizen),
+        shown(&citizen),
+    );
+    change(
+        "id_card",
+        "身份证号",
+        json!(case.citizen.id_card_digest),
+        json!(citizen.id_card_digest),
+        or_none(&case.citizen.id_card_masked),
+        or_none(&citizen.id_card_masked),
+    );
+    change(
+        "matter",
+        "事项类别",
+        json!(case.matter),
+        json!(matter),
+        case.matter.clone(),
+        matter.clone(),
+    );
+    change(
+        "description",
+        "问题描述",
+        json!(case.description),
+        json!(description),
+        case.description.clone(),
+        description.clone(),
+    );
+    if after.is_empty() {
+        return Err(vec![FieldError::new(
+            "correction",
+            "unchanged",
+            "没有要更正的内容：所填的与登记的一样",
+            "Nothing to correct: what was typed is what is registered",
+        )]);
+    }
+    // The digest is a secret's work: the timeline's before/after shows the masks instead.
+    if after.contains_key("id_card") {
+        before.insert("id_card".into(), json!(case.citizen.id_card_masked));
+        after.insert("id_card".into(), json!(citizen.id_card_masked));
+    }
+    Ok(Correction {
+        phone_changed: phone(&case.citizen) != phone(&citizen),
+        citizen,
+        matter,
+        description,
+        before: Value::Object(before),
+        after: Value::Object(after),
+        note: lines.join("\n"),
+    })
+}
