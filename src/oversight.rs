@@ -105,6 +105,8 @@ pub struct ScanResult {
     pub notifications: usize,
     /// Callback entries past their deadline, told to the duty leader this scan.
     pub late_callbacks: usize,
+    /// Bad ratings' verify and rectify deadlines coming or passed, told this scan.
+    pub rating_alarms: usize,
 }
 
 impl DeadlineScanner {
@@ -183,6 +185,52 @@ impl DeadlineScanner {
                 match kind {
                     "overdue" => result.overdue += 1,
                     _ => result.due_soon += 1,
+                }
+            }
+        }
+        // Bad ratings not followed up: their verify and rectify deadlines, like a case's.
+        let leader_to: Vec<String> = leader_email
+            .iter()
+            .filter(|_| self.mail_enabled)
+            .cloned()
+            .chain(self.webhooks.iter().cloned())
+            .collect();
+        if !leader_to.is_empty() {
+            for rating in self.store.open_bad_ratings().await? {
+                for (step, due) in [
+                    ("verify", rating.verify_due),
+                    ("rectify", rating.rectify_due),
+                ] {
+                    let Some(due) = due else { continue };
+                    let kind = match due <= now {
+                        true => format!("rating_{step}_overdue"),
+                        false if due <= now + soon => format!("rating_{step}_due_soon"),
+                        false => continue,
+                    };
+                    let payload = serde_json::json!({
+                        "case_number": rating.case_number,
+                        "kind": kind,
+                        "deadline": due.with_timezone(&tz).format("%Y年%-m月%-d日 %H:%M").to_string(),
+                        "tier": "差评整改",
+                        "owner": rating.recorded_by,
+                    });
+                    let notifications: Vec<Notification> = leader_to
+                        .iter()
+                        .map(|recipient| Notification {
+                            topic: Topic::DeadlineAlert,
+                            recipient: recipient.clone(),
+                            payload: payload.clone(),
+                        })
+                        .collect();
+                    if self
+                        .store
+                        .raise_alert(rating.case_id, &kind, due, &notifications, now)
+                        .await?
+                    {
+                        tracing::info!(case = %rating.case_number, kind, "rating follow-up alert raised");
+                        result.rating_alarms += 1;
+                        result.notifications += notifications.len();
+                    }
                 }
             }
         }

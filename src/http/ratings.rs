@@ -166,7 +166,20 @@ pub async fn follow_up(
     ApiJson(body): ApiJson<FollowUpRequest>,
 ) -> Result<StatusCode, ApiError> {
     staff.require(ActionKind::Oversee)?;
-    let outcome = body.outcome.trim();
+    let case = state.cases.load(&number).await?;
+    record_follow_up(&state, &case, &body.outcome, staff.0.by()).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Records the follow-up of a case's bad rating: 422 without an outcome, 409 when none
+/// awaits it. The API and the case page share it.
+pub(crate) async fn record_follow_up(
+    state: &AppState,
+    case: &crate::domain::Case,
+    outcome: &str,
+    by: crate::domain::By<'_>,
+) -> Result<(), ApiError> {
+    let outcome = outcome.trim();
     if outcome.is_empty() {
         return Err(ApiError::invalid(
             "outcome",
@@ -177,13 +190,12 @@ pub async fn follow_up(
             ),
         ));
     }
-    let case = state.cases.load(&number).await?;
     match state
         .store
-        .follow_up_rating(case.id, outcome, staff.0.by(), crate::clock::now())
+        .follow_up_rating(case.id, outcome, by, crate::clock::now())
         .await?
     {
-        true => Ok(StatusCode::NO_CONTENT),
+        true => Ok(()),
         false => Err(ApiError::new(
             StatusCode::CONFLICT,
             "nothing_to_follow_up",

@@ -16,6 +16,7 @@ mod instances;
 mod leader;
 mod matrix;
 mod oversight;
+mod rating_follow_up;
 mod retention;
 mod schemathesis;
 mod search;

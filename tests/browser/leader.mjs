@@ -1,5 +1,5 @@
 // A duty leader declines a request, reassigns a case, records accountability and closes the
-// staff-side case, in the pages alone (headless Chromium, 1366×768, axe-core on each page).
+// staff-side case and records the rating the citizen gave by phone, in the pages alone (headless Chromium, 1366×768, axe-core on each page).
 //
 // Usage: node leader.mjs BASE_URL   (PASSWORD, REQUESTED, STAFF_SIDE and CHROMIUM from the environment)
 
@@ -48,6 +48,13 @@ try {
   check((await page.locator("table").last().innerText()).includes("约谈提醒"), "the accountability record is on the timeline, for the leader");
   await act(page, "销号");
   check((await page.locator("#case-status").innerText()).includes("已销号"), "the staff-side case is closed");
+  // The citizen rated it on the phone: recorded in the page.
+  await page.locator("#rating").getByLabel("满意", { exact: true }).check();
+  await page.getByLabel("群众意见（选填）").fill("问题解决了，但跑了两趟");
+  await page.getByRole("button", { name: "登记评价" }).click();
+  await page.waitForSelector("#rating");
+  check((await page.locator("#rating").innerText()).includes("电话或窗口评价"), "a rating taken by phone is recorded");
+  await axe(page, "the case page with its rating");
   await context.close();
 
   // The clerk sees neither the record nor a way to decide.

@@ -87,6 +87,11 @@ struct CasePage<'a> {
     correcting: Correcting,
     /// The configured matters: (code, label).
     matters: Vec<(String, String)>,
+    /// The case's rating, if it has one.
+    rating: Option<crate::storage::RatingRecord>,
+    /// Rating levels, for the form.
+    levels: &'static [crate::domain::Rating],
+    tz: chrono_tz::Tz,
     error: Option<String>,
     causes: &'static [Cause],
     tiers: &'static [Tier],
@@ -491,6 +496,9 @@ pub(super) async fn render_with(
             has_notice,
             has_code: super::prints::has_tracking_code(state, case.id).await?,
             correcting,
+            rating: state.store.rating_of(case.id).await?,
+            levels: crate::domain::Rating::ALL,
+            tz,
             matters: state
                 .rules
                 .matters

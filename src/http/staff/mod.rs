@@ -11,6 +11,7 @@ mod leader;
 mod login;
 mod prints;
 mod queue;
+mod rating;
 mod tokens;
 
 use axum::http::header;
@@ -37,6 +38,11 @@ pub fn router() -> Router<AppState> {
         .route("/staff/cases/{number}", get(cases::show))
         .route("/staff/cases/{number}/act", post(cases::act))
         .route("/staff/cases/{number}/correct", post(correct::correct))
+        .route("/staff/cases/{number}/rating", post(rating::rate))
+        .route(
+            "/staff/cases/{number}/rating/follow-up",
+            post(rating::follow_up),
+        )
         .route("/staff/cases/{number}/referral", get(prints::referral))
         .route("/staff/cases/{number}/notice", get(prints::notice))
         .route("/staff/cases/{number}/refusal", get(prints::refusal))
