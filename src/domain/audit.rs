@@ -159,6 +159,81 @@ impl Verifier {
     }
 }
 
+/// The kinds of audited event a reader filters the trail by, and the actions of each.
+pub const TRAIL_KINDS: [(&str, &str, &str, &[&str]); 7] = [
+    ("sign_in", "登录", "Sign-ins", &["sign_in"]),
+    ("play", "播放录音", "Recordings played", &["play_recording"]),
+    (
+        "export",
+        "导出",
+        "Exports",
+        &["export_callbacks", "export_statistics", "export_audit"],
+    ),
+    (
+        "print",
+        "打印",
+        "Prints",
+        &["print_referral", "print_receipt", "print_refusal"],
+    ),
+    (
+        "roster",
+        "值班安排",
+        "The roster",
+        &["set_duty", "import_roster"],
+    ),
+    (
+        "accounts",
+        "账号与令牌",
+        "Accounts and tokens",
+        &[
+            "create_token",
+            "revoke_token",
+            "create_user",
+            "update_user",
+            "reset_password",
+        ],
+    ),
+    (
+        "other",
+        "其他",
+        "Other",
+        &["generate_callbacks", "retention", "read_audit"],
+    ),
+];
+
+/// The actions of a trail kind (`sign_in`, `play`, ...); None for an unknown kind.
+pub fn trail_actions(kind: &str) -> Option<&'static [&'static str]> {
+    TRAIL_KINDS
+        .iter()
+        .find(|(code, ..)| *code == kind)
+        .map(|(.., actions)| *actions)
+}
+
+/// How the trail labels an action, in Chinese.
+pub fn trail_label_zh(action: &str) -> &str {
+    match action {
+        "sign_in" => "登录",
+        "play_recording" => "播放录音",
+        "export_callbacks" => "导出回访清单",
+        "export_statistics" => "导出统计",
+        "export_audit" => "导出审计记录",
+        "print_referral" => "打印转办单",
+        "print_receipt" => "打印回执",
+        "print_refusal" => "打印否定备案告知书",
+        "set_duty" => "排班",
+        "import_roster" => "导入值班表",
+        "create_token" => "签发令牌",
+        "revoke_token" => "吊销令牌",
+        "create_user" => "新增账号",
+        "update_user" => "修改账号",
+        "reset_password" => "重置密码",
+        "generate_callbacks" => "生成回访清单",
+        "retention" => "到期清理",
+        "read_audit" => "查阅审计记录",
+        other => other,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

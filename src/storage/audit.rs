@@ -14,8 +14,35 @@ pub struct ChainReport {
     pub broken: Option<crate::domain::audit::Break>,
 }
 
+/// Which part of the trail to read.
+#[derive(Debug, Clone, Default)]
+pub struct TrailQuery {
+    /// The acting person's display name, exactly.
+    pub actor: Option<String>,
+    /// Only these actions (empty: all).
+    pub actions: Vec<String>,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+    pub limit: u32,
+}
+
+/// One audited event: from the audit chain, or an access on a case's timeline (a play, a
+/// print), with the case number as its subject.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct TrailRow {
+    pub at: DateTime<Utc>,
+    pub actor: String,
+    pub action: String,
+    pub subject: String,
+    pub note: Option<String>,
+}
+
 #[async_trait::async_trait]
 pub trait AuditStore: Send + Sync {
+    /// The audit trail, newest first: the audit chain's events and the accesses recorded on
+    /// case timelines (plays and prints).
+    async fn audit_trail(&self, q: &TrailQuery) -> StoreResult<Vec<TrailRow>>;
+
     /// Writes an event that belongs to no single case (an export, a generation by hand).
     async fn audit(
         &self,
@@ -35,6 +62,59 @@ macro_rules! impl_audit_store {
     ($store:ty, $db:ty) => {
         #[async_trait::async_trait]
         impl $crate::storage::AuditStore for $store {
+            async fn audit_trail(
+                &self,
+                q: &$crate::storage::TrailQuery,
+            ) -> $crate::storage::StoreResult<Vec<$crate::storage::TrailRow>> {
+                let accesses: Vec<&str> = [
+                    $crate::domain::EventKind::PlayRecording,
+                    $crate::domain::EventKind::PrintReferral,
+                    $crate::domain::EventKind::PrintReceipt,
+                    $crate::domain::EventKind::PrintRefusal,
+                ]
+                .iter()
+                .map(|k| k.as_str())
+                .collect();
+                let mut b = sqlx::QueryBuilder::<$db>::new("select at, actor, action, subject, note from (");
+                for (i, part) in ["audit", "case"].into_iter().enumerate() {
+                    if i > 0 {
+                        b.push(" union all ");
+                    }
+                    match part {
+                        "audit" => b.push("select a.at as at, a.actor as actor, a.action as action, a.subject as subject, a.note as note from audit_events a where 1 = 1"),
+                        _ => {
+                            b.push("select e.at as at, e.actor as actor, e.action as action, c.number as subject, e.note as note \
+                                    from case_events e join cases c on c.id = e.case_id where e.action in (");
+                            let mut list = b.separated(", ");
+                            for a in &accesses {
+                                list.push_bind(*a);
+                            }
+                            b.push(")")
+                        }
+                    };
+                    let col = if part == "audit" { "a" } else { "e" };
+                    if let Some(actor) = &q.actor {
+                        b.push(format!(" and {col}.actor = ")).push_bind(actor.clone());
+                    }
+                    if !q.actions.is_empty() {
+                        b.push(format!(" and {col}.action in ("));
+                        let mut list = b.separated(", ");
+                        for a in &q.actions {
+                            list.push_bind(a.clone());
+                        }
+                        b.push(")");
+                    }
+                    if let Some(from) = q.from {
+                        b.push(format!(" and {col}.at >= ")).push_bind(from);
+                    }
+                    if let Some(to) = q.to {
+                        b.push(format!(" and {col}.at < ")).push_bind(to);
+                    }
+                }
+                b.push(") trail order by at desc limit ").push_bind(i64::from(q.limit));
+                Ok(b.build_query_as().fetch_all(self.reader()).await?)
+            }
+
             async fn audit(
                 &self,
                 actor: $crate::domain::By<'_>,

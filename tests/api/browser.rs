@@ -221,6 +221,28 @@ async fn a_duty_leader_declines_a_request_reassigns_a_case_records_accountabilit
         }
         numbers.push(number);
     }
+    // 王芳 listens to a voicemail: the leader will read that on the audit page.
+    let pbx = app.token("pbx", Role::Pbx).await;
+    let form = crate::hotline::voicemail_form(
+        crate::hotline::wav(2.0, 0.5),
+        ("complaint", "13700137001", "2026-11-26T20:00:00+08:00"),
+        "vm-leader-1",
+    );
+    let r = app
+        .post("/api/v1/hotline/voicemails")
+        .bearer_auth(&pbx)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let played = app
+        .get("/api/v1/recordings/1")
+        .bearer_auth(&clerk)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(played.status(), 200);
     journey(
         &dir,
         "leader.mjs",

@@ -1,6 +1,7 @@
 //! One integration-test binary: real youmen instances on real databases, over HTTP.
 
 mod audit;
+mod audit_page;
 mod browser;
 mod callback_loop;
 mod callbacks;

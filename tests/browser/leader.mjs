@@ -1,5 +1,6 @@
 // A duty leader declines a request, reassigns a case, records accountability and closes the
-// staff-side case and records the rating the citizen gave by phone, in the pages alone (headless Chromium, 1366×768, axe-core on each page).
+// staff-side case, records the rating the citizen gave by phone and reads who played a
+// recording, in the pages alone (headless Chromium, 1366×768, axe-core on each page).
 //
 // Usage: node leader.mjs BASE_URL   (PASSWORD, REQUESTED, STAFF_SIDE and CHROMIUM from the environment)
 
@@ -55,6 +56,20 @@ try {
   await page.waitForSelector("#rating");
   check((await page.locator("#rating").innerText()).includes("电话或窗口评价"), "a rating taken by phone is recorded");
   await axe(page, "the case page with its rating");
+
+  // Who played a recording: the audit page, filtered by kind.
+  await page.getByRole("link", { name: "审计" }).click();
+  await page.waitForSelector("#trail");
+  await page.getByLabel("类别").selectOption("play");
+  await page.getByRole("button", { name: "查看" }).click();
+  await page.waitForSelector("#trail");
+  const trail = await page.locator("#trail").innerText();
+  check(trail.includes("王芳") && trail.includes("播放录音"), "the leader reads who played a recording");
+  await page.getByRole("button", { name: "核验审计链" }).click();
+  await page.waitForSelector("#verified");
+  check(!(await page.locator("#verified").innerText()).includes("已被篡改"), "the audit chains verify");
+  await axe(page, "the audit page");
+  await shot(page, "audit");
   await context.close();
 
   // The clerk sees neither the record nor a way to decide.

@@ -4,6 +4,7 @@
 //! in their folders. Every form carries the session's CSRF token; authorization is the
 //! same matrix as the API's (`domain::action::permitted`).
 
+mod audit;
 mod callbacks;
 mod cases;
 mod correct;
@@ -38,6 +39,8 @@ pub fn router() -> Router<AppState> {
         .route("/staff/cases/{number}", get(cases::show))
         .route("/staff/cases/{number}/act", post(cases::act))
         .route("/staff/cases/{number}/correct", post(correct::correct))
+        .route("/staff/audit", get(audit::show))
+        .route("/staff/audit/export", get(audit::export))
         .route("/staff/cases/{number}/rating", post(rating::rate))
         .route(
             "/staff/cases/{number}/rating/follow-up",
