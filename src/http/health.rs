@@ -61,7 +61,7 @@ async fn audio_writable(dir: &std::path::Path) -> Result<(), String> {
 }
 
 /// How far ahead the calendar must be official for the window's deadlines to be exact.
-const CALENDAR_HORIZON_DAYS: u64 = 30;
+pub(crate) const CALENDAR_HORIZON_DAYS: u64 = 30;
 
 /// Ready to serve: the database answers; and whether the calendar is official for today and
 /// the next 30 days, the audio folder is writable, the spool readable and the SMTP server

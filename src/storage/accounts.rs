@@ -19,6 +19,8 @@ pub struct UserRecord {
     pub locked_until: Option<DateTime<Utc>>,
     /// `zh` or `en`: the language the user chose for the UI.
     pub lang: String,
+    /// Signed in with a temporary password an administrator set: choose one first.
+    pub must_change_password: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -506,7 +508,7 @@ macro_rules! impl_account_store {
         const TOKEN_COLUMNS: &str = $crate::storage::rows::TOKEN_COLUMNS;
 
         const USER_COLUMNS: &str = "u.id, u.username, u.display_name, u.password_hash, u.roles, u.disabled, \
-             u.failed_logins, u.locked_until, u.lang";
+             u.failed_logins, u.locked_until, u.lang, u.must_change_password";
 
         #[derive(sqlx::FromRow)]
         struct UserRow {
@@ -519,6 +521,7 @@ macro_rules! impl_account_store {
             failed_logins: i64,
             locked_until: Option<chrono::DateTime<chrono::Utc>>,
             lang: String,
+            must_change_password: bool,
         }
 
         fn user_record(r: UserRow) -> $crate::storage::StoreResult<$crate::storage::UserRecord> {
@@ -538,6 +541,7 @@ macro_rules! impl_account_store {
                 failed_logins: r.failed_logins,
                 locked_until: r.locked_until,
                 lang: r.lang,
+                must_change_password: r.must_change_password,
             })
         }
     };

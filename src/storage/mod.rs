@@ -30,6 +30,7 @@ mod sender_limits;
 mod sqlite;
 pub mod statistics;
 pub mod transfer;
+pub mod user_admin;
 pub mod voicemail;
 mod write;
 
@@ -50,6 +51,7 @@ pub use ratings::*;
 pub use retention::*;
 pub use sqlite::{attach_search, search_file, SqliteStore};
 pub use statistics::*;
+pub use user_admin::*;
 pub use voicemail::*;
 
 #[derive(Debug, thiserror::Error)]
@@ -154,6 +156,7 @@ pub trait Store:
     + AuditStore
     + CallbackStore
     + CallbackWorkStore
+    + UserAdminStore
     + CaseStore
     + IntakeStore
     + OutboxStore
@@ -224,6 +227,7 @@ macro_rules! impl_store {
         $crate::storage::callback_lists::impl_callback_list_helpers!($db);
         $crate::storage::callbacks::impl_callback_store!($store, $db);
         $crate::storage::callback_work::impl_callback_work_store!($store, $db);
+        $crate::storage::user_admin::impl_user_admin_store!($store, $db);
         $crate::storage::cases::impl_case_store!($store, $db);
         $crate::storage::intake::impl_intake_store!($store, $db);
         $crate::storage::outbox::impl_outbox_store!($store, $db);

@@ -140,7 +140,16 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Response> {
         match session_of(&Auth::from_ref(state), &parts.headers).await {
-            Ok(Some(session)) => Ok(StaffUser { session }),
+            Ok(Some(session)) => {
+                // A temporary password: the user chooses their own before anything else.
+                let path = parts.uri.path();
+                if session.user.must_change_password
+                    && !matches!(path, "/staff/password" | "/staff/logout" | "/staff/lang")
+                {
+                    return Err(Redirect::to("/staff/password").into_response());
+                }
+                Ok(StaffUser { session })
+            }
             Ok(None) => {
                 // Back to where they were going after signing in (a page, never a POST).
                 let path = OriginalUri::from_request_parts(parts, state)

@@ -25,4 +25,5 @@ mod smtp;
 mod staff;
 mod transfer;
 mod twilio;
+mod users_page;
 mod website;

@@ -258,6 +258,19 @@ try {
 
   // ---- administrator: an API token issued, seen once, and revoked ----------------------
   ({ context, page } = await signIn("root"));
+  // A new colleague: added in the page with a temporary password, shown once.
+  await page.getByRole("link", { name: "账号" }).click();
+  await page.waitForSelector("#users");
+  await axe(page, "the accounts page");
+  check((await page.locator("#calendar-years").innerText()).includes("官方"), "the calendar's official years are shown");
+  await page.getByLabel("用户名（登录用）").fill("sun");
+  await page.locator("#add-user").getByLabel("姓名", { exact: true }).fill("孙敏");
+  await page.locator("#add-user").getByLabel("热线接线员").check();
+  await page.getByRole("button", { name: "新增（生成临时密码）" }).click();
+  await page.waitForSelector("#temporary-password");
+  check((await page.locator("#temporary-password").innerText()).length === 14, "the new account's temporary password is shown once");
+  check((await page.locator("#users").innerText()).includes("孙敏"), "and the account is listed");
+  await shot(page, "users");
   await page.getByRole("link", { name: "访问令牌" }).click();
   await page.waitForSelector("#tokens");
   await axe(page, "the tokens page");

@@ -14,6 +14,7 @@ mod prints;
 mod queue;
 mod rating;
 mod tokens;
+mod users;
 
 use axum::http::header;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -40,6 +41,13 @@ pub fn router() -> Router<AppState> {
         .route("/staff/cases/{number}/act", post(cases::act))
         .route("/staff/cases/{number}/correct", post(correct::correct))
         .route("/staff/audit", get(audit::show))
+        .route("/staff/users", get(users::show).post(users::create))
+        .route("/staff/users/{username}", post(users::update))
+        .route("/staff/users/{username}/{what}", post(users::change))
+        .route(
+            "/staff/password",
+            get(users::password_form).post(users::choose_password),
+        )
         .route("/staff/audit/export", get(audit::export))
         .route("/staff/cases/{number}/rating", post(rating::rate))
         .route(
