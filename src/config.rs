@@ -31,7 +31,17 @@ pub struct Settings {
     /// Group-robot and other webhooks that receive alerts.
     #[serde(default)]
     pub webhooks: Vec<WebhookSettings>,
+    /// The bureau's departments (科室), to refer cases to.
+    #[serde(default)]
+    pub departments: Vec<DepartmentSettings>,
     pub log: LogSettings,
+}
+
+/// A department of the bureau (`[[departments]]`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct DepartmentSettings {
+    pub code: String,
+    pub name: String,
 }
 
 /// The instance's secret key (see `secrets`).
@@ -437,6 +447,14 @@ impl Settings {
             id_card_pepper: self.intake.id_card_pepper.clone(),
             id_card_key: secrets.derive("id-card-digest"),
             future_tolerance: Duration::minutes(5),
+            departments: self
+                .departments
+                .iter()
+                .map(|d| crate::domain::Department {
+                    code: d.code.clone(),
+                    name: d.name.clone(),
+                })
+                .collect(),
         }
     }
 }

@@ -78,6 +78,16 @@ pub enum Action {
     RequestApproval {
         what: String,
     },
+    /// Referred to a department of the bureau (转办), with what is asked of it.
+    Refer {
+        department_code: String,
+        department: String,
+        request: String,
+    },
+    /// How the referral's hand-off ended (the department's answer).
+    RecordHandOff {
+        result: String,
+    },
     /// The duty leader declines the pending approval request, saying why.
     DeclineApproval {
         reason: String,
@@ -137,6 +147,8 @@ pub enum ActionKind {
     RequestApproval,
     /// Correct what was registered (name, phone, ID card, matter, description), with a reason.
     Correct,
+    Refer,
+    RecordHandOff,
     DeclineApproval,
     Reassign,
     RecordDecision,
@@ -154,7 +166,7 @@ pub enum ActionKind {
 }
 
 impl ActionKind {
-    pub const ALL: [ActionKind; 27] = [
+    pub const ALL: [ActionKind; 29] = [
         ActionKind::Register,
         ActionKind::LogCall,
         ActionKind::PushVoicemail,
@@ -171,6 +183,8 @@ impl ActionKind {
         ActionKind::Meeting,
         ActionKind::RequestApproval,
         ActionKind::Correct,
+        ActionKind::Refer,
+        ActionKind::RecordHandOff,
         ActionKind::DeclineApproval,
         ActionKind::Reassign,
         ActionKind::RecordDecision,
@@ -202,6 +216,8 @@ impl ActionKind {
             ActionKind::Meeting => "meeting",
             ActionKind::RequestApproval => "request_approval",
             ActionKind::Correct => "correct",
+            ActionKind::Refer => "refer",
+            ActionKind::RecordHandOff => "record_hand_off",
             ActionKind::DeclineApproval => "decline_approval",
             ActionKind::Reassign => "reassign",
             ActionKind::RecordDecision => "record_decision",
@@ -257,6 +273,8 @@ impl Action {
             Action::ApproveMissingMaterials { .. } => ActionKind::ApproveMissingMaterials,
             Action::Meeting { .. } => ActionKind::Meeting,
             Action::RequestApproval { .. } => ActionKind::RequestApproval,
+            Action::Refer { .. } => ActionKind::Refer,
+            Action::RecordHandOff { .. } => ActionKind::RecordHandOff,
             Action::DeclineApproval { .. } => ActionKind::DeclineApproval,
             Action::Reassign { .. } => ActionKind::Reassign,
             Action::RecordDecision { .. } => ActionKind::RecordDecision,
@@ -282,6 +300,8 @@ impl Action {
             Action::ApproveMissingMaterials { .. } => EventKind::ApproveMissingMaterials,
             Action::Meeting { .. } => EventKind::Meeting,
             Action::RequestApproval { .. } => EventKind::RequestApproval,
+            Action::Refer { .. } => EventKind::Refer,
+            Action::RecordHandOff { .. } => EventKind::RecordHandOff,
             Action::DeclineApproval { .. } => EventKind::DeclineApproval,
             Action::Reassign { .. } => EventKind::Reassign,
             Action::RecordDecision { .. } => EventKind::RecordDecision,
@@ -308,6 +328,7 @@ impl Action {
             | Action::Meeting { .. }
             | Action::RequestApproval { .. }
             | Action::DeclineApproval { .. }
+            | Action::Refer { .. }
             | Action::Reassign { .. }
             | Action::RecordDecision { .. } => &[New, InProgress],
             Action::RecordAccountability { .. } => &[InProgress, Resolved, Closed],
@@ -315,6 +336,7 @@ impl Action {
                 &[New, InProgress, Resolved, Closed, Refused]
             }
             Action::Resolve { .. } => &[InProgress],
+            Action::RecordHandOff { .. } => &[New, InProgress, Resolved],
             Action::Close => &[Resolved, Refused],
             Action::Reopen { .. } => &[Resolved, Closed, Refused],
         }
@@ -464,6 +486,15 @@ pub fn decide(
             t.note = Some(what.clone());
             t.after = json!({"awaiting_approval": true});
         }
+        Action::Refer {
+            department_code,
+            department,
+            request,
+        } => {
+            t.note = Some(format!("转往：{department}\n{request}"));
+            t.after = json!({"referred_to": department_code, "referred_to_name": department});
+        }
+        Action::RecordHandOff { result } => t.note = Some(result.clone()),
         Action::DeclineApproval { reason } => {
             t.note = Some(reason.clone());
             t.after = json!({"awaiting_approval": false});

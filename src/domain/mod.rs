@@ -23,7 +23,7 @@ pub use calendar::WorkingCalendar;
 pub use case::{Callback, Case, CaseNumber, Citizen, Event, NewCase};
 pub use notification::Notification;
 pub use phone::{LocalDialing, PhoneNumber};
-pub use registration::{FieldError, IntakeRules, Matter, RegistrationForm};
+pub use registration::{Department, FieldError, IntakeRules, Matter, RegistrationForm};
 pub use submission::{
     Admission, Evidence, NewRecording, RateCheck, Submission, VoicemailEvidence, WebsiteForm,
 };

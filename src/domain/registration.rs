@@ -30,11 +30,24 @@ pub struct IntakeRules {
     pub id_card_key: [u8; 32],
     /// How far in the future a `received_at` may be (clock skew between machines).
     pub future_tolerance: Duration,
+    /// The bureau's departments a case can be referred to (转办).
+    pub departments: Vec<Department>,
+}
+
+/// A department (科室) of the bureau: its code and Chinese name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Department {
+    pub code: String,
+    pub name: String,
 }
 
 impl IntakeRules {
     pub fn matter(&self, code: &str) -> Option<&Matter> {
         self.matters.iter().find(|m| m.code == code)
+    }
+
+    pub fn department(&self, code: &str) -> Option<&Department> {
+        self.departments.iter().find(|d| d.code == code)
     }
 }
 
@@ -273,6 +286,7 @@ mod tests {
             id_card_pepper: "test".into(),
             id_card_key: [9; 32],
             future_tolerance: Duration::minutes(5),
+            departments: Vec::new(),
         }
     }
 

@@ -215,6 +215,10 @@ vocabulary! {
         Meeting => "meeting", "研究室会议", "Research-room meeting";
         RequestApproval => "request_approval", "请求批准", "Approval requested";
         DeclineApproval => "decline_approval", "不予批准", "Approval declined";
+        /// Referred to a department (转办).
+        Refer => "refer", "转办", "Referred";
+        /// How the referral's hand-off ended.
+        RecordHandOff => "record_hand_off", "转办结果", "Hand-off result";
         /// What was registered, corrected (before and after, with the reason).
         Correct => "correct", "更正登记信息", "Registration corrected";
         Reassign => "reassign", "改派", "Reassigned";

@@ -379,6 +379,7 @@ mod tests {
             id_card_pepper: "test".into(),
             id_card_key: [9; 32],
             future_tolerance: chrono::Duration::minutes(5),
+            departments: Vec::new(),
         }
     }
 

@@ -338,7 +338,10 @@ fn required_text(
     })
 }
 
-pub(crate) fn parse_action(body: ActionRequest) -> Result<Action, ApiError> {
+pub(crate) fn parse_action(
+    body: ActionRequest,
+    rules: &crate::domain::IntakeRules,
+) -> Result<Action, ApiError> {
     let code = |field: &str, raw: Option<String>| {
         raw.filter(|s| !s.trim().is_empty()).ok_or_else(|| {
             ApiError::invalid(
@@ -380,6 +383,26 @@ pub(crate) fn parse_action(body: ActionRequest) -> Result<Action, ApiError> {
         "approve_missing_materials" => Action::ApproveMissingMaterials { missing: required_text("text", body.text, "所缺材料")? },
         "request_approval" => Action::RequestApproval { what: required_text("text", body.text, "请求批准的事项和理由")? },
         "record_decision" => Action::RecordDecision { decision: required_text("text", body.text, "决定内容")? },
+        "refer" => {
+            let code = code("department", body.department)?;
+            let department = rules.department(code.trim()).ok_or_else(|| {
+                let codes: Vec<&str> = rules.departments.iter().map(|d| d.code.as_str()).collect();
+                ApiError::invalid(
+                    "department",
+                    "unknown_department",
+                    Text::new(
+                        format!("科室 `{}` 未配置，可选：{}", code.trim(), codes.join(", ")),
+                        format!("No department `{}`; use one of: {}", code.trim(), codes.join(", ")),
+                    ),
+                )
+            })?;
+            Action::Refer {
+                department_code: department.code.clone(),
+                department: department.name.clone(),
+                request: required_text("text", body.text, "转办事项和要求")?,
+            }
+        }
+        "record_hand_off" => Action::RecordHandOff { result: required_text("outcome", body.outcome, "转办结果")? },
         "decline_approval" => Action::DeclineApproval { reason: required_text("reason", body.reason, "不予批准的理由")? },
         "reassign" => Action::Reassign {
             to: code("to", body.to)?,
@@ -405,15 +428,15 @@ pub(crate) fn parse_action(body: ActionRequest) -> Result<Action, ApiError> {
                 "action",
                 "unknown_action",
                 Text::new(
-                    format!("操作 `{other}` 无效，可选：accept, classify, set_tier, escalate, add_note, publish_note, summon, one_time_notice, approve_missing_materials, meeting, request_approval, decline_approval, reassign, record_decision, record_accountability, resolve, refuse, close, reopen"),
-                    format!("Unknown action `{other}`; use accept, classify, set_tier, escalate, add_note, publish_note, summon, one_time_notice, approve_missing_materials, meeting, request_approval, decline_approval, reassign, record_decision, record_accountability, resolve, refuse, close or reopen"),
+                    format!("操作 `{other}` 无效，可选：accept, classify, set_tier, escalate, add_note, publish_note, summon, one_time_notice, approve_missing_materials, meeting, request_approval, decline_approval, reassign, refer, record_hand_off, record_decision, record_accountability, resolve, refuse, close, reopen"),
+                    format!("Unknown action `{other}`; use accept, classify, set_tier, escalate, add_note, publish_note, summon, one_time_notice, approve_missing_materials, meeting, request_approval, decline_approval, reassign, refer, record_hand_off, record_decision, record_accountability, resolve, refuse, close or reopen"),
                 ),
             ))
         }
     })
 }
 
-/// Act on a case: accept, classify, set_tier, escalate, add_note, publish_note, summon, one_time_notice, approve_missing_materials, meeting, request_approval, decline_approval (reason), reassign (to: a username, reason), record_decision, record_accountability, resolve, refuse, close, reopen.
+/// Act on a case: accept, classify, set_tier, escalate, add_note, publish_note, summon, one_time_notice, approve_missing_materials, meeting, request_approval, decline_approval (reason), reassign (to: a username, reason), refer (department: a configured code, text), record_hand_off (outcome), record_decision, record_accountability, resolve, refuse, close, reopen.
 #[utoipa::path(
     post, path = "/api/v1/cases/{number}/actions", tag = "cases",
     params(("number" = String, Path, description = "Case number")),
@@ -434,7 +457,7 @@ pub async fn act_on_case(
     ApiJson(body): ApiJson<ActionRequest>,
 ) -> Result<Json<ActionResult>, ApiError> {
     let expected_version = body.expected_version;
-    let action = parse_action(body)?;
+    let action = parse_action(body, &state.rules)?;
     staff.require(action.kind())?;
     let (updated, event) = state
         .cases

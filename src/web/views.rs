@@ -300,7 +300,8 @@ pub struct ListCasesParams {
 #[serde(deny_unknown_fields)]
 pub struct ActionRequest {
     /// accept, classify, set_tier, escalate, add_note, publish_note, summon, one_time_notice,
-    /// approve_missing_materials, meeting, request_approval, decline_approval, reassign,
+    /// approve_missing_materials, meeting, request_approval, decline_approval, reassign, refer,
+    /// record_hand_off,
     /// record_decision, record_accountability, resolve, refuse, close, reopen
     #[schema(example = "accept")]
     pub action: String,
@@ -321,6 +322,8 @@ pub struct ActionRequest {
     pub leader_in_charge: Option<String>,
     /// For reassign: the new owner's username.
     pub to: Option<String>,
+    /// For refer: a configured department's code (`text` says what is asked of it).
+    pub department: Option<String>,
     /// If given, the action is refused with 409 when the case has changed since.
     pub expected_version: Option<i64>,
 }

@@ -22,9 +22,8 @@ fn expected(kind: ActionKind) -> [bool; 6] {
     use ActionKind::*;
     match kind {
         Register | Read | Accept | Classify | Escalate | AddNote | PublishNote | Summon
-        | OneTimeNotice | Meeting | RequestApproval | Correct | Resolve | Refuse | Close => {
-            [true, true, true, true, true, false]
-        }
+        | OneTimeNotice | Meeting | RequestApproval | Correct | Refer | RecordHandOff | Resolve
+        | Refuse | Close => [true, true, true, true, true, false],
         LogCall => [false, true, false, true, true, false],
         WorkCallbacks => [false, true, true, true, true, false],
         SetTier
@@ -66,6 +65,8 @@ fn action_body(kind: ActionKind) -> Option<Value> {
         RecordDecision => json!({"action": "record_decision", "text": "t"}),
         RequestApproval => json!({"action": "request_approval", "text": "t"}),
         DeclineApproval => json!({"action": "decline_approval", "reason": "r"}),
+        Refer => json!({"action": "refer", "department": "pensions", "text": "t"}),
+        RecordHandOff => json!({"action": "record_hand_off", "outcome": "o"}),
         Reassign => json!({"action": "reassign", "to": "admin-user", "reason": "r"}),
         RecordAccountability => json!({"action": "record_accountability", "clerk": "c",
             "department_head": "d", "leader_in_charge": "l", "reason": "r", "outcome": "o"}),

@@ -540,6 +540,63 @@ async fn a_walk_in_answered_on_the_spot_is_a_closed_consultation(backend: Backen
     );
 }
 
+async fn a_referral_names_its_department_and_how_the_hand_off_ended(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.user("wang", "王芳", vec![Role::Counter], None).await;
+    let token = app.token("王芳", Role::Counter).await;
+    let (_, case) = app
+        .post_json("/api/v1/cases", &token, &crate::helpers::walk_in())
+        .await;
+    let number = case["number"].as_str().unwrap();
+    let (status, err) = app
+        .post_json(
+            &format!("/api/v1/cases/{number}/actions"),
+            &token,
+            &json!({"action": "refer", "department": "astrology", "text": "x"}),
+        )
+        .await;
+    assert_eq!(
+        (status, err["error"]["field"].as_str()),
+        (422, Some("department")),
+        "{err}"
+    );
+    let mut b = Browser::new(&app);
+    b.sign_in("wang", PASSWORD).await;
+    let (_, page, _) = b.get(&format!("/staff/cases/{number}")).await;
+    assert!(page.contains("<option value=\"pensions\">养老保险科</option>"));
+    let act = format!("/staff/cases/{number}/act");
+    let (status, _, _) = b
+        .post(
+            &act,
+            &[
+                ("csrf", &csrf(&page)),
+                ("action", "refer"),
+                ("department", "pensions"),
+                ("text", "请核实2019年以前的缴费记录，三个工作日内答复"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 303);
+    let (status, _, _) = b
+        .post(
+            &act,
+            &[
+                ("csrf", &csrf(&page)),
+                ("action", "record_hand_off"),
+                ("outcome", "养老保险科已补录缴费记录，可以办理"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 303);
+    let (_, form, _) = b.get(&format!("/staff/cases/{number}/referral")).await;
+    assert!(
+        form.contains("<td id=\"referred-to\">养老保险科</td>")
+            && form.contains("请核实2019年以前的缴费记录")
+            && form.contains("养老保险科已补录缴费记录"),
+        "{form}"
+    );
+}
+
 async fn a_refused_case_prints_its_refusal_notice(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     app.user("wang", "王芳", vec![Role::Counter], None).await;
@@ -1140,6 +1197,7 @@ async fn an_expired_token_stops_working_and_a_used_one_records_when(backend: Bac
 }
 
 crate::on_both_backends!(
+    a_referral_names_its_department_and_how_the_hand_off_ended,
     a_refused_case_prints_its_refusal_notice,
     a_walk_in_answered_on_the_spot_is_a_closed_consultation,
     an_expired_token_stops_working_and_a_used_one_records_when,

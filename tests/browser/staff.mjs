@@ -85,6 +85,14 @@ try {
   await axe(page, "the case page");
   await shot(page, "case");
 
+  // Referred to a department before the referral form is printed.
+  const refer = page.locator("details", { has: page.locator("summary", { hasText: "转办（打印转办单前填写）" }) });
+  await refer.locator("summary").click();
+  await refer.getByLabel("转往科室").selectOption("pensions");
+  await refer.getByLabel("转办事项和要求").fill("请核实缴费记录，三个工作日内答复");
+  await refer.getByRole("button").click();
+  await page.waitForSelector("#timeline");
+
   const [referral] = await Promise.all([
     context.waitForEvent("page"),
     page.getByRole("link", { name: "打印转办单" }).click(),
@@ -92,6 +100,7 @@ try {
   await referral.waitForLoadState();
   const referralText = await referral.locator("body").innerText();
   check(referralText.includes("受理问题转办单") && referralText.includes(walkIn), "the referral form prints with the case number");
+  check(referralText.includes("养老保险科"), "and the department it goes to");
   check(referralText.includes("<script>window.__xss=1</script>"), "the referral form shows the description as text");
   await noXss(referral, "the referral form");
   await shot(referral, "referral");

@@ -41,7 +41,8 @@ impl Correcting {
 pub struct Field {
     pub name: &'static str,
     pub label: String,
-    /// `text`, `textarea`, `cause`, `tier` or `user` (a choice of the enabled accounts).
+    /// `text`, `textarea`, `cause`, `tier`, `user` (a choice of the enabled accounts) or
+    /// `department` (a choice of the configured departments).
     pub kind: &'static str,
 }
 
@@ -87,6 +88,7 @@ struct CasePage<'a> {
     correcting: Correcting,
     /// The configured matters: (code, label).
     matters: Vec<(String, String)>,
+    departments: &'a [crate::domain::Department],
     /// The case's rating, if it has one.
     rating: Option<crate::storage::RatingRecord>,
     /// Rating levels, for the form.
@@ -119,6 +121,12 @@ fn sample(code: &str) -> Option<Action> {
         },
         "request_approval" => Action::RequestApproval { what: s() },
         "decline_approval" => Action::DeclineApproval { reason: s() },
+        "refer" => Action::Refer {
+            department_code: s(),
+            department: s(),
+            request: s(),
+        },
+        "record_hand_off" => Action::RecordHandOff { result: s() },
         "reassign" => Action::Reassign {
             to: s(),
             reason: s(),
@@ -221,6 +229,26 @@ fn specs(case: &Case, user: &StaffUser, pending_approval: bool, t: Tr) -> Vec<Ac
                 field("who", "参会人员", "Who attended", "text"),
                 field("outcome", "会议结论", "Conclusion", "textarea"),
             ],
+        ),
+        (
+            "refer",
+            "转办（打印转办单前填写）",
+            "Refer to a department",
+            vec![
+                field("department", "转往科室", "Department", "department"),
+                field("text", "转办事项和要求", "What is asked of it", "textarea"),
+            ],
+        ),
+        (
+            "record_hand_off",
+            "登记转办结果",
+            "Record how the hand-off ended",
+            vec![field(
+                "outcome",
+                "科室办理结果",
+                "The department's answer",
+                "textarea",
+            )],
         ),
         (
             "request_approval",
@@ -498,6 +526,7 @@ pub(super) async fn render_with(
             correcting,
             rating: state.store.rating_of(case.id).await?,
             levels: crate::domain::Rating::ALL,
+            departments: &state.rules.departments,
             tz,
             matters: state
                 .rules
@@ -543,6 +572,7 @@ pub struct ActForm {
     department_head: String,
     leader_in_charge: String,
     to: String,
+    department: String,
     /// On a receipt for a case that already has a tracking code: `yes` to issue a new one.
     pub(super) reissue: String,
 }
@@ -572,10 +602,11 @@ pub async fn act(
         department_head: some(form.department_head),
         leader_in_charge: some(form.leader_in_charge),
         to: some(form.to),
+        department: some(form.department),
         expected_version: form.version,
     };
     let outcome = async {
-        let action = parse_action(request)?;
+        let action = parse_action(request, &state.rules)?;
         if !user.may(action.kind()) {
             return Err(crate::web::extract::forbidden(action.kind()));
         }

@@ -29,6 +29,11 @@ struct ReferralPage<'a> {
     handler: String,
     process: Vec<TimelineRow>,
     outcome: String,
+    /// The department it was referred to, and what was asked of it (the latest referral).
+    referred_to: String,
+    referred_for: String,
+    /// How the hand-off ended.
+    hand_off: String,
     closed_at: String,
     printed_by: String,
     printed_at: String,
@@ -60,6 +65,22 @@ pub async fn referral(
             Status::Refused => note_of(EventKind::Refuse),
             _ => note_of(EventKind::Resolve),
         };
+        let referral = entries
+            .iter()
+            .rev()
+            .find(|e| e.event.action == EventKind::Refer);
+        let referred_to = referral
+            .and_then(|e| {
+                e.event.after["referred_to_name"]
+                    .as_str()
+                    .map(str::to_owned)
+            })
+            .unwrap_or_default();
+        let referred_for = referral
+            .and_then(|e| e.event.note.as_deref())
+            .map(|n| n.split_once('\n').map_or("", |(_, rest)| rest).to_owned())
+            .unwrap_or_default();
+        let hand_off = note_of(EventKind::RecordHandOff);
         let closed_at = entries
             .iter()
             .rev()
@@ -90,6 +111,9 @@ pub async fn referral(
             handler: case.owner.clone().unwrap_or_default(),
             process,
             outcome,
+            referred_to,
+            referred_for,
+            hand_off,
             closed_at,
             printed_by: user.actor().name,
             printed_at: when(now, tz),
