@@ -12,7 +12,15 @@ if (!base || !password || !requested || !staffSide) throw new Error("usage: PASS
 
 const browser = await launch();
 try {
+  const anonymous = await browser.newContext({ bypassCSP: true, locale: "zh-CN", viewport: { width: 1366, height: 768 } });
+  const visitor = await anonymous.newPage();
+  await visitor.goto(`${base}/staff/login`);
+  await axe(visitor, "the sign-in page");
+  await anonymous.close();
   const { context, page } = await signIn(browser, base, "zhao", password);
+  await page.goto(`${base}/staff/statistics`);
+  await page.waitForSelector("#total");
+  await axe(page, "the statistics page");
   await page.goto(`${base}/staff/leader`);
   await axe(page, "the leader's page");
   check((await page.locator("#approvals").innerText()).includes(requested), "the request waits on the leader's page");

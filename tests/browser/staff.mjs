@@ -280,6 +280,22 @@ try {
   check((await page.locator("#temporary-password").innerText()).length === 14, "the new account's temporary password is shown once");
   check((await page.locator("#users").innerText()).includes("孙敏"), "and the account is listed");
   await shot(page, "users");
+  // 孙敏 signs in with it and must choose a password of her own first.
+  const temporary = (await page.locator("#temporary-password").innerText()).trim();
+  const sunContext = await browser.newContext({ bypassCSP: true, locale: "zh-CN", viewport: { width: 1366, height: 768 } });
+  const sunPage = await sunContext.newPage();
+  await sunPage.goto(`${base}/staff`);
+  await sunPage.fill("#username", "sun");
+  await sunPage.fill("#password", temporary);
+  await sunPage.getByRole("button", { name: "登录" }).click();
+  await sunPage.waitForSelector("#new-password");
+  await axe(sunPage, "the choose-a-password page");
+  await sunPage.getByLabel("新密码").fill("孙敏自己设置的新密码2026");
+  await sunPage.getByLabel("再输入一次").fill("孙敏自己设置的新密码2026");
+  await sunPage.getByRole("button", { name: "设置密码" }).click();
+  await sunPage.waitForURL((url) => !url.pathname.startsWith("/staff/password"));
+  check(sunPage.url().includes("/staff/"), "with her own password she is at work");
+  await sunContext.close();
   await page.getByRole("link", { name: "访问令牌" }).click();
   await page.waitForSelector("#tokens");
   await axe(page, "the tokens page");
