@@ -597,6 +597,53 @@ async fn a_referral_names_its_department_and_how_the_hand_off_ended(backend: Bac
     );
 }
 
+async fn a_refused_action_says_why_next_to_its_form_and_keeps_what_was_typed(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.user("zhao", "赵局长", vec![Role::DutyLeader], None)
+        .await;
+    app.user("gone", "离职者", vec![Role::Counter], None).await;
+    app.store()
+        .set_disabled("gone", true, chrono::Utc::now())
+        .await
+        .unwrap();
+    let token = app.token("王芳", Role::Counter).await;
+    let (_, case) = app
+        .post_json("/api/v1/cases", &token, &crate::helpers::walk_in())
+        .await;
+    let number = case["number"].as_str().unwrap();
+    let mut b = Browser::new(&app);
+    b.sign_in("zhao", PASSWORD).await;
+    let (_, page, _) = b.get(&format!("/staff/cases/{number}")).await;
+    assert!(
+        !page.contains("value=\"gone\""),
+        "a disabled account is not offered"
+    );
+    let (status, page, _) = b
+        .post(
+            &format!("/staff/cases/{number}/act"),
+            &[
+                ("csrf", &csrf(&page)),
+                ("action", "reassign"),
+                ("to", "gone"),
+                ("reason", "王芳休假一周"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 422);
+    assert!(
+        page.contains("id=\"reassign-error\"") && page.contains("没有名为 `gone` 的在用账号"),
+        "the reason by its form"
+    );
+    assert!(
+        page.contains(">王芳休假一周</textarea>"),
+        "what was typed is kept"
+    );
+    let (_, case) = app
+        .get_json(&format!("/api/v1/cases/{number}"), &token)
+        .await;
+    assert!(case["owner"].is_null(), "nothing changed");
+}
+
 async fn a_refused_case_prints_its_refusal_notice(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     app.user("wang", "王芳", vec![Role::Counter], None).await;
@@ -1197,6 +1244,7 @@ async fn an_expired_token_stops_working_and_a_used_one_records_when(backend: Bac
 }
 
 crate::on_both_backends!(
+    a_refused_action_says_why_next_to_its_form_and_keeps_what_was_typed,
     a_referral_names_its_department_and_how_the_hand_off_ended,
     a_refused_case_prints_its_refusal_notice,
     a_walk_in_answered_on_the_spot_is_a_closed_consultation,

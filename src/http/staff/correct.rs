@@ -78,6 +78,7 @@ pub async fn correct(
                     None,
                     StatusCode::UNPROCESSABLE_ENTITY,
                     correcting,
+                    None,
                 )
                 .await
             };

@@ -135,7 +135,13 @@ async fn render(
                 },
                 r.comment.map(|c| format!("：{c}")).unwrap_or_default()
             ),
-            when: r.rectify_due.map(|d| when(d, tz)).unwrap_or_default(),
+            when: format!(
+                "{}{} · {}{}",
+                t.t("核实时限 ", "verify by "),
+                r.verify_due.map(|d| when(d, tz)).unwrap_or_default(),
+                t.t("整改时限 ", "rectify by "),
+                r.rectify_due.map(|d| when(d, tz)).unwrap_or_default()
+            ),
         })
         .collect();
     let roster = state
