@@ -174,13 +174,15 @@ impl CaseDesk {
             let case = self.load(number).await?;
             let correction = crate::domain::correction::correct(&case, form, rules)
                 .map_err(CaseError::Invalid)?;
+            // Whether the callback moves (a flag: the numbers themselves are never logged).
+            let moved = correction.phone_changed;
             match self
                 .store
                 .correct_case(&case, &correction, actor.by(), crate::clock::now())
                 .await
             {
                 Ok(done) => {
-                    tracing::info!(case = %done.0.number, moved_callback = correction.phone_changed, "registration corrected");
+                    tracing::info!(case = %done.0.number, moved_callback = moved, "registration corrected");
                     return Ok(done);
                 }
                 Err(StoreError::Conflict) => continue,
