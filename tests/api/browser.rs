@@ -1,5 +1,8 @@
-//! The public pages in real headless Chromium: `tests/browser/website.mjs` (playwright-core
-//! driving Debian's Chromium, axe-core for accessibility) against a real youmen.
+//! Real headless Chromium against a real youmen (playwright-core driving Debian's Chromium,
+//! axe-core for accessibility): a visitor on the public pages (`tests/browser/website.mjs`),
+//! and one journey per person at the window, each a working day's slice through the pages
+//! alone: the counter clerk, the operator, the duty leader, the morning shift and the
+//! administrator (`tests/browser/{counter,operator,leader,morning,admin}.mjs`).
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -59,15 +62,20 @@ async fn a_visitor_in_chromium_sends_and_tracks_a_message() {
     );
 }
 
-#[tokio::test]
-async fn staff_work_their_main_paths_in_chromium() {
-    use youmen::domain::Role;
+/// The browser's folder, or why the browser tests cannot run here (a failure in CI).
+fn browser_dir(who: &str) -> Option<std::path::PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
     if let Some(reason) = missing(&dir) {
         assert!(!in_ci(), "the browser test is required in CI: {reason}");
-        eprintln!("skipping the staff browser test: {reason}");
-        return;
+        eprintln!("skipping the {who}'s browser test: {reason}");
+        return None;
     }
+    Some(dir)
+}
+
+/// A youmen on SQLite with the window's people as accounts.
+async fn window_staff() -> TestApp {
+    use youmen::domain::Role;
     let app = TestApp::spawn(Backend::Sqlite).await;
     for (username, name, role) in [
         ("wang", "王芳", Role::Counter),
@@ -78,36 +86,64 @@ async fn staff_work_their_main_paths_in_chromium() {
     ] {
         app.user(username, name, vec![role], None).await;
     }
-    // A voicemail from Thursday night, on Friday's list.
+    app
+}
+
+#[tokio::test]
+async fn a_counter_clerk_registers_answers_corrects_and_prints_in_chromium() {
+    let Some(dir) = browser_dir("counter clerk") else {
+        return;
+    };
+    let app = window_staff().await;
+    journey(
+        &dir,
+        "counter.mjs",
+        &app,
+        &[],
+        "all counter browser checks passed",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn an_operator_logs_a_call_in_chromium() {
+    let Some(dir) = browser_dir("operator") else {
+        return;
+    };
+    let app = window_staff().await;
+    journey(
+        &dir,
+        "operator.mjs",
+        &app,
+        &[],
+        "all operator browser checks passed",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn the_morning_shift_works_the_callback_list_in_chromium() {
+    use youmen::domain::Role;
+    let Some(dir) = browser_dir("morning shift") else {
+        return;
+    };
+    let app = window_staff().await;
+    // Thursday night: 陈女士 leaves a message; 孙先生 leaves one on each line.
     let pbx = app.token("pbx", Role::Pbx).await;
-    let form = reqwest::multipart::Form::new()
-        .part(
-            "audio",
-            reqwest::multipart::Part::bytes(crate::hotline::wav(3.0, 0.5))
-                .file_name("vm.wav")
-                .mime_str("audio/wav")
-                .unwrap(),
-        )
-        .text("hotline", "complaint")
-        .text("caller", "\"陈女士\" <13700137000>")
-        .text("received_at", "2026-11-26T20:00:00+08:00")
-        .text("external_id", "vm-browser-1");
-    let r = app
-        .post("/api/v1/hotline/voicemails")
-        .bearer_auth(&pbx)
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 201);
-    // 孙先生 left a message on each line that night: two cases, one call to make.
-    for (n, hotline, at) in [
-        (2, "complaint", "2026-11-26T21:00:00+08:00"),
-        (3, "business", "2026-11-26T21:10:00+08:00"),
+    for (n, hotline, caller, at) in [
+        (
+            1,
+            "complaint",
+            "\"陈女士\" <13700137000>",
+            "2026-11-26T20:00:00+08:00",
+        ),
+        (2, "complaint", "13900139000", "2026-11-26T21:00:00+08:00"),
+        (3, "business", "13900139000", "2026-11-26T21:10:00+08:00"),
     ] {
+        let seconds = if n == 1 { 3.0 } else { 2.0 };
         let form = crate::hotline::voicemail_form(
-            crate::hotline::wav(2.0, 0.5),
-            (hotline, "13900139000", at),
+            crate::hotline::wav(seconds, 0.5),
+            (hotline, caller, at),
             &format!("vm-browser-{n}"),
         );
         let r = app
@@ -128,28 +164,30 @@ async fn staff_work_their_main_paths_in_chromium() {
         )
         .await;
     assert_eq!(status, 200);
+    journey(
+        &dir,
+        "morning.mjs",
+        &app,
+        &[("DATE", "2026-11-27")],
+        "all morning-shift browser checks passed",
+    )
+    .await;
+}
 
-    let mut command = tokio::process::Command::new("node");
-    command
-        .arg(dir.join("staff.mjs"))
-        .arg(&app.address)
-        .env("CHROMIUM", chromium())
-        .env("PASSWORD", crate::helpers::PASSWORD)
-        .env("DATE", "2026-11-27")
-        .current_dir(&dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    if let Some(shots) = std::env::var_os("YOUMEN_SCREENSHOTS") {
-        command.env("SCREENSHOTS", shots);
-    }
-    let output = command.output().await.expect("node runs");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    println!("{stdout}");
-    assert!(
-        output.status.success() && stdout.contains("all staff browser checks passed"),
-        "the staff browser checks failed:\n{stdout}\n{stderr}"
-    );
+#[tokio::test]
+async fn an_administrator_adds_a_colleague_sees_the_calendar_and_revokes_a_token_in_chromium() {
+    let Some(dir) = browser_dir("administrator") else {
+        return;
+    };
+    let app = window_staff().await;
+    journey(
+        &dir,
+        "admin.mjs",
+        &app,
+        &[],
+        "all administrator browser checks passed",
+    )
+    .await;
 }
 
 /// Runs a journey script against `app`; its checks print as they pass, and `passed` is its
@@ -179,7 +217,8 @@ async fn journey(dir: &Path, script: &str, app: &TestApp, env: &[(&str, &str)], 
 }
 
 #[tokio::test]
-async fn a_duty_leader_declines_a_request_reassigns_a_case_records_accountability_and_closes_it() {
+async fn a_duty_leader_decides_reassigns_records_accountability_closes_and_reads_the_trail_in_chromium(
+) {
     use serde_json::json;
     use youmen::domain::Role;
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
@@ -243,11 +282,22 @@ async fn a_duty_leader_declines_a_request_reassigns_a_case_records_accountabilit
         .await
         .unwrap();
     assert_eq!(played.status(), 200);
+    // A walk-in whose description is full of markup, to be found by two words.
+    let mut walk_in = crate::helpers::walk_in();
+    walk_in["description"] = serde_json::json!(
+        "<script>window.__xss=1</script>\"><img src=x onerror=\"window.__xss=2\"> 养老金认证三次没办成"
+    );
+    let (_, case) = app.post_json("/api/v1/cases", &clerk, &walk_in).await;
+    let walk_in = case["number"].as_str().unwrap().to_owned();
     journey(
         &dir,
         "leader.mjs",
         &app,
-        &[("REQUESTED", &numbers[0]), ("STAFF_SIDE", &numbers[1])],
+        &[
+            ("REQUESTED", &numbers[0]),
+            ("STAFF_SIDE", &numbers[1]),
+            ("WALK_IN", &walk_in),
+        ],
         "all leader browser checks passed",
     )
     .await;

@@ -1,13 +1,14 @@
-// A duty leader declines a request, reassigns a case, records accountability and closes the
+// A duty leader finds a walk-in by two words, accepts, escalates and approves it with
+// missing materials (a clerk is told why that is not theirs); declines a request, reassigns a case, records accountability and closes the
 // staff-side case, records the rating the citizen gave by phone and reads who played a
 // recording, in the pages alone (headless Chromium, 1366×768, axe-core on each page).
 //
 // Usage: node leader.mjs BASE_URL   (PASSWORD, REQUESTED, STAFF_SIDE and CHROMIUM from the environment)
 
-import { act, axe, check, launch, shot, signIn } from "./lib.mjs";
+import { act, axe, check, launch, noXss, shot, signIn } from "./lib.mjs";
 
 const base = process.argv[2];
-const { PASSWORD: password, REQUESTED: requested, STAFF_SIDE: staffSide } = process.env;
+const { PASSWORD: password, REQUESTED: requested, STAFF_SIDE: staffSide, WALK_IN: walkIn } = process.env;
 if (!base || !password || !requested || !staffSide) throw new Error("usage: PASSWORD=… REQUESTED=… STAFF_SIDE=… node leader.mjs BASE_URL");
 
 const browser = await launch();
@@ -17,7 +18,31 @@ try {
   await visitor.goto(`${base}/staff/login`);
   await axe(visitor, "the sign-in page");
   await anonymous.close();
-  const { context, page } = await signIn(browser, base, "zhao", password);
+  // ---- duty leader: find, accept, escalate, approve ---------------------------------
+  let { context, page } = await signIn(browser, base, "zhao", password);
+  await page.goto(`${base}/staff/queue`);
+  await page.getByLabel("搜索").fill("养老金");
+  await page.getByRole("button", { name: "筛选" }).click();
+  await page.waitForSelector("#queue-rows");
+  check((await page.locator("#queue-rows").innerText()).includes(walkIn), "a two-word search finds the walk-in");
+  await noXss(page, "the queue");
+  await axe(page, "the queue");
+  await shot(page, "queue");
+  await page.getByRole("link", { name: walkIn }).click();
+  await page.waitForSelector("#case-number");
+  await act(page, "受理（由我负责到底）");
+  check((await page.locator("#case-status").innerText()).includes("办理中"), "accepted: in progress, owned by the leader");
+  await act(page, "升级到上一层级", (d) => d.locator("textarea").fill("涉及历史遗留问题，需中心党委研究"));
+  check((await page.locator("table").last().innerText()).includes("升级"), "the escalation is on the timeline");
+  await act(page, "批准容缺受理", (d) => d.locator("textarea").fill("户口本复印件，后补"));
+  check((await page.locator("table").last().innerText()).includes("容缺受理"), "the approval is on the timeline");
+  // A counter clerk is told why they cannot approve.
+  await context.close();
+  ({ context, page } = await signIn(browser, base, "wang", password));
+  await page.goto(`${base}/staff/cases/${walkIn}`);
+  check((await page.locator("summary", { hasText: "批准容缺受理" }).innerText()).includes("需由值班领导决定"), "a clerk sees why approval is not theirs");
+  await context.close();
+  ({ context, page } = await signIn(browser, base, "zhao", password));
   await page.goto(`${base}/staff/statistics`);
   await page.waitForSelector("#total");
   await axe(page, "the statistics page");

@@ -17,6 +17,7 @@ export async function launch() {
     args: [
       "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
       "--disable-background-networking", "--disable-component-update", "--disable-sync",
+      "--autoplay-policy=no-user-gesture-required",
     ],
   });
 }
@@ -58,4 +59,26 @@ export async function act(page, summary, fill) {
   if (fill) await fill(details);
   await details.getByRole("button").click();
   await page.waitForSelector("#timeline");
+}
+
+// A description full of markup: shown as text everywhere, never run.
+export const XSS = `<script>window.__xss=1</script>"><img src=x onerror="window.__xss=2"> 养老金认证三次没办成`;
+
+export async function noXss(page, where) {
+  check(await page.evaluate(() => window.__xss === undefined), `no script ran on ${where}`);
+}
+
+// A journey's frame: the base URL and password, a browser, `signIn(username)`; the checks
+// printed as they pass, then `passed` as the last line.
+export async function journey(passed, body) {
+  const base = process.argv[2];
+  const password = process.env.PASSWORD;
+  if (!base || !password) throw new Error("usage: PASSWORD=… node <journey>.mjs BASE_URL");
+  const browser = await launch();
+  try {
+    await body({ base, browser, signIn: (username) => signIn(browser, base, username, password) });
+    console.log(passed);
+  } finally {
+    await browser.close();
+  }
 }
