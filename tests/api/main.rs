@@ -17,6 +17,7 @@ mod instances;
 mod leader;
 mod matrix;
 mod oversight;
+mod page_matrix;
 mod rating_follow_up;
 mod retention;
 mod schemathesis;
