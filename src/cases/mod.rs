@@ -166,12 +166,17 @@ impl CaseDesk {
         number: &str,
         form: &crate::domain::correction::CorrectionForm,
         rules: &crate::domain::IntakeRules,
+        expected_version: Option<i64>,
     ) -> Result<(Case, Event), CaseError> {
         if !actor.may(crate::domain::ActionKind::Correct) {
             return Err(Refusal::Forbidden(crate::domain::ActionKind::Correct).into());
         }
         for _ in 0..RETRIES {
             let case = self.load(number).await?;
+            // A form filled from the case as it was: corrected against that, or not at all.
+            if expected_version.is_some_and(|v| v != case.version) {
+                return Err(StoreError::Conflict.into());
+            }
             let correction = crate::domain::correction::correct(&case, form, rules)
                 .map_err(CaseError::Invalid)?;
             // Whether the callback moves (a flag: the numbers themselves are never logged).

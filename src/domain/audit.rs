@@ -191,6 +191,10 @@ pub const TRAIL_KINDS: [(&str, &str, &str, &[&str]); 7] = [
             "create_user",
             "update_user",
             "reset_password",
+            "disable_user",
+            "enable_user",
+            "unlock_user",
+            "choose_password",
         ],
     ),
     (

@@ -34,6 +34,39 @@ pub struct Correction {
     pub phone_changed: bool,
 }
 
+/// A name as the timeline keeps it: its first character (the timeline outlives retention's
+/// anonymization, so it holds no more of a person than it must).
+fn masked_name(name: &Option<String>) -> String {
+    let name = name.as_deref().unwrap_or("");
+    match name.chars().next() {
+        Some(first) => format!("{first}{}", "*".repeat(name.chars().count() - 1)),
+        None => "（无）".into(),
+    }
+}
+
+/// A phone number as the timeline keeps it: as staff read it, the middle digits hidden.
+fn masked_phone(citizen: &Citizen) -> String {
+    let Some(p) = &citizen.phone else {
+        return "（无）".into();
+    };
+    let shown = p.for_staff();
+    let digits = shown.chars().filter(char::is_ascii_digit).count();
+    let mut seen = 0;
+    shown
+        .chars()
+        .map(|c| {
+            if !c.is_ascii_digit() {
+                return c;
+            }
+            seen += 1;
+            match seen > 3 && seen + 4 <= digits {
+                true => '*',
+                false => c,
+            }
+        })
+        .collect()
+}
+
 fn given(raw: &Option<String>) -> Option<&str> {
     raw.as_deref().map(str::trim).filter(|s| !s.is_empty())
 }
@@ -44,6 +77,15 @@ pub fn correct(
     form: &CorrectionForm,
     rules: &IntakeRules,
 ) -> Result<Correction, Vec<FieldError>> {
+    // Retention emptied it: there is nobody's data left to correct.
+    if case.description.is_empty() {
+        return Err(vec![FieldError::new(
+            "correction",
+            "anonymized",
+            "此案件已按保存期限匿名化，不能更正",
+            "This case was anonymized by retention: there is nothing to correct",
+        )]);
+    }
     let mut errors = Vec::new();
     let mut citizen = case.citizen.clone();
     let mut matter = case.matter.clone();
@@ -118,11 +160,6 @@ pub fn correct(
     }
 
     let phone = |c: &Citizen| c.phone.as_ref().map(|p| p.e164().to_owned());
-    let shown = |c: &Citizen| {
-        c.phone
-            .as_ref()
-            .map_or("（无）".to_owned(), |p| p.for_staff())
-    };
     let mut before = Map::new();
     let mut after = Map::new();
     let mut lines = vec![format!("更正理由：{}", reason.unwrap_or_default())];
@@ -140,16 +177,16 @@ pub fn correct(
         "姓名",
         json!(case.citizen.name),
         json!(citizen.name),
-        or_none(&case.citizen.name),
-        or_none(&citizen.name),
+        masked_name(&case.citizen.name),
+        masked_name(&citizen.name),
     );
     change(
         "phone",
         "电话",
         json!(phone(&case.citizen)),
         json!(phone(&citizen)),
-        shown(&case.citizen),
-        shown(&citizen),
+        masked_phone(&case.citizen),
+        masked_phone(&citizen),
     );
     change(
         "id_card",
@@ -172,8 +209,8 @@ pub fn correct(
         "问题描述",
         json!(case.description),
         json!(description),
-        case.description.clone(),
-        description.clone(),
+        format!("{}字", case.description.chars().count()),
+        format!("{}字（见案件）", description.chars().count()),
     );
     if after.is_empty() {
         return Err(vec![FieldError::new(
@@ -184,9 +221,29 @@ pub fn correct(
         )]);
     }
     // The digest is a secret's work: the timeline's before/after shows the masks instead.
+    // What the timeline keeps of a person is masked, as the note is: the timeline outlives
+    // retention's anonymization of the case itself.
     if after.contains_key("id_card") {
         before.insert("id_card".into(), json!(case.citizen.id_card_masked));
         after.insert("id_card".into(), json!(citizen.id_card_masked));
+    }
+    if after.contains_key("name") {
+        before.insert("name".into(), json!(masked_name(&case.citizen.name)));
+        after.insert("name".into(), json!(masked_name(&citizen.name)));
+    }
+    if after.contains_key("phone") {
+        before.insert("phone".into(), json!(masked_phone(&case.citizen)));
+        after.insert("phone".into(), json!(masked_phone(&citizen)));
+    }
+    if after.contains_key("description") {
+        before.insert(
+            "description".into(),
+            json!(format!("{}字", case.description.chars().count())),
+        );
+        after.insert(
+            "description".into(),
+            json!(format!("{}字", description.chars().count())),
+        );
     }
     Ok(Correction {
         phone_changed: phone(&case.citizen) != phone(&citizen),

@@ -484,6 +484,8 @@ pub struct CorrectionRequest {
     pub description: Option<String>,
     /// Why (required); on the timeline with each change, before and after.
     pub reason: Option<String>,
+    /// If given, refused with 409 when the case has changed since.
+    pub expected_version: Option<i64>,
 }
 
 impl From<CorrectionRequest> for crate::domain::correction::CorrectionForm {
@@ -520,9 +522,16 @@ pub async fn correct_case(
     ApiJson(body): ApiJson<CorrectionRequest>,
 ) -> Result<Json<ActionResult>, ApiError> {
     staff.require(crate::domain::ActionKind::Correct)?;
+    let expected_version = body.expected_version;
     let (updated, event) = state
         .cases
-        .correct(&staff.0, &number, &body.into(), &state.rules)
+        .correct(
+            &staff.0,
+            &number,
+            &body.into(),
+            &state.rules,
+            expected_version,
+        )
         .await?;
     let tz = state.calendar.current().timezone();
     Ok(Json(ActionResult {

@@ -86,8 +86,8 @@ pub trait AccountStore: Send + Sync {
 
     async fn user_by_username(&self, username: &str) -> StoreResult<Option<UserRecord>>;
 
-    /// Every account, enabled ones first, by display name.
-    async fn list_users(&self) -> StoreResult<Vec<UserRecord>>;
+    /// Every account with its e-mail, enabled ones first, by display name.
+    async fn list_users(&self) -> StoreResult<Vec<(UserRecord, Option<String>)>>;
 
     /// The account whose display name is `name` (how owners are recorded on cases).
     async fn user_by_display_name(
@@ -295,13 +295,19 @@ macro_rules! impl_account_store {
                 row.map(user_record).transpose()
             }
 
-            async fn list_users(&self) -> $crate::storage::StoreResult<Vec<$crate::storage::UserRecord>> {
-                let rows: Vec<UserRow> = sqlx::query_as(&format!(
-                    "select {USER_COLUMNS} from users u order by u.disabled, u.display_name, u.id"
+            async fn list_users(&self) -> $crate::storage::StoreResult<Vec<($crate::storage::UserRecord, Option<String>)>> {
+                #[derive(sqlx::FromRow)]
+                struct Row {
+                    #[sqlx(flatten)]
+                    user: UserRow,
+                    email: Option<String>,
+                }
+                let rows: Vec<Row> = sqlx::query_as(&format!(
+                    "select {USER_COLUMNS}, u.email from users u order by u.disabled, u.display_name, u.id"
                 ))
                 .fetch_all(self.reader())
                 .await?;
-                rows.into_iter().map(user_record).collect()
+                rows.into_iter().map(|r| Ok((user_record(r.user)?, r.email))).collect()
             }
 
             async fn user_by_display_name(&self, name: &str) -> $crate::storage::StoreResult<Option<($crate::storage::UserRecord, Option<String>)>> {

@@ -177,10 +177,12 @@ macro_rules! impl_callback_work_store {
                     None => a.outcome.label_zh().to_owned(),
                 };
                 let by = $crate::domain::By { name: &a.actor, id: a.actor_id.as_deref() };
-                for (case_id,) in cases {
-                    insert_event(&mut tx, case_id, a.at, by, $crate::domain::EventKind::CallbackAttempt, &empty, &after, Some(&note)).await?;
+                for (case_id,) in &cases {
+                    insert_event(&mut tx, *case_id, a.at, by, $crate::domain::EventKind::CallbackAttempt, &empty, &after, Some(&note)).await?;
                 }
-                for (case_id, step) in &a.steps {
+                // Only to the cases still on the entry (a corrected phone number takes a case
+                // off it: the entry's row, updated above, orders the two).
+                for (case_id, step) in a.steps.iter().filter(|(id, _)| cases.iter().any(|(c,)| c == id)) {
                     take_case_step(&mut tx, *case_id, step, by, a.at).await?;
                 }
                 let mut made = Vec::new();

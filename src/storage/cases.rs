@@ -182,7 +182,7 @@ macro_rules! impl_case_store {
                 let sql = format!(
                     "update cases set citizen_name = $1, phone_e164 = $2, phone_original = $3, id_card_masked = $4, \
                      id_card_digest = $5, matter = $6, description = $7, updated_at = $8, version = version + 1 \
-                     where id = $9 and version = $10 returning {CASE_COLUMNS}"
+                     where id = $9 and version = $10 and anonymized_at is null returning {CASE_COLUMNS}"
                 );
                 let row: Option<CaseRow> = sqlx::query_as(&sql)
                     .bind(c.citizen.name.as_deref())
@@ -208,11 +208,22 @@ macro_rules! impl_case_store {
                     .execute(&mut *tx)
                     .await?;
                 if c.phone_changed {
+                    // The entries first (an attempt on one updates it first too: the two take
+                    // turns), then off every entry that did not reach the caller.
+                    sqlx::query(
+                        "update callback_entries set updated_at = $1 where id in \
+                         (select entry_id from callback_entry_cases where case_id = $2)",
+                    )
+                    .bind(now)
+                    .bind(case.id)
+                    .execute(&mut *tx)
+                    .await?;
                     let left: Vec<(i64,)> = sqlx::query_as(
                         "delete from callback_entry_cases where case_id = $1 and entry_id in \
-                         (select id from callback_entries where finished_at is null) returning entry_id",
+                         (select id from callback_entries where finished_at is null or status = $2) returning entry_id",
                     )
                     .bind(case.id)
+                    .bind($crate::domain::EntryStatus::Unreachable.as_str())
                     .fetch_all(&mut *tx)
                     .await?;
                     for (entry,) in left {

@@ -9,7 +9,8 @@ use crate::domain::Role;
 
 #[async_trait::async_trait]
 pub trait UserAdminStore: Send + Sync {
-    /// Sets a user's display name, roles and e-mail. False if there is no such user.
+    /// Sets a user's display name, roles and e-mail; a new name follows onto the cases they
+    /// own (owners are recorded by name). False if there is no such user.
     async fn update_user(
         &self,
         username: &str,
@@ -56,7 +57,15 @@ macro_rules! impl_user_admin_store {
                 now: chrono::DateTime<chrono::Utc>,
             ) -> $crate::storage::StoreResult<bool> {
                 let roles: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
-                let done = sqlx::query(
+                let mut tx = self.writer().begin().await?;
+                let old: Option<(String,)> = sqlx::query_as("select display_name from users where username = $1")
+                    .bind(username)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                let Some((old,)) = old else {
+                    return Ok(false);
+                };
+                sqlx::query(
                     "update users set display_name = $1, roles = $2, email = $3, updated_at = $4 where username = $5",
                 )
                 .bind(display_name)
@@ -64,9 +73,17 @@ macro_rules! impl_user_admin_store {
                 .bind(email)
                 .bind(now)
                 .bind(username)
-                .execute(self.writer())
+                .execute(&mut *tx)
                 .await?;
-                Ok(done.rows_affected() == 1)
+                if old != display_name {
+                    sqlx::query("update cases set owner = $1 where owner = $2")
+                        .bind(display_name)
+                        .bind(&old)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await?;
+                Ok(true)
             }
 
             async fn reset_password(&self, username: &str, hash: &str, now: chrono::DateTime<chrono::Utc>) -> $crate::storage::StoreResult<bool> {

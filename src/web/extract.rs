@@ -248,6 +248,16 @@ async fn session_staff(parts: &Parts, auth: &Auth) -> Result<Staff, ApiError> {
     let session = super::session::session_of(auth, &parts.headers)
         .await?
         .ok_or_else(super::session::unauthenticated)?;
+    if session.user.must_change_password {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "password_change_required",
+            Text::new(
+                "请先在 /staff/password 设置自己的密码",
+                "Choose your own password at /staff/password first",
+            ),
+        ));
+    }
     let safe = matches!(
         parts.method,
         axum::http::Method::GET | axum::http::Method::HEAD

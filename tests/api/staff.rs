@@ -16,7 +16,7 @@ use crate::hotline::wav;
 pub(crate) struct Browser {
     client: Client,
     base: String,
-    cookie: Option<String>,
+    pub(crate) cookie: Option<String>,
     sign_in_cookie: Option<String>,
     forwarded_for: Option<String>,
 }

@@ -187,6 +187,32 @@ async fn an_administrator_manages_accounts_in_the_page(backend: Backend) {
         li.get("/staff/callbacks").await.2.as_deref(),
         Some("/staff/password")
     );
+    // Nor the API through that session, until then.
+    let r = app
+        .client
+        .get(format!("{}/api/v1/cases", app.address))
+        .header(
+            reqwest::header::COOKIE,
+            format!("youmen_session={}", li.cookie.clone().unwrap()),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    // Names are unique: owners and alerts go by them.
+    let (status, page, _) = admin
+        .post(
+            "/staff/users",
+            &[
+                ("csrf", &token),
+                ("username", "wang2"),
+                ("display_name", "王芳"),
+                ("role_counter", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 422);
+    assert!(page.contains("该姓名已被其他账号使用"));
 
     // An administrator cannot lock themselves out.
     assert_eq!(

@@ -171,7 +171,7 @@ pub async fn show(
             .list_users()
             .await?
             .into_iter()
-            .map(|u| u.display_name)
+            .map(|(u, _)| u.display_name)
             .collect();
         people.sort();
         people.dedup();

@@ -207,6 +207,7 @@ pub(super) async fn render_with(
             .list_users()
             .await?
             .into_iter()
+            .map(|(u, _)| u)
             .filter(|u| !u.disabled)
             .map(|u| (u.username, u.display_name))
             .collect(),

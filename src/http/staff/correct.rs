@@ -25,6 +25,8 @@ pub struct CorrectForm {
     pub(super) matter: String,
     pub(super) description: String,
     pub(super) reason: String,
+    /// The case's version the form was filled from.
+    version: Option<i64>,
 }
 
 fn some(s: &str) -> Option<String> {
@@ -54,36 +56,45 @@ pub async fn correct(
     let t = user.tr();
     match state
         .cases
-        .correct(&user.actor(), &number, &typed, &state.rules)
+        .correct(&user.actor(), &number, &typed, &state.rules, form.version)
         .await
     {
         Ok((case, _)) => {
             Redirect::to(&format!("/staff/cases/{}#timeline", case.number)).into_response()
         }
-        Err(CaseError::Invalid(errors)) => {
-            let errors = errors
-                .into_iter()
-                .map(|e| (e.field.to_owned(), t.t(&e.zh, &e.en).to_owned()))
-                .collect();
-            let correcting = Correcting {
-                form: Some(form),
-                errors,
+        Err(e) => {
+            let (errors, status, kept) = match e {
+                CaseError::Invalid(errors) => (
+                    errors
+                        .into_iter()
+                        .map(|e| (e.field.to_owned(), t.t(&e.zh, &e.en).to_owned()))
+                        .collect(),
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    Some(form),
+                ),
+                // Changed by someone else since the form was filled: say so by the form.
+                // Changed by someone else since the form was filled: the form again, filled
+                // from the case as it is now.
+                CaseError::Store(crate::storage::StoreError::Conflict) => (
+                    vec![(
+                        "correction".to_owned(),
+                        t.t(
+                            "案件刚被他人修改过，请核对当前内容后再更正",
+                            "The case was changed meanwhile: check what it says now and correct again",
+                        )
+                        .to_owned(),
+                    )],
+                    StatusCode::CONFLICT,
+                    None,
+                ),
+                other => return ApiError::from(other).into_response(),
             };
+            let correcting = Correcting { form: kept, errors };
             let page = async {
                 let case = state.cases.load(&number).await?;
-                render_with(
-                    &state,
-                    &user,
-                    &case,
-                    None,
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    correcting,
-                    None,
-                )
-                .await
+                render_with(&state, &user, &case, None, status, correcting, None).await
             };
             page.await.unwrap_or_else(IntoResponse::into_response)
         }
-        Err(e) => ApiError::from(e).into_response(),
     }
 }

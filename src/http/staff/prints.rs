@@ -80,7 +80,14 @@ pub async fn referral(
             .and_then(|e| e.event.note.as_deref())
             .map(|n| n.split_once('\n').map_or("", |(_, rest)| rest).to_owned())
             .unwrap_or_default();
-        let hand_off = note_of(EventKind::RecordHandOff);
+        // The answer to the latest referral: a hand-off recorded after it.
+        let hand_off = entries
+            .iter()
+            .rev()
+            .take_while(|e| e.event.action != EventKind::Refer)
+            .find(|e| e.event.action == EventKind::RecordHandOff)
+            .and_then(|e| e.event.note.clone())
+            .unwrap_or_default();
         let closed_at = entries
             .iter()
             .rev()

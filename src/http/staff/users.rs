@@ -73,9 +73,20 @@ impl AccountForm {
         )
     }
 
-    /// What is wrong with it, field by field, in the reader's language.
-    fn problems(&self, t: Tr, new: bool) -> Vec<(&'static str, String)> {
+    /// What is wrong with it, field by field, in the reader's language. `others` are the
+    /// display names of the other accounts: owners and alerts go by name, so names are unique.
+    fn problems(&self, t: Tr, new: bool, others: &[String]) -> Vec<(&'static str, String)> {
         let mut errors = Vec::new();
+        if others.contains(&self.display_name) {
+            errors.push((
+                "display_name",
+                t.t(
+                    "该姓名已被其他账号使用；重名时请加以区分，如“王芳（二窗）”",
+                    "Another account has that name; tell them apart, e.g. “王芳 (counter 2)”",
+                )
+                .to_owned(),
+            ));
+        }
         let username_ok = !self.username.is_empty()
             && self.username.len() <= 40
             && self
@@ -167,16 +178,7 @@ async fn render(
     errors: Vec<(&'static str, String)>,
     form: AccountForm,
 ) -> Result<Response, ApiError> {
-    let mut users = Vec::new();
-    for u in state.store.list_users().await? {
-        let email = state
-            .store
-            .user_by_display_name(&u.display_name)
-            .await?
-            .filter(|(found, _)| found.id == u.id)
-            .and_then(|(_, e)| e);
-        users.push((u, email));
-    }
+    let users = state.store.list_users().await?;
     let calendar = state.calendar.current();
     let today = calendar.local_date(crate::clock::now());
     let this_year = chrono::Datelike::year(&today);
@@ -227,6 +229,18 @@ pub async fn show(State(state): State<AppState>, user: StaffUser) -> Response {
     .unwrap_or_else(IntoResponse::into_response)
 }
 
+/// The display names of every account but `username`.
+async fn other_names(state: &AppState, username: &str) -> Result<Vec<String>, ApiError> {
+    Ok(state
+        .store
+        .list_users()
+        .await?
+        .into_iter()
+        .filter(|(u, _)| u.username != username)
+        .map(|(u, _)| u.display_name)
+        .collect())
+}
+
 async fn audited(
     state: &AppState,
     user: &StaffUser,
@@ -260,7 +274,8 @@ pub async fn create(
     }
     let t = user.tr();
     let result = async {
-        let errors = form.problems(t, true);
+        let others = other_names(&state, &form.username).await?;
+        let errors = form.problems(t, true, &others);
         if !errors.is_empty() {
             return render(
                 &state,
@@ -359,7 +374,8 @@ pub async fn update(
     form.username = username.clone();
     let t = user.tr();
     let result = async {
-        let errors = form.problems(t, false);
+        let others = other_names(&state, &username).await?;
+        let errors = form.problems(t, false, &others);
         if !errors.is_empty() {
             let message = errors
                 .iter()
@@ -519,7 +535,12 @@ fn password_page(user: &StaffUser, status: StatusCode, error: Option<String>) ->
     )
 }
 
+/// Only after a temporary password: choosing a new one otherwise asks for the current one,
+/// which `youmen user passwd` and an administrator's reset cover.
 pub async fn password_form(user: StaffUser) -> Response {
+    if !user.session.user.must_change_password {
+        return Redirect::to("/staff").into_response();
+    }
     password_page(&user, StatusCode::OK, None)
 }
 
@@ -539,6 +560,9 @@ pub async fn choose_password(
 ) -> Response {
     if let Err(r) = user.check_csrf(&form.csrf) {
         return r;
+    }
+    if !user.session.user.must_change_password {
+        return Redirect::to("/staff").into_response();
     }
     let t = user.tr();
     if form.password != form.again {
