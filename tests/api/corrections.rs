@@ -97,6 +97,56 @@ async fn a_mistyped_phone_number_is_corrected_and_the_callback_follows(backend: 
     assert_eq!(entry["cases"][0]["number"], number);
 }
 
+async fn a_number_found_wrong_on_the_call_is_corrected_and_called_again(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let admin = app.token("admin", Role::Admin).await;
+    let clerk = app.token("王芳", Role::Counter).await;
+    let shift = app.token("早班 李", Role::Callback).await;
+    let mut night = Night::new(&app).await;
+    let number = night
+        .voicemail(
+            "complaint",
+            "13900000001",
+            "2026-11-26T20:00:00+08:00",
+            false,
+            0.5,
+        )
+        .await;
+    generate(&app, &admin, "2026-11-27").await;
+    let friday = list(&app, &shift, "2026-11-27").await;
+    let id = friday["entries"][0]["id"].as_i64().unwrap();
+    let (status, body) = app
+        .post_json(
+            &format!("/api/v1/callbacks/{id}/attempts"),
+            &shift,
+            &json!({"outcome": "wrong_number", "note": "对方说不认识来电人"}),
+        )
+        .await;
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (200, Some("unreachable")),
+        "{body}"
+    );
+    let (status, done) = app
+        .post_json(
+            &format!("/api/v1/cases/{number}/correction"),
+            &clerk,
+            &json!({"phone": "13900000002", "reason": "来电人再次来电，核对了号码"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{done}");
+    generate(&app, &admin, "2026-11-30").await;
+    let monday = list(&app, &shift, "2026-11-30").await;
+    assert!(
+        monday["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["phone"] == "+8613900000002" && e["cases"][0]["number"] == number),
+        "called again on the right number: {monday}"
+    );
+}
+
 async fn a_clerk_corrects_a_name_in_the_page_and_a_refused_correction_keeps_what_was_typed(
     backend: Backend,
 ) {
@@ -159,5 +209,6 @@ async fn a_clerk_corrects_a_name_in_the_page_and_a_refused_correction_keeps_what
 
 crate::on_both_backends!(
     a_mistyped_phone_number_is_corrected_and_the_callback_follows,
+    a_number_found_wrong_on_the_call_is_corrected_and_called_again,
     a_clerk_corrects_a_name_in_the_page_and_a_refused_correction_keeps_what_was_typed,
 );
