@@ -80,14 +80,16 @@ pub trait IntakeStore: Send + Sync {
 
     async fn website_record(&self, case_id: i64) -> StoreResult<Option<WebsiteRecord>>;
 
-    /// Issues (or replaces) the tracking code of a case registered elsewhere than the
-    /// website, such as a walk-in's receipt.
+    /// Issues the tracking code of a case registered elsewhere than the website, such as a
+    /// walk-in's receipt; with `replace`, replaces the one it has. False when, without
+    /// `replace`, the case has one already (two first receipts at once: one wins).
     async fn set_tracking_code(
         &self,
         case_id: i64,
         digest: &str,
+        replace: bool,
         now: DateTime<Utc>,
-    ) -> StoreResult<()>;
+    ) -> StoreResult<bool>;
 
     /// The digest of the tracking code issued by `set_tracking_code`, if any.
     async fn tracking_code(&self, case_id: i64) -> StoreResult<Option<String>>;
@@ -235,18 +237,22 @@ macro_rules! impl_intake_store {
                 &self,
                 case_id: i64,
                 digest: &str,
+                replace: bool,
                 now: chrono::DateTime<chrono::Utc>,
-            ) -> $crate::storage::StoreResult<()> {
-                sqlx::query(
-                    "insert into tracking_codes (case_id, digest, created_at) values ($1, $2, $3) \
-                     on conflict (case_id) do update set digest = excluded.digest, created_at = excluded.created_at",
-                )
-                .bind(case_id)
-                .bind(digest)
-                .bind(now)
-                .execute(self.writer())
-                .await?;
-                Ok(())
+            ) -> $crate::storage::StoreResult<bool> {
+                let sql = match replace {
+                    true => "insert into tracking_codes (case_id, digest, created_at) values ($1, $2, $3) \
+                             on conflict (case_id) do update set digest = excluded.digest, created_at = excluded.created_at",
+                    false => "insert into tracking_codes (case_id, digest, created_at) values ($1, $2, $3) \
+                              on conflict (case_id) do nothing",
+                };
+                let done = sqlx::query(sql)
+                    .bind(case_id)
+                    .bind(digest)
+                    .bind(now)
+                    .execute(self.writer())
+                    .await?;
+                Ok(done.rows_affected() == 1)
             }
 
             async fn tracking_code(&self, case_id: i64) -> $crate::storage::StoreResult<Option<String>> {

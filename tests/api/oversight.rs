@@ -243,6 +243,7 @@ async fn a_bad_rating_from_the_tracking_page_is_followed_up(backend: Backend) {
         .set_tracking_code(
             id,
             &youmen::domain::website::tracking_digest(code),
+            true,
             chrono::Utc::now(),
         )
         .await

@@ -644,6 +644,32 @@ async fn a_refused_action_says_why_next_to_its_form_and_keeps_what_was_typed(bac
     assert!(case["owner"].is_null(), "nothing changed");
 }
 
+async fn two_first_receipts_at_once_issue_one_code(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.user("wang", "王芳", vec![Role::Counter], None).await;
+    app.user("zhou", "周敏", vec![Role::Counter], None).await;
+    let token = app.token("王芳", Role::Counter).await;
+    let (_, case) = app
+        .post_json("/api/v1/cases", &token, &crate::helpers::walk_in())
+        .await;
+    let number = case["number"].as_str().unwrap();
+    let (mut a, mut b) = (Browser::new(&app), Browser::new(&app));
+    a.sign_in("wang", PASSWORD).await;
+    b.sign_in("zhou", PASSWORD).await;
+    let path = format!("/staff/cases/{number}");
+    let (ca, cb) = (csrf(&a.get(&path).await.1), csrf(&b.get(&path).await.1));
+    let receipt = format!("{path}/receipt");
+    let (fa, fb) = ([("csrf", ca.as_str())], [("csrf", cb.as_str())]);
+    let (ra, rb) = tokio::join!(a.post(&receipt, &fa), b.post(&receipt, &fb));
+    let mut statuses = [ra.0, rb.0];
+    statuses.sort();
+    assert_eq!(
+        statuses,
+        [200, 409],
+        "one code issued, the other print told"
+    );
+}
+
 async fn a_refused_case_prints_its_refusal_notice(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     app.user("wang", "王芳", vec![Role::Counter], None).await;
@@ -1244,6 +1270,7 @@ async fn an_expired_token_stops_working_and_a_used_one_records_when(backend: Bac
 }
 
 crate::on_both_backends!(
+    two_first_receipts_at_once_issue_one_code,
     a_refused_action_says_why_next_to_its_form_and_keeps_what_was_typed,
     a_referral_names_its_department_and_how_the_hand_off_ended,
     a_refused_case_prints_its_refusal_notice,

@@ -182,14 +182,26 @@ pub async fn receipt(
             ));
         }
         let code = crate::domain::website::new_tracking_code(&mut rand::thread_rng());
-        state
+        let issued = state
             .store
             .set_tracking_code(
                 case.id,
                 &crate::domain::website::tracking_digest(&code),
+                had_code,
                 now,
             )
             .await?;
+        if !issued {
+            // Someone printed the first receipt a moment ago: theirs is the code that works.
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "tracking_code_exists",
+                crate::web::error::Text::new(
+                    "另一位工作人员刚刚打印了这个案件的回执，请刷新页面后再操作。",
+                    "Someone printed this case's receipt a moment ago: reload the page first.",
+                ),
+            ));
+        }
         state
             .cases
             .record_access(
