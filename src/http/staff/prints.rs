@@ -8,7 +8,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Form;
 
-use crate::domain::{ActionKind, Case, EventKind, Status};
+use crate::cases::TimelineEntry;
+use crate::domain::{ActionKind, Case, Event, EventKind, Status};
 use crate::http::AppState;
 use crate::web::error::ApiError;
 use crate::web::html::when;
@@ -39,6 +40,23 @@ struct ReferralPage<'a> {
     printed_at: String,
 }
 
+/// The matter's Chinese name, for a print.
+fn matter_zh(state: &AppState, case: &Case) -> String {
+    state
+        .rules
+        .matter(&case.matter)
+        .map_or(case.matter.clone(), |m| m.zh.clone())
+}
+
+/// The latest event of `kind` on a timeline.
+fn latest(entries: &[TimelineEntry], kind: EventKind) -> Option<&Event> {
+    entries
+        .iter()
+        .map(|e| &e.event)
+        .rev()
+        .find(|e| e.action == kind)
+}
+
 pub async fn referral(
     State(state): State<AppState>,
     user: StaffUser,
@@ -54,11 +72,8 @@ pub async fn referral(
         let entries = state.cases.timeline(&case, &user.actor()).await?;
         let zh = Tr { en: false };
         let note_of = |action: EventKind| {
-            entries
-                .iter()
-                .rev()
-                .find(|e| e.event.action == action)
-                .and_then(|e| e.event.note.clone())
+            latest(&entries, action)
+                .and_then(|e| e.note.clone())
                 .unwrap_or_default()
         };
         let outcome = match case.status {
@@ -111,10 +126,7 @@ pub async fn referral(
         let html = ReferralPage {
             received: when(case.received_at, tz),
             deadline: when(case.deadline, tz),
-            matter: state
-                .rules
-                .matter(&case.matter)
-                .map_or(case.matter.clone(), |m| m.zh.clone()),
+            matter: matter_zh(&state, &case),
             handler: case.owner.clone().unwrap_or_default(),
             process,
             outcome,
@@ -270,12 +282,7 @@ pub async fn notice(
         let case = state.cases.load(&number).await?;
         let tz = state.calendar.current().timezone();
         let entries = state.cases.timeline(&case, &user.actor()).await?;
-        let Some(notice) = entries
-            .iter()
-            .map(|e| &e.event)
-            .rev()
-            .find(|e| e.action == EventKind::OneTimeNotice)
-        else {
+        let Some(notice) = latest(&entries, EventKind::OneTimeNotice) else {
             return Err(ApiError::not_found("一次性告知", "one-time notice"));
         };
         let items = notice
@@ -290,10 +297,7 @@ pub async fn notice(
         Ok(page(
             StatusCode::OK,
             &NoticePage {
-                matter: state
-                    .rules
-                    .matter(&case.matter)
-                    .map_or(case.matter.clone(), |m| m.zh.clone()),
+                matter: matter_zh(&state, &case),
                 items,
                 issued_by: notice.actor.clone(),
                 issued_at: when(notice.at, tz),
@@ -332,12 +336,7 @@ pub async fn refusal(
         }
         let tz = state.calendar.current().timezone();
         let entries = state.cases.timeline(&case, &user.actor()).await?;
-        let Some(refused) = entries
-            .iter()
-            .map(|e| &e.event)
-            .rev()
-            .find(|e| e.action == EventKind::Refuse)
-        else {
+        let Some(refused) = latest(&entries, EventKind::Refuse) else {
             return Err(ApiError::not_found("否定备案告知书", "refusal notice"));
         };
         state
@@ -352,10 +351,7 @@ pub async fn refusal(
         Ok(page(
             StatusCode::OK,
             &RefusalPage {
-                matter: state
-                    .rules
-                    .matter(&case.matter)
-                    .map_or(case.matter.clone(), |m| m.zh.clone()),
+                matter: matter_zh(&state, &case),
                 received: when(case.received_at, tz),
                 reason: refused.note.clone().unwrap_or_default(),
                 refused_by: refused.actor.clone(),
