@@ -1,5 +1,6 @@
 //! HTTP at the edge: one router per area, merged here, with the shared middleware.
 
+mod calendar;
 mod callbacks;
 mod cases;
 pub mod health;
@@ -124,6 +125,7 @@ pub fn router(
         .merge(crate::channels::counter::router())
         .merge(crate::channels::hotline::routes::router())
         .merge(health::router())
+        .merge(calendar::router())
         .merge(metrics::router())
         .merge(openapi::router())
         .layer(DefaultBodyLimit::max(body_limit))

@@ -7,7 +7,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
-use super::{callbacks, cases, health, outbox, ratings, roster, statistics, AppState};
+use super::{calendar, callbacks, cases, health, outbox, ratings, roster, statistics, AppState};
 use crate::channels::hotline::routes::{calls, push, recordings, twilio};
 use crate::web::views;
 
@@ -29,10 +29,11 @@ use crate::web::views;
         callbacks::day_list, callbacks::generate, callbacks::claim, callbacks::attempt,
         callbacks::export, callbacks::print,
         health::healthz, health::readyz,
+        calendar::open,
     ),
     components(schemas(views::ErrorBody, views::ErrorDetail, views::ErrorField)),
     modifiers(&BearerAuth, &SharedResponses),
-    tags((name = "cases", description = "The shared case queue"), (name = "hotline", description = "The two hotlines"), (name = "website", description = "Messages from the bureau's website"), (name = "callbacks", description = "The next-morning callback list"), (name = "oversight", description = "What leaders and administrators see"), (name = "health", description = "Probes"))
+    tags((name = "cases", description = "The shared case queue"), (name = "hotline", description = "The two hotlines"), (name = "website", description = "Messages from the bureau's website"), (name = "callbacks", description = "The next-morning callback list"), (name = "oversight", description = "What leaders and administrators see"), (name = "health", description = "Probes"), (name = "calendar", description = "The official working calendar"))
 )]
 pub struct ApiDoc;
 

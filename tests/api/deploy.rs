@@ -187,4 +187,21 @@ fn the_sample_mailboxes_have_no_pin_a_keypad_can_type_and_no_voicemailmain() {
             .any(|l| l.contains("VoiceMailMain")),
         "no extension opens mailboxes"
     );
+    // GotoIfTime takes one time range per call (times,weekdays,mdays,months[,tz]): a second
+    // range in the first field's place would be read as the weekdays.
+    for line in directives(&dialplan, ';')
+        .iter()
+        .filter(|l| l.contains("GotoIfTime("))
+    {
+        let args = line.split("GotoIfTime(").nth(1).unwrap();
+        let fields: Vec<&str> = args.split('?').next().unwrap().split(',').collect();
+        assert!(
+            (4..=5).contains(&fields.len()) && !fields[1].contains(':'),
+            "GotoIfTime(times,weekdays,mdays,months[,timezone]): {line}"
+        );
+    }
+    assert!(
+        dialplan.contains("/api/v1/calendar/open?format=text"),
+        "the dialplan asks youmen's calendar"
+    );
 }

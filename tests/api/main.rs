@@ -3,6 +3,7 @@
 mod audit;
 mod audit_page;
 mod browser;
+mod calendar_open;
 mod callback_loop;
 mod callbacks;
 mod cases;
