@@ -132,7 +132,7 @@ pub(super) async fn user(settings: &Settings, command: UserCommand) -> anyhow::R
         UserCommand::Passwd { username } => {
             let hash = auth::hash_password(read_password()?).await?;
             anyhow::ensure!(
-                store.set_password(&username, &hash, now).await?,
+                store.set_password(&username, &hash, false, now).await?,
                 "no user {username}"
             );
             println!("password of {username} changed");

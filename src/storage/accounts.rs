@@ -95,13 +95,14 @@ pub trait AccountStore: Send + Sync {
         name: &str,
     ) -> StoreResult<Option<(UserRecord, Option<String>)>>;
 
-    /// False when there is no such user.
-    /// A new password ends the user's sessions and lifts any delay. False when there is no
-    /// such user.
+    /// A new password ends the user's sessions and lifts any delay; a `temporary` one (an
+    /// administrator's) must be replaced by the user's own at the next sign-in. False when
+    /// there is no such user.
     async fn set_password(
         &self,
         username: &str,
         hash: &str,
+        temporary: bool,
         now: DateTime<Utc>,
     ) -> StoreResult<bool>;
 
@@ -327,14 +328,16 @@ macro_rules! impl_account_store {
                 row.map(|r| Ok((user_record(r.user)?, r.email))).transpose()
             }
 
-            async fn set_password(&self, username: &str, hash: &str, now: chrono::DateTime<chrono::Utc>) -> $crate::storage::StoreResult<bool> {
+            async fn set_password(&self, username: &str, hash: &str, temporary: bool, now: chrono::DateTime<chrono::Utc>) -> $crate::storage::StoreResult<bool> {
                 let mut tx = self.writer().begin().await?;
                 let done = sqlx::query(
-                    "update users set password_hash = $1, failed_logins = 0, locked_until = null, updated_at = $2 where username = $3",
+                    "update users set password_hash = $1, must_change_password = $4, failed_logins = 0, locked_until = null, \
+                     updated_at = $2 where username = $3",
                 )
                 .bind(hash)
                 .bind(now)
                 .bind(username)
+                .bind(temporary)
                 .execute(&mut *tx)
                 .await?;
                 sqlx::query("delete from sessions where user_id = (select id from users where username = $1)")

@@ -1,6 +1,6 @@
-//! Accounts administered in the pages: changing a user's name, roles and e-mail, a temporary
-//! password (the user chooses their own at the next sign-in), lifting sign-in delays, and a
-//! user choosing their own password.
+//! Accounts administered in the pages: changing a user's name, roles and e-mail, lifting
+//! sign-in delays, and a user choosing their own password (a temporary one is set with
+//! `AccountStore::set_password`).
 
 use chrono::{DateTime, Utc};
 
@@ -17,15 +17,6 @@ pub trait UserAdminStore: Send + Sync {
         display_name: &str,
         roles: &[Role],
         email: Option<&str>,
-        now: DateTime<Utc>,
-    ) -> StoreResult<bool>;
-
-    /// A temporary password: the user's sessions end, sign-in delays are lifted, and the
-    /// user must choose a password of their own at the next sign-in.
-    async fn reset_password(
-        &self,
-        username: &str,
-        hash: &str,
         now: DateTime<Utc>,
     ) -> StoreResult<bool>;
 
@@ -84,26 +75,6 @@ macro_rules! impl_user_admin_store {
                 }
                 tx.commit().await?;
                 Ok(true)
-            }
-
-            async fn reset_password(&self, username: &str, hash: &str, now: chrono::DateTime<chrono::Utc>) -> $crate::storage::StoreResult<bool> {
-                let mut tx = self.writer().begin().await?;
-                let done = sqlx::query(
-                    "update users set password_hash = $1, must_change_password = $2, failed_logins = 0, \
-                     locked_until = null, updated_at = $3 where username = $4",
-                )
-                .bind(hash)
-                .bind(true)
-                .bind(now)
-                .bind(username)
-                .execute(&mut *tx)
-                .await?;
-                sqlx::query("delete from sessions where user_id = (select id from users where username = $1)")
-                    .bind(username)
-                    .execute(&mut *tx)
-                    .await?;
-                tx.commit().await?;
-                Ok(done.rows_affected() == 1)
             }
 
             async fn unlock_user(&self, username: &str, now: chrono::DateTime<chrono::Utc>) -> $crate::storage::StoreResult<bool> {

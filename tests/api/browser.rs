@@ -141,19 +141,9 @@ async fn the_morning_shift_works_the_callback_list_in_chromium() {
         (3, "business", "13900139000", "2026-11-26T21:10:00+08:00"),
     ] {
         let seconds = if n == 1 { 3.0 } else { 2.0 };
-        let form = crate::hotline::voicemail_form(
-            crate::hotline::wav(seconds, 0.5),
-            (hotline, caller, at),
-            &format!("vm-browser-{n}"),
-        );
-        let r = app
-            .post("/api/v1/hotline/voicemails")
-            .bearer_auth(&pbx)
-            .multipart(form)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 201);
+        let audio = crate::hotline::wav(seconds, 0.5);
+        let id = format!("vm-browser-{n}");
+        crate::hotline::push_voicemail(&app, &pbx, (hotline, caller, at), audio, &id).await;
     }
     let admin = app.token("admin", Role::Admin).await;
     let (status, _) = app
@@ -262,19 +252,14 @@ async fn a_duty_leader_decides_reassigns_records_accountability_closes_and_reads
     }
     // 王芳 listens to a voicemail: the leader will read that on the audit page.
     let pbx = app.token("pbx", Role::Pbx).await;
-    let form = crate::hotline::voicemail_form(
-        crate::hotline::wav(2.0, 0.5),
+    crate::hotline::push_voicemail(
+        &app,
+        &pbx,
         ("complaint", "13700137001", "2026-11-26T20:00:00+08:00"),
+        crate::hotline::wav(2.0, 0.5),
         "vm-leader-1",
-    );
-    let r = app
-        .post("/api/v1/hotline/voicemails")
-        .bearer_auth(&pbx)
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 201);
+    )
+    .await;
     let played = app
         .get("/api/v1/recordings/1")
         .bearer_auth(&clerk)

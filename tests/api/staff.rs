@@ -211,7 +211,7 @@ async fn signing_in_out_and_locking_out(backend: Backend) {
     let hash = youmen::auth::hash_password(PASSWORD.into()).await.unwrap();
     assert!(app
         .store()
-        .set_password("li", &hash, chrono::Utc::now())
+        .set_password("li", &hash, false, chrono::Utc::now())
         .await
         .unwrap());
     assert_eq!(

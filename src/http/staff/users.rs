@@ -327,7 +327,7 @@ pub async fn create(
         // The first password is temporary too: the person chooses their own.
         state
             .store
-            .reset_password(&form.username, &hash, now)
+            .set_password(&form.username, &hash, true, now)
             .await?;
         if !form.email.is_empty() {
             state
@@ -482,7 +482,10 @@ pub async fn change(
                     .await
                     .map_err(ApiError::internal)?;
                 (
-                    state.store.reset_password(&username, &hash, now).await?,
+                    state
+                        .store
+                        .set_password(&username, &hash, true, now)
+                        .await?,
                     Some((username.clone(), password)),
                 )
             }
