@@ -122,12 +122,24 @@ impl Application {
             calendar: calendar.clone(),
             store: store.clone(),
         };
+        let calls = crate::channels::hotline::cti::CallDesk::new(
+            store.clone(),
+            calendar.clone(),
+            rules.clone(),
+            settings.hotline_lines(),
+            ingestor.clone(),
+        );
         let hotline = Hotline {
             intake: intake.clone(),
             rules: rules.clone(),
             calendar: calendar.clone(),
             store: store.clone(),
             ingestor,
+            calls,
+            cti: Arc::new(crate::channels::hotline::routes::cti::CtiGate::new(
+                settings.hotline.cti.events_per_second,
+                settings.hotline.cti.burst,
+            )),
         };
         let state = AppState {
             cases,
@@ -188,6 +200,7 @@ impl Application {
                 store: self.state.store.clone(),
                 calendar: self.state.calendar.clone(),
                 ingestor: &self.state.hotline.ingestor,
+                calls: &self.state.hotline.calls,
                 callbacks: &self.state.callbacks,
                 outbox_wake: self.outbox_wake.clone(),
             },

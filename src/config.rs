@@ -205,6 +205,49 @@ pub struct HotlineSettings {
     pub orphan_after_seconds: u64,
     pub lines: Vec<HotlineLine>,
     pub twilio: TwilioSettings,
+    pub cti: CtiSettings,
+    pub ami: AmiSettings,
+}
+
+/// Call events pushed by a PBX (`POST /api/v1/cti/{token}`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct CtiSettings {
+    /// Events one token may push per second, on average...
+    pub events_per_second: u32,
+    /// ...and at once.
+    pub burst: u32,
+}
+
+/// The Asterisk Manager Interface listener: off while `host` is empty.
+#[derive(Debug, Clone, Deserialize)]
+pub struct AmiSettings {
+    pub host: String,
+    pub port: u16,
+    pub username: String,
+    pub secret: String,
+    /// The longest wait between reconnection attempts.
+    pub reconnect_max_seconds: u64,
+}
+
+impl Settings {
+    /// Each hotline's number and channel (lines with an unknown channel are left out: the
+    /// configuration check names them).
+    pub fn hotline_lines(&self) -> Vec<(String, crate::domain::Channel)> {
+        self.hotline
+            .lines
+            .iter()
+            .filter_map(|l| {
+                let digits: String = l.number.chars().filter(char::is_ascii_digit).collect();
+                l.channel.parse().ok().map(|c| (digits, c))
+            })
+            .collect()
+    }
+}
+
+impl AmiSettings {
+    pub fn enabled(&self) -> bool {
+        !self.host.trim().is_empty()
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

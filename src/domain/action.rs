@@ -133,6 +133,8 @@ pub enum ActionKind {
     LogCall,
     /// Post a voicemail recording (a PBX).
     PushVoicemail,
+    /// Push call events: ringing, answered, hung up (a PBX).
+    PushCallEvents,
     Read,
     Accept,
     Classify,
@@ -166,10 +168,11 @@ pub enum ActionKind {
 }
 
 impl ActionKind {
-    pub const ALL: [ActionKind; 29] = [
+    pub const ALL: [ActionKind; 30] = [
         ActionKind::Register,
         ActionKind::LogCall,
         ActionKind::PushVoicemail,
+        ActionKind::PushCallEvents,
         ActionKind::Read,
         ActionKind::Accept,
         ActionKind::Classify,
@@ -203,6 +206,7 @@ impl ActionKind {
             ActionKind::Register => "register",
             ActionKind::LogCall => "log_call",
             ActionKind::PushVoicemail => "push_voicemail",
+            ActionKind::PushCallEvents => "push_call_events",
             ActionKind::Read => "read",
             ActionKind::Accept => "accept",
             ActionKind::Classify => "classify",
@@ -238,8 +242,12 @@ impl ActionKind {
 /// with missing materials are the duty leader's (and administrators') decisions.
 pub fn permitted(role: Role, kind: ActionKind) -> bool {
     match (role, kind) {
-        (Role::Pbx, kind) => kind == ActionKind::PushVoicemail,
-        (_, ActionKind::PushVoicemail | ActionKind::Administer) => role == Role::Admin,
+        (Role::Pbx, kind) => {
+            kind == ActionKind::PushVoicemail || kind == ActionKind::PushCallEvents
+        }
+        (_, ActionKind::PushVoicemail | ActionKind::PushCallEvents | ActionKind::Administer) => {
+            role == Role::Admin
+        }
         (Role::Admin | Role::DutyLeader, _) => true,
         (
             _,
@@ -754,11 +762,14 @@ mod tests {
             assert!(permitted(Role::Admin, kind));
             assert_eq!(
                 permitted(Role::Pbx, kind),
-                kind == ActionKind::PushVoicemail
+                matches!(kind, ActionKind::PushVoicemail | ActionKind::PushCallEvents)
             );
             assert_eq!(
                 permitted(Role::DutyLeader, kind),
-                !matches!(kind, ActionKind::PushVoicemail | ActionKind::Administer)
+                !matches!(
+                    kind,
+                    ActionKind::PushVoicemail | ActionKind::PushCallEvents | ActionKind::Administer
+                )
             );
         }
     }

@@ -4,6 +4,7 @@
 pub mod action;
 pub mod audit;
 pub mod calendar;
+pub mod call;
 pub mod callback;
 pub mod callback_result;
 pub mod case;

@@ -8,7 +8,7 @@ use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
 use super::{calendar, callbacks, cases, health, outbox, ratings, roster, statistics, AppState};
-use crate::channels::hotline::routes::{calls, push, recordings, twilio};
+use crate::channels::hotline::routes::{calls, cti, push, recordings, twilio};
 use crate::web::views;
 
 #[derive(OpenApi)]
@@ -20,7 +20,7 @@ use crate::web::views;
     paths(
         cases::register_case, cases::list_cases, cases::show_case, cases::act_on_case, cases::correct_case,
         calls::log_call, recordings::list_quarantine, recordings::play_recording,
-        push::push_voicemail, twilio::recording_callback,
+        push::push_voicemail, twilio::recording_callback, cti::push_event, cti::active_calls,
         crate::channels::website::routes::api::api_submit,
         outbox::list_outbox,
         roster::show, roster::set, roster::import,

@@ -94,6 +94,8 @@ pub struct StatisticsView {
     pub answered_by_callback: i64,
     /// Calls that left no message, by how they ended.
     pub missed_calls: crate::storage::MissedCallCounts,
+    /// Calls answered per hour and operator, handling time, missed calls per line.
+    pub calls: crate::storage::calls::CallCounts,
 }
 
 impl From<Statistics> for StatisticsView {
@@ -113,6 +115,7 @@ impl From<Statistics> for StatisticsView {
             consultations,
             answered_by_callback,
             missed_calls,
+            calls,
         } = s;
         let pairs = |v: Vec<(String, i64)>| v.into_iter().map(|(c, n)| CodeCount(c, n)).collect();
         StatisticsView {
@@ -132,6 +135,7 @@ impl From<Statistics> for StatisticsView {
             consultations,
             answered_by_callback,
             missed_calls,
+            calls,
         }
     }
 }
@@ -367,6 +371,10 @@ struct StatsPage<'a> {
     charts: Vec<Chart>,
     on_time: Vec<(String, i64, i64, String)>,
     callback_rate: String,
+    /// Answered calls by the hour they started in.
+    hours: Chart,
+    /// Per line: its name, calls, answered, missed, and the missed-call rate.
+    lines: Vec<(String, i64, i64, i64, String)>,
 }
 
 fn percent(part: i64, whole: i64) -> String {
@@ -412,6 +420,32 @@ pub async fn staff_page(
             })
             .collect();
         let callback_rate = percent(stats.callbacks_on_time, stats.callbacks_total);
+        let by_hour: Vec<(String, i64)> = stats
+            .calls
+            .answered_by_hour
+            .iter()
+            .map(|h| (format!("{:02}:00", h.hour), h.answered))
+            .collect();
+        let mut hours = chart("按小时接听来电", "", &by_hour);
+        hours
+            .bars
+            .iter_mut()
+            .zip(&by_hour)
+            .for_each(|(bar, (hour, _))| bar.0 = hour.clone());
+        let lines = stats
+            .calls
+            .by_line
+            .iter()
+            .map(|l| {
+                (
+                    label("channel", &l.line),
+                    l.calls,
+                    l.answered,
+                    l.missed,
+                    percent(l.missed, l.calls),
+                )
+            })
+            .collect();
         Ok::<_, ApiError>(page(
             StatusCode::OK,
             &StatsPage {
@@ -425,6 +459,8 @@ pub async fn staff_page(
                 charts,
                 on_time,
                 callback_rate,
+                hours,
+                lines,
             },
         ))
     };

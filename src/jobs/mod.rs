@@ -7,6 +7,7 @@
 //! job finishes the piece in hand, takes no new one, and the instance hands back the leases
 //! it still holds.
 
+mod ami;
 mod calendar;
 mod callback_lists;
 mod deadlines;
@@ -38,6 +39,7 @@ pub struct Context<'a> {
     pub store: Arc<dyn Store>,
     pub calendar: CalendarHandle,
     pub ingestor: &'a Ingestor,
+    pub calls: &'a crate::channels::hotline::cti::CallDesk,
     pub callbacks: &'a CallbackService,
     /// Wakes the outbox worker when a job queued notifications.
     pub outbox_wake: Arc<Notify>,
@@ -66,6 +68,7 @@ pub fn spawn_all(ctx: &Context, stop: &Stop) -> anyhow::Result<Vec<JoinHandle<()
     if let Some(job) = retention::spawn(ctx, stop) {
         jobs.push(job);
     }
+    jobs.extend(ami::spawn(ctx, stop));
     Ok(jobs)
 }
 

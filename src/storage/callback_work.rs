@@ -75,6 +75,8 @@ pub struct MissedCallCounts {
     pub answered: i64,
     pub continued: i64,
     pub unreachable: i64,
+    /// Reported missed by the PBX, then a message came: listed as the message.
+    pub left_message: i64,
     /// Still to call.
     pub waiting: i64,
 }
@@ -335,6 +337,7 @@ macro_rules! impl_callback_work_store {
                         Some("answered") => counts.answered += n,
                         Some("continued") => counts.continued += n,
                         Some("unreachable") => counts.unreachable += n,
+                        Some("voicemail") => counts.left_message += n,
                         _ => counts.waiting += n,
                     }
                 }

@@ -15,6 +15,7 @@ pub mod audit;
 mod callback_lists;
 pub mod callback_work;
 pub mod callbacks;
+pub mod calls;
 pub mod cases;
 pub mod group_commit;
 pub mod intake;
@@ -156,6 +157,7 @@ pub trait Store:
     + AuditStore
     + CallbackStore
     + CallbackWorkStore
+    + calls::CallStore
     + UserAdminStore
     + CaseStore
     + IntakeStore
@@ -227,6 +229,7 @@ macro_rules! impl_store {
         $crate::storage::callback_lists::impl_callback_list_helpers!($db);
         $crate::storage::callbacks::impl_callback_store!($store, $db);
         $crate::storage::callback_work::impl_callback_work_store!($store, $db);
+        $crate::storage::calls::impl_call_store!($store, $db);
         $crate::storage::user_admin::impl_user_admin_store!($store, $db);
         $crate::storage::cases::impl_case_store!($store, $db);
         $crate::storage::intake::impl_intake_store!($store, $db);

@@ -113,4 +113,25 @@ impl PostgresStore {
 /// `storage::intake::lock_keys`).
 const BATCH_LOCK: Option<&str> = Some("pg_advisory_xact_lock(hashtext(k))");
 
+impl PostgresStore {
+    /// Listens for call changes from every instance; the listener reconnects by itself.
+    async fn watch_calls_impl(
+        &self,
+        changes: tokio::sync::watch::Sender<u64>,
+    ) -> super::StoreResult<()> {
+        let mut listener = sqlx::postgres::PgListener::connect_with(self.reader()).await?;
+        listener.listen("youmen_calls").await?;
+        loop {
+            listener.recv().await?;
+            changes.send_modify(|v| *v = v.wrapping_add(1));
+        }
+    }
+}
+
+/// Wakes every instance's screen pops when a call changes (see `storage::calls`).
+const CALLS_NOTIFY: Option<&str> = Some("select pg_notify('youmen_calls', '')");
+
+/// Seconds from `c.answered_at` to `c.ended_at`.
+const SECONDS_HANDLED: &str = "extract(epoch from (c.ended_at - c.answered_at))";
+
 impl_store!(PostgresStore, Postgres, MIGRATOR, "postgres");

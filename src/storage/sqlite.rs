@@ -372,6 +372,22 @@ pub async fn attach_search(
 /// One writer serializes every transaction: no locks needed.
 const BATCH_LOCK: Option<&str> = None;
 
+impl SqliteStore {
+    /// One instance: nothing to listen to.
+    async fn watch_calls_impl(
+        &self,
+        _changes: tokio::sync::watch::Sender<u64>,
+    ) -> super::StoreResult<()> {
+        Ok(())
+    }
+}
+
+/// One instance: the screen pops of this process are woken in memory.
+const CALLS_NOTIFY: Option<&str> = None;
+
+/// Seconds from `c.answered_at` to `c.ended_at`.
+const SECONDS_HANDLED: &str = "(julianday(c.ended_at) - julianday(c.answered_at)) * 86400.0";
+
 impl_store!(SqliteStore, Sqlite, MIGRATOR, "sqlite");
 
 #[cfg(test)]

@@ -27,6 +27,8 @@ pub struct Statistics {
     /// Calls that left no message, by how they ended (not cases until someone spoke to the
     /// caller).
     pub missed_calls: super::MissedCallCounts,
+    /// Calls answered per hour and operator, handling time, missed calls per line.
+    pub calls: super::calls::CallCounts,
 }
 
 /// What /metrics reports of the database at a scrape.
@@ -135,6 +137,7 @@ macro_rules! impl_statistics_store {
                 .fetch_one(pool)
                 .await?;
                 let missed_calls = $crate::storage::CallbackWorkStore::missed_call_counts(self, from, to).await?;
+                let calls = $crate::storage::calls::CallStore::call_counts(self, from, to).await?;
                 Ok($crate::storage::Statistics {
                     total,
                     by_channel,
@@ -149,6 +152,7 @@ macro_rules! impl_statistics_store {
                     consultations,
                     answered_by_callback,
                     missed_calls,
+                    calls,
                 })
             }
 

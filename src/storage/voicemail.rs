@@ -402,6 +402,21 @@ macro_rules! impl_voicemail_store {
             .fetch_one(&mut **tx)
             .await?;
             recording_id = Some(id);
+            // The PBX may have reported this call as missed before its message arrived:
+            // the message is the call back owed, so the missed call is not listed twice.
+            if let Some(phone) = new.citizen.phone.as_ref() {
+                sqlx::query(
+                    "update missed_calls set outcome = 'voicemail', case_id = $1 where source = 'cti' \
+                     and outcome is null and phone_e164 = $2 and channel = $3 and received_at >= $4 and received_at <= $5",
+                )
+                .bind(case.id)
+                .bind(phone.e164())
+                .bind(new.channel.as_str())
+                .bind(r.received_at - chrono::Duration::hours(1))
+                .bind(r.received_at + chrono::Duration::minutes(5))
+                .execute(&mut **tx)
+                .await?;
+            }
             }
             sqlx::query("update voicemail_ingests set case_id = $1, recording_id = $2 where identity = $3")
                 .bind(case.id)

@@ -151,6 +151,9 @@ pub struct LogCallRequest {
     pub answer: Option<String>,
     /// RFC 3339, when logging a call after the fact; defaults to now.
     pub received_at: Option<String>,
+    /// The call this logs (an `id` from `GET /api/v1/calls/active`): the case keeps its
+    /// times.
+    pub call_id: Option<i64>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -9,6 +9,7 @@ mod callbacks;
 mod cases;
 mod cli;
 mod corrections;
+mod cti;
 mod deploy;
 mod errors;
 mod health;

@@ -34,7 +34,7 @@ fn expected(kind: ActionKind) -> [bool; 6] {
         | DeclineApproval
         | Reassign
         | RecordAccountability => [false, false, false, true, true, false],
-        PushVoicemail => [false, false, false, false, true, true],
+        PushVoicemail | PushCallEvents => [false, false, false, false, true, true],
         Administer => [false, false, false, false, true, false],
     }
 }
@@ -104,6 +104,18 @@ async fn status_of(app: &TestApp, token: &str, kind: ActionKind, number: &str) -
                 .unwrap()
                 .status()
                 .as_u16()
+        }
+        // The token is the path: a role that may not push is told the route is not there
+        // (404, counted here as the refusal); one that may gets 422 for the empty event.
+        PushCallEvents => {
+            let status = app
+                .post_json(&format!("/api/v1/cti/{token}"), "", &json!({"callId": "m"}))
+                .await
+                .0;
+            match status {
+                404 => 403,
+                other => other,
+            }
         }
         Read => app.get_json("/api/v1/cases", token).await.0,
         // A bad number: anyone allowed gets 422, anyone not allowed 403; nothing changes.

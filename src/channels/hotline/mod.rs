@@ -3,8 +3,10 @@
 //! (the Asterisk spool, a push, a Twilio-style callback and its download), each taken in
 //! exactly once ([`ingest`]). Its routes are in [`routes`].
 
+pub mod ami;
 pub mod asterisk_message;
 pub mod audio;
+pub mod cti;
 pub mod downloads;
 pub mod ingest;
 pub mod routes;
@@ -29,4 +31,8 @@ pub struct Hotline {
     pub store: Arc<dyn Store>,
     /// Where recordings are taken in, from every door.
     pub ingestor: Ingestor,
+    /// Calls as the PBX reports them, and the operators' screen pop.
+    pub calls: cti::CallDesk,
+    /// Who may push call events, and how fast.
+    pub cti: Arc<routes::cti::CtiGate>,
 }

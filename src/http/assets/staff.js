@@ -69,3 +69,53 @@ document.addEventListener("DOMContentLoaded", function () {
   var summary = document.querySelector("[data-autofocus]");
   if (summary) summary.focus();
 });
+
+// The operator's screen pop: calls ringing at this operator, pushed by server-sent events
+// (polled when the browser has none). Answering (or the button) fills in the call form.
+document.addEventListener("DOMContentLoaded", function () {
+  var area = document.getElementById("call-banners");
+  var form = document.querySelector("form[data-call-form]");
+  if (!area || !form) return;
+  var filled = {};
+  var fill = function (banner) {
+    var id = banner.getAttribute("data-call");
+    var number = form.querySelector("#caller_number");
+    if (banner.getAttribute("data-number") && (!number.value || filled[number.value])) {
+      number.value = banner.getAttribute("data-number");
+      filled[number.value] = true;
+    }
+    var line = banner.getAttribute("data-line");
+    var radio = line && form.querySelector("input[name=hotline][value=" + line + "]");
+    if (radio) radio.checked = true;
+    form.querySelector("input[name=call_id]").value = id;
+    var started = document.getElementById("call-started");
+    if (started) started.textContent = banner.getAttribute("data-started");
+  };
+  var show = function (html) {
+    area.innerHTML = html;
+    area.querySelectorAll(".call-banner").forEach(function (banner) {
+      var id = banner.getAttribute("data-call");
+      if (banner.getAttribute("data-state") === "answered" && !filled["call" + id]) {
+        filled["call" + id] = true;
+        fill(banner);
+      }
+    });
+  };
+  area.addEventListener("click", function (e) {
+    var id = e.target.getAttribute && e.target.getAttribute("data-fill-call");
+    if (id) fill(document.getElementById("call-" + id));
+  });
+  var poll = function () {
+    fetch("/staff/calls/live", { credentials: "same-origin" })
+      .then(function (r) { return r.ok ? r.text() : null; })
+      .then(function (html) { if (html !== null) show(html); })
+      .catch(function () {});
+  };
+  if (window.EventSource) {
+    var source = new EventSource("/staff/calls/stream");
+    source.addEventListener("calls", function (e) { show(e.data); });
+  } else {
+    poll();
+    setInterval(poll, 2000);
+  }
+});

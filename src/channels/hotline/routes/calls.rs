@@ -56,7 +56,20 @@ pub async fn log_call(
     ApiJson(body): ApiJson<LogCallRequest>,
 ) -> Result<Response, ApiError> {
     staff.require(ActionKind::LogCall)?;
+    let call = match body.call_id {
+        Some(id) => Some(hotline.store.call_by_id(id).await?.ok_or_else(|| {
+            ApiError::invalid(
+                "call_id",
+                "unknown_call",
+                Text::new(format!("没有编号为 {id} 的来电"), format!("No call {id}")),
+            )
+        })?),
+        None => None,
+    };
     let case = log_call_as(&hotline, staff.0.by(), body).await?;
+    if let Some(call) = call {
+        hotline.store.link_call_case(call.id, case.id).await?;
+    }
     Ok(created(&case, hotline.calendar.current().timezone(), now()))
 }
 
@@ -152,6 +165,10 @@ pub struct CallForm {
     summary: String,
     outcome: String,
     answer: String,
+    /// The call the PBX reported, when the screen pop filled the form in.
+    call_id: String,
+    /// When the form was opened (RFC 3339): the call's times when no PBX reports them.
+    opened_at: String,
 }
 
 #[derive(Template)]
@@ -165,6 +182,10 @@ struct CallPage<'a> {
     errors: Vec<(String, String)>,
     matters: Vec<MatterOption>,
     logged: Option<String>,
+    /// The calls ringing at this operator now (the screen pop, before any script runs).
+    banners: String,
+    /// When the call started, as the operator reads it.
+    opened: String,
 }
 
 impl CallPage<'_> {
@@ -191,6 +212,7 @@ pub async fn call_page(
         return r;
     }
     let t = user.tr();
+    let now = now();
     page(
         StatusCode::OK,
         &CallPage {
@@ -201,13 +223,68 @@ pub async fn call_page(
             form: CallForm {
                 hotline: "complaint".into(),
                 outcome: "answered".into(),
+                opened_at: now.to_rfc3339(),
                 ..CallForm::default()
             },
             errors: Vec::new(),
             matters: matter_options(&hotline.rules, t),
             logged: Some(q.logged).filter(|l| !l.is_empty()),
+            banners: super::cti::banners_html(&hotline, &user).await,
+            opened: opened(&hotline, now),
         },
     )
+}
+
+fn opened(hotline: &Hotline, at: chrono::DateTime<chrono::Utc>) -> String {
+    at.with_timezone(&hotline.calendar.current().timezone())
+        .format("%H:%M:%S")
+        .to_string()
+}
+
+/// The call a logged case came from: the PBX's (when the screen pop filled the form in),
+/// or one timed from the form, opened to submitted, answered by the operator.
+async fn keep_call(
+    hotline: &Hotline,
+    user: &StaffUser,
+    form: &CallForm,
+    case: &crate::domain::Case,
+) -> anyhow::Result<()> {
+    use crate::domain::call::{CallEvent, Cause, EventKind};
+    if let Ok(id) = form.call_id.trim().parse::<i64>() {
+        if hotline.store.call_by_id(id).await?.is_some() {
+            hotline.store.link_call_case(id, case.id).await?;
+            return Ok(());
+        }
+    }
+    let now = now();
+    let opened = chrono::DateTime::parse_from_rfc3339(form.opened_at.trim())
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .ok()
+        .filter(|t| *t <= now && now - *t < chrono::Duration::hours(4))
+        .unwrap_or(now);
+    let event = |kind, at| CallEvent {
+        kind,
+        at,
+        inbound: true,
+        phone: case.citizen.phone.as_ref().map(|p| p.e164().to_owned()),
+        anonymous: case.citizen.phone.is_none(),
+        channel: Some(case.channel),
+        users: Vec::new(),
+        queue: None,
+        answered_by: (kind == EventKind::Answer).then(|| user.session.user.username.clone()),
+        cause: (kind == EventKind::Hangup).then_some(Cause::NormalClearing),
+    };
+    let events = vec![
+        event(EventKind::NewCall, opened),
+        event(EventKind::Answer, opened),
+        event(EventKind::Hangup, now),
+    ];
+    let call = hotline
+        .calls
+        .record_whole("form", &format!("case-{}", case.id), events)
+        .await?;
+    hotline.store.link_call_case(call.id, case.id).await?;
+    Ok(())
 }
 
 pub async fn call_submit(
@@ -231,10 +308,17 @@ pub async fn call_submit(
         outcome: form.outcome.clone(),
         answer: Some(form.answer.clone()),
         received_at: None,
+        call_id: None,
     };
     match log_call_as(&hotline, user.actor().by(), request).await {
         // A fresh form for the next call, with the last one's number to click.
-        Ok(case) => Redirect::to(&format!("/staff/calls?logged={}", case.number)).into_response(),
+        Ok(case) => {
+            if let Err(e) = keep_call(&hotline, &user, &form, &case).await {
+                // The case is registered; only its call's times are missing.
+                tracing::warn!(case = %case.number, error = %e, "the call's times were not kept");
+            }
+            Redirect::to(&format!("/staff/calls?logged={}", case.number)).into_response()
+        }
         Err(e) if e.status() == StatusCode::UNPROCESSABLE_ENTITY => page(
             StatusCode::UNPROCESSABLE_ENTITY,
             &CallPage {
@@ -243,6 +327,10 @@ pub async fn call_submit(
                 nav: "calls",
                 back: "/staff/calls".into(),
                 errors: e.field_messages(t.en),
+                opened: chrono::DateTime::parse_from_rfc3339(form.opened_at.trim())
+                    .map(|at| opened(&hotline, at.with_timezone(&chrono::Utc)))
+                    .unwrap_or_default(),
+                banners: super::cti::banners_html(&hotline, &user).await,
                 form,
                 matters: matter_options(&hotline.rules, t),
                 logged: None,

@@ -4,6 +4,7 @@
 //! from the application's state by `FromRef`.
 
 pub mod calls;
+pub mod cti;
 pub mod push;
 pub mod recordings;
 pub mod twilio;
@@ -24,6 +25,10 @@ where
 {
     Router::new()
         .route("/api/v1/hotline/calls", post(calls::log_call))
+        .route("/api/v1/cti/{token}", post(cti::push_event))
+        .route("/api/v1/calls/active", get(cti::active_calls))
+        .route("/staff/calls/live", get(cti::live_banners))
+        .route("/staff/calls/stream", get(cti::banner_stream))
         .route(
             "/staff/calls",
             get(calls::call_page).post(calls::call_submit),
