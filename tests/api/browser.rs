@@ -106,19 +106,37 @@ async fn a_counter_clerk_registers_answers_corrects_and_prints_in_chromium() {
 }
 
 #[tokio::test]
-async fn an_operator_logs_a_call_in_chromium() {
+async fn an_operator_sees_the_ringing_caller_and_logs_the_call_in_chromium() {
     let Some(dir) = browser_dir("operator") else {
         return;
     };
     let app = window_staff().await;
+    use youmen::domain::Role;
+    let pbx = app.token("pbx", Role::Pbx).await;
+    let counter = app.token("counter", Role::Counter).await;
+    // The caller came to the counter before.
+    let mut earlier = crate::helpers::walk_in();
+    earlier["phone"] = serde_json::json!("13800138000");
+    let (status, case) = app.post_json("/api/v1/cases", &counter, &earlier).await;
+    assert_eq!(status, 201, "{case}");
+    let number = case["number"].as_str().unwrap().to_owned();
     journey(
         &dir,
         "operator.mjs",
         &app,
-        &[],
+        &[("PBX_TOKEN", pbx.as_str()), ("EARLIER", number.as_str())],
         "all operator browser checks passed",
     )
     .await;
+    // The case logged from the ringing call keeps the call's times.
+    assert_eq!(
+        app.raw_count(
+            "select count(*) from calls where call_key like '%:pop-1' and case_id is not null \
+             and answered_at is not null and ended_at is not null"
+        )
+        .await,
+        1
+    );
 }
 
 #[tokio::test]

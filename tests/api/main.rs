@@ -1,5 +1,6 @@
 //! One integration-test binary: real youmen instances on real databases, over HTTP.
 
+mod ami;
 mod audit;
 mod audit_page;
 mod browser;
