@@ -156,15 +156,16 @@ pub struct CallState {
 }
 
 impl CallState {
-    /// Ended without anyone (or the voicemail) answering, in a way that means the caller
-    /// wanted someone: a call back is owed, unless the caller is anonymous or it was an
-    /// outgoing call.
+    /// Ended without anyone answering, in a way that means the caller wanted someone (it
+    /// rang out, they gave up or found it busy, or only the voicemail took it): a call back
+    /// is owed, unless the caller is anonymous or it was an outgoing call. A message left on
+    /// the voicemail is that call back, and supersedes the missed call when it comes (a
+    /// caller who hangs up at the greeting leaves none, and is still called back).
     pub fn missed(&self) -> bool {
         self.inbound
             && self.ended_at.is_some()
             && self.answered_at.is_none()
-            && self.state != State::Voicemail
-            && self.cause.is_some_and(Cause::unanswered)
+            && (self.state == State::Voicemail || self.cause.is_some_and(Cause::unanswered))
     }
 
     /// A missed call with a number to call back, on a hotline.
@@ -360,14 +361,14 @@ mod tests {
     }
 
     #[test]
-    fn voicemail_is_no_missed_call_and_anonymous_owes_no_callback() {
+    fn a_call_only_the_voicemail_took_is_missed_and_anonymous_owes_no_callback() {
         let vm = run(&[
             event(EventKind::NewCall, "2026-12-07T12:00:00Z"),
             answer("2026-12-07T12:00:20Z", "voicemail"),
             hangup("2026-12-07T12:01:00Z", Cause::NormalClearing),
         ]);
         assert_eq!(vm.state, State::Voicemail);
-        assert!(!vm.missed());
+        assert!(vm.missed(), "until its message comes");
         let anonymous = run(&[
             CallEvent {
                 phone: None,

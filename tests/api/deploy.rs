@@ -204,4 +204,48 @@ fn the_sample_mailboxes_have_no_pin_a_keypad_can_type_and_no_voicemailmain() {
         dialplan.contains("/api/v1/calendar/open?format=text"),
         "the dialplan asks youmen's calendar"
     );
+    // The three CTI events are posted, each bounded by a one-second timeout, and every
+    // Gosub names a context that exists.
+    for event in ["event=newCall", "event=answer", "event=hangup"] {
+        assert!(dialplan.contains(event), "the dialplan reports {event}");
+    }
+    let contexts: Vec<String> = directives(&dialplan, ';')
+        .iter()
+        .filter(|l| l.starts_with('['))
+        .map(|l| l.trim_matches(['[', ']']).to_owned())
+        .collect();
+    for line in directives(&dialplan, ';').iter() {
+        for target in line
+            .split("Gosub(")
+            .skip(1)
+            .chain(line.split("hangup_handler_push)=").skip(1))
+        {
+            let context = target.split(',').next().unwrap();
+            assert!(
+                contexts.iter().any(|c| c == context),
+                "no context [{context}]: {line}"
+            );
+        }
+        // Parentheses balance on every line (a missing one silently ends a dialplan line).
+        let depth = line
+            .chars()
+            .fold(0i32, |d, c| d + (c == '(') as i32 - (c == ')') as i32);
+        assert_eq!(depth, 0, "unbalanced: {line}");
+    }
+    for context in [
+        "cti-new",
+        "cti-answer",
+        "cti-voicemail",
+        "cti-hangup",
+        "window-open",
+    ] {
+        let body = dialplan.split(&format!("[{context}]")).nth(1).unwrap();
+        let body = body.split("\n[").next().unwrap();
+        if body.contains("CURL(") {
+            assert!(
+                body.contains("CURLOPT(httptimeout)=1"),
+                "[{context}] waits at most a second"
+            );
+        }
+    }
 }

@@ -16,6 +16,7 @@ async fn every_staff_page_for_every_role(backend: Backend) {
         ("/staff/queue".into(), ActionKind::Read),
         ("/staff/register".into(), ActionKind::Register),
         ("/staff/calls".into(), ActionKind::LogCall),
+        ("/staff/calls/live".into(), ActionKind::LogCall),
         ("/staff/leader".into(), ActionKind::Oversee),
         ("/staff/statistics".into(), ActionKind::Oversee),
         ("/staff/audit".into(), ActionKind::Oversee),
