@@ -31,6 +31,14 @@ pub(super) enum UserCommand {
         #[arg(long)]
         email: Option<String>,
     },
+    /// Set (or with no --extension, clear) the telephone extension a PBX rings the user
+    /// at: calls naming it pop up on their screen.
+    Extension {
+        #[arg(long)]
+        username: String,
+        #[arg(long)]
+        extension: Option<String>,
+    },
     /// Set a new password (at least 12 characters); the user's sessions end.
     Passwd {
         #[arg(long)]
@@ -74,6 +82,19 @@ pub(super) async fn user(settings: &Settings, command: UserCommand) -> anyhow::R
             println!(
                 "alerts of {username} go to {}",
                 email.as_deref().unwrap_or("nobody")
+            );
+        }
+        UserCommand::Extension {
+            username,
+            extension,
+        } => {
+            anyhow::ensure!(
+                store.set_extension(&username, extension.as_deref()).await?,
+                "no user {username}"
+            );
+            println!(
+                "calls ring {username} at {}",
+                extension.as_deref().unwrap_or("no extension")
             );
         }
         UserCommand::Add {

@@ -130,6 +130,9 @@ pub trait CallStore: Send + Sync {
 
     async fn extension_of(&self, user_id: i64) -> StoreResult<Option<String>>;
 
+    /// Every username with an extension.
+    async fn extensions(&self) -> StoreResult<Vec<(String, String)>>;
+
     async fn call_counts(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> StoreResult<CallCounts>;
 
     /// Bumps `changes` whenever another instance changes a call (PostgreSQL's
@@ -394,6 +397,12 @@ macro_rules! impl_call_store {
                     .execute(self.writer())
                     .await?;
                 Ok(done.rows_affected() == 1)
+            }
+
+            async fn extensions(&self) -> $crate::storage::StoreResult<Vec<(String, String)>> {
+                Ok(sqlx::query_as("select username, extension from users where extension is not null order by username")
+                    .fetch_all(self.reader())
+                    .await?)
             }
 
             async fn extension_of(&self, user_id: i64) -> $crate::storage::StoreResult<Option<String>> {

@@ -436,7 +436,65 @@ async fn the_cti_door_keeps_out_what_it_should(backend: Backend) {
     assert_eq!(body["error"]["code"], "rate_limited", "{body}");
 }
 
+/// A call that names whom it rings at pops up on their screens only (by login, name or
+/// extension); one that names nobody, on every operator's.
+async fn a_call_pops_up_where_it_rings(backend: Backend) {
+    use crate::staff::Browser;
+    use youmen::storage::calls::CallStore;
+    let app = TestApp::spawn(backend).await;
+    let pbx = app.token("freepbx", Role::Pbx).await;
+    app.user("zhou", "周敏", vec![Role::Hotline], None).await;
+    app.user("sun", "孙丽", vec![Role::Hotline], None).await;
+    assert!(app
+        .store()
+        .set_extension("zhou", Some("801"))
+        .await
+        .unwrap());
+    let mut zhou = Browser::new(&app);
+    zhou.sign_in("zhou", crate::helpers::PASSWORD).await;
+    let mut sun = Browser::new(&app);
+    sun.sign_in("sun", crate::helpers::PASSWORD).await;
+
+    let mut ring = ev("newCall", "r1", "13800138000", "3105883", "");
+    ring.as_object_mut().unwrap().remove("at");
+    ring["user"] = json!(["801"]);
+    ok(&app, &pbx, ring.clone()).await;
+    let (status, zhou_sees, _) = zhou.get("/staff/calls/live").await;
+    assert_eq!(status, 200);
+    assert!(zhou_sees.contains("138 0013 8000"), "{zhou_sees}");
+    assert!(!sun
+        .get("/staff/calls/live")
+        .await
+        .1
+        .contains("138 0013 8000"));
+    // Named by display name, and by nobody.
+    ring["callId"] = json!("r2");
+    ring["from"] = json!("13900139000");
+    ring["user"] = json!(["孙丽"]);
+    ok(&app, &pbx, ring.clone()).await;
+    ring["callId"] = json!("r3");
+    ring["from"] = json!("13700137000");
+    ring.as_object_mut().unwrap().remove("user");
+    ok(&app, &pbx, ring).await;
+    let sun_sees = sun.get("/staff/calls/live").await.1;
+    assert!(sun_sees.contains("139 0013 9000") && sun_sees.contains("137 0013 7000"));
+    assert!(!sun_sees.contains("138 0013 8000"), "{sun_sees}");
+    // The stream pushes the same banners.
+    let mut first = None;
+    let stream = zhou.get_stream("/staff/calls/stream").await;
+    if let Some(chunk) = stream {
+        first = Some(chunk);
+    }
+    let first = first.expect("the stream sends the banners at once");
+    assert!(first.starts_with("event: calls"), "{first}");
+    assert!(
+        first.contains("138 0013 8000") && first.contains("137 0013 7000"),
+        "{first}"
+    );
+}
+
 crate::on_both_backends!(
     a_morning_on_the_hotlines,
-    the_cti_door_keeps_out_what_it_should
+    the_cti_door_keeps_out_what_it_should,
+    a_call_pops_up_where_it_rings
 );

@@ -82,6 +82,21 @@ impl Browser {
         (r.status().as_u16(), r.text().await.unwrap(), location)
     }
 
+    /// The first chunk of a streamed answer (server-sent events), within five seconds.
+    pub(crate) async fn get_stream(&mut self, path: &str) -> Option<String> {
+        let mut r = self.client.get(format!("{}{path}", self.base));
+        if let Some(c) = self.cookies() {
+            r = r.header(COOKIE, c);
+        }
+        let mut r = r.send().await.unwrap();
+        assert_eq!(r.status().as_u16(), 200);
+        let chunk = tokio::time::timeout(std::time::Duration::from_secs(5), r.chunk())
+            .await
+            .ok()?
+            .ok()??;
+        Some(String::from_utf8_lossy(&chunk).into_owned())
+    }
+
     pub(crate) async fn post(
         &mut self,
         path: &str,

@@ -4,6 +4,7 @@
 //! in their folders. Every form carries the session's CSRF token; authorization is the
 //! same matrix as the API's (`domain::action::permitted`).
 
+mod account_form;
 mod actions;
 mod audit;
 mod callbacks;

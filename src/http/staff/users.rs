@@ -8,7 +8,6 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
-use rand::Rng;
 
 use crate::domain::{ActionKind, Role};
 use crate::http::AppState;
@@ -17,119 +16,7 @@ use crate::web::error::ApiError;
 use crate::web::html::{page, Tr};
 use crate::web::session::StaffUser;
 
-/// The roles a person can hold (a PBX is a machine: it gets a token, not an account).
-const PERSON_ROLES: [Role; 5] = [
-    Role::Counter,
-    Role::Hotline,
-    Role::Callback,
-    Role::DutyLeader,
-    Role::Admin,
-];
-
-/// A temporary password to read out or hand over: three groups of four unambiguous symbols.
-fn temporary_password() -> String {
-    const SYMBOLS: &[u8] = b"23456789ABCDEFGHJKLMNPQRSTUVWXYZ";
-    let mut rng = rand::rngs::OsRng;
-    (0..3)
-        .map(|_| {
-            (0..4)
-                .map(|_| SYMBOLS[rng.gen_range(0..SYMBOLS.len())] as char)
-                .collect::<String>()
-        })
-        .collect::<Vec<_>>()
-        .join("-")
-}
-
-/// An account's form as typed.
-#[derive(Debug, Default, Clone)]
-pub struct AccountForm {
-    pub username: String,
-    pub display_name: String,
-    pub email: String,
-    pub roles: Vec<Role>,
-}
-
-impl AccountForm {
-    fn from_pairs(pairs: &[(String, String)]) -> (String, Self) {
-        let get = |k: &str| {
-            pairs
-                .iter()
-                .find(|(n, _)| n == k)
-                .map(|(_, v)| v.trim().to_owned())
-                .unwrap_or_default()
-        };
-        let roles = PERSON_ROLES
-            .into_iter()
-            .filter(|r| pairs.iter().any(|(n, _)| *n == format!("role_{r}")))
-            .collect();
-        (
-            get("csrf"),
-            AccountForm {
-                username: get("username"),
-                display_name: get("display_name"),
-                email: get("email"),
-                roles,
-            },
-        )
-    }
-
-    /// What is wrong with it, field by field, in the reader's language. `others` are the
-    /// display names of the other accounts: owners and alerts go by name, so names are unique.
-    fn problems(&self, t: Tr, new: bool, others: &[String]) -> Vec<(&'static str, String)> {
-        let mut errors = Vec::new();
-        if others.contains(&self.display_name) {
-            errors.push((
-                "display_name",
-                t.t(
-                    "该姓名已被其他账号使用；重名时请加以区分，如“王芳（二窗）”",
-                    "Another account has that name; tell them apart, e.g. “王芳 (counter 2)”",
-                )
-                .to_owned(),
-            ));
-        }
-        let username_ok = !self.username.is_empty()
-            && self.username.len() <= 40
-            && self
-                .username
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
-        if new && !username_ok {
-            errors.push((
-                "username",
-                t.t(
-                    "用户名请用字母、数字和 . _ -（不超过40个）",
-                    "A username is letters, digits and . _ - (at most 40)",
-                )
-                .to_owned(),
-            ));
-        }
-        if self.display_name.is_empty() || self.display_name.chars().count() > 40 {
-            errors.push((
-                "display_name",
-                t.t(
-                    "请填写姓名（不超过40字）",
-                    "Give a name (at most 40 characters)",
-                )
-                .to_owned(),
-            ));
-        }
-        if self.roles.is_empty() {
-            errors.push((
-                "roles",
-                t.t("请至少选择一个岗位", "Choose at least one role")
-                    .to_owned(),
-            ));
-        }
-        if !self.email.is_empty() && !self.email.contains('@') {
-            errors.push((
-                "email",
-                t.t("电子邮箱格式不对", "That is not an e-mail address")
-                    .to_owned(),
-            ));
-        }
-        errors
-    }
-}
+use super::account_form::{temporary_password, AccountForm, PERSON_ROLES};
 
 pub struct YearLine {
     pub year: i32,
@@ -144,6 +31,8 @@ struct UsersPage<'a> {
     nav: &'static str,
     back: String,
     users: Vec<(UserRecord, Option<String>)>,
+    /// Each username's extension (分机), where one is set.
+    extensions: std::collections::HashMap<String, String>,
     roles: &'static [Role],
     /// Just given: whose temporary password, and the password, shown this once.
     issued: Option<(String, String)>,
@@ -166,6 +55,10 @@ impl UsersPage<'_> {
     fn has(&self, roles: &[Role], role: &Role) -> bool {
         roles.contains(role)
     }
+
+    fn extension(&self, username: &str) -> &str {
+        self.extensions.get(username).map_or("", String::as_str)
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -179,6 +72,7 @@ async fn render(
     form: AccountForm,
 ) -> Result<Response, ApiError> {
     let users = state.store.list_users().await?;
+    let extensions = state.store.extensions().await?.into_iter().collect();
     let calendar = state.calendar.current();
     let today = calendar.local_date(crate::clock::now());
     let this_year = chrono::Datelike::year(&today);
@@ -195,6 +89,7 @@ async fn render(
             nav: "users",
             back: "/staff/users".into(),
             users,
+            extensions,
             roles: &PERSON_ROLES,
             issued,
             error,
@@ -335,6 +230,12 @@ pub async fn create(
                 .set_user_email(&form.username, Some(&form.email), now)
                 .await?;
         }
+        if !form.extension.is_empty() {
+            state
+                .store
+                .set_extension(&form.username, Some(&form.extension))
+                .await?;
+        }
         let roles: Vec<&str> = form.roles.iter().map(|r| r.as_str()).collect();
         audited(
             &state,
@@ -423,13 +324,20 @@ pub async fn update(
         {
             return Err(ApiError::not_found("该账号", "account"));
         }
+        let extension = Some(form.extension.as_str()).filter(|e| !e.is_empty());
+        state.store.set_extension(&username, extension).await?;
         let roles: Vec<&str> = form.roles.iter().map(|r| r.as_str()).collect();
         audited(
             &state,
             &user,
             "update_user",
             &username,
-            Some(&format!("{} {}", form.display_name, roles.join(","))),
+            Some(&format!(
+                "{} {} {}",
+                form.display_name,
+                roles.join(","),
+                form.extension
+            )),
         )
         .await?;
         Ok(Redirect::to("/staff/users").into_response())
