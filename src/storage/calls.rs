@@ -130,6 +130,9 @@ pub trait CallStore: Send + Sync {
 
     async fn extension_of(&self, user_id: i64) -> StoreResult<Option<String>>;
 
+    /// The calls a case was logged from.
+    async fn calls_of_case(&self, case_id: i64) -> StoreResult<Vec<CallRecord>>;
+
     /// Every username with an extension.
     async fn extensions(&self) -> StoreResult<Vec<(String, String)>>;
 
@@ -397,6 +400,13 @@ macro_rules! impl_call_store {
                     .execute(self.writer())
                     .await?;
                 Ok(done.rows_affected() == 1)
+            }
+
+            async fn calls_of_case(&self, case_id: i64) -> $crate::storage::StoreResult<Vec<$crate::storage::calls::CallRecord>> {
+                use $crate::storage::calls::{CallRow, CALL_COLUMNS};
+                let sql = format!("select {CALL_COLUMNS} from calls where case_id = $1 order by started_at, id");
+                let rows: Vec<CallRow> = sqlx::query_as(&sql).bind(case_id).fetch_all(self.reader()).await?;
+                Ok(rows.into_iter().map(Into::into).collect())
             }
 
             async fn extensions(&self) -> $crate::storage::StoreResult<Vec<(String, String)>> {

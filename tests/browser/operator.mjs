@@ -62,5 +62,8 @@ await journey("all operator browser checks passed", async ({ base, browser, sign
   await page.getByRole("button", { name: "登记来电" }).click();
   await page.waitForSelector("#logged");
   await cti({ event: "hangup", cause: "normalClearing" });
+  await page.locator("#logged a").click();
+  const times = await page.locator("#call-times").innerText();
+  check(/接听 \d\d:\d\d:\d\d（zhou）/.test(times) && times.includes("通话时长"), `the case keeps the call's times: ${times}`);
   await context.close();
 });

@@ -58,6 +58,8 @@ struct CasePage<'a> {
     overdue: bool,
     matter: String,
     recordings: Vec<RecordingRecord>,
+    /// The calls it was logged from: started, answered (by whom), ended, how long.
+    calls: Vec<CallLine>,
     related: Vec<(String, String, String)>,
     timeline: Vec<TimelineRow>,
     actions: Vec<ActionSpec>,
@@ -104,6 +106,36 @@ impl CasePage<'_> {
             .filter(|f| f.code == code)
             .map(|f| f.message.as_str())
     }
+}
+
+/// A logged call's times as the case page shows them.
+pub(super) struct CallLine {
+    started: String,
+    answered: String,
+    answered_by: String,
+    ended: String,
+    duration: String,
+}
+
+fn call_lines(calls: Vec<crate::storage::calls::CallRecord>, tz: chrono_tz::Tz) -> Vec<CallLine> {
+    let clock = |t: Option<chrono::DateTime<chrono::Utc>>| {
+        t.map(|t| t.with_timezone(&tz).format("%H:%M:%S").to_string())
+            .unwrap_or_default()
+    };
+    calls
+        .into_iter()
+        .map(|r| CallLine {
+            started: when(r.call.started_at, tz),
+            answered: clock(r.call.answered_at),
+            answered_by: r.call.answered_by.clone().unwrap_or_default(),
+            ended: clock(r.call.ended_at),
+            duration: r
+                .call
+                .handling()
+                .map(|d| format!("{}:{:02}", d.num_minutes(), d.num_seconds() % 60))
+                .unwrap_or_default(),
+        })
+        .collect()
 }
 
 /// A timeline entry as a row of the page or a print: what is withheld from the viewer says
@@ -235,6 +267,7 @@ pub(super) async fn render_with(
             overdue: case.is_overdue(crate::clock::now()),
             matter,
             recordings,
+            calls: call_lines(state.store.calls_of_case(case.id).await?, tz),
             related,
             timeline,
             actions,
