@@ -211,8 +211,10 @@ impl Application {
         let grace = Duration::from_secs(self.settings.server.shutdown_grace_seconds);
         let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
         let stop_jobs = stop.clone();
+        let calls_stopping = self.state.hotline.calls.stopping().clone();
         let signal = async move {
             shutdown.await;
+            calls_stopping.cancel();
             tracing::info!(
                 "shutting down: no new connections or jobs, finishing what is in flight"
             );

@@ -24,7 +24,8 @@ create table calls (
     ended_at timestamptz,
     -- normalClearing, busy, cancel, noAnswer, congestion, notFound, forwarded
     cause text,
-    -- Ended without an answer or a message: a missed call for the callback list.
+    -- Ended with nobody answering (rang out, gave up, busy, or only the voicemail took
+    -- it): counted as missed; listed for a call back unless the caller's message came.
     missed boolean not null,
     -- The working-hours hour (local) the call started in, for statistics by hour.
     local_hour integer not null,

@@ -181,6 +181,22 @@ impl CallState {
         }
     }
 
+    /// On the screen of someone known by `names`: while it rings, if it rings at them;
+    /// once answered, only if they answered it (`answered_by_them`: matched by the store).
+    pub fn shown_to(&self, names: &[&str], answered_by_them: bool) -> bool {
+        match self.answered_at {
+            Some(_) => {
+                answered_by_them
+                    || self.answered_by.as_deref().is_some_and(|who| {
+                        names
+                            .iter()
+                            .any(|n| !n.is_empty() && who.trim().eq_ignore_ascii_case(n.trim()))
+                    })
+            }
+            None => self.rings_at(names),
+        }
+    }
+
     /// Rings at `who` (a username, display name or extension), or at every operator when
     /// it names nobody.
     pub fn rings_at(&self, names: &[&str]) -> bool {
@@ -220,6 +236,7 @@ pub fn apply(current: Option<&CallState>, event: &CallEvent) -> Option<CallState
     }
     if call.phone.is_none() && !call.anonymous {
         call.phone = event.phone.clone();
+        call.anonymous = event.anonymous;
     }
     if event.at < call.started_at && event.kind == EventKind::NewCall {
         call.started_at = event.at;
@@ -385,6 +402,30 @@ mod tests {
         let call = run(&[hangup("2026-12-07T01:00:30Z", Cause::Congestion)]);
         assert_eq!(call.state, State::Ended);
         assert!(!call.missed());
+    }
+
+    #[test]
+    fn an_answered_call_stays_only_on_the_screen_of_whoever_took_it() {
+        let mut call = run(&[event(EventKind::NewCall, "2026-12-07T01:00:00Z")]);
+        assert!(call.shown_to(&["zhou"], false) && call.shown_to(&["sun"], false));
+        call = apply(Some(&call), &answer("2026-12-07T01:00:09Z", "801")).unwrap();
+        assert!(call.shown_to(&["zhou", "801"], false));
+        assert!(call.shown_to(&["zhou"], true));
+        assert!(!call.shown_to(&["sun", "802"], false));
+    }
+
+    #[test]
+    fn a_number_learned_late_is_kept_and_silence_is_not_anonymity() {
+        let call = run(&[
+            CallEvent {
+                phone: None,
+                ..event(EventKind::Answer, "2026-12-07T01:00:05Z")
+            },
+            event(EventKind::NewCall, "2026-12-07T01:00:00Z"),
+        ]);
+        assert_eq!(call.phone.as_deref(), Some("+8613800138000"));
+        assert!(!call.anonymous);
+        assert_eq!(call.started_at, at("2026-12-07T01:00:00Z"));
     }
 
     #[test]

@@ -7,7 +7,6 @@ use chrono::{DateTime, NaiveDate, Utc};
 
 use super::StoreResult;
 use crate::domain::call::{CallEvent, CallState};
-use crate::domain::Channel;
 
 /// One event to apply to the call `key` (`<source>:<callId>`).
 #[derive(Debug, Clone)]
@@ -109,15 +108,6 @@ pub trait CallStore: Send + Sync {
 
     /// The case an operator logged from the call. False if there is no such call.
     async fn link_call_case(&self, id: i64, case_id: i64) -> StoreResult<bool>;
-
-    /// Whether the caller left a message on the line since `since` (a voicemail that came
-    /// before its call's hangup event).
-    async fn message_since(
-        &self,
-        phone: &str,
-        channel: Channel,
-        since: DateTime<Utc>,
-    ) -> StoreResult<bool>;
 
     /// The caller's open callback entries and last recording.
     async fn caller_history(
@@ -321,7 +311,7 @@ macro_rules! impl_call_store {
                 use $crate::storage::calls::{CallRow, CALL_COLUMNS};
                 let sql = format!(
                     "select {CALL_COLUMNS} from calls where ended_at is null and started_at >= $1 \
-                     order by started_at, id limit 200"
+                     order by started_at desc, id desc limit 200"
                 );
                 let rows: Vec<CallRow> = sqlx::query_as(&sql).bind(since).fetch_all(self.reader()).await?;
                 Ok(rows.into_iter().map(Into::into).collect())
@@ -343,29 +333,12 @@ macro_rules! impl_call_store {
                 Ok(done.rows_affected() == 1)
             }
 
-            async fn message_since(
-                &self,
-                phone: &str,
-                channel: $crate::domain::Channel,
-                since: chrono::DateTime<chrono::Utc>,
-            ) -> $crate::storage::StoreResult<bool> {
-                let found: Option<(i64,)> = sqlx::query_as(
-                    "select r.id from recordings r join cases c on c.id = r.case_id \
-                     where c.phone_e164 = $1 and c.channel = $2 and r.received_at >= $3 and not r.silent limit 1",
-                )
-                .bind(phone)
-                .bind(channel.as_str())
-                .bind(since)
-                .fetch_optional(self.reader())
-                .await?;
-                Ok(found.is_some())
-            }
-
             async fn caller_history(
                 &self,
                 phone: &str,
             ) -> $crate::storage::StoreResult<(Vec<$crate::storage::calls::OpenEntry>, Option<$crate::storage::calls::LastRecording>)> {
-                let entries: Vec<(i64, chrono::NaiveDate, String, chrono::DateTime<chrono::Utc>)> = sqlx::query_as(
+                // list_date is text on both engines.
+                let entries: Vec<(i64, String, String, chrono::DateTime<chrono::Utc>)> = sqlx::query_as(
                     "select id, list_date, kind, deadline_at from callback_entries \
                      where phone_e164 = $1 and status = 'open' order by list_date desc, id desc limit 10",
                 )
@@ -382,7 +355,10 @@ macro_rules! impl_call_store {
                 Ok((
                     entries
                         .into_iter()
-                        .map(|(id, list_date, kind, deadline_at)| $crate::storage::calls::OpenEntry { id, list_date, kind, deadline_at })
+                        .filter_map(|(id, list_date, kind, deadline_at)| {
+                            let list_date = chrono::NaiveDate::parse_from_str(&list_date, "%Y-%m-%d").ok()?;
+                            Some($crate::storage::calls::OpenEntry { id, list_date, kind, deadline_at })
+                        })
                         .collect(),
                     last.map(|(id, case_number, received_at, duration_ms)| $crate::storage::calls::LastRecording {
                         id,

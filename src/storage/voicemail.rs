@@ -307,9 +307,26 @@ macro_rules! impl_voicemail_store {
             if let (Some(callback), None) = (new.callback, &ingest.recording) {
                 if callback.kind == $crate::domain::CallbackKind::MissedCall {
                     let source = new.registered_by.strip_prefix("voicemail:").unwrap_or(&new.registered_by);
+                    // A call the PBX reported missed whose caller's message came already (the
+                    // message is the call back owed): kept, counted, superseded, not listed.
+                    let superseded: Option<(i64,)> = match (source, new.citizen.phone.as_ref()) {
+                        ("cti", Some(phone)) => {
+                            sqlx::query_as(
+                                "select c.id from recordings r join cases c on c.id = r.case_id where c.phone_e164 = $1 \
+                                 and c.channel = $2 and r.received_at >= $3 and not r.silent order by r.id limit 1",
+                            )
+                            .bind(phone.e164())
+                            .bind(new.channel.as_str())
+                            .bind(new.received_at - chrono::Duration::minutes(1))
+                            .fetch_optional(&mut **tx)
+                            .await?
+                        }
+                        _ => None,
+                    };
                     let (call_id,): (i64,) = sqlx::query_as(
                         "insert into missed_calls (identity, source, channel, phone_e164, received_at, off_hours, \
-                         urgent, callback_due_at, created_at) values ($1, $2, $3, $4, $5, $6, $7, $8, $9) returning id",
+                         urgent, callback_due_at, created_at, outcome, case_id) \
+                         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) returning id",
                     )
                     .bind(&ingest.identity)
                     .bind(source)
@@ -320,6 +337,8 @@ macro_rules! impl_voicemail_store {
                     .bind(new.urgent)
                     .bind(callback.due_at)
                     .bind(now)
+                    .bind(superseded.map(|_| "voicemail"))
+                    .bind(superseded.map(|(id,)| id))
                     .fetch_one(&mut **tx)
                     .await?;
                     sqlx::query("update quarantine set resolved_at = $1 where identity in ($2, $3) and resolved_at is null")

@@ -318,7 +318,7 @@ async fn a_weekend_of_calls_is_worked_by_two_clerks_to_its_end(backend: Backend)
     assert_eq!(stats["answered_by_callback"], 2);
     assert_eq!(
         stats["missed_calls"],
-        json!({"total": 2, "anonymous": 1, "answered": 0, "continued": 0, "unreachable": 1, "waiting": 0})
+        json!({"total": 2, "anonymous": 1, "answered": 0, "continued": 0, "unreachable": 1, "left_message": 0, "waiting": 0})
     );
     let day = list(&app, &li, "2026-11-30").await;
     assert_eq!(

@@ -213,6 +213,29 @@ async fn a_morning_on_the_hotlines(backend: Backend) {
         .iter()
         .find(|e| e["phone"] == "+8613700003333")
         .unwrap();
+    // When that caller rings again, the operators see the entry waiting for them.
+    let mut again = ev("newCall", "call-c-again", "13700003333", "3105883", "");
+    again.as_object_mut().unwrap().remove("at");
+    ok(&app, &pbx, again).await;
+    let (status, live) = app.get_json("/api/v1/calls/active", &operator).await;
+    assert_eq!(status, 200, "{live}");
+    let again = live
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["caller"] == "+8613700003333")
+        .unwrap_or_else(|| panic!("{live}"));
+    assert_eq!(
+        again["open_callbacks"].as_array().unwrap().len(),
+        1,
+        "{again}"
+    );
+    ok(
+        &app,
+        &pbx,
+        json!({"event": "hangup", "callId": "call-c-again", "cause": "normalClearing"}),
+    )
+    .await;
     assert_eq!(c["kind"], "missed_call");
     assert_eq!(c["calls"].as_array().unwrap().len(), 2, "{c}");
 
@@ -399,6 +422,20 @@ async fn the_cti_door_keeps_out_what_it_should(backend: Backend) {
     )
     .await;
     assert_eq!(status, 400, "{body}");
+    // Another method, or another path under it, is no route either: the path holds a secret.
+    let r = app.get(&format!("/api/v1/cti/{pbx}")).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 404);
+    // Control characters in names are dropped, not a failed transaction.
+    let mut nul = ev(
+        "newCall",
+        "x3",
+        "13800138000",
+        "3105883",
+        "2026-12-07T09:00:00+08:00",
+    );
+    nul["user"] = json!(["80\u{0}1", 802]);
+    nul["queue"] = json!("com\u{0}plaint");
+    assert_eq!(event(&app, &pbx, nul).await.0, 200);
     // A garbage number is no callback number: the call is kept, the missed call counted.
     let (status, _) = event(
         &app,
@@ -479,6 +516,18 @@ async fn a_call_pops_up_where_it_rings(backend: Backend) {
     let sun_sees = sun.get("/staff/calls/live").await.1;
     assert!(sun_sees.contains("139 0013 9000") && sun_sees.contains("137 0013 7000"));
     assert!(!sun_sees.contains("138 0013 8000"), "{sun_sees}");
+    // Once zhou answers the call that rang at everyone, it is on zhou's screen only.
+    ok(
+        &app,
+        &pbx,
+        json!({"event": "answer", "callId": "r3", "user": "801"}),
+    )
+    .await;
+    assert!(!sun
+        .get("/staff/calls/live")
+        .await
+        .1
+        .contains("137 0013 7000"));
     // The stream pushes the same banners.
     let mut first = None;
     let stream = zhou.get_stream("/staff/calls/stream").await;

@@ -23,11 +23,25 @@ use crate::work::Stop;
 /// One packet: its keys as sent (the first of a repeated key wins).
 pub type Packet = HashMap<String, String>;
 
-/// A call being followed: whether someone (or the voicemail) took it.
-#[derive(Debug, Default)]
+/// A call being followed: whether someone (or the voicemail) took it, and since when it is
+/// followed (a call whose hangup was never seen is forgotten after four hours).
+#[derive(Debug)]
 struct Followed {
     answered: bool,
+    since: std::time::Instant,
 }
+
+impl Default for Followed {
+    fn default() -> Self {
+        Followed {
+            answered: false,
+            since: std::time::Instant::now(),
+        }
+    }
+}
+
+/// How long a call is followed without its hangup.
+const FORGET_AFTER: Duration = Duration::from_secs(4 * 3600);
 
 /// Turns AMI events into call events. Pure: fed packets, returns events.
 pub struct Tracker {
@@ -82,6 +96,9 @@ impl Tracker {
                 let exten = get("Exten");
                 if line_of(&self.lines, exten, "").is_none() {
                     return Vec::new();
+                }
+                if self.calls.len() > 1000 {
+                    self.calls.retain(|_, c| c.since.elapsed() < FORGET_AFTER);
                 }
                 self.calls.insert(linked.to_owned(), Followed::default());
                 vec![RawEvent {
@@ -186,8 +203,9 @@ pub async fn listen(
 ) {
     let mut wait = Duration::from_secs(1);
     let most = Duration::from_secs(settings.reconnect_max_seconds.max(1));
+    // Kept across reconnections: a call that began before a drop still ends.
+    let mut tracker = Tracker::new(lines);
     loop {
-        let mut tracker = Tracker::new(lines.clone());
         let outcome = tokio::select! {
             _ = stop.cancelled() => return,
             r = session(&settings, &desk, &mut tracker, &mut wait) => r,
@@ -270,7 +288,11 @@ async fn session(
                     let now = crate::clock::now();
                     match desk.read(&raw, now) {
                         Ok((call_id, event)) => {
-                            desk.record("ami", &call_id, event).await?;
+                            // One event the store could not take is logged, not the end of
+                            // the connection (and of what it knows of the calls in progress).
+                            if let Err(e) = desk.record("ami", &call_id, event).await {
+                                tracing::error!(error = format!("{e:#}"), "an AMI call event was not recorded");
+                            }
                         }
                         Err(e) => tracing::warn!(field = e.field, "an AMI call event could not be read"),
                     }

@@ -73,8 +73,13 @@ impl RawEvent {
         for key in ["user", "user[]"] {
             match obj.get(key) {
                 Some(serde_json::Value::String(s)) => user.push(s.clone()),
+                Some(serde_json::Value::Number(n)) => user.push(n.to_string()),
                 Some(serde_json::Value::Array(items)) => {
-                    user.extend(items.iter().filter_map(|i| i.as_str().map(str::to_owned)))
+                    user.extend(items.iter().filter_map(|i| match i {
+                        serde_json::Value::String(s) => Some(s.clone()),
+                        serde_json::Value::Number(n) => Some(n.to_string()),
+                        _ => None,
+                    }))
                 }
                 _ => {}
             }
@@ -109,19 +114,31 @@ pub struct Unreadable {
 /// How a call id may look: up to 250 characters, as the API allows.
 const MAX_CALL_ID: usize = 250;
 
-/// Names a PBX gives a caller it does not know.
+/// Names a PBX gives a caller who withheld their number. (No `from` at all is not
+/// anonymity: a later event of the call may carry it.)
 fn anonymous(raw: &str) -> bool {
     let raw = raw.trim();
-    raw.is_empty()
-        || [
-            "anonymous",
-            "unknown",
-            "private",
-            "restricted",
-            "unavailable",
-        ]
-        .iter()
-        .any(|a| raw.eq_ignore_ascii_case(a))
+    [
+        "anonymous",
+        "unknown",
+        "private",
+        "restricted",
+        "unavailable",
+        "withheld",
+    ]
+    .iter()
+    .any(|a| raw.eq_ignore_ascii_case(a))
+}
+
+/// A name as stored: no control characters (PostgreSQL refuses NUL in text), at most 100
+/// characters.
+fn clean(raw: &str) -> String {
+    raw.chars()
+        .filter(|c| !c.is_control())
+        .take(100)
+        .collect::<String>()
+        .trim()
+        .to_owned()
 }
 
 /// The hotline a called number (or queue) names: the configured line number at the end of
@@ -166,6 +183,8 @@ pub struct CallDesk {
     ingestor: Ingestor,
     writer: Batcher<CallWrite, Result<CallApplied, String>>,
     changes: watch::Sender<u64>,
+    /// Cancelled when the service shuts down: the operators' streams end.
+    stopping: crate::work::Stop,
 }
 
 impl CallDesk {
@@ -182,9 +201,27 @@ impl CallDesk {
             async move {
                 match store.apply_call_events(&items, crate::clock::now()).await {
                     Ok(done) => done.into_iter().map(Ok).collect(),
+                    // One event's failure is not its neighbours': each alone, then.
+                    Err(e) if items.len() > 1 => {
+                        tracing::warn!(error = %e, size = items.len(), "a call event batch failed; applying its events one by one");
+                        let mut out = Vec::with_capacity(items.len());
+                        for item in items {
+                            let alone = store
+                                .apply_call_events(std::slice::from_ref(&item), crate::clock::now())
+                                .await;
+                            out.push(match alone {
+                                Ok(mut done) => done.pop().ok_or_else(|| "no result".to_owned()),
+                                Err(e) => {
+                                    tracing::error!(error = %e, "a call event failed");
+                                    Err(e.to_string())
+                                }
+                            });
+                        }
+                        out
+                    }
                     Err(e) => {
-                        tracing::error!(error = %e, size = items.len(), "a call event batch failed");
-                        items.iter().map(|_| Err(e.to_string())).collect()
+                        tracing::error!(error = %e, "a call event failed");
+                        vec![Err(e.to_string())]
                     }
                 }
             }
@@ -198,7 +235,13 @@ impl CallDesk {
             ingestor,
             writer,
             changes,
+            stopping: crate::work::Stop::new(),
         }
+    }
+
+    /// Cancelled when the service shuts down (the operators' streams end with it).
+    pub fn stopping(&self) -> &crate::work::Stop {
+        &self.stopping
     }
 
     /// Wakes on every change of a call (this instance's, and with PostgreSQL every
@@ -241,10 +284,11 @@ impl CallDesk {
                 en: "callId must be 1 to 250 characters".into(),
             });
         }
+        // A PBX's clock ahead of ours is taken as now: a call cannot start in the future.
         let at = match raw.at.trim() {
             "" => at,
             given => DateTime::parse_from_rfc3339(given)
-                .map(|t| t.with_timezone(&Utc))
+                .map(|t| t.with_timezone(&Utc).min(at))
                 .map_err(|_| Unreadable {
                     field: "at",
                     zh: "at 须为 RFC 3339 时间，如 2026-12-07T09:00:00+08:00".into(),
@@ -276,10 +320,9 @@ impl CallDesk {
         let answered_by = [raw.user.first(), Some(&raw.answering_number)]
             .into_iter()
             .flatten()
-            .map(|s| s.trim())
+            .map(|s| clean(s))
             .find(|s| !s.is_empty())
-            .filter(|_| kind == EventKind::Answer)
-            .map(str::to_owned);
+            .filter(|_| kind == EventKind::Answer);
         let event = CallEvent {
             kind,
             at,
@@ -291,13 +334,13 @@ impl CallDesk {
                 EventKind::NewCall => raw
                     .user
                     .iter()
-                    .map(|u| u.trim().to_owned())
+                    .map(|u| clean(u))
                     .filter(|u| !u.is_empty())
                     .take(50)
                     .collect(),
                 _ => Vec::new(),
             },
-            queue: Some(raw.queue.trim().to_owned()).filter(|q| !q.is_empty()),
+            queue: Some(clean(&raw.queue)).filter(|q| !q.is_empty()),
             answered_by,
             cause,
         };
@@ -364,19 +407,14 @@ impl CallDesk {
         Ok(last.record)
     }
 
-    /// A missed call on a hotline, anonymous ones included (counted, never listed), unless
-    /// its caller's message already came.
+    /// A missed call on a hotline, anonymous ones included (counted, never listed). When
+    /// the caller's message came already, storage records it as superseded by the message
+    /// (in the same transaction, under the caller's lock).
     async fn take_in_missed(&self, record: &CallRecord) -> anyhow::Result<Option<i64>> {
         let call = &record.call;
         let (true, Some(channel)) = (call.missed(), call.channel) else {
             return Ok(None);
         };
-        if let Some(phone) = &call.phone {
-            let since = call.started_at - chrono::Duration::minutes(1);
-            if self.store.message_since(phone, channel, since).await? {
-                return Ok(None);
-            }
-        }
         let arrival = Arrival {
             identity: format!("cti:{}", record.key),
             source: "cti",
@@ -396,15 +434,21 @@ impl CallDesk {
         })
     }
 
-    /// The calls ringing or in progress for someone known by `names` (login, display name,
-    /// extension); every one when `names` is empty. Calls older than four hours without an
-    /// end are taken as lost events, not live calls.
-    pub async fn live(&self, names: &[&str]) -> StoreResult<Vec<LiveCall>> {
+    /// The calls ringing or in progress: for `viewer` (a user's id and the names a PBX may
+    /// call them by: login, display name, extension), those ringing at them and those they
+    /// answered; every one without a viewer. Calls older than four hours without an end
+    /// are taken as lost events, not live calls.
+    pub async fn live(&self, viewer: Option<(i64, &[&str])>) -> StoreResult<Vec<LiveCall>> {
         let since = crate::clock::now() - chrono::Duration::hours(4);
         let mut out = Vec::new();
         for record in self.store.live_calls(since).await? {
-            if !names.is_empty() && !record.call.rings_at(names) {
-                continue;
+            if let Some((id, names)) = viewer {
+                if !record
+                    .call
+                    .shown_to(names, record.answered_user_id == Some(id))
+                {
+                    continue;
+                }
             }
             out.push(self.with_history(record).await?);
         }

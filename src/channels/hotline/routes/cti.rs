@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use askama::Template;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -26,16 +26,20 @@ use crate::domain::ActionKind;
 use crate::web::error::{ApiError, Text};
 use crate::web::extract::Staff;
 use crate::web::html::{page, when, Tr};
-use crate::web::session::StaffUser;
+use crate::web::session::{session_of, StaffUser};
 use crate::web::views::ErrorBody;
+use crate::web::Auth;
 
 /// Who may push call events, and how fast: tokens looked up at most every few seconds, and
 /// a bucket of events per token.
 pub struct CtiGate {
     per_second: f64,
     burst: f64,
-    tokens: Mutex<HashMap<String, (Option<i64>, Instant)>>,
+    /// Tokens found, by hash (a wrong token is never remembered: it costs its sender).
+    tokens: Mutex<HashMap<String, (i64, Instant)>>,
     buckets: Mutex<HashMap<i64, (f64, Instant)>>,
+    /// Look-ups of unknown tokens, per address: a guesser is answered 404 without one.
+    misses: Mutex<HashMap<std::net::IpAddr, (f64, Instant)>>,
 }
 
 impl CtiGate {
@@ -48,16 +52,26 @@ impl CtiGate {
             burst: f64::from(burst.max(1)),
             tokens: Mutex::default(),
             buckets: Mutex::default(),
+            misses: Mutex::default(),
         }
     }
 
-    /// The token's id if it may push call events.
-    async fn token(&self, hotline: &Hotline, token: &str) -> Result<Option<i64>, ApiError> {
+    /// The token's id if it may push call events. An address that keeps naming unknown
+    /// tokens (ten, then one a second) is told 404 without a look-up.
+    async fn token(
+        &self,
+        hotline: &Hotline,
+        token: &str,
+        from: std::net::IpAddr,
+    ) -> Result<Option<i64>, ApiError> {
         let hash = hash_token(token);
         if let Some((id, at)) = self.tokens.lock().expect("cti tokens").get(&hash) {
             if at.elapsed() < Self::REMEMBER {
-                return Ok(*id);
+                return Ok(Some(*id));
             }
+        }
+        if !take(&self.misses, from, 10.0, 1.0, true) {
+            return Ok(None);
         }
         let record = hotline
             .store
@@ -66,27 +80,54 @@ impl CtiGate {
         let id = record
             .filter(|r| crate::domain::action::permitted(r.role, ActionKind::PushCallEvents))
             .map(|r| r.id);
-        let mut tokens = self.tokens.lock().expect("cti tokens");
-        if tokens.len() > 1000 {
-            tokens.clear();
+        match id {
+            Some(id) => {
+                let mut tokens = self.tokens.lock().expect("cti tokens");
+                if tokens.len() > 1000 {
+                    tokens.retain(|_, (_, at)| at.elapsed() < Self::REMEMBER);
+                }
+                tokens.insert(hash, (id, Instant::now()));
+                // A token that is right gives back what its look-up cost.
+                take(&self.misses, from, 10.0, 1.0, false);
+            }
+            None => tracing::info!("a call event named an unknown token"),
         }
-        tokens.insert(hash, (id, Instant::now()));
         Ok(id)
     }
 
     /// Takes one event from the token's bucket; false when it is empty.
     fn admit(&self, token_id: i64) -> bool {
-        let mut buckets = self.buckets.lock().expect("cti buckets");
-        let now = Instant::now();
-        let (level, last) = buckets.entry(token_id).or_insert((self.burst, now));
-        *level = (*level + last.elapsed().as_secs_f64() * self.per_second).min(self.burst);
-        *last = now;
-        if *level >= 1.0 {
-            *level -= 1.0;
-            true
-        } else {
-            false
-        }
+        take(&self.buckets, token_id, self.burst, self.per_second, true)
+    }
+}
+
+/// A token bucket per key: takes one (`spend`) or gives one back; false when empty. The map
+/// is emptied of full buckets when it grows large.
+fn take<K: std::hash::Hash + Eq>(
+    buckets: &Mutex<HashMap<K, (f64, Instant)>>,
+    key: K,
+    burst: f64,
+    per_second: f64,
+    spend: bool,
+) -> bool {
+    let mut buckets = buckets.lock().expect("cti buckets");
+    if buckets.len() > 10_000 {
+        buckets
+            .retain(|_, (level, last)| *level + last.elapsed().as_secs_f64() * per_second < burst);
+    }
+    let now = Instant::now();
+    let (level, last) = buckets.entry(key).or_insert((burst, now));
+    *level = (*level + last.elapsed().as_secs_f64() * per_second).min(burst);
+    *last = now;
+    if !spend {
+        *level = (*level + 1.0).min(burst);
+        return true;
+    }
+    if *level >= 1.0 {
+        *level -= 1.0;
+        true
+    } else {
+        false
     }
 }
 
@@ -104,11 +145,14 @@ impl CtiGate {
 )]
 pub async fn push_event(
     State(hotline): State<Hotline>,
+    State(auth): State<Auth>,
+    ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
     Path(token): Path<String>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let Some(token_id) = hotline.cti.token(&hotline, token.trim()).await? else {
+    let from = crate::web::client::client_ip(peer, &headers, auth.trust_forwarded_for);
+    let Some(token_id) = hotline.cti.token(&hotline, token.trim(), from).await? else {
         return Err(crate::web::error::no_route().await);
     };
     if !hotline.cti.admit(token_id) {
@@ -246,7 +290,7 @@ pub async fn active_calls(
     staff: Staff,
 ) -> Result<Json<Vec<ActiveCallView>>, ApiError> {
     staff.require(ActionKind::LogCall)?;
-    let live = hotline.calls.live(&[]).await?;
+    let live = hotline.calls.live(None).await?;
     Ok(Json(live.iter().map(view).collect()))
 }
 
@@ -292,7 +336,10 @@ async fn banners_for(
     let t = user.tr();
     let tz = hotline.calendar.current().timezone();
     let names: Vec<&str> = names.iter().map(String::as_str).collect();
-    let live = hotline.calls.live(&names).await?;
+    let live = hotline
+        .calls
+        .live(Some((user.session.user.id, &names)))
+        .await?;
     let banners = live
         .into_iter()
         .map(|l| {
@@ -381,52 +428,91 @@ pub async fn live_banners(State(hotline): State<Hotline>, user: StaffUser) -> Re
 
 /// The same banners pushed as server-sent events (`event: calls`, the HTML as data)
 /// whenever a call changes; at least every few seconds the list is read again, so a
-/// missed wake-up costs a moment, not the call.
-pub async fn banner_stream(State(hotline): State<Hotline>, user: StaffUser) -> Response {
+/// missed wake-up costs a moment, not the call. The stream ends when the session does (a
+/// sign-out, an expiry, a disabled account or a changed role) and when the service stops.
+pub async fn banner_stream(
+    State(hotline): State<Hotline>,
+    State(auth): State<Auth>,
+    headers: HeaderMap,
+    user: StaffUser,
+) -> Response {
     if let Err(r) = user.require(ActionKind::LogCall) {
         return r;
     }
     let names = names_of(&hotline, &user).await;
-    let stream = banner_events(hotline, user, names);
-    Sse::new(stream)
+    let changes = hotline.calls.changes();
+    let watcher = Watcher {
+        hotline,
+        auth,
+        headers,
+        user,
+        names,
+        changes,
+        last: None,
+        first: true,
+    };
+    Sse::new(banner_events(watcher))
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
         .into_response()
 }
 
-fn banner_events(
+/// One operator's stream of banners.
+struct Watcher {
     hotline: Hotline,
+    auth: Auth,
+    headers: HeaderMap,
     user: StaffUser,
     names: Vec<String>,
-) -> impl Stream<Item = Result<Event, Infallible>> {
-    let changes = hotline.calls.changes();
-    let state = (hotline, user, names, changes, None::<String>, true);
-    futures_util::stream::unfold(
-        state,
-        |(hotline, user, names, mut changes, last, first)| async move {
-            loop {
-                if !first {
-                    // Woken by a change, or every few seconds (a change on another instance
-                    // whose notice was lost).
-                    let _ = tokio::time::timeout(Duration::from_secs(5), changes.changed()).await;
+    changes: tokio::sync::watch::Receiver<u64>,
+    /// The banners last sent.
+    last: Option<String>,
+    first: bool,
+}
+
+impl Watcher {
+    /// Waits for a change (or a few seconds); false when the stream should end.
+    async fn wait(&mut self) -> bool {
+        let stopping = self.hotline.calls.stopping().clone();
+        tokio::select! {
+            _ = stopping.cancelled() => return false,
+            woken = tokio::time::timeout(Duration::from_secs(5), self.changes.changed()) => {
+                if let Ok(Err(_)) = woken {
+                    // No more changes will come (the service is going): read every 5 s.
+                    tokio::time::sleep(Duration::from_secs(5)).await;
                 }
-                let html = match banners_for(&hotline, &user, &names).await {
-                    Ok(b) => b.render().unwrap_or_default(),
-                    Err(_) => {
-                        tokio::time::sleep(Duration::from_secs(1)).await;
-                        continue;
-                    }
-                };
-                if last.as_deref() == Some(html.as_str()) {
-                    let state = (hotline, user, names, changes, last, false);
-                    // Nothing new: wait again (without yielding an event).
-                    return Some((Ok(Event::default().comment("")), state));
-                }
-                let event = Event::default().event("calls").data(html.clone());
-                return Some((
-                    Ok(event),
-                    (hotline, user, names, changes, Some(html), false),
-                ));
             }
-        },
-    )
+        }
+        // Still signed in, and still allowed?
+        match session_of(&self.auth, &self.headers).await {
+            Ok(Some(session)) if session.user.id == self.user.session.user.id => {
+                self.user = StaffUser { session };
+                self.user.may(ActionKind::LogCall)
+            }
+            Ok(_) => false,
+            // The database is briefly away: try again on the next round.
+            Err(_) => true,
+        }
+    }
+}
+
+fn banner_events(watcher: Watcher) -> impl Stream<Item = Result<Event, Infallible>> {
+    futures_util::stream::unfold(watcher, |mut w| async move {
+        loop {
+            if !w.first && !w.wait().await {
+                return None;
+            }
+            w.first = false;
+            let html = match banners_for(&w.hotline, &w.user, &w.names).await {
+                Ok(b) => b.render().unwrap_or_default(),
+                Err(_) => continue,
+            };
+            if w.last.as_deref() == Some(html.as_str()) {
+                // Nothing new: a comment keeps the connection alive.
+                return Some((Ok(Event::default().comment("")), w));
+            }
+            let event = Event::default().event("calls").data(html.clone());
+            w.last = Some(html);
+            return Some((Ok(event), w));
+        }
+    })
 }

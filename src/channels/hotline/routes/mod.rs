@@ -25,7 +25,11 @@ where
 {
     Router::new()
         .route("/api/v1/hotline/calls", post(calls::log_call))
-        .route("/api/v1/cti/{token}", post(cti::push_event))
+        // Any other method is "no such route" too: the path holds a secret.
+        .route(
+            "/api/v1/cti/{token}",
+            post(cti::push_event).fallback(crate::web::error::no_route),
+        )
         .route("/api/v1/calls/active", get(cti::active_calls))
         .route("/staff/calls/live", get(cti::live_banners))
         .route("/staff/calls/stream", get(cti::banner_stream))
