@@ -207,6 +207,31 @@ pub struct HotlineSettings {
     pub twilio: TwilioSettings,
     pub cti: CtiSettings,
     pub ami: AmiSettings,
+    pub transcription: TranscriptionSettings,
+}
+
+/// Transcripts of recordings from a speech recognizer on the bureau's own network, through
+/// the OpenAI-style `POST /v1/audio/transcriptions` (FunASR, whisper.cpp, vLLM, LocalAI).
+/// Off while `url` is empty (recordings still queue, and are transcribed once it is set).
+#[derive(Debug, Clone, Deserialize)]
+pub struct TranscriptionSettings {
+    /// The full URL, e.g. `http://10.0.0.5:8000/v1/audio/transcriptions`.
+    pub url: String,
+    /// A bearer key, when the server wants one.
+    pub key: String,
+    pub model: String,
+    pub language: String,
+    pub timeout_seconds: u64,
+    /// Recordings sent at once, by each instance.
+    pub concurrency: usize,
+    pub max_attempts: u32,
+    pub retry_base_seconds: u64,
+}
+
+impl TranscriptionSettings {
+    pub fn enabled(&self) -> bool {
+        !self.url.trim().is_empty()
+    }
 }
 
 /// Call events pushed by a PBX (`POST /api/v1/cti/{token}`).

@@ -5,7 +5,7 @@ use rust_xlsxwriter::{Format, Workbook};
 
 use super::{DayList, ListEntry};
 
-const HEADERS: [&str; 12] = [
+const HEADERS: [&str; 13] = [
     "序号",
     "电话",
     "紧急",
@@ -15,12 +15,13 @@ const HEADERS: [&str; 12] = [
     "案件编号",
     "渠道",
     "录音时长（秒）",
+    "留言内容（机器转写首句，以录音为准）",
     "已尝试次数",
     "回访时限",
     "最近一次结果",
 ];
 
-fn rows(list: &DayList) -> Vec<[String; 12]> {
+fn rows(list: &DayList) -> Vec<[String; 13]> {
     list.entries
         .iter()
         .chain(&list.daytime)
@@ -30,7 +31,7 @@ fn rows(list: &DayList) -> Vec<[String; 12]> {
         .collect()
 }
 
-fn row(n: usize, e: &ListEntry) -> [String; 12] {
+fn row(n: usize, e: &ListEntry) -> [String; 13] {
     let seconds: f64 = e.recordings.iter().map(|r| r.duration_seconds).sum();
     let last = e
         .attempt_log
@@ -74,6 +75,11 @@ fn row(n: usize, e: &ListEntry) -> [String; 12] {
         } else {
             format!("{seconds:.0}")
         },
+        e.recordings
+            .iter()
+            .filter_map(|r| r.transcript.as_deref())
+            .collect::<Vec<_>>()
+            .join(" / "),
         e.attempts.to_string(),
         e.deadline_at.format("%Y-%m-%d %H:%M").to_string(),
         last,

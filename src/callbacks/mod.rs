@@ -95,6 +95,8 @@ pub struct ListCall {
 pub struct ListRecording {
     pub id: i64,
     pub duration_seconds: f64,
+    /// The first line of its machine transcript, once there is one that heard something.
+    pub transcript: Option<String>,
     /// Where staff play it (with their token).
     pub url: String,
 }
@@ -493,6 +495,10 @@ fn list_recording(r: &EntryRecording) -> ListRecording {
     ListRecording {
         id: r.id,
         duration_seconds: r.duration_ms as f64 / 1000.0,
+        transcript: r
+            .transcript
+            .as_deref()
+            .map(|t| crate::domain::transcript::first_line(t, 80)),
         url: format!("/api/v1/recordings/{}", r.id),
     }
 }

@@ -15,6 +15,7 @@ pub mod phone;
 pub mod registration;
 pub mod search;
 pub mod submission;
+pub mod transcript;
 pub mod vocab;
 pub mod website;
 

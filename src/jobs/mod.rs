@@ -16,6 +16,7 @@ mod outbox;
 mod retention;
 mod search_index;
 mod spool;
+mod transcripts;
 
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -69,6 +70,9 @@ pub fn spawn_all(ctx: &Context, stop: &Stop) -> anyhow::Result<Vec<JoinHandle<()
         jobs.push(job);
     }
     jobs.extend(ami::spawn(ctx, stop));
+    if let Some(job) = transcripts::spawn(ctx, stop)? {
+        jobs.push(job);
+    }
     Ok(jobs)
 }
 

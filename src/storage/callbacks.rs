@@ -44,6 +44,8 @@ pub struct EntryRecording {
     pub id: i64,
     pub case_id: i64,
     pub duration_ms: i64,
+    /// What the recognizer heard, once it has (None until then, or when it heard nothing).
+    pub transcript: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -246,15 +248,17 @@ macro_rules! impl_callback_store {
                         let callback = callback.as_deref().map(str::parse).transpose().map_err(anyhow::Error::new)?;
                         cases.insert(case_id, $crate::storage::EntryCase { case_id, number, channel, received_at, description, status, callback });
                     }
-                    let mut q = sqlx::QueryBuilder::<$db>::new("select id, case_id, duration_ms from recordings where case_id in (");
+                    let mut q = sqlx::QueryBuilder::<$db>::new("select r.id, r.case_id, r.duration_ms, t.text from recordings r \
+                         left join transcriptions t on t.recording_id = r.id and t.status = 'done' and t.text <> '' \
+                         where r.case_id in (");
                     let mut list = q.separated(", ");
                     for id in chunk {
                         list.push_bind(*id);
                     }
-                    q.push(") order by id");
-                    let rows: Vec<(i64, i64, i64)> = q.build_query_as().fetch_all(&mut *tx).await?;
-                    for (id, case_id, duration_ms) in rows {
-                        by_case.entry(case_id).or_default().push($crate::storage::EntryRecording { id, case_id, duration_ms });
+                    q.push(") order by r.id");
+                    let rows: Vec<(i64, i64, i64, Option<String>)> = q.build_query_as().fetch_all(&mut *tx).await?;
+                    for (id, case_id, duration_ms, transcript) in rows {
+                        by_case.entry(case_id).or_default().push($crate::storage::EntryRecording { id, case_id, duration_ms, transcript });
                     }
                 }
                 tx.rollback().await?;
@@ -385,9 +389,10 @@ macro_rules! impl_callback_store {
             )), &key)
             .fetch_all(pool)
             .await?;
-            let recordings: Vec<(i64, i64, i64, i64)> = bind_key(sqlx::query_as(&format!(
-                "select x.entry_id, r.id, r.case_id, r.duration_ms from recordings r \
+            let recordings: Vec<(i64, i64, i64, i64, Option<String>)> = bind_key(sqlx::query_as(&format!(
+                "select x.entry_id, r.id, r.case_id, r.duration_ms, t.text from recordings r \
                  join callback_entry_cases x on x.case_id = r.case_id join callback_entries e on e.id = x.entry_id \
+                 left join transcriptions t on t.recording_id = r.id and t.status = 'done' and t.text <> '' \
                  where {filter} order by r.id"
             )), &key)
             .fetch_all(pool)
@@ -443,9 +448,9 @@ macro_rules! impl_callback_store {
                     });
                 }
             }
-            for (entry_id, id, case_id, duration_ms) in recordings {
+            for (entry_id, id, case_id, duration_ms, transcript) in recordings {
                 if let Some(&i) = index.get(&entry_id) {
-                    entries[i].recordings.push($crate::storage::EntryRecording { id, case_id, duration_ms });
+                    entries[i].recordings.push($crate::storage::EntryRecording { id, case_id, duration_ms, transcript });
                 }
             }
             for (entry_id, at, actor, outcome, note) in attempts {

@@ -30,6 +30,7 @@ mod rows;
 mod sender_limits;
 mod sqlite;
 pub mod statistics;
+pub mod transcripts;
 pub mod transfer;
 pub mod user_admin;
 pub mod voicemail;
@@ -158,6 +159,7 @@ pub trait Store:
     + CallbackStore
     + CallbackWorkStore
     + calls::CallStore
+    + transcripts::TranscriptStore
     + UserAdminStore
     + CaseStore
     + IntakeStore
@@ -230,6 +232,7 @@ macro_rules! impl_store {
         $crate::storage::callbacks::impl_callback_store!($store, $db);
         $crate::storage::callback_work::impl_callback_work_store!($store, $db);
         $crate::storage::calls::impl_call_store!($store, $db);
+        $crate::storage::transcripts::impl_transcript_store!($store, $db);
         $crate::storage::user_admin::impl_user_admin_store!($store, $db);
         $crate::storage::cases::impl_case_store!($store, $db);
         $crate::storage::intake::impl_intake_store!($store, $db);

@@ -59,7 +59,9 @@ impl PostgresStore {
         let rows: Vec<super::IndexedText> = sqlx::query_as(
             "with taken as (delete from search_backlog where case_id in \
                  (select case_id from search_backlog order by case_id limit $1) returning case_id) \
-             select c.id, c.citizen_name, c.phone_original, c.description \
+             select c.id, c.citizen_name, c.phone_original, \
+                 c.description || coalesce((select ' ' || string_agg(t.text, ' ' order by t.recording_id) \
+                     from transcriptions t where t.case_id = c.id and t.text is not null), '') \
              from cases c join taken on taken.case_id = c.id",
         )
         .bind(i64::from(limit))

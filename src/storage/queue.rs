@@ -263,8 +263,13 @@ macro_rules! impl_queue_store {
                             .push_bind(pattern.clone())
                             .push(" escape '\\'");
                         b.push(" or coalesce(phone_original, '') like ")
+                            .push_bind(pattern.clone())
+                            .push(" escape '\\'");
+                        // What the callers said, as the recognizer heard it.
+                        b.push(" or exists (select 1 from transcriptions t where t.case_id = cases.id \
+                                 and lower(coalesce(t.text, '')) like ")
                             .push_bind(pattern)
-                            .push(" escape '\\'))");
+                            .push(" escape '\\')))");
                     }
                     let mut or = if scan_text { " or " } else { "" };
                     if let Some(number) = &text.number {

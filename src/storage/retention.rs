@@ -148,6 +148,33 @@ macro_rules! impl_retention_store {
                 let Some((case_id, bytes)) = row else {
                     return Ok(false);
                 };
+                // Its transcript is as personal as the recording: it goes too, and so does a
+                // description made of it.
+                sqlx::query(
+                    "update transcriptions set text = null, language = null, \
+                     status = case when status = 'pending' then 'failed' else status end, \
+                     last_error = 'purged with its recording', claimed_by = null, claimed_until = null, updated_at = $1 \
+                     where recording_id = $2",
+                )
+                .bind(now)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+                let (description,): (String,) = sqlx::query_as("select description from cases where id = $1")
+                    .bind(case_id)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                if description.starts_with("电话留言（机器转写") {
+                    sqlx::query("update cases set description = $1, version = version + 1 where id = $2")
+                        .bind("电话留言（录音及其机器转写已按保存期限删除）")
+                        .bind(case_id)
+                        .execute(&mut *tx)
+                        .await?;
+                    sqlx::query("insert into search_backlog (case_id) values ($1) on conflict do nothing")
+                        .bind(case_id)
+                        .execute(&mut *tx)
+                        .await?;
+                }
                 let empty = serde_json::json!({});
                 let after = serde_json::json!({"recording": id, "bytes": bytes});
                 insert_event(&mut tx, case_id, now, actor, $crate::domain::EventKind::PurgeRecording, &empty, &after, None).await?;

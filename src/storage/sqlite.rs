@@ -211,7 +211,9 @@ impl SqliteStore {
     /// on: anonymized, say) stays in the backlog for the next round.
     async fn index_chunk(&self, limit: u32) -> Result<usize, sqlx::Error> {
         let taken: Vec<(i64, i64, Option<String>, Option<String>, String)> = sqlx::query_as(
-            "select c.id, c.version, c.citizen_name, c.phone_original, c.description \
+            "select c.id, c.version, c.citizen_name, c.phone_original, \
+                 c.description || coalesce((select ' ' || group_concat(t.text, ' ') \
+                     from transcriptions t where t.case_id = c.id and t.text is not null), '') \
              from search_backlog b join cases c on c.id = b.case_id order by b.case_id limit $1",
         )
         .bind(i64::from(limit))

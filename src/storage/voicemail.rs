@@ -421,6 +421,18 @@ macro_rules! impl_voicemail_store {
             .fetch_one(&mut **tx)
             .await?;
             recording_id = Some(id);
+            // Queued for a transcript with the recording itself (a breath is not sent).
+            let worth = $crate::domain::transcript::worth_sending(r.duration_ms, r.silent);
+            sqlx::query(
+                "insert into transcriptions (recording_id, case_id, status, attempts, next_attempt_at, created_at, updated_at) \
+                 values ($1, $2, $3, 0, $4, $4, $4)",
+            )
+            .bind(id)
+            .bind(case.id)
+            .bind(if worth { "pending" } else { "skipped" })
+            .bind(now)
+            .execute(&mut **tx)
+            .await?;
             // The PBX may have reported this call as missed before its message arrived:
             // the message is the call back owed, so the missed call is not listed twice.
             if let Some(phone) = new.citizen.phone.as_ref() {

@@ -477,7 +477,6 @@ async fn the_cti_door_keeps_out_what_it_should(backend: Backend) {
 /// extension); one that names nobody, on every operator's.
 async fn a_call_pops_up_where_it_rings(backend: Backend) {
     use crate::staff::Browser;
-    use youmen::storage::calls::CallStore;
     let app = TestApp::spawn(backend).await;
     let pbx = app.token("freepbx", Role::Pbx).await;
     app.user("zhou", "周敏", vec![Role::Hotline], None).await;

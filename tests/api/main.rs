@@ -27,6 +27,7 @@ mod schemathesis;
 mod search;
 mod smtp;
 mod staff;
+mod transcripts;
 mod transfer;
 mod twilio;
 mod users_page;

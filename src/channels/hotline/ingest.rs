@@ -115,6 +115,8 @@ pub struct Ingestor {
     orphan_after: Duration,
     twilio: Arc<TwilioSettings>,
     download_wake: Arc<tokio::sync::Notify>,
+    /// Wakes the transcription worker when a recording is stored.
+    transcripts_wake: Arc<tokio::sync::Notify>,
 }
 
 impl Ingestor {
@@ -139,7 +141,24 @@ impl Ingestor {
             orphan_after: Duration::from_secs(settings.orphan_after_seconds),
             twilio: Arc::new(settings.twilio.clone()),
             download_wake: Arc::new(tokio::sync::Notify::new()),
+            transcripts_wake: Arc::new(tokio::sync::Notify::new()),
         })
+    }
+
+    /// The transcription worker, sharing this ingestor's audio and wake-up.
+    pub fn transcriber(
+        &self,
+        settings: &crate::config::TranscriptionSettings,
+    ) -> anyhow::Result<super::transcribe::Transcriber> {
+        let recognizer = Arc::new(super::transcribe::OpenAiStyle::new(settings.clone())?);
+        Ok(super::transcribe::Transcriber::new(
+            self.store.clone(),
+            self.audio.clone(),
+            recognizer,
+            settings,
+            self.rules.description_max_chars,
+            self.transcripts_wake.clone(),
+        ))
     }
 
     pub fn lines(&self) -> &[(Channel, HotlineLine)] {
@@ -478,6 +497,9 @@ impl Ingestor {
             }
         };
         tracing::info!(case = %case.number, channel = %case.channel, attached, source = arrival.source, "voicemail ingested");
+        if recording_id.is_some() {
+            self.transcripts_wake.notify_one();
+        }
         Ok(TakenIn::Ingested {
             case,
             attached,

@@ -11,6 +11,7 @@ pub mod downloads;
 pub mod ingest;
 pub mod routes;
 pub mod spool;
+pub mod transcribe;
 pub mod twilio;
 
 use std::sync::Arc;

@@ -58,6 +58,8 @@ struct CasePage<'a> {
     overdue: bool,
     matter: String,
     recordings: Vec<RecordingRecord>,
+    /// The machine transcripts of the recordings.
+    transcripts: Vec<crate::storage::transcripts::TranscriptRecord>,
     /// The calls it was logged from: started, answered (by whom), ended, how long.
     calls: Vec<CallLine>,
     related: Vec<(String, String, String)>,
@@ -87,6 +89,15 @@ struct CasePage<'a> {
 }
 
 impl CasePage<'_> {
+    fn transcript(
+        &self,
+        recording_id: &i64,
+    ) -> Option<&crate::storage::transcripts::TranscriptRecord> {
+        self.transcripts
+            .iter()
+            .find(|t| t.recording_id == *recording_id)
+    }
+
     /// What was typed into field `name` of action `code`, if that action was just refused.
     fn kept(&self, code: &str, name: &str) -> &str {
         match &self.failed {
@@ -268,6 +279,7 @@ pub(super) async fn render_with(
             matter,
             recordings,
             calls: call_lines(state.store.calls_of_case(case.id).await?, tz),
+            transcripts: state.store.transcripts_of_case(case.id).await?,
             related,
             timeline,
             actions,
