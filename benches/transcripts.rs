@@ -2,7 +2,7 @@
 //! machine's noise of ingest with it off, and the worker's own throughput against the test
 //! recognizer (`tests/transcribe/server.py`: PocketSphinx behind the OpenAI-style API).
 //!
-//! 1. **Ingest.** 8 clients push `BENCH_MESSAGES` recordings (espeak-ng speech, 8 kHz,
+//! 1. **Ingest.** 8 clients push `BENCH_MESSAGES` (60) recordings (espeak-ng speech, 8 kHz,
 //!    about 8 s each) through `POST /api/v1/hotline/voicemails` on SQLite, alternating rounds
 //!    with transcription off (the baseline) and on (the worker sending to the recognizer
 //!    meanwhile); messages per second, and the ratio on/off.
@@ -159,7 +159,7 @@ async fn push_all(base: &str, token: &str, audio: &[u8], n: usize, round: usize)
 
 #[tokio::main]
 async fn main() {
-    let n = env("BENCH_MESSAGES", 200);
+    let n = env("BENCH_MESSAGES", 60);
     let rounds = env("BENCH_ROUNDS", 3);
     let audio = speech("Hello. I am calling about my pension payment. It did not arrive this month. Please call me back.");
     let seconds = (audio.len() - 44) as f64 / 16000.0;

@@ -140,6 +140,7 @@ impl Application {
                 settings.hotline.cti.events_per_second,
                 settings.hotline.cti.burst,
             )),
+            transcribing: settings.hotline.transcription.enabled(),
         };
         let state = AppState {
             cases,

@@ -121,7 +121,7 @@ pub fn to_xlsx(list: &DayList, produced_by: &str) -> anyhow::Result<Vec<u8>> {
             sheet.write_string(i as u32 + 2, c as u16, value)?;
         }
     }
-    for (c, width) in [6, 16, 6, 10, 14, 17, 36, 14, 8, 8, 17, 30]
+    for (c, width) in [6, 16, 6, 10, 14, 17, 36, 14, 8, 40, 8, 17, 30]
         .iter()
         .enumerate()
     {

@@ -31,18 +31,20 @@ pub fn check(text: &str) -> Result<Heard, String> {
             "the transcript is {count} characters long (at most {MAX_CHARS})"
         ));
     }
+    // A stray replacement character (a multi-byte token split by the recognizer) or control
+    // character is dropped; many of them are binary data, not speech.
     let odd = text
         .chars()
         .filter(|c| *c == '\u{0}' || *c == '\u{FFFD}' || (c.is_control() && !c.is_whitespace()))
         .count();
-    if odd > 0 && odd * 20 > count.max(1) {
+    if odd >= 3 && odd * 20 > count.max(1) {
         return Err(format!(
             "the transcript looks like binary data ({odd} of {count} characters are not text)"
         ));
     }
     let tidy = text
         .chars()
-        .filter(|c| !c.is_control() || *c == '\n')
+        .filter(|c| (!c.is_control() || *c == '\n') && *c != '\u{FFFD}')
         .collect::<String>()
         .lines()
         .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
@@ -122,6 +124,7 @@ mod tests {
             check("我想问\u{7}养老金"),
             Ok(Heard::Text("我想问养老金".into()))
         );
+        assert_eq!(check("养老\u{FFFD}金"), Ok(Heard::Text("养老金".into())));
     }
 
     #[test]

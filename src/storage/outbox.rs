@@ -97,7 +97,7 @@ macro_rules! impl_outbox_store {
             async fn release_claims(&self, holder: &str) -> $crate::storage::StoreResult<u64> {
                 // The attempt in hand was not made: it is not counted.
                 let mut released = 0;
-                for table in ["outbox", "recording_downloads"] {
+                for table in ["outbox", "recording_downloads", "transcriptions"] {
                     released += sqlx::query(&format!(
                         "update {table} set claimed_until = null, claimed_by = null, attempts = attempts - 1 \
                          where claimed_by = $1 and status = 'pending' and claimed_until is not null"

@@ -266,8 +266,8 @@ macro_rules! impl_queue_store {
                             .push_bind(pattern.clone())
                             .push(" escape '\\'");
                         // What the callers said, as the recognizer heard it.
-                        b.push(" or exists (select 1 from transcriptions t where t.case_id = cases.id \
-                                 and lower(coalesce(t.text, '')) like ")
+                        // (Evaluated once, not per row.)
+                        b.push(" or id in (select case_id from transcriptions where text <> '' and lower(text) like ")
                             .push_bind(pattern)
                             .push(" escape '\\')))");
                     }

@@ -150,16 +150,24 @@ macro_rules! impl_retention_store {
                 };
                 // Its transcript is as personal as the recording: it goes too, and so does a
                 // description made of it.
-                sqlx::query(
+                let heard = sqlx::query(
                     "update transcriptions set text = null, language = null, \
                      status = case when status = 'pending' then 'failed' else status end, \
                      last_error = 'purged with its recording', claimed_by = null, claimed_until = null, updated_at = $1 \
-                     where recording_id = $2",
+                     where recording_id = $2 and (text is not null and text <> '' or status = 'pending')",
                 )
                 .bind(now)
                 .bind(id)
                 .execute(&mut *tx)
-                .await?;
+                .await?
+                .rows_affected();
+                if heard > 0 {
+                    // Its words leave the search index too.
+                    sqlx::query("insert into search_backlog (case_id) values ($1) on conflict do nothing")
+                        .bind(case_id)
+                        .execute(&mut *tx)
+                        .await?;
+                }
                 let (description,): (String,) = sqlx::query_as("select description from cases where id = $1")
                     .bind(case_id)
                     .fetch_one(&mut *tx)
@@ -233,6 +241,11 @@ macro_rules! impl_retention_store {
                     "delete from tracking_codes where case_id = $1",
                     "update website_messages set email = null, fold_key = '' where case_id = $1",
                     "update ratings set comment = null where case_id = $1",
+                    // What the callers said goes with the rest (and a waiting transcript is
+                    // never made).
+                    "update transcriptions set text = null, language = null, last_error = 'anonymized', \
+                     status = case when status = 'pending' then 'failed' else status end, \
+                     claimed_by = null, claimed_until = null where case_id = $1",
                     // Mail to the citizen keeps its row (it was sent) but not the address.
                     "update outbox set recipient = '', payload = '{}' where case_id = $1 and status <> 'pending' \
                      and recipient not like 'webhook:%'",

@@ -164,13 +164,14 @@ macro_rules! impl_transcript_store {
                 }
                 if let TranscriptOutcome::Done { text, .. } = outcome {
                     if !text.is_empty() {
-                        let (case_id, description): (i64, String) = sqlx::query_as(
-                            "select c.id, c.description from cases c join transcriptions t on t.case_id = c.id where t.id = $1",
+                        let (case_id, description, anonymized): (i64, String, bool) = sqlx::query_as(
+                            "select c.id, c.description, c.anonymized_at is not null from cases c \
+                             join transcriptions t on t.case_id = c.id where t.id = $1",
                         )
                         .bind(id)
                         .fetch_one(&mut *tx)
                         .await?;
-                        if $crate::domain::transcript::is_machine_description(&description) {
+                        if !anonymized && $crate::domain::transcript::is_machine_description(&description) {
                             let texts: Vec<(String,)> = sqlx::query_as(
                                 "select text from transcriptions where case_id = $1 and status = 'done' \
                                  and text is not null order by recording_id",
@@ -180,10 +181,13 @@ macro_rules! impl_transcript_store {
                             .await?;
                             let texts: Vec<&str> = texts.iter().map(|(t,)| t.as_str()).collect();
                             if let Some(made) = $crate::domain::transcript::machine_description(&texts, description_max_chars) {
-                                sqlx::query("update cases set description = $1, version = version + 1, updated_at = $2 where id = $3")
+                                // Not `updated_at`: retention counts from the last person's
+                                // change. Only over the description read: a person's
+                                // correction committed meanwhile stands.
+                                sqlx::query("update cases set description = $1, version = version + 1 where id = $2 and description = $3")
                                     .bind(made)
-                                    .bind(now)
                                     .bind(case_id)
+                                    .bind(&description)
                                     .execute(&mut *tx)
                                     .await?;
                             }

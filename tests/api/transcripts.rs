@@ -327,6 +327,38 @@ async fn a_voicemail_is_read_before_it_is_called_back(backend: Backend) {
     let attachment = message.attachments().next().expect("the list attached");
     let csv = String::from_utf8_lossy(attachment.contents()).into_owned();
     assert!(csv.contains("机器转写") && csv.contains(first), "{csv}");
+
+    // Retention purges the recording: its transcript goes with it, from the page and from
+    // search.
+    let recording = entry["recordings"][0]["id"].as_i64().unwrap();
+    assert!(app
+        .store()
+        .mark_recording_purged(recording, "retention".into(), chrono::Utc::now())
+        .await
+        .unwrap());
+    let gone = app
+        .store()
+        .transcripts_of_case(case_id(&app, &number).await)
+        .await
+        .unwrap();
+    assert_eq!(gone[0].text, None, "{gone:?}");
+    assert!(!li
+        .get(&format!("/staff/cases/{number}"))
+        .await
+        .1
+        .contains(&text));
+    let mut still = Value::Null;
+    for _ in 0..50 {
+        still = app
+            .get_json(&format!("/api/v1/cases?q={word}"), &leader)
+            .await
+            .1;
+        if !still.to_string().contains(&number) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(!still.to_string().contains(&number), "{word}: {still}");
 }
 
 /// Messages taken in while the recognizer is down get their transcripts once it is back,

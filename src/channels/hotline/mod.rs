@@ -36,4 +36,6 @@ pub struct Hotline {
     pub calls: cti::CallDesk,
     /// Who may push call events, and how fast.
     pub cti: Arc<routes::cti::CtiGate>,
+    /// Whether a recognizer is configured (recordings wait in the queue otherwise).
+    pub transcribing: bool,
 }

@@ -60,6 +60,8 @@ struct CasePage<'a> {
     recordings: Vec<RecordingRecord>,
     /// The machine transcripts of the recordings.
     transcripts: Vec<crate::storage::transcripts::TranscriptRecord>,
+    /// Whether a recognizer is configured.
+    transcribing: bool,
     /// The calls it was logged from: started, answered (by whom), ended, how long.
     calls: Vec<CallLine>,
     related: Vec<(String, String, String)>,
@@ -280,6 +282,7 @@ pub(super) async fn render_with(
             recordings,
             calls: call_lines(state.store.calls_of_case(case.id).await?, tz),
             transcripts: state.store.transcripts_of_case(case.id).await?,
+            transcribing: state.hotline.transcribing,
             related,
             timeline,
             actions,
