@@ -69,6 +69,7 @@ fn arrival(i: usize, n: usize, received: DateTime<Utc>, off_hours: bool) -> NewC
         consultation: None,
         registered_by: "bench".into(),
         registered_by_id: None,
+        failed_at: Default::default(),
     }
 }
 

@@ -77,6 +77,7 @@ fn arrivals() -> Vec<(NewCase, DateTime<Utc>)> {
                 consultation: None,
                 registered_by: "bench".into(),
                 registered_by_id: None,
+                failed_at: Default::default(),
             };
             (case, received)
         })

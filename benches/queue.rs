@@ -163,6 +163,7 @@ impl Generator {
                 consultation: None,
                 registered_by: "bench".into(),
                 registered_by_id: None,
+                failed_at: Default::default(),
             },
             received,
         )

@@ -53,6 +53,7 @@ impl Application {
         let rules = Arc::new(settings.intake_rules(&secrets));
         crate::cases::rekey_old_id_cards(store.as_ref(), &rules).await?;
         let case_prefix: Arc<str> = settings.intake.case_number_prefix.clone().into();
+        let directory = crate::directory::Directory::new(store.clone());
         let outbox_wake = Arc::new(Notify::new());
         // An arrival in working hours owed a call back wakes the list job at once.
         let daytime_wake = Arc::new(Notify::new());
@@ -117,6 +118,7 @@ impl Application {
             token_uses: Default::default(),
         };
         let counter = Counter {
+            directory: directory.clone(),
             intake: intake.clone(),
             rules: rules.clone(),
             calendar: calendar.clone(),
@@ -130,6 +132,7 @@ impl Application {
             ingestor.clone(),
         );
         let hotline = Hotline {
+            directory: directory.clone(),
             intake: intake.clone(),
             rules: rules.clone(),
             calendar: calendar.clone(),
@@ -142,7 +145,18 @@ impl Application {
             )),
             transcribing: settings.hotline.transcription.enabled(),
         };
+        let seeded = store
+            .seed_directory(&settings.directory(), crate::clock::now())
+            .await
+            .context("seeding the directory")?;
+        if seeded > 0 {
+            tracing::info!(
+                entries = seeded,
+                "directory entries added from the configuration"
+            );
+        }
         let state = AppState {
+            directory,
             cases,
             store,
             calendar,

@@ -34,14 +34,63 @@ pub struct Settings {
     /// The bureau's departments (科室), to refer cases to.
     #[serde(default)]
     pub departments: Vec<DepartmentSettings>,
+    /// The business counters (窗口) of the service hall.
+    #[serde(default)]
+    pub counters: Vec<CounterSettings>,
     pub log: LogSettings,
 }
 
-/// A department of the bureau (`[[departments]]`).
+/// A department of the bureau (`[[departments]]`): seeds the directory, which
+/// administrators then edit in the pages.
 #[derive(Debug, Clone, Deserialize)]
 pub struct DepartmentSettings {
     pub code: String,
     pub name: String,
+    /// Its head (科室负责人), by name.
+    #[serde(default)]
+    pub head: Option<String>,
+    /// How to reach them: an e-mail address or `webhook:<name>`.
+    #[serde(default)]
+    pub contact: Option<String>,
+}
+
+/// A business counter (`[[counters]]`), and the department it belongs to.
+#[derive(Debug, Clone, Deserialize)]
+pub struct CounterSettings {
+    pub code: String,
+    pub name: String,
+    #[serde(default)]
+    pub department: Option<String>,
+    #[serde(default)]
+    pub head: Option<String>,
+    #[serde(default)]
+    pub contact: Option<String>,
+}
+
+impl Settings {
+    /// The configured directory, to seed the database's.
+    pub fn directory(&self) -> Vec<crate::domain::directory::DirectoryEntry> {
+        use crate::domain::directory::{DirectoryEntry, EntryKind};
+        let departments = self.departments.iter().map(|d| DirectoryEntry {
+            kind: EntryKind::Department,
+            code: d.code.clone(),
+            name: d.name.clone(),
+            head: d.head.clone(),
+            contact: d.contact.clone(),
+            department: None,
+            retired: false,
+        });
+        let counters = self.counters.iter().map(|c| DirectoryEntry {
+            kind: EntryKind::Counter,
+            code: c.code.clone(),
+            name: c.name.clone(),
+            head: c.head.clone(),
+            contact: c.contact.clone(),
+            department: c.department.clone(),
+            retired: false,
+        });
+        departments.chain(counters).collect()
+    }
 }
 
 /// The instance's secret key (see `secrets`).

@@ -13,6 +13,7 @@ pub mod channels;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod directory;
 pub mod domain;
 pub mod http;
 pub mod intake;

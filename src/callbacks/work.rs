@@ -221,6 +221,7 @@ impl CallbackService {
             registered_by_id: actor.id.clone(),
             evidence: crate::domain::Evidence::Typed,
             notify: Vec::new(),
+            failed_at: Default::default(),
         };
         let mut case = submission.admit(calendar)?.case;
         if step == CallStep::Continued {

@@ -166,6 +166,7 @@ impl CaseDesk {
         number: &str,
         form: &crate::domain::correction::CorrectionForm,
         rules: &crate::domain::IntakeRules,
+        directory: &[crate::domain::directory::DirectoryEntry],
         expected_version: Option<i64>,
     ) -> Result<(Case, Event), CaseError> {
         if !actor.may(crate::domain::ActionKind::Correct) {
@@ -177,7 +178,7 @@ impl CaseDesk {
             if expected_version.is_some_and(|v| v != case.version) {
                 return Err(StoreError::Conflict.into());
             }
-            let correction = crate::domain::correction::correct(&case, form, rules)
+            let correction = crate::domain::correction::correct(&case, form, rules, directory)
                 .map_err(CaseError::Invalid)?;
             // Whether the callback moves (a flag: the numbers themselves are never logged).
             let moved = correction.phone_changed;

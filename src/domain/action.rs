@@ -367,6 +367,8 @@ pub enum Refusal {
     AccountabilityMissing,
     #[error("the case already has that value")]
     Unchanged,
+    #[error("record the department where the matter could not be done (a correction) before classifying it as staff-side")]
+    DepartmentMissing,
     #[error("no approval request is waiting on this case")]
     NoPendingRequest,
     #[error("the working calendar cannot compute the deadline: {0}")]
@@ -432,6 +434,10 @@ pub fn decide(
         Action::Classify { cause } => {
             if *cause == case.cause {
                 return Err(Refusal::Unchanged);
+            }
+            // A staff-side failure is counted against its place: the department is known.
+            if *cause == Cause::StaffSide && case.failed_at.department.is_none() {
+                return Err(Refusal::DepartmentMissing);
             }
             t.cause = *cause;
         }
@@ -602,6 +608,7 @@ mod tests {
             updated_at: received,
             version: 1,
             accountability_recorded: false,
+            failed_at: Default::default(),
         }
     }
 

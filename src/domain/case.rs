@@ -113,6 +113,8 @@ pub struct Case {
     pub version: i64,
     /// An accountability record exists (required to close a staff-side case).
     pub accountability_recorded: bool,
+    /// Where the matter could not be done (the counter, its department, the clerk).
+    pub failed_at: super::directory::FailedAt,
 }
 
 impl NewCase {
@@ -180,6 +182,8 @@ pub struct NewCase {
     /// The id behind `registered_by` (`user:<id>`, `token:<id>`); None for a channel's own
     /// intake (the website, the voicemail pick-up).
     pub registered_by_id: Option<String>,
+    /// Where the matter could not be done, as far as it is known at registration.
+    pub failed_at: super::directory::FailedAt,
 }
 
 /// One entry of a case's append-only timeline.

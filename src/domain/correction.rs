@@ -16,6 +16,10 @@ pub struct CorrectionForm {
     pub id_card: Option<String>,
     pub matter: Option<String>,
     pub description: Option<String>,
+    /// Where it failed: a counter's code, a department's code, the clerk.
+    pub failed_counter: Option<String>,
+    pub failed_department: Option<String>,
+    pub failed_clerk: Option<String>,
     pub reason: Option<String>,
 }
 
@@ -25,6 +29,7 @@ pub struct Correction {
     pub citizen: Citizen,
     pub matter: String,
     pub description: String,
+    pub failed_at: super::directory::FailedAt,
     /// The changed fields before and after (the ID card masked).
     pub before: Value,
     pub after: Value,
@@ -76,6 +81,7 @@ pub fn correct(
     case: &Case,
     form: &CorrectionForm,
     rules: &IntakeRules,
+    directory: &[super::directory::DirectoryEntry],
 ) -> Result<Correction, Vec<FieldError>> {
     // Retention emptied it: there is nobody's data left to correct.
     if case.description.is_empty() {
@@ -90,6 +96,33 @@ pub fn correct(
     let mut citizen = case.citizen.clone();
     let mut matter = case.matter.clone();
     let mut description = case.description.clone();
+    let mut failed_at = case.failed_at.clone();
+    if [
+        &form.failed_counter,
+        &form.failed_department,
+        &form.failed_clerk,
+    ]
+    .iter()
+    .any(|f| given(f).is_some())
+    {
+        // A counter typed anew brings its department unless one is typed too.
+        let counter = given(&form.failed_counter).unwrap_or("");
+        let department = given(&form.failed_department).unwrap_or(match counter {
+            "" => case.failed_at.department.as_deref().unwrap_or(""),
+            _ => "",
+        });
+        let counter = match counter {
+            "" => case.failed_at.counter.as_deref().unwrap_or(""),
+            c => c,
+        };
+        let clerk = given(&form.failed_clerk)
+            .or(case.failed_at.clerk.as_deref())
+            .unwrap_or("");
+        match super::directory::check_failed_at(directory, counter, department, clerk) {
+            Ok(f) => failed_at = f,
+            Err(e) => errors.extend(e),
+        }
+    }
     let reason = match given(&form.reason) {
         Some(r) => plain_text(r, rules.description_max_chars)
             .map_err(|e| errors.push(text_error("reason", "更正理由", "reason", e)))
@@ -204,6 +237,31 @@ pub fn correct(
         case.matter.clone(),
         matter.clone(),
     );
+    let or_blank = |v: &Option<String>| v.clone().unwrap_or_else(|| "（无）".into());
+    change(
+        "failed_counter",
+        "没办成的窗口",
+        json!(case.failed_at.counter),
+        json!(failed_at.counter),
+        or_blank(&case.failed_at.counter),
+        or_blank(&failed_at.counter),
+    );
+    change(
+        "failed_department",
+        "没办成的科室",
+        json!(case.failed_at.department),
+        json!(failed_at.department),
+        or_blank(&case.failed_at.department),
+        or_blank(&failed_at.department),
+    );
+    change(
+        "failed_clerk",
+        "经办人",
+        json!(case.failed_at.clerk),
+        json!(failed_at.clerk),
+        or_blank(&case.failed_at.clerk),
+        or_blank(&failed_at.clerk),
+    );
     change(
         "description",
         "问题描述",
@@ -250,6 +308,7 @@ pub fn correct(
         citizen,
         matter,
         description,
+        failed_at,
         before: Value::Object(before),
         after: Value::Object(after),
         note: lines.join("\n"),

@@ -10,6 +10,7 @@ pub mod callback_result;
 pub mod case;
 pub mod citizen;
 pub mod correction;
+pub mod directory;
 pub mod notification;
 pub mod phone;
 pub mod registration;

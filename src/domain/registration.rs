@@ -265,6 +265,7 @@ pub fn register(
         registered_by_id: registered_by.id.map(str::to_owned),
         evidence: Evidence::Typed,
         notify: Vec::new(),
+        failed_at: Default::default(),
     })
 }
 

@@ -34,6 +34,8 @@ pub struct Submission {
     /// Notifications owed once it is stored (the website's confirmation), written in the
     /// same transaction; each payload gets the case number when it is known.
     pub notify: Vec<Notification>,
+    /// Where the matter could not be done, as the citizen or the clerk said.
+    pub failed_at: super::directory::FailedAt,
 }
 
 /// What a channel keeps beside the case.
@@ -163,6 +165,7 @@ impl Submission {
                 consultation: self.answer,
                 registered_by: self.registered_by,
                 registered_by_id: self.registered_by_id,
+                failed_at: self.failed_at,
             },
             evidence: self.evidence,
             notify: self.notify,
@@ -194,6 +197,7 @@ mod tests {
             registered_by_id: None,
             evidence: Evidence::Typed,
             notify: Vec::new(),
+            failed_at: Default::default(),
         }
     }
 

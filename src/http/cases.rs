@@ -1,5 +1,6 @@
 //! The case queue over HTTP: register, list, show, act.
 
+use crate::domain::directory::EntryKind;
 use axum::extract::State;
 use axum::response::Response;
 use axum::routing::{get, post};
@@ -64,7 +65,17 @@ pub async fn register_case(
         received_at,
     };
     let now = now();
-    let submission = register(form, &state.rules, staff.0.by(), now).map_err(ApiError::fields)?;
+    let failed = state
+        .directory
+        .check(
+            body.failed_counter.as_deref().unwrap_or(""),
+            body.failed_department.as_deref().unwrap_or(""),
+            body.failed_clerk.as_deref().unwrap_or(""),
+        )
+        .await;
+    let submission =
+        crate::directory::combine(register(form, &state.rules, staff.0.by(), now), failed)
+            .map_err(ApiError::fields)?;
     let case = registered_case(state.intake.submit(submission, now).await?)?;
     tracing::info!(case = %case.number, channel = %case.channel, off_hours = case.off_hours, "case registered");
     Ok(created(&case, calendar.timezone(), now))
@@ -340,7 +351,7 @@ fn required_text(
 
 pub(crate) fn parse_action(
     body: ActionRequest,
-    rules: &crate::domain::IntakeRules,
+    departments: &[crate::domain::directory::DirectoryEntry],
 ) -> Result<Action, ApiError> {
     let code = |field: &str, raw: Option<String>| {
         raw.filter(|s| !s.trim().is_empty()).ok_or_else(|| {
@@ -385,8 +396,8 @@ pub(crate) fn parse_action(
         "record_decision" => Action::RecordDecision { decision: required_text("text", body.text, "决定内容")? },
         "refer" => {
             let code = code("department", body.department)?;
-            let department = rules.department(code.trim()).ok_or_else(|| {
-                let codes: Vec<&str> = rules.departments.iter().map(|d| d.code.as_str()).collect();
+            let department = departments.iter().find(|d| d.code == code.trim()).ok_or_else(|| {
+                let codes: Vec<&str> = departments.iter().map(|d| d.code.as_str()).collect();
                 ApiError::invalid(
                     "department",
                     "unknown_department",
@@ -457,7 +468,8 @@ pub async fn act_on_case(
     ApiJson(body): ApiJson<ActionRequest>,
 ) -> Result<Json<ActionResult>, ApiError> {
     let expected_version = body.expected_version;
-    let action = parse_action(body, &state.rules)?;
+    let departments = state.directory.active(EntryKind::Department).await?;
+    let action = parse_action(body, &departments)?;
     staff.require(action.kind())?;
     let (updated, event) = state
         .cases
@@ -482,6 +494,13 @@ pub struct CorrectionRequest {
     /// A configured matter code.
     pub matter: Option<String>,
     pub description: Option<String>,
+    /// Where the matter could not be done: a counter's code (`/staff/directory`), which
+    /// brings its department…
+    pub failed_counter: Option<String>,
+    /// …or a department's code…
+    pub failed_department: Option<String>,
+    /// …and the clerk, when known.
+    pub failed_clerk: Option<String>,
     /// Why (required); on the timeline with each change, before and after.
     pub reason: Option<String>,
     /// If given, refused with 409 when the case has changed since.
@@ -496,6 +515,9 @@ impl From<CorrectionRequest> for crate::domain::correction::CorrectionForm {
             id_card: r.id_card,
             matter: r.matter,
             description: r.description,
+            failed_counter: r.failed_counter,
+            failed_department: r.failed_department,
+            failed_clerk: r.failed_clerk,
             reason: r.reason,
         }
     }
@@ -523,6 +545,7 @@ pub async fn correct_case(
 ) -> Result<Json<ActionResult>, ApiError> {
     staff.require(crate::domain::ActionKind::Correct)?;
     let expected_version = body.expected_version;
+    let directory = state.directory.entries().await?;
     let (updated, event) = state
         .cases
         .correct(
@@ -530,6 +553,7 @@ pub async fn correct_case(
             &number,
             &body.into(),
             &state.rules,
+            &directory,
             expected_version,
         )
         .await?;

@@ -57,6 +57,8 @@ pub struct AppState {
     pub oversight: crate::config::OversightSettings,
     /// What /readyz checks beyond the database and the calendar.
     pub readiness: Arc<health::Targets>,
+    /// The bureau's departments and counters.
+    pub directory: crate::directory::Directory,
 }
 
 impl FromRef<AppState> for crate::channels::counter::Counter {

@@ -181,7 +181,8 @@ macro_rules! impl_case_store {
                 let mut tx = self.writer().begin().await?;
                 let sql = format!(
                     "update cases set citizen_name = $1, phone_e164 = $2, phone_original = $3, id_card_masked = $4, \
-                     id_card_digest = $5, matter = $6, description = $7, updated_at = $8, version = version + 1 \
+                     id_card_digest = $5, matter = $6, description = $7, updated_at = $8, version = version + 1, \
+                     failed_counter = $11, failed_department = $12, failed_clerk = $13 \
                      where id = $9 and version = $10 and anonymized_at is null returning {CASE_COLUMNS}"
                 );
                 let row: Option<CaseRow> = sqlx::query_as(&sql)
@@ -195,6 +196,9 @@ macro_rules! impl_case_store {
                     .bind(now)
                     .bind(case.id)
                     .bind(case.version)
+                    .bind(c.failed_at.counter.as_deref())
+                    .bind(c.failed_at.department.as_deref())
+                    .bind(c.failed_at.clerk.as_deref())
                     .fetch_optional(&mut *tx)
                     .await?;
                 let Some(row) = row else {

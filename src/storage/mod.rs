@@ -17,6 +17,7 @@ pub mod callback_work;
 pub mod callbacks;
 pub mod calls;
 pub mod cases;
+pub mod directory;
 pub mod group_commit;
 pub mod intake;
 mod intake_batch;
@@ -159,6 +160,7 @@ pub trait Store:
     + CallbackStore
     + CallbackWorkStore
     + calls::CallStore
+    + directory::DirectoryStore
     + transcripts::TranscriptStore
     + UserAdminStore
     + CaseStore
@@ -232,6 +234,7 @@ macro_rules! impl_store {
         $crate::storage::callbacks::impl_callback_store!($store, $db);
         $crate::storage::callback_work::impl_callback_work_store!($store, $db);
         $crate::storage::calls::impl_call_store!($store, $db);
+        $crate::storage::directory::impl_directory_store!($store, $db);
         $crate::storage::transcripts::impl_transcript_store!($store, $db);
         $crate::storage::user_admin::impl_user_admin_store!($store, $db);
         $crate::storage::cases::impl_case_store!($store, $db);

@@ -11,7 +11,8 @@ use super::{QuarantineItem, RecordingRecord, TokenRecord};
 pub const CASE_INSERT_COLUMNS: &str = "number, channel, received_at, citizen_name, phone_e164, \
     phone_original, id_card_masked, id_card_digest, matter, description, cause, tier, status, \
     owner, deadline, deadline_provisional, off_hours, consultation, urgent, callback_due_at, \
-    callback_kind, created_at, updated_at, version, id_card_keyed";
+    callback_kind, created_at, updated_at, version, id_card_keyed, failed_counter, \
+    failed_department, failed_clerk";
 
 /// What the register event records of a new case (its `after` state), for both paths.
 pub fn registered_state(case: &Case) -> serde_json::Value {
@@ -25,7 +26,8 @@ pub fn registered_state(case: &Case) -> serde_json::Value {
 pub const CASE_COLUMNS: &str = "id, number, channel, received_at, citizen_name, phone_e164, \
     phone_original, id_card_masked, id_card_digest, matter, description, cause, tier, status, \
     owner, deadline, deadline_provisional, off_hours, consultation, urgent, callback_due_at, \
-    callback_kind, created_at, updated_at, version, accountability";
+    callback_kind, created_at, updated_at, version, accountability, failed_counter, \
+    failed_department, failed_clerk";
 
 #[derive(sqlx::FromRow)]
 pub struct CaseRow {
@@ -55,6 +57,9 @@ pub struct CaseRow {
     updated_at: DateTime<Utc>,
     version: i64,
     accountability: bool,
+    failed_counter: Option<String>,
+    failed_department: Option<String>,
+    failed_clerk: Option<String>,
 }
 
 impl TryFrom<CaseRow> for Case {
@@ -101,6 +106,11 @@ impl TryFrom<CaseRow> for Case {
             updated_at: r.updated_at,
             version: r.version,
             accountability_recorded: r.accountability,
+            failed_at: crate::domain::directory::FailedAt {
+                counter: r.failed_counter,
+                department: r.failed_department,
+                clerk: r.failed_clerk,
+            },
         })
     }
 }

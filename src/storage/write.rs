@@ -101,7 +101,10 @@ macro_rules! impl_write_helpers {
                         .push_bind(now)
                         .push_bind(1_i64)
                         // Digests are made keyed (`IdCardNumber::digest`).
-                        .push_bind(true);
+                        .push_bind(true)
+                        .push_bind(new.failed_at.counter.as_deref())
+                        .push_bind(new.failed_at.department.as_deref())
+                        .push_bind(new.failed_at.clerk.as_deref());
                 });
                 insert.push(format!(" returning {CASE_COLUMNS}"));
                 rows.extend(insert.build_query_as::<CaseRow>().fetch_all(&mut **tx).await?);

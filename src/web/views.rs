@@ -41,6 +41,14 @@ pub struct RegisterCaseRequest {
     /// RFC 3339, for back-dated entries; defaults to now.
     #[schema(example = "2026-11-27T19:30:00+08:00")]
     pub received_at: Option<String>,
+    /// Where the matter could not be done: a counter's code (from `/staff/directory`;
+    /// it brings its department)…
+    #[schema(example = "pension-benefits")]
+    pub failed_counter: Option<String>,
+    /// …or a department's code…
+    pub failed_department: Option<String>,
+    /// …and the clerk, when known.
+    pub failed_clerk: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -84,6 +92,11 @@ pub struct CaseView {
     pub updated_at: DateTime<FixedOffset>,
     /// Send back as `expected_version` to act only on the state you saw.
     pub version: i64,
+    /// Where the matter could not be done: a counter's code, a department's code, the
+    /// clerk (null when not known).
+    pub failed_counter: Option<String>,
+    pub failed_department: Option<String>,
+    pub failed_clerk: Option<String>,
 }
 
 impl CaseView {
@@ -117,6 +130,9 @@ impl CaseView {
             created_at: local(case.created_at, tz),
             updated_at: local(case.updated_at, tz),
             version: case.version,
+            failed_counter: case.failed_at.counter.clone(),
+            failed_department: case.failed_at.department.clone(),
+            failed_clerk: case.failed_at.clerk.clone(),
         }
     }
 }
@@ -154,6 +170,12 @@ pub struct LogCallRequest {
     /// The call this logs (an `id` from `GET /api/v1/calls/active`): the case keeps its
     /// times.
     pub call_id: Option<i64>,
+    /// Where the matter could not be done: a counter's code (it brings its department)…
+    pub failed_counter: Option<String>,
+    /// …or a department's code…
+    pub failed_department: Option<String>,
+    /// …and the clerk, when known.
+    pub failed_clerk: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -128,7 +128,10 @@ async fn a_case_goes_from_registration_to_closure_with_every_step_on_its_timelin
     let app = TestApp::spawn(backend).await;
     let counter = app.token("李娜", Role::Counter).await;
     let leader = app.token("赵局长", Role::DutyLeader).await;
-    let number = register(&app, &counter, &walk_in()).await["number"]
+    // Registered without saying where it failed.
+    let mut body = walk_in();
+    body.as_object_mut().unwrap().remove("failed_counter");
+    let number = register(&app, &counter, &body).await["number"]
         .as_str()
         .unwrap()
         .to_owned();
@@ -139,6 +142,54 @@ async fn a_case_goes_from_registration_to_closure_with_every_step_on_its_timelin
     assert_eq!(r["case"]["status"], "in_progress");
     assert_eq!(r["event"]["before"]["status"], "new");
 
+    // A staff-side failure is counted against its place: first say where it was.
+    let (status, r) = act(
+        &app,
+        &counter,
+        &number,
+        json!({"action": "classify", "cause": "staff_side"}),
+    )
+    .await;
+    assert_eq!(
+        (status, r["error"]["code"].as_str()),
+        (409, Some("department_missing")),
+        "{r}"
+    );
+    for (body, field) in [
+        (
+            json!({"failed_counter": "nowhere", "reason": "r"}),
+            "failed_counter",
+        ),
+        (
+            json!({"failed_department": "nowhere", "reason": "r"}),
+            "failed_department",
+        ),
+    ] {
+        let (status, r) = app
+            .post_json(
+                &format!("/api/v1/cases/{number}/correction"),
+                &counter,
+                &body,
+            )
+            .await;
+        assert_eq!(
+            (status, r["error"]["field"].as_str()),
+            (422, Some(field)),
+            "{r}"
+        );
+    }
+    let (status, r) = app
+        .post_json(
+            &format!("/api/v1/cases/{number}/correction"),
+            &counter,
+            &json!({"failed_counter": "pension-benefits", "failed_clerk": "王五", "reason": "当事人说明是在养老待遇窗口"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{r}");
+    assert_eq!(
+        r["case"]["failed_department"], "pensions",
+        "the counter brings its department: {r}"
+    );
     let (status, r) = act(
         &app,
         &counter,
@@ -239,6 +290,7 @@ async fn a_case_goes_from_registration_to_closure_with_every_step_on_its_timelin
         [
             "register",
             "accept",
+            "correct",
             "classify",
             "escalate",
             "add_note",

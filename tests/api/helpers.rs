@@ -383,6 +383,7 @@ pub fn walk_in() -> Value {
         "phone": "138 0013 8000",
         "matter": "pensions",
         "description": "养老金资格认证在社保窗口办不了，材料齐全仍被退回",
+        "failed_counter": "pension-benefits",
     })
 }
 
@@ -555,5 +556,6 @@ pub fn new_case(description: &str, now: chrono::DateTime<chrono::Utc>) -> youmen
         consultation: None,
         registered_by: "test".into(),
         registered_by_id: None,
+        failed_at: Default::default(),
     }
 }

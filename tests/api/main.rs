@@ -12,6 +12,7 @@ mod cli;
 mod corrections;
 mod cti;
 mod deploy;
+mod directory;
 mod errors;
 mod health;
 mod helpers;

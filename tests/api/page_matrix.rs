@@ -26,6 +26,7 @@ async fn every_staff_page_for_every_role(backend: Backend) {
             ActionKind::WorkCallbacks,
         ),
         ("/staff/users".into(), ActionKind::Administer),
+        ("/staff/directory".into(), ActionKind::Administer),
         ("/staff/admin/tokens".into(), ActionKind::Administer),
         (format!("/staff/cases/{number}"), ActionKind::Read),
         (format!("/staff/cases/{number}/referral"), ActionKind::Read),

@@ -24,6 +24,8 @@ pub struct Counter {
     pub calendar: CalendarHandle,
     /// For the repeat-visitor banner.
     pub store: Arc<dyn Store>,
+    /// The counters and departments a matter may have failed at.
+    pub directory: crate::directory::Directory,
 }
 
 /// The walk-in form and its repeat-visitor banner.

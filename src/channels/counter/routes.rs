@@ -2,6 +2,7 @@
 //! shown next to its field with what was typed kept, and a banner when the phone or ID
 //! number has come before.
 
+use crate::domain::directory::EntryKind;
 use askama::Template;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -71,6 +72,10 @@ pub struct WalkInForm {
     outcome: String,
     /// What the citizen was told, when answered on the spot.
     answer: String,
+    /// Where it failed: a counter's code, a department's code, the clerk.
+    failed_counter: String,
+    failed_department: String,
+    failed_clerk: String,
 }
 
 #[derive(Template)]
@@ -84,6 +89,8 @@ struct RegisterPage<'a> {
     errors: Vec<(String, String)>,
     matters: Vec<MatterOption>,
     earlier: Vec<Earlier>,
+    counters: Vec<crate::domain::directory::DirectoryEntry>,
+    departments: Vec<crate::domain::directory::DirectoryEntry>,
 }
 
 impl RegisterPage<'_> {
@@ -103,6 +110,16 @@ pub async fn register_page(State(counter): State<Counter>, user: StaffUser) -> R
     page(
         StatusCode::OK,
         &RegisterPage {
+            counters: counter
+                .directory
+                .active(EntryKind::Counter)
+                .await
+                .unwrap_or_default(),
+            departments: counter
+                .directory
+                .active(EntryKind::Department)
+                .await
+                .unwrap_or_default(),
             t,
             user: &user,
             nav: "register",
@@ -160,6 +177,15 @@ pub async fn register_submit(
         actor.by(),
         now,
     );
+    let failed = counter
+        .directory
+        .check(
+            &form.failed_counter,
+            &form.failed_department,
+            &form.failed_clerk,
+        )
+        .await;
+    let result = crate::directory::combine(result, failed);
     let result = match (result, answer) {
         (Ok(mut submission), Ok(answer)) => {
             submission.answer = answer;
@@ -202,6 +228,16 @@ pub async fn register_submit(
             page(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 &RegisterPage {
+                    counters: counter
+                        .directory
+                        .active(EntryKind::Counter)
+                        .await
+                        .unwrap_or_default(),
+                    departments: counter
+                        .directory
+                        .active(EntryKind::Department)
+                        .await
+                        .unwrap_or_default(),
                     t,
                     user: &user,
                     nav: "register",

@@ -564,6 +564,7 @@ impl Ingestor {
                 recording,
             }),
             notify: Vec::new(),
+            failed_at: Default::default(),
         })
     }
 }

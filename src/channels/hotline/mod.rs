@@ -38,4 +38,6 @@ pub struct Hotline {
     pub cti: Arc<routes::cti::CtiGate>,
     /// Whether a recognizer is configured (recordings wait in the queue otherwise).
     pub transcribing: bool,
+    /// The counters and departments a caller may say the matter failed at.
+    pub directory: crate::directory::Directory,
 }

@@ -79,7 +79,13 @@ struct CasePage<'a> {
     failed: Option<Failed>,
     /// The configured matters: (code, label).
     matters: Vec<(String, String)>,
-    departments: &'a [crate::domain::Department],
+    /// The departments in use (to refer to, to say where a matter failed).
+    departments: Vec<crate::domain::directory::DirectoryEntry>,
+    /// The counters in use.
+    counters: Vec<crate::domain::directory::DirectoryEntry>,
+    /// Where it failed, by name.
+    failed_counter: String,
+    failed_department: String,
     /// The case's rating, if it has one.
     rating: Option<crate::storage::RatingRecord>,
     /// Rating levels, for the form.
@@ -293,7 +299,32 @@ pub(super) async fn render_with(
             failed,
             rating: state.store.rating_of(case.id).await?,
             levels: crate::domain::Rating::ALL,
-            departments: &state.rules.departments,
+            departments: state
+                .directory
+                .active(crate::domain::directory::EntryKind::Department)
+                .await?,
+            counters: state
+                .directory
+                .active(crate::domain::directory::EntryKind::Counter)
+                .await?,
+            failed_counter: match &case.failed_at.counter {
+                Some(code) => {
+                    state
+                        .directory
+                        .name_of(crate::domain::directory::EntryKind::Counter, code)
+                        .await
+                }
+                None => String::new(),
+            },
+            failed_department: match &case.failed_at.department {
+                Some(code) => {
+                    state
+                        .directory
+                        .name_of(crate::domain::directory::EntryKind::Department, code)
+                        .await
+                }
+                None => String::new(),
+            },
             tz,
             matters: state
                 .rules
@@ -387,7 +418,11 @@ pub async fn act(
         expected_version: form.version,
     };
     let outcome = async {
-        let action = parse_action(request, &state.rules)?;
+        let departments = state
+            .directory
+            .active(crate::domain::directory::EntryKind::Department)
+            .await?;
+        let action = parse_action(request, &departments)?;
         if !user.may(action.kind()) {
             return Err(crate::web::extract::forbidden(action.kind()));
         }

@@ -24,6 +24,9 @@ pub struct CorrectForm {
     pub(super) id_card: String,
     pub(super) matter: String,
     pub(super) description: String,
+    pub(super) failed_counter: String,
+    pub(super) failed_department: String,
+    pub(super) failed_clerk: String,
     pub(super) reason: String,
     /// The case's version the form was filled from.
     version: Option<i64>,
@@ -51,12 +54,26 @@ pub async fn correct(
         id_card: some(&form.id_card),
         matter: some(&form.matter),
         description: some(&form.description),
+        failed_counter: some(&form.failed_counter),
+        failed_department: some(&form.failed_department),
+        failed_clerk: some(&form.failed_clerk),
         reason: some(&form.reason),
+    };
+    let directory = match state.directory.entries().await {
+        Ok(d) => d,
+        Err(e) => return ApiError::from(e).into_response(),
     };
     let t = user.tr();
     match state
         .cases
-        .correct(&user.actor(), &number, &typed, &state.rules, form.version)
+        .correct(
+            &user.actor(),
+            &number,
+            &typed,
+            &state.rules,
+            &directory,
+            form.version,
+        )
         .await
     {
         Ok((case, _)) => {

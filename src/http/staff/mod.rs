@@ -10,6 +10,7 @@ mod audit;
 mod callbacks;
 mod cases;
 mod correct;
+mod directory;
 mod leader;
 mod login;
 mod prints;
@@ -44,6 +45,14 @@ pub fn router() -> Router<AppState> {
         .route("/staff/cases/{number}/correct", post(correct::correct))
         .route("/staff/audit", get(audit::show))
         .route("/staff/users", get(users::show).post(users::create))
+        .route(
+            "/staff/directory",
+            get(directory::show).post(directory::save),
+        )
+        .route(
+            "/staff/directory/{kind}/{code}/delete",
+            post(directory::delete),
+        )
         .route("/staff/users/{username}", post(users::update))
         .route("/staff/users/{username}/{what}", post(users::change))
         .route(

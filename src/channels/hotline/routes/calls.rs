@@ -2,6 +2,7 @@
 //! or the operators' page (`/staff/calls`): each becomes a submission, answered on the phone
 //! (registered closed, as a consultation) or opened for follow-up.
 
+use crate::domain::directory::EntryKind;
 use askama::Template;
 use axum::extract::Query;
 use axum::extract::State;
@@ -128,7 +129,16 @@ pub(crate) async fn log_call_as(
         received_at,
     };
     let now = now();
-    let mut submission = register(form, &hotline.rules, actor, now).map_err(|errors| {
+    let failed = hotline
+        .directory
+        .check(
+            body.failed_counter.as_deref().unwrap_or(""),
+            body.failed_department.as_deref().unwrap_or(""),
+            body.failed_clerk.as_deref().unwrap_or(""),
+        )
+        .await;
+    let registered = crate::directory::combine(register(form, &hotline.rules, actor, now), failed);
+    let mut submission = registered.map_err(|errors| {
         // The form's field names are the generic ones; say them as this request does.
         let renamed = errors
             .into_iter()
@@ -165,6 +175,9 @@ pub struct CallForm {
     summary: String,
     outcome: String,
     answer: String,
+    failed_counter: String,
+    failed_department: String,
+    failed_clerk: String,
     /// The call the PBX reported, when the screen pop filled the form in.
     call_id: String,
     /// When the form was opened (RFC 3339): the call's times when no PBX reports them.
@@ -186,6 +199,8 @@ struct CallPage<'a> {
     banners: String,
     /// When the call started, as the operator reads it.
     opened: String,
+    counters: Vec<crate::domain::directory::DirectoryEntry>,
+    departments: Vec<crate::domain::directory::DirectoryEntry>,
 }
 
 impl CallPage<'_> {
@@ -216,6 +231,16 @@ pub async fn call_page(
     page(
         StatusCode::OK,
         &CallPage {
+            counters: hotline
+                .directory
+                .active(EntryKind::Counter)
+                .await
+                .unwrap_or_default(),
+            departments: hotline
+                .directory
+                .active(EntryKind::Department)
+                .await
+                .unwrap_or_default(),
             t,
             user: &user,
             nav: "calls",
@@ -309,6 +334,9 @@ pub async fn call_submit(
         answer: Some(form.answer.clone()),
         received_at: None,
         call_id: None,
+        failed_counter: Some(form.failed_counter.clone()),
+        failed_department: Some(form.failed_department.clone()),
+        failed_clerk: Some(form.failed_clerk.clone()),
     };
     match log_call_as(&hotline, user.actor().by(), request).await {
         // A fresh form for the next call, with the last one's number to click.
@@ -322,6 +350,16 @@ pub async fn call_submit(
         Err(e) if e.status() == StatusCode::UNPROCESSABLE_ENTITY => page(
             StatusCode::UNPROCESSABLE_ENTITY,
             &CallPage {
+                counters: hotline
+                    .directory
+                    .active(EntryKind::Counter)
+                    .await
+                    .unwrap_or_default(),
+                departments: hotline
+                    .directory
+                    .active(EntryKind::Department)
+                    .await
+                    .unwrap_or_default(),
                 t,
                 user: &user,
                 nav: "calls",

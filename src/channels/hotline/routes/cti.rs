@@ -70,7 +70,8 @@ impl CtiGate {
                 return Ok(Some(*id));
             }
         }
-        if !take(&self.misses, from, 10.0, 1.0, true) {
+        // Only an address with wrong tokens to its name waits (valid ones cost nothing).
+        if !take(&self.misses, from, 10.0, 1.0, false) {
             return Ok(None);
         }
         let record = hotline
@@ -87,10 +88,11 @@ impl CtiGate {
                     tokens.retain(|_, (_, at)| at.elapsed() < Self::REMEMBER);
                 }
                 tokens.insert(hash, (id, Instant::now()));
-                // A token that is right gives back what its look-up cost.
-                take(&self.misses, from, 10.0, 1.0, false);
             }
-            None => tracing::info!("a call event named an unknown token"),
+            None => {
+                take(&self.misses, from, 10.0, 1.0, true);
+                tracing::info!("a call event named an unknown token");
+            }
         }
         Ok(id)
     }
@@ -101,8 +103,8 @@ impl CtiGate {
     }
 }
 
-/// A token bucket per key: takes one (`spend`) or gives one back; false when empty. The map
-/// is emptied of full buckets when it grows large.
+/// A token bucket per key: takes one (`spend`), or only looks whether one is left; false
+/// when it is empty. The map is emptied of full buckets when it grows large.
 fn take<K: std::hash::Hash + Eq>(
     buckets: &Mutex<HashMap<K, (f64, Instant)>>,
     key: K,
@@ -120,8 +122,7 @@ fn take<K: std::hash::Hash + Eq>(
     *level = (*level + last.elapsed().as_secs_f64() * per_second).min(burst);
     *last = now;
     if !spend {
-        *level = (*level + 1.0).min(burst);
-        return true;
+        return *level >= 1.0;
     }
     if *level >= 1.0 {
         *level -= 1.0;

@@ -1,0 +1,160 @@
+//! The bureau's directory of departments and counters, and where a matter failed: seeded
+//! from the configuration, edited by an administrator in the page (on the audit trail),
+//! retired rather than deleted while cases name it; an unknown or retired code is a 422
+//! naming its field. On both backends.
+
+use serde_json::json;
+use youmen::domain::Role;
+
+use crate::helpers::{walk_in, Backend, TestApp, PASSWORD};
+use crate::staff::Browser;
+
+fn csrf(page: &str) -> String {
+    let marker = "name=\"csrf\" value=\"";
+    let start = page.find(marker).expect("a CSRF token") + marker.len();
+    page[start..start + page[start..].find('"').unwrap()].to_owned()
+}
+
+async fn an_administrator_keeps_the_directory(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.user("root", "系统管理员", vec![Role::Admin], None)
+        .await;
+    let clerk = app.token("窗口", Role::Counter).await;
+    let mut admin = Browser::new(&app);
+    admin.sign_in("root", PASSWORD).await;
+    let page = admin.get("/staff/directory").await.1;
+    assert!(
+        page.contains("养老保险待遇窗口") && page.contains("养老保险科"),
+        "seeded from the configuration"
+    );
+    let token = csrf(&page);
+
+    // A new counter, with its department, head and contact.
+    let (status, _, location) = admin
+        .post(
+            "/staff/directory",
+            &[
+                ("csrf", &token),
+                ("kind", "counter"),
+                ("code", "w12"),
+                ("name", "12号综合窗口"),
+                ("department", "pensions"),
+                ("head", "刘科长"),
+                ("contact", "liu@hrss.example.gov.cn"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        (status, location.as_deref()),
+        (303, Some("/staff/directory"))
+    );
+    // Bad input is named.
+    let (status, page, _) = admin
+        .post(
+            "/staff/directory",
+            &[
+                ("csrf", &token),
+                ("kind", "counter"),
+                ("code", "W 12"),
+                ("name", ""),
+                ("contact", "liu"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 422);
+    assert!(
+        page.contains("代码请用小写字母")
+            && page.contains("请填写名称")
+            && page.contains("联系方式请填电子邮箱")
+    );
+
+    // A case failed there.
+    let mut body = walk_in();
+    body["failed_counter"] = json!("w12");
+    body["failed_clerk"] = json!("王五");
+    let (status, case) = app.post_json("/api/v1/cases", &clerk, &body).await;
+    assert_eq!(status, 201, "{case}");
+    assert_eq!(
+        (
+            case["failed_counter"].as_str(),
+            case["failed_department"].as_str(),
+            case["failed_clerk"].as_str()
+        ),
+        (Some("w12"), Some("pensions"), Some("王五"))
+    );
+    let number = case["number"].as_str().unwrap().to_owned();
+    // It cannot be deleted now, only retired; retired, it is offered no more.
+    let (status, page, _) = admin
+        .post("/staff/directory/counter/w12/delete", &[("csrf", &token)])
+        .await;
+    assert_eq!(status, 409);
+    assert!(page.contains("只能停用"));
+    let (status, _, _) = admin
+        .post(
+            "/staff/directory",
+            &[
+                ("csrf", &token),
+                ("kind", "counter"),
+                ("code", "w12"),
+                ("name", "12号综合窗口"),
+                ("department", "pensions"),
+                ("retired", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 303);
+    let (status, refused) = app.post_json("/api/v1/cases", &clerk, &body).await;
+    assert_eq!(
+        (status, refused["error"]["details"][0]["field"].as_str()),
+        (422, Some("failed_counter")),
+        "{refused}"
+    );
+    // The old case still names it, by name, on its page.
+    app.user("wang", "王芳", vec![Role::Counter], None).await;
+    let mut wang = Browser::new(&app);
+    wang.sign_in("wang", PASSWORD).await;
+    let case_page = wang.get(&format!("/staff/cases/{number}")).await.1;
+    assert!(
+        case_page.contains("12号综合窗口") && case_page.contains("王五"),
+        "{case_page}"
+    );
+    // Unknown codes are named, on every door.
+    let mut unknown = walk_in();
+    unknown["failed_department"] = json!("nowhere");
+    let (status, r) = app.post_json("/api/v1/cases", &clerk, &unknown).await;
+    assert_eq!(status, 422, "{r}");
+    assert!(r.to_string().contains("failed_department"), "{r}");
+    let operator = app.token("话务", Role::Hotline).await;
+    let (status, r) = app
+        .post_json(
+            "/api/v1/hotline/calls",
+            &operator,
+            &json!({"hotline": "complaint", "caller_number": "13800138000", "matter": "wages",
+                    "summary": "s", "outcome": "answered", "failed_counter": "nowhere"}),
+        )
+        .await;
+    assert_eq!(status, 422, "{r}");
+    assert!(r.to_string().contains("failed_counter"), "{r}");
+    // An unused entry is deleted.
+    let (status, _, _) = admin
+        .post(
+            "/staff/directory/department/office/delete",
+            &[("csrf", &token)],
+        )
+        .await;
+    assert_eq!(status, 303);
+    assert!(!admin
+        .get("/staff/directory")
+        .await
+        .1
+        .contains("<code>office</code>"));
+    // Each change is on the audit trail; the page is the administrators'.
+    assert_eq!(
+        app.raw_count("select count(*) from audit_events where action like 'directory_%'")
+            .await,
+        3
+    );
+    assert_eq!(wang.get("/staff/directory").await.0, 403);
+}
+
+crate::on_both_backends!(an_administrator_keeps_the_directory);
