@@ -85,6 +85,7 @@ impl Application {
                     .then(|| settings.website.public_base_url.clone()),
                 per_recipient_per_day: settings.website.confirmations_per_recipient_per_day,
             },
+            directory.clone(),
         );
         let site = Arc::new(PublicSite::new(desk, settings.website.clone(), &secrets));
         let callbacks = CallbackService::new(

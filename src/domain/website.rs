@@ -24,6 +24,8 @@ pub struct MessageForm {
     pub matter: String,
     pub description: String,
     pub consent: bool,
+    /// The counter the visitor tried before (a directory code), when they say.
+    pub counter: String,
 }
 
 /// A message that passed every rule, ready to be submitted (the channel adds its evidence).
@@ -391,6 +393,7 @@ mod tests {
             matter: "pensions".into(),
             description: "养老金资格认证办不了".into(),
             consent: true,
+            counter: String::new(),
         }
     }
 

@@ -135,6 +135,39 @@ async fn an_administrator_keeps_the_directory(backend: Backend) {
         .await;
     assert_eq!(status, 422, "{r}");
     assert!(r.to_string().contains("failed_counter"), "{r}");
+    // The website asks it too, optionally, in plain words; a code that is not offered is
+    // named.
+    let (status, r) = app
+        .post("/api/v1/website/messages")
+        .json(
+            &json!({"name": "王大爷", "phone": "13900139000", "matter": "pensions",
+                      "description": "养老金认证在窗口办不了", "consent": true,
+                      "failed_counter": "pension-benefits"}),
+        )
+        .send()
+        .await
+        .map(|r| r.status().as_u16())
+        .map(|s| (s, ()))
+        .unwrap();
+    let _ = r;
+    assert_eq!(status, 201);
+    assert_eq!(
+        app.raw_count("select count(*) from cases where channel = 'website' and failed_counter = 'pension-benefits' and failed_department = 'pensions'").await,
+        1
+    );
+    let (status, r) = crate::helpers::json(
+        app.post("/api/v1/website/messages")
+            .json(
+                &json!({"name": "王大爷", "phone": "13900139001", "matter": "pensions",
+                          "description": "另一件事", "consent": true, "failed_counter": "w12"}),
+            )
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 422, "a retired counter is not offered: {r}");
+    assert!(r.to_string().contains("failed_counter"), "{r}");
     // An unused entry is deleted.
     let (status, _, _) = admin
         .post(

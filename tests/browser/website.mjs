@@ -58,13 +58,14 @@ try {
     await page.keyboard.press("Tab");
     order.push(await page.evaluate(() => document.activeElement.id || document.activeElement.tagName.toLowerCase()));
   }
-  const expected = ["name", "phone", "email", "matter-1", "description", "consent"];
-  check(expected.every((id, i) => order.indexOf(id) === i), `Tab moves name → phone → email → matter → description → consent (${order.join(", ")})`);
+  const expected = ["name", "phone", "email", "matter-1", "description", "failed_counter", "consent"];
+  check(expected.every((id, i) => order.indexOf(id) === i), `Tab moves name → phone → email → matter → description → counter → consent (${order.join(", ")})`);
 
   await page.getByLabel("您的姓名").fill("王大爷");
   await page.getByLabel("电话号码").fill("12345");
   await page.getByLabel("社会保障卡").check();
   await page.getByLabel("什么事没办成？在哪里办的？").fill(`社保卡补办，窗口说系统故障，已经跑了三趟（${Date.now()}）`);
+  await page.getByLabel("您之前在哪个窗口办理？").selectOption("social-security-card");
   await waitFillTime();
   await page.getByRole("button", { name: "提交留言" }).click();
   await page.waitForSelector(".error-summary");
@@ -77,6 +78,7 @@ try {
   check((await page.getByLabel("您的姓名").inputValue()) === "王大爷", "the name typed is kept");
   check((await page.getByLabel("电话号码").inputValue()) === "12345", "the wrong phone is kept, to correct");
   check(await page.getByLabel("社会保障卡").isChecked(), "the chosen matter is kept");
+  check((await page.getByLabel("您之前在哪个窗口办理？").inputValue()) === "social-security-card", "and the counter tried before");
   await axe(page, "/message with errors");
   // The summary's link takes the visitor to the field.
   await page.locator(".error-summary a[href='#phone']").click();

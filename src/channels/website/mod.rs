@@ -24,6 +24,8 @@ use crate::storage::{Registered, Store, StoreError};
 
 #[derive(Clone)]
 pub struct WebsiteDesk {
+    /// The counters a visitor may say they tried.
+    directory: crate::directory::Directory,
     store: Arc<dyn Store>,
     /// Messages arriving together are committed together (one fsync for the batch).
     intake: Intake,
@@ -97,8 +99,10 @@ impl WebsiteDesk {
         rules: Arc<IntakeRules>,
         fold_window: Duration,
         confirmations: Confirmations,
+        directory: crate::directory::Directory,
     ) -> Self {
         Self {
+            directory,
             store,
             intake,
             ratings,
@@ -154,12 +158,36 @@ impl WebsiteDesk {
     }
 
     /// Checks a message against the form's rules, without storing anything.
-    pub fn validate(
+    pub async fn validate(
         &self,
         form: &MessageForm,
         now: DateTime<Utc>,
     ) -> Result<ValidMessage, Vec<FieldError>> {
-        website::validate(form, &self.rules, now)
+        let checked = website::validate(form, &self.rules, now);
+        // The counter tried before, when the visitor says (a code from the list offered).
+        let failed = self.directory.check(&form.counter, "", "").await;
+        match (checked, failed) {
+            (Ok(mut message), Ok(failed_at)) => {
+                message.submission.failed_at = failed_at;
+                Ok(message)
+            }
+            (Ok(_), Err(errors)) | (Err(errors), Ok(_)) => Err(errors),
+            (Err(mut errors), Err(more)) => {
+                errors.extend(more);
+                Err(errors)
+            }
+        }
+    }
+
+    /// The counters a visitor may say they tried: (code, name).
+    pub async fn counters(&self) -> Vec<(String, String)> {
+        self.directory
+            .active(crate::domain::directory::EntryKind::Counter)
+            .await
+            .unwrap_or_default()
+            .into_iter()
+            .map(|c| (c.code, c.name))
+            .collect()
     }
 
     /// Validates and stores a message.
@@ -168,7 +196,10 @@ impl WebsiteDesk {
         form: &MessageForm,
         now: DateTime<Utc>,
     ) -> Result<Receipt, SubmitError> {
-        let message = self.validate(form, now).map_err(SubmitError::Invalid)?;
+        let message = self
+            .validate(form, now)
+            .await
+            .map_err(SubmitError::Invalid)?;
         self.store(message, now, None).await
     }
 

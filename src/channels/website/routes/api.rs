@@ -39,6 +39,8 @@ pub struct WebsiteMessageRequest {
     pub consent: bool,
     /// A honeypot: a form field people never see. Must be absent or empty.
     pub homepage: Option<String>,
+    /// The counter the visitor tried before (a code the bureau publishes), if they say.
+    pub failed_counter: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -97,8 +99,13 @@ pub async fn api_submit(
         matter: body.matter,
         description: body.description,
         consent: body.consent,
+        counter: body.failed_counter.unwrap_or_default(),
     };
-    let message = site.desk.validate(&form, now).map_err(ApiError::fields)?;
+    let message = site
+        .desk
+        .validate(&form, now)
+        .await
+        .map_err(ApiError::fields)?;
     let ip = site.client_ip(peer, &headers);
     let rate = site.submit_rate(ip);
     let receipt = match site.desk.store(message, now, Some(rate)).await {

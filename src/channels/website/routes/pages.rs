@@ -72,6 +72,8 @@ pub struct MessageFields {
     pub homepage: String,
     pub form_token: String,
     pub lang: String,
+    /// The counter tried before, if the visitor says.
+    pub counter: String,
 }
 
 pub struct FormValues {
@@ -81,6 +83,7 @@ pub struct FormValues {
     pub matter: String,
     pub description: String,
     pub consent: bool,
+    pub counter: String,
 }
 
 impl From<&MessageFields> for FormValues {
@@ -89,6 +92,7 @@ impl From<&MessageFields> for FormValues {
             name: f.name.clone(),
             phone: f.phone.clone(),
             email: f.email.clone(),
+            counter: f.counter.clone(),
             matter: f.matter.clone(),
             description: f.description.clone(),
             consent: consent(&f.consent),
@@ -113,6 +117,8 @@ struct MessagePage {
     form_token: String,
     matters: Vec<MatterOption>,
     max_chars: usize,
+    /// The counters offered for "where did you try before": (code, name).
+    counters: Vec<(String, String)>,
 }
 
 impl MessagePage {
@@ -176,7 +182,7 @@ fn anchor(field: &str) -> String {
     }
 }
 
-fn message_page(
+async fn message_page(
     site: &PublicSite,
     t: Tr,
     form: FormValues,
@@ -201,6 +207,7 @@ fn message_page(
         form_token: site.form_token(crate::clock::now()),
         matters: matters(&site.desk, t),
         max_chars: site.desk.rules().description_max_chars,
+        counters: site.desk.counters().await,
     }
 }
 
@@ -218,7 +225,10 @@ pub(super) async fn show_form(
 ) -> Response {
     let t = Tr::pick(q.lang.as_deref(), &headers);
     let empty = FormValues::from(&MessageFields::default());
-    page(StatusCode::OK, &message_page(&site, t, empty, &[], None))
+    page(
+        StatusCode::OK,
+        &message_page(&site, t, empty, &[], None).await,
+    )
 }
 
 pub(super) async fn privacy(
@@ -300,7 +310,7 @@ pub(super) async fn submit_form(
             .to_owned();
         return page(
             StatusCode::OK,
-            &message_page(&site, t, FormValues::from(&fields), &[], Some(notice)),
+            &message_page(&site, t, FormValues::from(&fields), &[], Some(notice)).await,
         );
     }
     if token == TokenCheck::Expired {
@@ -312,7 +322,7 @@ pub(super) async fn submit_form(
             .to_owned();
         return page(
             StatusCode::OK,
-            &message_page(&site, t, FormValues::from(&fields), &[], Some(notice)),
+            &message_page(&site, t, FormValues::from(&fields), &[], Some(notice)).await,
         );
     }
     let form = MessageForm {
@@ -322,13 +332,14 @@ pub(super) async fn submit_form(
         matter: fields.matter.clone(),
         description: fields.description.clone(),
         consent: consent(&fields.consent),
+        counter: fields.counter.clone(),
     };
-    let message = match site.desk.validate(&form, now) {
+    let message = match site.desk.validate(&form, now).await {
         Ok(message) => message,
         Err(errors) => {
             return page(
                 StatusCode::UNPROCESSABLE_ENTITY,
-                &message_page(&site, t, FormValues::from(&fields), &errors, None),
+                &message_page(&site, t, FormValues::from(&fields), &errors, None).await,
             )
         }
     };
@@ -346,7 +357,7 @@ pub(super) async fn submit_form(
                 .to_owned();
             return page(
                 StatusCode::OK,
-                &message_page(&site, t, FormValues::from(&fields), &[], Some(notice)),
+                &message_page(&site, t, FormValues::from(&fields), &[], Some(notice)).await,
             );
         }
         Err(e) => return e.into_response(),
@@ -385,7 +396,7 @@ pub(super) async fn submit_form(
                 .to_owned();
             let mut response = page(
                 StatusCode::TOO_MANY_REQUESTS,
-                &message_page(&site, t, FormValues::from(&fields), &[], Some(notice)),
+                &message_page(&site, t, FormValues::from(&fields), &[], Some(notice)).await,
             );
             response
                 .headers_mut()
