@@ -110,6 +110,12 @@ pub enum Action {
         leader_in_charge: String,
         what_went_wrong: String,
         decision: String,
+        /// The outcome, in the report's own terms.
+        outcome: AccountabilityOutcome,
+        /// For an admonishment talk (约谈谈话): when, by whom, who was spoken to.
+        talk: Option<Talk>,
+        /// For an exemption (容错免责): the grounds.
+        grounds: Option<String>,
     },
     Resolve {
         outcome: String,
@@ -123,6 +129,81 @@ pub enum Action {
     Reopen {
         reason: String,
     },
+}
+
+/// The outcomes of accountability the window's rules name (问责结果), and the exemption of
+/// an official who took a justified risk to solve a citizen's problem (容错免责).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AccountabilityOutcome {
+    /// 批评教育
+    CriticismEducation,
+    /// 约谈谈话
+    AdmonishmentTalk,
+    /// 通报批评
+    CirculatedCriticism,
+    /// 诫勉
+    Warning,
+    /// 调离岗位
+    Reassignment,
+    /// 容错免责
+    Exemption,
+}
+
+impl AccountabilityOutcome {
+    pub const ALL: [AccountabilityOutcome; 6] = [
+        AccountabilityOutcome::CriticismEducation,
+        AccountabilityOutcome::AdmonishmentTalk,
+        AccountabilityOutcome::CirculatedCriticism,
+        AccountabilityOutcome::Warning,
+        AccountabilityOutcome::Reassignment,
+        AccountabilityOutcome::Exemption,
+    ];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            AccountabilityOutcome::CriticismEducation => "criticism_education",
+            AccountabilityOutcome::AdmonishmentTalk => "admonishment_talk",
+            AccountabilityOutcome::CirculatedCriticism => "circulated_criticism",
+            AccountabilityOutcome::Warning => "warning",
+            AccountabilityOutcome::Reassignment => "reassignment",
+            AccountabilityOutcome::Exemption => "exemption",
+        }
+    }
+
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            AccountabilityOutcome::CriticismEducation => "批评教育",
+            AccountabilityOutcome::AdmonishmentTalk => "约谈谈话",
+            AccountabilityOutcome::CirculatedCriticism => "通报批评",
+            AccountabilityOutcome::Warning => "诫勉",
+            AccountabilityOutcome::Reassignment => "调离岗位",
+            AccountabilityOutcome::Exemption => "容错免责",
+        }
+    }
+
+    pub fn label_en(self) -> &'static str {
+        match self {
+            AccountabilityOutcome::CriticismEducation => "Criticism and education",
+            AccountabilityOutcome::AdmonishmentTalk => "Admonishment talk",
+            AccountabilityOutcome::CirculatedCriticism => "Circulated criticism",
+            AccountabilityOutcome::Warning => "Warning",
+            AccountabilityOutcome::Reassignment => "Removal from the post",
+            AccountabilityOutcome::Exemption => "Exemption (justified risk)",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|o| o.code() == raw.trim())
+    }
+}
+
+/// An admonishment talk: when, by whom, who was spoken to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Talk {
+    pub at: String,
+    pub by: String,
+    pub with: String,
 }
 
 /// The kinds of thing a role may do; the authorization matrix is over these.
@@ -532,11 +613,30 @@ pub fn decide(
             leader_in_charge,
             what_went_wrong,
             decision,
+            outcome,
+            talk,
+            grounds,
         } => {
             t.accountability = true;
-            t.note = Some(format!(
-                "经办人：{clerk}\n科室负责人：{department_head}\n分管领导：{leader_in_charge}\n问题：{what_went_wrong}\n处理决定：{decision}"
-            ));
+            let mut note = format!(
+                "结果：{}\n经办人：{clerk}\n科室负责人：{department_head}\n分管领导：{leader_in_charge}\n问题：{what_went_wrong}\n处理决定：{decision}",
+                outcome.label_zh()
+            );
+            if let Some(talk) = talk {
+                note.push_str(&format!(
+                    "\n约谈：{}，由{}约谈{}",
+                    talk.at, talk.by, talk.with
+                ));
+            }
+            if let Some(grounds) = grounds {
+                note.push_str(&format!("\n免责依据：{grounds}"));
+            }
+            t.note = Some(note);
+            // Counted per outcome and department (the bulletins count, never name).
+            t.after = json!({
+                "accountability_outcome": outcome.code(),
+                "accountability_department": case.failed_at.department,
+            });
         }
         Action::Reopen { reason } => {
             // The old deadline has usually passed: the tier's days count again from today.

@@ -419,13 +419,43 @@ pub(crate) fn parse_action(
             to: code("to", body.to)?,
             reason: required_text("reason", body.reason, "改派理由")?,
         },
-        "record_accountability" => Action::RecordAccountability {
-            clerk: required_text("clerk", body.clerk, "经办人")?,
-            department_head: required_text("department_head", body.department_head, "科室负责人")?,
-            leader_in_charge: required_text("leader_in_charge", body.leader_in_charge, "分管领导")?,
-            what_went_wrong: required_text("reason", body.reason, "存在的问题")?,
-            decision: required_text("outcome", body.outcome, "处理决定")?,
-        },
+        "record_accountability" => {
+            use crate::domain::action::{AccountabilityOutcome, Talk};
+            let raw = code("accountability_outcome", body.accountability_outcome)?;
+            let outcome = AccountabilityOutcome::parse(&raw).ok_or_else(|| {
+                let codes: Vec<&str> = AccountabilityOutcome::ALL.iter().map(|o| o.code()).collect();
+                ApiError::invalid(
+                    "accountability_outcome",
+                    "unknown_outcome",
+                    Text::new(
+                        format!("问责结果 `{}` 无效，可选：{}", raw.trim(), codes.join(", ")),
+                        format!("Unknown outcome `{}`; use one of: {}", raw.trim(), codes.join(", ")),
+                    ),
+                )
+            })?;
+            let talk = match outcome {
+                AccountabilityOutcome::AdmonishmentTalk => Some(Talk {
+                    at: required_text("talk_at", body.talk_at, "约谈时间")?,
+                    by: required_text("talk_by", body.talk_by, "约谈人")?,
+                    with: required_text("talked_to", body.talked_to, "被约谈人")?,
+                }),
+                _ => None,
+            };
+            let grounds = match outcome {
+                AccountabilityOutcome::Exemption => Some(required_text("grounds", body.grounds, "免责依据")?),
+                _ => None,
+            };
+            Action::RecordAccountability {
+                clerk: required_text("clerk", body.clerk, "经办人")?,
+                department_head: required_text("department_head", body.department_head, "科室负责人")?,
+                leader_in_charge: required_text("leader_in_charge", body.leader_in_charge, "分管领导")?,
+                what_went_wrong: required_text("reason", body.reason, "存在的问题")?,
+                decision: required_text("outcome", body.outcome, "处理决定")?,
+                outcome,
+                talk,
+                grounds,
+            }
+        }
         "meeting" => Action::Meeting {
             attendees: required_text("who", body.who, "参会人员")?,
             conclusion: required_text("outcome", body.outcome, "会议结论")?,

@@ -345,6 +345,14 @@ pub struct ActionRequest {
     pub clerk: Option<String>,
     pub department_head: Option<String>,
     pub leader_in_charge: Option<String>,
+    /// For record_accountability: criticism_education (批评教育), admonishment_talk
+    /// (约谈谈话, with talk_at, talk_by, talked_to), circulated_criticism (通报批评),
+    /// warning (诫勉), reassignment (调离岗位) or exemption (容错免责, with grounds).
+    pub accountability_outcome: Option<String>,
+    pub talk_at: Option<String>,
+    pub talk_by: Option<String>,
+    pub talked_to: Option<String>,
+    pub grounds: Option<String>,
     /// For reassign: the new owner's username.
     pub to: Option<String>,
     /// For refer: a configured department's code (`text` says what is asked of it).

@@ -241,7 +241,7 @@ async fn a_case_goes_from_registration_to_closure_with_every_step_on_its_timelin
         &app,
         &leader,
         &number,
-        json!({"action": "record_accountability", "clerk": "孙某", "department_head": "李科长",
+        json!({"action": "record_accountability", "accountability_outcome": "criticism_education", "clerk": "孙某", "department_head": "李科长",
                "leader_in_charge": "钱副局长", "reason": "推诿", "outcome": "通报批评"}),
     )
     .await;

@@ -154,7 +154,7 @@ async fn a_duty_leader_declines_reassigns_decides_and_closes(backend: Backend) {
         (status, body["error"]["code"].as_str()),
         (409, Some("accountability_missing"))
     );
-    let accountability = json!({"action": "record_accountability", "clerk": "王芳",
+    let accountability = json!({"action": "record_accountability", "accountability_outcome": "criticism_education", "clerk": "王芳",
         "department_head": "养老保险科 李科长", "leader_in_charge": "张副局长",
         "reason": "未一次性告知所需材料", "outcome": "约谈提醒"});
     assert_eq!(act(&app, &leader, &number, accountability).await.0, 200);

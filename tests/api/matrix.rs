@@ -68,8 +68,10 @@ fn action_body(kind: ActionKind) -> Option<Value> {
         Refer => json!({"action": "refer", "department": "pensions", "text": "t"}),
         RecordHandOff => json!({"action": "record_hand_off", "outcome": "o"}),
         Reassign => json!({"action": "reassign", "to": "admin-user", "reason": "r"}),
-        RecordAccountability => json!({"action": "record_accountability", "clerk": "c",
-            "department_head": "d", "leader_in_charge": "l", "reason": "r", "outcome": "o"}),
+        RecordAccountability => {
+            json!({"action": "record_accountability", "accountability_outcome": "criticism_education", "clerk": "c",
+            "department_head": "d", "leader_in_charge": "l", "reason": "r", "outcome": "o"})
+        }
         Resolve => json!({"action": "resolve", "outcome": "o"}),
         Refuse => json!({"action": "refuse", "reason": "r"}),
         Close => json!({"action": "close"}),

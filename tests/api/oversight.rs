@@ -379,7 +379,7 @@ async fn a_staff_side_case_closes_only_after_its_accountability_record(backend: 
         .await;
     assert_eq!(status, 409);
     assert_eq!(body["error"]["code"], "accountability_missing");
-    let record = json!({"action": "record_accountability", "clerk": "养老科 孙某",
+    let record = json!({"action": "record_accountability", "accountability_outcome": "criticism_education", "clerk": "养老科 孙某",
         "department_head": "养老科 李科长", "leader_in_charge": "钱副局长",
         "reason": "以系统故障为由拒绝受理", "outcome": "通报批评，扣减当月绩效"});
     assert_eq!(

@@ -873,50 +873,60 @@ async fn a_clerk_reads_no_accountability_record_in_any_view(backend: Backend) {
         ),
         (
             &leader,
-            json!({"action": "record_accountability", "clerk": "养老科 孙某",
+            json!({"action": "record_accountability", "accountability_outcome": "admonishment_talk",
+            "talk_at": "2026-12-07 15:00", "talk_by": "钱副局长", "talked_to": "养老科 孙某", "clerk": "养老科 孙某",
             "department_head": "养老科 李科长", "leader_in_charge": "钱副局长",
             "reason": "以系统故障为由拒绝受理", "outcome": "通报批评，扣减当月绩效"}),
         ),
     ] {
         assert_eq!(app.post_json(&path, token, &body).await.0, 200, "{body}");
     }
-    let secret = "通报批评";
-    let mut b = Browser::new(&app);
-    b.sign_in("wang", PASSWORD).await;
-    for view in [
-        format!("/staff/cases/{number}"),
-        format!("/staff/cases/{number}/referral"),
-    ] {
-        let (status, page, _) = b.get(&view).await;
-        assert_eq!(status, 200, "{view}");
-        assert!(!page.contains(secret), "{view} shows the clerk the record");
-        assert!(page.contains("仅值班领导和管理员可见"), "{view}");
-    }
+    // Neither the decision nor the talk (约谈) shows to a clerk.
     let (_, detail) = app
         .get_json(&format!("/api/v1/cases/{number}"), &clerk)
         .await;
     assert!(
-        !detail.to_string().contains(secret),
-        "the API shows the clerk the record"
+        !detail.to_string().contains("admonishment_talk"),
+        "{detail}"
     );
-
-    let mut l = Browser::new(&app);
-    l.sign_in("zhao", PASSWORD).await;
-    for view in [
-        format!("/staff/cases/{number}"),
-        format!("/staff/cases/{number}/referral"),
-    ] {
-        let (status, page, _) = l.get(&view).await;
-        assert_eq!(status, 200, "{view}");
+    for secret in ["通报批评", "约谈"] {
+        let mut b = Browser::new(&app);
+        b.sign_in("wang", PASSWORD).await;
+        for view in [
+            format!("/staff/cases/{number}"),
+            format!("/staff/cases/{number}/referral"),
+        ] {
+            let (status, page, _) = b.get(&view).await;
+            assert_eq!(status, 200, "{view}");
+            assert!(!page.contains(secret), "{view} shows the clerk the record");
+            assert!(page.contains("仅值班领导和管理员可见"), "{view}");
+        }
+        let (_, detail) = app
+            .get_json(&format!("/api/v1/cases/{number}"), &clerk)
+            .await;
         assert!(
-            page.contains(secret),
-            "{view} hides the record from the leader"
+            !detail.to_string().contains(secret),
+            "the API shows the clerk the record"
         );
+
+        let mut l = Browser::new(&app);
+        l.sign_in("zhao", PASSWORD).await;
+        for view in [
+            format!("/staff/cases/{number}"),
+            format!("/staff/cases/{number}/referral"),
+        ] {
+            let (status, page, _) = l.get(&view).await;
+            assert_eq!(status, 200, "{view}");
+            assert!(
+                page.contains(secret),
+                "{view} hides the record from the leader"
+            );
+        }
+        let (_, detail) = app
+            .get_json(&format!("/api/v1/cases/{number}"), &leader)
+            .await;
+        assert!(detail.to_string().contains(secret));
     }
-    let (_, detail) = app
-        .get_json(&format!("/api/v1/cases/{number}"), &leader)
-        .await;
-    assert!(detail.to_string().contains(secret));
 }
 
 /// Guessing a clerk's password is slow and limited, and locks nobody out: parallel guesses

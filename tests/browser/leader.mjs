@@ -76,10 +76,15 @@ try {
     await d.getByLabel("科室负责人").fill("养老保险科 李科长");
     await d.getByLabel("分管领导").fill("张副局长");
     await d.getByLabel("存在的问题").fill("未一次性告知所需材料，群众往返三次");
+    await d.getByLabel("问责结果").selectOption("admonishment_talk");
+    await d.getByLabel("约谈时间（约谈谈话时填）").fill("12月7日下午3点");
+    await d.getByLabel("约谈人（约谈谈话时填）", { exact: true }).fill("张副局长");
+    await d.getByLabel("被约谈人（约谈谈话时填）").fill("王芳");
     await d.getByLabel("处理决定").fill("约谈提醒，全科通报");
   });
   await shot(page, "case-leader");
-  check((await page.locator("table").last().innerText()).includes("约谈提醒"), "the accountability record is on the timeline, for the leader");
+  const record = await page.locator("table").last().innerText();
+  check(record.includes("约谈提醒") && record.includes("约谈谈话") && record.includes("由张副局长约谈王芳"), "the accountability record, with its talk, is on the timeline, for the leader");
   await act(page, "销号");
   check((await page.locator("#case-status").innerText()).includes("已销号"), "the staff-side case is closed");
   // The citizen rated it on the phone: recorded in the page.

@@ -93,6 +93,8 @@ struct CasePage<'a> {
     tz: chrono_tz::Tz,
     error: Option<String>,
     causes: &'static [Cause],
+    /// The outcomes accountability may have.
+    outcomes: &'static [crate::domain::action::AccountabilityOutcome],
     tiers: &'static [Tier],
 }
 
@@ -334,6 +336,7 @@ pub(super) async fn render_with(
                 .collect(),
             error,
             causes: &Cause::ALL[1..],
+            outcomes: &crate::domain::action::AccountabilityOutcome::ALL,
             tiers: Tier::ALL,
         },
     ))
@@ -369,6 +372,11 @@ pub struct ActForm {
     clerk: String,
     department_head: String,
     leader_in_charge: String,
+    accountability_outcome: String,
+    talk_at: String,
+    talk_by: String,
+    talked_to: String,
+    grounds: String,
     to: String,
     department: String,
     /// On a receipt for a case that already has a tracking code: `yes` to issue a new one.
@@ -398,6 +406,14 @@ pub async fn act(
         ("clerk", form.clerk.clone()),
         ("department_head", form.department_head.clone()),
         ("leader_in_charge", form.leader_in_charge.clone()),
+        (
+            "accountability_outcome",
+            form.accountability_outcome.clone(),
+        ),
+        ("talk_at", form.talk_at.clone()),
+        ("talk_by", form.talk_by.clone()),
+        ("talked_to", form.talked_to.clone()),
+        ("grounds", form.grounds.clone()),
         ("to", form.to.clone()),
         ("department", form.department.clone()),
     ];
@@ -413,6 +429,11 @@ pub async fn act(
         clerk: some(form.clerk),
         department_head: some(form.department_head),
         leader_in_charge: some(form.leader_in_charge),
+        accountability_outcome: some(form.accountability_outcome),
+        talk_at: some(form.talk_at),
+        talk_by: some(form.talk_by),
+        talked_to: some(form.talked_to),
+        grounds: some(form.grounds),
         to: some(form.to),
         department: some(form.department),
         expected_version: form.version,
