@@ -123,6 +123,29 @@ impl CaseDesk {
         let action = &self.resolve_user(action).await?;
         for _ in 0..RETRIES {
             let case = self.load(number).await?;
+            // An arrival counts from the case's last summons.
+            let arrival;
+            let action = match action {
+                Action::RecordArrival {
+                    who,
+                    summoned_at: None,
+                } => {
+                    let last = self
+                        .store
+                        .timeline(case.id)
+                        .await?
+                        .into_iter()
+                        .rev()
+                        .find(|e| e.action == crate::domain::EventKind::Summon)
+                        .map(|e| e.at);
+                    arrival = Action::RecordArrival {
+                        who: who.clone(),
+                        summoned_at: last,
+                    };
+                    &arrival
+                }
+                other => other,
+            };
             if expected_version.is_some_and(|v| v != case.version) {
                 return Err(StoreError::Conflict.into());
             }
@@ -139,7 +162,27 @@ impl CaseDesk {
             {
                 return Err(Refusal::NoPendingRequest.into());
             }
-            let notify = self.decisions.owed(&case, &transition, now).await?;
+            let mut notify = self.decisions.owed(&case, &transition, now).await?;
+            // A summoned head is told at once, where the directory says they are reached.
+            if let Action::Summon {
+                who,
+                said,
+                contact: Some(contact),
+                ..
+            } = action
+            {
+                notify.push(crate::domain::Notification {
+                    topic: crate::domain::Topic::Summons,
+                    recipient: contact.clone(),
+                    payload: serde_json::json!({
+                        "case_number": case.number.as_str(),
+                        "who": who,
+                        "why": said,
+                        "by": actor.name,
+                        "summoned_at": now.with_timezone(&calendar.timezone()).format("%Y年%-m月%-d日 %H:%M").to_string(),
+                    }),
+                });
+            }
             match self
                 .store
                 .apply_transition(&case, &transition, actor.by(), now, &notify)

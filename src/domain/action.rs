@@ -60,6 +60,16 @@ pub enum Action {
     Summon {
         who: String,
         said: String,
+        /// The department whose head is summoned (a directory code), when picked from it.
+        department: Option<String>,
+        /// Where the summons is sent at once (the head's e-mail or `webhook:<name>`).
+        contact: Option<String>,
+    },
+    /// The summoned person came (到场): how long after the summons is counted.
+    RecordArrival {
+        who: String,
+        /// When they were summoned (the case desk finds the last summons).
+        summoned_at: Option<DateTime<Utc>>,
     },
     /// A one-time notice (一次性告知): every material and step, one per line, printable.
     OneTimeNotice {
@@ -357,7 +367,7 @@ impl Action {
             Action::Escalate { .. } => ActionKind::Escalate,
             Action::AddNote { .. } => ActionKind::AddNote,
             Action::PublishNote { .. } => ActionKind::PublishNote,
-            Action::Summon { .. } => ActionKind::Summon,
+            Action::Summon { .. } | Action::RecordArrival { .. } => ActionKind::Summon,
             Action::OneTimeNotice { .. } => ActionKind::OneTimeNotice,
             Action::ApproveMissingMaterials { .. } => ActionKind::ApproveMissingMaterials,
             Action::Meeting { .. } => ActionKind::Meeting,
@@ -385,6 +395,7 @@ impl Action {
             Action::AddNote { .. } => EventKind::AddNote,
             Action::PublishNote { .. } => EventKind::PublishNote,
             Action::Summon { .. } => EventKind::Summon,
+            Action::RecordArrival { .. } => EventKind::SummonArrived,
             Action::OneTimeNotice { .. } => EventKind::OneTimeNotice,
             Action::ApproveMissingMaterials { .. } => EventKind::ApproveMissingMaterials,
             Action::Meeting { .. } => EventKind::Meeting,
@@ -412,6 +423,7 @@ impl Action {
             }
             Action::Refuse { .. }
             | Action::Summon { .. }
+            | Action::RecordArrival { .. }
             | Action::OneTimeNotice { .. }
             | Action::ApproveMissingMaterials { .. }
             | Action::Meeting { .. }
@@ -448,6 +460,8 @@ pub enum Refusal {
     AccountabilityMissing,
     #[error("the case already has that value")]
     Unchanged,
+    #[error("nobody was summoned on this case")]
+    NoSummons,
     #[error("record the department where the matter could not be done (a correction) before classifying it as staff-side")]
     DepartmentMissing,
     #[error("no approval request is waiting on this case")]
@@ -536,9 +550,24 @@ pub fn decide(
             t.note = Some(reason.clone());
         }
         Action::AddNote { text } | Action::PublishNote { text } => t.note = Some(text.clone()),
-        Action::Summon { who, said } => {
+        Action::Summon {
+            who,
+            said,
+            department,
+            contact,
+        } => {
             t.note = Some(format!("召见：{who}\n{said}"));
-            t.after = json!({"summoned": who});
+            t.after = json!({
+                "summoned": who,
+                "summoned_department": department,
+                "summons_sent": contact.is_some(),
+            });
+        }
+        Action::RecordArrival { who, summoned_at } => {
+            let summoned_at = summoned_at.ok_or(Refusal::NoSummons)?;
+            let minutes = (now - summoned_at).num_minutes().max(0);
+            t.note = Some(format!("到场：{who}（召见后 {minutes} 分钟）"));
+            t.after = json!({"arrived": who, "minutes_to_arrive": minutes});
         }
         Action::OneTimeNotice { items } => {
             t.note = Some(items.clone());
@@ -917,6 +946,8 @@ mod tests {
         let summon = Action::Summon {
             who: "养老保险科 李科长".into(),
             said: "今天下午补办".into(),
+            department: Some("pensions".into()),
+            contact: None,
         };
         let t = decide(
             &case(Status::InProgress),

@@ -210,6 +210,8 @@ vocabulary! {
         AddNote => "add_note", "内部备注", "Internal note";
         PublishNote => "publish_note", "公开答复", "Public reply";
         Summon => "summon", "召见", "Summons";
+        /// The summoned person came to the window (随叫随到: how fast is counted).
+        SummonArrived => "summon_arrived", "召见到场", "Arrived when summoned";
         OneTimeNotice => "one_time_notice", "一次性告知", "One-time notice";
         ApproveMissingMaterials => "approve_missing_materials", "容缺受理", "Accepted with missing materials";
         Meeting => "meeting", "研究室会议", "Research-room meeting";
@@ -305,6 +307,8 @@ vocabulary! {
         DeadlineAlert => "deadline_alert", "办结时限提醒", "Deadline alert";
         /// A caller not called back by the end of "first thing".
         CallbackLate => "callback_late", "回访超时", "Callback late";
+        /// A department head summoned to the window, told at once.
+        Summons => "summons", "召见通知", "Summons";
     }
 }
 

@@ -386,10 +386,26 @@ pub(crate) fn parse_action(
         "escalate" => Action::Escalate { reason: required_text("reason", body.reason, "升级理由")? },
         "add_note" | "note" => Action::AddNote { text: required_text("text", body.text, "备注内容")? },
         "publish_note" => Action::PublishNote { text: required_text("text", body.text, "答复内容")? },
-        "summon" => Action::Summon {
-            who: required_text("who", body.who, "被召见的人")?,
-            said: required_text("text", body.text, "召见情况")?,
-        },
+        "summon" => {
+            // A head from the directory (told at once), or anyone named.
+            let department = body.department.filter(|d| !d.trim().is_empty());
+            let (who, department, contact) = match department {
+                Some(code) => {
+                    let d = departments.iter().find(|d| d.code == code.trim()).ok_or_else(|| {
+                        ApiError::invalid(
+                            "department",
+                            "unknown_department",
+                            Text::new(format!("科室 `{}` 不在名录中", code.trim()), format!("No department `{}`", code.trim())),
+                        )
+                    })?;
+                    let who = format!("{} {}", d.name, d.head.as_deref().unwrap_or("负责人"));
+                    (who, Some(d.code.clone()), d.contact.clone())
+                }
+                None => (required_text("who", body.who, "被召见的人")?, None, None),
+            };
+            Action::Summon { who, said: required_text("text", body.text, "召见事由")?, department, contact }
+        }
+        "record_arrival" => Action::RecordArrival { who: required_text("who", body.who, "到场的人")?, summoned_at: None },
         "one_time_notice" => Action::OneTimeNotice { items: required_text("text", body.text, "告知的材料和步骤")? },
         "approve_missing_materials" => Action::ApproveMissingMaterials { missing: required_text("text", body.text, "所缺材料")? },
         "request_approval" => Action::RequestApproval { what: required_text("text", body.text, "请求批准的事项和理由")? },

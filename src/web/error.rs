@@ -242,6 +242,11 @@ impl From<Refusal> for ApiError {
                 "案件已在最高层级（疑难事项，5个工作日），不能再升级".into(),
                 r.to_string(),
             ),
+            Refusal::NoSummons => conflict(
+                "no_summons",
+                "此案件尚未召见任何人，无法登记到场".into(),
+                r.to_string(),
+            ),
             Refusal::DepartmentMissing => conflict(
                 "department_missing",
                 "认定为窗口人员原因前，须先登记在哪个科室没办成（在案件页“更正”中填写）".into(),

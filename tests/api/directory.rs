@@ -190,4 +190,116 @@ async fn an_administrator_keeps_the_directory(backend: Backend) {
     assert_eq!(wang.get("/staff/directory").await.0, 403);
 }
 
-crate::on_both_backends!(an_administrator_keeps_the_directory);
+/// Summoning a department head picks them from the directory and tells them at once (here
+/// through a real local webhook receiver, as a WeCom robot); their arrival is recorded and
+/// how fast they came is counted (随叫随到).
+async fn a_summoned_head_is_told_at_once_and_their_arrival_counted(backend: Backend) {
+    let (base, log) = crate::oversight::receiver().await;
+    let hooks = vec![youmen::config::WebhookSettings {
+        name: "pensions-head".into(),
+        url: format!("{base}/wecom?key=abc"),
+        format: "wecom".into(),
+        secret: String::new(),
+        allow_http: true,
+        topics: vec!["summons".into()],
+    }];
+    let app = TestApp::spawn_with(backend, move |s| {
+        s.webhooks = hooks;
+        s.mail.poll_seconds = 1;
+    })
+    .await;
+    let head = youmen::domain::directory::DirectoryEntry {
+        kind: youmen::domain::directory::EntryKind::Department,
+        code: "pensions".into(),
+        name: "养老保险科".into(),
+        head: Some("李科长".into()),
+        contact: Some("webhook:pensions-head".into()),
+        department: None,
+        retired: false,
+    };
+    assert!(!app
+        .store()
+        .save_directory_entry(&head, chrono::Utc::now())
+        .await
+        .unwrap());
+    let clerk = app.token("王芳", Role::Counter).await;
+    let leader = app.token("赵局长", Role::DutyLeader).await;
+    let (_, case) = app.post_json("/api/v1/cases", &clerk, &walk_in()).await;
+    let number = case["number"].as_str().unwrap().to_owned();
+    let path = format!("/api/v1/cases/{number}/actions");
+    // Nobody summoned yet: no arrival to record.
+    let (status, r) = app
+        .post_json(
+            &path,
+            &leader,
+            &json!({"action": "record_arrival", "who": "李科长"}),
+        )
+        .await;
+    assert_eq!(
+        (status, r["error"]["code"].as_str()),
+        (409, Some("no_summons")),
+        "{r}"
+    );
+    let (status, r) = app
+        .post_json(
+            &path,
+            &leader,
+            &json!({"action": "summon", "department": "nowhere", "text": "t"}),
+        )
+        .await;
+    assert_eq!(
+        (status, r["error"]["field"].as_str()),
+        (422, Some("department")),
+        "{r}"
+    );
+    let (status, r) = app
+        .post_json(
+            &path,
+            &leader,
+            &json!({"action": "summon", "department": "pensions", "text": "材料齐全仍被退回，请当场说明"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{r}");
+    assert_eq!(
+        r["event"]["note"]
+            .as_str()
+            .map(|n| n.contains("养老保险科 李科长")),
+        Some(true),
+        "{r}"
+    );
+    // Told at once.
+    let mut told = None;
+    for _ in 0..100 {
+        told = log
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|(p, ..)| p == "/wecom")
+            .map(|(_, _, body, _)| body.clone());
+        if told.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let told = told.expect("the head's robot was told within 10 s");
+    assert!(
+        told.contains(&number) && told.contains("召见") && told.contains("李科长"),
+        "{told}"
+    );
+    // They came: how long after is on the timeline, for the bulletins to count.
+    let (status, r) = app
+        .post_json(
+            &path,
+            &leader,
+            &json!({"action": "record_arrival", "who": "李科长"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{r}");
+    assert_eq!(r["event"]["action"], "summon_arrived");
+    assert_eq!(r["event"]["after"]["minutes_to_arrive"], 0, "{r}");
+}
+
+crate::on_both_backends!(
+    an_administrator_keeps_the_directory,
+    a_summoned_head_is_told_at_once_and_their_arrival_counted
+);

@@ -421,7 +421,7 @@ async fn a_staff_side_case_closes_only_after_its_accountability_record(backend: 
 
 /// A local HTTP receiver standing in for a group robot: it records each post, and answers
 /// 503 to the first post on `/flaky`.
-async fn receiver() -> (
+pub(crate) async fn receiver() -> (
     String,
     std::sync::Arc<std::sync::Mutex<Vec<(String, Option<String>, String, u16)>>>,
 ) {

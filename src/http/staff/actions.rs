@@ -36,6 +36,12 @@ fn sample(code: &str) -> Option<Action> {
         "summon" => Action::Summon {
             who: s(),
             said: s(),
+            department: None,
+            contact: None,
+        },
+        "record_arrival" => Action::RecordArrival {
+            who: s(),
+            summoned_at: Some(chrono::Utc::now()),
         },
         "one_time_notice" => Action::OneTimeNotice { items: s() },
         "approve_missing_materials" => Action::ApproveMissingMaterials { missing: s() },
@@ -114,22 +120,29 @@ pub(super) fn specs(
         ),
         (
             "summon",
-            "召见科室负责人",
-            "Summon a department head",
+            "召见科室负责人（立即通知本人）",
+            "Summon a department head (told at once)",
             vec![
                 field(
-                    "who",
-                    "召见谁（科室、姓名、职务）",
-                    "Who (department, name, post)",
-                    "text",
+                    "department",
+                    "召见哪个科室的负责人（按名录通知）",
+                    "Which department's head (told through the directory)",
+                    "department_optional",
                 ),
                 field(
-                    "text",
-                    "何时到场、说了什么",
-                    "When they came, what they said",
-                    "textarea",
+                    "who",
+                    "或：召见谁（名录外的人：科室、姓名、职务）",
+                    "Or: who (someone not in the directory: department, name, post)",
+                    "optional",
                 ),
+                field("text", "召见事由", "Why they are summoned", "textarea"),
             ],
+        ),
+        (
+            "record_arrival",
+            "登记召见到场（随叫随到）",
+            "Record that the summoned person came",
+            vec![field("who", "到场的人", "Who came", "text")],
         ),
         (
             "one_time_notice",

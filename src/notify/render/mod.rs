@@ -7,6 +7,7 @@ mod callback_late;
 mod confirmation;
 mod deadline;
 mod decision;
+mod summons;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -46,6 +47,7 @@ impl Default for Renderers {
             .with(Topic::AwaitingDecision, Arc::new(decision::Decision))
             .with(Topic::DeadlineAlert, Arc::new(deadline::DeadlineAlert))
             .with(Topic::CallbackLate, Arc::new(callback_late::CallbackLate))
+            .with(Topic::Summons, Arc::new(summons::Summons))
     }
 }
 
