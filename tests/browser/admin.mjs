@@ -1,5 +1,6 @@
 // An administrator adds a colleague (a temporary password, which she replaces at her first
-// sign-in), sees the calendar's official years, and issues and revokes an API token.
+// sign-in), sees the calendar's official years, issues and revokes an API token, and adds a
+// counter to the bureau's directory.
 //
 // Usage: PASSWORD=… node admin.mjs BASE_URL
 
@@ -54,5 +55,17 @@ await journey("all administrator browser checks passed", async ({ base, browser,
   await page.waitForSelector("#tokens");
   check((await page.locator("#tokens").innerText()).includes("已吊销"), "the token is revoked");
   check(!(await page.content()).includes(secret), "and its secret is never shown again");
+
+  // The bureau's directory: a new counter, with its department and head.
+  await page.goto(`${base}/staff/directory`);
+  await axe(page, "the directory");
+  await page.getByLabel("代码（小写字母、数字、- 和 _）").fill("w12");
+  await page.getByLabel("名称", { exact: true }).fill("12号综合窗口");
+  await page.getByLabel("所属科室（窗口）").selectOption("pensions");
+  await page.getByLabel("负责人", { exact: true }).fill("刘科长");
+  await page.getByRole("button", { name: "新增", exact: true }).click();
+  await page.waitForSelector("#directory");
+  check((await page.locator("#directory").innerText()).includes("12号综合窗口"), "the new counter is in the directory");
+  await shot(page, "directory");
   await context.close();
 });
