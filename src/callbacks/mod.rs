@@ -2,6 +2,7 @@
 //! runs once across instances), reading a day's list (or, before it exists, a preview of
 //! what the coming opening will hold), working entries, and the exports.
 
+mod convert;
 pub mod export;
 pub mod mail;
 mod work;
@@ -11,7 +12,6 @@ pub use work::{AttemptInput, CaseTerms};
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, FixedOffset, NaiveDate, Utc};
-use chrono_tz::Tz;
 use serde::Serialize;
 
 use crate::calendar_source::CalendarHandle;
@@ -472,47 +472,8 @@ impl CallbackService {
     }
 }
 
-fn list_case(c: &EntryCase, tz: Tz) -> ListCase {
-    let linked = crate::domain::callback_result::LinkedCase {
-        case_id: c.case_id,
-        number: c.number.clone(),
-        channel: c.channel,
-        status: c.status,
-        tier: crate::domain::Tier::Simple,
-        callback: c.callback,
-    };
-    ListCase {
-        number: c.number.clone(),
-        channel: c.channel,
-        received_at: local(c.received_at, tz),
-        description: c.description.clone(),
-        status: c.status,
-        only_a_message: linked.only_a_message(),
-    }
-}
-
-fn list_recording(r: &EntryRecording) -> ListRecording {
-    ListRecording {
-        id: r.id,
-        duration_seconds: r.duration_ms as f64 / 1000.0,
-        transcript: r
-            .transcript
-            .as_deref()
-            .map(|t| crate::domain::transcript::first_line(t, 80)),
-        url: format!("/api/v1/recordings/{}", r.id),
-    }
-}
-
-pub(crate) fn local(t: DateTime<Utc>, tz: Tz) -> DateTime<FixedOffset> {
-    t.with_timezone(&tz).fixed_offset()
-}
-
-fn list_call(c: &EntryCall, tz: Tz) -> ListCall {
-    ListCall {
-        channel: c.channel,
-        received_at: local(c.received_at, tz),
-    }
-}
+pub(crate) use convert::local;
+use convert::{list_call, list_case, list_recording};
 
 /// How many working days' lists an entry first due on `from` has been on by `to`, both
 /// included (1: only its own).

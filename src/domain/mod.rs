@@ -12,6 +12,7 @@ pub mod citizen;
 pub mod correction;
 pub mod directory;
 pub mod notification;
+pub mod permission;
 pub mod phone;
 pub mod registration;
 pub mod search;

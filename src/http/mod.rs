@@ -1,5 +1,6 @@
 //! HTTP at the edge: one router per area, merged here, with the shared middleware.
 
+mod action_request;
 mod calendar;
 mod callbacks;
 mod cases;

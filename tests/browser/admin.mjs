@@ -59,11 +59,12 @@ await journey("all administrator browser checks passed", async ({ base, browser,
   // The bureau's directory: a new counter, with its department and head.
   await page.goto(`${base}/staff/directory`);
   await axe(page, "the directory");
-  await page.getByLabel("代码（小写字母、数字、- 和 _）").fill("w12");
-  await page.getByLabel("名称", { exact: true }).fill("12号综合窗口");
-  await page.getByLabel("所属科室（窗口）").selectOption("pensions");
-  await page.getByLabel("负责人", { exact: true }).fill("刘科长");
-  await page.getByRole("button", { name: "新增", exact: true }).click();
+  const add = page.locator("#add-entry");
+  await add.getByLabel("代码（小写字母、数字、- 和 _）").fill("w12");
+  await add.getByLabel("名称", { exact: true }).fill("12号综合窗口");
+  await add.getByLabel("所属科室（窗口）").selectOption("pensions");
+  await add.getByLabel("负责人", { exact: true }).fill("刘科长");
+  await add.getByRole("button", { name: "新增", exact: true }).click();
   await page.waitForSelector("#directory");
   check((await page.locator("#directory").innerText()).includes("12号综合窗口"), "the new counter is in the directory");
   await shot(page, "directory");

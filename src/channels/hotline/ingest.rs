@@ -14,7 +14,7 @@ use futures_util::StreamExt;
 
 use chrono::{DateTime, Utc};
 
-use super::asterisk_message::{parse_message, CallerId, MessageMeta};
+use super::asterisk_message::{parse_message, MessageMeta};
 use super::audio::{probe_wav, AudioProbe};
 use super::spool::{self, read_capped, SpoolMessage};
 use crate::config::{HotlineLine, HotlineSettings, TwilioSettings};
@@ -569,39 +569,7 @@ impl Ingestor {
     }
 }
 
-/// A voicemail (or a call without one) arriving through any door.
-#[derive(Debug, Clone)]
-pub struct Arrival {
-    /// Stable per message: the same message arriving twice has the same identity.
-    pub identity: String,
-    /// `asterisk`, `push` or `twilio`.
-    pub source: &'static str,
-    pub source_path: String,
-    pub channel: Channel,
-    pub received_at: DateTime<Utc>,
-    pub caller: CallerId,
-    pub urgent: bool,
-    /// A quarantine entry this arrival settles besides its own identity (the spool keeps
-    /// entries under a key that survives fixing the file).
-    pub quarantine_key: Option<String>,
-}
-
-#[derive(Debug)]
-pub enum TakenIn {
-    Ingested {
-        case: Box<crate::domain::Case>,
-        attached: bool,
-        recording_id: Option<i64>,
-    },
-    /// A call that left no message (none, or silence): on the callback list, not a case.
-    MissedCall {
-        call_id: i64,
-    },
-    Already {
-        number: Option<crate::domain::CaseNumber>,
-    },
-    Rejected(String),
-}
+pub use super::arrival::{Arrival, TakenIn};
 
 /// The quarantine key of a message whose identity cannot be known (unreadable `.txt`, no
 /// `msg_id`): its path.

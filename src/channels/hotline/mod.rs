@@ -4,6 +4,7 @@
 //! exactly once ([`ingest`]). Its routes are in [`routes`].
 
 pub mod ami;
+pub mod arrival;
 pub mod asterisk_message;
 pub mod audio;
 pub mod cti;
