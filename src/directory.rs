@@ -77,6 +77,12 @@ impl Directory {
         department: &str,
         clerk: &str,
     ) -> Result<FailedAt, Vec<FieldError>> {
+        if [counter, department, clerk]
+            .iter()
+            .all(|f| f.trim().is_empty())
+        {
+            return Ok(FailedAt::default());
+        }
         let all = self.entries().await.map_err(|e| {
             vec![FieldError::new(
                 "failed_counter",

@@ -130,13 +130,21 @@ impl CaseDesk {
                     who,
                     summoned_at: None,
                 } => {
+                    // The last summons, unless its arrival is recorded already.
                     let last = self
                         .store
                         .timeline(case.id)
                         .await?
                         .into_iter()
                         .rev()
-                        .find(|e| e.action == crate::domain::EventKind::Summon)
+                        .find(|e| {
+                            matches!(
+                                e.action,
+                                crate::domain::EventKind::Summon
+                                    | crate::domain::EventKind::SummonArrived
+                            )
+                        })
+                        .filter(|e| e.action == crate::domain::EventKind::Summon)
                         .map(|e| e.at);
                     arrival = Action::RecordArrival {
                         who: who.clone(),

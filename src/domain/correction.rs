@@ -105,20 +105,13 @@ pub fn correct(
     .iter()
     .any(|f| given(f).is_some())
     {
-        // A counter typed anew brings its department unless one is typed too.
-        let counter = given(&form.failed_counter).unwrap_or("");
-        let department = given(&form.failed_department).unwrap_or(match counter {
-            "" => case.failed_at.department.as_deref().unwrap_or(""),
-            _ => "",
-        });
-        let counter = match counter {
-            "" => case.failed_at.counter.as_deref().unwrap_or(""),
-            c => c,
-        };
-        let clerk = given(&form.failed_clerk)
-            .or(case.failed_at.clerk.as_deref())
-            .unwrap_or("");
-        match super::directory::check_failed_at(directory, counter, department, clerk) {
+        match super::directory::correct_failed_at(
+            directory,
+            &case.failed_at,
+            given(&form.failed_counter),
+            given(&form.failed_department),
+            given(&form.failed_clerk),
+        ) {
             Ok(f) => failed_at = f,
             Err(e) => errors.extend(e),
         }

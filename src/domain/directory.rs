@@ -145,6 +145,43 @@ pub fn check_failed_at(
     }
 }
 
+/// Where-it-failed corrected: only what changed is checked against the directory (a code a
+/// case already names stays valid when its entry is retired), a new counter brings its own
+/// department unless another one is chosen, and a clerk typed replaces the one recorded.
+pub fn correct_failed_at(
+    directory: &[DirectoryEntry],
+    current: &FailedAt,
+    counter: Option<&str>,
+    department: Option<&str>,
+    clerk: Option<&str>,
+) -> Result<FailedAt, Vec<FieldError>> {
+    fn changed<'a>(typed: Option<&'a str>, old: &Option<String>) -> Option<&'a str> {
+        typed
+            .map(str::trim)
+            .filter(|t| !t.is_empty() && Some(*t) != old.as_deref())
+    }
+    let new_counter = changed(counter, &current.counter);
+    let new_department = changed(department, &current.department);
+    let mut next = current.clone();
+    let checked = check_failed_at(
+        directory,
+        new_counter.unwrap_or(""),
+        new_department.unwrap_or(""),
+        clerk.unwrap_or(""),
+    )?;
+    if new_counter.is_some() {
+        next.counter = checked.counter;
+        // The new counter's department, unless another one was chosen as well.
+        next.department = checked.department.clone();
+    } else if new_department.is_some() {
+        next.department = checked.department;
+    }
+    if let Some(clerk) = checked.clerk {
+        next.clerk = Some(clerk);
+    }
+    Ok(next)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -176,6 +213,44 @@ mod tests {
         let errors = check_failed_at(&d, "w9", "old", "").unwrap_err();
         let fields: Vec<&str> = errors.iter().map(|e| e.field).collect();
         assert_eq!(fields, ["failed_counter", "failed_department"]);
+    }
+
+    #[test]
+    fn a_correction_checks_only_what_changed() {
+        let mut d = directory();
+        d.push(DirectoryEntry {
+            kind: EntryKind::Department,
+            code: "employment".into(),
+            name: "employment".into(),
+            head: None,
+            contact: None,
+            department: None,
+            retired: false,
+        });
+        d.push(DirectoryEntry {
+            kind: EntryKind::Counter,
+            code: "jobs".into(),
+            name: "jobs".into(),
+            head: None,
+            contact: None,
+            department: Some("employment".into()),
+            retired: false,
+        });
+        // Named before it was retired: still fine, when only the clerk changes.
+        let old = FailedAt {
+            counter: Some("w3".into()),
+            department: Some("old".into()),
+            clerk: None,
+        };
+        let f = correct_failed_at(&d, &old, Some("w3"), Some("old"), Some("李四")).unwrap();
+        assert_eq!(
+            (f.department.as_deref(), f.clerk.as_deref()),
+            (Some("old"), Some("李四"))
+        );
+        // A new counter brings its own department, though the form sent the old one.
+        let f = correct_failed_at(&d, &old, Some("jobs"), Some("old"), None).unwrap();
+        assert_eq!(f.department.as_deref(), Some("employment"));
+        assert!(correct_failed_at(&d, &old, Some("w9"), None, None).is_err());
     }
 
     #[test]

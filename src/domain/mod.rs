@@ -14,6 +14,7 @@ pub mod directory;
 pub mod notification;
 pub mod permission;
 pub mod phone;
+pub mod problem;
 pub mod registration;
 pub mod search;
 pub mod submission;

@@ -212,6 +212,8 @@ vocabulary! {
         Summon => "summon", "召见", "Summons";
         /// The summoned person came to the window (随叫随到: how fast is counted).
         SummonArrived => "summon_arrived", "召见到场", "Arrived when summoned";
+        /// Linked to a common problem (共性问题), studied for a reform.
+        LinkProblem => "link_problem", "关联共性问题", "Linked to a common problem";
         OneTimeNotice => "one_time_notice", "一次性告知", "One-time notice";
         ApproveMissingMaterials => "approve_missing_materials", "容缺受理", "Accepted with missing materials";
         Meeting => "meeting", "研究室会议", "Research-room meeting";

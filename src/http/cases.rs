@@ -29,6 +29,10 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/cases/{number}", get(show_case))
         .route("/api/v1/cases/{number}/actions", post(act_on_case))
         .route("/api/v1/cases/{number}/correction", post(correct_case))
+        .route(
+            "/api/v1/cases/{number}/problem",
+            post(super::staff::problems::link_api),
+        )
 }
 
 /// Register a case (编号登记).

@@ -19,6 +19,7 @@ use crate::web::views;
     ),
     paths(
         cases::register_case, cases::list_cases, cases::show_case, cases::act_on_case, cases::correct_case,
+        super::staff::problems::link_api,
         calls::log_call, recordings::list_quarantine, recordings::play_recording,
         push::push_voicemail, twilio::recording_callback, cti::push_event, cti::active_calls,
         crate::channels::website::routes::api::api_submit,

@@ -18,7 +18,8 @@ pub enum Removed {
 
 #[async_trait::async_trait]
 pub trait DirectoryStore: Send + Sync {
-    /// Adds the configured entries that are not here yet; how many were added.
+    /// Adds the configured entries when the directory is empty (the first start); how many
+    /// were added.
     async fn seed_directory(
         &self,
         entries: &[DirectoryEntry],
@@ -50,6 +51,12 @@ macro_rules! impl_directory_store {
                 now: chrono::DateTime<chrono::Utc>,
             ) -> $crate::storage::StoreResult<usize> {
                 let mut tx = self.writer().begin().await?;
+                // Only the first time: after that the pages are the source (an entry an
+                // administrator deleted does not come back with the next start).
+                let (present,): (i64,) = sqlx::query_as("select count(*) from directory").fetch_one(&mut *tx).await?;
+                if present > 0 {
+                    return Ok(0);
+                }
                 let mut added = 0;
                 for e in entries {
                     added += sqlx::query(

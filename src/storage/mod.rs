@@ -24,6 +24,7 @@ mod intake_batch;
 pub mod outbox;
 pub mod oversight;
 mod postgres;
+pub mod problems;
 pub mod queue;
 pub mod ratings;
 pub mod retention;
@@ -161,6 +162,7 @@ pub trait Store:
     + CallbackWorkStore
     + calls::CallStore
     + directory::DirectoryStore
+    + problems::ProblemStore
     + transcripts::TranscriptStore
     + UserAdminStore
     + CaseStore
@@ -235,6 +237,7 @@ macro_rules! impl_store {
         $crate::storage::callback_work::impl_callback_work_store!($store, $db);
         $crate::storage::calls::impl_call_store!($store, $db);
         $crate::storage::directory::impl_directory_store!($store, $db);
+        $crate::storage::problems::impl_problem_store!($store, $db);
         $crate::storage::transcripts::impl_transcript_store!($store, $db);
         $crate::storage::user_admin::impl_user_admin_store!($store, $db);
         $crate::storage::cases::impl_case_store!($store, $db);

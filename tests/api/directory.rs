@@ -48,6 +48,21 @@ async fn an_administrator_keeps_the_directory(backend: Backend) {
         (status, location.as_deref()),
         (303, Some("/staff/directory"))
     );
+    // Adding a code that is there already refuses, and changes nothing.
+    let (status, page, _) = admin
+        .post(
+            "/staff/directory",
+            &[
+                ("csrf", &token),
+                ("mode", "add"),
+                ("kind", "counter"),
+                ("code", "w12"),
+                ("name", "别的窗口"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 409);
+    assert!(page.contains("该代码已在名录中") && page.contains("12号综合窗口"));
     // Bad input is named.
     let (status, page, _) = admin
         .post(
@@ -297,6 +312,19 @@ async fn a_summoned_head_is_told_at_once_and_their_arrival_counted(backend: Back
     assert_eq!(status, 200, "{r}");
     assert_eq!(r["event"]["action"], "summon_arrived");
     assert_eq!(r["event"]["after"]["minutes_to_arrive"], 0, "{r}");
+    // One arrival per summons.
+    let (status, r) = app
+        .post_json(
+            &path,
+            &leader,
+            &json!({"action": "record_arrival", "who": "李科长"}),
+        )
+        .await;
+    assert_eq!(
+        (status, r["error"]["code"].as_str()),
+        (409, Some("no_summons")),
+        "{r}"
+    );
 }
 
 crate::on_both_backends!(

@@ -22,6 +22,7 @@ mod leader;
 mod matrix;
 mod oversight;
 mod page_matrix;
+mod problems;
 mod rating_follow_up;
 mod retention;
 mod schemathesis;

@@ -27,6 +27,7 @@ async fn every_staff_page_for_every_role(backend: Backend) {
         ),
         ("/staff/users".into(), ActionKind::Administer),
         ("/staff/directory".into(), ActionKind::Administer),
+        ("/staff/problems".into(), ActionKind::Read),
         ("/staff/admin/tokens".into(), ActionKind::Administer),
         (format!("/staff/cases/{number}"), ActionKind::Read),
         (format!("/staff/cases/{number}/referral"), ActionKind::Read),

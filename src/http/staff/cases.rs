@@ -62,6 +62,9 @@ struct CasePage<'a> {
     transcripts: Vec<crate::storage::transcripts::TranscriptRecord>,
     /// Whether a recognizer is configured.
     transcribing: bool,
+    /// The common problems the case is linked to, and those open to link it to: (id, title).
+    linked_problems: Vec<(i64, String)>,
+    open_problems: Vec<(i64, String)>,
     /// The calls it was logged from: started, answered (by whom), ended, how long.
     calls: Vec<CallLine>,
     related: Vec<(String, String, String)>,
@@ -291,6 +294,15 @@ pub(super) async fn render_with(
             calls: call_lines(state.store.calls_of_case(case.id).await?, tz),
             transcripts: state.store.transcripts_of_case(case.id).await?,
             transcribing: state.hotline.transcribing,
+            linked_problems: state.store.problems_of_case(case.id).await?,
+            open_problems: state
+                .store
+                .problems()
+                .await?
+                .into_iter()
+                .filter(|p| p.status.open())
+                .map(|p| (p.id, p.title))
+                .collect(),
             related,
             timeline,
             actions,

@@ -30,6 +30,8 @@ pub struct EntryForm {
     department: String,
     /// `on` when retired.
     retired: String,
+    /// `add` from the add form: an existing code is refused, not replaced.
+    mode: String,
 }
 
 #[derive(Template)]
@@ -207,6 +209,25 @@ pub async fn save(
             .cloned()
             .collect();
         let entry = match problems(&form, t, &departments) {
+            Ok(e)
+                if form.mode == "add"
+                    && all.iter().any(|x| x.kind == e.kind && x.code == e.code) =>
+            {
+                let message = t
+                    .t(
+                        "该代码已在名录中：请在表格中修改它",
+                        "That code is in the directory already: edit it in the table",
+                    )
+                    .to_owned();
+                return render(
+                    &state,
+                    &user,
+                    StatusCode::CONFLICT,
+                    form,
+                    vec![("code", message)],
+                )
+                .await;
+            }
             Ok(e) => e,
             Err(errors) => {
                 return render(
@@ -225,9 +246,11 @@ pub async fn save(
             .await?;
         state.directory.changed();
         let note = format!(
-            "{} {}{}",
+            "name={} head={} contact={} department={}{}",
             entry.name,
             entry.head.as_deref().unwrap_or(""),
+            entry.contact.as_deref().unwrap_or(""),
+            entry.department.as_deref().unwrap_or(""),
             if entry.retired { " retired" } else { "" }
         );
         state

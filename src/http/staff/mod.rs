@@ -14,6 +14,7 @@ mod directory;
 mod leader;
 mod login;
 mod prints;
+pub(crate) mod problems;
 mod queue;
 mod rating;
 mod tokens;
@@ -45,6 +46,18 @@ pub fn router() -> Router<AppState> {
         .route("/staff/cases/{number}/correct", post(correct::correct))
         .route("/staff/audit", get(audit::show))
         .route("/staff/users", get(users::show).post(users::create))
+        .route(
+            "/staff/problems",
+            get(problems::show_list).post(problems::create),
+        )
+        .route(
+            "/staff/problems/{id}",
+            get(problems::show).post(problems::update),
+        )
+        .route(
+            "/staff/cases/{number}/problem",
+            post(problems::link_from_page),
+        )
         .route(
             "/staff/directory",
             get(directory::show).post(directory::save),
