@@ -6,6 +6,7 @@
 
 pub mod app;
 pub mod auth;
+pub mod bulletin;
 pub mod calendar_source;
 pub mod callbacks;
 pub mod cases;

@@ -5,6 +5,7 @@ mod audit;
 mod calendar;
 mod callbacks;
 mod ingest;
+mod report;
 mod retention;
 mod token;
 mod transfer;
@@ -92,6 +93,17 @@ enum Command {
         #[arg(long, value_name = "URL")]
         url: Option<String>,
     },
+    /// The conduct bulletin (行风建设通报) of a month (2026-11) or an ISO week (2026-W48).
+    Report {
+        #[arg(long, value_name = "PERIOD")]
+        period: String,
+        /// table (default), csv, xlsx or json
+        #[arg(long, default_value = "table")]
+        format: String,
+        /// Write to this file (required for xlsx).
+        #[arg(long, value_name = "FILE")]
+        output: Option<String>,
+    },
     /// The next-morning callback list of a working day (today by default).
     #[command(args_conflicts_with_subcommands = true)]
     Callbacks {
@@ -149,6 +161,11 @@ async fn execute(cli: Cli) -> anyhow::Result<()> {
             date,
             format,
         } => callbacks::callbacks(&settings, command, date, &format).await,
+        Command::Report {
+            period,
+            format,
+            output,
+        } => report::report(&settings, &period, &format, output.as_deref()).await,
         Command::Health { url } => {
             let url =
                 url.unwrap_or_else(|| format!("http://127.0.0.1:{}/healthz", settings.server.port));

@@ -3,6 +3,7 @@
 
 pub mod action;
 pub mod audit;
+pub mod bulletin;
 pub mod calendar;
 pub mod call;
 pub mod callback;

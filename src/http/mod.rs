@@ -9,6 +9,7 @@ pub mod metrics;
 pub mod openapi;
 mod outbox;
 mod ratings;
+mod reports;
 pub(crate) mod roster;
 pub mod serve;
 pub mod staff;

@@ -24,6 +24,8 @@ use crate::web::views::ErrorBody;
 
 pub fn router() -> Router<AppState> {
     Router::new()
+        .route("/api/v1/reports", get(super::reports::api))
+        .route("/staff/reports", get(super::reports::staff_page))
         .route("/api/v1/statistics", get(api))
         .route("/api/v1/statistics/export", get(export))
         .route("/staff/statistics", get(staff_page))

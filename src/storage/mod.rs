@@ -12,6 +12,7 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod bulletins;
 mod callback_lists;
 pub mod callback_work;
 pub mod callbacks;
@@ -163,6 +164,7 @@ pub trait Store:
     + calls::CallStore
     + directory::DirectoryStore
     + problems::ProblemStore
+    + bulletins::BulletinStore
     + transcripts::TranscriptStore
     + UserAdminStore
     + CaseStore
@@ -238,6 +240,7 @@ macro_rules! impl_store {
         $crate::storage::calls::impl_call_store!($store, $db);
         $crate::storage::directory::impl_directory_store!($store, $db);
         $crate::storage::problems::impl_problem_store!($store, $db);
+        $crate::storage::bulletins::impl_bulletin_store!($store, $db);
         $crate::storage::transcripts::impl_transcript_store!($store, $db);
         $crate::storage::user_admin::impl_user_admin_store!($store, $db);
         $crate::storage::cases::impl_case_store!($store, $db);

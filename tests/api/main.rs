@@ -4,6 +4,7 @@ mod ami;
 mod audit;
 mod audit_page;
 mod browser;
+mod bulletin;
 mod calendar_open;
 mod callback_loop;
 mod callbacks;

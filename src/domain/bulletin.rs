@@ -1,0 +1,123 @@
+//! The conduct bulletin's period (行风建设通报): a month (`2026-11`) or an ISO week
+//! (`2026-W48`), read and checked. Pure.
+
+use chrono::{Datelike, Duration, NaiveDate, Weekday};
+
+/// A bulletin's period: its first and last day (both included) and how it is named.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Period {
+    pub code: String,
+    pub first: NaiveDate,
+    pub last: NaiveDate,
+    pub weekly: bool,
+}
+
+impl Period {
+    /// `2026-11` or `2026-W48`, ended by `today` at the latest (a period that has not begun is
+    /// refused; the current one is shown so far).
+    pub fn parse(raw: &str, today: NaiveDate) -> Result<Period, String> {
+        let raw = raw.trim();
+        let period = if let Some((year, week)) = raw.split_once("-W") {
+            let year: i32 = year.parse().map_err(|_| bad(raw))?;
+            let week: u32 = week.parse().map_err(|_| bad(raw))?;
+            let first =
+                NaiveDate::from_isoywd_opt(year, week, Weekday::Mon).ok_or_else(|| bad(raw))?;
+            Period {
+                code: format!("{year}-W{week:02}"),
+                first,
+                last: first + Duration::days(6),
+                weekly: true,
+            }
+        } else {
+            let (year, month) = raw.split_once('-').ok_or_else(|| bad(raw))?;
+            let year: i32 = year.parse().map_err(|_| bad(raw))?;
+            let month: u32 = month.parse().map_err(|_| bad(raw))?;
+            let first = NaiveDate::from_ymd_opt(year, month, 1).ok_or_else(|| bad(raw))?;
+            let next = match month {
+                12 => NaiveDate::from_ymd_opt(year + 1, 1, 1),
+                m => NaiveDate::from_ymd_opt(year, m + 1, 1),
+            }
+            .ok_or_else(|| bad(raw))?;
+            Period {
+                code: format!("{year}-{month:02}"),
+                first,
+                last: next - Duration::days(1),
+                weekly: false,
+            }
+        };
+        if period.first > today {
+            return Err(format!(
+                "{} has not begun yet (today is {today})",
+                period.code
+            ));
+        }
+        Ok(period)
+    }
+
+    /// How the bulletin names it: 2026年11月, 2026年第48周.
+    pub fn title_zh(&self) -> String {
+        match self.weekly {
+            true => format!(
+                "{}年第{}周（{}—{}）",
+                self.first.iso_week().year(),
+                self.first.iso_week().week(),
+                self.first.format("%-m月%-d日"),
+                self.last.format("%-m月%-d日")
+            ),
+            false => format!("{}年{}月", self.first.year(), self.first.month()),
+        }
+    }
+
+    /// The period before this one (for the bulletin's comparison).
+    pub fn previous(&self) -> Period {
+        match self.weekly {
+            true => Period {
+                code: String::new(),
+                first: self.first - Duration::days(7),
+                last: self.last - Duration::days(7),
+                weekly: true,
+            },
+            false => {
+                let last = self.first - Duration::days(1);
+                Period {
+                    code: last.format("%Y-%m").to_string(),
+                    first: NaiveDate::from_ymd_opt(last.year(), last.month(), 1).expect("a month"),
+                    last,
+                    weekly: false,
+                }
+            }
+        }
+    }
+}
+
+fn bad(raw: &str) -> String {
+    format!("`{raw}` is not a period: use a month like 2026-11 or an ISO week like 2026-W48")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn day(s: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+    }
+
+    #[test]
+    fn months_and_weeks_are_read_and_the_future_refused() {
+        let today = day("2026-12-05");
+        let m = Period::parse("2026-11", today).unwrap();
+        assert_eq!((m.first, m.last), (day("2026-11-01"), day("2026-11-30")));
+        assert_eq!(m.title_zh(), "2026年11月");
+        let w = Period::parse("2026-W48", today).unwrap();
+        assert_eq!((w.first, w.last), (day("2026-11-23"), day("2026-11-29")));
+        let d = Period::parse("2026-12", today).unwrap();
+        assert_eq!(d.last, day("2026-12-31"));
+        assert!(Period::parse("2027-01", today)
+            .unwrap_err()
+            .contains("not begun"));
+        for bad in ["2026-13", "2026/11", "November", "2026-W60", ""] {
+            assert!(Period::parse(bad, today).is_err(), "{bad}");
+        }
+        assert_eq!(m.previous().code, "2026-10");
+    }
+}
