@@ -219,6 +219,7 @@ impl Application {
                 calls: &self.state.hotline.calls,
                 callbacks: &self.state.callbacks,
                 outbox_wake: self.outbox_wake.clone(),
+                rules: self.state.rules.clone(),
             },
             &stop,
         )?;

@@ -149,6 +149,10 @@ pub struct OversightSettings {
     pub rating_verify_days: u32,
     /// ...and rectified within this many.
     pub rating_rectify_days: u32,
+    /// Who receives the conduct bulletins (e-mail addresses, `webhook:<name>`), on the first
+    /// working day of each week and month: the week's and the month's before.
+    #[serde(default)]
+    pub bulletin_recipients: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -90,6 +90,34 @@ impl Period {
     }
 }
 
+/// The bulletins due on `today`: on the first working day of a month the past month's, on
+/// the first working day of an ISO week the past week's. None on a day off.
+pub fn due_on(today: NaiveDate, is_working_day: impl Fn(NaiveDate) -> bool) -> Vec<String> {
+    if !is_working_day(today) {
+        return Vec::new();
+    }
+    let mut due = Vec::new();
+    let first_of_month = NaiveDate::from_ymd_opt(today.year(), today.month(), 1).expect("day 1");
+    if first_of_month
+        .iter_days()
+        .take_while(|d| *d < today)
+        .all(|d| !is_working_day(d))
+    {
+        let last = first_of_month - Duration::days(1);
+        due.push(last.format("%Y-%m").to_string());
+    }
+    let monday = today - Duration::days(i64::from(today.weekday().num_days_from_monday()));
+    if monday
+        .iter_days()
+        .take_while(|d| *d < today)
+        .all(|d| !is_working_day(d))
+    {
+        let week = (monday - Duration::days(7)).iso_week();
+        due.push(format!("{}-W{:02}", week.year(), week.week()));
+    }
+    due
+}
+
 fn bad(raw: &str) -> String {
     format!("`{raw}` is not a period: use a month like 2026-11 or an ISO week like 2026-W48")
 }
@@ -119,5 +147,21 @@ mod tests {
             assert!(Period::parse(bad, today).is_err(), "{bad}");
         }
         assert_eq!(m.previous().code, "2026-10");
+    }
+
+    #[test]
+    fn bulletins_fall_due_on_the_first_working_day_of_a_week_and_a_month() {
+        let weekday = |d: NaiveDate| !matches!(d.weekday(), Weekday::Sat | Weekday::Sun);
+        // Tuesday 2026-12-01: the month's first working day, not the week's.
+        assert_eq!(due_on(day("2026-12-01"), weekday), ["2026-11"]);
+        // Monday 2026-12-07: the week's.
+        assert_eq!(due_on(day("2026-12-07"), weekday), ["2026-W49"]);
+        // Monday 2026-06-01: both.
+        assert_eq!(due_on(day("2026-06-01"), weekday), ["2026-05", "2026-W22"]);
+        assert!(due_on(day("2026-12-05"), weekday).is_empty());
+        // After National Day the first working day of October is the 9th... of the week, too.
+        let october =
+            |d: NaiveDate| weekday(d) && !(day("2026-10-01")..=day("2026-10-07")).contains(&d);
+        assert_eq!(due_on(day("2026-10-08"), october), ["2026-09", "2026-W40"]);
     }
 }

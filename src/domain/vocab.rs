@@ -311,6 +311,8 @@ vocabulary! {
         CallbackLate => "callback_late", "回访超时", "Callback late";
         /// A department head summoned to the window, told at once.
         Summons => "summons", "召见通知", "Summons";
+        /// The conduct bulletin of the past week or month.
+        Bulletin => "bulletin", "行风建设通报", "Conduct bulletin";
     }
 }
 

@@ -8,6 +8,7 @@
 //! it still holds.
 
 mod ami;
+pub mod bulletins;
 mod calendar;
 mod callback_lists;
 mod deadlines;
@@ -44,6 +45,7 @@ pub struct Context<'a> {
     pub callbacks: &'a CallbackService,
     /// Wakes the outbox worker when a job queued notifications.
     pub outbox_wake: Arc<Notify>,
+    pub rules: Arc<crate::domain::IntakeRules>,
 }
 
 /// Starts every background job the configuration asks for. This is the one list: a job not
@@ -70,6 +72,7 @@ pub fn spawn_all(ctx: &Context, stop: &Stop) -> anyhow::Result<Vec<JoinHandle<()
         jobs.push(job);
     }
     jobs.extend(ami::spawn(ctx, stop));
+    jobs.extend(bulletins::spawn(ctx, stop));
     if let Some(job) = transcripts::spawn(ctx, stop)? {
         jobs.push(job);
     }

@@ -17,10 +17,19 @@ pub fn spawn(ctx: &Context, stop: &Stop) -> anyhow::Result<Option<JoinHandle<()>
     if !settings.mail.enabled() && settings.webhooks.is_empty() {
         return Ok(None);
     }
-    let renderers = Renderers::default().with(
-        Topic::CallbackList,
-        Arc::new(CallbackListMail(ctx.callbacks.clone())),
-    );
+    let renderers = Renderers::default()
+        .with(
+            Topic::CallbackList,
+            Arc::new(CallbackListMail(ctx.callbacks.clone())),
+        )
+        .with(
+            Topic::Bulletin,
+            Arc::new(crate::notify::render::bulletin::BulletinMail {
+                store: ctx.store.clone(),
+                calendar: ctx.calendar.clone(),
+                rules: ctx.rules.clone(),
+            }),
+        );
     let worker = Arc::new(Notifier::new(
         ctx.store.clone(),
         settings.mail.clone(),

@@ -74,6 +74,14 @@ pub trait BulletinStore: Send + Sync {
         first_day: &str,
         last_day: &str,
     ) -> StoreResult<BulletinCounts>;
+
+    /// Queues the bulletin of `period` to `recipients`, once: false when it was queued already.
+    async fn queue_bulletin(
+        &self,
+        period: &str,
+        recipients: &[String],
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool>;
 }
 
 /// Implements [`BulletinStore`] for an engine's store (see `impl_store!` in `storage/mod.rs`).
@@ -195,6 +203,32 @@ macro_rules! impl_bulletin_store {
                         })
                         .collect(),
                 })
+            }
+
+            async fn queue_bulletin(
+                &self,
+                period: &str,
+                recipients: &[String],
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::storage::StoreResult<bool> {
+                let mut tx = self.writer().begin().await?;
+                let new = sqlx::query("insert into bulletin_runs (period, created_at) values ($1, $2) on conflict do nothing")
+                    .bind(period)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                if new == 0 {
+                    return Ok(false);
+                }
+                let payload = serde_json::json!({"period": period}).to_string();
+                let rows: Vec<_> = recipients
+                    .iter()
+                    .map(|to| (None, $crate::domain::Topic::Bulletin, to.as_str(), payload.clone(), now))
+                    .collect();
+                insert_outbox_rows(&mut tx, &rows).await?;
+                tx.commit().await?;
+                Ok(true)
             }
         }
     };

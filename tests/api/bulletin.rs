@@ -193,4 +193,67 @@ async fn a_month_of_cases_makes_its_bulletin(backend: Backend) {
     );
 }
 
-crate::on_both_backends!(a_month_of_cases_makes_its_bulletin);
+/// On the first working day of December the past month's bulletin goes out once, through
+/// the outbox, to a real SMTP server, with the bulletin attached.
+async fn the_bulletin_is_mailed_on_the_first_working_day(backend: Backend) {
+    let Some(smtp) = crate::smtp::SmtpServer::start().await else {
+        return;
+    };
+    let to = vec!["juzhang@hrss.example.gov.cn".to_owned()];
+    let recipients = to.clone();
+    let app = TestApp::spawn_with(backend, move |s| {
+        s.mail.smtp_host = "127.0.0.1".into();
+        s.mail.smtp_port = smtp.port;
+        s.mail.poll_seconds = 1;
+        s.oversight.bulletin_recipients = recipients;
+    })
+    .await;
+    let clerk = app.token("王芳", Role::Counter).await;
+    let mut body = walk_in();
+    body["received_at"] = json!("2026-11-10T10:00:00+08:00");
+    assert_eq!(app.post_json("/api/v1/cases", &clerk, &body).await.0, 201);
+    let at = |s: &str| chrono::DateTime::parse_from_rfc3339(s).unwrap().to_utc();
+    let state = app.state();
+    // Tuesday 1 December, the month's first working day: once, whoever asks twice.
+    let queue =
+        |now| youmen::jobs::bulletins::queue_due(state.store.as_ref(), &state.calendar, &to, now);
+    assert_eq!(
+        queue(at("2026-11-30T09:00:00+08:00")).await.unwrap(),
+        1,
+        "Monday: the week's"
+    );
+    assert_eq!(
+        queue(at("2026-12-01T09:00:00+08:00")).await.unwrap(),
+        1,
+        "the month's"
+    );
+    assert_eq!(queue(at("2026-12-01T10:00:00+08:00")).await.unwrap(), 0);
+    app.wake_outbox();
+    let mails = smtp.wait_for(2, std::time::Duration::from_secs(20)).await;
+    let month = mails
+        .iter()
+        .map(|m| mail_parser::MessageParser::default().parse(m).unwrap())
+        .find(|m| m.subject().unwrap().contains("2026年11月"))
+        .expect("the month's bulletin");
+    assert!(month.subject().unwrap().contains("行风建设通报"));
+    assert!(
+        month.body_text(0).unwrap().contains("受理 1 件"),
+        "{:?}",
+        month.body_text(0)
+    );
+    use mail_parser::MimeHeaders;
+    let xlsx = month
+        .attachments()
+        .find(|a| a.attachment_name().is_some_and(|n| n.ends_with(".xlsx")))
+        .expect("the bulletin attached");
+    use calamine::{Reader, Xlsx};
+    let mut book: Xlsx<_> =
+        calamine::open_workbook_from_rs(std::io::Cursor::new(xlsx.contents().to_vec())).unwrap();
+    let sheet = book.worksheet_range_at(0).unwrap().unwrap();
+    assert_eq!(sheet.get_value((2, 2)).unwrap().to_string(), "1");
+}
+
+crate::on_both_backends!(
+    a_month_of_cases_makes_its_bulletin,
+    the_bulletin_is_mailed_on_the_first_working_day
+);

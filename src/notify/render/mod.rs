@@ -3,6 +3,7 @@
 //! morning list is read at delivery by the callback service's own renderer, registered here
 //! at start-up ([`Renderers::with`]), so this module depends on no service.
 
+pub mod bulletin;
 mod callback_late;
 mod confirmation;
 mod deadline;
