@@ -157,6 +157,7 @@ impl Application {
             );
         }
         let state = AppState {
+            evaluation: settings.evaluation.clone(),
             directory,
             cases,
             store,

@@ -37,6 +37,9 @@ pub struct Settings {
     /// The business counters (窗口) of the service hall.
     #[serde(default)]
     pub counters: Vec<CounterSettings>,
+    /// The weights of the evaluation (流动红旗, 服务之星).
+    #[serde(default)]
+    pub evaluation: EvaluationSettings,
     pub log: LogSettings,
 }
 
@@ -52,6 +55,26 @@ pub struct DepartmentSettings {
     /// How to reach them: an e-mail address or `webhook:<name>`.
     #[serde(default)]
     pub contact: Option<String>,
+}
+
+/// The weights of the evaluation, shown beside the figures they weigh. For places (counters
+/// and departments): cases that failed there, of which staff-side, good ratings (满意 and
+/// above), bad ratings (不满意 and below), cases settled on time. For staff: cases handled,
+/// settled on time, good ratings, bad ratings, callers reached on the callback list.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct EvaluationSettings {
+    pub place: [f64; 5],
+    pub staff: [f64; 5],
+}
+
+impl Default for EvaluationSettings {
+    fn default() -> Self {
+        Self {
+            place: [-1.0, -3.0, 1.0, -2.0, 0.5],
+            staff: [1.0, 2.0, 1.0, -2.0, 0.5],
+        }
+    }
 }
 
 /// A business counter (`[[counters]]`), and the department it belongs to.

@@ -12,6 +12,7 @@ pub mod case;
 pub mod citizen;
 pub mod correction;
 pub mod directory;
+pub mod evaluation;
 pub mod notification;
 pub mod permission;
 pub mod phone;

@@ -4,6 +4,7 @@ mod action_request;
 mod calendar;
 mod callbacks;
 mod cases;
+mod evaluation;
 pub mod health;
 pub mod metrics;
 pub mod openapi;
@@ -61,6 +62,8 @@ pub struct AppState {
     pub readiness: Arc<health::Targets>,
     /// The bureau's departments and counters.
     pub directory: crate::directory::Directory,
+    /// The weights of the evaluation.
+    pub evaluation: crate::config::EvaluationSettings,
 }
 
 impl FromRef<AppState> for crate::channels::counter::Counter {

@@ -26,7 +26,7 @@ use crate::web::views;
         outbox::list_outbox,
         roster::show, roster::set, roster::import,
         ratings::record, ratings::follow_ups, ratings::follow_up,
-        statistics::api, statistics::export, super::reports::api,
+        statistics::api, statistics::export, super::reports::api, super::evaluation::api,
         callbacks::day_list, callbacks::generate, callbacks::claim, callbacks::attempt,
         callbacks::export, callbacks::print,
         health::healthz, health::readyz,

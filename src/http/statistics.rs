@@ -25,6 +25,12 @@ use crate::web::views::ErrorBody;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/v1/reports", get(super::reports::api))
+        .route("/api/v1/evaluation", get(super::evaluation::api))
+        .route("/staff/evaluation", get(super::evaluation::staff_page))
+        .route(
+            "/staff/evaluation/award",
+            axum::routing::post(super::evaluation::award),
+        )
         .route("/staff/reports", get(super::reports::staff_page))
         .route("/api/v1/statistics", get(api))
         .route("/api/v1/statistics/export", get(export))

@@ -19,6 +19,7 @@ pub mod callbacks;
 pub mod calls;
 pub mod cases;
 pub mod directory;
+pub mod evaluation;
 pub mod group_commit;
 pub mod intake;
 mod intake_batch;
@@ -165,6 +166,7 @@ pub trait Store:
     + directory::DirectoryStore
     + problems::ProblemStore
     + bulletins::BulletinStore
+    + evaluation::EvaluationStore
     + transcripts::TranscriptStore
     + UserAdminStore
     + CaseStore
@@ -241,6 +243,7 @@ macro_rules! impl_store {
         $crate::storage::directory::impl_directory_store!($store, $db);
         $crate::storage::problems::impl_problem_store!($store, $db);
         $crate::storage::bulletins::impl_bulletin_store!($store, $db);
+        $crate::storage::evaluation::impl_evaluation_store!($store, $db);
         $crate::storage::transcripts::impl_transcript_store!($store, $db);
         $crate::storage::user_admin::impl_user_admin_store!($store, $db);
         $crate::storage::cases::impl_case_store!($store, $db);

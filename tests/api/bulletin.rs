@@ -253,7 +253,128 @@ async fn the_bulletin_is_mailed_on_the_first_working_day(backend: Backend) {
     assert_eq!(sheet.get_value((2, 2)).unwrap().to_string(), "1");
 }
 
+/// The evaluation ranks counters, departments and staff by the configured weights, shown
+/// beside the figures; a leader awards the red flag, on the audit trail.
+async fn counters_and_staff_are_ranked_and_a_leader_awards(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let clerk = app.token("王芳", Role::Counter).await;
+    let leader = app.token("赵局长", Role::DutyLeader).await;
+    // Three failures at the benefits counter (one the staff's doing), one at enrolment.
+    for (i, counter) in [
+        "pension-benefits",
+        "pension-benefits",
+        "pension-benefits",
+        "pension-enrolment",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut body = walk_in();
+        body["received_at"] = json!(format!("2026-11-{:02}T10:00:00+08:00", 10 + i));
+        body["failed_counter"] = json!(counter);
+        let (_, case) = app.post_json("/api/v1/cases", &clerk, &body).await;
+        let number = case["number"].as_str().unwrap().to_owned();
+        let path = format!("/api/v1/cases/{number}/actions");
+        assert_eq!(
+            app.post_json(&path, &clerk, &json!({"action": "accept"}))
+                .await
+                .0,
+            200
+        );
+        if i == 0 {
+            let step = json!({"action": "classify", "cause": "staff_side"});
+            assert_eq!(app.post_json(&path, &clerk, &step).await.0, 200);
+        }
+    }
+    let (status, e) = app
+        .get_json("/api/v1/evaluation?period=2026-11", &leader)
+        .await;
+    assert_eq!(status, 200, "{e}");
+    assert_eq!(e["place_weights"], json!([-1.0, -3.0, 1.0, -2.0, 0.5]));
+    let counters: Vec<(&str, f64)> = e["counters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["subject"].as_str().unwrap(), r["score"].as_f64().unwrap()))
+        .collect();
+    assert_eq!(
+        counters,
+        [("养老保险参保窗口", -1.0), ("养老保险待遇窗口", -6.0)]
+    );
+    assert_eq!(e["departments"][0]["figures"], json!([4, 1, 0, 0, 0]));
+    assert_eq!(e["staff"][0]["subject"], "王芳");
+    assert_eq!(e["staff"][0]["figures"], json!([4, 0, 0, 0, 0]));
+    // The yearly appraisal; bad periods named.
+    assert_eq!(
+        app.get_json("/api/v1/evaluation?period=2026", &leader)
+            .await
+            .0,
+        200
+    );
+    for query in ["period=2030", "period=abc", "period=2026-11&format=pdf"] {
+        let (status, r) = app
+            .get_json(&format!("/api/v1/evaluation?{query}"), &leader)
+            .await;
+        assert_eq!(status, 422, "{query}: {r}");
+    }
+    let csv = app
+        .get("/api/v1/evaluation?period=2026-11&format=csv")
+        .bearer_auth(&leader)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        csv.contains("没办成的案件（权重 -1）") && csv.contains("养老保险参保窗口"),
+        "{csv}"
+    );
+    // A leader awards the red flag from the page.
+    app.user("zhao", "赵局", vec![Role::DutyLeader], None).await;
+    let mut zhao = Browser::new(&app);
+    zhao.sign_in("zhao", PASSWORD).await;
+    let page = zhao.get("/staff/evaluation?period=2026-11").await.1;
+    assert!(
+        page.contains("×-3") && page.contains("养老保险参保窗口"),
+        "the weights beside the figures"
+    );
+    let marker = "name=\"csrf\" value=\"";
+    let start = page.find(marker).unwrap() + marker.len();
+    let csrf = page[start..start + page[start..].find('"').unwrap()].to_owned();
+    let (status, _, _) = zhao
+        .post(
+            "/staff/evaluation/award",
+            &[
+                ("csrf", csrf.as_str()),
+                ("period", "2026-11"),
+                ("award", "red_flag"),
+                ("subject", "养老保险参保窗口"),
+                ("reason", "本月失败最少，无窗口人员原因"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 303);
+    let (_, e) = app
+        .get_json("/api/v1/evaluation?period=2026-11", &leader)
+        .await;
+    assert_eq!(e["awards"][0]["subject"], "养老保险参保窗口");
+    assert_eq!(e["awards"][0]["awarded_by"], "赵局");
+    assert_eq!(
+        app.raw_count("select count(*) from audit_events where action = 'award'")
+            .await,
+        1
+    );
+    assert_eq!(
+        app.get_json("/api/v1/evaluation?period=2026-11", &clerk)
+            .await
+            .0,
+        403
+    );
+}
+
 crate::on_both_backends!(
     a_month_of_cases_makes_its_bulletin,
-    the_bulletin_is_mailed_on_the_first_working_day
+    the_bulletin_is_mailed_on_the_first_working_day,
+    counters_and_staff_are_ranked_and_a_leader_awards
 );

@@ -29,6 +29,10 @@ async fn every_staff_page_for_every_role(backend: Backend) {
         ("/staff/directory".into(), ActionKind::Administer),
         ("/staff/problems".into(), ActionKind::Read),
         ("/staff/reports?period=2026-11".into(), ActionKind::Oversee),
+        (
+            "/staff/evaluation?period=2026-11".into(),
+            ActionKind::Oversee,
+        ),
         ("/staff/admin/tokens".into(), ActionKind::Administer),
         (format!("/staff/cases/{number}"), ActionKind::Read),
         (format!("/staff/cases/{number}/referral"), ActionKind::Read),
