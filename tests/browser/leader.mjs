@@ -95,6 +95,28 @@ try {
   check((await page.locator("#rating").innerText()).includes("电话或窗口评价"), "a rating taken by phone is recorded");
   await axe(page, "the case page with its rating");
 
+  // A common problem, the month's bulletin and the evaluation, each in its page.
+  await page.getByRole("link", { name: "共性问题" }).click();
+  await page.getByLabel("问题名称").fill("灵活就业人员社保补贴跨区认定");
+  await page.getByLabel("卡在哪项政策或哪个系统").fill("补贴办法要求户籍地认定，系统不支持异地办理");
+  await page.getByRole("button", { name: "登记", exact: true }).click();
+  await page.waitForSelector("#problem-status");
+  await axe(page, "a common problem");
+  await page.goto(`${base}/staff/cases/${staffSide}`);
+  await page.getByRole("button", { name: "关联", exact: true }).click();
+  await page.goto(`${base}/staff/problems`);
+  check((await page.locator("#problems").innerText()).includes("灵活就业人员社保补贴跨区认定\t1"), "the case is linked to the problem");
+  await shot(page, "problems");
+  await page.getByRole("link", { name: "通报" }).click();
+  await page.waitForSelector("#bulletin");
+  check((await page.locator("#bulletin").innerText()).includes("行风建设通报"), "the bulletin of last month");
+  await axe(page, "the bulletin");
+  await shot(page, "bulletin");
+  await page.getByRole("link", { name: "评选" }).click();
+  await page.waitForSelector("#rank-staff");
+  await axe(page, "the evaluation");
+  await shot(page, "evaluation");
+
   // Who played a recording: the audit page, filtered by kind.
   await page.getByRole("link", { name: "审计" }).click();
   await page.waitForSelector("#trail");
