@@ -42,11 +42,13 @@ impl Report {
 
 /// Compiles the bulletin of `period` (local days in `tz`).
 pub async fn compile(store: &dyn Store, tz: chrono_tz::Tz, period: Period) -> StoreResult<Report> {
+    // A zone whose clocks skip midnight: the day starts when the clock shows it.
     let start = |day: chrono::NaiveDate| {
-        tz.from_local_datetime(&day.and_hms_opt(0, 0, 0).expect("midnight"))
-            .earliest()
-            .expect("a local midnight")
-            .with_timezone(&Utc)
+        let midnight = day.and_hms_opt(0, 0, 0).expect("midnight");
+        tz.from_local_datetime(&midnight).earliest().map_or_else(
+            || tz.from_utc_datetime(&midnight).with_timezone(&Utc),
+            |t| t.with_timezone(&Utc),
+        )
     };
     let from = start(period.first);
     let to = start(period.last.succ_opt().expect("a next day"));
@@ -135,8 +137,8 @@ pub fn rows(report: &Report, rules: &IntakeRules) -> Vec<[String; 5]> {
         );
     }
     row(
-        "按窗口（没办成的地方）",
-        "未登记".into(),
+        "没办成的地方未登记",
+        "窗口和科室都未登记".into(),
         c.place_unknown.to_string(),
         String::new(),
         String::new(),
@@ -237,6 +239,14 @@ pub fn rows(report: &Report, rules: &IntakeRules) -> Vec<[String; 5]> {
 
 pub const HEADERS: [&str; 5] = ["栏目", "项目", "数量", "其中／比率", "说明"];
 
+/// A cell as a spreadsheet reads it: text that would start a formula is kept as text.
+pub fn cell(value: &str) -> String {
+    match value.starts_with(['=', '+', '-', '@']) && value.parse::<f64>().is_err() {
+        true => format!("'{value}"),
+        false => value.to_owned(),
+    }
+}
+
 /// CSV, UTF-8 with a byte order mark (Excel opens it in Chinese).
 pub fn to_csv(rows: &[[String; 5]]) -> anyhow::Result<Vec<u8>> {
     let mut out = b"\xEF\xBB\xBF".to_vec();
@@ -244,7 +254,7 @@ pub fn to_csv(rows: &[[String; 5]]) -> anyhow::Result<Vec<u8>> {
         let mut w = csv::Writer::from_writer(&mut out);
         w.write_record(HEADERS)?;
         for r in rows {
-            w.write_record(r)?;
+            w.write_record(r.iter().map(|v| cell(v)))?;
         }
         w.flush()?;
     }

@@ -17,8 +17,15 @@ impl Period {
     /// refused; the current one is shown so far).
     pub fn parse(raw: &str, today: NaiveDate) -> Result<Period, String> {
         let raw = raw.trim();
+        // Four digits: no sign, no spaces, no year out of the service's reach.
+        let year_of = |y: &str| {
+            (y.len() == 4 && y.chars().all(|c| c.is_ascii_digit()))
+                .then(|| y.parse::<i32>().ok())
+                .flatten()
+                .filter(|y| (2000..=9999).contains(y))
+        };
         let period = if let Some((year, week)) = raw.split_once("-W") {
-            let year: i32 = year.parse().map_err(|_| bad(raw))?;
+            let year: i32 = year_of(year).ok_or_else(|| bad(raw))?;
             let week: u32 = week.parse().map_err(|_| bad(raw))?;
             let first =
                 NaiveDate::from_isoywd_opt(year, week, Weekday::Mon).ok_or_else(|| bad(raw))?;
@@ -30,7 +37,7 @@ impl Period {
             }
         } else {
             let (year, month) = raw.split_once('-').ok_or_else(|| bad(raw))?;
-            let year: i32 = year.parse().map_err(|_| bad(raw))?;
+            let year: i32 = year_of(year).ok_or_else(|| bad(raw))?;
             let month: u32 = month.parse().map_err(|_| bad(raw))?;
             let first = NaiveDate::from_ymd_opt(year, month, 1).ok_or_else(|| bad(raw))?;
             let next = match month {
@@ -90,29 +97,22 @@ impl Period {
     }
 }
 
-/// The bulletins due on `today`: on the first working day of a month the past month's, on
-/// the first working day of an ISO week the past week's. None on a day off.
+/// The bulletins due by `today`, a working day: the past month's, and the past two ISO
+/// weeks' (a week with no working day at all, like a Spring Festival week, is sent with the
+/// next). None on a day off. Each is sent once (`bulletin_runs`), so asking again, or on a
+/// later day after a day nobody asked, sends only what was missed.
 pub fn due_on(today: NaiveDate, is_working_day: impl Fn(NaiveDate) -> bool) -> Vec<String> {
     if !is_working_day(today) {
         return Vec::new();
     }
-    let mut due = Vec::new();
     let first_of_month = NaiveDate::from_ymd_opt(today.year(), today.month(), 1).expect("day 1");
-    if first_of_month
-        .iter_days()
-        .take_while(|d| *d < today)
-        .all(|d| !is_working_day(d))
-    {
-        let last = first_of_month - Duration::days(1);
-        due.push(last.format("%Y-%m").to_string());
-    }
+    let last_month = (first_of_month - Duration::days(1))
+        .format("%Y-%m")
+        .to_string();
     let monday = today - Duration::days(i64::from(today.weekday().num_days_from_monday()));
-    if monday
-        .iter_days()
-        .take_while(|d| *d < today)
-        .all(|d| !is_working_day(d))
-    {
-        let week = (monday - Duration::days(7)).iso_week();
+    let mut due = vec![last_month];
+    for back in [14, 7] {
+        let week = (monday - Duration::days(back)).iso_week();
         due.push(format!("{}-W{:02}", week.year(), week.week()));
     }
     due
@@ -143,25 +143,30 @@ mod tests {
         assert!(Period::parse("2027-01", today)
             .unwrap_err()
             .contains("not begun"));
-        for bad in ["2026-13", "2026/11", "November", "2026-W60", ""] {
+        for bad in [
+            "2026-13",
+            "2026/11",
+            "November",
+            "2026-W60",
+            "",
+            "-5000-W10",
+            "+2026-11",
+        ] {
             assert!(Period::parse(bad, today).is_err(), "{bad}");
         }
         assert_eq!(m.previous().code, "2026-10");
     }
 
     #[test]
-    fn bulletins_fall_due_on_the_first_working_day_of_a_week_and_a_month() {
+    fn bulletins_fall_due_on_working_days_with_what_was_missed() {
         let weekday = |d: NaiveDate| !matches!(d.weekday(), Weekday::Sat | Weekday::Sun);
-        // Tuesday 2026-12-01: the month's first working day, not the week's.
-        assert_eq!(due_on(day("2026-12-01"), weekday), ["2026-11"]);
-        // Monday 2026-12-07: the week's.
-        assert_eq!(due_on(day("2026-12-07"), weekday), ["2026-W49"]);
-        // Monday 2026-06-01: both.
-        assert_eq!(due_on(day("2026-06-01"), weekday), ["2026-05", "2026-W22"]);
+        // Tuesday 2026-12-01: November, and the two weeks before this one.
+        assert_eq!(
+            due_on(day("2026-12-01"), weekday),
+            ["2026-11", "2026-W47", "2026-W48"]
+        );
         assert!(due_on(day("2026-12-05"), weekday).is_empty());
-        // After National Day the first working day of October is the 9th... of the week, too.
-        let october =
-            |d: NaiveDate| weekday(d) && !(day("2026-10-01")..=day("2026-10-07")).contains(&d);
-        assert_eq!(due_on(day("2026-10-08"), october), ["2026-09", "2026-W40"]);
+        // After a whole week off (the Spring Festival, W08), the week before it is still due.
+        assert!(due_on(day("2026-02-24"), weekday).contains(&"2026-W07".to_owned()));
     }
 }

@@ -62,6 +62,7 @@ fn period_of(
         String,
         chrono::DateTime<chrono::Utc>,
         chrono::DateTime<chrono::Utc>,
+        bool,
     ),
     ApiError,
 > {
@@ -84,33 +85,53 @@ fn period_of(
             Text::new(format!("期间 `{raw}` 无效：请写年份如 2026、月份如 2026-11 或周如 2026-W48，且不能是尚未开始的期间"), en),
         )
     };
-    let (first, last) = match raw.parse::<i32>() {
-        Ok(year) if (2000..=today.year()).contains(&year) => (
+    let digits = !raw.is_empty() && raw.chars().all(|c| c.is_ascii_digit());
+    let (code, first, last) = match raw.parse::<i32>() {
+        Ok(year) if digits && (2000..=today.year()).contains(&year) => (
+            year.to_string(),
             chrono::NaiveDate::from_ymd_opt(year, 1, 1).expect("a year"),
             chrono::NaiveDate::from_ymd_opt(year, 12, 31).expect("a year"),
         ),
         Ok(_) => return Err(invalid(format!("`{raw}` is not a year so far"))),
         Err(_) => {
             let p = Period::parse(&raw, today).map_err(invalid)?;
-            (p.first, p.last)
+            (p.code, p.first, p.last)
         }
     };
+    // A zone whose clocks skip midnight: the day starts when the clock shows it.
     let start = |d: chrono::NaiveDate| {
-        tz.from_local_datetime(&d.and_hms_opt(0, 0, 0).expect("midnight"))
+        let midnight = d.and_hms_opt(0, 0, 0).expect("midnight");
+        tz.from_local_datetime(&midnight)
             .earliest()
-            .expect("a midnight")
-            .to_utc()
+            .map_or_else(|| tz.from_utc_datetime(&midnight).to_utc(), |t| t.to_utc())
     };
     Ok((
-        raw.clone(),
+        code,
         start(first),
-        start(last.succ_opt().expect("a day")),
+        start(last.succ_opt().unwrap_or(last)),
+        last < today,
     ))
 }
 
 async fn evaluate(state: &AppState, raw: Option<&str>) -> Result<EvaluationView, ApiError> {
-    let (period, from, to) = period_of(state, raw)?;
-    let figures = state.store.evaluation_figures(from, to).await?;
+    let (period, from, to, _) = period_of(state, raw)?;
+    let mut figures = state.store.evaluation_figures(from, to).await?;
+    // Places with nothing against them are candidates too (the likeliest red flags).
+    for e in state
+        .directory
+        .entries()
+        .await?
+        .iter()
+        .filter(|e| !e.retired)
+    {
+        let list = match e.kind {
+            EntryKind::Counter => &mut figures.counters,
+            EntryKind::Department => &mut figures.departments,
+        };
+        if !list.iter().any(|(code, _)| *code == e.code) {
+            list.push((e.code.clone(), vec![0; 5]));
+        }
+    }
     let w = &state.evaluation;
     let named = |items: Vec<(String, Vec<i64>)>,
                  kind: EntryKind,
@@ -331,7 +352,46 @@ pub async fn award(
         return r;
     }
     let result = async {
-        let (period, _, _) = period_of(&state, Some(&form.period))?;
+        let (period, _, _, ended) = period_of(&state, Some(&form.period))?;
+        if !ended {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "period_not_over",
+                Text::new(
+                    "期间尚未结束，结束后再评定",
+                    "The period is not over yet: award it after",
+                ),
+            ));
+        }
+        let view = evaluate(&state, Some(&period)).await?;
+        let candidates: Vec<&str> = match form.award.as_str() {
+            "red_flag" => view
+                .counters
+                .iter()
+                .chain(&view.departments)
+                .map(|r| r.subject.as_str())
+                .collect(),
+            "service_star" => view.staff.iter().map(|r| r.subject.as_str()).collect(),
+            _ => Vec::new(),
+        };
+        if !candidates.contains(&form.subject.trim()) {
+            return Err(ApiError::invalid(
+                "subject",
+                "not_a_candidate",
+                Text::new("只能评定名单中的对象", "Award one of the candidates listed"),
+            ));
+        }
+        if view
+            .awards
+            .iter()
+            .any(|a| a.award == form.award && a.subject == form.subject.trim())
+        {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "awarded_already",
+                Text::new("本期已评定过该对象", "Already awarded for this period"),
+            ));
+        }
         if !AWARDS.iter().any(|(code, _)| *code == form.award) || form.subject.trim().is_empty() {
             return Err(ApiError::invalid(
                 "award",

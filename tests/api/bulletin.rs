@@ -219,8 +219,8 @@ async fn the_bulletin_is_mailed_on_the_first_working_day(backend: Backend) {
         |now| youmen::jobs::bulletins::queue_due(state.store.as_ref(), &state.calendar, &to, now);
     assert_eq!(
         queue(at("2026-11-30T09:00:00+08:00")).await.unwrap(),
-        1,
-        "Monday: the week's"
+        3,
+        "Monday: October (never sent before) and the two weeks before"
     );
     assert_eq!(
         queue(at("2026-12-01T09:00:00+08:00")).await.unwrap(),
@@ -229,7 +229,7 @@ async fn the_bulletin_is_mailed_on_the_first_working_day(backend: Backend) {
     );
     assert_eq!(queue(at("2026-12-01T10:00:00+08:00")).await.unwrap(), 0);
     app.wake_outbox();
-    let mails = smtp.wait_for(2, std::time::Duration::from_secs(20)).await;
+    let mails = smtp.wait_for(4, std::time::Duration::from_secs(20)).await;
     let month = mails
         .iter()
         .map(|m| mail_parser::MessageParser::default().parse(m).unwrap())
@@ -297,11 +297,20 @@ async fn counters_and_staff_are_ranked_and_a_leader_awards(backend: Backend) {
         .iter()
         .map(|r| (r["subject"].as_str().unwrap(), r["score"].as_f64().unwrap()))
         .collect();
+    // Counters with nothing against them lead (the likeliest red flags), then these two.
+    assert_eq!(counters.len(), 6, "{counters:?}");
+    assert_eq!(counters[0].1, 0.0);
     assert_eq!(
-        counters,
+        counters[4..],
         [("养老保险参保窗口", -1.0), ("养老保险待遇窗口", -6.0)]
     );
-    assert_eq!(e["departments"][0]["figures"], json!([4, 1, 0, 0, 0]));
+    let pensions = e["departments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["subject"] == "养老保险科")
+        .unwrap();
+    assert_eq!(pensions["figures"], json!([4, 1, 0, 0, 0]));
     assert_eq!(e["staff"][0]["subject"], "王芳");
     assert_eq!(e["staff"][0]["figures"], json!([4, 0, 0, 0, 0]));
     // The yearly appraisal; bad periods named.
@@ -355,6 +364,26 @@ async fn counters_and_staff_are_ranked_and_a_leader_awards(backend: Backend) {
         )
         .await;
     assert_eq!(status, 303);
+    // Not a candidate, twice, or a period not over: refused.
+    for (award, subject, period, status) in [
+        ("red_flag", "王芳", "2026-11", 422),
+        ("red_flag", "养老保险参保窗口", "2026-11", 409),
+        ("service_star", "王芳", "2026-12", 409),
+    ] {
+        let (s, _, _) = zhao
+            .post(
+                "/staff/evaluation/award",
+                &[
+                    ("csrf", csrf.as_str()),
+                    ("period", period),
+                    ("award", award),
+                    ("subject", subject),
+                    ("reason", "r"),
+                ],
+            )
+            .await;
+        assert_eq!(s, status, "{award} {subject} {period}");
+    }
     let (_, e) = app
         .get_json("/api/v1/evaluation?period=2026-11", &leader)
         .await;

@@ -159,6 +159,16 @@ pub async fn create(
                     .store
                     .create_problem(&draft, &user.actor().name, crate::clock::now())
                     .await?;
+                state
+                    .store
+                    .audit(
+                        user.actor().by(),
+                        "problem_open",
+                        &format!("problem:{id}"),
+                        Some(&draft.title),
+                        crate::clock::now(),
+                    )
+                    .await?;
                 Ok(Redirect::to(&format!("/staff/problems/{id}")).into_response())
             }
             Err(errors) => {
@@ -275,6 +285,16 @@ pub async fn update(
                 {
                     return Err(ApiError::not_found("该共性问题", "problem"));
                 }
+                state
+                    .store
+                    .audit(
+                        user.actor().by(),
+                        "problem_change",
+                        &format!("problem:{id}"),
+                        Some(draft.status.code()),
+                        crate::clock::now(),
+                    )
+                    .await?;
                 Ok(Redirect::to(&format!("/staff/problems/{id}")).into_response())
             }
             Err(errors) => {

@@ -36,11 +36,11 @@ impl Render for BulletinMail {
         let xlsx = crate::bulletin::to_xlsx(&title, &rows)
             .map_err(|e| DeliveryError::Permanent(format!("writing the XLSX: {e}")))?;
         let s = &report.statistics;
-        let staff_side: i64 = report
-            .counts
-            .by_department
+        let staff_side: i64 = s
+            .by_cause
             .iter()
-            .map(|p| p.staff_side)
+            .filter(|(c, _)| c == "staff_side")
+            .map(|(_, n)| *n)
             .sum();
         let summary = format!(
             "{title}：受理 {} 件，其中窗口人员原因 {staff_side} 件；召见 {} 次；已形成制度创新成果 {} 项。",
