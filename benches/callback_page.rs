@@ -93,46 +93,6 @@ fn arrivals() -> Vec<(NewCase, DateTime<Utc>)> {
     all
 }
 
-/// The `name=value` pairs of a response's cookies.
-fn cookies(r: &reqwest::Response) -> Vec<String> {
-    r.headers()
-        .get_all(reqwest::header::SET_COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok()?.split(';').next().map(str::to_owned))
-        .collect()
-}
-
-/// Signs in through the form, as a person does: the session cookie.
-async fn sign_in(client: &reqwest::Client, base: &str) -> String {
-    let r = client
-        .get(format!("{base}/staff/login"))
-        .send()
-        .await
-        .unwrap();
-    let jar = cookies(&r).join("; ");
-    let form = r.text().await.unwrap();
-    let marker = "name=\"csrf\" value=\"";
-    let start = form.find(marker).expect("a CSRF token") + marker.len();
-    let csrf = &form[start..start + form[start..].find('"').unwrap()];
-    let r = client
-        .post(format!("{base}/staff/login"))
-        .header(reqwest::header::COOKIE, jar)
-        .form(&[
-            ("csrf", csrf),
-            ("username", "li"),
-            ("password", PASSWORD),
-            ("next", "/staff/callbacks"),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 303, "signed in");
-    cookies(&r)
-        .into_iter()
-        .find(|c| c.starts_with("youmen_session="))
-        .expect("a session")
-}
-
 fn percentile(v: &mut [Duration], p: f64) -> Duration {
     v.sort();
     v[((v.len() as f64 * p).ceil() as usize).clamp(1, v.len()) - 1]
@@ -209,7 +169,7 @@ async fn measure(url: &str) -> Figures {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
-    let session = sign_in(&client, &base).await;
+    let session = support::sign_in(&client, &base, "li", PASSWORD, "/staff/callbacks").await;
     let page = || {
         client
             .get(format!("{base}/staff/callbacks?date=2026-11-30"))

@@ -42,46 +42,6 @@ fn ms(d: Duration) -> String {
     format!("{:.1} ms", d.as_secs_f64() * 1000.0)
 }
 
-/// The `name=value` pairs of a response's cookies.
-fn cookies(r: &reqwest::Response) -> Vec<String> {
-    r.headers()
-        .get_all(reqwest::header::SET_COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok()?.split(';').next().map(str::to_owned))
-        .collect()
-}
-
-/// Signs in through the form, as a person does: the session cookie.
-async fn sign_in(client: &reqwest::Client, base: &str, username: &str) -> String {
-    let r = client
-        .get(format!("{base}/staff/login"))
-        .send()
-        .await
-        .unwrap();
-    let jar = cookies(&r).join("; ");
-    let form = r.text().await.unwrap();
-    let marker = "name=\"csrf\" value=\"";
-    let start = form.find(marker).expect("a CSRF token") + marker.len();
-    let csrf = &form[start..start + form[start..].find('"').unwrap()];
-    let r = client
-        .post(format!("{base}/staff/login"))
-        .header(reqwest::header::COOKIE, jar)
-        .form(&[
-            ("csrf", csrf),
-            ("username", username),
-            ("password", PASSWORD),
-            ("next", "/staff/calls"),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 303, "signed in");
-    cookies(&r)
-        .into_iter()
-        .find(|c| c.starts_with("youmen_session="))
-        .expect("a session")
-}
-
 /// The number as the banner shows it: `139 0000 0001`.
 fn shown(n: usize) -> (String, String) {
     let raw = format!("139{n:08}");
@@ -149,7 +109,8 @@ async fn measure(url: &str, calls: usize, pops: usize) -> Figures {
     // 1. The screen pop: every operator's stream, read as it arrives.
     let (seen_tx, mut seen) = tokio::sync::mpsc::unbounded_channel::<(usize, Instant, String)>();
     for i in 0..OPERATORS {
-        let session = sign_in(&client, &base, &format!("op{i}")).await;
+        let session =
+            support::sign_in(&client, &base, &format!("op{i}"), PASSWORD, "/staff/calls").await;
         let r = client
             .get(format!("{base}/staff/calls/stream"))
             .header(reqwest::header::COOKIE, session)

@@ -40,16 +40,18 @@ impl Report {
     }
 }
 
+/// When `day` begins in `tz` (in a zone whose clocks skip midnight, when the clock shows it).
+pub fn day_start(tz: chrono_tz::Tz, day: chrono::NaiveDate) -> DateTime<Utc> {
+    let midnight = day.and_hms_opt(0, 0, 0).expect("midnight");
+    tz.from_local_datetime(&midnight).earliest().map_or_else(
+        || tz.from_utc_datetime(&midnight).with_timezone(&Utc),
+        |t| t.with_timezone(&Utc),
+    )
+}
+
 /// Compiles the bulletin of `period` (local days in `tz`).
 pub async fn compile(store: &dyn Store, tz: chrono_tz::Tz, period: Period) -> StoreResult<Report> {
-    // A zone whose clocks skip midnight: the day starts when the clock shows it.
-    let start = |day: chrono::NaiveDate| {
-        let midnight = day.and_hms_opt(0, 0, 0).expect("midnight");
-        tz.from_local_datetime(&midnight).earliest().map_or_else(
-            || tz.from_utc_datetime(&midnight).with_timezone(&Utc),
-            |t| t.with_timezone(&Utc),
-        )
-    };
+    let start = |day| day_start(tz, day);
     let from = start(period.first);
     let to = start(period.last.succ_opt().expect("a next day"));
     let statistics = store.statistics(from, to).await?;

@@ -56,3 +56,52 @@ impl BenchDatabase {
         }
     }
 }
+
+/// The `name=value` pairs of a response's cookies.
+#[allow(dead_code)] // not every bench signs in
+pub fn cookies(r: &reqwest::Response) -> Vec<String> {
+    r.headers()
+        .get_all(reqwest::header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok()?.split(';').next().map(str::to_owned))
+        .collect()
+}
+
+/// Signs `username` in through the form, as a person does, going on to `next`: the session
+/// cookie.
+#[allow(dead_code)] // not every bench signs in
+pub async fn sign_in(
+    client: &reqwest::Client,
+    base: &str,
+    username: &str,
+    password: &str,
+    next: &str,
+) -> String {
+    let r = client
+        .get(format!("{base}/staff/login"))
+        .send()
+        .await
+        .unwrap();
+    let jar = cookies(&r).join("; ");
+    let form = r.text().await.unwrap();
+    let marker = "name=\"csrf\" value=\"";
+    let start = form.find(marker).expect("a CSRF token") + marker.len();
+    let csrf = &form[start..start + form[start..].find('"').unwrap()];
+    let r = client
+        .post(format!("{base}/staff/login"))
+        .header(reqwest::header::COOKIE, jar)
+        .form(&[
+            ("csrf", csrf),
+            ("username", username),
+            ("password", password),
+            ("next", next),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303, "signed in");
+    cookies(&r)
+        .into_iter()
+        .find(|c| c.starts_with("youmen_session="))
+        .expect("a session")
+}

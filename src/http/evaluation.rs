@@ -66,7 +66,7 @@ fn period_of(
     ),
     ApiError,
 > {
-    use chrono::{Datelike, TimeZone};
+    use chrono::Datelike;
     let calendar = state.calendar.current();
     let tz = calendar.timezone();
     let today = calendar.local_date(crate::clock::now());
@@ -98,13 +98,7 @@ fn period_of(
             (p.code, p.first, p.last)
         }
     };
-    // A zone whose clocks skip midnight: the day starts when the clock shows it.
-    let start = |d: chrono::NaiveDate| {
-        let midnight = d.and_hms_opt(0, 0, 0).expect("midnight");
-        tz.from_local_datetime(&midnight)
-            .earliest()
-            .map_or_else(|| tz.from_utc_datetime(&midnight).to_utc(), |t| t.to_utc())
-    };
+    let start = |d| crate::bulletin::day_start(tz, d);
     Ok((
         code,
         start(first),

@@ -348,9 +348,7 @@ async fn counters_and_staff_are_ranked_and_a_leader_awards(backend: Backend) {
         page.contains("×-3") && page.contains("养老保险参保窗口"),
         "the weights beside the figures"
     );
-    let marker = "name=\"csrf\" value=\"";
-    let start = page.find(marker).unwrap() + marker.len();
-    let csrf = page[start..start + page[start..].find('"').unwrap()].to_owned();
+    let csrf = crate::staff::csrf(&page);
     let (status, _, _) = zhao
         .post(
             "/staff/evaluation/award",

@@ -7,13 +7,7 @@ use serde_json::json;
 use youmen::domain::Role;
 
 use crate::helpers::{walk_in, Backend, TestApp, PASSWORD};
-use crate::staff::Browser;
-
-fn csrf(page: &str) -> String {
-    let marker = "name=\"csrf\" value=\"";
-    let start = page.find(marker).expect("a CSRF token") + marker.len();
-    page[start..start + page[start..].find('"').unwrap()].to_owned()
-}
+use crate::staff::{csrf, Browser};
 
 async fn an_administrator_keeps_the_directory(backend: Backend) {
     let app = TestApp::spawn(backend).await;

@@ -6,13 +6,7 @@ use serde_json::json;
 use youmen::domain::Role;
 
 use crate::helpers::{walk_in, Backend, TestApp, PASSWORD};
-use crate::staff::Browser;
-
-fn csrf(page: &str) -> String {
-    let marker = "name=\"csrf\" value=\"";
-    let start = page.find(marker).expect("a CSRF token") + marker.len();
-    page[start..start + page[start..].find('"').unwrap()].to_owned()
-}
+use crate::staff::{csrf, Browser};
 
 async fn a_problem_gathers_cases_and_becomes_a_reform(backend: Backend) {
     let app = TestApp::spawn(backend).await;
