@@ -546,3 +546,43 @@ crate::on_both_backends!(
     the_cti_door_keeps_out_what_it_should,
     a_call_pops_up_where_it_rings
 );
+
+/// With PostgreSQL, a call pushed to one instance pops up on an operator's screen served by
+/// another within a second (LISTEN/NOTIFY wakes it; without it, the stream rereads every 5 s).
+#[tokio::test]
+async fn a_call_pushed_to_one_instance_pops_up_on_another() {
+    use crate::staff::Browser;
+    let Some(backend) = Backend::postgres().await else {
+        return;
+    };
+    let first = TestApp::spawn(backend).await;
+    let url = first.database_url.clone();
+    let second = TestApp::spawn_with(backend, move |s| s.database.url = url).await;
+    let pbx = first.token("freepbx", Role::Pbx).await;
+    second.user("zhou", "周敏", vec![Role::Hotline], None).await;
+    let mut zhou = Browser::new(&second);
+    zhou.sign_in("zhou", crate::helpers::PASSWORD).await;
+    // The stream's first message (nothing ringing), then the next one.
+    let mut stream = zhou.open_stream("/staff/calls/stream").await;
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), stream.chunk()).await;
+    // Let the second instance's listener settle, then ring on the first.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let rang = std::time::Instant::now();
+    let mut ring = ev("newCall", "x-1", "13800138000", "3105883", "");
+    ring.as_object_mut().unwrap().remove("at");
+    ok(&first, &pbx, ring).await;
+    let mut seen = String::new();
+    while !seen.contains("138 0013 8000") {
+        let chunk = tokio::time::timeout(std::time::Duration::from_secs(4), stream.chunk())
+            .await
+            .expect("woken before the 5 s reread")
+            .unwrap()
+            .expect("the stream goes on");
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    assert!(
+        rang.elapsed() < std::time::Duration::from_secs(1),
+        "across instances in {:?}",
+        rang.elapsed()
+    );
+}

@@ -82,6 +82,17 @@ impl Browser {
         (r.status().as_u16(), r.text().await.unwrap(), location)
     }
 
+    /// A streamed answer (server-sent events), open, to read chunk by chunk.
+    pub(crate) async fn open_stream(&mut self, path: &str) -> reqwest::Response {
+        let mut r = self.client.get(format!("{}{path}", self.base));
+        if let Some(c) = self.cookies() {
+            r = r.header(COOKIE, c);
+        }
+        let r = r.send().await.unwrap();
+        assert_eq!(r.status().as_u16(), 200);
+        r
+    }
+
     /// The first chunk of a streamed answer (server-sent events), within five seconds.
     pub(crate) async fn get_stream(&mut self, path: &str) -> Option<String> {
         let mut r = self.client.get(format!("{}{path}", self.base));
