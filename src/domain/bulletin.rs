@@ -1,5 +1,5 @@
-//! The conduct bulletin's period (行风建设通报): a month (`2026-11`) or an ISO week
-//! (`2026-W48`), read and checked. Pure.
+//! The period of a conduct bulletin (行风建设通报) or an evaluation: an ISO week
+//! (`2026-W48`), a month (`2026-11`) or a year (`2026`), read and checked. Pure.
 
 use chrono::{Datelike, Duration, NaiveDate, Weekday};
 
@@ -9,11 +9,18 @@ pub struct Period {
     pub code: String,
     pub first: NaiveDate,
     pub last: NaiveDate,
-    pub weekly: bool,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Span {
+    Week,
+    Month,
+    Year,
 }
 
 impl Period {
-    /// `2026-11` or `2026-W48`, ended by `today` at the latest (a period that has not begun is
+    /// `2026-W48`, `2026-11` or `2026`, ended by `today` at the latest (a period that has not begun is
     /// refused; the current one is shown so far).
     pub fn parse(raw: &str, today: NaiveDate) -> Result<Period, String> {
         let raw = raw.trim();
@@ -24,7 +31,14 @@ impl Period {
                 .flatten()
                 .filter(|y| (2000..=9999).contains(y))
         };
-        let period = if let Some((year, week)) = raw.split_once("-W") {
+        let period = if let Some(year) = year_of(raw) {
+            Period {
+                code: year.to_string(),
+                first: NaiveDate::from_ymd_opt(year, 1, 1).ok_or_else(|| bad(raw))?,
+                last: NaiveDate::from_ymd_opt(year, 12, 31).ok_or_else(|| bad(raw))?,
+                span: Span::Year,
+            }
+        } else if let Some((year, week)) = raw.split_once("-W") {
             let year: i32 = year_of(year).ok_or_else(|| bad(raw))?;
             let week: u32 = week.parse().map_err(|_| bad(raw))?;
             let first =
@@ -33,7 +47,7 @@ impl Period {
                 code: format!("{year}-W{week:02}"),
                 first,
                 last: first + Duration::days(6),
-                weekly: true,
+                span: Span::Week,
             }
         } else {
             let (year, month) = raw.split_once('-').ok_or_else(|| bad(raw))?;
@@ -49,7 +63,7 @@ impl Period {
                 code: format!("{year}-{month:02}"),
                 first,
                 last: next - Duration::days(1),
-                weekly: false,
+                span: Span::Month,
             }
         };
         if period.first > today {
@@ -61,39 +75,24 @@ impl Period {
         Ok(period)
     }
 
-    /// How the bulletin names it: 2026年11月, 2026年第48周.
+    /// How the bulletin names it: 2026年第48周（…）, 2026年11月, 2026年.
     pub fn title_zh(&self) -> String {
-        match self.weekly {
-            true => format!(
+        match self.span {
+            Span::Week => format!(
                 "{}年第{}周（{}—{}）",
                 self.first.iso_week().year(),
                 self.first.iso_week().week(),
                 self.first.format("%-m月%-d日"),
                 self.last.format("%-m月%-d日")
             ),
-            false => format!("{}年{}月", self.first.year(), self.first.month()),
+            Span::Month => format!("{}年{}月", self.first.year(), self.first.month()),
+            Span::Year => format!("{}年", self.first.year()),
         }
     }
 
-    /// The period before this one (for the bulletin's comparison).
-    pub fn previous(&self) -> Period {
-        match self.weekly {
-            true => Period {
-                code: String::new(),
-                first: self.first - Duration::days(7),
-                last: self.last - Duration::days(7),
-                weekly: true,
-            },
-            false => {
-                let last = self.first - Duration::days(1);
-                Period {
-                    code: last.format("%Y-%m").to_string(),
-                    first: NaiveDate::from_ymd_opt(last.year(), last.month(), 1).expect("a month"),
-                    last,
-                    weekly: false,
-                }
-            }
-        }
+    /// Over by `today` (an award is made for a period that is over).
+    pub fn over(&self, today: NaiveDate) -> bool {
+        self.last < today
     }
 }
 
@@ -119,7 +118,7 @@ pub fn due_on(today: NaiveDate, is_working_day: impl Fn(NaiveDate) -> bool) -> V
 }
 
 fn bad(raw: &str) -> String {
-    format!("`{raw}` is not a period: use a month like 2026-11 or an ISO week like 2026-W48")
+    format!("`{raw}` is not a period: use a month like 2026-11, an ISO week like 2026-W48 or a year like 2026")
 }
 
 #[cfg(test)]
@@ -154,7 +153,13 @@ mod tests {
         ] {
             assert!(Period::parse(bad, today).is_err(), "{bad}");
         }
-        assert_eq!(m.previous().code, "2026-10");
+        let y = Period::parse("2026", today).unwrap();
+        assert_eq!(
+            (y.first, y.last, y.title_zh()),
+            (day("2026-01-01"), day("2026-12-31"), "2026年".into())
+        );
+        assert!(!y.over(today) && m.over(today));
+        assert!(Period::parse("2027", today).is_err() && Period::parse("1999", today).is_err());
     }
 
     #[test]

@@ -11,7 +11,6 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::AppState;
-use crate::domain::bulletin::Period;
 use crate::domain::directory::EntryKind;
 use crate::domain::evaluation::{rank, Ranked, AWARDS};
 use crate::domain::ActionKind;
@@ -53,7 +52,7 @@ pub struct EvaluationView {
     pub awards: Vec<Award>,
 }
 
-/// A period (a year too: the yearly appraisal), and its bounds.
+/// A period (a year too: the yearly appraisal), its bounds, and whether it is over.
 fn period_of(
     state: &AppState,
     raw: Option<&str>,
@@ -66,44 +65,18 @@ fn period_of(
     ),
     ApiError,
 > {
-    use chrono::Datelike;
+    let period = super::reports::period_of(state, raw)?;
     let calendar = state.calendar.current();
-    let tz = calendar.timezone();
-    let today = calendar.local_date(crate::clock::now());
-    let raw = raw
-        .map(str::trim)
-        .filter(|p| !p.is_empty())
-        .map(str::to_owned)
-        .unwrap_or_else(|| {
-            let last = today.with_day(1).expect("day 1").pred_opt().expect("a day");
-            last.format("%Y-%m").to_string()
-        });
-    let invalid = |en: String| {
-        ApiError::invalid(
-            "period",
-            "invalid_period",
-            Text::new(format!("期间 `{raw}` 无效：请写年份如 2026、月份如 2026-11 或周如 2026-W48，且不能是尚未开始的期间"), en),
-        )
-    };
-    let digits = !raw.is_empty() && raw.chars().all(|c| c.is_ascii_digit());
-    let (code, first, last) = match raw.parse::<i32>() {
-        Ok(year) if digits && (2000..=today.year()).contains(&year) => (
-            year.to_string(),
-            chrono::NaiveDate::from_ymd_opt(year, 1, 1).expect("a year"),
-            chrono::NaiveDate::from_ymd_opt(year, 12, 31).expect("a year"),
-        ),
-        Ok(_) => return Err(invalid(format!("`{raw}` is not a year so far"))),
-        Err(_) => {
-            let p = Period::parse(&raw, today).map_err(invalid)?;
-            (p.code, p.first, p.last)
-        }
-    };
-    let start = |d| crate::bulletin::day_start(tz, d);
+    let (tz, today) = (
+        calendar.timezone(),
+        calendar.local_date(crate::clock::now()),
+    );
+    let end = period.last.succ_opt().unwrap_or(period.last);
     Ok((
-        code,
-        start(first),
-        start(last.succ_opt().unwrap_or(last)),
-        last < today,
+        period.code.clone(),
+        crate::bulletin::day_start(tz, period.first),
+        crate::bulletin::day_start(tz, end),
+        period.over(today),
     ))
 }
 

@@ -41,8 +41,9 @@ pub struct BulletinView {
     pub average_minutes_to_arrive: Option<i64>,
 }
 
-/// The period asked for, or last month.
-fn period_of(state: &AppState, raw: Option<&str>) -> Result<Period, ApiError> {
+/// The period asked for (a week, a month, a year), or last month: the bulletin's and the
+/// evaluation's.
+pub(super) fn period_of(state: &AppState, raw: Option<&str>) -> Result<Period, ApiError> {
     let calendar = state.calendar.current();
     let today = calendar.local_date(crate::clock::now());
     let raw = match raw.map(str::trim).filter(|p| !p.is_empty()) {
@@ -61,7 +62,7 @@ fn period_of(state: &AppState, raw: Option<&str>) -> Result<Period, ApiError> {
             "period",
             "invalid_period",
             Text::new(
-                format!("期间 `{raw}` 无效：请写月份如 2026-11，或周如 2026-W48，且不能是尚未开始的期间"),
+                format!("期间 `{raw}` 无效：请写月份如 2026-11、周如 2026-W48 或年份如 2026，且不能是尚未开始的期间"),
                 e,
             ),
         )
