@@ -15,11 +15,13 @@
 //!     cargo bench --bench transcripts
 //!     BENCH_MESSAGES=100 BENCH_ROUNDS=2 cargo bench --bench transcripts
 
+#[path = "../tests/transcribe/support.rs"]
+mod speech;
 mod support;
 
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use speech::{python, speech};
 use tokio::io::AsyncBufReadExt;
 use youmen::app::Application;
 use youmen::config::Settings;
@@ -30,47 +32,6 @@ fn env(name: &str, default: usize) -> usize {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(default)
-}
-
-fn python() -> PathBuf {
-    std::env::var_os("YOUMEN_POCKETSPHINX_PYTHON").map_or_else(
-        || {
-            PathBuf::from(std::env::var("HOME").unwrap_or_default())
-                .join(".cache/youmen-pocketsphinx/bin/python")
-        },
-        PathBuf::from,
-    )
-}
-
-/// Speech by espeak-ng, cut to 8 kHz 16-bit mono.
-fn speech(text: &str) -> Vec<u8> {
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("say.wav");
-    assert!(std::process::Command::new("espeak-ng")
-        .args(["-s", "140", "-w"])
-        .arg(&out)
-        .arg(text)
-        .status()
-        .expect("espeak-ng")
-        .success());
-    let mut reader = hound::WavReader::open(&out).unwrap();
-    let rate = reader.spec().sample_rate as f64;
-    let samples: Vec<i16> = reader.samples::<i16>().map(Result::unwrap).collect();
-    let n = (samples.len() as f64 * 8000.0 / rate) as usize;
-    let mut bytes = std::io::Cursor::new(Vec::new());
-    let spec = hound::WavSpec {
-        channels: 1,
-        sample_rate: 8000,
-        bits_per_sample: 16,
-        sample_format: hound::SampleFormat::Int,
-    };
-    let mut w = hound::WavWriter::new(&mut bytes, spec).unwrap();
-    for i in 0..n {
-        let a = (i as f64 * rate / 8000.0) as usize;
-        w.write_sample(samples[a.min(samples.len() - 1)]).unwrap();
-    }
-    w.finalize().unwrap();
-    bytes.into_inner()
 }
 
 /// A running app on a fresh SQLite file, with a pbx token.
