@@ -63,6 +63,41 @@ pub struct BulletinCounts {
     pub reforms: Vec<Reform>,
 }
 
+/// Cases per counter and per department (most first), and those with neither, from rows of
+/// counter, department, cases, staff-side.
+pub(crate) fn places(
+    rows: &[(Option<String>, Option<String>, i64, i64)],
+) -> (Vec<PlaceCount>, Vec<PlaceCount>, i64) {
+    use std::collections::BTreeMap;
+    let (mut counters, mut departments) = (BTreeMap::<&str, (i64, i64)>::new(), BTreeMap::new());
+    let mut unknown = 0;
+    for (counter, department, cases, staff_side) in rows {
+        for (map, code) in [(&mut counters, counter), (&mut departments, department)] {
+            if let Some(code) = code {
+                let e = map.entry(code.as_str()).or_default();
+                e.0 += cases;
+                e.1 += staff_side;
+            }
+        }
+        if counter.is_none() && department.is_none() {
+            unknown += cases;
+        }
+    }
+    let ranked = |map: BTreeMap<&str, (i64, i64)>| {
+        let mut v: Vec<PlaceCount> = map
+            .into_iter()
+            .map(|(code, (cases, staff_side))| PlaceCount {
+                code: code.to_owned(),
+                cases,
+                staff_side,
+            })
+            .collect();
+        v.sort_by(|a, b| b.cases.cmp(&a.cases).then_with(|| a.code.cmp(&b.code)));
+        v
+    };
+    (ranked(counters), ranked(departments), unknown)
+}
+
 #[async_trait::async_trait]
 pub trait BulletinStore: Send + Sync {
     /// The counts of cases received (and events made) in `[from, to)`; reforms adopted between
@@ -96,49 +131,44 @@ macro_rules! impl_bulletin_store {
                 first_day: &str,
                 last_day: &str,
             ) -> $crate::storage::StoreResult<$crate::storage::bulletins::BulletinCounts> {
-                use $crate::storage::bulletins::{CounterRating, PlaceCount, ProblemCount, Reform};
+                use $crate::storage::bulletins::{CounterRating, ProblemCount, Reform};
                 let pool = self.reader();
-                let place = |column: &'static str| {
-                    let sql = format!(
-                        "select {column}, count(*), sum(case when cause = 'staff_side' then 1 else 0 end) from cases \
-                         where received_at >= $1 and received_at < $2 and {column} is not null \
-                         group by {column} order by count(*) desc, {column}"
-                    );
-                    async move {
-                        let rows: Vec<(String, i64, i64)> = sqlx::query_as(&sql).bind(from).bind(to).fetch_all(pool).await?;
-                        Ok::<_, sqlx::Error>(
-                            rows.into_iter()
-                                .map(|(code, cases, staff_side)| PlaceCount { code, cases, staff_side })
-                                .collect::<Vec<_>>(),
-                        )
-                    }
-                };
-                let by_department = place("failed_department").await?;
-                let by_counter = place("failed_counter").await?;
-                let (place_unknown,): (i64,) = sqlx::query_as(
-                    "select count(*) from cases where received_at >= $1 and received_at < $2 \
-                     and failed_department is null and failed_counter is null",
-                )
-                .bind(from)
-                .bind(to)
-                .fetch_one(pool)
-                .await?;
-                let ratings: Vec<(String, String, i64)> = sqlx::query_as(
-                    "select c.failed_counter, r.level, count(*) from ratings r join cases c on c.id = r.case_id \
-                     where c.received_at >= $1 and c.received_at < $2 and c.failed_counter is not null \
-                     group by c.failed_counter, r.level order by c.failed_counter, r.level",
-                )
+                // One pass of the tally index: cases by the counter and the department where
+                // they failed (no filter on either, so no other index looks cheaper).
+                let scope = $crate::storage::statistics::tally_scope("", None);
+                let places: Vec<(Option<String>, Option<String>, i64, i64)> = sqlx::query_as(&format!(
+                    "select failed_counter, failed_department, count(*), sum(case when cause = 'staff_side' then 1 else 0 end) \
+                     from cases where {scope} group by failed_counter, failed_department"
+                ))
                 .bind(from)
                 .bind(to)
                 .fetch_all(pool)
                 .await?;
+                let (by_counter, by_department, place_unknown) = $crate::storage::bulletins::places(&places);
+                // The period's ratings from their own index, each case looked up for its counter.
+                let ratings: Vec<(String, String, i64)> = sqlx::query_as(&format!(
+                    "select c.failed_counter, r.level, count(*) from ratings r join cases c on c.id = r.case_id \
+                     where r.level in ({}) and r.case_received_at >= $1 and r.case_received_at < $2 \
+                     group by c.failed_counter, r.level",
+                    $crate::domain::vocab::sql_list($crate::domain::vocab::Rating::ALL, $crate::domain::vocab::Rating::as_str),
+                ))
+                .bind(from)
+                .bind(to)
+                .fetch_all(pool)
+                .await?
+                .into_iter()
+                .filter_map(|(counter, level, n): (Option<String>, String, i64)| Some((counter?, level, n)))
+                .collect::<std::collections::BTreeSet<_>>()
+                .into_iter()
+                .collect();
                 let events = |action: &'static str| async move {
-                    let rows: Vec<(String,)> = sqlx::query_as(
-                        "select after_state from case_events where action = $1 and at >= $2 and at < $3",
-                    )
-                    .bind(action)
+                    let rows: Vec<(String,)> = sqlx::query_as(&format!(
+                        "select e.after_state from case_events e where {} and e.action = $3 and e.at >= $1 and e.at < $2",
+                        $crate::storage::statistics::REPORTED_EVENTS,
+                    ))
                     .bind(from)
                     .bind(to)
+                    .bind(action)
                     .fetch_all(pool)
                     .await?;
                     Ok::<_, sqlx::Error>(

@@ -67,6 +67,81 @@ pub struct CallCounts {
     pub by_line: Vec<LineCount>,
 }
 
+/// A group of calls: local hour, line, incoming, missed, answered, the PBX's name for who
+/// answered, the matched user, calls, seconds handled.
+pub(crate) type CallGroup = (
+    i32,
+    Option<String>,
+    bool,
+    bool,
+    bool,
+    Option<String>,
+    Option<i64>,
+    i64,
+    i64,
+);
+
+impl CallCounts {
+    /// The counts from the period's groups; `names` are users' display names by id.
+    pub(crate) fn fold(
+        rows: Vec<CallGroup>,
+        names: &std::collections::HashMap<i64, String>,
+    ) -> Self {
+        use std::collections::BTreeMap;
+        let mut by_hour: BTreeMap<i32, i64> = BTreeMap::new();
+        let mut by_operator: BTreeMap<String, (i64, i64)> = BTreeMap::new();
+        let mut by_line: BTreeMap<String, (i64, i64, i64)> = BTreeMap::new();
+        for (hour, line, incoming, missed, answered, answered_by, user, n, seconds) in rows {
+            if answered {
+                *by_hour.entry(hour).or_default() += n;
+                let name = user
+                    .and_then(|id| names.get(&id).cloned())
+                    .or(answered_by)
+                    .unwrap_or_else(|| "?".into());
+                let o = by_operator.entry(name).or_default();
+                o.0 += n;
+                o.1 += seconds;
+            }
+            if let (Some(line), true) = (line, incoming) {
+                let l = by_line.entry(line).or_default();
+                l.0 += n;
+                l.1 += if answered { n } else { 0 };
+                l.2 += if missed { n } else { 0 };
+            }
+        }
+        let mut by_operator: Vec<OperatorCount> = by_operator
+            .into_iter()
+            .map(|(operator, (answered, handling_seconds))| OperatorCount {
+                operator,
+                answered,
+                handling_seconds,
+                average_handling_seconds: handling_seconds / answered.max(1),
+            })
+            .collect();
+        by_operator.sort_by(|a, b| {
+            b.answered
+                .cmp(&a.answered)
+                .then_with(|| a.operator.cmp(&b.operator))
+        });
+        CallCounts {
+            answered_by_hour: by_hour
+                .into_iter()
+                .map(|(hour, answered)| HourCount { hour, answered })
+                .collect(),
+            by_operator,
+            by_line: by_line
+                .into_iter()
+                .map(|(line, (calls, answered, missed))| LineCount {
+                    line,
+                    calls,
+                    answered,
+                    missed,
+                })
+                .collect(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct HourCount {
     pub hour: i32,
@@ -408,53 +483,25 @@ macro_rules! impl_call_store {
                 from: chrono::DateTime<chrono::Utc>,
                 to: chrono::DateTime<chrono::Utc>,
             ) -> $crate::storage::StoreResult<$crate::storage::calls::CallCounts> {
-                let by_hour: Vec<(i32, i64)> = sqlx::query_as(
-                    "select local_hour, count(*) from calls where started_at >= $1 and started_at < $2 \
-                     and answered_at is not null group by local_hour order by local_hour",
-                )
-                .bind(from)
-                .bind(to)
-                .fetch_all(self.reader())
-                .await?;
+                // One pass of the `calls_tally` index, folded here: a few thousand groups at most.
                 // SECONDS_HANDLED: the engine's seconds from `c.answered_at` to `c.ended_at`.
                 let sql = format!(
-                    "select coalesce(u.display_name, c.answered_by, '?'), count(*), \
-                     cast(sum(case when c.ended_at is not null then round({SECONDS_HANDLED}) else 0 end) as bigint) \
-                     from calls c left join users u on u.id = c.answered_user_id \
-                     where c.started_at >= $1 and c.started_at < $2 and c.answered_at is not null \
-                     group by coalesce(u.display_name, c.answered_by, '?') order by 2 desc, 1"
+                    "select c.local_hour, c.channel, c.direction = 'in', c.missed, c.answered_at is not null, \
+                     c.answered_by, c.answered_user_id, count(*), \
+                     cast(sum(case when c.ended_at is not null and c.answered_at is not null \
+                     then round({SECONDS_HANDLED}) else 0 end) as bigint) \
+                     from calls c where c.started_at >= $1 and c.started_at < $2 \
+                     group by c.local_hour, c.channel, c.direction, c.missed, c.answered_at is not null, \
+                     c.answered_by, c.answered_user_id"
                 );
-                let by_operator: Vec<(String, i64, i64)> = sqlx::query_as(&sql)
-                .bind(from)
-                .bind(to)
-                .fetch_all(self.reader())
-                .await?;
-                let by_line: Vec<(String, i64, i64, i64)> = sqlx::query_as(
-                    "select channel, count(*), count(answered_at), sum(case when missed then 1 else 0 end) from calls \
-                     where started_at >= $1 and started_at < $2 and channel is not null and direction = 'in' \
-                     group by channel order by channel",
-                )
-                .bind(from)
-                .bind(to)
-                .fetch_all(self.reader())
-                .await?;
-                use $crate::storage::calls::{HourCount, LineCount, OperatorCount};
-                Ok($crate::storage::calls::CallCounts {
-                    answered_by_hour: by_hour.into_iter().map(|(hour, answered)| HourCount { hour, answered }).collect(),
-                    by_operator: by_operator
-                        .into_iter()
-                        .map(|(operator, answered, handling_seconds)| OperatorCount {
-                            operator,
-                            answered,
-                            handling_seconds,
-                            average_handling_seconds: handling_seconds / answered.max(1),
-                        })
-                        .collect(),
-                    by_line: by_line
-                        .into_iter()
-                        .map(|(line, calls, answered, missed)| LineCount { line, calls, answered, missed })
-                        .collect(),
-                })
+                let rows: Vec<$crate::storage::calls::CallGroup> =
+                    sqlx::query_as(&sql).bind(from).bind(to).fetch_all(self.reader()).await?;
+                let names: Vec<(i64, String)> = if rows.iter().any(|r| r.6.is_some()) {
+                    sqlx::query_as("select id, display_name from users").fetch_all(self.reader()).await?
+                } else {
+                    Vec::new()
+                };
+                Ok($crate::storage::calls::CallCounts::fold(rows, &names.into_iter().collect()))
             }
         }
     };

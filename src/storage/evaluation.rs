@@ -48,43 +48,57 @@ macro_rules! impl_evaluation_store {
                 to: chrono::DateTime<chrono::Utc>,
             ) -> $crate::storage::StoreResult<$crate::storage::evaluation::EvaluationFigures> {
                 let pool = self.reader();
-                let finishing = $crate::domain::vocab::sql_list(
-                    &$crate::domain::EventKind::FINISHING,
-                    $crate::domain::EventKind::as_str,
-                );
                 let good = "r.level in ('very_satisfied', 'satisfied')";
                 let bad = "r.level in ('dissatisfied', 'very_dissatisfied')";
-                let on_time = "f.at is not null and f.at <= c.deadline";
-                let joins = format!(
-                    "from cases c left join ratings r on r.case_id = c.id \
-                     left join (select case_id, min(at) as at from case_events where action in ({finishing}) group by case_id) f \
-                     on f.case_id = c.id"
+                // One pass of the tally index for the places and the staff together, then the
+                // period's ratings from their own index (each case looked up once).
+                let scope = $crate::storage::statistics::tally_scope("c.", None);
+                let zero = "cast(0 as bigint)";
+                type Row = (Option<String>, Option<String>, Option<String>, i64, i64, i64, i64, i64);
+                let mut rows: Vec<Row> = sqlx::query_as(&format!(
+                    "select c.failed_counter, c.failed_department, c.owner, count(*), \
+                     sum(case when c.cause = 'staff_side' then 1 else 0 end), {zero}, {zero}, \
+                     sum(case when c.finished_at <= c.deadline then 1 else 0 end) \
+                     from cases c where {scope} group by c.failed_counter, c.failed_department, c.owner"
+                ))
+                .bind(from)
+                .bind(to)
+                .fetch_all(pool)
+                .await?;
+                let rated: Vec<Row> = sqlx::query_as(&format!(
+                    "select c.failed_counter, c.failed_department, c.owner, {zero}, {zero}, \
+                     sum(case when {good} then 1 else 0 end), sum(case when {bad} then 1 else 0 end), {zero} \
+                     from ratings r join cases c on c.id = r.case_id \
+                     where r.level in ({}) and r.case_received_at >= $1 and r.case_received_at < $2 \
+                     group by c.failed_counter, c.failed_department, c.owner",
+                    $crate::domain::vocab::sql_list($crate::domain::vocab::Rating::ALL, $crate::domain::vocab::Rating::as_str),
+                ))
+                .bind(from)
+                .bind(to)
+                .fetch_all(pool)
+                .await?;
+                rows.extend(rated);
+                let (mut counters, mut departments, mut owned) = (
+                    std::collections::BTreeMap::<String, Vec<i64>>::new(),
+                    std::collections::BTreeMap::<String, Vec<i64>>::new(),
+                    std::collections::BTreeMap::<String, Vec<i64>>::new(),
                 );
-                let place = |column: &'static str| {
-                    let sql = format!(
-                        "select c.{column}, count(*), sum(case when c.cause = 'staff_side' then 1 else 0 end), \
-                         sum(case when {good} then 1 else 0 end), sum(case when {bad} then 1 else 0 end), \
-                         sum(case when {on_time} then 1 else 0 end) {joins} \
-                         where c.received_at >= $1 and c.received_at < $2 and c.{column} is not null group by c.{column}"
-                    );
-                    async move {
-                        let rows: Vec<(String, i64, i64, i64, i64, i64)> =
-                            sqlx::query_as(&sql).bind(from).bind(to).fetch_all(pool).await?;
-                        Ok::<_, sqlx::Error>(
-                            rows.into_iter()
-                                .map(|(code, a, b, c, d, e)| (code, vec![a, b, c, d, e]))
-                                .collect::<Vec<_>>(),
-                        )
+                for (counter, department, owner, cases, staff_side, good, bad, on_time) in rows {
+                    for (map, code) in [(&mut counters, counter), (&mut departments, department)] {
+                        if let Some(code) = code {
+                            let v = map.entry(code).or_insert_with(|| vec![0; 5]);
+                            for (slot, n) in v.iter_mut().zip([cases, staff_side, good, bad, on_time]) {
+                                *slot += n;
+                            }
+                        }
                     }
-                };
-                let counters = place("failed_counter").await?;
-                let departments = place("failed_department").await?;
-                let sql = format!(
-                    "select c.owner, count(*), sum(case when {on_time} then 1 else 0 end), \
-                     sum(case when {good} then 1 else 0 end), sum(case when {bad} then 1 else 0 end) {joins} \
-                     where c.received_at >= $1 and c.received_at < $2 and c.owner is not null group by c.owner"
-                );
-                let owned: Vec<(String, i64, i64, i64, i64)> = sqlx::query_as(&sql).bind(from).bind(to).fetch_all(pool).await?;
+                    if let Some(owner) = owner {
+                        let v = owned.entry(owner).or_insert_with(|| vec![0; 5]);
+                        for (slot, n) in v.iter_mut().zip([cases, on_time, good, bad]) {
+                            *slot += n;
+                        }
+                    }
+                }
                 let reached: Vec<(String, i64)> = sqlx::query_as(
                     "select actor, count(*) from callback_attempts where at >= $1 and at < $2 \
                      and outcome in ('reached_resolved', 'reached_continues') group by actor",
@@ -93,16 +107,13 @@ macro_rules! impl_evaluation_store {
                 .bind(to)
                 .fetch_all(pool)
                 .await?;
-                let mut staff: std::collections::BTreeMap<String, Vec<i64>> = owned
-                    .into_iter()
-                    .map(|(name, a, b, c, d)| (name, vec![a, b, c, d, 0]))
-                    .collect();
+                let mut staff = owned;
                 for (name, n) in reached {
                     staff.entry(name).or_insert_with(|| vec![0; 5])[4] += n;
                 }
                 Ok($crate::storage::evaluation::EvaluationFigures {
-                    counters,
-                    departments,
+                    counters: counters.into_iter().collect(),
+                    departments: departments.into_iter().collect(),
                     staff: staff.into_iter().collect(),
                 })
             }

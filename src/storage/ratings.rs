@@ -65,8 +65,8 @@ macro_rules! impl_rating_store {
             async fn rate_case(&self, r: &$crate::storage::NewRating, now: chrono::DateTime<chrono::Utc>) -> $crate::storage::StoreResult<()> {
                 let mut tx = self.writer().begin().await?;
                 sqlx::query(
-                    "insert into ratings (case_id, level, comment, source, recorded_by, verify_due, rectify_due, created_at) \
-                     values ($1, $2, $3, $4, $5, $6, $7, $8)",
+                    "insert into ratings (case_id, level, comment, source, recorded_by, verify_due, rectify_due, created_at, \
+                     case_received_at) select $1, $2, $3, $4, $5, $6, $7, $8, received_at from cases where id = $1",
                 )
                 .bind(r.case_id)
                 .bind(r.level.as_str())

@@ -47,6 +47,73 @@ pub struct Gauges {
     pub quarantine_open: i64,
 }
 
+/// The events reports count by kind, as the partial index `case_events_reported` names them:
+/// a query that repeats this term (then narrows to one kind) may read that index.
+pub(crate) const REPORTED_EVENTS: &str =
+    "e.action in ('summon', 'summon_arrived', 'record_accountability', 'answered_by_callback')";
+
+/// The cases received in `[$1, $2)`, written so that the scan is a set of ranges of the
+/// `cases_tally` index: every value of each closed vocabulary is named (a case holds no
+/// other), in the index's order, so the rows come out grouped and need no sort. `alias` is the
+/// cases table's alias with its dot (or empty); `cause` narrows to one cause.
+pub(crate) fn tally_scope(alias: &str, cause: Option<crate::domain::vocab::Cause>) -> String {
+    use crate::domain::vocab::{sql_list, Cause, Channel, Status, Tier};
+    let causes = match cause {
+        Some(c) => sql_list(&[c], Cause::as_str),
+        None => sql_list(Cause::ALL, Cause::as_str),
+    };
+    format!(
+        "{alias}channel in ({}) and {alias}cause in ({causes}) and {alias}tier in ({}) and {alias}status in ({}) \
+         and {alias}consultation in (false, true) and {alias}received_at >= $1 and {alias}received_at < $2",
+        sql_list(Channel::ALL, Channel::as_str),
+        sql_list(Tier::ALL, Tier::as_str),
+        sql_list(Status::ALL, Status::as_str),
+    )
+}
+
+/// The tally's groups folded into the statistics' counts.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct Tally {
+    pub total: i64,
+    pub by_channel: Vec<(String, i64)>,
+    pub by_cause: Vec<(String, i64)>,
+    pub by_tier: Vec<(String, i64)>,
+    pub by_status: Vec<(String, i64)>,
+    pub on_time: Vec<(String, i64, i64)>,
+    pub consultations: i64,
+}
+
+impl Tally {
+    /// From rows of channel, cause, tier, status, consultation, cases, finished, on time.
+    pub fn fold(rows: Vec<(String, String, String, String, bool, i64, i64, i64)>) -> Self {
+        use std::collections::BTreeMap;
+        let mut by: [BTreeMap<String, i64>; 4] = Default::default();
+        let mut on_time: BTreeMap<String, (i64, i64)> = BTreeMap::new();
+        let mut tally = Tally::default();
+        for (channel, cause, tier, status, consultation, n, finished, in_time) in rows {
+            tally.total += n;
+            for (map, code) in by.iter_mut().zip([channel, cause, tier.clone(), status]) {
+                *map.entry(code).or_default() += n;
+            }
+            if finished > 0 {
+                let t = on_time.entry(tier).or_default();
+                t.0 += finished;
+                t.1 += in_time;
+            }
+            if consultation {
+                tally.consultations += n;
+            }
+        }
+        let [channel, cause, tier, status] = by.map(|m| m.into_iter().collect::<Vec<_>>());
+        tally.by_channel = channel;
+        tally.by_cause = cause;
+        tally.by_tier = tier;
+        tally.by_status = status;
+        tally.on_time = on_time.into_iter().map(|(t, (f, o))| (t, f, o)).collect();
+        tally
+    }
+}
+
 #[async_trait::async_trait]
 pub trait StatisticsStore: Send + Sync {
     /// Counts of the cases received in `[from, to)`.
@@ -67,28 +134,22 @@ macro_rules! impl_statistics_store {
                 to: chrono::DateTime<chrono::Utc>,
             ) -> $crate::storage::StoreResult<$crate::storage::Statistics> {
                 let pool = self.reader();
-                let grouped = |column: &'static str| {
-                    let sql = format!(
-                        "select {column}, count(*) from cases where received_at >= $1 and received_at < $2 group by {column} order by {column}"
-                    );
-                    async move {
-                        let rows: Vec<(String, i64)> = sqlx::query_as(&sql).bind(from).bind(to).fetch_all(pool).await?;
-                        Ok::<_, sqlx::Error>(rows)
-                    }
-                };
-                let by_channel = grouped("channel").await?;
-                let by_cause = grouped("cause").await?;
-                let by_tier = grouped("tier").await?;
-                let by_status = grouped("status").await?;
-                let total = by_channel.iter().map(|(_, n)| n).sum();
-                let finishing = $crate::domain::vocab::sql_list(
-                    &$crate::domain::EventKind::FINISHING,
-                    $crate::domain::EventKind::as_str,
-                );
-                let on_time: Vec<(String, i64, i64)> = sqlx::query_as(&format!(
-                    "select c.tier, count(*), sum(case when f.at <= c.deadline then 1 else 0 end) from cases c \
-                     join (select case_id, min(at) as at from case_events where action in ({finishing}) group by case_id) f \
-                     on f.case_id = c.id where c.received_at >= $1 and c.received_at < $2 group by c.tier order by c.tier",
+                // One pass of the tally index gives the counts by channel, cause, tier, status
+                // and consultation, and the on-time figures, at most a few hundred groups.
+                let scope = $crate::storage::statistics::tally_scope("", None);
+                let tally: Vec<(String, String, String, String, bool, i64, i64, i64)> = sqlx::query_as(&format!(
+                    "select channel, cause, tier, status, consultation, count(*), count(finished_at), \
+                     sum(case when finished_at <= deadline then 1 else 0 end) from cases where {scope} \
+                     group by channel, cause, tier, status, consultation"
+                ))
+                .bind(from)
+                .bind(to)
+                .fetch_all(pool)
+                .await?;
+                let tally = $crate::storage::statistics::Tally::fold(tally);
+                let staff_scope = $crate::storage::statistics::tally_scope("", Some($crate::domain::vocab::Cause::StaffSide));
+                let staff_side_by_matter: Vec<(String, i64)> = sqlx::query_as(&format!(
+                    "select matter, count(*) from cases where {staff_scope} group by matter order by count(*) desc, matter"
                 ))
                 .bind(from)
                 .bind(to)
@@ -102,54 +163,40 @@ macro_rules! impl_statistics_store {
                 .bind(to)
                 .fetch_one(pool)
                 .await?;
-                let ratings: Vec<(String, i64)> = sqlx::query_as(
-                    "select r.level, count(*) from ratings r join cases c on c.id = r.case_id \
-                     where c.received_at >= $1 and c.received_at < $2 group by r.level order by r.level",
-                )
+                let ratings: Vec<(String, i64)> = sqlx::query_as(&format!(
+                    "select level, count(*) from ratings where level in ({}) \
+                     and case_received_at >= $1 and case_received_at < $2 group by level order by level",
+                    $crate::domain::vocab::sql_list($crate::domain::vocab::Rating::ALL, $crate::domain::vocab::Rating::as_str),
+                ))
                 .bind(from)
                 .bind(to)
                 .fetch_all(pool)
                 .await?;
-                let staff_side_by_matter: Vec<(String, i64)> = sqlx::query_as(
-                    "select matter, count(*) from cases where cause = 'staff_side' and received_at >= $1 and received_at < $2 \
-                     group by matter order by count(*) desc, matter",
-                )
+                let (answered_by_callback,): (i64,) = sqlx::query_as(&format!(
+                    "select count(distinct c.id) from case_events e join cases c on c.id = e.case_id \
+                     where {} and e.action = $3 and c.consultation = $4 and c.received_at >= $1 and c.received_at < $2",
+                    $crate::storage::statistics::REPORTED_EVENTS,
+                ))
                 .bind(from)
                 .bind(to)
-                .fetch_all(pool)
-                .await?;
-                let (consultations,): (i64,) = sqlx::query_as(
-                    "select count(*) from cases where consultation = $3 and received_at >= $1 and received_at < $2",
-                )
-                .bind(from)
-                .bind(to)
-                .bind(true)
-                .fetch_one(pool)
-                .await?;
-                let (answered_by_callback,): (i64,) = sqlx::query_as(
-                    "select count(*) from cases c where c.consultation = $3 and c.received_at >= $1 and c.received_at < $2 \
-                     and exists (select 1 from case_events e where e.case_id = c.id and e.action = $4)",
-                )
-                .bind(from)
-                .bind(to)
-                .bind(true)
                 .bind($crate::domain::EventKind::AnsweredByCallback.as_str())
+                .bind(true)
                 .fetch_one(pool)
                 .await?;
                 let missed_calls = $crate::storage::CallbackWorkStore::missed_call_counts(self, from, to).await?;
                 let calls = $crate::storage::calls::CallStore::call_counts(self, from, to).await?;
                 Ok($crate::storage::Statistics {
-                    total,
-                    by_channel,
-                    by_cause,
-                    by_tier,
-                    by_status,
-                    on_time,
+                    total: tally.total,
+                    by_channel: tally.by_channel,
+                    by_cause: tally.by_cause,
+                    by_tier: tally.by_tier,
+                    by_status: tally.by_status,
+                    on_time: tally.on_time,
                     callbacks_total,
                     callbacks_on_time: callbacks_on_time.unwrap_or(0),
                     ratings,
                     staff_side_by_matter,
-                    consultations,
+                    consultations: tally.consultations,
                     answered_by_callback,
                     missed_calls,
                     calls,

@@ -282,6 +282,14 @@ macro_rules! impl_write_helpers {
             if let Some((last_id, _)) = ids.last() {
                 chain_advance(tx, "case_events", *last_id, &prev).await?;
             }
+            // The case keeps when its handling first finished, for on-time counts.
+            for e in events.iter().filter(|e| $crate::domain::EventKind::FINISHING.contains(&e.action)) {
+                sqlx::query("update cases set finished_at = $1 where id = $2 and (finished_at is null or finished_at > $1)")
+                    .bind(e.at)
+                    .bind(e.case_id)
+                    .execute(&mut **tx)
+                    .await?;
+            }
             Ok(Some(ids.into_iter().map(|(id, _)| id).collect()))
         }
 
