@@ -14,7 +14,7 @@ pub(super) enum TokenCommand {
         /// Who or what uses the token; recorded as the actor of its actions.
         #[arg(long)]
         name: String,
-        /// counter, hotline, callback, duty_leader or admin.
+        /// counter, hotline, callback, duty_leader, admin, or pbx (a PBX: voicemail and call events only).
         #[arg(long)]
         role: String,
         /// Days until it stops working (1 to 3650); without it, until revoked.

@@ -190,7 +190,8 @@ impl ActionKind {
     }
 }
 
-/// The authorization matrix. Every staff role works cases; logging hotline calls is the
+/// The authorization matrix. Machines (`pbx`) only push voicemail and call events, and call
+/// events only machines. Every staff role works cases; logging hotline calls is the
 /// operators'; changing a tier by hand, reopening a finished case and approving acceptance
 /// with missing materials are the duty leader's (and administrators') decisions.
 pub fn permitted(role: Role, kind: ActionKind) -> bool {
@@ -198,9 +199,10 @@ pub fn permitted(role: Role, kind: ActionKind) -> bool {
         (Role::Pbx, kind) => {
             kind == ActionKind::PushVoicemail || kind == ActionKind::PushCallEvents
         }
-        (_, ActionKind::PushVoicemail | ActionKind::PushCallEvents | ActionKind::Administer) => {
-            role == Role::Admin
-        }
+        // Call events carry their token in the path, which ends up in access logs: only a
+        // PBX's token, which can do nothing else, is accepted there.
+        (_, ActionKind::PushCallEvents) => false,
+        (_, ActionKind::PushVoicemail | ActionKind::Administer) => role == Role::Admin,
         (Role::Admin | Role::DutyLeader, _) => true,
         (
             _,

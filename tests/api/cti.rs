@@ -383,6 +383,7 @@ async fn the_cti_door_keeps_out_what_it_should(backend: Backend) {
     .await;
     let pbx = app.token("freepbx", Role::Pbx).await;
     let clerk = app.token("窗口", Role::Counter).await;
+    let admin = app.token("管理员", Role::Admin).await;
     let good = ev(
         "newCall",
         "x1",
@@ -390,7 +391,7 @@ async fn the_cti_door_keeps_out_what_it_should(backend: Backend) {
         "3105883",
         "2026-11-30T09:00:00+08:00",
     );
-    for token in ["nope", clerk.as_str()] {
+    for token in ["nope", clerk.as_str(), admin.as_str()] {
         let (status, body) = event(&app, token, good.clone()).await;
         assert_eq!(status, 404, "{token}: {body}");
         assert_eq!(body["error"]["code"], "no_route", "{body}");

@@ -34,7 +34,8 @@ fn expected(kind: ActionKind) -> [bool; 6] {
         | DeclineApproval
         | Reassign
         | RecordAccountability => [false, false, false, true, true, false],
-        PushVoicemail | PushCallEvents => [false, false, false, false, true, true],
+        PushVoicemail => [false, false, false, false, true, true],
+        PushCallEvents => [false, false, false, false, false, true],
         Administer => [false, false, false, false, true, false],
     }
 }
