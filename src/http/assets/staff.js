@@ -66,6 +66,9 @@ document.addEventListener("DOMContentLoaded", function () {
   };
   form.querySelector("#phone").addEventListener("change", check);
   form.querySelector("#id_card").addEventListener("change", check);
+});
+// A page's error list (or a secret shown once) takes the focus, so it is read first.
+document.addEventListener("DOMContentLoaded", function () {
   var summary = document.querySelector("[data-autofocus]");
   if (summary) summary.focus();
 });
