@@ -14,6 +14,7 @@ mod corrections;
 mod cti;
 mod deploy;
 mod directory;
+mod docs;
 mod errors;
 mod health;
 mod helpers;

@@ -15,6 +15,9 @@ await journey("all administrator browser checks passed", async ({ base, browser,
   await page.waitForSelector("#users");
   await axe(page, "the accounts page");
   check((await page.locator("#calendar-years").innerText()).includes("官方"), "the calendar's official years are shown");
+  await page.locator("#calendar-years").scrollIntoViewIfNeeded();
+  await shot(page, "calendar-years");
+  await page.evaluate(() => window.scrollTo(0, 0));
   await page.getByLabel("用户名（登录用）").fill("sun");
   await page.locator("#add-user").getByLabel("姓名", { exact: true }).fill("孙敏");
   await page.locator("#add-user").getByLabel("热线接线员").check();
@@ -28,11 +31,14 @@ await journey("all administrator browser checks passed", async ({ base, browser,
   const sunContext = await browser.newContext({ bypassCSP: true, locale: "zh-CN", viewport: { width: 1366, height: 768 } });
   const sunPage = await sunContext.newPage();
   await sunPage.goto(`${base}/staff`);
+  await sunPage.waitForSelector("#username");
+  await shot(sunPage, "login");
   await sunPage.fill("#username", "sun");
   await sunPage.fill("#password", temporary);
   await sunPage.getByRole("button", { name: "登录" }).click();
   await sunPage.waitForSelector("#new-password");
   await axe(sunPage, "the choose-a-password page");
+  await shot(sunPage, "password");
   await sunPage.getByLabel("新密码").fill("孙敏自己设置的新密码2026");
   await sunPage.getByLabel("再输入一次").fill("孙敏自己设置的新密码2026");
   await sunPage.getByRole("button", { name: "设置密码" }).click();

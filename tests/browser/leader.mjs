@@ -46,8 +46,10 @@ try {
   await page.goto(`${base}/staff/statistics`);
   await page.waitForSelector("#total");
   await axe(page, "the statistics page");
+  await shot(page, "statistics");
   await page.goto(`${base}/staff/leader`);
   await axe(page, "the leader's page");
+  await shot(page, "leader");
   check((await page.locator("#approvals").innerText()).includes(requested), "the request waits on the leader's page");
   await page.getByRole("link", { name: requested }).click();
   await page.waitForSelector("#case-number");

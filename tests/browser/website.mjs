@@ -38,6 +38,10 @@ async function axe(page, name) {
   check(result.violations.length === 0, `axe finds no violations on ${name}${summary.length ? ` (${summary.join("; ")})` : ""}`);
 }
 
+async function shot(page, name) {
+  if (process.env.SCREENSHOTS) await page.screenshot({ path: `${process.env.SCREENSHOTS}/${name}.png` });
+}
+
 // The form needs a few seconds between being served and posted (a bot defence).
 async function waitFillTime() {
   await new Promise((r) => setTimeout(r, 3200));
@@ -50,6 +54,7 @@ try {
   await page.goto(`${base}/message`);
   check((await page.title()).startsWith("我要留言"), "the form opens in Chinese");
   await axe(page, "/message");
+  await shot(page, "message");
 
   // The keyboard order follows the page.
   await page.locator("#name").focus();
@@ -80,6 +85,7 @@ try {
   check(await page.getByLabel("社会保障卡").isChecked(), "the chosen matter is kept");
   check((await page.getByLabel("您之前在哪个窗口办理？").inputValue()) === "social-security-card", "and the counter tried before");
   await axe(page, "/message with errors");
+  await shot(page, "message-errors");
   // The summary's link takes the visitor to the field.
   await page.locator(".error-summary a[href='#phone']").click();
   check(await page.evaluate(() => document.activeElement.id === "phone"), "the summary link moves to the phone field");
@@ -96,6 +102,7 @@ try {
   check((await page.locator("#promise").innerText()).includes("与您联系"), "and when we will respond");
   check(await page.locator("[data-print]").isVisible(), "with JavaScript, a print button");
   await axe(page, "the confirmation");
+  await shot(page, "confirmation");
   await page.emulateMedia({ media: "print" });
   check(!(await page.locator(".header").isVisible()), "the printed confirmation leaves out the header");
   await page.emulateMedia({ media: "screen" });
@@ -109,6 +116,7 @@ try {
   await page.waitForSelector("#status");
   check((await page.locator("#status").innerText()).includes("等待受理"), "tracking shows the status");
   await axe(page, "the tracking result");
+  await shot(page, "track-status");
 
   // A wrong code: explained, not revealing whether the case exists.
   await page.goto(`${base}/track`);
@@ -118,7 +126,7 @@ try {
   await page.waitForSelector(".error-summary");
   check((await page.locator(".error-summary").innerText()).includes("没有找到"), "a wrong code is told plainly");
   check((await page.locator("#lost-code").count()) === 1, "and what to do if the code is lost");
-  if (process.env.SCREENSHOTS) await page.screenshot({ path: `${process.env.SCREENSHOTS}/track.png` });
+  await shot(page, "track");
   await axe(page, "/track with an error");
 
   // English by the visible switch.
