@@ -28,6 +28,9 @@ async fn every_staff_page_for_every_role(backend: Backend) {
         ("/staff/users".into(), ActionKind::Administer),
         ("/staff/directory".into(), ActionKind::Administer),
         ("/staff/problems".into(), ActionKind::Read),
+        ("/staff/help/counter".into(), ActionKind::Read),
+        ("/staff/help/glossary".into(), ActionKind::Read),
+        ("/staff/help/screenshots/queue.png".into(), ActionKind::Read),
         ("/staff/reports?period=2026-11".into(), ActionKind::Oversee),
         (
             "/staff/evaluation?period=2026-11".into(),
@@ -80,3 +83,72 @@ async fn every_staff_page_for_every_role(backend: Backend) {
 }
 
 crate::on_both_backends!(every_staff_page_for_every_role);
+
+/// 帮助 opens each person's own page of the guide; signed out, the guide asks for a sign-in;
+/// nothing but the guide's pages and screenshots is served from it, however the name is bent.
+#[tokio::test]
+async fn the_help_opens_each_role_on_its_page_and_serves_nothing_else() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let mut visitor = Browser::new(&app);
+    for path in [
+        "/staff/help",
+        "/staff/help/counter",
+        "/staff/help/screenshots/queue.png",
+    ] {
+        let (status, _, location) = visitor.get(path).await;
+        assert_eq!(status, 303, "signed out, {path} asks for a sign-in");
+        assert!(
+            location.unwrap_or_default().starts_with("/staff/login"),
+            "{path}"
+        );
+    }
+    for (role, page, title) in [
+        (Role::Counter, "counter", "窗口工作人员"),
+        (Role::Hotline, "hotline", "热线话务员"),
+        (Role::Callback, "callback", "早班回访"),
+        (Role::DutyLeader, "leader", "值班领导"),
+        (Role::Admin, "admin", "系统管理员"),
+    ] {
+        let username = format!("h-{role}");
+        app.user(&username, "帮助读者", vec![role], None).await;
+        let mut b = Browser::new(&app);
+        b.sign_in(&username, PASSWORD).await;
+        let (status, _, location) = b.get("/staff/help").await;
+        assert_eq!(
+            (status, location.as_deref()),
+            (303, Some(format!("/staff/help/{page}").as_str())),
+            "{role}"
+        );
+        let (status, html, _) = b.get(&format!("/staff/help/{page}")).await;
+        assert_eq!(status, 200, "{role}");
+        assert!(
+            html.contains(title) && html.contains("aria-current=\"page\">帮助"),
+            "{role}: {title}"
+        );
+        assert!(
+            html.contains("/staff/help/screenshots/"),
+            "{role}: the page shows its screenshots"
+        );
+    }
+    let mut b = Browser::new(&app);
+    b.sign_in("h-counter", PASSWORD).await;
+    let (status, png, _) = b.get("/staff/help/screenshots/queue.png").await;
+    assert_eq!(status, 200);
+    assert!(!png.is_empty());
+    for bad in [
+        "/staff/help/nonsense",
+        "/staff/help/..%2F..%2FCargo.toml",
+        "/staff/help/%2e%2e",
+        "/staff/help/README",
+        "/staff/help/screenshots/..%2F..%2FCargo.toml",
+        "/staff/help/screenshots/queue.PNG",
+        "/staff/help/screenshots/%00",
+    ] {
+        let (status, body, _) = b.get(bad).await;
+        assert_eq!(status, 404, "{bad}: {body}");
+        assert!(
+            body.contains("找不到") || body.contains("没有这个地址"),
+            "{bad} is explained: {body}"
+        );
+    }
+}

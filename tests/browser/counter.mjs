@@ -1,4 +1,4 @@
-// A counter clerk registers a walk-in (a description full of markup, shown as text
+// A counter clerk opens her guide from 帮助, registers a walk-in (a description full of markup, shown as text
 // everywhere), refers it and prints the referral form and the receipt, is told of a repeat
 // visitor, answers another walk-in on the spot and corrects its phone number; in headless
 // Chromium at 1366×768, axe-core on each page.
@@ -10,6 +10,16 @@ import { axe, check, journey, noXss, shot, XSS } from "./lib.mjs";
 await journey("all counter browser checks passed", async ({ base, browser, signIn }) => {
   // ---- counter: a walk-in -----------------------------------------------------------
   let { context, page } = await signIn("wang");
+  // 帮助 in the header opens the clerk's own page of the guide, screenshots and all.
+  await page.getByRole("link", { name: "帮助" }).click();
+  await page.waitForSelector(".help__page h1");
+  check((await page.locator(".help__page h1").innerText()).includes("窗口工作人员"), "帮助 opens the counter clerk's guide");
+  check(await page.locator(".help__page img").first().evaluate((i) => i.complete && i.naturalWidth > 0), "with its screenshots");
+  await axe(page, "the help page");
+  await shot(page, "help");
+  await page.getByRole("navigation", { name: "用户手册目录" }).getByRole("link", { name: "术语表" }).click();
+  await page.waitForSelector(".help__page h1");
+  check(page.url().endsWith("/staff/help/glossary"), "the glossary is one click away");
   await page.goto(`${base}/staff/register`);
   await axe(page, "the walk-in form");
   await page.getByLabel("姓名").fill("张大爷");
@@ -54,6 +64,7 @@ await journey("all counter browser checks passed", async ({ base, browser, signI
     page.getByRole("button", { name: "打印回执（含查询码）" }).click(),
   ]);
   await receipt.waitForLoadState();
+  await shot(receipt, "receipt");
   const code = (await receipt.locator("#receipt-code").innerText()).trim();
   check(/^[0-9A-Z]{5}-[0-9A-Z]{5}$/.test(code), "the receipt carries a tracking code");
   check(await receipt.locator(".qr svg").count() === 1, "and a QR code");

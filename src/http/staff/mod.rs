@@ -11,6 +11,7 @@ mod callbacks;
 mod cases;
 mod correct;
 mod directory;
+mod help;
 mod leader;
 mod login;
 mod prints;
@@ -36,6 +37,9 @@ pub fn router() -> Router<AppState> {
         .route("/staff/lang", post(login::set_lang))
         .route("/staff", get(home))
         .route("/staff/queue", get(queue::show).post(queue::search))
+        .route("/staff/help", get(help::home))
+        .route("/staff/help/screenshots/{file}", get(help::screenshot))
+        .route("/staff/help/{page}", get(help::show))
         .route("/staff/leader", get(leader::show))
         .route("/staff/leader/roster", post(leader::roster))
         .route("/staff/callbacks", get(callbacks::show))
