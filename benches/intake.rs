@@ -8,6 +8,7 @@
 //!
 //!     cargo bench --bench intake                      # both backends, 10 s per phase
 //!     BENCH_SECONDS=20 BENCH_BACKENDS=sqlite cargo bench --bench intake
+//!     BENCH_DROP_INDEXES=cases_tally cargo bench --bench intake   # what an index costs
 //!
 //! Results are printed as a Markdown table for docs/BENCHMARKS.md.
 
@@ -170,6 +171,22 @@ async fn http_intake(database_url: String) -> (Run, Run, Run, Batches) {
         }
     });
     let app = Application::build(settings).await.expect("app");
+    // BENCH_DROP_INDEXES=a,b: the same run without those indexes, to weigh what they cost
+    // the writes (an A/B in one build, alternating runs).
+    for index in std::env::var("BENCH_DROP_INDEXES")
+        .unwrap_or_default()
+        .split(',')
+        .filter(|i| !i.is_empty())
+    {
+        let sql = format!("drop index {index}");
+        if database_url.starts_with("postgres") {
+            let pool = sqlx::PgPool::connect(&database_url).await.unwrap();
+            sqlx::query(&sql).execute(&pool).await.unwrap();
+        } else {
+            let pool = sqlx::SqlitePool::connect(&database_url).await.unwrap();
+            sqlx::query(&sql).execute(&pool).await.unwrap();
+        }
+    }
     let path = if website_path() {
         "/api/v1/website/messages"
     } else {

@@ -217,6 +217,41 @@ async fn main() {
         let session =
             support::sign_in(&client, &base, "leader", PASSWORD, "/staff/statistics").await;
         let pool = Pool::connect(&db.url).await;
+        // The pages have something to count: every kind of row the generator writes is read.
+        let json = |path: String| {
+            let (client, session) = (&client, &session);
+            async move {
+                let r = client
+                    .get(path)
+                    .header(reqwest::header::COOKIE, session)
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(r.status(), 200);
+                r.json::<serde_json::Value>().await.unwrap()
+            }
+        };
+        let year = json(format!(
+            "{base}/api/v1/statistics?from={year_ago}&to={today}"
+        ))
+        .await;
+        let month = json(format!("{base}/api/v1/reports?period={last_month}")).await;
+        for (what, v) in [
+            ("ratings", &year["ratings"]),
+            ("on-time figures", &year["on_time"]),
+            ("calls by line", &year["calls"]["by_line"]),
+            ("calls by operator", &year["calls"]["by_operator"]),
+            ("staff-side matters", &year["staff_side_by_matter"]),
+            ("counters", &month["counts"]["by_counter"]),
+            ("ratings by counter", &month["counts"]["ratings_by_counter"]),
+            ("accountability", &month["counts"]["accountability"]),
+        ] {
+            assert!(v.as_array().is_some_and(|a| !a.is_empty()), "{what}: {v}");
+        }
+        assert!(
+            year["callbacks_total"].as_i64() > Some(0)
+                && month["counts"]["summons"].as_i64() > Some(0)
+        );
         for (name, path, from, to) in &pages {
             let (p50, p95) = fetch(&client, &format!("{base}{path}"), &session).await;
             let floor = pool.count(*from, *to).await;

@@ -68,11 +68,11 @@ select i, to_timestamp(t + 86400), 'leader', 'record_accountability', '{}',
        null, to_timestamp(t + 86400)
 from gen where r % 200 = 3;
 
-insert into ratings (case_id, level, comment, source, recorded_by, created_at)
+insert into ratings (case_id, level, comment, source, recorded_by, created_at, case_received_at)
 select id,
-       case floor(random() * 5)::int when 0 then 'very_satisfied' when 1 then 'satisfied' when 2 then 'basically_satisfied'
+       case (id * 7) % 5 when 0 then 'very_satisfied' when 1 then 'satisfied' when 2 then 'basically_satisfied'
             when 3 then 'dissatisfied' else 'very_dissatisfied' end,
-       null, 'citizen', 'citizen', finished_at
+       null, 'citizen', 'citizen', finished_at, received_at
 from cases where finished_at is not null and id % 10 < 3;
 
 insert into callback_entries (id, list_date, opening_at, group_key, phone_e164, urgent, kind, first_arrival_at,

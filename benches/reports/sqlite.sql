@@ -70,11 +70,11 @@ select i, strftime('%Y-%m-%dT%H:%M:%S+00:00', t + 86400, 'unixepoch'), 'leader',
        null, strftime('%Y-%m-%dT%H:%M:%S+00:00', t + 86400, 'unixepoch')
 from gen where r % 200 = 3;
 
-insert into ratings (case_id, level, comment, source, recorded_by, created_at)
+insert into ratings (case_id, level, comment, source, recorded_by, created_at, case_received_at)
 select id,
-       case abs(random()) % 5 when 0 then 'very_satisfied' when 1 then 'satisfied' when 2 then 'basically_satisfied'
+       case (id * 7) % 5 when 0 then 'very_satisfied' when 1 then 'satisfied' when 2 then 'basically_satisfied'
             when 3 then 'dissatisfied' else 'very_dissatisfied' end,
-       null, 'citizen', 'citizen', finished_at
+       null, 'citizen', 'citizen', finished_at, received_at
 from cases where finished_at is not null and id % 10 < 3;
 
 insert into callback_entries (id, list_date, opening_at, group_key, phone_e164, urgent, kind, first_arrival_at,

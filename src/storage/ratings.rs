@@ -64,7 +64,7 @@ macro_rules! impl_rating_store {
         impl $crate::storage::RatingStore for $store {
             async fn rate_case(&self, r: &$crate::storage::NewRating, now: chrono::DateTime<chrono::Utc>) -> $crate::storage::StoreResult<()> {
                 let mut tx = self.writer().begin().await?;
-                sqlx::query(
+                let rated = sqlx::query(
                     "insert into ratings (case_id, level, comment, source, recorded_by, verify_due, rectify_due, created_at, \
                      case_received_at) select $1, $2, $3, $4, $5, $6, $7, $8, received_at from cases where id = $1",
                 )
@@ -77,7 +77,11 @@ macro_rules! impl_rating_store {
                 .bind(r.rectify_due)
                 .bind(now)
                 .execute(&mut *tx)
-                .await?;
+                .await?
+                .rows_affected();
+                if rated == 0 {
+                    return Err(sqlx::Error::RowNotFound.into());
+                }
                 let after = serde_json::json!({"rating": r.level, "source": r.source});
                 let note = match &r.comment {
                     Some(c) => format!("{}：{c}", r.level.label_zh()),
