@@ -63,13 +63,14 @@ pub async fn home(user: StaffUser) -> Response {
 
 /// Where a link in the guide leads inside the help, or None for a document outside it.
 fn help_link(dest: &str) -> Option<String> {
-    if dest.contains("://") || dest.starts_with('#') || dest.starts_with("mailto:") {
+    if dest.starts_with("https://") || dest.starts_with("http://") || dest.starts_with('#') {
         return Some(dest.to_owned());
     }
-    if dest.starts_with('/') {
+    if dest.starts_with('/') && !dest.starts_with("//") {
         // A page of the service itself (`/staff/queue`).
         return Some(dest.to_owned());
     }
+    let dest = dest.strip_prefix("./").unwrap_or(dest);
     let (file, anchor) = match dest.split_once('#') {
         Some((f, a)) => (f, format!("#{a}")),
         None => (dest, String::new()),
@@ -94,6 +95,7 @@ fn render(markdown: &str) -> (String, String) {
     let mut title = String::new();
     let mut in_title = false;
     let mut dropped = Vec::new();
+    let mut images = Vec::new();
     let events =
         Parser::new_ext(markdown, Options::ENABLE_TABLES).filter_map(|event| match event {
             Event::Start(Tag::Heading { level, .. }) if title.is_empty() => {
@@ -137,12 +139,30 @@ fn render(markdown: &str) -> (String, String) {
                 dest_url,
                 title,
                 id,
-            }) => Some(Event::Start(Tag::Image {
-                link_type,
-                dest_url: CowStr::from(help_link(&dest_url).unwrap_or_default()),
-                title,
-                id,
-            })),
+            }) => {
+                match help_link(&dest_url).filter(|d| d.starts_with("/staff/help/screenshots/")) {
+                    Some(dest) => {
+                        images.push(false);
+                        Some(Event::Start(Tag::Image {
+                            link_type,
+                            dest_url: CowStr::from(dest),
+                            title,
+                            id,
+                        }))
+                    }
+                    // An image the help does not have: its description stays, as text.
+                    None => {
+                        images.push(true);
+                        None
+                    }
+                }
+            }
+            Event::End(TagEnd::Image) => match images.pop() {
+                Some(true) => None,
+                _ => Some(event),
+            },
+            // The guide is Markdown only: any raw HTML in it is shown as the text it is.
+            Event::Html(html) | Event::InlineHtml(html) => Some(Event::Text(html)),
             other => Some(other),
         });
     let mut html = String::new();
@@ -214,6 +234,21 @@ mod tests {
         assert_eq!(help_link("../OPERATIONS.md"), None);
         assert_eq!(help_link("../../deploy/README.md"), None);
         assert_eq!(help_link("nonsense.md"), None);
+        assert_eq!(
+            help_link("./hotline.md").as_deref(),
+            Some("/staff/help/hotline")
+        );
+        assert_eq!(help_link("javascript://x%0Aalert(1)"), None);
+        assert_eq!(help_link("//elsewhere.example/x"), None);
+        let (_, html) = render("<script>x()</script>\n\n![屏幕](../OPERATIONS.png) <b>b</b>\n");
+        assert!(
+            !html.contains("<script>") && !html.contains("<b>") && !html.contains("<img"),
+            "{html}"
+        );
+        assert!(
+            html.contains("屏幕"),
+            "an image the help lacks keeps its description: {html}"
+        );
         let (title, html) =
             render("# 窗口工作人员\n\n见 [运维](../OPERATIONS.md) 和 [回访](callback.md)。\n");
         assert_eq!(title, "窗口工作人员");
