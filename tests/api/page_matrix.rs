@@ -152,3 +152,40 @@ async fn the_help_opens_each_role_on_its_page_and_serves_nothing_else() {
         );
     }
 }
+
+/// The pages' policy (`default-src 'self'`) allows no inline style: a `<style>` block or a
+/// `style=` attribute in a page would be dropped by the browser (the prints came out unstyled
+/// that way), so none is written; the prints' stylesheets are served.
+#[tokio::test]
+async fn no_page_relies_on_an_inline_style_and_the_prints_have_their_stylesheets() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/templates");
+    for dir in ["staff", "site"] {
+        for entry in std::fs::read_dir(root.join(dir)).unwrap() {
+            let path = entry.unwrap().path();
+            let html = std::fs::read_to_string(&path).unwrap();
+            assert!(
+                !html.contains("<style") && !html.contains(" style=\""),
+                "{} has an inline style the policy blocks",
+                path.display()
+            );
+        }
+    }
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let client = reqwest::Client::new();
+    for (file, status) in [
+        ("receipt.css", 200),
+        ("referral.css", 200),
+        ("notice.css", 200),
+        ("refusal.css", 200),
+        ("callbacks-print.css", 200),
+        ("..%2Fstaff.css", 404),
+        ("staff.css", 404),
+    ] {
+        let r = client
+            .get(format!("{}/assets/print/{file}", app.address))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), status, "{file}");
+    }
+}

@@ -58,6 +58,13 @@ await journey("all counter browser checks passed", async ({ base, browser, signI
   await noXss(referral, "the referral form");
   await shot(referral, "referral");
   await referral.close();
+  // As a real browser shows it, under the page's policy (the checks above bypass it to run
+  // axe): the print's own stylesheet applies, so it prints as a form.
+  const strict = await browser.newContext({ storageState: await context.storageState(), locale: "zh-CN", viewport: { width: 1366, height: 768 } });
+  const strictPage = await strict.newPage();
+  await strictPage.goto(`${base}/staff/cases/${walkIn}/referral`);
+  check(await strictPage.locator("h1").evaluate((h) => getComputedStyle(h).textAlign) === "center", "the referral form keeps its layout under the page's policy");
+  await strict.close();
 
   const [receipt] = await Promise.all([
     context.waitForEvent("page"),

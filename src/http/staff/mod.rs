@@ -21,7 +21,7 @@ mod rating;
 mod tokens;
 mod users;
 
-use axum::http::header;
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
@@ -92,6 +92,9 @@ pub fn router() -> Router<AppState> {
         )
         .route("/staff/admin/tokens/{id}/revoke", post(tokens::revoke))
         .route("/assets/staff.css", get(css))
+        .route("/assets/print/{file}", get(print_css))
+        // Browsers ask for it on every page; there is none (and no 404 in every console).
+        .route("/favicon.ico", get(|| async { StatusCode::NO_CONTENT }))
         .route("/assets/staff.js", get(js))
 }
 
@@ -105,6 +108,19 @@ async fn home(user: StaffUser) -> Response {
         true => Redirect::to("/staff/callbacks").into_response(),
         false => Redirect::to("/staff/queue").into_response(),
     }
+}
+
+/// The prints' stylesheets: files, since the pages' policy allows no inline style.
+async fn print_css(axum::extract::Path(file): axum::extract::Path<String>) -> Response {
+    let css = match file.as_str() {
+        "receipt.css" => include_str!("../assets/print/receipt.css"),
+        "referral.css" => include_str!("../assets/print/referral.css"),
+        "notice.css" => include_str!("../assets/print/notice.css"),
+        "refusal.css" => include_str!("../assets/print/refusal.css"),
+        "callbacks-print.css" => include_str!("../assets/print/callbacks-print.css"),
+        _ => return StatusCode::NOT_FOUND.into_response(),
+    };
+    asset("text/css; charset=utf-8", css)
 }
 
 async fn css() -> Response {
