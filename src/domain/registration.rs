@@ -184,10 +184,20 @@ pub fn register(
     };
     let matter = rules.matter(form.matter.trim()).cloned().ok_or_else(|| {
         let codes: Vec<&str> = rules.matters.iter().map(|m| m.code.as_str()).collect();
+        // Staff read the categories by name; an integrator also needs the codes.
+        let names: Vec<String> = rules
+            .matters
+            .iter()
+            .map(|m| format!("{}（{}）", m.zh, m.code))
+            .collect();
+        let zh = match form.matter.trim() {
+            "" => format!("请选择事项类别：{}", names.join("、")),
+            _ => format!("事项类别无效，可选：{}", names.join("、")),
+        };
         FieldError::new(
             "matter",
             "unknown_matter",
-            format!("事项类别无效，可选：{}", codes.join(", ")),
+            zh,
             format!("Unknown matter category; use one of: {}", codes.join(", ")),
         )
     });

@@ -648,7 +648,7 @@ async fn exports_open_in_excel_and_are_audited(backend: Backend) {
         .unwrap();
     let page = r.text().await.unwrap();
     assert!(
-        page.contains("size: A4")
+        page.contains("/assets/print/callbacks-print.css")
             && page.contains("136 0000 0001")
             && page.contains("打印人：早班 王")
     );

@@ -728,7 +728,7 @@ async fn a_refused_case_prints_its_refusal_notice(backend: Backend) {
             && notice.contains(reason)
             && notice.contains(number)
             && notice.contains("行政复议")
-            && notice.contains("size: A4"),
+            && notice.contains("/assets/print/refusal.css"),
         "{notice}"
     );
     let (_, case) = app
