@@ -11,6 +11,8 @@
 //!
 //! Each query runs 40 times (after one warm-up); p50 and p95 are reported.
 
+mod support;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -63,11 +65,6 @@ const OUTCOMES: [&str; 6] = [
 ];
 const SURNAMES: [char; 8] = ['张', '王', '李', '赵', '刘', '陈', '杨', '黄'];
 const GIVEN: [char; 10] = ['伟', '芳', '娜', '敏', '静', '强', '磊', '军', '洋', '勇'];
-
-fn postgres_admin_url() -> String {
-    std::env::var("YOUMEN_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
-}
 
 fn at(s: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
@@ -230,54 +227,6 @@ fn queue_query(text: Option<TextQuery>) -> CaseQuery {
     }
 }
 
-enum Pool {
-    Sqlite(sqlx::SqlitePool),
-    Postgres(sqlx::PgPool),
-}
-
-impl Pool {
-    async fn connect(url: &str) -> Self {
-        if url.starts_with("sqlite") {
-            Pool::Sqlite(sqlx::SqlitePool::connect(url).await.unwrap())
-        } else {
-            Pool::Postgres(sqlx::PgPool::connect(url).await.unwrap())
-        }
-    }
-
-    async fn execute(&self, sql: &str) {
-        match self {
-            Pool::Sqlite(p) => sqlx::query(sql).execute(p).await.map(|_| ()),
-            Pool::Postgres(p) => sqlx::query(sql).execute(p).await.map(|_| ()),
-        }
-        .unwrap()
-    }
-
-    async fn ids(&self, sql: &str, bind: &str) -> Vec<i64> {
-        match self {
-            Pool::Sqlite(p) => sqlx::query_scalar(sql).bind(bind).fetch_all(p).await,
-            Pool::Postgres(p) => sqlx::query_scalar(sql).bind(bind).fetch_all(p).await,
-        }
-        .unwrap()
-    }
-
-    async fn by_id(&self, id: i64) -> usize {
-        let sql = "select * from cases where id = $1";
-        match self {
-            Pool::Sqlite(p) => sqlx::query(sql)
-                .bind(id)
-                .fetch_all(p)
-                .await
-                .map(|r| r.len()),
-            Pool::Postgres(p) => sqlx::query(sql)
-                .bind(id)
-                .fetch_all(p)
-                .await
-                .map(|r| r.len()),
-        }
-        .unwrap()
-    }
-}
-
 #[tokio::main]
 async fn main() {
     // `cargo test --benches` runs this too: only measure under `cargo bench`.
@@ -297,27 +246,8 @@ async fn main() {
         "|---|---|---|---|---|---|---|---|".to_owned(),
     ];
     for backend in backends.split(',') {
-        let dir = tempfile::tempdir().unwrap();
-        let (url, pg) = match backend {
-            "sqlite" => (
-                format!("sqlite://{}", dir.path().join("bench.db").display()),
-                None,
-            ),
-            _ => {
-                let name = format!("youmen_queue_{}", std::process::id());
-                let admin = sqlx::PgPool::connect(&postgres_admin_url()).await.unwrap();
-                sqlx::query(&format!("create database {name}"))
-                    .execute(&admin)
-                    .await
-                    .unwrap();
-                let base = postgres_admin_url();
-                let base = base
-                    .rsplit_once('/')
-                    .map(|(b, _)| b.to_owned())
-                    .unwrap_or(base);
-                (format!("{base}/{name}"), Some((admin, name)))
-            }
-        };
+        let db = support::BenchDatabase::create(backend, "queue").await;
+        let url = db.url.clone();
         let store: Arc<dyn Store> = youmen::storage::connect(&url, 4).await.unwrap();
         store.migrate().await.unwrap();
         let mut generator = Generator::new(n);
@@ -361,7 +291,7 @@ async fn main() {
         }
         let indexing = t.elapsed();
         // History is closed; the most recent cases are the open queue.
-        let pool = Pool::connect(&url).await;
+        let pool = support::Pool::connect(&url).await;
         let open_from = (n as f64 * (1.0 - OPEN_SHARE)) as i64;
         pool.execute(&format!(
             "update cases set status = 'closed' where id <= {open_from}"
@@ -371,7 +301,7 @@ async fn main() {
             "update cases set status = 'in_progress' where id > {open_from} and id % 3 = 0"
         ))
         .await;
-        if pg.is_some() {
+        if backend == "postgres" {
             pool.execute("vacuum analyze").await;
         }
         eprintln!(
@@ -464,17 +394,12 @@ async fn main() {
         for line in &table {
             eprintln!("{line}");
         }
-        if let Some((admin, name)) = pg {
-            // BENCH_KEEP=1 keeps the loaded database, to look at its plans.
-            if std::env::var("BENCH_KEEP").is_ok_and(|k| k == "1") {
-                eprintln!("kept the PostgreSQL database {name}");
-                continue;
-            }
-            sqlx::query(&format!("drop database if exists {name} with (force)"))
-                .execute(&admin)
-                .await
-                .unwrap();
+        // BENCH_KEEP=1 keeps the loaded database, to look at its plans.
+        if std::env::var("BENCH_KEEP").is_ok_and(|k| k == "1") {
+            eprintln!("kept the database {}", db.keep());
+            continue;
         }
+        db.drop().await;
     }
     println!();
     for line in table {

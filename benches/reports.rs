@@ -62,40 +62,23 @@ async fn load(url: &str, backend: &str, n: usize) {
     }
 }
 
-enum Pool {
-    Sqlite(sqlx::SqlitePool),
-    Postgres(sqlx::PgPool),
-}
-
-impl Pool {
-    async fn connect(url: &str) -> Pool {
-        if url.starts_with("sqlite:") {
-            Pool::Sqlite(sqlx::SqlitePool::connect(url).await.unwrap())
-        } else {
-            Pool::Postgres(sqlx::PgPool::connect(url).await.unwrap())
+/// The baseline: the period's cases counted (p50 of the runs).
+async fn count(pool: &support::Pool, from: NaiveDate, to: NaiveDate) -> Duration {
+    let local = |d: NaiveDate| youmen::bulletin::day_start(chrono_tz::Asia::Shanghai, d);
+    let (from, to) = (local(from), local(to.succ_opt().unwrap()));
+    let sql = "select count(*) from cases where received_at >= $1 and received_at < $2";
+    let mut times = Vec::new();
+    for i in 0..=RUNS {
+        let t = Instant::now();
+        assert!(
+            pool.count_between(sql, from, to).await > 0,
+            "the period has cases"
+        );
+        if i > 0 {
+            times.push(t.elapsed());
         }
     }
-
-    /// The baseline: the period's cases counted (p50 of the runs).
-    async fn count(&self, from: NaiveDate, to: NaiveDate) -> Duration {
-        let local = |d: NaiveDate| youmen::bulletin::day_start(chrono_tz::Asia::Shanghai, d);
-        let (from, to) = (local(from), local(to.succ_opt().unwrap()));
-        let sql = "select count(*) from cases where received_at >= $1 and received_at < $2";
-        let mut times = Vec::new();
-        for i in 0..=RUNS {
-            let t = Instant::now();
-            let (n,): (i64,) = match self {
-                Pool::Sqlite(p) => sqlx::query_as(sql).bind(from).bind(to).fetch_one(p).await,
-                Pool::Postgres(p) => sqlx::query_as(sql).bind(from).bind(to).fetch_one(p).await,
-            }
-            .unwrap();
-            assert!(n > 0, "the period has cases");
-            if i > 0 {
-                times.push(t.elapsed());
-            }
-        }
-        percentile(times, 0.5)
-    }
+    percentile(times, 0.5)
 }
 
 async fn fetch(client: &reqwest::Client, url: &str, session: &str) -> (Duration, Duration) {
@@ -216,7 +199,7 @@ async fn main() {
             .unwrap();
         let session =
             support::sign_in(&client, &base, "leader", PASSWORD, "/staff/statistics").await;
-        let pool = Pool::connect(&db.url).await;
+        let pool = support::Pool::connect(&db.url).await;
         // The pages have something to count: every kind of row the generator writes is read.
         let json = |path: String| {
             let (client, session) = (&client, &session);
@@ -254,7 +237,7 @@ async fn main() {
         );
         for (name, path, from, to) in &pages {
             let (p50, p95) = fetch(&client, &format!("{base}{path}"), &session).await;
-            let floor = pool.count(*from, *to).await;
+            let floor = count(&pool, *from, *to).await;
             table.push(format!(
                 "| {backend} | {name} | {} | {} | {} | {:.1}× |",
                 ms(p50),

@@ -46,6 +46,15 @@ impl BenchDatabase {
         }
     }
 
+    /// Keeps the database (file or PostgreSQL database) after the bench, to look at its
+    /// plans: its URL.
+    #[allow(dead_code)] // not every bench keeps one
+    pub fn keep(self) -> String {
+        let url = self.url.clone();
+        std::mem::forget(self);
+        url
+    }
+
     /// Drops the PostgreSQL database (the SQLite folder goes with `self`).
     pub async fn drop(self) {
         if let Some((admin, name)) = self.postgres {
@@ -104,4 +113,82 @@ pub async fn sign_in(
         .into_iter()
         .find(|c| c.starts_with("youmen_session="))
         .expect("a session")
+}
+
+/// A plain connection pool of either engine, for what a bench reads or writes besides the
+/// store: baselines, loading, plans.
+#[allow(dead_code)] // not every bench uses every method
+pub enum Pool {
+    Sqlite(sqlx::SqlitePool),
+    Postgres(sqlx::PgPool),
+}
+
+#[allow(dead_code)]
+impl Pool {
+    pub async fn connect(url: &str) -> Self {
+        if url.starts_with("sqlite") {
+            Pool::Sqlite(sqlx::SqlitePool::connect(url).await.unwrap())
+        } else {
+            Pool::Postgres(sqlx::PgPool::connect(url).await.unwrap())
+        }
+    }
+
+    pub async fn execute(&self, sql: &str) {
+        match self {
+            Pool::Sqlite(p) => sqlx::query(sql).execute(p).await.map(|_| ()),
+            Pool::Postgres(p) => sqlx::query(sql).execute(p).await.map(|_| ()),
+        }
+        .unwrap()
+    }
+
+    pub async fn ids(&self, sql: &str, bind: &str) -> Vec<i64> {
+        match self {
+            Pool::Sqlite(p) => sqlx::query_scalar(sql).bind(bind).fetch_all(p).await,
+            Pool::Postgres(p) => sqlx::query_scalar(sql).bind(bind).fetch_all(p).await,
+        }
+        .unwrap()
+    }
+
+    pub async fn by_id(&self, id: i64) -> usize {
+        let sql = "select * from cases where id = $1";
+        match self {
+            Pool::Sqlite(p) => sqlx::query(sql)
+                .bind(id)
+                .fetch_all(p)
+                .await
+                .map(|r| r.len()),
+            Pool::Postgres(p) => sqlx::query(sql)
+                .bind(id)
+                .fetch_all(p)
+                .await
+                .map(|r| r.len()),
+        }
+        .unwrap()
+    }
+
+    /// `sql` (a count with `$1` and `$2` bound to the instants) answered.
+    pub async fn count_between(
+        &self,
+        sql: &str,
+        from: chrono::DateTime<chrono::Utc>,
+        to: chrono::DateTime<chrono::Utc>,
+    ) -> i64 {
+        match self {
+            Pool::Sqlite(p) => {
+                sqlx::query_scalar(sql)
+                    .bind(from)
+                    .bind(to)
+                    .fetch_one(p)
+                    .await
+            }
+            Pool::Postgres(p) => {
+                sqlx::query_scalar(sql)
+                    .bind(from)
+                    .bind(to)
+                    .fetch_one(p)
+                    .await
+            }
+        }
+        .unwrap()
+    }
 }
