@@ -24,10 +24,7 @@ const DAYTIME: usize = 50;
 const PASSWORD: &str = "bench password 1234";
 
 fn requests() -> usize {
-    std::env::var("BENCH_REQUESTS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(100)
+    support::env_number("BENCH_REQUESTS", 100)
 }
 
 fn at(s: &str) -> DateTime<Utc> {
@@ -139,18 +136,8 @@ async fn measure(url: &str) -> Figures {
         .generate_daytime(at("2026-11-30T11:00:00+08:00"))
         .await
         .expect("daytime");
-    store
-        .create_user(
-            &youmen::storage::NewUser {
-                username: "li".into(),
-                display_name: "李早班".into(),
-                password_hash: youmen::auth::hash_password(PASSWORD.into()).await.unwrap(),
-                roles: vec![Role::Callback],
-            },
-            Utc::now(),
-        )
-        .await
-        .unwrap();
+    let hash = youmen::auth::hash_password(PASSWORD.into()).await.unwrap();
+    support::add_user(store.as_ref(), "li", "李早班", Role::Callback, &hash).await;
     let token = youmen::auth::generate_token();
     store
         .insert_token(
@@ -228,12 +215,12 @@ fn ms(d: Duration) -> String {
 
 #[tokio::main]
 async fn main() {
-    let backends = std::env::var("BENCH_BACKENDS").unwrap_or_else(|_| "sqlite,postgres".into());
+    let backends = support::backends();
     println!(
         "| engine | entries + day's arrivals | JSON p50 / p95 ms (baseline) | page p50 / p95 ms | p95 ratio | page size |"
     );
     println!("| --- | --- | --- | --- | --- | --- |");
-    for backend in backends.split(',') {
+    for backend in &backends {
         let db = support::BenchDatabase::create(backend, "page_bench").await;
         let url = db.url.clone();
         let f = measure(&url).await;

@@ -177,10 +177,10 @@ async fn reset(backend: &str, url: &str) {
 
 #[tokio::main]
 async fn main() {
-    let backends = std::env::var("BENCH_BACKENDS").unwrap_or_else(|_| "sqlite,postgres".into());
+    let backends = support::backends();
     println!("| backend | read {ARRIVALS} pending rows (baseline) | generate the list | ratio | entries | read the day's list |");
     println!("| --- | --- | --- | --- | --- | --- |");
-    for backend in backends.split(',') {
+    for backend in &backends {
         let db = support::BenchDatabase::create(backend, "bench").await;
         let url = db.url.clone();
         let (baseline, generation, reading, entries) = measure(backend, &url).await;

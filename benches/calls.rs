@@ -26,13 +26,6 @@ const OPERATORS: usize = 20;
 const CLIENTS: usize = 32;
 const PASSWORD: &str = "bench password 1234";
 
-fn env(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(default)
-}
-
 fn percentile(v: &mut [Duration], p: f64) -> Duration {
     v.sort();
     v[((v.len() as f64 * p).ceil() as usize).clamp(1, v.len()) - 1]
@@ -73,18 +66,8 @@ async fn measure(url: &str, calls: usize, pops: usize) -> Figures {
     let store = app.state().store.clone();
     let hash = youmen::auth::hash_password(PASSWORD.into()).await.unwrap();
     for i in 0..OPERATORS {
-        store
-            .create_user(
-                &youmen::storage::NewUser {
-                    username: format!("op{i}"),
-                    display_name: format!("话务员{i}"),
-                    password_hash: hash.clone(),
-                    roles: vec![Role::Hotline],
-                },
-                chrono::Utc::now(),
-            )
-            .await
-            .unwrap();
+        let (username, name) = (format!("op{i}"), format!("话务员{i}"));
+        support::add_user(store.as_ref(), &username, &name, Role::Hotline, &hash).await;
     }
     let token = youmen::auth::generate_token();
     store
@@ -222,15 +205,15 @@ async fn measure(url: &str, calls: usize, pops: usize) -> Figures {
 
 #[tokio::main]
 async fn main() {
-    let backends = std::env::var("BENCH_BACKENDS").unwrap_or_else(|_| "sqlite,postgres".into());
-    let calls = env("BENCH_CALLS", 2000);
-    let pops = env("BENCH_POPS", 40);
+    let backends = support::backends();
+    let calls = support::env_number("BENCH_CALLS", 2000);
+    let pops = support::env_number("BENCH_POPS", 40);
     println!(
         "{} cores; {OPERATORS} operators on the screen pop, {pops} calls; {CLIENTS} clients pushing {calls} calls ({} events)",
         std::thread::available_parallelism().map_or(0, |n| n.get()),
         calls * 3
     );
-    for backend in backends.split(',') {
+    for backend in &backends {
         let db = support::BenchDatabase::create(backend, "calls").await;
         let f = measure(&db.url, calls, pops).await;
         println!(

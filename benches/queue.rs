@@ -234,18 +234,15 @@ async fn main() {
         println!("queue benchmark: run with `cargo bench --bench queue`");
         return;
     }
-    let n: usize = std::env::var("BENCH_CASES")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(1_000_000);
-    let backends = std::env::var("BENCH_BACKENDS").unwrap_or_else(|_| "sqlite,postgres".into());
+    let n = support::env_number("BENCH_CASES", 1_000_000);
+    let backends = support::backends();
     println!("queue benchmark: {n} cases");
     let mut table = vec![
         "| backend | query | found | p50 | p95 | baseline | baseline p50 | ratio (p50) |"
             .to_owned(),
         "|---|---|---|---|---|---|---|---|".to_owned(),
     ];
-    for backend in backends.split(',') {
+    for backend in &backends {
         let db = support::BenchDatabase::create(backend, "queue").await;
         let url = db.url.clone();
         let store: Arc<dyn Store> = youmen::storage::connect(&url, 4).await.unwrap();

@@ -108,11 +108,8 @@ async fn main() {
         println!("reports benchmark: run with `cargo bench --bench reports`");
         return;
     }
-    let n: usize = std::env::var("BENCH_CASES")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(1_000_000);
-    let backends = std::env::var("BENCH_BACKENDS").unwrap_or_else(|_| "sqlite,postgres".into());
+    let n = support::env_number("BENCH_CASES", 1_000_000);
+    let backends = support::backends();
     println!("reports benchmark: {n} cases");
     let today = Utc::now()
         .with_timezone(&chrono_tz::Asia::Shanghai)
@@ -164,7 +161,7 @@ async fn main() {
             .to_owned(),
         "|---|---|---|---|---|---|".to_owned(),
     ];
-    for backend in backends.split(',') {
+    for backend in &backends {
         let db = support::BenchDatabase::create(backend, "reports").await;
         let mut settings = Settings::load(None).expect("settings");
         settings.server.port = 0;
@@ -179,18 +176,15 @@ async fn main() {
             "{backend}: {n} cases written in {:.0} s",
             t.elapsed().as_secs_f64()
         );
-        store
-            .create_user(
-                &youmen::storage::NewUser {
-                    username: "leader".into(),
-                    display_name: "值班领导".into(),
-                    password_hash: youmen::auth::hash_password(PASSWORD.into()).await.unwrap(),
-                    roles: vec![Role::DutyLeader],
-                },
-                Utc::now(),
-            )
-            .await
-            .unwrap();
+        let hash = youmen::auth::hash_password(PASSWORD.into()).await.unwrap();
+        support::add_user(
+            store.as_ref(),
+            "leader",
+            "值班领导",
+            Role::DutyLeader,
+            &hash,
+        )
+        .await;
         let base = format!("http://127.0.0.1:{}", app.port());
         tokio::spawn(app.run_until(std::future::pending()));
         let client = reqwest::Client::builder()

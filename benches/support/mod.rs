@@ -6,6 +6,48 @@ pub fn postgres_admin_url() -> String {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
+/// A number from the environment (`BENCH_CASES=200000`), or `default`.
+#[allow(dead_code)] // not every bench takes one
+pub fn env_number(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(default)
+}
+
+/// The engines to measure (`BENCH_BACKENDS=sqlite`), both by default.
+#[allow(dead_code)] // not every bench measures both engines
+pub fn backends() -> Vec<String> {
+    std::env::var("BENCH_BACKENDS")
+        .unwrap_or_else(|_| "sqlite,postgres".into())
+        .split(',')
+        .map(str::to_owned)
+        .collect()
+}
+
+/// An account that signs in with `password_hash`, with one role.
+#[allow(dead_code)] // not every bench signs in
+pub async fn add_user(
+    store: &dyn youmen::storage::Store,
+    username: &str,
+    display_name: &str,
+    role: youmen::domain::Role,
+    password_hash: &str,
+) {
+    store
+        .create_user(
+            &youmen::storage::NewUser {
+                username: username.into(),
+                display_name: display_name.into(),
+                password_hash: password_hash.into(),
+                roles: vec![role],
+            },
+            chrono::Utc::now(),
+        )
+        .await
+        .unwrap();
+}
+
 /// A fresh database for one bench run: a SQLite file in a temporary folder, or a new
 /// PostgreSQL database.
 pub struct BenchDatabase {
